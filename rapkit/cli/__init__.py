@@ -1,0 +1,113 @@
+"""rapkit's command line: a thin click layer over the library.
+
+Subcommands are imported lazily, so ``rapkit --help`` loads neither torch nor numba.
+Exit codes are decided in one place (:func:`main`): 0 ok, 1 gate failed, 2 usage/config,
+3 bad input data, 130 interrupted, 70 internal error.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from .. import __version__
+
+# name -> (module, short help). Modules expose a click command named ``command``.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "synth": ("rapkit.cli.synth", "Write a synthetic COCO world with known depth order."),
+    "extract-relations": ("rapkit.cli.extract_relations", "Extract occlusion relations from instance + panoptic GT."),
+    "train": ("rapkit.cli.train", "Fine-tune the relation head on a frozen Mask R-CNN."),
+    "predict": ("rapkit.cli.predict", "Score proposals with a trained relation head."),
+    "fuse": ("rapkit.cli.fuse", "Fuse proposals (+ semantic) into COCO panoptic output."),
+    "evaluate": ("rapkit.cli.evaluate", "PQ/SQ/RQ, relation accuracy, threshold sweeps."),
+    "check": ("rapkit.cli.check", "Sanity report for a dataset or a prediction."),
+    "demo": ("rapkit.cli.demo", "The whole pipeline on a synthetic world, in one command."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module = importlib.import_module(COMMANDS[name][0])
+        return module.command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, help_) for name, (_, help_) in COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+def _load_config(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    from ._common import config_default_map
+
+    ctx.default_map = config_default_map(value, list(COMMANDS))
+    return value
+
+
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog="Example: rapkit demo out/  (the whole pipeline on a synthetic world)",
+)
+@click.version_option(__version__, prog_name="rapkit")
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False),
+    callback=_load_config,
+    is_eager=True,
+    expose_value=False,
+    help="TOML file supplying option defaults: top-level keys for every command, [command] tables per command.",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """rapkit: relation-aware panoptic segmentation toolkit (RAP).
+
+    Extract occlusion relations, train a relation head, fuse proposals with Algorithm 1,
+    evaluate PQ (panopticapi-exact) and relation accuracy, sweep fusion thresholds.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point; returns (and exits with) the documented exit code."""
+    from ..errors import RapkitError
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    try:
+        rv = cli.main(args=args, prog_name="rapkit", standalone_mode=False)
+        code = rv if isinstance(rv, int) else 0
+    except RapkitError as e:
+        if debug:
+            raise
+        click.echo(f"rapkit: error: {e}", err=True)
+        code = e.exit_code
+    except click.exceptions.Abort:
+        click.echo("rapkit: interrupted", err=True)
+        code = 130
+    except KeyboardInterrupt:
+        click.echo("rapkit: interrupted", err=True)
+        code = 130
+    except click.ClickException as e:
+        e.show()
+        code = e.exit_code
+    except click.exceptions.Exit as e:
+        code = e.exit_code
+    except BrokenPipeError:
+        code = 0
+    except Exception as e:  # pragma: no cover - last resort
+        if debug:
+            raise
+        click.echo(f"rapkit: internal error: {type(e).__name__}: {e} (rerun with --debug for a traceback)", err=True)
+        code = 70
+    sys.exit(code)

@@ -1,0 +1,1 @@
+"""Pure computations on numpy arrays: no files, no printing, no torch."""

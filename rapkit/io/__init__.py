@@ -1,0 +1,1 @@
+"""All file reading and writing of rapkit lives in this package."""

@@ -1,0 +1,50 @@
+"""JSON reading/writing with precise errors."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+from ._atomic import write_bytes_atomic
+
+
+def load_json(path: str | os.PathLike, what: str = "JSON") -> Any:
+    """Load a JSON file; missing or malformed files raise :class:`InputError` naming it."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{what} file not found", file=p) from None
+    except IsADirectoryError:
+        raise InputError(f"expected a {what} file, found a folder", file=p) from None
+    except OSError as e:
+        raise InputError(f"cannot read {what} file: {e.strerror}", file=p) from None
+    try:
+        return json.loads(data)
+    except json.JSONDecodeError as e:
+        raise InputError(f"malformed JSON at line {e.lineno}, column {e.colno}: {e.msg}", file=p) from None
+    except UnicodeDecodeError:
+        raise InputError("malformed JSON: not UTF-8 text", file=p) from None
+
+
+def dumps(obj: Any, *, indent: int | None = None) -> bytes:
+    """Deterministic JSON bytes (sorted keys are NOT used: field order is part of the format)."""
+    return json.dumps(obj, indent=indent, ensure_ascii=False, allow_nan=False).encode("utf-8")
+
+
+def save_json(path: str | os.PathLike, obj: Any, force: bool = False, *, indent: int | None = None) -> Path:
+    """Write ``obj`` as JSON atomically."""
+    return write_bytes_atomic(path, dumps(obj, indent=indent), force)
+
+
+def require_list(obj: Any, key: str, file: Any, what: str) -> list:
+    """``obj[key]`` as a list, or an InputError saying the file is not COCO ``what``."""
+    if not isinstance(obj, dict):
+        raise InputError(f"not a COCO {what} JSON (top level is {type(obj).__name__}, expected an object)", file=file)
+    val = obj.get(key)
+    if not isinstance(val, list):
+        raise InputError(f"not a COCO {what} JSON (no '{key}' list)", file=file)
+    return val

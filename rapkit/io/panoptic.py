@@ -1,0 +1,270 @@
+"""COCO panoptic JSON + PNG folder, categories and image lists.
+
+``id = R + 256 * G + 256**2 * B``; 0 is VOID. The PNG folder defaults to the JSON's path
+without ``.json``.
+
+>>> rgb2id(np.array([[[1, 2, 0]]], dtype=np.uint8))
+array([[513]], dtype=uint32)
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from ..errors import InputError
+from ..types import Category, ImageInfo, PanopticImage, Segment
+from .jsonio import load_json, require_list
+
+
+def rgb2id(color: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 RGB -> (H, W) uint32 ids."""
+    c = np.asarray(color)
+    if c.ndim != 3 or c.shape[2] < 3:
+        raise ValueError(f"rgb2id expects an (H, W, 3) array, got shape {c.shape}")
+    c = c[..., :3].astype(np.uint32)
+    return c[..., 0] + (c[..., 1] << np.uint32(8)) + (c[..., 2] << np.uint32(16))
+
+
+def id2rgb(id_map: np.ndarray) -> np.ndarray:
+    """(H, W) integer ids -> (H, W, 3) uint8 RGB."""
+    ids = np.asarray(id_map)
+    if ids.dtype.kind not in "iu":
+        raise ValueError(f"id2rgb expects integer ids, got dtype {ids.dtype}")
+    if ids.size and (int(ids.min()) < 0 or int(ids.max()) >= 1 << 24):
+        raise ValueError("panoptic ids must lie in [0, 2**24)")
+    ids = ids.astype(np.uint32, copy=False)
+    out = np.empty(ids.shape + (3,), dtype=np.uint8)
+    out[..., 0] = ids & 0xFF
+    out[..., 1] = (ids >> 8) & 0xFF
+    out[..., 2] = (ids >> 16) & 0xFF
+    return out
+
+
+# --------------------------------------------------------------------------- categories
+
+
+def parse_categories(raw: Any, file: Any = None) -> dict[int, Category]:
+    """A list of COCO panoptic category dicts -> ``{id: Category}``."""
+    if not isinstance(raw, list):
+        raise InputError("categories must be a list of {id, name, isthing}", file=file)
+    cats: dict[int, Category] = {}
+    for k, c in enumerate(raw):
+        if not isinstance(c, dict) or "id" not in c:
+            raise InputError(f"category #{k} has no 'id'", file=file)
+        try:
+            cid = int(c["id"])
+        except (TypeError, ValueError):
+            raise InputError(f"category #{k} has a non-integer id {c['id']!r}", file=file) from None
+        if cid in cats:
+            raise InputError(f"category id {cid} appears twice", file=file)
+        color = c.get("color")
+        cats[cid] = Category(
+            id=cid,
+            name=str(c.get("name", cid)),
+            isthing=bool(c.get("isthing", 1)),
+            color=tuple(int(v) for v in color[:3]) if isinstance(color, (list, tuple)) and len(color) >= 3 else None,
+            supercategory=c.get("supercategory"),
+        )
+    return cats
+
+
+def load_categories(path: str | os.PathLike) -> dict[int, Category]:
+    """Categories from a categories list file or from any COCO JSON with ``categories``."""
+    raw = load_json(path, "categories")
+    if isinstance(raw, dict):
+        if "categories" not in raw:
+            raise InputError("no 'categories' in this JSON", file=path)
+        raw = raw["categories"]
+    return parse_categories(raw, file=path)
+
+
+# --------------------------------------------------------------------------- images
+
+
+def parse_images(data: Any, file: Any = None) -> dict[int, ImageInfo]:
+    """The ``images`` list of a COCO JSON -> ``{id: ImageInfo}`` (order kept)."""
+    raw = require_list(data, "images", file, "images")
+    out: dict[int, ImageInfo] = {}
+    for k, im in enumerate(raw):
+        try:
+            info = ImageInfo(int(im["id"]), str(im.get("file_name", "")), int(im["height"]), int(im["width"]))
+        except (KeyError, TypeError, ValueError):
+            raise InputError(f"images entry #{k} needs integer id, height and width", file=file) from None
+        if info.height <= 0 or info.width <= 0:
+            raise InputError(f"non-positive size {info.width}x{info.height}", file=file, image_id=info.id)
+        if info.id in out:
+            raise InputError("image id appears twice in 'images'", file=file, image_id=info.id)
+        out[info.id] = info
+    return out
+
+
+def load_images(path: str | os.PathLike) -> dict[int, ImageInfo]:
+    """``{image_id: ImageInfo}`` from any COCO JSON with an ``images`` list."""
+    return parse_images(load_json(path, "images"), file=path)
+
+
+# --------------------------------------------------------------------------- panoptic JSON
+
+
+@dataclass
+class PanopticDataset:
+    """A loaded panoptic JSON: images, categories (may be empty), annotations, PNG folder."""
+
+    json_path: Path
+    png_dir: Path
+    images: dict[int, ImageInfo]
+    categories: dict[int, Category]
+    annotations: dict[int, PanopticImage]
+
+    def png_path(self, image_id: int) -> Path:
+        return self.png_dir / self.annotations[image_id].file_name
+
+
+def default_png_dir(json_path: str | os.PathLike) -> Path:
+    p = Path(json_path)
+    return p.with_suffix("") if p.suffix == ".json" else Path(str(p) + "_png")
+
+
+def _parse_segment(s: Any, file: Any, image_id: int) -> Segment:
+    try:
+        sid = int(s["id"])
+        cid = int(s["category_id"])
+    except (KeyError, TypeError, ValueError):
+        raise InputError("segments_info entry needs integer 'id' and 'category_id'", file=file, image_id=image_id) from None
+    bbox = s.get("bbox") or (0, 0, 0, 0)
+    return Segment(
+        id=sid,
+        category_id=cid,
+        area=int(s.get("area", 0)),
+        bbox=tuple(int(round(float(v))) for v in bbox),  # type: ignore[arg-type]
+        iscrowd=int(s.get("iscrowd", 0)),
+        score=float(s["score"]) if s.get("score") is not None else None,
+        relation=float(s["relation"]) if s.get("relation") is not None else None,
+    )
+
+
+def load_panoptic(
+    json_path: str | os.PathLike,
+    png_dir: str | os.PathLike | None = None,
+    *,
+    check_categories: bool = True,
+) -> PanopticDataset:
+    """Load a COCO panoptic JSON (segments only; PNGs are read per image with :func:`read_id_map`).
+
+    Checks: the JSON is panoptic COCO, segment ids are unique and non-zero within an image,
+    categories are known (when the JSON lists categories).
+    """
+    data = load_json(json_path, "panoptic")
+    anns_raw = require_list(data, "annotations", json_path, "panoptic")
+    images = parse_images(data, json_path) if "images" in data else {}
+    cats = parse_categories(data["categories"], json_path) if "categories" in data else {}
+    anns: dict[int, PanopticImage] = {}
+    for k, a in enumerate(anns_raw):
+        if not isinstance(a, dict) or "image_id" not in a or "segments_info" not in a:
+            raise InputError(f"annotation #{k} is not a panoptic annotation (needs image_id, segments_info)", file=json_path)
+        iid = int(a["image_id"])
+        if iid in anns:
+            raise InputError("two annotations for the same image", file=json_path, image_id=iid)
+        fname = a.get("file_name")
+        if not fname:
+            info = images.get(iid)
+            fname = (Path(info.file_name).with_suffix(".png").name) if info else f"{iid:012d}.png"
+        segs = []
+        seen: set[int] = set()
+        for s in a["segments_info"]:
+            seg = _parse_segment(s, json_path, iid)
+            if seg.id == 0:
+                raise InputError("segment id 0 is reserved for VOID", file=json_path, image_id=iid, segment_id=0)
+            if seg.id in seen:
+                raise InputError("duplicate segment id", file=json_path, image_id=iid, segment_id=seg.id)
+            if check_categories and cats and seg.category_id not in cats:
+                raise InputError(f"unknown category {seg.category_id}", file=json_path, image_id=iid, segment_id=seg.id)
+            seen.add(seg.id)
+            segs.append(seg)
+        info = images.get(iid)
+        anns[iid] = PanopticImage(iid, str(fname), segs, info.height if info else None, info.width if info else None)
+    return PanopticDataset(
+        json_path=Path(json_path),
+        png_dir=Path(png_dir) if png_dir is not None else default_png_dir(json_path),
+        images=images,
+        categories=cats,
+        annotations=anns,
+    )
+
+
+# --------------------------------------------------------------------------- PNG
+
+
+def read_id_map(
+    path: str | os.PathLike,
+    *,
+    image_id: Any = None,
+    shape: tuple[int, int] | None = None,
+) -> np.ndarray:
+    """Read a panoptic PNG as an (H, W) uint32 id map (PIL); errors name file and image."""
+    from PIL import Image, UnidentifiedImageError
+
+    p = Path(path)
+    try:
+        with Image.open(p) as im:
+            im.load()
+            if im.mode not in ("RGB", "RGBA"):
+                im = im.convert("RGB")
+            arr = np.asarray(im)
+    except FileNotFoundError:
+        raise InputError("panoptic PNG not found", file=p, image_id=image_id) from None
+    except (UnidentifiedImageError, OSError, SyntaxError) as e:
+        raise InputError(f"cannot decode PNG: {e}", file=p, image_id=image_id) from None
+    ids = rgb2id(arr)
+    if shape is not None and tuple(ids.shape) != tuple(shape):
+        raise InputError(
+            f"PNG is {ids.shape[1]}x{ids.shape[0]} but the image entry says {shape[1]}x{shape[0]}",
+            file=p,
+            image_id=image_id,
+        )
+    return ids
+
+
+def write_id_map_png(path: str | os.PathLike, id_map: np.ndarray, *, compress_level: int = 1) -> None:
+    """Write an (H, W) id map as an RGB PNG with PIL (simple path; not atomic by itself)."""
+    from PIL import Image
+
+    Image.fromarray(id2rgb(id_map), mode="RGB").save(path, format="PNG", compress_level=compress_level)
+
+
+def segment_stats(id_map: np.ndarray) -> dict[int, tuple[int, tuple[int, int, int, int]]]:
+    """``{segment id: (area, (x, y, w, h))}`` for every non-zero id of an id map."""
+    ids = np.asarray(id_map)
+    flat = ids.ravel()
+    uniq, inv, counts = np.unique(flat, return_inverse=True, return_counts=True)
+    h, w = ids.shape
+    ys = np.arange(flat.size) // w
+    xs = np.arange(flat.size) % w
+    n = uniq.size
+    x0 = np.full(n, w, np.int64)
+    y0 = np.full(n, h, np.int64)
+    x1 = np.full(n, -1, np.int64)
+    y1 = np.full(n, -1, np.int64)
+    np.minimum.at(x0, inv, xs)
+    np.minimum.at(y0, inv, ys)
+    np.maximum.at(x1, inv, xs)
+    np.maximum.at(y1, inv, ys)
+    out = {}
+    for k, u in enumerate(uniq.tolist()):
+        if u == 0:
+            continue
+        out[int(u)] = (int(counts[k]), (int(x0[k]), int(y0[k]), int(x1[k] - x0[k] + 1), int(y1[k] - y0[k] + 1)))
+    return out
+
+
+def iter_id_maps(ds: PanopticDataset, image_ids: list[int] | None = None) -> Iterator[tuple[PanopticImage, np.ndarray]]:
+    """Stream ``(annotation, id_map)`` one image at a time."""
+    for iid in image_ids if image_ids is not None else list(ds.annotations):
+        ann = ds.annotations[iid]
+        shape = (ann.height, ann.width) if ann.height else None
+        yield ann, read_id_map(ds.png_dir / ann.file_name, image_id=iid, shape=shape)

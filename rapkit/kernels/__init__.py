@@ -1,0 +1,1 @@
+"""All numba code of rapkit. Every kernel has a plain-numpy twin in ``_reference``."""
