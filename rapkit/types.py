@@ -168,6 +168,56 @@ class Relation:
     back_pixels: int  # overlap pixels the panoptic map gives to back
 
 
+@dataclass
+class InstanceMask:
+    """A decoded instance annotation, its mask cropped to the mask's bounding box.
+
+    ``mask`` is a C-contiguous bool array of shape ``(h, w)`` whose top-left pixel is image
+    pixel ``(y0, x0)``; ``area`` is its pixel count.
+
+    >>> m = InstanceMask(7, 1, 0, 2, 3, np.ones((2, 2), bool))
+    >>> (m.area, m.bbox)
+    (4, (2, 3, 2, 2))
+    """
+
+    id: int
+    category_id: int
+    iscrowd: int
+    x0: int
+    y0: int
+    mask: np.ndarray
+    area: int = -1
+
+    def __post_init__(self) -> None:
+        if self.area < 0:
+            self.area = int(np.count_nonzero(self.mask))
+
+    @property
+    def bbox(self) -> tuple[int, int, int, int]:
+        """The crop as COCO ``(x, y, w, h)``."""
+        return (self.x0, self.y0, int(self.mask.shape[1]), int(self.mask.shape[0]))
+
+
+@dataclass
+class ImageRelations:
+    """Ground-truth relations of one image and how they were found (see ``core.relations``).
+
+    ``matches`` maps instance id -> panoptic segment id; ``unmatched`` lists non-crowd
+    instances with no segment; ``ties`` / ``hidden`` list candidate pairs (ratio > theta) that
+    gave no relation (equal counts > 0 / no overlap pixel visible for either instance).
+    """
+
+    image_id: int
+    relations: list[Relation] = field(default_factory=list)
+    n_instances: int = 0  # non-crowd instances
+    n_crowd: int = 0
+    matches: dict[int, int] = field(default_factory=dict)
+    unmatched: list[int] = field(default_factory=list)
+    candidate_pairs: int = 0
+    ties: list[tuple[int, int]] = field(default_factory=list)
+    hidden: list[tuple[int, int]] = field(default_factory=list)
+
+
 # --------------------------------------------------------------------------- evaluation
 # PQStats / PQResult live in rapkit.core.pq (re-exported here lazily to keep numpy-only import).
 
