@@ -2,3 +2,5 @@
 
 Each area keeps its twins in ``_reference_<area>.py``; this module re-exports them all.
 """
+from ._reference_fusion import *  # noqa: F401,F403  (fusion: RLE decode, Algorithm 1, stuff fill)
+from ._reference_pq import *  # noqa: F401,F403  (PQ: PNG unfiltering, pair histograms)

@@ -1,0 +1,61 @@
+"""Fast, deterministic PNG writer for panoptic id maps (RGB, 8 bit).
+
+Every row uses the PNG "Up" filter (rows built by a numba kernel) (vertical coherence of segment maps makes most residuals
+zero), and the IDAT stream is one zlib stream from libdeflate (``deflate`` on PyPI) at a low
+level; without ``deflate`` the standard library's zlib (level 1) is used. The bytes depend
+only on the id map and the level. Any PNG reader (PIL, pyspng, panopticapi) decodes them.
+
+>>> import numpy as np
+>>> data = encode_id_map_png(np.array([[1, 2], [3, 4]], np.uint32))
+>>> data[:8] == b"\\x89PNG\\r\\n\\x1a\\n"
+True
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+_SIG = b"\x89PNG\r\n\x1a\n"
+
+
+def _chunk(tag: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", len(payload)) + tag + payload + struct.pack(">I", zlib.crc32(tag + payload) & 0xFFFFFFFF)
+
+
+def _compress(raw: bytes, level: int) -> bytes:
+    try:
+        import deflate
+
+        return deflate.zlib_compress(raw, level)
+    except ImportError:  # pragma: no cover - deflate is a dependency
+        return zlib.compress(raw, max(1, min(level, 9)))
+
+
+def encode_id_map_png(id_map: np.ndarray, level: int = 2) -> bytes:
+    """PNG bytes of an (H, W) id map (id = R + 256 G + 256^2 B, ids < 2**24)."""
+    ids = np.asarray(id_map)
+    if ids.ndim != 2 or ids.dtype.kind not in "iu":
+        raise ValueError(f"id map must be a 2-D integer array, got {ids.dtype} {ids.shape}")
+    h, w = ids.shape
+    if h == 0 or w == 0:
+        raise ValueError("id map must not be empty")
+    ids = ids.astype(np.uint32, copy=False)
+    if ids.size and int(ids.max()) >= 1 << 24:
+        raise ValueError("panoptic ids must lie in [0, 2**24)")
+    from ..kernels.fusion import png_up_rows
+
+    rows = png_up_rows(np.ascontiguousarray(ids))
+    ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
+    return b"".join([_SIG, _chunk(b"IHDR", ihdr), _chunk(b"IDAT", _compress(rows.tobytes(), level)), _chunk(b"IEND", b"")])
+
+
+def write_id_map_png_fast(path: str | os.PathLike, id_map: np.ndarray, level: int = 2) -> Path:
+    """Write :func:`encode_id_map_png` bytes to ``path`` (not atomic by itself)."""
+    p = Path(path)
+    p.write_bytes(encode_id_map_png(id_map, level))
+    return p

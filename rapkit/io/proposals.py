@@ -1,0 +1,153 @@
+"""Instance proposals in COCO results format -> :class:`~rapkit.types.Proposals` per image.
+
+Input: the list every detection framework writes,
+``[{image_id, category_id, score, segmentation: {size: [h, w], counts}, bbox?, relation?}]``
+(``relation_val`` is accepted as an alias of ``relation``; a top-level object with an
+``annotations`` list is accepted too). Masks are full-image RLE; uncompressed RLE (``counts``
+as a list) is compressed on load.
+
+Validation is strict and up front; each error (exit code 3) names the file, the image and the
+proposal's index in the file: an image not in the image list, an unknown or stuff category,
+a score that is missing, not finite or outside [0, 1], an RLE whose size differs from the
+image, and (``require_relation=True``) a missing, null or NaN relation value.
+
+>>> props = load_proposals("proposals.json", images, categories)   # doctest: +SKIP
+>>> props[139].scores[:3]                                          # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+from typing import Any, Mapping
+
+import numpy as np
+
+from ..errors import InputError
+from ..types import Category, ImageInfo, Proposals
+from .jsonio import load_json
+
+
+def _num(v: Any) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
+def parse_proposals(
+    raw: Any,
+    images: Mapping[int, ImageInfo],
+    categories: Mapping[int, Category],
+    *,
+    require_relation: bool = False,
+    file: Any = None,
+) -> dict[int, Proposals]:
+    """Validate a parsed COCO results list; ``{image_id: Proposals}`` for EVERY image of
+    ``images`` (in its order; images without proposals get an empty set).
+
+    >>> from rapkit.types import ImageInfo, Category
+    >>> out = parse_proposals([{"image_id": 1, "category_id": 1, "score": 0.9, "relation": 0.1,
+    ...     "segmentation": {"size": [2, 2], "counts": "04"}}], {1: ImageInfo(1, "a.jpg", 2, 2)},
+    ...     {1: Category(1, "person", True)})
+    >>> len(out[1]), out[1].relations.tolist()
+    (1, [0.1])
+    """
+    if isinstance(raw, dict) and isinstance(raw.get("annotations"), list):
+        raw = raw["annotations"]
+    if not isinstance(raw, list):
+        raise InputError("proposals must be a COCO results list of {image_id, category_id, score, segmentation}", file=file)
+    per: dict[int, list[tuple[int, dict, float, int, float]]] = {iid: [] for iid in images}
+    for k, p in enumerate(raw):
+        where = f"proposal #{k}"
+        if not isinstance(p, dict):
+            raise InputError(f"{where} is not an object", file=file)
+        iid = p.get("image_id")
+        if not isinstance(iid, numbers.Integral) or isinstance(iid, bool):
+            raise InputError(f"{where} has no integer image_id", file=file)
+        iid = int(iid)
+        if iid not in per:
+            raise InputError(f"{where} is for an image that is not in the image list", file=file, image_id=iid)
+        info = images[iid]
+        cid = p.get("category_id")
+        if not isinstance(cid, numbers.Integral) or isinstance(cid, bool):
+            raise InputError(f"{where} has no integer category_id", file=file, image_id=iid)
+        cat = categories.get(int(cid))
+        if cat is None:
+            raise InputError(f"{where}: unknown category {cid}", file=file, image_id=iid)
+        if not cat.isthing:
+            raise InputError(f"{where}: category {cid} ({cat.name}) is a stuff category, not a thing", file=file, image_id=iid)
+        s = p.get("score")
+        if not _num(s) or not math.isfinite(s) or not 0.0 <= s <= 1.0:
+            raise InputError(f"{where}: score must be a number in [0, 1], got {s!r}", file=file, image_id=iid)
+        seg = p.get("segmentation")
+        if not isinstance(seg, dict) or "size" not in seg or "counts" not in seg:
+            raise InputError(f"{where}: segmentation must be an RLE {{size, counts}}", file=file, image_id=iid)
+        size = seg["size"]
+        if (not isinstance(size, (list, tuple)) or len(size) != 2
+                or [int(v) if _num(v) else None for v in size] != [info.height, info.width]):
+            raise InputError(
+                f"{where}: RLE size {size!r} differs from the image size [{info.height}, {info.width}] (height, width)",
+                file=file, image_id=iid)
+        counts = seg["counts"]
+        if isinstance(counts, list):
+            from pycocotools import mask as mask_utils
+
+            try:
+                rle = mask_utils.frPyObjects({"size": [info.height, info.width], "counts": counts}, info.height, info.width)
+            except Exception as e:  # pycocotools raises bare exceptions
+                raise InputError(f"{where}: bad uncompressed RLE: {e}", file=file, image_id=iid) from None
+            counts = rle["counts"]
+        elif not isinstance(counts, (str, bytes)):
+            raise InputError(f"{where}: RLE counts must be a string or a list", file=file, image_id=iid)
+        rel = p.get("relation", p.get("relation_val"))
+        if rel is None:
+            r = math.nan
+        elif _num(rel):
+            r = float(rel)
+            if math.isinf(r):
+                raise InputError(f"{where}: relation value must be finite, got {rel!r}", file=file, image_id=iid)
+        else:
+            raise InputError(f"{where}: relation value must be a number, got {rel!r}", file=file, image_id=iid)
+        if require_relation and math.isnan(r):
+            raise InputError(f"{where} has no relation value (missing, null or NaN); --strategy rap needs one "
+                             "(use --strategy heuristic or --no-ra)", file=file, image_id=iid)
+        per[iid].append((k, {"size": [info.height, info.width], "counts": counts}, float(s), int(cid), r))
+    out: dict[int, Proposals] = {}
+    for iid, items in per.items():
+        info = images[iid]
+        out[iid] = Proposals(
+            image_id=iid,
+            height=info.height,
+            width=info.width,
+            scores=np.array([t[2] for t in items], np.float64),
+            category_ids=np.array([t[3] for t in items], np.int64),
+            relations=np.array([t[4] for t in items], np.float64),
+            rles=[t[1] for t in items],
+            source_index=np.array([t[0] for t in items], np.int64),
+        )
+    return out
+
+
+def load_proposals(
+    path: str | os.PathLike,
+    images: Mapping[int, ImageInfo],
+    categories: Mapping[int, Category],
+    *,
+    require_relation: bool = False,
+) -> dict[int, Proposals]:
+    """Read and validate a proposals JSON (see :func:`parse_proposals`)."""
+    return parse_proposals(load_json(path, "proposals"), images, categories,
+                           require_relation=require_relation, file=path)
+
+
+def proposals_to_json(props: Proposals) -> list[dict]:
+    """COCO results entries of one image's proposals (the inverse of :func:`parse_proposals`)."""
+    out = []
+    for k in range(len(props)):
+        c = props.rles[k]["counts"]
+        d = {"image_id": int(props.image_id), "category_id": int(props.category_ids[k]),
+             "score": float(props.scores[k]),
+             "segmentation": {"size": [props.height, props.width], "counts": c.decode("ascii") if isinstance(c, bytes) else c}}
+        if not math.isnan(props.relations[k]):
+            d["relation"] = float(props.relations[k])
+        out.append(d)
+    return out
