@@ -1,0 +1,114 @@
+"""numba kernels for PQ: an open-addressing uint64 hash table that folds runs of identical
+(GT id, predicted id) pixel pairs, and the pair histogram of two in-memory id maps (used
+when a prediction is made in memory, e.g. by a threshold sweep).
+
+Twins: :mod:`rapkit.kernels._reference_pq`.
+
+>>> import numpy as np
+>>> k, c = pair_keys_maps(np.array([[1, 1]], np.uint32), np.array([[2, 2]], np.uint32))
+>>> (int(k[0]) >> 24, int(k[0]) & 0xFFFFFF, int(c[0]))
+(1, 2, 2)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+EMPTY_KEY = np.uint64(0xFFFFFFFFFFFFFFFF)
+_HASH_MUL = np.uint64(0x9E3779B97F4A7C15)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _slot(key: np.uint64, mask: np.uint64) -> np.uint64:
+    return ((key * _HASH_MUL) >> np.uint64(40)) & mask
+
+
+@njit(cache=True, nogil=True)
+def _rehash(keys: np.ndarray, counts: np.ndarray) -> tuple:
+    cap = keys.shape[0] * 2
+    nk = np.full(cap, EMPTY_KEY, np.uint64)
+    nc = np.zeros(cap, np.int64)
+    mask = np.uint64(cap - 1)
+    for i in range(keys.shape[0]):
+        k = keys[i]
+        if k != EMPTY_KEY:
+            s = _slot(k, mask)
+            while nk[s] != EMPTY_KEY:
+                s = (s + np.uint64(1)) & mask
+            nk[s] = k
+            nc[s] = counts[i]
+    return nk, nc
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _insert(keys: np.ndarray, counts: np.ndarray, key: np.uint64, n: np.int64) -> bool:
+    """Add ``n`` to ``key``; returns True when a new slot was taken."""
+    mask = np.uint64(keys.shape[0] - 1)
+    s = _slot(key, mask)
+    while True:
+        k = keys[s]
+        if k == key:
+            counts[s] += n
+            return False
+        if k == EMPTY_KEY:
+            keys[s] = key
+            counts[s] = n
+            return True
+        s = (s + np.uint64(1)) & mask
+
+
+@njit(cache=True, nogil=True)
+def _pair_maps_kernel(g: np.ndarray, p: np.ndarray, keys: np.ndarray, counts: np.ndarray) -> tuple:
+    n = g.shape[0]
+    used = np.int64(0)
+    run_key = EMPTY_KEY
+    run_n = np.int64(0)
+    for i in range(np.uint64(n)):
+        key = (np.uint64(g[i]) << np.uint64(24)) | np.uint64(p[i])
+        if key == run_key:
+            run_n += 1
+        else:
+            if run_n > 0:
+                if _insert(keys, counts, run_key, run_n):
+                    used += 1
+                    if used * 2 > keys.shape[0]:
+                        keys, counts = _rehash(keys, counts)
+            run_key = key
+            run_n = 1
+    if run_n > 0:
+        if _insert(keys, counts, run_key, run_n):
+            used += 1
+    return keys, counts, used
+
+
+def _table(capacity: int) -> tuple[np.ndarray, np.ndarray]:
+    cap = 1 << max(4, int(capacity - 1).bit_length())
+    return np.full(cap, EMPTY_KEY, np.uint64), np.zeros(cap, np.int64)
+
+
+def _compact(keys: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    sel = keys != EMPTY_KEY
+    k = keys[sel]
+    c = counts[sel]
+    order = np.argsort(k)
+    return k[order], c[order]
+
+
+def pair_keys_maps(gt_map: np.ndarray, pred_map: np.ndarray, capacity: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted unique keys ``gt * 2**24 + pred`` and counts of two (H, W) uint32 id maps."""
+    for name, a in (("gt_map", gt_map), ("pred_map", pred_map)):
+        if not isinstance(a, np.ndarray) or a.dtype != np.uint32 or a.ndim != 2:
+            raise ValueError(f"{name} must be a 2-D uint32 array")
+    if gt_map.shape != pred_map.shape:
+        raise ValueError(f"id maps differ in shape: {gt_map.shape} vs {pred_map.shape}")
+    if gt_map.size and max(int(gt_map.max()), int(pred_map.max())) >= 1 << 24:
+        raise ValueError("ids must be < 2**24")
+    keys, counts = _table(capacity)
+    keys, counts, _ = _pair_maps_kernel(
+        np.ascontiguousarray(gt_map).ravel(), np.ascontiguousarray(pred_map).ravel(), keys, counts
+    )
+    return _compact(keys, counts)
+
+
+__all__ = ["pair_keys_maps"]

@@ -1,0 +1,245 @@
+"""Fast PNG path == PIL on many PNG kinds; numba kernels == their numpy twins."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from rapkit.errors import InputError
+from rapkit.io.panoptic import id2rgb, read_id_map
+from rapkit.io.png import parse_png, read_id_map_fast, read_pair_histogram
+from rapkit.kernels import _reference_pq as R
+from rapkit.kernels import png as K
+from rapkit.kernels import pq as KQ
+
+SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "panopticapi_sample"
+
+
+# --------------------------------------------------------------------------- PNG writers
+
+
+def _chunk(tag: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+
+
+def _filter_row(ft: int, row: np.ndarray, prev: np.ndarray, bpp: int) -> np.ndarray:
+    r = row.astype(np.int64)
+    p = prev.astype(np.int64)
+    a = np.concatenate([np.zeros(bpp, np.int64), r[:-bpp]])
+    c = np.concatenate([np.zeros(bpp, np.int64), p[:-bpp]])
+    if ft == 0:
+        pred = np.zeros_like(r)
+    elif ft == 1:
+        pred = a
+    elif ft == 2:
+        pred = p
+    elif ft == 3:
+        pred = (a + p) >> 1
+    else:
+        pred = np.array([R.ref_paeth(int(x), int(y), int(z)) for x, y, z in zip(a, p, c)], np.int64)
+    return ((r - pred) & 0xFF).astype(np.uint8)
+
+
+ADAM7 = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]
+
+
+def write_png(path: Path, px: np.ndarray, filters, *, idat_chunks: int = 1, interlace: bool = False) -> None:
+    """Write an 8-bit RGB/RGBA PNG with the given filter type per row (cycled), optionally
+    Adam7-interlaced."""
+    h, w, c = px.shape
+    bpp = c
+    raw = bytearray()
+    passes = [px[y0::dy, x0::dx] for x0, y0, dx, dy in ADAM7] if interlace else [px]
+    for sub in passes:
+        if sub.size == 0:
+            continue
+        sh, sw = sub.shape[:2]
+        rows = np.ascontiguousarray(sub).reshape(sh, sw * c)
+        prev = np.zeros(sw * c, np.uint8)
+        for y in range(sh):
+            ft = filters[y % len(filters)]
+            raw.append(ft)
+            raw += _filter_row(ft, rows[y], prev, bpp).tobytes()
+            prev = rows[y]
+    comp = zlib.compress(bytes(raw), 6)
+    parts = [comp[i * len(comp) // idat_chunks : (i + 1) * len(comp) // idat_chunks] for i in range(idat_chunks)]
+    ihdr = struct.pack(">IIBBBBB", w, h, 8, 6 if c == 4 else 2, 0, 0, int(interlace))
+    data = b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + b"".join(_chunk(b"IDAT", p) for p in parts) + _chunk(b"IEND", b"")
+    path.write_bytes(data)
+
+
+def _random_ids(rng, h, w, n=12) -> np.ndarray:
+    # blocky maps (like panoptic maps) with some noise, ids spanning all three channels
+    ids = rng.choice(np.array([0] + [int(rng.integers(1, 1 << 24)) for _ in range(n)], np.uint32), size=(h // 4 + 1, w // 4 + 1))
+    m = np.kron(ids, np.ones((4, 4), np.uint32))[:h, :w]
+    noise = rng.random((h, w)) < 0.05
+    m[noise] = rng.integers(0, 1 << 24, size=int(noise.sum()))
+    return np.ascontiguousarray(m.astype(np.uint32))
+
+
+# --------------------------------------------------------------------------- kernels vs twins
+
+
+@pytest.mark.parametrize("bpp", [3, 4])
+def test_unfilter_kernel_equals_twin(bpp):
+    rng = np.random.default_rng(bpp)
+    for _ in range(20):
+        h, w = int(rng.integers(1, 12)), int(rng.integers(1, 12))
+        stride = w * bpp
+        raw = rng.integers(0, 256, size=h * (stride + 1)).astype(np.uint8)
+        raw[:: stride + 1] = rng.integers(0, 5, size=h)
+        assert np.array_equal(K.unfilter(raw, h, w, bpp), R.ref_unfilter(raw, h, w, bpp))
+        assert np.array_equal(K.decode_ids(raw, h, w, bpp), R.ref_decode_ids(raw, h, w, bpp))
+        raw2 = rng.integers(0, 256, size=h * (3 * w + 1)).astype(np.uint8)
+        raw2[:: 3 * w + 1] = rng.integers(0, 5, size=h)
+        got = K.pair_keys_png(raw, bpp, raw2, 3, h, w, capacity=2)  # tiny table: forces rehashing
+        want = R.ref_pair_keys_png(raw, bpp, raw2, 3, h, w)
+        assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+
+
+def test_unknown_filter_type_rejected():
+    raw = np.array([5, 1, 2, 3], np.uint8)
+    with pytest.raises(ValueError, match="filter"):
+        K.unfilter(raw, 1, 1, 3)
+    with pytest.raises(ValueError):
+        R.ref_unfilter(raw, 1, 1, 3)
+
+
+def test_wrapper_validates_inputs():
+    with pytest.raises(ValueError):
+        K.unfilter(np.zeros(5, np.uint8), 1, 1, 3)
+    with pytest.raises(ValueError):
+        K.unfilter(np.zeros(4, np.int16), 1, 1, 3)
+    with pytest.raises(ValueError):
+        KQ.pair_keys_maps(np.zeros((2, 2), np.uint32), np.zeros((2, 3), np.uint32))
+    with pytest.raises(ValueError):
+        KQ.pair_keys_maps(np.zeros((2, 2), np.int64), np.zeros((2, 2), np.uint32))
+
+
+def test_paeth_branch_light_equals_specification():
+    rng = np.random.default_rng(1)
+    # every predictor input pattern is exercised through Paeth rows of random bytes
+    vals = list(range(0, 256, 15)) + [1, 254, 255]
+    for a in vals:
+        for b in vals:
+            for c in vals:
+                assert K._paeth(a, b, c) == R.ref_paeth(a, b, c)
+    t = rng.integers(0, 256, size=(2000, 3))
+    for a, b, c in t.tolist():
+        assert K._paeth(a, b, c) == R.ref_paeth(a, b, c)
+
+
+def test_pair_keys_maps_equals_twin():
+    rng = np.random.default_rng(3)
+    for shape in [(1, 1), (7, 5), (40, 33)]:
+        g = _random_ids(rng, *shape)
+        p = _random_ids(rng, *shape)
+        a = KQ.pair_keys_maps(g, p, capacity=1)
+        b = R.ref_pair_keys_maps(g, p)
+        assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+
+
+# --------------------------------------------------------------------------- fast path == PIL
+
+
+@pytest.mark.parametrize("filters", [[0], [1], [2], [3], [4], [0, 1, 2, 3, 4], [4, 2, 3]])
+@pytest.mark.parametrize("channels", [3, 4])
+def test_fast_reader_equals_pil_every_filter(tmp_path, filters, channels):
+    rng = np.random.default_rng(len(filters) * 10 + channels)
+    ids = _random_ids(rng, 23, 17)
+    px = id2rgb(ids)
+    if channels == 4:
+        px = np.concatenate([px, rng.integers(0, 256, size=ids.shape + (1,)).astype(np.uint8)], axis=2)
+    f = tmp_path / "x.png"
+    write_png(f, px, filters, idat_chunks=3)
+    fast = read_id_map_fast(f)
+    assert np.array_equal(fast, read_id_map(f))
+    assert np.array_equal(fast, ids)
+    assert parse_png(f.read_bytes()).fast
+
+
+def _pil_kinds(tmp_path: Path, ids: np.ndarray) -> list[Path]:
+    rgb = id2rgb(ids)
+    out = []
+    for name, img, kw in [
+        ("rgb_pil.png", Image.fromarray(rgb, "RGB"), {}),
+        ("rgb_pil_l0.png", Image.fromarray(rgb, "RGB"), {"compress_level": 0}),
+        ("rgb_pil_l9.png", Image.fromarray(rgb, "RGB"), {"compress_level": 9}),
+        ("rgba.png", Image.fromarray(np.dstack([rgb, np.full(ids.shape, 255, np.uint8)]), "RGBA"), {}),
+        ("palette.png", Image.fromarray(rgb, "RGB").quantize(16), {}),
+        ("gray.png", Image.fromarray(rgb[..., 0], "L"), {}),
+        ("gray_alpha.png", Image.fromarray(np.dstack([rgb[..., 0], rgb[..., 1]]), "LA"), {}),
+        ("gray16.png", Image.fromarray((ids & 0xFFFF).astype(np.uint16)), {}),
+        ("bilevel.png", Image.fromarray(rgb[..., 0] > 128), {}),
+    ]:
+        p = tmp_path / name
+        img.save(p, format="PNG", **kw)
+        out.append(p)
+    p = tmp_path / "interlaced.png"
+    write_png(p, rgb, [0, 1, 2, 3, 4], interlace=True)
+    out.append(p)
+    return out
+
+
+def test_fast_reader_equals_pil_on_every_kind(tmp_path):
+    rng = np.random.default_rng(7)
+    ids = _random_ids(rng, 31, 29)
+    kinds = _pil_kinds(tmp_path, ids)
+    n_fast = 0
+    for p in kinds:
+        info = parse_png(p.read_bytes())
+        n_fast += bool(info and info.fast)
+        assert np.array_equal(read_id_map_fast(p), read_id_map(p)), p.name
+    assert n_fast == 4  # the RGB and RGBA ones; the rest went through PIL
+    assert np.array_equal(read_id_map_fast(kinds[-1]), ids)  # Adam7 through PIL
+    for a in kinds:
+        for b in kinds[:4] + kinds[4:6]:
+            if a == b:
+                continue
+            want = read_pair_histogram(a, b, fast=False)
+            assert read_pair_histogram(a, b) == want, (a.name, b.name)
+
+
+def test_sample_data_fast_equals_pil():
+    for p in sorted((SAMPLE / "panoptic_examples").glob("*.png")):
+        assert np.array_equal(read_id_map_fast(p), read_id_map(p))
+        assert read_pair_histogram(p, p) == read_pair_histogram(p, p, fast=False)
+
+
+def test_corrupt_and_missing_pngs(tmp_path):
+    with pytest.raises(InputError, match="not found") as e:
+        read_id_map_fast(tmp_path / "nope.png", image_id=5)
+    assert e.value.image_id == 5
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\nrubbish")
+    with pytest.raises(InputError, match="cannot decode"):
+        read_id_map_fast(bad, image_id=6)
+    # a valid header but broken compressed data: fast path declines, PIL reports it
+    rng = np.random.default_rng(0)
+    good = tmp_path / "good.png"
+    write_png(good, id2rgb(_random_ids(rng, 8, 8)), [2])
+    data = bytearray(good.read_bytes())
+    i = data.index(b"IDAT") + 10
+    data[i : i + 8] = b"\x00" * 8
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(bytes(data))
+    with pytest.raises(InputError):
+        read_id_map_fast(broken, image_id=7)
+
+
+def test_shape_checks(tmp_path):
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    Image.fromarray(np.zeros((4, 5, 3), np.uint8)).save(a)
+    Image.fromarray(np.zeros((5, 4, 3), np.uint8)).save(b)
+    with pytest.raises(InputError, match="5x4.*4x5") as e:
+        read_pair_histogram(a, b, image_id=9)
+    assert e.value.image_id == 9
+    with pytest.raises(InputError):
+        read_pair_histogram(a, b, image_id=9, fast=False)
+    with pytest.raises(InputError, match="image entry"):
+        read_id_map_fast(a, shape=(5, 5))

@@ -1,0 +1,432 @@
+"""PQ parity (==) with panopticapi run with one process; merging; fast path == PIL path."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import json
+import math
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from rapkit.core.pq import PairHistogram, PQStats, merge_stats, pair_histogram, pq_stats, summarize
+from rapkit.errors import InputError
+from rapkit.io.panoptic import id2rgb, read_id_map
+from rapkit.pipeline.evaluate import evaluate_pq
+from rapkit.types import Category, Segment
+
+SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "panopticapi_sample"
+
+
+# --------------------------------------------------------------------------- the oracle
+
+
+def panopticapi_one_process(gt_json: Path, pred_json: Path, gt_dir: Path | None = None, pred_dir: Path | None = None):
+    """panopticapi's ``pq_compute`` with a single process: its own single-core loop over
+    all images, accumulated into a fresh PQStat exactly as ``pq_compute_multi_core`` does.
+    A split whose ``pq_average`` divides by zero comes back as None."""
+    from panopticapi.evaluation import PQStat, pq_compute_single_core
+
+    gt = json.loads(Path(gt_json).read_text())
+    pred = json.loads(Path(pred_json).read_text())
+    gt_dir = str(gt_dir or str(gt_json).replace(".json", ""))
+    pred_dir = str(pred_dir or str(pred_json).replace(".json", ""))
+    categories = {el["id"]: el for el in gt["categories"]}
+    preds = {el["image_id"]: el for el in pred["annotations"]}
+    matched = [(g, preds[g["image_id"]]) for g in gt["annotations"]]
+    with contextlib.redirect_stdout(io.StringIO()):
+        part = pq_compute_single_core(0, matched, gt_dir, pred_dir, categories)
+    total = PQStat()
+    total += part
+    results = {}
+    for name, isthing in [("All", None), ("Things", True), ("Stuff", False)]:
+        try:
+            results[name], per_class = total.pq_average(categories, isthing=isthing)
+        except ZeroDivisionError:
+            results[name], per_class = None, None
+        if name == "All":
+            results["per_class"] = per_class
+    return results
+
+
+def assert_same(ours: dict, theirs: dict) -> None:
+    for name in ("All", "Things", "Stuff"):
+        if theirs[name] is None:  # panopticapi: ZeroDivisionError; rapkit: n = 0, NaN
+            assert ours[name]["n"] == 0 and math.isnan(ours[name]["pq"]), name
+            continue
+        for k in ("pq", "sq", "rq", "n"):
+            assert ours[name][k] == theirs[name][k], (name, k, ours[name][k], theirs[name][k])
+    if theirs["per_class"] is not None:
+        assert list(ours["per_class"]) == list(theirs["per_class"])
+        for cid, v in theirs["per_class"].items():
+            for k in ("pq", "sq", "rq"):
+                assert ours["per_class"][cid][k] == v[k], (cid, k)
+
+
+def rapkit_eval(gt_json, pred_json, gt_dir=None, pred_dir=None, **kw):
+    ev, _ = evaluate_pq(gt_json, pred_json, gt_dir, pred_dir, **kw)
+    return ev
+
+
+# --------------------------------------------------------------------------- dataset writers
+
+
+def write_dataset(root: Path, name: str, images: list[dict], categories: list[dict]) -> Path:
+    """images: [{image_id, id_map, segments: [{id, category_id, iscrowd, area?}]}] -> JSON + PNGs."""
+    d = root / name
+    d.mkdir(parents=True, exist_ok=True)
+    anns, infos = [], []
+    for im in images:
+        fn = f"{im['image_id']:012d}.png"
+        Image.fromarray(id2rgb(im["id_map"]), "RGB").save(d / fn)
+        h, w = im["id_map"].shape
+        infos.append({"id": im["image_id"], "file_name": fn.replace(".png", ".jpg"), "height": h, "width": w})
+        segs = []
+        for s in im["segments"]:
+            area = s["area"] if "area" in s else int((im["id_map"] == s["id"]).sum())
+            segs.append({"id": s["id"], "category_id": s["category_id"], "iscrowd": s.get("iscrowd", 0), "area": area, "bbox": [0, 0, 1, 1]})
+        anns.append({"image_id": im["image_id"], "file_name": fn, "segments_info": segs})
+    p = root / f"{name}.json"
+    p.write_text(json.dumps({"images": infos, "annotations": anns, "categories": categories}))
+    return p
+
+
+def sample_gt() -> tuple[dict, list[dict]]:
+    gt = json.loads((SAMPLE / "panoptic_examples.json").read_text())
+    return gt, gt["categories"]
+
+
+def perturbed_predictions(tmp_path: Path, seed: int) -> Path:
+    """Predictions made from the sample GT: merged, eroded, dropped, relabelled, shifted,
+    invented segments."""
+    rng = random.Random(seed)
+    gt, cats = sample_gt()
+    cat_ids = [c["id"] for c in cats]
+    images = []
+    for ann in gt["annotations"]:
+        m = read_id_map(SAMPLE / "panoptic_examples" / ann["file_name"]).copy()
+        segs = {s["id"]: dict(s) for s in ann["segments_info"]}
+        ids = sorted(segs)
+        for sid in ids:
+            r = rng.random()
+            mask = m == sid
+            if r < 0.15:  # dropped (VOID)
+                m[mask] = 0
+                del segs[sid]
+            elif r < 0.3:  # relabelled
+                segs[sid]["category_id"] = rng.choice(cat_ids)
+            elif r < 0.45:  # eroded: lose a band of rows
+                ys = np.nonzero(mask.any(1))[0]
+                cut = ys[: max(1, len(ys) // rng.choice([2, 3, 5]))]
+                mm = mask.copy()
+                mm[~np.isin(np.arange(m.shape[0]), cut)] = False
+                m[mm] = 0
+            elif r < 0.55:  # shifted right
+                k = rng.choice([3, 20, 60])
+                sh = np.zeros_like(mask)
+                sh[:, k:] = mask[:, :-k]
+                m[mask] = 0
+                m[sh] = sid
+        # merge two segments of the same category when possible
+        by_cat: dict[int, list[int]] = {}
+        for sid, s in segs.items():
+            by_cat.setdefault(s["category_id"], []).append(sid)
+        for sids in by_cat.values():
+            if len(sids) >= 2 and rng.random() < 0.7:
+                m[m == sids[1]] = sids[0]
+                break
+        # invent a few segments with fresh ids (unmatched predictions, some over VOID/crowd)
+        h, w = m.shape
+        for k in range(3):
+            y, x = rng.randrange(h - 40), rng.randrange(w - 40)
+            new = 5_000_000 + 17 * k + seed
+            m[y : y + rng.choice([2, 15, 40]), x : x + rng.choice([3, 25, 40])] = new
+            segs[new] = {"id": new, "category_id": rng.choice(cat_ids), "iscrowd": 0}
+        present = set(np.unique(m).tolist())
+        seg_list = [s for sid, s in segs.items() if sid in present]
+        rng.shuffle(seg_list)  # JSON order must not matter for predictions
+        images.append({"image_id": ann["image_id"], "id_map": m, "segments": seg_list})
+    return write_dataset(tmp_path, f"pred{seed}", images, cats)
+
+
+# --------------------------------------------------------------------------- sample data parity
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sample_gt_against_itself(workers):
+    gt = SAMPLE / "panoptic_examples.json"
+    ev = rapkit_eval(gt, gt, workers=workers)
+    theirs = panopticapi_one_process(gt, gt)
+    assert_same(ev.result.to_panopticapi(), theirs)
+    assert ev.result.all.pq == 1.0 and ev.result.all.n > 0
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_sample_gt_against_perturbed_predictions(tmp_path, seed):
+    gt = SAMPLE / "panoptic_examples.json"
+    pred = perturbed_predictions(tmp_path, seed)
+    theirs = panopticapi_one_process(gt, pred)
+    for kw in ({"workers": 1}, {"workers": 1, "fast": False}) + (({"workers": 2},) if seed == 0 else ()):
+        ev = rapkit_eval(gt, pred, **kw)
+        assert_same(ev.result.to_panopticapi(), theirs)
+    assert 0 < ev.result.all.pq < 1
+
+
+# --------------------------------------------------------------------------- random panoptic pairs
+
+CATS = [
+    {"id": 1, "name": "person", "isthing": 1},
+    {"id": 3, "name": "car", "isthing": 1},
+    {"id": 7, "name": "dog", "isthing": 1},
+    {"id": 100, "name": "sky", "isthing": 0},
+    {"id": 101, "name": "road", "isthing": 0},
+]
+
+
+def random_image(rng: random.Random, image_id: int, h: int, w: int) -> tuple[dict, dict]:
+    """A random GT/prediction pair with crowd, VOID, unmatched, unknown-id and tiny segments."""
+    gt = np.zeros((h, w), np.uint32)
+    gsegs = []
+    n = rng.randint(1, 7)
+    ids = rng.sample(range(1, 1 << 24), n + 1)
+    for k in range(n):
+        y0, x0 = rng.randrange(h), rng.randrange(w)
+        y1, x1 = min(h, y0 + rng.choice([1, 2, 4, h])), min(w, x0 + rng.choice([1, 3, 5, w]))
+        gt[y0:y1, x0:x1] = ids[k]
+        gsegs.append({"id": ids[k], "category_id": rng.choice(CATS)["id"], "iscrowd": int(rng.random() < 0.25)})
+    if rng.random() < 0.3:  # an id in the GT PNG that the GT JSON does not list
+        gt[rng.randrange(h), :] = ids[n]
+    present = set(np.unique(gt).tolist())
+    gsegs = [s for s in gsegs if s["id"] in present]
+    if rng.random() < 0.2 and gsegs:  # a GT segment listed but absent from the PNG
+        gsegs.append({"id": 77, "category_id": rng.choice(CATS)["id"], "iscrowd": 0, "area": rng.choice([0, 5])})
+    pred = gt.copy()
+    gmap = {s["id"]: s for s in gsegs}
+    pmap: dict[int, int] = {}
+    for sid in sorted(present - {0}):
+        cat = gmap[sid]["category_id"] if sid in gmap else rng.choice(CATS)["id"]
+        if rng.random() < 0.2:
+            cat = rng.choice(CATS)["id"]
+        pmap[sid] = cat
+    # noise: random blocks with new or existing ids, VOID holes
+    for _ in range(rng.randint(0, 6)):
+        y0, x0 = rng.randrange(h), rng.randrange(w)
+        y1, x1 = min(h, y0 + rng.randint(1, h)), min(w, x0 + rng.randint(1, w))
+        choice = rng.random()
+        if choice < 0.3:
+            pred[y0:y1, x0:x1] = 0
+        elif choice < 0.7 or not pmap:
+            nid = rng.randrange(1, 1 << 24)
+            pred[y0:y1, x0:x1] = nid
+            pmap[nid] = rng.choice(CATS)["id"]
+        else:
+            pred[y0:y1, x0:x1] = rng.choice(sorted(pmap))
+    ppresent = set(np.unique(pred).tolist()) - {0}
+    psegs = [{"id": i, "category_id": pmap[i]} for i in ppresent]
+    rng.shuffle(psegs)
+    return (
+        {"image_id": image_id, "id_map": gt, "segments": gsegs},
+        {"image_id": image_id, "id_map": pred, "segments": psegs},
+    )
+
+
+def random_dataset(root: Path, seed: int, n_images: int, h: int = 9, w: int = 11) -> tuple[Path, Path]:
+    rng = random.Random(seed)
+    pairs = [random_image(rng, 1000 + 7 * i, h, w) for i in range(n_images)]
+    gt = write_dataset(root, "gt", [g for g, _ in pairs], CATS)
+    pred = write_dataset(root, "pred", [p for _, p in pairs], CATS)
+    return gt, pred
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32 - 1), n_images=st.integers(1, 4), h=st.integers(1, 12), w=st.integers(1, 12))
+def test_random_pairs_match_panopticapi(tmp_path_factory, seed, n_images, h, w):
+    root = tmp_path_factory.mktemp("r")
+    gt, pred = random_dataset(root, seed, n_images, h, w)
+    theirs = panopticapi_one_process(gt, pred)
+    ours = rapkit_eval(gt, pred).result.to_panopticapi()
+    assert_same(ours, theirs)
+    assert_same(rapkit_eval(gt, pred, fast=False).result.to_panopticapi(), theirs)
+
+
+def test_random_dataset_two_workers(tmp_path):
+    gt, pred = random_dataset(tmp_path, 12345, 40, 24, 30)
+    theirs = panopticapi_one_process(gt, pred)
+    one = rapkit_eval(gt, pred, workers=1)
+    two = rapkit_eval(gt, pred, workers=2)
+    assert_same(one.result.to_panopticapi(), theirs)
+    assert_same(two.result.to_panopticapi(), theirs)
+    assert one.stats == two.stats
+
+
+def test_many_images_iou_summation_order(tmp_path):
+    """Many matched segments of one class whose IoUs do not add associatively: the
+    summation order must be panopticapi's to get == ."""
+    rng = random.Random(5)
+    images_g, images_p = [], []
+    for i in range(30):
+        g = np.zeros((7, 13), np.uint32)
+        p = np.zeros((7, 13), np.uint32)
+        gsegs, psegs = [], []
+        for k in range(3):
+            sid = 10 + k
+            g[:, 4 * k : 4 * k + 4] = sid
+            p[: rng.randint(4, 7), 4 * k : 4 * k + rng.randint(3, 4)] = sid
+            gsegs.append({"id": sid, "category_id": 1})
+            psegs.append({"id": sid, "category_id": 1})
+        images_g.append({"image_id": i, "id_map": g, "segments": gsegs})
+        images_p.append({"image_id": i, "id_map": p, "segments": [s for s in psegs if (p == s["id"]).any()]})
+    gt = write_dataset(tmp_path, "gt", images_g, CATS)
+    pred = write_dataset(tmp_path, "pred", images_p, CATS)
+    theirs = panopticapi_one_process(gt, pred)
+    ev = rapkit_eval(gt, pred)
+    assert_same(ev.result.to_panopticapi(), theirs)
+    assert ev.stats.tp[1] > 60
+
+
+# --------------------------------------------------------------------------- merging
+
+
+def _per_image_stats(tmp_path: Path) -> tuple[list[PQStats], dict]:
+    gt, pred = random_dataset(tmp_path, 99, 12, 10, 10)
+    from rapkit.io.panoptic import load_panoptic
+
+    g = load_panoptic(gt)
+    p = load_panoptic(pred)
+    parts = []
+    for order, (iid, ga) in enumerate(g.annotations.items()):
+        gm = read_id_map(g.png_path(iid))
+        pm = read_id_map(p.png_path(iid))
+        parts.append(pq_stats(gm, ga.segments, p.annotations[iid].segments, g.categories, pred_map=pm, image_id=iid, order=order))
+    return parts, g.categories
+
+
+def test_merge_any_order_equals_one_run(tmp_path):
+    parts, cats = _per_image_stats(tmp_path)
+    one = merge_stats(parts)
+    want = summarize(one, cats).to_panopticapi()
+    rng = random.Random(0)
+    for _ in range(10):
+        shuffled = parts[:]
+        rng.shuffle(shuffled)
+        k = rng.randint(1, len(parts) - 1)
+        a = merge_stats(shuffled[:k])
+        b = merge_stats(shuffled[k:])
+        for merged in (a + b, b + a, b.merge(a), sum(shuffled, PQStats())):
+            assert merged == one
+            assert summarize(merged, cats).to_panopticapi() == want
+    # round trip through JSON keeps them exact
+    assert PQStats.from_dict(json.loads(json.dumps(one.to_dict()))) == one
+    with pytest.raises(ValueError):
+        one + parts[0]  # the same image twice
+
+
+def test_histogram_and_map_inputs_agree():
+    rng = np.random.default_rng(0)
+    g = rng.integers(0, 4, size=(6, 7)).astype(np.uint32)
+    p = rng.integers(0, 4, size=(6, 7)).astype(np.uint32)
+    cats = {1: Category(1, "a", True), 2: Category(2, "b", False)}
+    gs = [Segment(i, 1 + i % 2, int((g == i).sum()), (0, 0, 1, 1)) for i in (1, 2, 3)]
+    ps = [Segment(i, 1 + i % 2, 0, (0, 0, 1, 1)) for i in (1, 2, 3) if (p == i).any()]
+    a = pq_stats(g, gs, ps, cats, pred_map=p)
+    b = pq_stats(pair_histogram(g, p), gs, ps, cats)
+    assert a == b
+    from rapkit.kernels.pq import pair_keys_maps
+
+    k, c = pair_keys_maps(g, p)
+    assert PairHistogram.from_keys(k, c) == pair_histogram(g, p)
+
+
+# --------------------------------------------------------------------------- panopticapi's crash cases
+
+
+def _crash_case(tmp_path: Path, kind: str) -> tuple[Path, Path]:
+    g = np.array([[1, 1, 2], [1, 2, 2]], np.uint32)
+    gsegs = [{"id": 1, "category_id": 1}, {"id": 2, "category_id": 100}]
+    p = g.copy()
+    psegs = [{"id": 1, "category_id": 1}, {"id": 2, "category_id": 100}]
+    if kind == "png_id_not_in_json":
+        p[0, 0] = 9
+    elif kind == "json_id_not_in_png":
+        psegs.append({"id": 5, "category_id": 1})
+    elif kind == "unknown_category":
+        psegs[0]["category_id"] = 55
+    gt = write_dataset(tmp_path, "gt", [{"image_id": 42, "id_map": g, "segments": gsegs}], CATS)
+    pm = p if kind != "shape" else np.zeros((3, 3), np.uint32)
+    if kind == "shape":
+        psegs = []
+    pred = write_dataset(tmp_path, "pred", [{"image_id": 42, "id_map": pm, "segments": psegs}], CATS)
+    return gt, pred
+
+
+@pytest.mark.parametrize(
+    "kind,message",
+    [
+        ("png_id_not_in_json", "in the prediction PNG but not in its JSON"),
+        ("json_id_not_in_png", "not in the prediction PNG"),
+        ("unknown_category", "unknown category_id 55"),
+        ("shape", "3x3"),
+    ],
+)
+def test_panopticapi_crash_cases_give_input_errors(tmp_path, kind, message):
+    gt, pred = _crash_case(tmp_path, kind)
+    with pytest.raises(Exception):
+        panopticapi_one_process(gt, pred)
+    for fast in (True, False):
+        with pytest.raises(InputError, match=message) as e:
+            rapkit_eval(gt, pred, fast=fast)
+        assert e.value.image_id == 42
+
+
+def test_split_without_class_is_nan_not_a_crash(tmp_path):
+    g = np.array([[1, 1], [1, 0]], np.uint32)
+    im = {"image_id": 3, "id_map": g, "segments": [{"id": 1, "category_id": 1}]}
+    gt = write_dataset(tmp_path, "gt", [im], CATS)
+    theirs = panopticapi_one_process(gt, gt)
+    assert theirs["Stuff"] is None  # panopticapi: ZeroDivisionError
+    r = rapkit_eval(gt, gt).result
+    assert r.stuff.n == 0 and math.isnan(r.stuff.pq)
+    assert r.things.pq == 1.0 and r.all.n == 1
+    assert r.per_class[100].pq == 0.0
+
+
+def test_gt_image_without_prediction(tmp_path):
+    g = np.ones((2, 2), np.uint32)
+    gt = write_dataset(tmp_path, "gt", [{"image_id": 8, "id_map": g, "segments": [{"id": 1, "category_id": 1}]},
+                                        {"image_id": 9, "id_map": g, "segments": [{"id": 1, "category_id": 1}]}], CATS)
+    pred = write_dataset(tmp_path, "pred", [{"image_id": 8, "id_map": g, "segments": [{"id": 1, "category_id": 1}]},
+                                            {"image_id": 11, "id_map": g, "segments": [{"id": 1, "category_id": 1}]}], CATS)
+    with pytest.raises(InputError, match="no prediction") as e:
+        rapkit_eval(gt, pred)
+    assert e.value.image_id == 9
+
+
+def test_prediction_for_unknown_image_is_ignored_and_counted(tmp_path):
+    g = np.ones((2, 2), np.uint32)
+    seg = [{"id": 1, "category_id": 1}]
+    gt = write_dataset(tmp_path, "gt", [{"image_id": 8, "id_map": g, "segments": seg}], CATS)
+    pred = write_dataset(tmp_path, "pred", [{"image_id": 8, "id_map": g, "segments": seg},
+                                            {"image_id": 11, "id_map": g, "segments": seg}], CATS)
+    ev = rapkit_eval(gt, pred)
+    assert ev.ignored_pred_images == [11] and ev.n_images == 1
+    assert ev.warnings and "11" in ev.warnings[0]
+    assert_same(ev.result.to_panopticapi(), panopticapi_one_process(gt, pred))
+
+
+def test_wrong_gt_area_reproduces_panopticapi(tmp_path):
+    """A GT area smaller than the PNG's can make PQ exceed 1 in panopticapi; rapkit gives
+    the same number (and `check` reports the cause)."""
+    g = np.array([[1, 1, 1, 1], [1, 1, 0, 0]], np.uint32)
+    gt = write_dataset(tmp_path, "gt", [{"image_id": 1, "id_map": g, "segments": [{"id": 1, "category_id": 1, "area": 2}]}], CATS)
+    pred = write_dataset(tmp_path, "pred", [{"image_id": 1, "id_map": g, "segments": [{"id": 1, "category_id": 1}]}], CATS)
+    theirs = panopticapi_one_process(gt, pred)
+    ev = rapkit_eval(gt, pred)
+    assert_same(ev.result.to_panopticapi(), theirs)
+    assert ev.result.all.pq > 1
