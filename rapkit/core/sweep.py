@@ -1,0 +1,262 @@
+"""Threshold sweeps (paper Table 1) and ablations (Table 2), in memory.
+
+Each image is prepared once (:func:`prepare_image`): its proposals decoded, the pairwise
+overlaps counted, and the image cut into *atoms* (pixels sharing covering masks, GT
+segment and semantic label; see :mod:`rapkit.kernels.sweep`). Every parameter setting then
+fuses atoms instead of pixels and feeds the (GT, prediction) pair counts straight into
+:func:`rapkit.core.pq.pq_stats`, so a setting costs microseconds and no PNG is written.
+The result equals ``rapkit fuse`` + ``rapkit evaluate`` for that setting, bit for bit.
+
+>>> g = make_grid(["rho"], rho=[0.5, 0.6])
+>>> [(p.rho, p.tau) for p in g]
+[(0.5, 0.6), (0.6, 0.6)]
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, replace
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from ..errors import ConfigError, InputError
+from ..types import Category, FusionParams, Segment
+from .fusion import Scene, stuff_table
+
+SWEEPABLE = ("rho", "tau", "gamma")
+#: the default value lists cover the paper's Table 1 (rho 0.5/0.6, tau 0.5/0.6, gamma 0.5/0.6)
+DEFAULT_VALUES: dict[str, list[float]] = {
+    "rho": [0.4, 0.5, 0.6, 0.7],
+    "tau": [0.4, 0.5, 0.6, 0.7],
+    "gamma": [0.4, 0.5, 0.6, 0.7],
+}
+BASELINE = FusionParams(strategy="heuristic", rho=0.5, tau=0.5)
+#: Table 2 rows: (name, switches)
+ABLATION_ROWS: list[tuple[str, dict[str, Any]]] = [
+    ("heuristic", {"strategy": "heuristic"}),
+    ("RA", {"strategy": "rap", "ra": True, "ca": False, "eo": False}),
+    ("RA+CA", {"strategy": "rap", "ra": True, "ca": True, "eo": False}),
+    ("RA+CA+EO", {"strategy": "rap", "ra": True, "ca": True, "eo": True}),
+]
+
+
+def make_grid(
+    sweep: Sequence[str],
+    base: FusionParams | None = None,
+    **values: Sequence[float] | None,
+) -> list[FusionParams]:
+    """All combinations of the swept parameters (others fixed at ``base``), rho slowest.
+
+    Raises :class:`ConfigError` for an unknown name, an empty list or a value outside [0, 1].
+    """
+    base = base or FusionParams()
+    names = list(dict.fromkeys(sweep))
+    for name in names:
+        if name not in SWEEPABLE:
+            raise ConfigError(f"cannot sweep {name!r}; sweepable parameters: {', '.join(SWEEPABLE)}")
+    for name, vals in values.items():
+        if name not in SWEEPABLE:
+            raise ConfigError(f"unknown parameter {name!r}; known: {', '.join(SWEEPABLE)}")
+        if vals is not None and name not in names and len(vals) != 1:
+            raise ConfigError(f"{name} has {len(vals)} values but is not swept; add it to --sweep or give one value")
+    lists = []
+    fixed: dict[str, float] = {}
+    for name in SWEEPABLE:
+        vals = values.get(name)
+        if name in names:
+            vals = list(vals) if vals is not None else list(DEFAULT_VALUES[name])
+            if not vals:
+                raise ConfigError(f"empty value list for {name}")
+            for v in vals:
+                if not isinstance(v, (int, float)) or math.isnan(v) or not 0.0 <= v <= 1.0:
+                    raise ConfigError(f"{name} values must lie in [0, 1], got {v!r}")
+            lists.append([(name, float(v)) for v in dict.fromkeys(vals)])
+        elif vals:
+            fixed[name] = float(vals[0])
+    base = replace(base, **fixed)
+    return [replace(base, **dict(combo)) for combo in itertools.product(*lists)]
+
+
+def ablation_grid(base: FusionParams | None = None) -> list[tuple[str, FusionParams]]:
+    """Table 2's rows at ``base``'s thresholds (the heuristic row keeps rho and tau)."""
+    base = base or FusionParams()
+    return [(name, replace(base, **sw)) for name, sw in ABLATION_ROWS]
+
+
+@dataclass
+class SweepImage:
+    """One image prepared for many fusion settings (picklable, no pixels kept)."""
+
+    image_id: int
+    position: int
+    n_pixels: int
+    scores: np.ndarray
+    labels: np.ndarray
+    relations: np.ndarray
+    areas: np.ndarray
+    boxes: np.ndarray
+    order: np.ndarray
+    overlaps: np.ndarray
+    weight: np.ndarray
+    atom_gt: np.ndarray
+    atom_sem: np.ndarray
+    ptr: np.ndarray
+    idx: np.ndarray
+    gt_segments: list[dict]
+
+    def candidates(self, rho: float) -> np.ndarray:
+        return np.ascontiguousarray(self.order[self.scores[self.order] >= rho])
+
+
+def prepare_image(
+    scene: Scene,
+    semantic: np.ndarray | None,
+    gt_map: np.ndarray,
+    gt_segments: Sequence[Segment | Mapping[str, Any]],
+    position: int,
+) -> SweepImage:
+    """Decode-once preparation of one image for :func:`image_stats`."""
+    from ..kernels import sweep as k
+
+    h, w = scene.height, scene.width
+    g = np.asarray(gt_map)
+    if g.shape != (h, w):
+        raise InputError(f"GT map is {g.shape[1]}x{g.shape[0]} but the proposals are {w}x{h}", image_id=scene.image_id)
+    if semantic is None:
+        sem = np.zeros((h, w), np.uint8)
+    else:
+        sem = np.asarray(semantic)
+        if sem.shape != (h, w) or sem.dtype != np.uint8:
+            raise InputError(f"semantic map must be {w}x{h} uint8", image_id=scene.image_id)
+    keys = (np.ascontiguousarray(g.T).astype(np.uint64) << np.uint64(8)) | np.ascontiguousarray(sem.T).astype(np.uint64)
+    weight, base, base_keys, ptr, idx = k.build_atoms(keys.ravel(), h, scene.boxes, scene.offsets, scene.masks)
+    atom_key = base_keys[base]
+    segs = []
+    for s in gt_segments:
+        if isinstance(s, Segment):
+            segs.append({"id": s.id, "category_id": s.category_id, "area": s.area, "iscrowd": s.iscrowd})
+        else:
+            segs.append({"id": int(s["id"]), "category_id": int(s["category_id"]), "area": s.get("area", 0),
+                         "iscrowd": int(s.get("iscrowd", 0))})
+    return SweepImage(
+        image_id=scene.image_id,
+        position=int(position),
+        n_pixels=h * w,
+        scores=scene.scores,
+        labels=scene.labels,
+        relations=scene.relations,
+        areas=scene.areas,
+        boxes=scene.boxes,
+        order=scene.order,
+        overlaps=scene.overlaps(),
+        weight=weight,
+        atom_gt=(atom_key >> np.uint64(8)).astype(np.int64),
+        atom_sem=(atom_key & np.uint64(0xFF)).astype(np.uint8),
+        ptr=ptr,
+        idx=idx,
+        gt_segments=segs,
+    )
+
+
+def fuse_prepared(img: SweepImage, params: FusionParams, is_stuff: np.ndarray):
+    """Fuse a prepared image: ``(pred id per atom, pred segments as dicts, status)``.
+
+    Segment ids follow :func:`rapkit.core.fusion.fuse_scene`: kept things 1.. in painting
+    order, then stuff classes in ascending id.
+    """
+    from ..kernels import sweep as k
+
+    if params.strategy == "rap":
+        ra, ca, eo, reference = params.ra, params.ca, params.eo, params.variant == "reference"
+    else:
+        ra = ca = eo = reference = False
+    order = img.candidates(params.rho)
+    if ra and order.size and np.isnan(img.relations[order]).any():
+        bad = int(order[np.isnan(img.relations[order])][0])
+        raise InputError(f"proposal #{bad} has no relation value (needed by strategy rap)", image_id=img.image_id)
+    owner, status, visible = k.fuse_atoms(
+        img.weight, img.ptr, img.idx, img.areas, img.boxes, img.labels, img.relations, order, img.overlaps,
+        tau=params.tau, gamma=params.gamma, ra=ra, ca=ca, eo=eo, reference=reference,
+    )
+    n = img.areas.shape[0]
+    lut = np.zeros(max(n, 1), np.int64)
+    segs: list[dict] = []
+    sid = 0
+    for i in order.tolist():
+        if status[i] == 0:
+            sid += 1
+            lut[i] = sid
+            segs.append({"id": sid, "category_id": int(img.labels[i])})
+    pred, classes = k.pred_ids(owner, img.weight, img.atom_sem, lut, is_stuff, int(params.stuff_area), sid)
+    for s, c in enumerate(classes.tolist()):
+        segs.append({"id": sid + 1 + s, "category_id": int(c)})
+    return pred, segs, status
+
+
+def image_stats(img: SweepImage, params: FusionParams, categories: Mapping[int, Category], is_stuff: np.ndarray | None = None):
+    """PQ statistics of one prepared image fused with ``params`` (no pixels touched)."""
+    from ..kernels import sweep as k
+    from .pq import PairHistogram, pq_stats
+
+    if is_stuff is None:
+        is_stuff = stuff_table(categories)
+    pred, segs, _ = fuse_prepared(img, params, is_stuff)
+    keys, counts = k.pair_counts(img.atom_gt, pred, img.weight)
+    hist = PairHistogram(
+        (keys >> np.uint64(24)).astype(np.uint32), (keys & np.uint64((1 << 24) - 1)).astype(np.uint32), counts
+    )
+    return pq_stats(hist, img.gt_segments, segs, categories, image_id=img.image_id, order=img.position)
+
+
+def grid_stats(img: SweepImage, grid: Sequence[FusionParams], categories: Mapping[int, Category]) -> list:
+    """:func:`image_stats` for every setting of ``grid`` (one prepared image)."""
+    is_stuff = stuff_table(categories)
+    return [image_stats(img, p, categories, is_stuff) for p in grid]
+
+
+# --------------------------------------------------------------------------- tables
+
+PARAM_COLUMNS = ["strategy", "rho", "tau", "gamma", "ra", "ca", "eo", "variant"]
+METRIC_COLUMNS = ["PQ", "SQ", "RQ", "PQ_th", "SQ_th", "RQ_th", "PQ_st", "SQ_st", "RQ_st"]
+
+
+def result_row(result: Any) -> dict[str, float]:
+    """Metrics of a :class:`~rapkit.core.pq.PQResult` as fractions keyed like METRIC_COLUMNS."""
+    out = {}
+    for split, suffix in (("All", ""), ("Things", "_th"), ("Stuff", "_st")):
+        s = result.split(split)
+        out["PQ" + suffix] = s.pq
+        out["SQ" + suffix] = s.sq
+        out["RQ" + suffix] = s.rq
+    return out
+
+
+def build_table(labels: Sequence[str], grid: Sequence[FusionParams], results: Sequence[Any], baseline: Any):
+    """One row per setting: parameters, metrics (fractions), ΔPQ and ΔPQ_th vs the baseline."""
+    import pandas as pd
+
+    base = result_row(baseline)
+    rows = []
+    for label, p, r in zip(labels, grid, results):
+        row: dict[str, Any] = {"row": label}
+        row.update({c: getattr(p, c) for c in PARAM_COLUMNS})
+        row.update(result_row(r))
+        row["dPQ"] = row["PQ"] - base["PQ"]
+        row["dPQ_th"] = row["PQ_th"] - base["PQ_th"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def pivot_table1(df: Any, value: str = "dPQ"):
+    """Table 1's layout: rows rho, columns (tau, gamma), cells ``value`` (RAP rows only)."""
+    rap = df[df["strategy"] == "rap"]
+    return rap.pivot_table(index="rho", columns=["tau", "gamma"], values=value, aggfunc="first")
+
+
+def grid_from_iterable(params: Iterable[FusionParams]) -> list[FusionParams]:
+    out = list(params)
+    if not out:
+        raise ConfigError("empty parameter grid")
+    return out

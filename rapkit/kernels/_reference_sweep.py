@@ -1,0 +1,132 @@
+"""Plain-numpy twins of :mod:`rapkit.kernels.sweep`."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._reference_fusion import full_masks
+
+
+def ref_build_atoms(keys, height, boxes, offsets, masks):
+    """Twin of :func:`rapkit.kernels.sweep.build_atoms` via ``np.unique`` on pixel signatures.
+
+    Atom numbering may differ from the kernel's; compare canonical forms
+    (:func:`canonical_atoms`).
+    """
+    n = boxes.shape[0]
+    width = keys.shape[0] // height
+    fm = full_masks(boxes, offsets, masks, height, width)  # (N, H, W)
+    cover = np.ascontiguousarray(fm.transpose(0, 2, 1).reshape(n, -1).T)  # (W*H, N) x-major
+    base_keys, base = np.unique(keys, return_inverse=True)
+    sig = np.concatenate([base[:, None].astype(np.int64), cover.astype(np.int64)], axis=1)
+    uniq, inv, weight = np.unique(sig, axis=0, return_inverse=True, return_counts=True)
+    inv = inv.ravel()
+    atom_base = uniq[:, 0].astype(np.int32)
+    ptr = np.zeros(n + 1, np.int64)
+    lists = []
+    for k in range(n):
+        lists.append(np.nonzero(uniq[:, 1 + k])[0].astype(np.int32))
+        ptr[k + 1] = ptr[k] + lists[-1].size
+    idx = np.concatenate(lists) if lists else np.zeros(0, np.int32)
+    return weight.astype(np.int64), atom_base, base_keys.astype(np.uint64), ptr, idx
+
+
+def canonical_atoms(weight, base, base_keys, ptr, idx):
+    """``{(key, frozenset(proposals)): weight}``: atoms independent of their numbering."""
+    n = ptr.shape[0] - 1
+    cover = [set() for _ in range(weight.shape[0])]
+    for k in range(n):
+        for a in idx[ptr[k]:ptr[k + 1]]:
+            cover[int(a)].add(k)
+    out = {}
+    for a in range(weight.shape[0]):
+        key = (int(base_keys[base[a]]), frozenset(cover[a]))
+        assert key not in out
+        out[key] = int(weight[a])
+    return out
+
+
+def ref_fuse_atoms(weight, ptr, idx, areas, boxes, labels, rel, order, overlaps, *, tau, gamma, ra, ca, eo, reference):
+    """Twin of :func:`rapkit.kernels.sweep.fuse_atoms` (whole-array numpy per proposal)."""
+    m = weight.shape[0]
+    n = areas.shape[0]
+    owner = np.full(m, -1, np.int64)
+    status = np.full(n, 7, np.int8)
+    visible = np.zeros(n, np.int64)
+    kept: list[int] = []
+    for i in (int(v) for v in order):
+        area = int(areas[i])
+        if area == 0:
+            status[i] = 2
+            continue
+        at = idx[ptr[i]:ptr[i + 1]]
+        own = owner[at]
+        w = weight[at]
+        occ = own >= 0
+        own_c = np.where(occ, own, 0)
+        n_same = int(w[occ & (labels[own_c] == labels[i])].sum())
+        n_occ = int(w[occ].sum())
+        n_vis = int(w[~occ].sum()) + int(w[occ & (rel[own_c] > rel[i])].sum())
+        if ca:
+            share = n_same / area
+            if (share > tau) if reference else (share >= tau):
+                status[i] = 3
+                continue
+        drop = False
+        if eo:
+            for j in kept:
+                o = int(overlaps[i, j])
+                if o == 0:
+                    continue
+                if reference:
+                    if visible[j] == 0:
+                        continue
+                    ov = int(w[own == j].sum())
+                    if ov / area >= gamma and ov / int(visible[j]) >= gamma:
+                        drop = True
+                        break
+                elif o / area >= gamma and o / int(areas[j]) >= gamma:
+                    drop = True
+                    break
+        if drop:
+            status[i] = 4
+            continue
+        if ra:
+            if n_vis / area <= tau:
+                status[i] = 5
+                continue
+        elif n_occ / area > tau:
+            status[i] = 5
+            continue
+        take = ~occ | ((rel[own_c] > rel[i]) & occ if ra else np.zeros_like(occ))
+        for a, o_, ww in zip(at[take], own[take], w[take]):
+            if o_ >= 0:
+                visible[o_] -= ww
+            owner[a] = i
+            visible[i] += ww
+        status[i] = 0
+        kept.append(i)
+    for j in kept:
+        if visible[j] == 0:
+            status[j] = 6
+    return owner.astype(np.int32), status, visible
+
+
+def ref_pred_ids(owner, weight, atom_sem, lut, is_stuff, stuff_area, n_things):
+    """Twin of :func:`rapkit.kernels.sweep.pred_ids`."""
+    free = owner < 0
+    counts = np.bincount(atom_sem[free].astype(np.int64), weights=weight[free], minlength=256).astype(np.int64)
+    classes = [c for c in range(256) if is_stuff[c] and counts[c] > 0 and counts[c] >= stuff_area]
+    seg_of = np.zeros(256, np.int64)
+    for s, c in enumerate(classes):
+        seg_of[c] = n_things + 1 + s
+    pred = np.where(free, seg_of[atom_sem], lut[np.where(free, 0, owner)])
+    return pred.astype(np.int64), np.array(classes, np.int64)
+
+
+def ref_pair_counts(gt, pred, weight):
+    """Twin of :func:`rapkit.kernels.sweep.pair_counts`."""
+    key = (np.asarray(gt, np.uint64) << np.uint64(24)) | np.asarray(pred, np.uint64)
+    keys, inv = np.unique(key, return_inverse=True)
+    counts = np.bincount(inv.ravel(), weights=weight, minlength=keys.size).astype(np.int64)
+    return keys, counts

@@ -1,0 +1,129 @@
+"""The atom-based sweep equals pixel fusion + PQ for every setting (and its kernels their twins)."""
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from rapkit.core.fusion import decode_scene, fuse_scene, stuff_table
+from rapkit.core.pq import pq_stats
+from rapkit.core.sweep import ablation_grid, image_stats, make_grid, prepare_image, fuse_prepared
+from rapkit.errors import ConfigError
+from rapkit.kernels import sweep as K
+from rapkit.kernels._reference_sweep import (canonical_atoms, ref_build_atoms, ref_fuse_atoms, ref_pair_counts,
+                                             ref_pred_ids)
+from rapkit.synth import SynthConfig, categories, generate_image
+from rapkit.types import FusionParams, Proposals
+
+CATS = {c.id: c for c in categories()}
+IS_STUFF = stuff_table(CATS)
+
+
+def _all_settings():
+    out = []
+    for rho, tau, gamma in itertools.product([0.3, 0.6], [0.4, 0.6], [0.5, 0.8]):
+        out.append(FusionParams(strategy="heuristic", rho=rho, tau=tau))
+        for ra, ca, eo, var in itertools.product([True, False], repeat=3 + 1):
+            out.append(FusionParams(rho=rho, tau=tau, gamma=gamma, ra=ra, ca=ca, eo=eo,
+                                    variant="reference" if var else "paper"))
+    return out
+
+
+@pytest.fixture(scope="module")
+def world():
+    cfg = SynthConfig(n_images=4, height=96, width=128, seed=11, things_per_image=9, p_dup_same=0.4,
+                      p_dup_other=0.3, false_per_image=1.0, render_images=False)
+    return [generate_image(cfg, k) for k in range(cfg.n_images)]
+
+
+def test_atoms_sweep_equals_pixel_fusion_and_pq(world):
+    settings_ = _all_settings()
+    for pos, img in enumerate(world):
+        scene = decode_scene(img.proposals)
+        prep = prepare_image(scene, img.semantic, img.id_map, img.segments, pos)
+        assert int(prep.weight.sum()) == img.height * img.width
+        for p in settings_:
+            res = fuse_scene(scene, img.semantic, p, CATS)
+            want = pq_stats(img.id_map, img.segments, res.segments, CATS, pred_map=res.id_map,
+                            image_id=img.image_id, order=pos)
+            got = image_stats(prep, p, CATS, IS_STUFF)
+            assert got == want, (img.image_id, p)
+            _, segs, status = fuse_prepared(prep, p, IS_STUFF)
+            assert np.array_equal(status, res.status) or np.array_equal(
+                np.where(status == 7, 1, status), res.status), p
+            assert [(s["id"], s["category_id"]) for s in segs] == [(s.id, s.category_id) for s in res.segments]
+
+
+def _scene_from_masks(masks, scores, labels, rels):
+    from pycocotools import mask as mu
+
+    h, w = masks[0].shape
+    rles = []
+    for m in masks:
+        r = mu.encode(np.asfortranarray(m.astype(np.uint8)))
+        rles.append({"size": [h, w], "counts": r["counts"].decode()})
+    p = Proposals(1, h, w, np.array(scores, float), np.array(labels, np.int64), np.array(rels, float), rles)
+    return decode_scene(p)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_kernels_equal_twins(data):
+    h = data.draw(st.integers(3, 12))
+    w = data.draw(st.integers(3, 12))
+    n = data.draw(st.integers(1, 6))
+    masks = []
+    for _ in range(n):
+        bits = data.draw(st.lists(st.booleans(), min_size=h * w, max_size=h * w))
+        masks.append(np.array(bits, bool).reshape(h, w))
+    scores = data.draw(st.lists(st.sampled_from([0.2, 0.5, 0.7, 0.9]), min_size=n, max_size=n))
+    labels = data.draw(st.lists(st.sampled_from([1, 2]), min_size=n, max_size=n))
+    rels = data.draw(st.lists(st.sampled_from([0.0, 1.0, 2.0]), min_size=n, max_size=n))
+    scene = _scene_from_masks(masks, scores, labels, rels)
+    gt = np.array(data.draw(st.lists(st.integers(0, 3), min_size=h * w, max_size=h * w)), np.uint32).reshape(h, w)
+    sem = np.array(data.draw(st.lists(st.sampled_from([0, 187, 190]), min_size=h * w, max_size=h * w)),
+                   np.uint8).reshape(h, w)
+    keys = ((gt.T.astype(np.uint64) << np.uint64(8)) | sem.T.astype(np.uint64)).ravel()
+    got = K.build_atoms(keys, h, scene.boxes, scene.offsets, scene.masks)
+    ref = ref_build_atoms(keys, h, scene.boxes, scene.offsets, scene.masks)
+    assert canonical_atoms(*got) == canonical_atoms(*ref)
+    weight, base, base_keys, ptr, idx = got
+    ov = scene.overlaps()
+    tau = data.draw(st.sampled_from([0.0, 0.25, 0.5, 1.0]))
+    gamma = data.draw(st.sampled_from([0.0, 0.5, 1.0]))
+    sw = data.draw(st.tuples(st.booleans(), st.booleans(), st.booleans(), st.booleans()))
+    kw = dict(tau=tau, gamma=gamma, ra=sw[0], ca=sw[1], eo=sw[2], reference=sw[3])
+    a = K.fuse_atoms(weight, ptr, idx, scene.areas, scene.boxes, scene.labels, scene.relations, scene.order, ov, **kw)
+    b = ref_fuse_atoms(weight, ptr, idx, scene.areas, scene.boxes, scene.labels, scene.relations, scene.order, ov, **kw)
+    for x, y in zip(a, b):
+        assert np.array_equal(x, y)
+    owner = a[0]
+    lut = np.arange(1, n + 1, dtype=np.int64)
+    atom_sem = (base_keys[base] & np.uint64(255)).astype(np.uint8)
+    p1 = K.pred_ids(owner, weight, atom_sem, lut, IS_STUFF, 3, n)
+    p2 = ref_pred_ids(owner, weight, atom_sem, lut, IS_STUFF, 3, n)
+    assert np.array_equal(p1[0], p2[0]) and np.array_equal(p1[1], p2[1])
+    atom_gt = (base_keys[base] >> np.uint64(8)).astype(np.int64)
+    c1 = K.pair_counts(atom_gt, p1[0], weight)
+    c2 = ref_pair_counts(atom_gt, p1[0], weight)
+    assert np.array_equal(c1[0], c2[0]) and np.array_equal(c1[1], c2[1])
+
+
+def test_make_grid_defaults_and_errors():
+    g = make_grid(["rho", "tau", "gamma"])
+    assert len(g) == 4 * 4 * 4
+    assert {(p.rho, p.tau, p.gamma) for p in g} >= {(0.5, 0.5, 0.5), (0.6, 0.6, 0.5), (0.6, 0.5, 0.6)}
+    g = make_grid(["rho"], rho=[0.5, 0.7], tau=[0.4])
+    assert [(p.rho, p.tau) for p in g] == [(0.5, 0.4), (0.7, 0.4)]
+    with pytest.raises(ConfigError, match="sweep"):
+        make_grid(["alpha"])
+    with pytest.raises(ConfigError, match=r"\[0, 1\]"):
+        make_grid(["rho"], rho=[1.5])
+    with pytest.raises(ConfigError, match="empty"):
+        make_grid(["rho"], rho=[])
+    with pytest.raises(ConfigError, match="not swept"):
+        make_grid(["rho"], tau=[0.4, 0.5])
+    rows = ablation_grid(FusionParams(rho=0.6, tau=0.6, gamma=0.5))
+    assert [n for n, _ in rows] == ["heuristic", "RA", "RA+CA", "RA+CA+EO"]
+    assert rows[0][1].strategy == "heuristic" and rows[3][1].eo
