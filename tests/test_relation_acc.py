@@ -1,0 +1,157 @@
+"""Relation accuracy: hand-built cases with known answers, merging, a synthetic world."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from pycocotools import mask as cm
+
+from rapkit.core.fusion import decode_scene
+from rapkit.core.relation_acc import (RelationAccStats, image_relation_stats, match_proposals,
+                                      relation_accuracy_image, summarize)
+from rapkit.types import FusionParams, InstanceMask, Proposals
+
+
+def rect(h, w, y0, y1, x0, x1):
+    m = np.zeros((h, w), bool)
+    m[y0:y1, x0:x1] = True
+    return m
+
+
+def props(masks, scores, labels, rels) -> Proposals:
+    h, w = masks[0].shape
+    rles = []
+    for m in masks:
+        r = cm.encode(np.asfortranarray(m.astype(np.uint8)))
+        rles.append({"size": [h, w], "counts": r["counts"].decode()})
+    return Proposals(1, h, w, np.asarray(scores, float), np.asarray(labels, np.int64), np.asarray(rels, float), rles)
+
+
+def inst(iid, cid, m, crowd=0):
+    ys, xs = np.nonzero(m)
+    y0, x0 = ys.min(), xs.min()
+    return InstanceMask(iid, cid, crowd, int(x0), int(y0), np.ascontiguousarray(m[y0:ys.max() + 1, x0:xs.max() + 1]))
+
+
+H, W = 40, 60
+TABLE = rect(H, W, 10, 40, 0, 60)
+GLASS = rect(H, W, 15, 25, 20, 28)
+GT = [inst(10, 67, TABLE), inst(20, 46, GLASS)]
+
+
+def test_glass_on_table_correct_relation_wrong_score_order():
+    p = props([TABLE, GLASS], [0.9, 0.8], [67, 46], [5.0, 1.0])
+    st = relation_accuracy_image(p, GT, [(20, 10)], FusionParams())
+    assert (st.events, st.fusion_pairs, st.fusion_correct, st.fusion_score_correct) == (1, 1, 1, 0)
+    assert (st.gt_pairs, st.pairs, st.pair_correct, st.pair_score_correct) == (1, 1, 1, 0)
+    assert (st.matched, st.instances, st.proposals) == (2, 2, 2)
+
+
+def test_wrong_relation_values_are_counted_even_when_the_proposal_is_then_dropped():
+    p = props([TABLE, GLASS], [0.9, 0.8], [67, 46], [1.0, 5.0])
+    st = relation_accuracy_image(p, GT, [(20, 10)], FusionParams())
+    assert (st.fusion_pairs, st.fusion_correct, st.pair_correct) == (1, 0, 0)
+    s = summarize(st)
+    assert s["fusion_accuracy"] == 0.0 and s["pair_accuracy"] == 0.0
+
+
+def test_ties_unknown_relations_unmatched_and_duplicates():
+    dup = rect(H, W, 11, 40, 0, 60)  # a second table proposal, lower IoU: unmatched (one-to-one)
+    other = rect(H, W, 0, 8, 0, 10)  # a false detection: no instance
+    p = props([TABLE, GLASS, dup, other], [0.9, 0.8, 0.7, 0.95], [67, 46, 67, 1], [3.0, 3.0, 0.5, 2.0])
+    scene = decode_scene(p)
+    match = match_proposals(scene, GT)
+    assert match.tolist() == [10, 20, -1, -1]
+    st = relation_accuracy_image(p, GT, [(20, 10)], FusionParams(ca=False, eo=False, tau=0.0))
+    assert st.fusion_pairs == 1 and st.fusion_ties == 1 and st.fusion_correct == 0
+    assert st.pair_ties == 1
+    # no known relation between the two instances: nothing counted
+    st2 = relation_accuracy_image(p, GT, [], FusionParams(ca=False, eo=False, tau=0.0))
+    assert st2.fusion_pairs == 0 and st2.pairs == 0 and st2.events == st.events
+
+
+def test_matching_needs_same_category_iou_above_half_and_skips_crowd():
+    p = props([TABLE, GLASS], [0.9, 0.8], [1, 46], [1.0, 2.0])
+    scene = decode_scene(p)
+    assert match_proposals(scene, GT).tolist() == [-1, 20]
+    assert match_proposals(scene, [inst(20, 46, GLASS, crowd=1)]).tolist() == [-1, -1]
+    half = rect(H, W, 15, 25, 20, 24)  # IoU exactly 0.5: not a match (strict)
+    assert match_proposals(decode_scene(props([half], [0.9], [46], [0.0])), GT).tolist() == [-1]
+
+
+def test_events_only_from_the_pair_loop():
+    # the glass proposal is dropped by the category-aware check before the pair loop: no event
+    glass2 = rect(H, W, 15, 25, 20, 27)
+    p = props([GLASS, glass2, TABLE], [0.9, 0.85, 0.8], [46, 46, 67], [1.0, 1.5, 5.0])
+    st = relation_accuracy_image(p, GT, [(20, 10)], FusionParams())
+    assert st.events == 1 and st.fusion_pairs == 1 and st.fusion_correct == 1 and st.fusion_score_correct == 1
+
+
+def test_stats_merge_in_any_order():
+    rng = np.random.default_rng(0)
+    parts = [RelationAccStats(**{k: int(v) for k, v in zip(RelationAccStats().to_dict(), rng.integers(0, 9, 14))})
+             for _ in range(5)]
+    a = parts[0] + parts[1] + parts[2] + parts[3] + parts[4]
+    b = (parts[4] + parts[2]) + (parts[0] + (parts[3] + parts[1]))
+    assert a == b and a.images == sum(p.images for p in parts)
+    assert math.isnan(summarize(RelationAccStats())["pair_accuracy"])
+
+
+def test_pair_accuracy_matches_the_simulated_relation_noise():
+    """Synthetic world: relation = depth + N(0, s^2), so a pair with depth gap d is right with
+    probability Phi(d / (s sqrt 2)); measured pair accuracy must be within sampling error."""
+    from rapkit.synth import SynthConfig, generate_image
+
+    sigma = 0.8
+    cfg = SynthConfig(n_images=40, height=120, width=160, seed=5, render_images=False, things_per_image=8,
+                      relation_noise=sigma)
+    total = RelationAccStats()
+    expected = []
+    for k in range(cfg.n_images):
+        img = generate_image(cfg, k)
+        depth = {g.id: g.depth for g in img.instances}
+        gts = [inst(g.id, g.category_id, g.mask, g.iscrowd) for g in img.instances if g.mask.any()]
+        things = [g for g in img.instances if not g.iscrowd]
+        pairs = []
+        for a in range(len(things)):
+            for b in range(a + 1, len(things)):
+                ga, gb = things[a], things[b]
+                if (ga.mask & gb.mask).any() and ga.depth != gb.depth:
+                    pairs.append((ga.id, gb.id) if ga.depth < gb.depth else (gb.id, ga.id))
+        scene = decode_scene(img.proposals)
+        match = match_proposals(scene, gts)
+        st = image_relation_stats(scene, match, pairs, np.zeros((0, 2), np.int64))
+        total = total + st
+        matched = set(match[match >= 0].tolist())
+        for f, b in pairs:
+            if f in matched and b in matched:
+                expected.append(0.5 * (1 + math.erf((depth[b] - depth[f]) / (sigma * math.sqrt(2)) / math.sqrt(2))))
+    assert total.pairs == len(expected) and total.pairs >= 100
+    exp = float(np.sum(expected))
+    se = math.sqrt(float(np.sum([q * (1 - q) for q in expected])))
+    print("pair accuracy: measured", total.pair_correct, "expected", round(exp, 1), "se", round(se, 1), "of", total.pairs)
+    assert abs(total.pair_correct - exp) <= 4 * se + 1, (total.pair_correct, exp, se)
+    assert 0.6 < total.pair_correct / total.pairs < 0.99
+
+
+def test_evaluate_relations_pipeline_on_a_world(tmp_path):
+    from rapkit.cli import main
+    from rapkit.pipeline.relation_acc import evaluate_relations
+    from rapkit.synth import SynthConfig, make_world
+
+    paths = make_world(tmp_path / "w", SynthConfig(n_images=6, height=96, width=128, seed=2, render_images=False))
+    rel = tmp_path / "rel.json"
+    with pytest.raises(SystemExit) as ex:
+        main(["extract-relations", "--instances", str(paths.instances), "--panoptic", str(paths.panoptic),
+              "-o", str(rel), "-q", "--format", "json"])
+    assert ex.value.code == 0
+    s1, rep = evaluate_relations(paths.proposals, paths.instances, rel, FusionParams())
+    s2, _ = evaluate_relations(paths.proposals, paths.instances, rel, FusionParams(), workers=2)
+    assert s1 == s2 and s1.images == 6 and s1.gt_pairs > 0 and s1.pairs > 0
+    assert rep.data["relation_accuracy"]["pairs"] == s1.pairs
+    from rapkit.errors import InputError
+
+    with pytest.raises(InputError, match="relations"):
+        evaluate_relations(paths.proposals, paths.instances, paths.proposals, FusionParams())
