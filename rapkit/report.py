@@ -102,7 +102,7 @@ def _fmt_cell(v: Any, decimals: int) -> str:
     return str(v)
 
 
-def to_text(report: Report, width: int = 120) -> str:
+def to_text(report: Report, width: int = 200) -> str:
     from rich.console import Console
     from rich.table import Table as RichTable
 

@@ -414,7 +414,7 @@ def generate_image(cfg: SynthConfig, index: int) -> SynthImage:
     med = 0.1 * h * w
 
     def score_for(area: float, factor: float = 1.0) -> float:
-        z = 1.5 + 0.5 * math.log(max(area, 1.0) / med) + rng.normal(0, cfg.score_noise)
+        z = 2.2 + 0.5 * math.log(max(area, 1.0) / med) + rng.normal(0, cfg.score_noise)
         return float(np.clip(factor / (1.0 + math.exp(-z)), 0.05, 1.0))
 
     def add(mask: np.ndarray, score: float, cid: int, rel: float, inst_id: int, kind: str) -> None:

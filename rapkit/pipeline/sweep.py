@@ -181,9 +181,10 @@ def sweep_report(res: SweepResult, *, kind: str = "sweep") -> Any:
     )
     if kind == "sweep" and (df["strategy"] == "rap").any() and len(res.swept) >= 2:
         piv = pivot_table1(df, "dPQ")
-        pcols = [f"tau={t:g} gamma={g:g}" for t, g in piv.columns]
-        prow = [[f"rho={rho:g}", *[100.0 * v for v in piv.loc[rho].tolist()]] for rho in piv.index]
-        tables.append(Table("table1", ["dPQ", *pcols], prow, title="dPQ vs baseline (Table 1 layout), x100",
+        pcols = [f"{t:g}/{g:g}" for t, g in piv.columns]
+        prow = [[f"{rho:g}", *[100.0 * v for v in piv.loc[rho].tolist()]] for rho in piv.index]
+        tables.append(Table("table1", ["rho \\ tau/gamma", *pcols], prow,
+                            title="dPQ vs the baseline in Table 1's layout (rows rho, columns tau/gamma), x100",
                             decimals=2))
     data = {
         "n_images": res.n_images,
