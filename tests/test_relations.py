@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rapkit.core.relations import extract_relations, label_map, match_instances, max_weight_matching
+from rapkit.core.relations import extract_relations, match_instances, max_weight_matching
 from rapkit.errors import ConfigError, InputError
 from rapkit.types import InstanceMask, Segment
 
@@ -178,18 +178,6 @@ def test_bad_arguments():
         extract_relations([InstanceMask(1, 1, 0, 25, 0, np.ones((2, 10), bool))], id_map, [])
 
 
-def test_label_map_matches_a_direct_lookup():
-    rng = np.random.default_rng(3)
-    ids = np.array([5, 1 << 20, 77, 3])
-    m = rng.choice(np.r_[0, ids], size=(13, 17)).astype(np.uint32)
-    lab, sorted_ids, areas = label_map(m, ids)
-    direct = np.zeros(m.shape, np.int64)
-    for k, s in enumerate(sorted_ids):
-        direct[m == s] = k + 1
-    assert np.array_equal(lab, direct)
-    assert areas.tolist() == [int((direct == k).sum()) for k in range(len(ids) + 1)]
-
-
 # --------------------------------------------------------------------------- matching
 
 
@@ -234,11 +222,12 @@ def true_relations(img, theta: float) -> set[tuple[int, int]]:
 
 
 @pytest.mark.parametrize("theta", [0.05, 0.2, 0.5])
-def test_synthetic_world_precision_and_recall_are_one(theta):
+@pytest.mark.parametrize("kernels", ["numba", "numpy"])
+def test_synthetic_world_precision_and_recall_are_one(theta, kernels):
     n_rel = 0
     for img in synth_images(25, seed=11):
         masks = [crop(i.mask, i.id, i.category_id, i.iscrowd) for i in img.instances]
-        r = extract_relations(masks, img.id_map, img.segments, theta=theta, image_id=img.image_id)
+        r = extract_relations(masks, img.id_map, img.segments, theta=theta, image_id=img.image_id, kernels=kernels)
         got = set(pairs(r))
         assert len(got) == len(r.relations)
         assert got == true_relations(img, theta), img.image_id

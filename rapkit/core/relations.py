@@ -39,45 +39,6 @@ from ..types import ImageRelations, InstanceMask, Relation, Segment
 RULES = ("paper", "deficit")
 
 
-# --------------------------------------------------------------------------- id map labels
-
-
-def label_map(id_map: np.ndarray, segment_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Map panoptic ids to labels ``1..n`` (position in sorted ``segment_ids`` + 1), 0 = VOID.
-
-    Returns ``(labels (H, W) int32, sorted segment ids, pixel count per label)``. An id that
-    is neither 0 nor a segment id raises :class:`InputError` with that id as ``segment_id``.
-    Runs of equal ids are folded first, so the cost is one pass over the map.
-
-    >>> lab, ids, areas = label_map(np.array([[0, 7, 7, 3]], np.uint32), np.array([7, 3]))
-    >>> lab.tolist(), ids.tolist(), areas.tolist()
-    ([[0, 2, 2, 1]], [3, 7], [1, 1, 2])
-    """
-    ids = np.asarray(id_map)
-    if ids.ndim != 2 or ids.dtype.kind not in "iu":
-        raise ValueError(f"id_map must be a 2-D integer array, got {ids.dtype} {ids.shape}")
-    seg_sorted = np.unique(np.asarray(segment_ids, dtype=np.int64))
-    flat = ids.reshape(-1)
-    n = flat.size
-    if n == 0:
-        return np.zeros(ids.shape, np.int32), seg_sorted, np.zeros(seg_sorted.size + 1, np.int64)
-    change = np.flatnonzero(flat[1:] != flat[:-1]) + 1
-    starts = np.concatenate(([0], change))
-    run_vals = flat[starts].astype(np.int64)
-    run_lens = np.diff(np.concatenate((starts, [n])))
-    pos = np.searchsorted(seg_sorted, run_vals)
-    pos_c = np.minimum(pos, max(seg_sorted.size - 1, 0))
-    known = (seg_sorted.size > 0) & (seg_sorted[pos_c] == run_vals) if seg_sorted.size else np.zeros(run_vals.size, bool)
-    void = run_vals == 0
-    bad = ~(known | void)
-    if bad.any():
-        raise InputError("id in the panoptic PNG but not in segments_info", segment_id=int(run_vals[np.argmax(bad)]))
-    run_labels = np.where(void, 0, pos_c + 1).astype(np.int32)
-    areas = np.bincount(run_labels, weights=run_lens, minlength=seg_sorted.size + 1).astype(np.int64)
-    labels = np.repeat(run_labels, run_lens).reshape(ids.shape)
-    return labels, seg_sorted, areas
-
-
 # --------------------------------------------------------------------------- matching
 
 
@@ -216,6 +177,37 @@ def _check_args(theta: float, rule: str) -> None:
         raise ConfigError(f"theta must be a number in [0, 1], got {theta!r}")
 
 
+def pack_masks(masks: Sequence[InstanceMask]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pack crops for the kernels: ``boxes`` (N, 4) int64 ``[x0, y0, x1, y1)``, ``offsets``
+    (N + 1,) int64, ``flat`` uint8 (row-major crops, concatenated).
+
+    >>> b, o, f = pack_masks([InstanceMask(1, 1, 0, 2, 3, np.ones((1, 2), bool))])
+    >>> b.tolist(), o.tolist(), f.tolist()
+    ([[2, 3, 4, 4]], [0, 2], [1, 1])
+    """
+    n = len(masks)
+    boxes = np.zeros((n, 4), np.int64)
+    offsets = np.zeros(n + 1, np.int64)
+    for k, m in enumerate(masks):
+        h, w = m.mask.shape
+        boxes[k] = (m.x0, m.y0, m.x0 + w, m.y0 + h)
+        offsets[k + 1] = offsets[k] + h * w
+    flat = np.concatenate([m.mask.reshape(-1).view(np.uint8) for m in masks]) if n else np.zeros(0, np.uint8)
+    return boxes, offsets, np.ascontiguousarray(flat, dtype=np.uint8)
+
+
+def _kernels(kind: str):
+    if kind == "numba":
+        from ..kernels import relations as k
+
+        return k.image_histograms, k.pair_visibility
+    if kind == "numpy":
+        from ..kernels import _reference_relations as r
+
+        return r.ref_image_histograms, r.ref_pair_visibility
+    raise ConfigError(f"unknown kernels {kind!r}; choose numba or numpy")
+
+
 def extract_relations(
     instance_masks: Sequence[InstanceMask],
     id_map: np.ndarray,
@@ -224,13 +216,15 @@ def extract_relations(
     rule: Literal["paper", "deficit"] = "paper",
     *,
     image_id: int = 0,
+    kernels: Literal["numba", "numpy"] = "numba",
 ) -> ImageRelations:
     """Occlusion relations of one image (see the module docstring for the method).
 
     ``instance_masks``: the image's instance annotations (crowd ones are skipped);
     ``id_map``: (H, W) panoptic ids; ``segments``: the image's ``segments_info``.
     Every non-zero id of ``id_map`` must be a segment id (else :class:`InputError`).
-    Relations are listed in pair order (i < j in input order).
+    Relations are listed in pair order (i < j in input order). ``kernels="numpy"`` runs the
+    plain-numpy twins of the numba kernels (same result, slower).
 
     >>> extract_relations([], np.zeros((2, 2), np.uint32), [], image_id=5).relations
     []
@@ -238,8 +232,13 @@ def extract_relations(
     _check_args(theta, rule)
     theta = float(theta)
     ids = np.asarray(id_map)
-    if ids.ndim != 2:
-        raise ValueError(f"id_map must be 2-D, got shape {ids.shape}")
+    if ids.ndim != 2 or ids.dtype.kind not in "iu":
+        raise ValueError(f"id_map must be a 2-D integer array, got {ids.dtype} {ids.shape}")
+    if ids.dtype != np.uint32:
+        if ids.size and (int(ids.min()) < 0 or int(ids.max()) >= 1 << 32):
+            raise ValueError("panoptic ids must lie in [0, 2**32)")
+        ids = ids.astype(np.uint32)
+    ids = np.ascontiguousarray(ids)
     height, width = ids.shape
     insts = [m for m in instance_masks if not m.iscrowd]
     out = ImageRelations(image_id=int(image_id), n_instances=len(insts), n_crowd=len(instance_masks) - len(insts))
@@ -249,28 +248,25 @@ def extract_relations(
             raise ValueError(f"instance {m.id}: mask must be a 2-D bool array")
         if h and w and (m.x0 < 0 or m.y0 < 0 or m.x0 + w > width or m.y0 + h > height):
             raise InputError(f"instance {m.id}: mask crop {m.bbox} lies outside the {width}x{height} image", image_id=image_id)
+    histograms, visibility = _kernels(kernels)
 
-    seg_ids = np.array([s.id for s in segments], dtype=np.int64)
-    labels, seg_sorted, seg_areas = label_map(ids, seg_ids)
+    seg_sorted = sorted(segments, key=lambda s: s.id)
+    seg_ids = np.array([s.id for s in seg_sorted], dtype=np.int64)
+    if seg_ids.size > 1 and not (np.diff(seg_ids) > 0).all():
+        dup = int(seg_ids[np.flatnonzero(np.diff(seg_ids) == 0)[0]])
+        raise InputError("duplicate segment id in segments_info", image_id=image_id, segment_id=dup)
+    boxes, offsets, flat = pack_masks(insts)
+    bad, seg_areas, hist = histograms(ids, seg_ids, boxes, offsets, flat)
+    if bad >= 0:
+        raise InputError("id in the panoptic PNG but not in segments_info", image_id=image_id, segment_id=int(bad))
     if not insts:
         return out
-    n_lab = seg_sorted.size + 1
-    seg_by_label = {int(k) + 1: s for k, s in enumerate(sorted(segments, key=lambda s: s.id))}
-
-    # --- per-instance label histograms -> intersections with candidate segments
-    hist = np.zeros((len(insts), n_lab), dtype=np.int64)
-    for k, m in enumerate(insts):
-        h, w = m.mask.shape
-        if m.area == 0 or h == 0 or w == 0:
-            continue
-        crop = labels[m.y0 : m.y0 + h, m.x0 : m.x0 + w]
-        hist[k] = np.bincount(crop[m.mask], minlength=n_lab)
+    seg_by_label = {k + 1: s for k, s in enumerate(seg_sorted)}
 
     # --- one-to-one matching, per category
     areas = np.array([m.area for m in insts], dtype=np.int64)
     match_label = np.zeros(len(insts), dtype=np.int64)  # 0 = unmatched
-    cats = sorted({m.category_id for m in insts})
-    for cat in cats:
+    for cat in sorted({m.category_id for m in insts}):
         rows = [k for k, m in enumerate(insts) if m.category_id == cat]
         cols = [lab for lab, s in seg_by_label.items() if s.category_id == cat and not s.iscrowd]
         if not cols:
@@ -282,70 +278,36 @@ def extract_relations(
         wts = inter + (0.5 / (len(rows) + 1)) * np.where(union > 0, inter / np.maximum(union, 1), 0.0)
         for r, c in match_instances(wts):
             match_label[rows[r]] = cols[c]
+    own = np.full(len(insts), -1, dtype=np.int64)
     for k, m in enumerate(insts):
         if match_label[k]:
-            out.matches[m.id] = seg_by_label[int(match_label[k])].id
+            own[k] = seg_by_label[int(match_label[k])].id
+            out.matches[m.id] = int(own[k])
         else:
             out.unmatched.append(m.id)
 
-    # --- candidate pairs
+    # --- candidate pairs and their front
+    ov, vis = visibility(ids, boxes, offsets, flat, own)
     deficit = areas - np.where(match_label > 0, seg_areas[match_label], 0)
-    boxes = np.array([[m.x0, m.y0, m.x0 + m.mask.shape[1], m.y0 + m.mask.shape[0]] for m in insts], dtype=np.int64)
-    n = len(insts)
-    for i in range(n):
-        if areas[i] == 0:
+    ii, jj = np.nonzero(np.triu(ov, 1))
+    for i, j in zip(ii.tolist(), jj.tolist()):
+        o = int(ov[i, j])
+        ri, rj = o / int(areas[i]), o / int(areas[j])
+        if not (ri > theta or rj > theta):
             continue
-        bi = boxes[i]
-        for j in range(i + 1, n):
-            if areas[j] == 0:
-                continue
-            bj = boxes[j]
-            x0, y0 = max(bi[0], bj[0]), max(bi[1], bj[1])
-            x1, y1 = min(bi[2], bj[2]), min(bi[3], bj[3])
-            if x0 >= x1 or y0 >= y1:
-                continue
-            mi = insts[i].mask[y0 - bi[1] : y1 - bi[1], x0 - bi[0] : x1 - bi[0]]
-            mj = insts[j].mask[y0 - bj[1] : y1 - bj[1], x0 - bj[0] : x1 - bj[0]]
-            o = mi & mj
-            ov = int(np.count_nonzero(o))
-            if ov == 0:
-                continue
-            ri, rj = ov / int(areas[i]), ov / int(areas[j])
-            if not (ri > theta or rj > theta):
-                continue
-            out.candidate_pairs += 1
-            lab_o = labels[y0:y1, x0:x1][o]
-            li, lj = int(match_label[i]), int(match_label[j])
-            ci = int(np.count_nonzero(lab_o == li)) if li else 0
-            cj = int(np.count_nonzero(lab_o == lj)) if lj else 0
-            if rule == "paper":
-                si, sj = ci, cj  # more visible pixels = in front
-            else:
-                si, sj = -int(deficit[i]), -int(deficit[j])  # fewer lost pixels = in front
-            pair = (insts[i].id, insts[j].id)
-            if si == sj:
-                if rule == "paper" and ci == 0:
-                    out.hidden.append(pair)
-                else:
-                    out.ties.append(pair)
-                continue
-            if si > sj:
-                f, b, rf, rb, cf, cb = i, j, ri, rj, ci, cj
-            else:
-                f, b, rf, rb, cf, cb = j, i, rj, ri, cj, ci
-            out.relations.append(
-                Relation(
-                    image_id=int(image_id),
-                    front=insts[f].id,
-                    back=insts[b].id,
-                    overlap=ov,
-                    ratio_front=rf,
-                    ratio_back=rb,
-                    front_pixels=cf,
-                    back_pixels=cb,
-                )
-            )
+        out.candidate_pairs += 1
+        ci, cj = int(vis[i, j]), int(vis[j, i])
+        if rule == "paper":
+            si, sj = ci, cj  # more visible overlap pixels = in front
+        else:
+            si, sj = -int(deficit[i]), -int(deficit[j])  # fewer lost pixels = in front
+        pair = (insts[i].id, insts[j].id)
+        if si == sj:
+            (out.hidden if rule == "paper" and ci == 0 else out.ties).append(pair)
+            continue
+        f, b, rf, rb, cf, cb = (i, j, ri, rj, ci, cj) if si > sj else (j, i, rj, ri, cj, ci)
+        out.relations.append(Relation(int(image_id), insts[f].id, insts[b].id, o, rf, rb, cf, cb))
     return out
 
 
-__all__ = ["RULES", "extract_relations", "label_map", "max_weight_matching", "match_instances"]
+__all__ = ["RULES", "extract_relations", "pack_masks", "max_weight_matching", "match_instances"]

@@ -49,10 +49,10 @@ class _Task:
 def _run_task(t: _Task) -> ImageRelations:
     """Worker: decode one image's instances, read its PNG, extract its relations."""
     from ..io.coco import decode_instances
-    from ..io.panoptic import read_id_map
+    from ..io.png import read_id_map_fast
 
     masks = decode_instances(t.anns, t.height, t.width, file=t.instances_file, image_id=t.image_id)
-    id_map = read_id_map(t.png_path, image_id=t.image_id, shape=(t.height, t.width))
+    id_map = read_id_map_fast(t.png_path, image_id=t.image_id, shape=(t.height, t.width))
     try:
         return extract_relations(masks, id_map, t.segments, t.theta, t.rule, image_id=t.image_id)  # type: ignore[arg-type]
     except RapkitError as e:

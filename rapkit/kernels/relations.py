@@ -1,0 +1,187 @@
+"""Numba kernels of ground-truth relation extraction (twins: ``_reference_relations``).
+
+Instance masks are passed packed: ``boxes`` (N, 4) int64 ``[x0, y0, x1, y1)`` (half-open),
+``offsets`` (N + 1,) int64 and ``masks`` flat uint8, the crop of instance k being
+``masks[offsets[k]:offsets[k + 1]].reshape(y1 - y0, x1 - x0)`` (row-major).
+
+* :func:`image_histograms` -> first unknown id of the map, pixel count per segment label,
+  per-instance label histogram (label = position in the sorted segment ids + 1, 0 = VOID);
+* :func:`pair_visibility` -> ``|I_i ∩ I_j|`` and the pixels of each overlap the map gives
+  to each instance's own segment.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, nogil=True)
+def _label_of(v, seg_ids):
+    """Position + 1 of ``v`` in sorted ``seg_ids``; 0 for VOID; -1 when unknown."""
+    if v == 0:
+        return 0
+    lo = 0
+    hi = seg_ids.shape[0]
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if seg_ids[mid] < v:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo < seg_ids.shape[0] and seg_ids[lo] == v:
+        return lo + 1
+    return -1
+
+
+@njit(cache=True, nogil=True)
+def _image_histograms(id_map, seg_ids, boxes, offsets, masks):
+    h, w = id_map.shape
+    n_lab = seg_ids.shape[0] + 1
+    n = boxes.shape[0]
+    areas = np.zeros(n_lab, np.int64)
+    hist = np.zeros((n, n_lab), np.int64)
+    bad = np.int64(-1)
+    last_v = np.int64(0)
+    last_l = np.int64(0)
+    for y in range(h):
+        row = id_map[y]
+        for x in range(w):
+            v = np.int64(row[x])
+            if v != last_v:
+                last_v = v
+                last_l = _label_of(v, seg_ids)
+            if last_l < 0:
+                if bad < 0:
+                    bad = v
+                continue
+            areas[last_l] += 1
+    if bad >= 0:
+        return bad, areas, hist
+    for k in range(n):
+        x0 = boxes[k, 0]
+        y0 = boxes[k, 1]
+        bw = boxes[k, 2] - x0
+        bh = boxes[k, 3] - y0
+        base = offsets[k]
+        last_v = np.int64(0)
+        last_l = np.int64(0)
+        for yy in range(bh):
+            row = id_map[y0 + yy, x0 : x0 + bw]
+            mrow = masks[base + yy * bw : base + (yy + 1) * bw]
+            for xx in range(bw):
+                if mrow[xx]:
+                    v = np.int64(row[xx])
+                    if v != last_v:
+                        last_v = v
+                        last_l = _label_of(v, seg_ids)
+                    hist[k, last_l] += 1
+    return bad, areas, hist
+
+
+@njit(cache=True, nogil=True)
+def _pair_visibility(id_map, boxes, offsets, masks, own):
+    n = boxes.shape[0]
+    ov = np.zeros((n, n), np.int64)
+    vis = np.zeros((n, n), np.int64)
+    for i in range(n):
+        for j in range(i + 1, n):
+            x0 = max(boxes[i, 0], boxes[j, 0])
+            y0 = max(boxes[i, 1], boxes[j, 1])
+            x1 = min(boxes[i, 2], boxes[j, 2])
+            y1 = min(boxes[i, 3], boxes[j, 3])
+            if x0 >= x1 or y0 >= y1:
+                continue
+            wi = boxes[i, 2] - boxes[i, 0]
+            wj = boxes[j, 2] - boxes[j, 0]
+            cnt = np.int64(0)
+            ci = np.int64(0)
+            cj = np.int64(0)
+            oi = own[i]
+            oj = own[j]
+            for y in range(y0, y1):
+                ri = offsets[i] + (y - boxes[i, 1]) * wi - boxes[i, 0]
+                rj = offsets[j] + (y - boxes[j, 1]) * wj - boxes[j, 0]
+                mi = masks[ri + x0 : ri + x1]
+                mj = masks[rj + x0 : rj + x1]
+                row = id_map[y, x0:x1]
+                for t in range(x1 - x0):
+                    if mi[t] & mj[t]:
+                        cnt += 1
+                        v = np.int64(row[t])
+                        if v == oi:
+                            ci += 1
+                        if v == oj:
+                            cj += 1
+            ov[i, j] = cnt
+            ov[j, i] = cnt
+            vis[i, j] = ci
+            vis[j, i] = cj
+    return ov, vis
+
+
+def _check(name: str, a: np.ndarray, dtypes: tuple, ndim: int) -> None:
+    if not isinstance(a, np.ndarray) or a.dtype not in dtypes or a.ndim != ndim or not a.flags.c_contiguous:
+        names = "/".join(np.dtype(d).name for d in dtypes)
+        raise ValueError(f"{name} must be a C-contiguous {ndim}-D {names} array")
+
+
+def _check_packed(id_map, boxes, offsets, masks) -> None:
+    _check("id_map", id_map, (np.dtype(np.uint32),), 2)
+    _check("boxes", boxes, (np.dtype(np.int64),), 2)
+    _check("offsets", offsets, (np.dtype(np.int64),), 1)
+    _check("masks", masks, (np.dtype(np.uint8),), 1)
+    n = boxes.shape[0]
+    if boxes.shape[1] != 4 or offsets.shape[0] != n + 1:
+        raise ValueError("boxes must be (N, 4) and offsets (N + 1,)")
+    h, w = id_map.shape
+    if n:
+        if (boxes[:, 0] < 0).any() or (boxes[:, 1] < 0).any() or (boxes[:, 2] > w).any() or (boxes[:, 3] > h).any() \
+                or (boxes[:, 2] < boxes[:, 0]).any() or (boxes[:, 3] < boxes[:, 1]).any():
+            raise ValueError("boxes must lie inside the id map")
+        sizes = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+        if offsets[0] != 0 or not np.array_equal(np.diff(offsets), sizes) or offsets[-1] != masks.shape[0]:
+            raise ValueError("offsets do not match the box sizes and the masks length")
+
+
+def image_histograms(id_map: np.ndarray, seg_ids: np.ndarray, boxes: np.ndarray, offsets: np.ndarray,
+                     masks: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+    """``(bad_id, areas (S+1,), hist (N, S+1))`` of one image.
+
+    ``seg_ids``: sorted unique int64 segment ids. ``bad_id`` is the first (row-major) id of
+    the map that is neither 0 nor a segment id, else -1 (then ``hist`` is all zero).
+    ``areas[l]`` counts the map's pixels of label ``l``; ``hist[k, l]`` the pixels of
+    instance k's mask with label ``l``.
+
+    >>> bad, areas, hist = image_histograms(np.array([[0, 5]], np.uint32), np.array([5]),
+    ...     np.array([[1, 0, 2, 1]]), np.array([0, 1]), np.array([1], np.uint8))
+    >>> int(bad), areas.tolist(), hist.tolist()
+    (-1, [1, 1], [[0, 1]])
+    """
+    _check_packed(id_map, boxes, offsets, masks)
+    _check("seg_ids", seg_ids, (np.dtype(np.int64),), 1)
+    if seg_ids.size > 1 and not (np.diff(seg_ids) > 0).all():
+        raise ValueError("seg_ids must be sorted and unique")
+    bad, areas, hist = _image_histograms(id_map, seg_ids, boxes, offsets, masks)
+    return int(bad), areas, hist
+
+
+def pair_visibility(id_map: np.ndarray, boxes: np.ndarray, offsets: np.ndarray, masks: np.ndarray,
+                    own: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(ov, vis)``, both (N, N) int64: ``ov[i, j] = |I_i ∩ I_j|`` (symmetric, diagonal 0) and
+    ``vis[i, j]`` = pixels of ``I_i ∩ I_j`` whose map id is ``own[i]`` (instance i's segment
+    id, -1 = none).
+
+    >>> ov, vis = pair_visibility(np.array([[7, 7]], np.uint32), np.array([[0, 0, 2, 1], [1, 0, 2, 1]]),
+    ...     np.array([0, 2, 3]), np.array([1, 1, 1], np.uint8), np.array([7, -1]))
+    >>> ov.tolist(), vis.tolist()
+    ([[0, 1], [1, 0]], [[0, 1], [0, 0]])
+    """
+    _check_packed(id_map, boxes, offsets, masks)
+    _check("own", own, (np.dtype(np.int64),), 1)
+    if own.shape[0] != boxes.shape[0]:
+        raise ValueError("own must have one entry per instance")
+    return _pair_visibility(id_map, boxes, offsets, masks, own)
+
+
+__all__ = ["image_histograms", "pair_visibility"]

@@ -1,0 +1,63 @@
+"""The relation kernels agree with their plain-numpy twins."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rapkit.core.relations import pack_masks
+from rapkit.kernels._reference import ref_image_histograms, ref_pair_visibility
+from rapkit.kernels.relations import image_histograms, pair_visibility
+from rapkit.types import InstanceMask
+
+
+@st.composite
+def scenes(draw):
+    h, w = draw(st.integers(1, 12)), draw(st.integers(1, 12))
+    seg_ids = sorted(draw(st.sets(st.integers(1, 1 << 24), max_size=5)))
+    pool = [0] + seg_ids
+    extra = draw(st.sampled_from([None, 7777777]))  # sometimes an unknown id
+    if extra is not None and extra not in seg_ids:
+        pool = pool + [extra]
+    id_map = np.array(draw(st.lists(st.sampled_from(pool), min_size=h * w, max_size=h * w)), np.uint32).reshape(h, w)
+    masks = []
+    for k in range(draw(st.integers(0, 5))):
+        x0, y0 = draw(st.integers(0, w - 1)), draw(st.integers(0, h - 1))
+        bw, bh = draw(st.integers(0, w - x0)), draw(st.integers(0, h - y0))
+        bits = draw(st.lists(st.booleans(), min_size=bw * bh, max_size=bw * bh))
+        masks.append(InstanceMask(k + 1, 1, 0, x0, y0, np.array(bits, bool).reshape(bh, bw)))
+    own = [draw(st.sampled_from([-1] + pool)) for _ in masks]
+    return id_map, np.array(seg_ids, np.int64), masks, np.array(own, np.int64)
+
+
+@settings(max_examples=200, deadline=None)
+@given(scenes())
+def test_kernels_agree_with_twins(scene):
+    id_map, seg_ids, masks, own = scene
+    boxes, offsets, flat = pack_masks(masks)
+    bad, areas, hist = image_histograms(id_map, seg_ids, boxes, offsets, flat)
+    rbad, rareas, rhist = ref_image_histograms(id_map, seg_ids, boxes, offsets, flat)
+    assert bad == rbad and np.array_equal(areas, rareas) and np.array_equal(hist, rhist)
+    ov, vis = pair_visibility(id_map, boxes, offsets, flat, own)
+    rov, rvis = ref_pair_visibility(id_map, boxes, offsets, flat, own)
+    assert np.array_equal(ov, rov) and np.array_equal(vis, rvis)
+
+
+def test_wrappers_validate_inputs():
+    id_map = np.zeros((4, 4), np.uint32)
+    boxes, offsets, flat = pack_masks([InstanceMask(1, 1, 0, 0, 0, np.ones((2, 2), bool))])
+    seg = np.zeros(0, np.int64)
+    with pytest.raises(ValueError, match="id_map"):
+        image_histograms(id_map.astype(np.int64), seg, boxes, offsets, flat)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        image_histograms(np.zeros((4, 8), np.uint32)[:, ::2], seg, boxes, offsets, flat)
+    with pytest.raises(ValueError, match="inside"):
+        image_histograms(id_map[:1], seg, boxes, offsets, flat)
+    with pytest.raises(ValueError, match="offsets"):
+        pair_visibility(id_map, boxes, offsets + 0, flat[:3], np.array([-1]))
+    with pytest.raises(ValueError, match="sorted"):
+        image_histograms(id_map, np.array([5, 3]), boxes, offsets, flat)
+    with pytest.raises(ValueError, match="own"):
+        pair_visibility(id_map, boxes, offsets, flat, np.array([-1, 2]))
