@@ -16,50 +16,169 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .pq import EMPTY_KEY, _compact, _insert, _rehash, _table
+from .pq import _compact, _ensure_room, _fold_ids, _insert, _table
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _paeth(a: np.int64, b: np.int64, c: np.int64) -> np.int64:
+def _paeth(a: np.int32, b: np.int32, c: np.int32) -> np.int32:
     # stb_image's branch-light form; equal to the PNG specification's predictor for all inputs.
     thresh = c * 3 - (a + b)
-    lo = a if a < b else b
-    hi = b if a < b else a
+    lo = min(a, b)
+    hi = max(a, b)
     t0 = lo if hi <= thresh else c
     return hi if thresh <= lo else t0
+
+
+# One loop per (filter, bytes per pixel), without branches inside: the left (a) and
+# upper-left (c) bytes of every channel stay in registers so the channels interleave.
+@njit(cache=True, nogil=True)
+def _sub3(src: np.ndarray, prev: np.ndarray, cur: np.ndarray) -> None:
+    n = src.shape[0] // 3
+    a0 = a1 = a2 = np.int32(0)
+    for x in range(n):
+        j = 3 * x
+        a0 = (np.int32(src[j]) + a0) & 255
+        a1 = (np.int32(src[j + 1]) + a1) & 255
+        a2 = (np.int32(src[j + 2]) + a2) & 255
+        cur[j] = a0
+        cur[j + 1] = a1
+        cur[j + 2] = a2
+
+
+@njit(cache=True, nogil=True)
+def _sub4(src: np.ndarray, prev: np.ndarray, cur: np.ndarray) -> None:
+    n = src.shape[0] // 4
+    a0 = a1 = a2 = a3 = np.int32(0)
+    for x in range(n):
+        j = 4 * x
+        a0 = (np.int32(src[j]) + a0) & 255
+        a1 = (np.int32(src[j + 1]) + a1) & 255
+        a2 = (np.int32(src[j + 2]) + a2) & 255
+        a3 = (np.int32(src[j + 3]) + a3) & 255
+        cur[j] = a0
+        cur[j + 1] = a1
+        cur[j + 2] = a2
+        cur[j + 3] = a3
+
+
+@njit(cache=True, nogil=True)
+def _avg3(src: np.ndarray, prev: np.ndarray, cur: np.ndarray) -> None:
+    n = src.shape[0] // 3
+    a0 = a1 = a2 = np.int32(0)
+    for x in range(n):
+        j = 3 * x
+        a0 = (np.int32(src[j]) + ((a0 + np.int32(prev[j])) >> 1)) & 255
+        a1 = (np.int32(src[j + 1]) + ((a1 + np.int32(prev[j + 1])) >> 1)) & 255
+        a2 = (np.int32(src[j + 2]) + ((a2 + np.int32(prev[j + 2])) >> 1)) & 255
+        cur[j] = a0
+        cur[j + 1] = a1
+        cur[j + 2] = a2
+
+
+@njit(cache=True, nogil=True)
+def _avg4(src: np.ndarray, prev: np.ndarray, cur: np.ndarray) -> None:
+    n = src.shape[0] // 4
+    a0 = a1 = a2 = a3 = np.int32(0)
+    for x in range(n):
+        j = 4 * x
+        a0 = (np.int32(src[j]) + ((a0 + np.int32(prev[j])) >> 1)) & 255
+        a1 = (np.int32(src[j + 1]) + ((a1 + np.int32(prev[j + 1])) >> 1)) & 255
+        a2 = (np.int32(src[j + 2]) + ((a2 + np.int32(prev[j + 2])) >> 1)) & 255
+        a3 = (np.int32(src[j + 3]) + ((a3 + np.int32(prev[j + 3])) >> 1)) & 255
+        cur[j] = a0
+        cur[j + 1] = a1
+        cur[j + 2] = a2
+        cur[j + 3] = a3
+
+
+@njit(cache=True, nogil=True)
+def _paeth3(src: np.ndarray, prev: np.ndarray, cur: np.ndarray) -> None:
+    n = src.shape[0] // 3
+    a0 = a1 = a2 = np.int32(0)
+    c0 = c1 = c2 = np.int32(0)
+    for x in range(n):
+        j = 3 * x
+        b0 = np.int32(prev[j])
+        a0 = (np.int32(src[j]) + _paeth(a0, b0, c0)) & 255
+        c0 = b0
+        b1 = np.int32(prev[j + 1])
+        a1 = (np.int32(src[j + 1]) + _paeth(a1, b1, c1)) & 255
+        c1 = b1
+        b2 = np.int32(prev[j + 2])
+        a2 = (np.int32(src[j + 2]) + _paeth(a2, b2, c2)) & 255
+        c2 = b2
+        cur[j] = a0
+        cur[j + 1] = a1
+        cur[j + 2] = a2
+
+
+@njit(cache=True, nogil=True)
+def _paeth4(src: np.ndarray, prev: np.ndarray, cur: np.ndarray) -> None:
+    n = src.shape[0] // 4
+    a0 = a1 = a2 = a3 = np.int32(0)
+    c0 = c1 = c2 = c3 = np.int32(0)
+    for x in range(n):
+        j = 4 * x
+        b0 = np.int32(prev[j])
+        a0 = (np.int32(src[j]) + _paeth(a0, b0, c0)) & 255
+        c0 = b0
+        b1 = np.int32(prev[j + 1])
+        a1 = (np.int32(src[j + 1]) + _paeth(a1, b1, c1)) & 255
+        c1 = b1
+        b2 = np.int32(prev[j + 2])
+        a2 = (np.int32(src[j + 2]) + _paeth(a2, b2, c2)) & 255
+        c2 = b2
+        b3 = np.int32(prev[j + 3])
+        a3 = (np.int32(src[j + 3]) + _paeth(a3, b3, c3)) & 255
+        c3 = b3
+        cur[j] = a0
+        cur[j + 1] = a1
+        cur[j + 2] = a2
+        cur[j + 3] = a3
 
 
 @njit(cache=True, nogil=True)
 def _unfilter_row(ftype: np.int64, src: np.ndarray, prev: np.ndarray, cur: np.ndarray, bpp: np.int64) -> bool:
     """Unfilter one row ``src`` (without its filter byte) into ``cur`` given the previous
-    unfiltered row ``prev``. Returns False for an unknown filter type."""
-    n = np.uint64(src.shape[0])
-    ub = np.uint64(bpp)
+    unfiltered row ``prev``; ``bpp`` is 3 or 4. Returns False for an unknown filter type."""
     if ftype == 0:
-        for i in range(n):
+        for i in range(src.shape[0]):
             cur[i] = src[i]
-    elif ftype == 1:
-        for i in range(min(ub, n)):
-            cur[i] = src[i]
-        for i in range(ub, n):
-            cur[i] = (np.int64(src[i]) + np.int64(cur[i - ub])) & 0xFF
     elif ftype == 2:
-        for i in range(n):
-            cur[i] = (np.int64(src[i]) + np.int64(prev[i])) & 0xFF
+        for i in range(src.shape[0]):
+            cur[i] = src[i] + prev[i]  # uint8 arithmetic wraps modulo 256
+    elif ftype == 1:
+        if bpp == 3:
+            _sub3(src, prev, cur)
+        else:
+            _sub4(src, prev, cur)
     elif ftype == 3:
-        for i in range(min(ub, n)):
-            cur[i] = (np.int64(src[i]) + (np.int64(prev[i]) >> 1)) & 0xFF
-        for i in range(ub, n):
-            cur[i] = (np.int64(src[i]) + ((np.int64(cur[i - ub]) + np.int64(prev[i])) >> 1)) & 0xFF
+        if bpp == 3:
+            _avg3(src, prev, cur)
+        else:
+            _avg4(src, prev, cur)
     elif ftype == 4:
-        for i in range(min(ub, n)):
-            cur[i] = (np.int64(src[i]) + np.int64(prev[i])) & 0xFF  # a = c = 0 -> predictor b
-        for i in range(ub, n):
-            p = _paeth(np.int64(cur[i - ub]), np.int64(prev[i]), np.int64(prev[i - ub]))
-            cur[i] = (np.int64(src[i]) + p) & 0xFF
+        if bpp == 3:
+            _paeth3(src, prev, cur)
+        else:
+            _paeth4(src, prev, cur)
     else:
         return False
     return True
+
+
+@njit(cache=True, nogil=True)
+def _ids3(cur: np.ndarray, ids: np.ndarray) -> None:
+    for x in range(ids.shape[0]):
+        j = 3 * x
+        ids[x] = np.uint32(cur[j]) | (np.uint32(cur[j + 1]) << 8) | (np.uint32(cur[j + 2]) << 16)
+
+
+@njit(cache=True, nogil=True)
+def _ids4(cur: np.ndarray, ids: np.ndarray) -> None:
+    for x in range(ids.shape[0]):
+        j = 4 * x
+        ids[x] = np.uint32(cur[j]) | (np.uint32(cur[j + 1]) << 8) | (np.uint32(cur[j + 2]) << 16)
 
 
 @njit(cache=True, nogil=True)
@@ -115,10 +234,10 @@ def _ids_kernel(raw: np.ndarray, h: np.int64, w: np.int64, bpp: np.int64, out: n
             cur, prev = b, a
         if not _unfilter_row(np.int64(raw[off]), src, prev, cur, bpp):
             return y
-        row = out[y]
-        for x in range(np.uint64(w)):
-            j = x * np.uint64(bpp)
-            row[x] = np.uint32(cur[j]) | (np.uint32(cur[j + 1]) << 8) | (np.uint32(cur[j + 2]) << 16)
+        if bpp == 3:
+            _ids3(cur, out[y])
+        else:
+            _ids4(cur, out[y])
     return -1
 
 
@@ -137,17 +256,20 @@ def _pair_png_kernel(
     raw_g: np.ndarray, bpp_g: np.int64, raw_p: np.ndarray, bpp_p: np.int64, h: np.int64, w: np.int64,
     keys: np.ndarray, counts: np.ndarray,
 ) -> tuple:
+    # Row by row: unfilter the GT and the prediction row, turn both into id rows, fold the
+    # runs of equal (gt, pred) pairs into the hash table. Only a few rows live in memory.
     sg = w * bpp_g
     sp = w * bpp_p
     ga = np.zeros(sg, np.uint8)
     gb = np.zeros(sg, np.uint8)
     pa = np.zeros(sp, np.uint8)
     pb = np.zeros(sp, np.uint8)
+    gi = np.zeros(w, np.uint32)
+    pi = np.zeros(w, np.uint32)
     used = np.int64(0)
-    run_key = EMPTY_KEY
+    run_g = np.uint32(0)
+    run_p = np.uint32(0)
     run_n = np.int64(0)
-    ubg = np.uint64(bpp_g)
-    ubp = np.uint64(bpp_p)
     for y in range(h):
         og = y * (sg + 1)
         op = y * (sp + 1)
@@ -159,30 +281,24 @@ def _pair_png_kernel(
             return keys, counts, used, y, 0
         if not _unfilter_row(np.int64(raw_p[op]), raw_p[op + 1 : op + 1 + sp], pprev, pcur, bpp_p):
             return keys, counts, used, y, 1
-        for x in range(np.uint64(w)):
-            jg = x * ubg
-            jp = x * ubp
-            gid = np.uint64(gcur[jg]) | (np.uint64(gcur[jg + 1]) << np.uint64(8)) | (np.uint64(gcur[jg + 2]) << np.uint64(16))
-            pid = np.uint64(pcur[jp]) | (np.uint64(pcur[jp + 1]) << np.uint64(8)) | (np.uint64(pcur[jp + 2]) << np.uint64(16))
-            key = (gid << np.uint64(24)) | pid
-            if key == run_key:
-                run_n += 1
-            else:
-                if run_n > 0:
-                    if _insert(keys, counts, run_key, run_n):
-                        used += 1
-                        if used * 2 > keys.shape[0]:
-                            keys, counts = _rehash(keys, counts)
-                run_key = key
-                run_n = 1
+        if bpp_g == 3:
+            _ids3(gcur, gi)
+        else:
+            _ids4(gcur, gi)
+        if bpp_p == 3:
+            _ids3(pcur, pi)
+        else:
+            _ids4(pcur, pi)
+        keys, counts = _ensure_room(keys, counts, used, w + 1)
+        run_g, run_p, run_n, new = _fold_ids(gi, pi, keys, counts, run_g, run_p, run_n)
+        used += new
     if run_n > 0:
-        if _insert(keys, counts, run_key, run_n):
-            used += 1
+        used += _insert(keys, counts, (np.uint64(run_g) << np.uint64(24)) | np.uint64(run_p), run_n)
     return keys, counts, used, -1, 0
 
 
 def pair_keys_png(
-    raw_gt: np.ndarray, bpp_gt: int, raw_pred: np.ndarray, bpp_pred: int, h: int, w: int, capacity: int = 1024
+    raw_gt: np.ndarray, bpp_gt: int, raw_pred: np.ndarray, bpp_pred: int, h: int, w: int, capacity: int = 4096
 ) -> tuple[np.ndarray, np.ndarray]:
     """Fused pass over two inflated PNGs of the same size: sorted unique keys
     ``gt_id * 2**24 + pred_id`` (uint64) and their pixel counts (int64).

@@ -59,26 +59,46 @@ def _insert(keys: np.ndarray, counts: np.ndarray, key: np.uint64, n: np.int64) -
 
 
 @njit(cache=True, nogil=True)
-def _pair_maps_kernel(g: np.ndarray, p: np.ndarray, keys: np.ndarray, counts: np.ndarray) -> tuple:
-    n = g.shape[0]
-    used = np.int64(0)
-    run_key = EMPTY_KEY
-    run_n = np.int64(0)
-    for i in range(np.uint64(n)):
-        key = (np.uint64(g[i]) << np.uint64(24)) | np.uint64(p[i])
-        if key == run_key:
+def _fold_ids(gi: np.ndarray, pi: np.ndarray, keys: np.ndarray, counts: np.ndarray, run_g: np.uint32, run_p: np.uint32, run_n: np.int64) -> tuple:
+    """Fold one row of GT ids ``gi`` and predicted ids ``pi`` into the table: runs of equal
+    (gt, pred) pairs are counted and inserted once. The open run is carried to the next
+    row (returned). The caller guarantees room for ``len(gi)`` new keys."""
+    new = np.int64(0)
+    for x in range(gi.shape[0]):
+        g = gi[x]
+        p = pi[x]
+        if g == run_g and p == run_p:
             run_n += 1
         else:
             if run_n > 0:
-                if _insert(keys, counts, run_key, run_n):
-                    used += 1
-                    if used * 2 > keys.shape[0]:
-                        keys, counts = _rehash(keys, counts)
-            run_key = key
+                new += _insert(keys, counts, (np.uint64(run_g) << np.uint64(24)) | np.uint64(run_p), run_n)
+            run_g = g
+            run_p = p
             run_n = 1
+    return run_g, run_p, run_n, new
+
+
+@njit(cache=True, nogil=True)
+def _ensure_room(keys: np.ndarray, counts: np.ndarray, used: np.int64, more: np.int64) -> tuple:
+    """Grow the table (doubling) until ``used + more`` keys keep it at most half full."""
+    while (used + more) * 2 > keys.shape[0]:
+        keys, counts = _rehash(keys, counts)
+    return keys, counts
+
+
+@njit(cache=True, nogil=True)
+def _pair_maps_kernel(g: np.ndarray, p: np.ndarray, keys: np.ndarray, counts: np.ndarray) -> tuple:
+    h, w = g.shape
+    used = np.int64(0)
+    run_g = np.uint32(0)
+    run_p = np.uint32(0)
+    run_n = np.int64(0)
+    for y in range(h):
+        keys, counts = _ensure_room(keys, counts, used, w + 1)
+        run_g, run_p, run_n, new = _fold_ids(g[y], p[y], keys, counts, run_g, run_p, run_n)
+        used += new
     if run_n > 0:
-        if _insert(keys, counts, run_key, run_n):
-            used += 1
+        used += _insert(keys, counts, (np.uint64(run_g) << np.uint64(24)) | np.uint64(run_p), run_n)
     return keys, counts, used
 
 
@@ -105,9 +125,7 @@ def pair_keys_maps(gt_map: np.ndarray, pred_map: np.ndarray, capacity: int = 102
     if gt_map.size and max(int(gt_map.max()), int(pred_map.max())) >= 1 << 24:
         raise ValueError("ids must be < 2**24")
     keys, counts = _table(capacity)
-    keys, counts, _ = _pair_maps_kernel(
-        np.ascontiguousarray(gt_map).ravel(), np.ascontiguousarray(pred_map).ravel(), keys, counts
-    )
+    keys, counts, _ = _pair_maps_kernel(np.ascontiguousarray(gt_map), np.ascontiguousarray(pred_map), keys, counts)
     return _compact(keys, counts)
 
 
