@@ -164,15 +164,159 @@ def pq_report(ev: PQEvaluation, per_class: bool = False) -> Report:
     rows = [[name, _pct(s.pq), _pct(s.sq), _pct(s.rq), s.n] for name, s in (("All", r.all), ("Things", r.things), ("Stuff", r.stuff))]
     tables = [Table("pq", ["", "PQ", "SQ", "RQ", "N"], rows, title=f"Panoptic quality ({ev.n_images} images)")]
     if per_class:
+        present = [c for c in r.per_class.values() if c.tp + c.fp + c.fn > 0]
         crow = [
             [c.name, c.category_id, "thing" if c.isthing else "stuff", _pct(c.pq), _pct(c.sq), _pct(c.rq), c.tp, c.fp, c.fn]
-            for c in r.per_class.values()
+            for c in present
         ]
-        tables.append(Table("per_class", ["class", "id", "kind", "PQ", "SQ", "RQ", "TP", "FP", "FN"], crow, title="Per class"))
+        absent = len(r.per_class) - len(present)
+        title = "Per class" + (f" ({absent} classes absent from GT and prediction not shown)" if absent else "")
+        tables.append(Table("per_class", ["class", "id", "kind", "PQ", "SQ", "RQ", "TP", "FP", "FN"], crow, title=title))
     data = ev.to_dict()
     if not per_class:
         data.pop("per_class", None)
-    return Report("evaluate", data, tables, notes=[f"warning: {w}" for w in ev.warnings])
+    return Report("evaluate", data, tables)
+
+
+# --------------------------------------------------------------------------- the command
+
+
+@dataclass
+class EvaluateOutput:
+    """What ``rapkit evaluate`` (plain mode) prints: one combined report, plus the parts."""
+
+    report: Report
+    evaluation: PQEvaluation | None
+    relation_stats: Any = None
+    checks: list[tuple[str, CheckResult]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def combine_reports(kind: str, parts: list[tuple[str | None, Report]]) -> Report:
+    """One report from several: tables concatenated; data of a named part under its name,
+    of an unnamed part at top level."""
+    data: dict[str, Any] = {}
+    tables: list[Table] = []
+    notes: list[str] = []
+    for key, r in parts:
+        if key is None:
+            data.update(r.data)
+        else:
+            data[key] = r.data
+        tables.extend(r.tables)
+        notes.extend(r.notes)
+    return Report(kind, data, tables, notes)
+
+
+def evaluate_command(
+    gt_json: str | os.PathLike | None,
+    pred_json: str | os.PathLike | None,
+    *,
+    gt_dir: str | os.PathLike | None = None,
+    pred_dir: str | os.PathLike | None = None,
+    workers: int = 1,
+    per_class: bool = False,
+    fast: bool = True,
+    check: bool = False,
+    relations: tuple | None = None,
+    progress: Callable[[int], None] | None = None,
+    on_report: Callable[[Report], None] | None = None,
+) -> EvaluateOutput:
+    """Everything ``rapkit evaluate`` does in plain mode, as one call.
+
+    ``check`` first runs :func:`check_panoptic` on the GT and the prediction (when the
+    evaluation then fails, the check report is handed to ``on_report`` before the error
+    propagates). ``relations`` = ``(relations.json, proposals.json, instances.json,
+    FusionParams)`` adds relation accuracy.
+
+    >>> out = evaluate_command("gt.json", "pred.json", check=True)   # doctest: +SKIP
+    """
+    parts: list[tuple[str | None, Report]] = []
+    checks: list[tuple[str, CheckResult]] = []
+    ev = None
+    warnings: list[str] = []
+    if check and gt_json is not None and pred_json is not None:
+        from ..io.panoptic import load_categories
+
+        gt_res = check_panoptic(gt_json, gt_dir, gt=True, workers=workers, progress=progress)
+        try:
+            cats = load_categories(gt_json)
+        except InputError:
+            cats = None
+        pred_res = check_panoptic(pred_json, pred_dir, gt=False, categories=cats, workers=workers, progress=progress)
+        checks = [("GT", gt_res), ("prediction", pred_res)]
+        parts.append(("check", check_report(checks)))
+    try:
+        if gt_json is not None and pred_json is not None:
+            ev, rep = evaluate_pq(gt_json, pred_json, gt_dir, pred_dir, workers=workers, per_class=per_class,
+                                  fast=fast, progress=progress)
+            warnings.extend(ev.warnings)
+            parts.append((None, rep))
+    except InputError:
+        if parts and on_report is not None:
+            on_report(combine_reports("check", parts))
+        raise
+    rel_stats = None
+    if relations is not None:
+        from .relation_acc import evaluate_relations
+
+        rel_path, prop_path, inst_path, params = relations
+        rel_stats, rrep = evaluate_relations(prop_path, inst_path, rel_path, params, workers=workers, progress=progress)
+        parts.append((None, rrep))
+    return EvaluateOutput(combine_reports("evaluate", parts), ev, rel_stats, checks, warnings)
+
+
+# --------------------------------------------------------------------------- gates
+
+GATE_KEYS = {
+    "PQ": ("all", "pq"), "SQ": ("all", "sq"), "RQ": ("all", "rq"),
+    "PQ_th": ("things", "pq"), "SQ_th": ("things", "sq"), "RQ_th": ("things", "rq"),
+    "PQ_st": ("stuff", "pq"), "SQ_st": ("stuff", "sq"), "RQ_st": ("stuff", "rq"),
+}
+
+
+def parse_gates(spec: str | None) -> dict[str, float]:
+    """``"PQ=50,PQ_th=40"`` -> ``{"PQ": 50.0, "PQ_th": 40.0}`` (values x100, keys
+    case-insensitive: PQ SQ RQ, with _th / _st for Things / Stuff).
+
+    >>> parse_gates("pq=50, RQ_st=40.5")
+    {'PQ': 50.0, 'RQ_st': 40.5}
+    """
+    from ..errors import ConfigError
+
+    out: dict[str, float] = {}
+    if not spec:
+        return out
+    lookup = {k.lower(): k for k in GATE_KEYS}
+    for part in str(spec).split(","):
+        part = part.strip()
+        if not part:
+            continue
+        key, sep, val = part.partition("=")
+        k = lookup.get(key.strip().lower())
+        if not sep or k is None:
+            raise ConfigError(f"--fail-under: {part!r} is not KEY=VALUE with KEY one of {', '.join(GATE_KEYS)}")
+        try:
+            out[k] = float(val)
+        except ValueError:
+            raise ConfigError(f"--fail-under: {val.strip()!r} is not a number (in {part!r})") from None
+    return out
+
+
+def check_gates(result: PQResult, gates: dict[str, float]) -> list[str]:
+    """The gates ``result`` fails (NaN fails), as messages; empty when all pass.
+
+    >>> from rapkit.core.pq import PQStats, summarize
+    >>> check_gates(summarize(PQStats(), {}), {"PQ": 1.0})
+    ['PQ nan < 1']
+    """
+    failed = []
+    for key, bar in gates.items():
+        split, metric = GATE_KEYS[key]
+        v = 100.0 * getattr(result.split(split), metric)
+        if not v >= bar:
+            failed.append(f"{key} {v:.4g} < {bar:g}")
+    return failed
 
 
 # --------------------------------------------------------------------------- check
@@ -377,13 +521,50 @@ def check_report(results: list[tuple[str, CheckResult]], max_rows: int = 50) -> 
     return Report("check", {"inputs": data}, tables, notes=notes)
 
 
+def run_check(
+    gt_json: str | os.PathLike | None,
+    pred_json: str | os.PathLike | None,
+    *,
+    gt_dir: str | os.PathLike | None = None,
+    pred_dir: str | os.PathLike | None = None,
+    workers: int = 1,
+    max_rows: int = 50,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[list[tuple[str, CheckResult]], Report]:
+    """``rapkit check``: check a GT and/or a prediction; the prediction's categories are
+    checked against the GT's when both are given.
+
+    >>> results, report = run_check("gt.json", "pred.json")   # doctest: +SKIP
+    """
+    from ..io.panoptic import load_categories
+
+    results: list[tuple[str, CheckResult]] = []
+    cats = None
+    if gt_json is not None:
+        results.append(("GT", check_panoptic(gt_json, gt_dir, gt=True, workers=workers, progress=progress)))
+        try:
+            cats = load_categories(gt_json)
+        except InputError:
+            cats = None
+    if pred_json is not None:
+        results.append(("prediction", check_panoptic(pred_json, pred_dir, gt=False, categories=cats, workers=workers,
+                                                     progress=progress)))
+    return results, check_report(results, max_rows=max_rows)
+
+
 __all__ = [
     "PQEvaluation",
     "evaluate_pq",
     "pq_report",
+    "EvaluateOutput",
+    "evaluate_command",
+    "combine_reports",
+    "parse_gates",
+    "check_gates",
     "load_gt_pred",
     "Issue",
     "CheckResult",
     "check_panoptic",
     "check_report",
+    "run_check",
 ]

@@ -1,0 +1,259 @@
+"""``rapkit evaluate`` / ``rapkit check``: formats, gates, bad input (exit 3), fuse output."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rapkit.cli import main
+
+from test_pq import CATS, assert_same, panopticapi_one_process, perturbed_predictions, write_dataset
+
+SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "panopticapi_sample"
+GT = SAMPLE / "panoptic_examples.json"
+
+
+def run(capsys, *args):
+    with pytest.raises(SystemExit) as e:
+        main([str(a) for a in args])
+    out = capsys.readouterr()
+    return e.value.code, out.out, out.err
+
+
+def _tiny(tmp_path: Path, kind: str = "ok"):
+    g = np.array([[1, 1, 2, 2], [1, 1, 2, 0], [3, 3, 3, 0]], np.uint32)
+    gsegs = [{"id": 1, "category_id": 1}, {"id": 2, "category_id": 3}, {"id": 3, "category_id": 100}]
+    p = g.copy()
+    psegs = [dict(s) for s in gsegs]
+    gimgs = [{"image_id": 42, "id_map": g, "segments": gsegs}]
+    pimgs = [{"image_id": 42, "id_map": p, "segments": psegs}]
+    if kind == "png_id_not_in_json":
+        p[0, 0] = 9
+    elif kind == "json_id_not_in_png":
+        psegs.append({"id": 5, "category_id": 1})
+    elif kind == "unknown_category":
+        psegs[0]["category_id"] = 55
+    elif kind == "shape":
+        pimgs[0]["id_map"] = np.zeros((3, 3), np.uint32)
+        pimgs[0]["segments"] = []
+    elif kind == "no_prediction":
+        gimgs.append({"image_id": 43, "id_map": g, "segments": gsegs})
+    elif kind == "extra_prediction":
+        pimgs.append({"image_id": 77, "id_map": p, "segments": psegs})
+    elif kind == "gt_area":
+        gsegs[0] = {"id": 1, "category_id": 1, "area": 2}
+    gt = write_dataset(tmp_path, "gt", gimgs, CATS)
+    pred = write_dataset(tmp_path, "pred", pimgs, CATS)
+    return gt, pred
+
+
+# --------------------------------------------------------------------------- results and formats
+
+
+def test_table_json_csv(tmp_path, capsys):
+    pred = perturbed_predictions(tmp_path, 0)
+    want = panopticapi_one_process(GT, pred)
+    code, out, err = run(capsys, "evaluate", "--gt", GT, "--pred", pred, "--format", "json", "-q", "--per-class")
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["schema_version"] == 1 and d["n_images"] == 2
+    ours = {k: d[k] for k in ("All", "Things", "Stuff")}
+    ours["per_class"] = {int(k): v for k, v in d["per_class"].items()}
+    assert_same(ours, want)  # JSON round trip keeps every bit
+
+    code, out, _ = run(capsys, "evaluate", "--gt", GT, "--pred", pred, "-q")
+    assert code == 0
+    lines = out.splitlines()
+    for name in ("All", "Things", "Stuff"):
+        row = next(ln for ln in lines if ln.strip("│ ").startswith(name))
+        assert f"{100 * want[name]['pq']:.1f}" in row and str(want[name]["n"]) in row
+    assert "PQ" in out and "SQ" in out and "RQ" in out
+
+    code, out, _ = run(capsys, "evaluate", "--gt", GT, "--pred", pred, "-q", "--format", "csv")
+    rows = list(csv.reader(io.StringIO(out)))
+    assert rows[0] == ["", "PQ", "SQ", "RQ", "N"]
+    assert float(rows[1][1]) == 100 * want["All"]["pq"]
+
+
+def test_workers_and_decoders_give_identical_output(tmp_path, capsys):
+    pred = perturbed_predictions(tmp_path, 1)
+    outs = set()
+    for extra in (["-j", "1"], ["-j", "2"], ["--decoder", "pil"]):
+        code, out, err = run(capsys, "evaluate", "--gt", GT, "--pred", pred, "--format", "json", "-q", *extra)
+        assert code == 0, err
+        outs.add(out)
+    assert len(outs) == 1
+
+
+def test_fail_under(tmp_path, capsys):
+    pred = perturbed_predictions(tmp_path, 2)
+    pq = 100 * panopticapi_one_process(GT, pred)["All"]["pq"]
+    code, out, err = run(capsys, "evaluate", "--gt", GT, "--pred", pred, "-q", "--fail-under", f"PQ={pq - 1:.3f}")
+    assert code == 0, err
+    code, out, err = run(capsys, "evaluate", "--gt", GT, "--pred", pred, "-q", "--fail-under", f"PQ={pq + 1:.3f},SQ_th=0")
+    assert code == 1 and "PQ" in err and "gate" in err
+    assert "All" in out  # the table is printed before the gate decides
+    code, _, err = run(capsys, "evaluate", "--gt", GT, "--pred", pred, "-q", "--fail-under", "XQ=3")
+    assert code == 2 and "XQ" in err
+    code, _, err = run(capsys, "evaluate", "--gt", GT, "--pred", pred, "-q", "--fail-under", "PQ=abc")
+    assert code == 2
+
+
+def test_usage_errors(capsys):
+    code, _, err = run(capsys, "evaluate", "--pred", GT)
+    assert code == 2
+    code, _, err = run(capsys, "evaluate")
+    assert code == 2 and "nothing to evaluate" in err
+    code, _, err = run(capsys, "evaluate", "--gt", GT, "--pred", GT, "--relations", GT)
+    assert code == 2 and "--proposals" in err
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    "kind,reason",
+    [
+        ("png_id_not_in_json", "segment 9: id in the prediction PNG but not in its JSON"),
+        ("json_id_not_in_png", "not in the prediction PNG"),
+        ("unknown_category", "unknown category_id 55"),
+        ("shape", "3x3"),
+    ],
+)
+def test_panopticapi_crash_cases_exit_3(tmp_path, capsys, kind, reason):
+    gt, pred = _tiny(tmp_path, kind)
+    with pytest.raises(Exception):
+        panopticapi_one_process(gt, pred)
+    capsys.readouterr()  # panopticapi prints its traceback
+    code, out, err = run(capsys, "evaluate", "--gt", gt, "--pred", pred, "-q")
+    assert code == 3
+    assert "image 42" in err and reason in err and "Traceback" not in err
+
+
+def test_gt_image_without_prediction_exit_3(tmp_path, capsys):
+    gt, pred = _tiny(tmp_path, "no_prediction")
+    code, _, err = run(capsys, "evaluate", "--gt", gt, "--pred", pred)
+    assert code == 3 and "image 43" in err and "no prediction" in err
+
+
+def test_missing_png_exit_3(tmp_path, capsys):
+    gt, pred = _tiny(tmp_path)
+    (tmp_path / "pred" / "000000000042.png").unlink()
+    code, _, err = run(capsys, "evaluate", "--gt", gt, "--pred", pred)
+    assert code == 3 and "image 42" in err and "not found" in err
+    shutil.rmtree(tmp_path / "pred")
+    code, _, err = run(capsys, "evaluate", "--gt", gt, "--pred", pred)
+    assert code == 3 and "folder" in err
+
+
+def test_duplicate_segment_ids_exit_3(tmp_path, capsys):
+    gt, pred = _tiny(tmp_path)
+    d = json.loads(pred.read_text())
+    d["annotations"][0]["segments_info"].append(dict(d["annotations"][0]["segments_info"][0]))
+    pred.write_text(json.dumps(d))
+    code, _, err = run(capsys, "evaluate", "--gt", gt, "--pred", pred)
+    assert code == 3 and "image 42" in err and "segment 1" in err and "duplicate" in err
+    code, out, err = run(capsys, "check", "--pred", pred, "--format", "json")
+    assert code == 3
+    kinds = [i["kind"] for i in json.loads(out)["inputs"]["prediction"]["issues"]]
+    assert "duplicate_segment_id" in kinds
+
+
+def test_prediction_for_image_not_in_gt_warns(tmp_path, capsys):
+    gt, pred = _tiny(tmp_path, "extra_prediction")
+    code, out, err = run(capsys, "evaluate", "--gt", gt, "--pred", pred, "--format", "json")
+    assert code == 0
+    d = json.loads(out)
+    assert d["ignored_pred_images"] == [77] and d["n_images"] == 1
+    assert "warning" in err and "77" in err
+    assert d["All"]["pq"] == 1.0
+
+
+def test_check_reports_gt_area_mismatch(tmp_path, capsys):
+    gt, pred = _tiny(tmp_path, "gt_area")
+    code, out, err = run(capsys, "check", "--gt", gt, "--pred", pred, "--format", "json")
+    assert code == 3 and "area_mismatch" in err
+    issues = json.loads(out)["inputs"]["GT"]["issues"]
+    assert [(i["kind"], i["image_id"], i["segment_id"]) for i in issues] == [("area_mismatch", 42, 1)]
+    # evaluate --check shows the same and still evaluates (PQ > 100 here, like panopticapi)
+    code, out, err = run(capsys, "evaluate", "--gt", gt, "--pred", pred, "--check", "--format", "json", "-q")
+    assert code == 0
+    d = json.loads(out)
+    assert d["check"]["inputs"]["GT"]["counts"] == {"area_mismatch": 1}
+    assert d["All"]["pq"] == panopticapi_one_process(gt, pred)["All"]["pq"]
+    code, out, _ = run(capsys, "check", "--gt", gt, "-q")
+    assert code == 3 and "area_mismatch" in out
+
+
+def test_check_clean_data_and_other_issues(tmp_path, capsys):
+    code, out, err = run(capsys, "check", "--gt", GT, "--pred", GT)
+    assert code == 0 and "RGB 8-bit" in out
+    gt, pred = _tiny(tmp_path, "png_id_not_in_json")
+    (tmp_path / "gt" / "000000000042.png").unlink()
+    code, out, err = run(capsys, "check", "--gt", gt, "--pred", pred, "--format", "json")
+    assert code == 3
+    d = json.loads(out)["inputs"]
+    assert [i["kind"] for i in d["GT"]["issues"]] == ["png"]
+    assert [(i["kind"], i["segment_id"]) for i in d["prediction"]["issues"]] == [("id_not_in_json", 9)]
+
+
+# --------------------------------------------------------------------------- fuse output
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    from rapkit.synth import SynthConfig, make_world
+
+    root = tmp_path_factory.mktemp("evalworld")
+    return make_world(root / "w", SynthConfig(n_images=4, height=96, width=128, seed=11, render_images=False))
+
+
+@pytest.mark.parametrize("strategy", ["rap", "heuristic"])
+def test_fuse_output_evaluates_without_conversion(world, tmp_path, capsys, strategy):
+    out = tmp_path / "fused"
+    code, _, err = run(capsys, "fuse", "--proposals", world.proposals, "--images", world.instances, "--categories",
+                       world.categories, "--semantic", world.semantic, "-o", out, "--strategy", strategy, "-q")
+    assert code == 0, err
+    want = panopticapi_one_process(Path(world.panoptic), out / "panoptic.json")
+    for j in ("1", "2"):
+        code, stdout, err = run(capsys, "evaluate", "--gt", world.panoptic, "--pred", out / "panoptic.json",
+                                "--format", "json", "-q", "--per-class", "-j", j)
+        assert code == 0, err
+        d = json.loads(stdout)
+        ours = {k: d[k] for k in ("All", "Things", "Stuff")}
+        ours["per_class"] = {int(k): v for k, v in d["per_class"].items()}
+        assert_same(ours, want)
+    assert 0 < d["All"]["pq"] < 1
+
+
+def test_relation_accuracy_through_evaluate(world, tmp_path, capsys):
+    rel = tmp_path / "relations.json"
+    code, _, err = run(capsys, "extract-relations", "--instances", world.instances, "--panoptic", world.panoptic,
+                       "-o", rel, "-q")
+    assert code == 0, err
+    out = tmp_path / "fused"
+    code, _, err = run(capsys, "fuse", "--proposals", world.proposals, "--images", world.instances, "--categories",
+                       world.categories, "--semantic", world.semantic, "-o", out, "-q")
+    assert code == 0, err
+    code, stdout, err = run(capsys, "evaluate", "--gt", world.panoptic, "--pred", out / "panoptic.json",
+                            "--relations", rel, "--proposals", world.proposals, "--instances", world.instances,
+                            "--format", "json", "-q")
+    assert code == 0, err
+    d = json.loads(stdout)
+    assert "All" in d and "relation_accuracy" in d
+    from rapkit.pipeline.relation_acc import evaluate_relations
+    from rapkit.types import FusionParams
+
+    stats, _ = evaluate_relations(world.proposals, world.instances, rel, FusionParams())
+    assert d["relation_accuracy"]["pairs"] == stats.pairs > 0
+    assert d["relation_accuracy"]["fusion_pairs"] == stats.fusion_pairs
+    code, stdout, err = run(capsys, "evaluate", "--relations", rel, "--proposals", world.proposals,
+                            "--instances", world.instances, "--rho", "0.5", "-q")
+    assert code == 0, err
+    assert "relation" in stdout
