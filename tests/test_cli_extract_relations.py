@@ -95,7 +95,7 @@ def test_csv_summary_and_deficit_rule(world, tmp_path, capsys):
     code, stdout, _ = cli(capsys, "extract-relations", "--instances", world.instances, "--panoptic", world.panoptic,
                           "--rule", "deficit", "-o", out, "--format", "csv", "-q")
     assert code == 0
-    assert stdout.splitlines()[0] == "item,count" and any(r.startswith("relations,") for r in stdout.splitlines())
+    assert stdout.splitlines()[0] == "total,count" and any(r.startswith("relations,") for r in stdout.splitlines())
     assert read_relations(out).rule == "deficit"
 
 

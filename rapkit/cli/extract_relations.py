@@ -59,6 +59,6 @@ def command(instances, panoptic, panoptic_dir, theta, rule, output, rap_instance
     t = run.totals
     rows = [[k.replace("_", " "), v] for k, v in t.items()]
     data = {"parameters": {"theta": run.theta, "rule": run.rule}, "totals": t, "outputs": run.outputs}
-    notes = [f"wrote {p}" for p in run.outputs.values()] if not quiet else []
-    emit(Report("extract-relations", data, [Table("totals", ["item", "count"], rows,
-                                                  title=f"relations (theta={run.theta:g}, rule={run.rule})")], notes), fmt)
+    notes = [f"theta = {run.theta:g}, rule = {run.rule}"]
+    notes += [f"wrote {p}" for p in run.outputs.values()] if not quiet else []
+    emit(Report("extract-relations", data, [Table("totals", ["total", "count"], rows)], notes), fmt)

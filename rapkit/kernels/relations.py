@@ -42,20 +42,21 @@ def _image_histograms(id_map, seg_ids, boxes, offsets, masks):
     areas = np.zeros(n_lab, np.int64)
     hist = np.zeros((n, n_lab), np.int64)
     bad = np.int64(-1)
-    last_v = np.int64(0)
-    last_l = np.int64(0)
-    for y in range(h):
-        row = id_map[y]
-        for x in range(w):
-            v = np.int64(row[x])
-            if v != last_v:
-                last_v = v
-                last_l = _label_of(v, seg_ids)
-            if last_l < 0:
-                if bad < 0:
-                    bad = v
-                continue
-            areas[last_l] += 1
+    flat = id_map.reshape(-1)
+    total = flat.shape[0]
+    start = 0
+    while start < total:  # runs of equal ids: one label lookup per run
+        v = flat[start]
+        stop = start + 1
+        while stop < total and flat[stop] == v:
+            stop += 1
+        lab = _label_of(np.int64(v), seg_ids)
+        if lab < 0:
+            if bad < 0:
+                bad = np.int64(v)
+        else:
+            areas[lab] += stop - start
+        start = stop
     if bad >= 0:
         return bad, areas, hist
     for k in range(n):
