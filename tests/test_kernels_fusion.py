@@ -111,26 +111,22 @@ def test_pairwise_overlaps_match_twin(scene):
 
 
 @SETTINGS
-@given(st.integers(1, 20), st.integers(1, 20), st.integers(0, 2**31 - 1), st.integers(0, 40))
-def test_stuff_fill_and_finalize_match_twins(h, w, seed, stuff_area):
+@given(st.integers(1, 20), st.integers(1, 20), st.integers(0, 2**31 - 1), st.integers(0, 40), st.booleans())
+def test_compose_matches_twin(h, w, seed, stuff_area, with_sem):
     rng = np.random.default_rng(seed)
-    canvas = np.where(rng.random((w, h)) < 0.4, rng.integers(1, 4, (w, h)), 0).astype(np.int32)
-    sem = rng.choice(np.array([0, 5, 6, 7, 200, 255], np.uint8), size=(w, h))
+    n = 5
+    canvas = np.where(rng.random((w, h)) < 0.4, rng.integers(1, n + 1, (w, h)), 0).astype(np.int32)
+    sem = rng.choice(np.array([0, 5, 6, 7, 200, 255], np.uint8), size=(h, w)) if with_sem else None
     is_stuff = np.zeros(256, bool)
     is_stuff[[5, 7, 200]] = True
-    c1, c2 = canvas.copy(), canvas.copy()
-    got = fusion.stuff_fill(c1, sem, is_stuff, stuff_area, 3)
-    want = ref.ref_stuff_fill(c2, sem, is_stuff, stuff_area, 3)
-    assert np.array_equal(c1, c2)
+    lut = np.zeros(n + 1, np.uint32)
+    keep = np.nonzero(rng.random(n) < 0.7)[0] + 1
+    lut[keep] = np.arange(1, keep.size + 1, dtype=np.uint32)
+    got = fusion.compose(canvas, sem, is_stuff, stuff_area, lut, keep.size)
+    want = ref.ref_compose(canvas, sem, is_stuff, stuff_area, lut, keep.size)
     for a, b in zip(got, want):
         assert np.array_equal(a, b)
-    lut = np.zeros(int(c1.max()) + 1, np.uint32)
-    vals = np.unique(c1)
-    vals = vals[vals > 0]
-    keep = vals[rng.random(vals.size) < 0.7]
-    lut[keep] = np.arange(1, keep.size + 1, dtype=np.uint32)
-    for a, b in zip(fusion.finalize(c1, lut, keep.size), ref.ref_finalize(c1, lut, keep.size)):
-        assert np.array_equal(a, b)
+    assert got[2].sum() == h * w
 
 
 @SETTINGS
@@ -154,6 +150,8 @@ def test_wrappers_reject_bad_arrays():
     with pytest.raises(ValueError, match="order"):
         fusion.fuse_instances(*bad.values(), 2, 2, **kw)
     with pytest.raises(ValueError, match="canvas"):
-        fusion.stuff_fill(z((2, 2), np.int64), z((2, 2), np.uint8), z(256, bool), 1, 0)
+        fusion.compose(z((2, 2), np.int64), None, z(256, bool), 1, z(1, np.uint32), 0)
+    with pytest.raises(ValueError, match="semantic"):
+        fusion.compose(z((2, 3), np.int32), z((2, 3), np.uint8), z(256, bool), 1, z(1, np.uint32), 0)
     with pytest.raises(ValueError, match="chars"):
         rle.decode_packed(z(3, np.int64), z(2, np.int64), 2, 2)

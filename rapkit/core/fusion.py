@@ -197,24 +197,21 @@ def fuse_scene(
     )
     status[status == 7] = 1  # not a candidate: dropped by score
     # final ids: kept things in painting order, then stuff
-    lut = np.zeros(n + 1 + 256, np.uint32)
+    lut = np.zeros(n + 1, np.uint32)
     segment_of = np.zeros(n, np.int64)
     thing_ids = [int(i) for i in order if status[i] == 0]
     for sid, i in enumerate(thing_ids, start=1):
         lut[i + 1] = sid
         segment_of[i] = sid
-    classes = np.zeros(0, np.int64)
+    sem = None
     if semantic is not None:
         sem = np.asarray(semantic)
         if sem.shape != (h, w):
             raise InputError(f"semantic map is {sem.shape[1]}x{sem.shape[0]}, image is {w}x{h}", image_id=scene.image_id)
         if sem.dtype != np.uint8:
             raise InputError(f"semantic map must be uint8 labels, got {sem.dtype}", image_id=scene.image_id)
-        classes, _ = fusion.stuff_fill(canvas, np.ascontiguousarray(sem.T), is_stuff, int(params.stuff_area), n)
-        for s in range(classes.shape[0]):
-            lut[n + 1 + s] = len(thing_ids) + 1 + s
-    n_ids = len(thing_ids) + int(classes.shape[0])
-    id_map, area, bbox = fusion.finalize(canvas, lut, n_ids)
+        sem = np.ascontiguousarray(sem)
+    id_map, classes, area, bbox = fusion.compose(canvas, sem, is_stuff, int(params.stuff_area), lut, len(thing_ids))
     segments: list[Segment] = []
     for sid, i in enumerate(thing_ids, start=1):
         r = float(scene.relations[i])

@@ -181,33 +181,30 @@ def ref_fuse_instances(boxes, areas, offsets, masks, labels, relations, order, w
     return np.ascontiguousarray(seg.T).astype(np.int32), status, visible, ev
 
 
-def ref_stuff_fill(canvas, semantic_t, is_stuff, stuff_area, base):
-    """Twin of :func:`rapkit.kernels.fusion.stuff_fill` (in place on ``canvas``)."""
-    free = canvas == 0
-    classes, areas = [], []
-    for c in range(256):
-        if not is_stuff[c]:
-            continue
-        m = free & (semantic_t == c)
-        a = int(m.sum())
-        if a == 0 or a < stuff_area:
-            continue
-        canvas[m] = base + 1 + len(classes)
-        classes.append(c)
-        areas.append(a)
-    return np.array(classes, np.int64), np.array(areas, np.int64)
-
-
-def ref_finalize(canvas, lut, n_ids):
-    """Twin of :func:`rapkit.kernels.fusion.finalize`."""
-    out = lut[canvas].T.astype(np.uint32)
+def ref_compose(canvas, semantic, is_stuff, stuff_area, thing_lut, n_things):
+    """Twin of :func:`rapkit.kernels.fusion.compose`."""
+    img = canvas.T
+    out = thing_lut[img].astype(np.uint32)
+    classes = []
+    if semantic is not None:
+        free = img == 0
+        for c in range(256):
+            if not is_stuff[c]:
+                continue
+            m = free & (semantic == c)
+            a = int(m.sum())
+            if a == 0 or a < stuff_area:
+                continue
+            classes.append(c)
+            out[m] = n_things + len(classes)
+    n_ids = n_things + len(classes)
     area = np.bincount(out.ravel(), minlength=n_ids + 1).astype(np.int64)
     bbox = np.zeros((n_ids + 1, 4), np.int64)
     for v in range(n_ids + 1):
         if area[v]:
             ys, xs = np.nonzero(out == v)
             bbox[v] = (xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1)
-    return np.ascontiguousarray(out), area, bbox
+    return np.ascontiguousarray(out), np.array(classes, np.int64), area, bbox
 
 
 def ref_png_up_rows(ids: np.ndarray) -> np.ndarray:

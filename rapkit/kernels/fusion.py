@@ -2,14 +2,14 @@
 
 All kernels work in x-major ("transposed") layout, like COCO RLE: the canvas has shape
 ``(W, H)`` and masks are box crops from :mod:`rapkit.kernels.rle`. The canvas holds, per
-pixel, ``k + 1`` for the proposal ``k`` that owns it (0 = free); the stuff fill writes
-``n_proposals + 1 + s`` for its ``s``-th stuff segment.
+pixel, ``k + 1`` for the proposal ``k`` that owns it (0 = free).
 
 Status codes per proposal (:data:`STATUS_NAMES`): kept, dropped by score (s < rho), empty
 mask, category-aware check, excessive-overlap check, canvas check (visible/free share), and
 emptied (kept, then fully covered by later proposals: segment removed).
 
-The exact semantics are in ``docs/fusion.md``; :mod:`rapkit.kernels._reference_fusion` holds
+``compose`` turns the canvas into the final (H, W) id map with the stuff fill, in two passes
+over the image. The exact semantics are in ``docs/fusion.md``; :mod:`rapkit.kernels._reference_fusion` holds
 full-image numpy twins that define them executably.
 """
 
@@ -179,57 +179,70 @@ def _fuse(boxes, areas, offs, masks, labels, rel, order, width, height, tau, gam
 
 
 @njit(cache=True, nogil=True)
-def _stuff_fill(canvas, sem, is_stuff, stuff_area, base):
+def _compose(canvas, sem, has_sem, is_stuff, stuff_area, thing_lut, n_things):
     width, height = canvas.shape
+    n_lut = thing_lut.shape[0]
+    img = np.empty((height, width), np.int32)
     counts = np.zeros(256, np.int64)
-    for x in range(width):
-        crow = canvas[x]
-        srow = sem[x]
+    # pass 1: transpose the x-major canvas in tiles; histogram of the free pixels' classes
+    for yb in range(0, height, 32):
+        ye = min(yb + 32, height)
+        for xb in range(0, width, 32):
+            xe = min(xb + 32, width)
+            for x in range(xb, xe):
+                col = canvas[x]
+                for y in range(yb, ye):
+                    img[y, x] = col[y]
+    if has_sem:
         for y in range(height):
-            if crow[y] == 0:
-                counts[srow[y]] += 1
-    seg_of = np.zeros(256, np.int32)
+            irow = img[y]
+            srow = sem[y]
+            for x in range(width):
+                if irow[x] == 0:
+                    counts[srow[x]] += 1
+    # stuff segments: classes in ascending id with enough free pixels
+    stuff_id = np.zeros(256, np.uint32)
     classes = np.empty(256, np.int64)
-    areas = np.empty(256, np.int64)
     ns = 0
     for c in range(256):
         if is_stuff[c] and counts[c] > 0 and counts[c] >= stuff_area:
-            seg_of[c] = base + 1 + ns
+            stuff_id[c] = n_things + 1 + ns
             classes[ns] = c
-            areas[ns] = counts[c]
             ns += 1
-    if ns > 0:
-        for x in range(width):
-            crow = canvas[x]
-            srow = sem[x]
-            for y in range(height):
-                if crow[y] == 0:
-                    crow[y] = seg_of[srow[y]]
-    return classes[:ns].copy(), areas[:ns].copy()
-
-
-@njit(cache=True, nogil=True)
-def _finalize(canvas, lut, n_ids):
-    width, height = canvas.shape
+    n_ids = n_things + ns
     out = np.empty((height, width), np.uint32)
     area = np.zeros(n_ids + 1, np.int64)
     bx0 = np.full(n_ids + 1, width, np.int64)
     bx1 = np.full(n_ids + 1, -1, np.int64)
     by0 = np.full(n_ids + 1, height, np.int64)
     by1 = np.full(n_ids + 1, -1, np.int64)
-    for x in range(width):
-        crow = canvas[x]
-        for y in range(height):
-            v = lut[crow[y]]
-            out[y, x] = v
-            area[v] += 1
-            if x < bx0[v]:
-                bx0[v] = x
-            bx1[v] = x
+    # pass 2: final ids (things through the lookup table, free pixels from the stuff table)
+    for y in range(height):
+        irow = img[y]
+        orow = out[y]
+        if has_sem:
+            srow = sem[y]
+            for x in range(width):
+                v = irow[x]
+                orow[x] = thing_lut[v] if v != 0 else stuff_id[srow[x]]
+        else:
+            for x in range(width):
+                orow[x] = thing_lut[irow[x]]
+        start = 0
+        while start < width:  # runs of equal ids update the statistics once per run
+            v = orow[start]
+            end = start + 1
+            while end < width and orow[end] == v:
+                end += 1
+            area[v] += end - start
+            if start < bx0[v]:
+                bx0[v] = start
+            if end - 1 > bx1[v]:
+                bx1[v] = end - 1
             if y < by0[v]:
                 by0[v] = y
-            if y > by1[v]:
-                by1[v] = y
+            by1[v] = y
+            start = end
     bbox = np.zeros((n_ids + 1, 4), np.int64)
     for v in range(n_ids + 1):
         if area[v] > 0:
@@ -237,7 +250,7 @@ def _finalize(canvas, lut, n_ids):
             bbox[v, 1] = by0[v]
             bbox[v, 2] = bx1[v] - bx0[v] + 1
             bbox[v, 3] = by1[v] - by0[v] + 1
-    return out, area, bbox
+    return out, classes[:ns].copy(), area, bbox
 
 
 # --------------------------------------------------------------------------- wrappers
@@ -319,36 +332,41 @@ def fuse_instances(
                  bool(record_events))
 
 
-def stuff_fill(canvas: np.ndarray, semantic_t: np.ndarray, is_stuff: np.ndarray, stuff_area: int, base: int):
-    """Fill free canvas pixels with stuff segments, in place (class ids ascending).
+def compose(canvas: np.ndarray, semantic: np.ndarray | None, is_stuff: np.ndarray, stuff_area: int,
+            thing_lut: np.ndarray, n_things: int):
+    """Turn the x-major instance canvas into the final (H, W) uint32 id map, with stuff.
 
-    ``semantic_t`` is the (W, H) uint8 label map (x-major); ``is_stuff`` a (256,) bool table
-    (void ids 0 and 255 and thing ids are False). A class whose free pixels number fewer than
-    ``stuff_area`` (or zero) gets no segment. Segment ``s`` is written as ``base + 1 + s``.
-    Returns ``(classes, areas)`` of the created segments.
+    ``thing_lut`` (uint32, N + 1 entries) maps canvas values (proposal index + 1) to thing
+    segment ids 1..n_things (0 = not in the output). Free pixels take the stuff class of the
+    (H, W) uint8 ``semantic`` map: each class with ``is_stuff`` (256 bools; void and thing
+    ids False) and at least ``stuff_area`` (and > 0) free pixels becomes segment
+    ``n_things + 1 + s`` in ascending class order. Returns
+    ``(id_map, stuff classes, area (n_ids+1,), bbox (n_ids+1, 4) [x, y, w, h])``.
+
+    >>> out, cls, area, bbox = compose(np.array([[1], [0]], np.int32), np.array([[0, 9]], np.uint8),
+    ...     np.arange(256) == 9, 1, np.array([0, 1], np.uint32), 1)
+    >>> out.tolist(), cls.tolist(), area.tolist()
+    ([[1, 2]], [9], [0, 1, 1])
     """
     _check("canvas", canvas, np.int32, 2)
-    _check("semantic_t", semantic_t, np.uint8, 2)
     _check("is_stuff", is_stuff, np.bool_, 1)
-    if semantic_t.shape != canvas.shape:
-        raise ValueError(f"semantic map {semantic_t.shape} and canvas {canvas.shape} differ")
+    _check("thing_lut", thing_lut, np.uint32, 1)
     if is_stuff.shape[0] != 256:
         raise ValueError("is_stuff must have 256 entries")
-    return _stuff_fill(canvas, semantic_t, is_stuff, np.int64(stuff_area), np.int64(base))
-
-
-def finalize(canvas: np.ndarray, lut: np.ndarray, n_ids: int):
-    """Map canvas values through ``lut`` to final ids 0..n_ids; transpose to (H, W) uint32.
-
-    Returns ``(id_map, area (n_ids+1,), bbox (n_ids+1, 4) [x, y, w, h])``.
-    """
-    _check("canvas", canvas, np.int32, 2)
-    _check("lut", lut, np.uint32, 1)
-    if canvas.size and int(canvas.max()) >= lut.shape[0]:
-        raise ValueError("canvas holds a value outside the lookup table")
-    if lut.size and int(lut.max()) > n_ids:
-        raise ValueError("lookup table maps outside 0..n_ids")
-    return _finalize(canvas, lut, np.int64(n_ids))
+    if canvas.size and int(canvas.max()) >= thing_lut.shape[0]:
+        raise ValueError("canvas holds a value outside the thing lookup table")
+    if thing_lut.size and int(thing_lut.max()) > n_things:
+        raise ValueError("thing lookup table maps outside 0..n_things")
+    w, h = canvas.shape
+    if semantic is None:
+        sem = np.zeros((h, w), np.uint8)
+        has = False
+    else:
+        _check("semantic", semantic, np.uint8, 2)
+        if semantic.shape != (h, w):
+            raise ValueError(f"semantic map {semantic.shape} does not match the image ({h}, {w})")
+        sem, has = semantic, True
+    return _compose(canvas, sem, has, is_stuff, np.int64(stuff_area), thing_lut, np.int64(n_things))
 
 
 # --------------------------------------------------------------------------- PNG rows
