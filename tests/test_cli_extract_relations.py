@@ -210,7 +210,23 @@ def break_unknown_image(root: Path) -> tuple[str, int]:
     return "instances.json", 987654
 
 
-BREAKERS = [break_missing_png, break_png_size, break_png_id, break_malformed_json, break_not_coco,
+def break_no_panoptic_annotation(root: Path) -> tuple[str, int]:
+    pan = _load(root / "panoptic.json")
+    iid, _ = _image_with_things(root)
+    pan["annotations"] = [a for a in pan["annotations"] if a["image_id"] != iid]
+    _save(root / "panoptic.json", pan)
+    return "panoptic.json", iid
+
+
+def break_image_sizes_disagree(root: Path) -> tuple[str, int]:
+    pan = _load(root / "panoptic.json")
+    iid, _ = _image_with_things(root)
+    next(im for im in pan["images"] if im["id"] == iid)["height"] += 2
+    _save(root / "panoptic.json", pan)
+    return "panoptic.json", iid
+
+
+BREAKERS = [break_no_panoptic_annotation, break_image_sizes_disagree, break_missing_png, break_png_size, break_png_id, break_malformed_json, break_not_coco,
             break_panoptic_as_instances, break_unknown_category, break_short_polygon, break_rle_size,
             break_unknown_image]
 
@@ -229,6 +245,14 @@ def test_bad_input_exit_3_names_file_and_image(wcopy, tmp_path, capsys, breaker)
     if iid is not None:
         assert f"image {iid}" in err
     assert list(out_dir.iterdir()) == []  # nothing left behind
+
+
+def test_output_must_not_overwrite_an_input(wcopy, capsys):
+    code, _, err = cli(capsys, "extract-relations", "--instances", wcopy / "instances.json", "--panoptic",
+                       wcopy / "panoptic.json", "-o", wcopy / "r.json", "--rap-instances", wcopy / "instances.json",
+                       "--force")
+    assert code == 2 and "overwrite" in err
+    assert _load(wcopy / "instances.json")["annotations"][0].get("overlap") is None
 
 
 def test_messages_are_precise(wcopy, capsys):

@@ -14,12 +14,16 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from ..core.relations import RULES, extract_relations
 from ..errors import ConfigError, InputError, RapkitError
 from ..io.relations import TOTAL_KEYS
 from ..types import ImageRelations, Segment
+
+if TYPE_CHECKING:
+    from ..io.coco import InstancesDataset
+    from ..io.panoptic import PanopticDataset
 
 
 @dataclass
@@ -84,28 +88,37 @@ def extract_dataset_relations(
     rule: str = "paper",
     workers: int = 1,
     progress: Callable[[int], None] | None = None,
-    _keep_raw: list | None = None,
 ) -> RelationsRun:
     """Relations of every image of a COCO instances JSON against its panoptic GT (no files written).
 
     ``panoptic_dir`` defaults to the panoptic JSON's path without ``.json``. Annotations of
-    categories marked ``isthing: 0`` (in either JSON's categories) are ignored; crowd annotations are counted, not used.
-    Images with no non-crowd instance are listed without reading their PNG.
+    categories marked ``isthing: 0`` (in either JSON's categories) are ignored; crowd
+    annotations are counted, not used. Images with no non-crowd instance are listed without
+    reading their PNG.
 
     >>> run = extract_dataset_relations("instances.json", "panoptic.json")  # doctest: +SKIP
     """
-    from ..core.parallel import imap_ordered
     from ..io.coco import load_instances
     from ..io.panoptic import load_panoptic
 
+    _check(theta, rule)
+    ds = load_instances(instances)
+    pan = load_panoptic(panoptic, panoptic_dir)
+    return _extract(ds, pan, theta=theta, rule=rule, workers=workers, progress=progress)
+
+
+def _check(theta: float, rule: str) -> None:
     if rule not in RULES:
         raise ConfigError(f"unknown rule {rule!r}; choose one of {', '.join(RULES)}")
     if not 0.0 <= float(theta) <= 1.0:
         raise ConfigError(f"theta must be in [0, 1], got {theta}")
-    ds = load_instances(instances)
-    pan = load_panoptic(panoptic, panoptic_dir)
-    if _keep_raw is not None:
-        _keep_raw.append(ds.raw)
+
+
+def _extract(ds: InstancesDataset, pan: PanopticDataset, *, theta: float, rule: str, workers: int,
+             progress: Callable[[int], None] | None) -> RelationsRun:
+    from ..core.parallel import imap_ordered
+
+    instances, panoptic = ds.path, pan.json_path
     # a category is a thing unless the instances or the panoptic categories say isthing: 0
     stuff = {cid for cid, c in pan.categories.items() if not c.isthing}
     thing = {cid for cid, c in ds.categories.items() if c.isthing and cid not in stuff}
@@ -166,14 +179,19 @@ def run_extract_relations(
         check_writable(rap_instances, force)
         if Path(rap_instances).resolve() == Path(output).resolve():
             raise ConfigError(f"{output}: --rap-instances must differ from the relations output")
+    outs = {Path(output).resolve()} | ({Path(rap_instances).resolve()} if rap_instances is not None else set())
     for src in (instances, panoptic):
-        if Path(src).resolve() in {Path(output).resolve(), *( [Path(rap_instances).resolve()] if rap_instances else [])}:
+        if Path(src).resolve() in outs:
             raise ConfigError(f"{src}: an output would overwrite this input")
-    raw: list[Any] = []
-    run = extract_dataset_relations(instances, panoptic, panoptic_dir, theta=theta, rule=rule, workers=workers,
-                                    progress=progress, _keep_raw=raw)
+    from ..io.coco import load_instances
+    from ..io.panoptic import load_panoptic
+
+    _check(theta, rule)
+    ds = load_instances(instances)
+    pan = load_panoptic(panoptic, panoptic_dir)
+    run = _extract(ds, pan, theta=theta, rule=rule, workers=workers, progress=progress)
     rel_bytes = dumps(relations_document(run.images, theta=run.theta, rule=run.rule, totals=run.totals))
-    rap_bytes = dumps(rap_instances_document(raw[0], run.images)) if rap_instances is not None else None
+    rap_bytes = dumps(rap_instances_document(ds.raw, run.images)) if rap_instances is not None else None
     with atomic_path(output, force) as tmp:
         tmp.write_bytes(rel_bytes)
         if rap_bytes is not None:
