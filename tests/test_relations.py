@@ -4,7 +4,6 @@ the matching, and the dataset pipeline."""
 from __future__ import annotations
 
 import itertools
-import json
 
 import numpy as np
 import pytest
