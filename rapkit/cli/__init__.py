@@ -28,6 +28,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 class LazyGroup(click.Group):
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # type: ignore[override]
+        """Same exit codes whether run as ``rapkit`` or through ``CliRunner``."""
+        argv = list(sys.argv[1:] if args is None else args)
+        code = _run(self, argv, prog_name or "rapkit", extra)
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
 
@@ -78,36 +86,37 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Console entry point; returns (and exits with) the documented exit code."""
+def _run(group: click.Group, args: list[str], prog_name: str, extra: dict) -> int:
+    """Invoke the CLI and map every outcome to the documented exit code."""
     from ..errors import RapkitError
 
-    args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     try:
-        rv = cli.main(args=args, prog_name="rapkit", standalone_mode=False)
-        code = rv if isinstance(rv, int) else 0
+        rv = click.Group.main(group, args=args, prog_name=prog_name, standalone_mode=False, **extra)
+        return rv if isinstance(rv, int) else 0
     except RapkitError as e:
         if debug:
             raise
         click.echo(f"rapkit: error: {e}", err=True)
-        code = e.exit_code
-    except click.exceptions.Abort:
+        return e.exit_code
+    except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("rapkit: interrupted", err=True)
-        code = 130
-    except KeyboardInterrupt:
-        click.echo("rapkit: interrupted", err=True)
-        code = 130
+        return 130
     except click.ClickException as e:
         e.show()
-        code = e.exit_code
+        return e.exit_code
     except click.exceptions.Exit as e:
-        code = e.exit_code
+        return e.exit_code
     except BrokenPipeError:
-        code = 0
+        return 0
     except Exception as e:  # pragma: no cover - last resort
         if debug:
             raise
         click.echo(f"rapkit: internal error: {type(e).__name__}: {e} (rerun with --debug for a traceback)", err=True)
-        code = 70
-    sys.exit(code)
+        return 70
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point; exits with the documented exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    sys.exit(_run(cli, args, "rapkit", {}))

@@ -35,8 +35,12 @@ def config_default_map(path: str, commands: list[str]) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: malformed TOML: {e}") from None
 
+    def value(v: Any) -> Any:
+        # lists (e.g. rho = [0.5, 0.6]) become the comma form the options parse
+        return ",".join(str(x) for x in v) if isinstance(v, list) else v
+
     def norm(d: dict) -> dict:
-        return {k.replace("-", "_"): v for k, v in d.items()}
+        return {k.replace("-", "_"): value(v) for k, v in d.items()}
 
     common = norm({k: v for k, v in data.items() if not isinstance(v, dict)})
     unknown = [k for k, v in data.items() if isinstance(v, dict) and k not in commands]

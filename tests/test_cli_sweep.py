@@ -1,0 +1,102 @@
+"""``rapkit evaluate --sweep rho tau gamma`` / ``--ablation`` on the command line."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from click.testing import CliRunner
+
+from rapkit.cli import cli
+from rapkit.synth import SynthConfig, make_world
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cliSweep")
+    return make_world(root / "w", SynthConfig(n_images=5, height=100, width=140, seed=2, render_images=False))
+
+
+def _run(args):
+    return CliRunner().invoke(cli, args, catch_exceptions=False)
+
+
+def test_sweep_verbatim_uses_default_grid(world, tmp_path):
+    out = tmp_path / "rows.csv"
+    args = ["evaluate", "--sweep", "rho", "tau", "gamma", "--gt", str(world.panoptic), "--proposals",
+            str(world.proposals), "--semantic", str(world.semantic), "--format", "json", "--quiet", "--output", str(out)]
+    r = _run(args)
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    assert len(d["rows"]) == 1 + 4 * 4 * 4
+    assert d["rows"][0]["row"] == "baseline"
+    assert out.read_text().splitlines()[0].startswith("row,strategy,rho")
+    # rerun without --force refuses to overwrite the table
+    r = CliRunner().invoke(cli, args)
+    assert r.exit_code == 2
+
+
+def test_sweep_value_options_and_table(world):
+    r = _run(["evaluate", "--sweep", "rho", "tau", "--gt", str(world.panoptic), "--proposals", str(world.proposals),
+              "--semantic", str(world.semantic), "--rho", "0.5,0.6", "--tau", "0.5,0.6", "--gamma", "0.5", "--quiet"])
+    assert r.exit_code == 0, r.output
+    assert "Table 1" in r.output and "best:" in r.output and "rho=0.6 tau=0.5" in r.output
+
+
+def test_sweep_values_from_config(world, tmp_path):
+    cfg = tmp_path / "r.toml"
+    cfg.write_text("[evaluate]\nrho = [0.5, 0.7]\n")
+    r = _run(["--config", str(cfg), "evaluate", "--sweep", "rho", "--gt", str(world.panoptic), "--proposals",
+              str(world.proposals), "--format", "json", "--quiet"])
+    assert r.exit_code == 0, r.output
+    assert [row["rho"] for row in json.loads(r.output)["rows"]] == [0.5, 0.5, 0.7]
+
+
+def test_ablation_rows(world):
+    r = _run(["evaluate", "--ablation", "--gt", str(world.panoptic), "--proposals", str(world.proposals),
+              "--semantic", str(world.semantic), "--format", "csv", "--quiet"])
+    assert r.exit_code == 0, r.output
+    rows = [ln.split(",")[0] for ln in r.output.splitlines()[1:]]
+    assert rows == ["baseline", "heuristic", "RA", "RA+CA", "RA+CA+EO"]
+
+
+@pytest.mark.parametrize("extra,msg", [
+    (["--rho", "1.5"], "[0, 1]"),
+    (["--rho", "0.5,,0.6"], "empty"),
+    (["--rho", "abc"], "not a number"),
+])
+def test_bad_grid_values_exit_2(world, extra, msg):
+    r = CliRunner().invoke(cli, ["evaluate", "--sweep", "rho", "--gt", str(world.panoptic), "--proposals",
+                                 str(world.proposals), *extra])
+    assert r.exit_code == 2
+    assert msg in r.output
+
+
+def test_unknown_parameter_exits_2():
+    r = subprocess.run([sys.executable, "-m", "rapkit", "evaluate", "--sweep", "rho", "alpha", "--gt", "x.json",
+                        "--proposals", "p.json"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2
+    assert "alpha" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_ctrl_c_leaves_no_partial_output(tmp_path):
+    world = make_world(tmp_path / "w", SynthConfig(n_images=30, height=240, width=320, seed=3, render_images=False))
+    out = tmp_path / "rows.csv"
+    vals = ",".join(f"{v / 100:.2f}" for v in range(20, 100, 4))
+    cmd = [sys.executable, "-m", "rapkit", "evaluate", "--sweep", "rho", "tau", "gamma", "--gt", str(world.panoptic),
+           "--proposals", str(world.proposals), "--rho", vals, "--tau", vals, "--gamma", "0.3,0.5,0.7",
+           "--output", str(out), "--workers", "1"]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = p.stderr.readline()  # "sweep: N setting(s) + baseline" once the inputs are validated
+    assert "sweep" in line
+    time.sleep(1.0)
+    assert p.poll() is None, "sweep finished before it could be interrupted; make it bigger"
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 130, err
+    assert "Traceback" not in err
+    assert not out.exists()
+    assert sorted(os.listdir(tmp_path)) == ["w"]
