@@ -1,0 +1,130 @@
+"""``rapkit train``: fine-tune the relation head on a frozen Mask R-CNN checkpoint.
+
+torch is imported inside the command, so ``rapkit --help`` stays torch-free.
+"""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from ._common import emit, force_option, output_options, progress, resolve_workers, status, workers_option
+
+ARCHS = ("maskrcnn_resnet50_fpn", "maskrcnn_resnet50_fpn_v2", "resnet18_fpn", "resnet34_fpn", "resnet50_fpn", "resnet101_fpn")
+
+
+def require_torch() -> None:
+    """ConfigError (exit 2) when the ``train`` extra is not installed."""
+    from ..errors import ConfigError
+
+    try:
+        import torch  # noqa: F401
+        import torchvision  # noqa: F401
+    except ImportError:
+        raise ConfigError("this command needs torch and torchvision: pip install 'rapkit[train]'") from None
+
+
+@click.command(
+    "train",
+    epilog=(
+        "Example: rapkit train --checkpoint model.pth --arch resnet50_fpn --images coco/train2017 "
+        "--instances instances_train2017.json --relations relations.json -o head.pt\n\n"
+        "Multi-GPU: torchrun --nproc-per-node 4 -m rapkit train ... (rank 0 writes the files)."
+    ),
+)
+@click.option("--checkpoint", required=True, type=click.Path(dir_okay=False), help="torchvision Mask R-CNN checkpoint (state dict or whole model).")
+@click.option("--arch", type=click.Choice(ARCHS), default="maskrcnn_resnet50_fpn", show_default=True, help="Detector architecture of the checkpoint.")
+@click.option("--images", required=True, type=click.Path(file_okay=False), help="Folder of the training images.")
+@click.option("--instances", required=True, type=click.Path(dir_okay=False), help="COCO instances JSON (boxes, categories).")
+@click.option("--relations", required=True, type=click.Path(dir_okay=False), help="Relations JSON of `rapkit extract-relations`.")
+@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False), help="Head file to write.")
+@click.option("--min-size", type=click.IntRange(min=32), default=800, show_default=True, help="Detector input: shorter side.")
+@click.option("--max-size", type=click.IntRange(min=32), default=1333, show_default=True, help="Detector input: longest side at most.")
+@click.option("--labels", type=click.Choice(["auto", "coco", "contiguous"]), default="auto", show_default=True,
+              help="How detector labels map to dataset category ids.")
+@click.option("--iterations", type=click.IntRange(min=1), default=5000, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True, help="Images per iteration (all processes).")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=0.002, show_default=True)
+@click.option("--momentum", type=click.FloatRange(min=0), default=0.9, show_default=True)
+@click.option("--weight-decay", type=click.FloatRange(min=0), default=1e-4, show_default=True)
+@click.option("--lr-drop", type=click.FloatRange(0, 1, min_open=True), default=0.5, show_default=True,
+              help="Fraction of the iterations after which lr is divided by 10 (1 = never).")
+@click.option("--optimizer", type=click.Choice(["sgd", "adam"]), default="sgd", show_default=True)
+@click.option("--draws", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Box draws per image: the GT boxes plus DRAWS-1 jittered sets (IoU >= --min-iou).")
+@click.option("--min-iou", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.5, show_default=True)
+@click.option("--cache/--no-cache", default=True, show_default=True, help="Cache the frozen detector's head inputs per draw.")
+@click.option("--cache-max-gb", type=click.FloatRange(min=0, min_open=True), default=8.0, show_default=True,
+              help="Above this estimated size the cache is skipped.")
+@click.option("--val-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.1, show_default=True,
+              help="Held-out share of the images for the pair accuracy.")
+@click.option("--eval-every", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--select", type=click.Choice(["best", "last"]), default="best", show_default=True,
+              help="Keep the head with the best held-out accuracy, or the last one.")
+@click.option("--bn-recalibrate", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Re-estimate backbone batch-norm statistics on N training images first (stored in the head file).")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N].")
+@click.option("--amp/--no-amp", default=None, help="Mixed precision (default: on with CUDA).")
+@click.option("--detector-batch", type=click.IntRange(min=1), default=4, show_default=True, help="Images per frozen forward.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Same seed -> same head.")
+@click.option("--checkpoint-every", type=click.IntRange(min=1), default=500, show_default=True)
+@click.option("--checkpoint-file", type=click.Path(dir_okay=False), default=None, help="Training checkpoint (default OUTPUT.ckpt).")
+@click.option("--resume", is_flag=True, help="Continue from the training checkpoint.")
+@click.option("--log", type=click.Path(dir_okay=False), default=None, help="JSON log (default OUTPUT with .log.json).")
+@click.option("--log-every", type=click.IntRange(min=1), default=20, show_default=True)
+@force_option
+@workers_option
+@output_options
+def command(checkpoint, arch, images, instances, relations, output, min_size, max_size, labels, iterations, batch_size, lr,
+            momentum, weight_decay, lr_drop, optimizer, draws, min_iou, cache, cache_max_gb, val_fraction, eval_every, select,
+            bn_recalibrate, device, amp, detector_batch, seed, checkpoint_every, checkpoint_file, resume, log, log_every,
+            force, workers, fmt, quiet):
+    """Fine-tune the relation head on a frozen Mask R-CNN (only the head learns).
+
+    Pairs come from the relations JSON; RoIs are the GT boxes plus jittered boxes with
+    IoU >= 0.5. Defaults are the paper's (SGD lr 0.002, momentum 0.9, wd 1e-4, 5000
+    iterations at batch 16, lr / 10 at half). Writes the head file and a JSON log.
+    """
+    require_torch()
+    from ..model.train import TrainConfig, train_head
+    from ..report import Report, Table
+
+    rank = int(os.environ.get("RANK", "0"))
+    quiet = quiet or rank != 0
+    n_workers = resolve_workers(workers)
+    cfg = TrainConfig(
+        checkpoint=checkpoint, images=images, instances=instances, relations=relations, output=output, arch=arch,
+        min_size=min_size, max_size=max_size, labels=labels, iterations=iterations, batch_size=batch_size, lr=lr,
+        momentum=momentum, weight_decay=weight_decay, lr_drop=lr_drop, optimizer=optimizer, draws=draws, min_iou=min_iou,
+        cache=cache, cache_max_gb=cache_max_gb, val_fraction=val_fraction, eval_every=eval_every, select=select,
+        bn_recalibrate=bn_recalibrate, device=device, amp=amp, workers=n_workers if n_workers > 1 else 0,
+        detector_batch=detector_batch, seed=seed, checkpoint_every=checkpoint_every, checkpoint_path=checkpoint_file,
+        resume=resume, log=log, log_every=log_every, force=force,
+    )
+    with progress(iterations, "train", quiet) as advance:
+
+        def on_step(rec: dict) -> None:
+            advance(1)
+            if "val_pair_accuracy" in rec and not quiet:
+                acc = rec["val_pair_accuracy"]
+                acc_s = "-" if acc is None else f"{100 * acc:.1f}%"
+                status(f"iteration {rec['iteration']}/{iterations}: loss {rec['loss']:.4f}, lr {rec['lr']:g}, held-out pair accuracy {acc_s}")
+
+        res = train_head(cfg, on_step=on_step, on_status=lambda s: status(s, quiet))
+    data = {
+        "output": res.output,
+        "iterations": res.iterations,
+        "selected_iteration": res.best_iteration,
+        "val_pair_accuracy": res.val_pair_accuracy,
+        "train_images": res.n_train_images,
+        "train_pairs": res.n_train_pairs,
+        "val_pairs": res.n_val_pairs,
+        "seconds": round(res.seconds, 2),
+        "device": res.device,
+        "world_size": res.world_size,
+    }
+    if rank != 0:
+        return
+    rows = [[k, (100 * v if k == "val_pair_accuracy" and v is not None else v)] for k, v in data.items()]
+    emit(Report("train", data, [Table("train", ["item", "value"], rows, title="relation head", decimals=2)]), fmt)

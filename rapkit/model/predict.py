@@ -1,0 +1,276 @@
+"""Relation values for detections: ``rapkit predict``.
+
+Two modes:
+
+* **detect** (default): run the frozen Mask R-CNN and the trained head over a folder of
+  images and write COCO results (``image_id, category_id, score, bbox, segmentation``
+  as compressed RLE with ``counts`` as text, ``relation``), ready for ``rapkit fuse``.
+  Detector labels are mapped back to the dataset's category ids with the head file's label
+  map; detections of labels outside the training dataset's categories are dropped.
+* **proposals** (``proposals=in.json``): detections from another framework (boxes and/or
+  RLE masks given) get a ``relation`` value; every input entry is kept, in order, with all
+  its fields, and only ``relation`` is added (replaced when present).
+
+Image ids come from ``image_info`` (any COCO JSON with an ``images`` list, matched by
+``file_name``), or else from the file names (``000000000139.jpg`` -> 139).
+
+>>> summary = predict(PredictConfig(checkpoint="model.pth", head="head.pt",
+...                   images="images/", output="proposals.json"))          # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from ..errors import ConfigError, InputError
+from ..types import ImageInfo
+from .detector import load_detector
+from .features import apply_buffers, detect, roi_inputs, to_tensor
+from .head import load_head_file
+from .train import head_values, resolve_device
+
+
+@dataclass
+class PredictConfig:
+    """Options of :func:`predict` (the CLI's options, one to one)."""
+
+    checkpoint: str
+    head: str
+    images: str
+    output: str
+    arch: str | None = None
+    proposals: str | None = None
+    image_info: str | None = None
+    score_threshold: float = 0.05
+    mask_threshold: float = 0.5
+    max_detections: int = 100
+    batch_size: int = 2
+    device: str = "auto"
+    amp: bool | None = None
+    workers: int = 0
+    force: bool = False
+
+
+@dataclass
+class PredictSummary:
+    output: str
+    mode: str
+    images: int
+    detections: int
+    dropped_unknown_category: int
+    device: str
+
+
+def _image_list(cfg: PredictConfig, wanted: set[int] | None) -> list[ImageInfo]:
+    from ..io.images import list_images
+    from ..io.panoptic import load_images
+
+    root = Path(cfg.images)
+    if cfg.image_info:
+        infos = list(load_images(cfg.image_info).values())
+        if wanted is not None:
+            infos = [i for i in infos if i.id in wanted]
+        missing = [i for i in infos if not (root / i.file_name).is_file()]
+        if not root.is_dir():
+            raise InputError("image folder not found", file=root)
+        if missing:
+            more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+            raise InputError(f"image file {missing[0].file_name} not found{more}", file=root, image_id=missing[0].id)
+        return infos
+    out = []
+    for p in list_images(root):
+        if not p.stem.isdigit():
+            raise InputError(f"cannot derive an image id from the file name {p.name!r}; pass --image-info (a COCO JSON with 'images')", file=p)
+        out.append(ImageInfo(int(p.stem), p.name, 0, 0))
+    ids = [i.id for i in out]
+    if len(set(ids)) != len(ids):
+        raise InputError("two image files map to the same image id; pass --image-info", file=root)
+    if wanted is not None:
+        have = set(ids)
+        lack = sorted(wanted - have)
+        if lack:
+            raise InputError(f"no image file for image {lack[0]} of the proposals (looked for <id>.jpg/png in the folder)", file=root, image_id=lack[0])
+        out = [i for i in out if i.id in wanted]
+    return out
+
+
+class _Reader(torch.utils.data.Dataset):
+    def __init__(self, root: Path, infos: list[ImageInfo]) -> None:
+        self.root, self.infos = root, infos
+
+    def __len__(self) -> int:
+        return len(self.infos)
+
+    def __getitem__(self, k: int) -> tuple[int, np.ndarray]:
+        from ..io.images import read_rgb
+
+        info = self.infos[k]
+        rgb = read_rgb(self.root / info.file_name, info.id)
+        if info.height and (rgb.shape[0], rgb.shape[1]) != (info.height, info.width):
+            raise InputError(f"image is {rgb.shape[1]}x{rgb.shape[0]} but the image list says {info.width}x{info.height}",
+                             file=self.root / info.file_name, image_id=info.id)
+        return k, rgb
+
+
+def _batches(root: Path, infos: list[ImageInfo], batch: int, workers: int):
+    yield from torch.utils.data.DataLoader(_Reader(root, infos), batch_size=batch, shuffle=False, num_workers=workers,
+                                           collate_fn=lambda b: b)
+
+
+def _rle(mask: np.ndarray) -> dict:
+    from pycocotools import mask as mask_utils
+
+    r = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+    return {"size": [int(r["size"][0]), int(r["size"][1])], "counts": r["counts"].decode("ascii")}
+
+
+def _load_raw_proposals(path: str) -> list[dict]:
+    from ..io.jsonio import load_json
+
+    data = load_json(path, "proposals")
+    if isinstance(data, dict) and isinstance(data.get("annotations"), list):
+        data = data["annotations"]
+    if not isinstance(data, list):
+        raise InputError("not a COCO results JSON (expected a list of detections)", file=path)
+    for k, d in enumerate(data):
+        if not isinstance(d, dict):
+            raise InputError(f"proposal #{k} is not an object", file=path)
+        for key in ("image_id", "category_id"):
+            if not isinstance(d.get(key), int) or isinstance(d.get(key), bool):
+                raise InputError(f"proposal #{k}: needs an integer '{key}'", file=path)
+        if "bbox" not in d and "segmentation" not in d:
+            raise InputError(f"proposal #{k}: needs a 'bbox' or a 'segmentation'", file=path, image_id=d["image_id"])
+    return data
+
+
+def _box_of(d: dict, k: int, path: str) -> list[float]:
+    bb = d.get("bbox")
+    if bb is not None:
+        if not (isinstance(bb, list) and len(bb) == 4 and all(isinstance(v, (int, float)) and math.isfinite(v) for v in bb)):
+            raise InputError(f"proposal #{k}: 'bbox' must be [x, y, width, height]", file=path, image_id=d["image_id"])
+        x, y, w, h = (float(v) for v in bb)
+        return [x, y, x + w, y + h]
+    seg = d["segmentation"]
+    from pycocotools import mask as mask_utils
+
+    try:
+        rle = dict(seg)
+        if isinstance(rle.get("counts"), list):
+            rle = mask_utils.frPyObjects(rle, *rle["size"])
+        elif isinstance(rle.get("counts"), str):
+            rle["counts"] = rle["counts"].encode("ascii")
+        x, y, w, h = (float(v) for v in mask_utils.toBbox(rle))
+    except Exception:  # noqa: BLE001
+        raise InputError(f"proposal #{k}: 'segmentation' is not an RLE mask", file=path, image_id=d["image_id"]) from None
+    return [x, y, x + w, y + h]
+
+
+def predict(cfg: PredictConfig, progress: Callable[[int], None] | None = None) -> PredictSummary:
+    """Run detector + head (see the module docstring); writes ``cfg.output`` atomically."""
+    from ..io._atomic import check_writable
+    from ..io.jsonio import save_json
+
+    if not 0.0 <= cfg.score_threshold <= 1.0:
+        raise ConfigError(f"--score-threshold must be in [0, 1], got {cfg.score_threshold}")
+    if not 0.0 < cfg.mask_threshold < 1.0:
+        raise ConfigError(f"--mask-threshold must be in (0, 1), got {cfg.mask_threshold}")
+    if cfg.batch_size < 1 or cfg.max_detections < 1:
+        raise ConfigError("--batch-size and --max-detections must be >= 1")
+    check_writable(cfg.output, cfg.force)
+    device = resolve_device(cfg.device)
+    amp = bool(cfg.amp if cfg.amp is not None else device.type == "cuda") and device.type == "cuda"
+    head, meta = load_head_file(cfg.head)
+    arch = cfg.arch or meta["arch"]
+    if arch != meta["arch"]:
+        raise ConfigError(f"--arch {arch} differs from the head's detector architecture {meta['arch']} ({cfg.head})")
+    det = load_detector(cfg.checkpoint, arch, min_size=meta["min_size"], max_size=meta["max_size"])
+    if det.num_classes != meta["num_classes"]:
+        raise InputError(f"detector has {det.num_classes} classes but the head was trained with {meta['num_classes']}", file=cfg.checkpoint)
+    apply_buffers(det.model, meta.get("detector_buffers") or {})
+    det.model.to(device)
+    head.to(device)
+    label_map: dict[int, int] = meta["label_map"]
+    known = set(int(c) for c in meta.get("category_ids", label_map.values()))
+    root = Path(cfg.images)
+
+    if cfg.proposals:
+        props = _load_raw_proposals(cfg.proposals)
+        cat_to_label = {c: lab for lab, c in label_map.items()}
+        by_image: dict[int, list[int]] = {}
+        for k, d in enumerate(props):
+            if d["category_id"] not in cat_to_label:
+                raise InputError(f"proposal #{k}: category {d['category_id']} has no label in the head's label map",
+                                 file=cfg.proposals, image_id=d["image_id"])
+            by_image.setdefault(d["image_id"], []).append(k)
+        infos = _image_list(cfg, set(by_image))
+        known_ids = {i.id for i in infos}
+        lack = sorted(set(by_image) - known_ids)
+        if lack:
+            raise InputError("image of the proposals is not in --image-info", file=cfg.proposals, image_id=lack[0])
+        values: dict[int, float] = {}
+        for chunk in _batches(root, infos, cfg.batch_size, cfg.workers):
+            tens, boxes, labels, idxs = [], [], [], []
+            for k, rgb in chunk:
+                iid = infos[k].id
+                ks = by_image[iid]
+                tens.append(to_tensor(rgb, device))
+                boxes.append(torch.tensor([_box_of(props[j], j, cfg.proposals) for j in ks], dtype=torch.float32).reshape(-1, 4))
+                labels.append(torch.tensor([cat_to_label[props[j]["category_id"]] for j in ks], dtype=torch.int64))
+                idxs.extend(ks)
+            with torch.autocast(device.type, enabled=amp):
+                x = roi_inputs(det.model, tens, boxes, labels)
+            v = head_values(head, x, device, amp)
+            for j, val in zip(idxs, v.tolist()):
+                values[j] = float(val)
+            if progress is not None:
+                progress(len(chunk))
+        out = []
+        for k, d in enumerate(props):
+            e = dict(d)
+            e.pop("relation", None)
+            e["relation"] = values[k]
+            out.append(e)
+        save_json(cfg.output, out, cfg.force)
+        return PredictSummary(str(cfg.output), "proposals", len(infos), len(out), 0, str(device))
+
+    infos = _image_list(cfg, None)
+    rh = det.model.roi_heads
+    rh.score_thresh = float(cfg.score_threshold)
+    rh.detections_per_img = int(cfg.max_detections)
+    out = []
+    dropped = 0
+    for chunk in _batches(root, infos, cfg.batch_size, cfg.workers):
+        tens = [to_tensor(rgb, device) for _, rgb in chunk]
+        with torch.autocast(device.type, enabled=amp):
+            dets = detect(det.model, tens)
+        for (k, _), d in zip(chunk, dets):
+            iid = infos[k].id
+            v = head_values(head, d["head_input"], device, amp).tolist()
+            masks = (d["masks"][:, 0] > cfg.mask_threshold).cpu().numpy()
+            for j in range(len(v)):
+                cid = label_map.get(int(d["labels"][j]))
+                if cid is None or cid not in known:
+                    dropped += 1
+                    continue
+                x0, y0, x1, y1 = (float(t) for t in d["boxes"][j].float().cpu())
+                out.append({
+                    "image_id": int(iid),
+                    "category_id": int(cid),
+                    "score": float(d["scores"][j].float()),
+                    "bbox": [round(x0, 2), round(y0, 2), round(x1 - x0, 2), round(y1 - y0, 2)],
+                    "segmentation": _rle(masks[j]),
+                    "relation": float(v[j]),
+                })
+        if progress is not None:
+            progress(len(chunk))
+    save_json(cfg.output, out, cfg.force)
+    return PredictSummary(str(cfg.output), "detect", len(infos), len(out), dropped, str(device))
+
+
+__all__ = ["PredictConfig", "PredictSummary", "predict"]
