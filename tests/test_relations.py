@@ -286,3 +286,33 @@ def test_relation_fields_are_consistent_on_a_synthetic_world():
             assert rel.front_pixels == (img.id_map[o] == rel.front).sum()
             assert rel.back_pixels == (img.id_map[o] == rel.back).sum()
         assert r.candidate_pairs == len(r.relations) + len(r.ties) + len(r.hidden)
+
+
+@pytest.mark.parametrize("encoding", ["compressed", "uncompressed"])
+def test_polygon_and_rle_inputs_give_the_same_relations(encoding):
+    from pycocotools import mask as mask_utils
+
+    from rapkit.io.coco import decode_instances
+
+    def as_rle(m: np.ndarray) -> dict:
+        if encoding == "compressed":
+            rle = mask_utils.encode(np.asfortranarray(m.astype(np.uint8)))
+            return {"size": rle["size"], "counts": rle["counts"].decode("ascii")}
+        flat = m.reshape(-1, order="F").astype(np.int8)
+        edges = np.flatnonzero(np.diff(flat)) + 1
+        counts = np.diff(np.r_[0, edges, flat.size]).tolist()
+        return {"size": list(m.shape), "counts": ([0] + counts) if flat[0] else counts}
+
+    n = 0
+    for img in synth_images(6, seed=4):
+        polys = [{"id": i.id, "category_id": i.category_id, "iscrowd": i.iscrowd,
+                  "segmentation": [i.polygon] if i.polygon is not None else as_rle(i.mask)} for i in img.instances]
+        rles = [dict(a, segmentation=as_rle(i.mask)) for a, i in zip(polys, img.instances)]
+        got = []
+        for anns in (polys, rles):
+            masks = decode_instances(anns, img.height, img.width, validate=True)
+            got.append(extract_relations(masks, img.id_map, img.segments, theta=0.1, image_id=img.image_id))
+        assert got[0] == got[1]
+        assert set(pairs(got[0])) == true_relations(img, 0.1)
+        n += len(got[0].relations)
+    assert n > 0
