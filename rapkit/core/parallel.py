@@ -40,8 +40,13 @@ def imap_ordered(
     initargs: tuple = (),
     on_result: Callable[[R], None] | None = None,
     max_in_flight: int | None = None,
+    preload: tuple[str, ...] = (),
 ) -> Iterator[R]:
-    """Map ``fn`` over ``items`` in ``workers`` processes, yielding results in order."""
+    """Map ``fn`` over ``items`` in ``workers`` processes, yielding results in order.
+
+    ``preload`` names modules the forkserver imports once before forking the workers (so
+    each worker starts with them loaded, e.g. compiled numba kernels); ignored by other
+    start methods."""
     if workers <= 1:
         if initializer is not None:
             initializer(*initargs)
@@ -52,7 +57,10 @@ def imap_ordered(
             yield r
         return
     limit = max_in_flight or 2 * workers
-    with ProcessPoolExecutor(max_workers=workers, mp_context=_context(), initializer=initializer, initargs=initargs) as ex:
+    ctx = _context()
+    if preload and ctx.get_start_method() == "forkserver":
+        ctx.set_forkserver_preload(list(preload))
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=initializer, initargs=initargs) as ex:
         pending: collections.deque[Future] = collections.deque()
         try:
             for it in items:

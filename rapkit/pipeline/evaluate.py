@@ -52,6 +52,8 @@ class PQEvaluation:
 
 
 _WORKER_CATS: frozenset[int] = frozenset()
+# modules the forkserver loads once for all workers (kernels from numba's cache, the task code)
+_PRELOAD = ("rapkit.kernels.warm", "rapkit.io.png", "rapkit.core.pq", "rapkit.pipeline.evaluate")
 
 
 def _init_worker(category_ids: frozenset[int]) -> None:
@@ -145,6 +147,7 @@ def evaluate_pq(
             initializer=_init_worker,
             initargs=(frozenset(cats),),
             on_result=(lambda r: progress(1)) if progress is not None else None,
+            preload=(_PRELOAD if fast else ()),
         )
     )
     stats = merge_stats(parts)
