@@ -30,7 +30,17 @@ from .jsonio import load_json
 
 
 def _num(v: Any) -> bool:
+    t = type(v)
+    if t is float or t is int:  # the JSON cases, checked without the slow ABC machinery
+        return True
     return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
+def _int(v: Any) -> bool:
+    t = type(v)
+    if t is int:
+        return True
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
 
 
 def parse_proposals(
@@ -61,14 +71,14 @@ def parse_proposals(
         if not isinstance(p, dict):
             raise InputError(f"{where} is not an object", file=file)
         iid = p.get("image_id")
-        if not isinstance(iid, numbers.Integral) or isinstance(iid, bool):
+        if not _int(iid):
             raise InputError(f"{where} has no integer image_id", file=file)
         iid = int(iid)
         if iid not in per:
             raise InputError(f"{where} is for an image that is not in the image list", file=file, image_id=iid)
         info = images[iid]
         cid = p.get("category_id")
-        if not isinstance(cid, numbers.Integral) or isinstance(cid, bool):
+        if not _int(cid):
             raise InputError(f"{where} has no integer category_id", file=file, image_id=iid)
         cat = categories.get(int(cid))
         if cat is None:
@@ -83,7 +93,7 @@ def parse_proposals(
             raise InputError(f"{where}: segmentation must be an RLE {{size, counts}}", file=file, image_id=iid)
         size = seg["size"]
         if (not isinstance(size, (list, tuple)) or len(size) != 2
-                or [int(v) if _num(v) else None for v in size] != [info.height, info.width]):
+                or not _num(size[0]) or not _num(size[1]) or size[0] != info.height or size[1] != info.width):
             raise InputError(
                 f"{where}: RLE size {size!r} differs from the image size [{info.height}, {info.width}] (height, width)",
                 file=file, image_id=iid)

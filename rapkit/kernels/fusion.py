@@ -85,20 +85,29 @@ def _fuse(boxes, areas, offs, masks, labels, rel, order, width, height, tau, gam
         n_same = 0
         n_occ = 0
         n_vis = 0
+        last = -1
+        f_occ = 0
+        f_same = 0
+        f_vis = 0
         for x in range(x0, x1):
             mrow = masks[offs[i] + (x - x0) * bh: offs[i] + (x - x0 + 1) * bh]
             crow = canvas[x, y0:y1]
             for t in range(bh):
                 if mrow[t]:
                     c = crow[t]
-                    if c == 0:
-                        n_vis += 1
-                    else:
-                        n_occ += 1
-                        if labels[c - 1] == li:
-                            n_same += 1
-                        if rel[c - 1] > ri:
-                            n_vis += 1
+                    if c != last:  # canvas values come in runs: look up once per run
+                        last = c
+                        if c == 0:
+                            f_occ = 0
+                            f_same = 0
+                            f_vis = 1
+                        else:
+                            f_occ = 1
+                            f_same = 1 if labels[c - 1] == li else 0
+                            f_vis = 1 if rel[c - 1] > ri else 0
+                    n_occ += f_occ
+                    n_same += f_same
+                    n_vis += f_vis
         # category-aware check (lines 4-8)
         if ca:
             share = n_same / area
@@ -108,9 +117,16 @@ def _fuse(boxes, areas, offs, masks, labels, rel, order, width, height, tau, gam
         # pairs met (lines 9-16): events and excessive-overlap check
         drop_eo = False
         for kk in range(nk):
+            if not record_events and (drop_eo or not eo):
+                break
             j = kept[kk]
             if boxes[j, 0] >= x1 or boxes[j, 1] <= x0 or boxes[j, 2] >= y1 or boxes[j, 3] <= y0:
                 continue
+            if not record_events:
+                # O_ij <= the boxes' intersection: skip pairs that cannot reach gamma
+                ibox = (min(x1, boxes[j, 1]) - max(x0, boxes[j, 0])) * (min(y1, boxes[j, 3]) - max(y0, boxes[j, 2]))
+                if ibox / area < gamma or ((not reference) and ibox / areas[j] < gamma):
+                    continue
             if have_ov:
                 o = overlaps[i, j]
             else:
