@@ -316,3 +316,30 @@ def test_polygon_and_rle_inputs_give_the_same_relations(encoding):
         assert set(pairs(got[0])) == true_relations(img, 0.1)
         n += len(got[0].relations)
     assert n > 0
+
+
+def test_relations_json_round_trip_and_rejects_other_json(tmp_path):
+    from rapkit.io.relations import read_relations, write_relations
+    from rapkit.pipeline.relations import totals_of
+
+    imgs = []
+    for img in synth_images(4, seed=8):
+        masks = [crop(i.mask, i.id, i.category_id, i.iscrowd) for i in img.instances]
+        imgs.append(extract_relations(masks, img.id_map, img.segments, theta=0.05, image_id=img.image_id))
+    p = tmp_path / "r.json"
+    write_relations(p, imgs, theta=0.05, rule="paper", totals=totals_of(imgs))
+    rf = read_relations(p)
+    assert rf.theta == 0.05 and rf.rule == "paper" and rf.totals == totals_of(imgs)
+    for r in imgs:
+        back = rf.images[r.image_id]
+        assert back.relations == r.relations and back.unmatched == r.unmatched
+        assert back.ties == r.ties and back.hidden == r.hidden and back.candidate_pairs == r.candidate_pairs
+    with pytest.raises(ConfigError):  # no overwrite without force
+        write_relations(p, imgs, theta=0.05, rule="paper", totals=totals_of(imgs))
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"images": [], "annotations": []}')
+    with pytest.raises(InputError, match="not a rapkit relations JSON"):
+        read_relations(bad)
+    bad.write_text('{"kind": "relations", "schema_version": 99, "images": []}')
+    with pytest.raises(InputError, match="schema_version"):
+        read_relations(bad)
