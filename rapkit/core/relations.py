@@ -1,4 +1,6 @@
-"""Ground-truth occlusion relations of one image (paper section 3.1), pure numpy.
+"""Ground-truth occlusion relations of one image (paper section 3.1): a pure function (no
+files); the pixel work runs in :mod:`rapkit.kernels.relations` (numba, loaded on first use)
+or, with ``kernels="numpy"``, in its plain-numpy twins.
 
 For the non-crowd instances ``I_k`` of an image (amodal masks from the instances JSON) and
 the image's panoptic id map:
@@ -6,8 +8,9 @@ the image's panoptic id map:
 1. **Matching.** Each instance is matched to a panoptic segment of the same category: the
    one-to-one assignment with the largest total pixel intersection (per category; a maximum
    weight bipartite matching, so a small object in front of a big one of the same category
-   keeps its own segment; among equal totals the better IoU wins). Crowd instances and crowd segments take no part. An instance
-   with no overlapping segment left is *unmatched*: it owns no pixel of the panoptic map.
+   keeps its own segment; among equal totals the better IoU wins). Crowd instances and
+   crowd segments take no part. An instance with no overlapping segment left is
+   *unmatched*: it owns no pixel of the panoptic map.
 2. **Candidate pairs.** For instances i, j with ``O = I_i ∩ I_j``, ``R_i = |O|/|I_i|`` and
    ``R_j = |O|/|I_j|``: the pair is a candidate when ``R_i > theta`` or ``R_j > theta``
    (a ratio exactly at theta does not count).
