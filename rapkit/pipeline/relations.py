@@ -155,7 +155,7 @@ def _extract(ds: InstancesDataset, pan: PanopticDataset, *, theta: float, rule: 
 
     results: list[ImageRelations] = []
     items = tasks() if workers <= 1 else batches()  # batches cut the pool's per-task overhead
-    for r in imap_ordered(_dispatch if workers <= 1 else _dispatch_batch, items, workers):
+    for r in imap_ordered(_dispatch if workers <= 1 else _dispatch_batch, items, workers, preload=_PRELOAD):
         got = [r] if workers <= 1 else r
         results.extend(got)
         if progress is not None:
@@ -164,6 +164,9 @@ def _extract(ds: InstancesDataset, pan: PanopticDataset, *, theta: float, rule: 
 
 
 _BATCH = 8
+# imported once by the forkserver, so each worker starts with the compiled kernels loaded
+_PRELOAD = ("pycocotools.mask", "rapkit.kernels.warm_relations", "rapkit.io.png", "rapkit.io.coco",
+            "rapkit.pipeline.relations")
 
 
 def _dispatch(item: _Task | ImageRelations) -> ImageRelations:
