@@ -197,7 +197,6 @@ def _fuse(boxes, areas, offs, masks, labels, rel, order, width, height, tau, gam
 @njit(cache=True, nogil=True)
 def _compose(canvas, sem, has_sem, is_stuff, stuff_area, thing_lut, n_things):
     width, height = canvas.shape
-    n_lut = thing_lut.shape[0]
     img = np.empty((height, width), np.int32)
     counts = np.zeros(256, np.int64)
     # pass 1: transpose the x-major canvas in tiles; histogram of the free pixels' classes
@@ -205,17 +204,19 @@ def _compose(canvas, sem, has_sem, is_stuff, stuff_area, thing_lut, n_things):
         ye = min(yb + 32, height)
         for xb in range(0, width, 32):
             xe = min(xb + 32, width)
-            for x in range(xb, xe):
-                col = canvas[x]
-                for y in range(yb, ye):
-                    img[y, x] = col[y]
-    if has_sem:
-        for y in range(height):
-            irow = img[y]
-            srow = sem[y]
-            for x in range(width):
-                if irow[x] == 0:
-                    counts[srow[x]] += 1
+            if has_sem:
+                for x in range(xb, xe):
+                    col = canvas[x]
+                    for y in range(yb, ye):
+                        v = col[y]
+                        img[y, x] = v
+                        if v == 0:
+                            counts[sem[y, x]] += 1
+            else:
+                for x in range(xb, xe):
+                    col = canvas[x]
+                    for y in range(yb, ye):
+                        img[y, x] = col[y]
     # stuff segments: classes in ascending id with enough free pixels
     stuff_id = np.zeros(256, np.uint32)
     classes = np.empty(256, np.int64)
@@ -232,33 +233,38 @@ def _compose(canvas, sem, has_sem, is_stuff, stuff_area, thing_lut, n_things):
     bx1 = np.full(n_ids + 1, -1, np.int64)
     by0 = np.full(n_ids + 1, height, np.int64)
     by1 = np.full(n_ids + 1, -1, np.int64)
-    # pass 2: final ids (things through the lookup table, free pixels from the stuff table)
+    # pass 2: final ids (things through the lookup table, free pixels from the stuff table);
+    # runs of equal ids along a row update area and bbox once per run
     for y in range(height):
         irow = img[y]
         orow = out[y]
-        if has_sem:
-            srow = sem[y]
-            for x in range(width):
-                v = irow[x]
-                orow[x] = thing_lut[v] if v != 0 else stuff_id[srow[x]]
-        else:
-            for x in range(width):
-                orow[x] = thing_lut[irow[x]]
+        srow = sem[y]
+        cur = np.uint32(0)
         start = 0
-        while start < width:  # runs of equal ids update the statistics once per run
-            v = orow[start]
-            end = start + 1
-            while end < width and orow[end] == v:
-                end += 1
-            area[v] += end - start
-            if start < bx0[v]:
-                bx0[v] = start
-            if end - 1 > bx1[v]:
-                bx1[v] = end - 1
-            if y < by0[v]:
-                by0[v] = y
-            by1[v] = y
-            start = end
+        for x in range(width):
+            v = irow[x]
+            o = thing_lut[v] if v != 0 else (stuff_id[srow[x]] if has_sem else np.uint32(0))
+            orow[x] = o
+            if o != cur:
+                if x > start:
+                    area[cur] += x - start
+                    if start < bx0[cur]:
+                        bx0[cur] = start
+                    if x - 1 > bx1[cur]:
+                        bx1[cur] = x - 1
+                    if y < by0[cur]:
+                        by0[cur] = y
+                    by1[cur] = y
+                cur = o
+                start = x
+        area[cur] += width - start
+        if start < bx0[cur]:
+            bx0[cur] = start
+        if width - 1 > bx1[cur]:
+            bx1[cur] = width - 1
+        if y < by0[cur]:
+            by0[cur] = y
+        by1[cur] = y
     bbox = np.zeros((n_ids + 1, 4), np.int64)
     for v in range(n_ids + 1):
         if area[v] > 0:
