@@ -8,6 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
+__all__ = [
+    "ref_rle_counts", "ref_full_mask", "crops_from_full", "ref_decode_rles", "full_masks",
+    "ref_pairwise_overlaps", "ref_fuse_instances", "ref_compose", "ref_png_up_rows",
+]
+
 # ----------------------------------------------------------------------------- RLE
 
 
