@@ -73,6 +73,22 @@ def _image_task(task: tuple) -> PQStats:
         raise e.with_context(file=pred_png)
 
 
+def _chunk_task(chunk: list[tuple]) -> tuple[int, PQStats]:
+    # several images per task: fewer round trips and one merged result to send back
+    return len(chunk), merge_stats([_image_task(t) for t in chunk])
+
+
+def _chunks(items: Any, size: int) -> Any:
+    buf: list = []
+    for it in items:
+        buf.append(it)
+        if len(buf) == size:
+            yield buf
+            buf = []
+    if buf:
+        yield buf
+
+
 def _segments_tuple(segs: list[Segment]) -> list[dict[str, int]]:
     # small picklable records (the fields PQ needs)
     return [{"id": s.id, "category_id": s.category_id, "area": s.area, "iscrowd": s.iscrowd} for s in segs]
@@ -139,20 +155,23 @@ def evaluate_pq(
                 fast,
             )
 
-    parts = list(
-        imap_ordered(
-            _image_task,
-            tasks(),
-            workers,
-            initializer=_init_worker,
-            initargs=(frozenset(cats),),
-            on_result=(lambda r: progress(1)) if progress is not None else None,
-            preload=(_PRELOAD if fast else ()),
-        )
-    )
+    n = len(gt.annotations)
+    size = 1 if workers <= 1 else max(1, min(32, n // (8 * workers)))
+    parts = []
+    for k, st in imap_ordered(
+        _chunk_task,
+        _chunks(tasks(), size),
+        workers,
+        initializer=_init_worker,
+        initargs=(frozenset(cats),),
+        preload=(_PRELOAD if fast else ()),
+    ):
+        parts.append(st)
+        if progress is not None:
+            progress(k)
     stats = merge_stats(parts)
     result = summarize(stats, cats)
-    ev = PQEvaluation(result, stats, cats, len(parts), ignored, warnings)
+    ev = PQEvaluation(result, stats, cats, stats.n_images, ignored, warnings)
     return ev, pq_report(ev, per_class=per_class)
 
 
