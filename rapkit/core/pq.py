@@ -207,6 +207,8 @@ def merge_stats(parts: list[PQStats]) -> PQStats:
     """
     if not parts:
         return PQStats()
+    if len(parts) == 1:
+        return parts[0]
     tp: dict[int, int] = {}
     fp: dict[int, int] = {}
     fn: dict[int, int] = {}
@@ -236,6 +238,8 @@ def merge_stats(parts: list[PQStats]) -> PQStats:
 
 
 def _seg_fields(s: Any) -> tuple[int, int, Any, int]:
+    if type(s) is tuple:  # (id, category_id, area, iscrowd): the compact form pools send
+        return s
     if isinstance(s, Segment):
         return s.id, s.category_id, s.area, s.iscrowd
     return int(s["id"]), int(s["category_id"]), s.get("area", 0), int(s.get("iscrowd", 0))
@@ -249,8 +253,8 @@ def _category_ids(categories: Any) -> Any:
 
 def pq_stats(
     gt: np.ndarray | PairHistogram,
-    gt_segments: Sequence[Segment | Mapping[str, Any]],
-    pred_segments: Sequence[Segment | Mapping[str, Any]],
+    gt_segments: Sequence[Segment | Mapping[str, Any] | tuple],
+    pred_segments: Sequence[Segment | Mapping[str, Any] | tuple],
     categories: Mapping[int, Any] | Iterable[Any] | frozenset[int],
     pred_map: np.ndarray | None = None,
     *,
@@ -262,7 +266,9 @@ def pq_stats(
     ``gt`` is either a :class:`PairHistogram` or the GT id map (then ``pred_map`` is the
     predicted id map). ``categories`` may also be a set of category ids (only membership
     is needed here). ``order`` is the image's position in the GT annotations (it fixes the
-    summation order of the IoUs; give each image of a dataset its own). Raises
+    summation order of the IoUs; give each image of a dataset its own). Segments are
+    :class:`Segment` objects, dicts with ``id, category_id, area, iscrowd``, or tuples
+    ``(id, category_id, area, iscrowd)``. Raises
     :class:`InputError` for a predicted id in the map but not in ``pred_segments``, a
     predicted segment absent from the map, an unknown predicted category, duplicate
     segment ids, or maps of different shapes.

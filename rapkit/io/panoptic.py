@@ -141,7 +141,7 @@ def _parse_segment(s: Any, file: Any, image_id: int) -> Segment:
         id=sid,
         category_id=cid,
         area=int(s.get("area", 0)),
-        bbox=tuple(int(round(float(v))) for v in bbox),  # type: ignore[arg-type]
+        bbox=tuple(map(round, map(float, bbox))),  # type: ignore[arg-type]  (round(float) -> int)
         iscrowd=int(s.get("iscrowd", 0)),
         score=float(s["score"]) if s.get("score") is not None else None,
         relation=float(s["relation"]) if s.get("relation") is not None else None,
