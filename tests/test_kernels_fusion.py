@@ -120,7 +120,7 @@ def test_pairwise_overlaps_match_twin(scene):
 def test_compose_matches_twin(h, w, seed, stuff_area, with_sem):
     rng = np.random.default_rng(seed)
     n = 5
-    canvas = np.where(rng.random((w, h)) < 0.4, rng.integers(1, n + 1, (w, h)), 0).astype(np.int32)
+    canvas = np.where(rng.random((h, w)) < 0.4, rng.integers(1, n + 1, (h, w)), 0).astype(np.int32)
     sem = rng.choice(np.array([0, 5, 6, 7, 200, 255], np.uint8), size=(h, w)) if with_sem else None
     is_stuff = np.zeros(256, bool)
     is_stuff[[5, 7, 200]] = True
@@ -157,6 +157,6 @@ def test_wrappers_reject_bad_arrays():
     with pytest.raises(ValueError, match="canvas"):
         fusion.compose(z((2, 2), np.int64), None, z(256, bool), 1, z(1, np.uint32), 0)
     with pytest.raises(ValueError, match="semantic"):
-        fusion.compose(z((2, 3), np.int32), z((2, 3), np.uint8), z(256, bool), 1, z(1, np.uint32), 0)
+        fusion.compose(z((2, 3), np.int32), z((3, 2), np.uint8), z(256, bool), 1, z(1, np.uint32), 0)
     with pytest.raises(ValueError, match="chars"):
         rle.decode_packed(z(3, np.int64), z(2, np.int64), 2, 2)

@@ -183,12 +183,12 @@ def ref_fuse_instances(boxes, areas, offsets, masks, labels, relations, order, w
         if visible[j] == 0:
             status[j] = 6
     ev = np.array(events, np.int64).reshape(-1, 2)
-    return np.ascontiguousarray(seg.T).astype(np.int32), status, visible, ev
+    return seg.astype(np.int32), status, visible, ev
 
 
 def ref_compose(canvas, semantic, is_stuff, stuff_area, thing_lut, n_things):
     """Twin of :func:`rapkit.kernels.fusion.compose`."""
-    img = canvas.T
+    img = canvas
     out = thing_lut[img].astype(np.uint32)
     classes = []
     if semantic is not None:

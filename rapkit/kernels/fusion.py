@@ -1,16 +1,17 @@
 """Fusion kernels (numba): Algorithm 1 of the RAP paper, the heuristic rule, the stuff fill.
 
-All kernels work in x-major ("transposed") layout, like COCO RLE: the canvas has shape
-``(W, H)`` and masks are box crops from :mod:`rapkit.kernels.rle`. The canvas holds, per
-pixel, ``k + 1`` for the proposal ``k`` that owns it (0 = free).
+Masks are the x-major box crops of :mod:`rapkit.kernels.rle` (walked column by column, as
+COCO RLE is); the canvas is an (H, W) image holding, per pixel, ``k + 1`` for the proposal
+``k`` that owns it (0 = free).
 
 Status codes per proposal (:data:`STATUS_NAMES`): kept, dropped by score (s < rho), empty
 mask, category-aware check, excessive-overlap check, canvas check (visible/free share), and
 emptied (kept, then fully covered by later proposals: segment removed).
 
 ``compose`` turns the canvas into the final (H, W) id map with the stuff fill, in two passes
-over the image. The exact semantics are in ``docs/fusion.md``; :mod:`rapkit.kernels._reference_fusion` holds
-full-image numpy twins that define them executably.
+over the image. The exact semantics are in ``docs/fusion.md``;
+:mod:`rapkit.kernels._reference_fusion` holds full-image numpy twins that define them
+executably.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def _pairwise_overlaps(boxes, offs, masks):
 def _fuse(boxes, areas, offs, masks, labels, rel, order, width, height, tau, gamma,
           ra, ca, eo, reference, overlaps, record_events):
     n = boxes.shape[0]
-    canvas = np.zeros((width, height), np.int32)
+    canvas = np.zeros((height, width), np.int32)
     status = np.full(n, 7, np.int8)
     visible = np.zeros(n, np.int64)
     kept = np.empty(n, np.int64)
@@ -91,7 +92,7 @@ def _fuse(boxes, areas, offs, masks, labels, rel, order, width, height, tau, gam
         f_vis = 0
         for x in range(x0, x1):
             mrow = masks[offs[i] + (x - x0) * bh: offs[i] + (x - x0 + 1) * bh]
-            crow = canvas[x, y0:y1]
+            crow = canvas[y0:y1, x]
             for t in range(bh):
                 if mrow[t]:
                     c = crow[t]
@@ -148,7 +149,7 @@ def _fuse(boxes, areas, offs, masks, labels, rel, order, width, height, tau, gam
                     ov = 0
                     for x in range(x0, x1):
                         mrow = masks[offs[i] + (x - x0) * bh: offs[i] + (x - x0 + 1) * bh]
-                        crow = canvas[x, y0:y1]
+                        crow = canvas[y0:y1, x]
                         for t in range(bh):
                             if mrow[t] and crow[t] == j + 1:
                                 ov += 1
@@ -173,7 +174,7 @@ def _fuse(boxes, areas, offs, masks, labels, rel, order, width, height, tau, gam
         lab = np.int32(i + 1)
         for x in range(x0, x1):
             mrow = masks[offs[i] + (x - x0) * bh: offs[i] + (x - x0 + 1) * bh]
-            crow = canvas[x, y0:y1]
+            crow = canvas[y0:y1, x]
             for t in range(bh):
                 if mrow[t]:
                     c = crow[t]
@@ -196,27 +197,16 @@ def _fuse(boxes, areas, offs, masks, labels, rel, order, width, height, tau, gam
 
 @njit(cache=True, nogil=True)
 def _compose(canvas, sem, has_sem, is_stuff, stuff_area, thing_lut, n_things):
-    width, height = canvas.shape
-    img = np.empty((height, width), np.int32)
+    height, width = canvas.shape
     counts = np.zeros(256, np.int64)
-    # pass 1: transpose the x-major canvas in tiles; histogram of the free pixels' classes
-    for yb in range(0, height, 32):
-        ye = min(yb + 32, height)
-        for xb in range(0, width, 32):
-            xe = min(xb + 32, width)
-            if has_sem:
-                for x in range(xb, xe):
-                    col = canvas[x]
-                    for y in range(yb, ye):
-                        v = col[y]
-                        img[y, x] = v
-                        if v == 0:
-                            counts[sem[y, x]] += 1
-            else:
-                for x in range(xb, xe):
-                    col = canvas[x]
-                    for y in range(yb, ye):
-                        img[y, x] = col[y]
+    # pass 1: histogram of the free pixels' semantic classes
+    if has_sem:
+        for y in range(height):
+            crow = canvas[y]
+            srow = sem[y]
+            for x in range(width):
+                if crow[x] == 0:
+                    counts[srow[x]] += 1
     # stuff segments: classes in ascending id with enough free pixels
     stuff_id = np.zeros(256, np.uint32)
     classes = np.empty(256, np.int64)
@@ -236,7 +226,7 @@ def _compose(canvas, sem, has_sem, is_stuff, stuff_area, thing_lut, n_things):
     # pass 2: final ids (things through the lookup table, free pixels from the stuff table);
     # runs of equal ids along a row update area and bbox once per run
     for y in range(height):
-        irow = img[y]
+        irow = canvas[y]
         orow = out[y]
         srow = sem[y]
         cur = np.uint32(0)
@@ -315,10 +305,10 @@ def fuse_instances(
     overlaps: np.ndarray | None = None,
     record_events: bool = False,
 ):
-    """Paint proposals ``order`` (already score-sorted and rho-filtered) onto an x-major canvas.
+    """Paint proposals ``order`` (already score-sorted and rho-filtered) onto an (H, W) canvas.
 
     Algorithm 1 with switches; the heuristic is ``ra=ca=eo=False``. Returns
-    ``(canvas (W, H) int32, status (N,) int8, visible (N,) int64, events (E, 2) int64)``;
+    ``(canvas (H, W) int32, status (N,) int8, visible (N,) int64, events (E, 2) int64)``;
     ``events`` lists the pairs (new proposal i, kept proposal j) whose full masks overlap,
     met by every proposal that reaches the pair loop (lines 9-16).
 
@@ -327,7 +317,7 @@ def fuse_instances(
     ...     z(0, np.uint8), z(0, np.int64), z(0), z(0, np.int64), 3, 2, tau=.6, gamma=.5,
     ...     ra=True, ca=True, eo=True, reference=False)
     >>> c.shape
-    (3, 2)
+    (2, 3)
     """
     n = boxes.shape[0]
     _check("boxes", boxes, np.int64, 2)
@@ -356,7 +346,7 @@ def fuse_instances(
 
 def compose(canvas: np.ndarray, semantic: np.ndarray | None, is_stuff: np.ndarray, stuff_area: int,
             thing_lut: np.ndarray, n_things: int):
-    """Turn the x-major instance canvas into the final (H, W) uint32 id map, with stuff.
+    """Turn the (H, W) instance canvas into the final uint32 id map, with stuff.
 
     ``thing_lut`` (uint32, N + 1 entries) maps canvas values (proposal index + 1) to thing
     segment ids 1..n_things (0 = not in the output). Free pixels take the stuff class of the
@@ -365,7 +355,7 @@ def compose(canvas: np.ndarray, semantic: np.ndarray | None, is_stuff: np.ndarra
     ``n_things + 1 + s`` in ascending class order. Returns
     ``(id_map, stuff classes, area (n_ids+1,), bbox (n_ids+1, 4) [x, y, w, h])``.
 
-    >>> out, cls, area, bbox = compose(np.array([[1], [0]], np.int32), np.array([[0, 9]], np.uint8),
+    >>> out, cls, area, bbox = compose(np.array([[1, 0]], np.int32), np.array([[0, 9]], np.uint8),
     ...     np.arange(256) == 9, 1, np.array([0, 1], np.uint32), 1)
     >>> out.tolist(), cls.tolist(), area.tolist()
     ([[1, 2]], [9], [0, 1, 1])
@@ -379,7 +369,7 @@ def compose(canvas: np.ndarray, semantic: np.ndarray | None, is_stuff: np.ndarra
         raise ValueError("canvas holds a value outside the thing lookup table")
     if thing_lut.size and int(thing_lut.max()) > n_things:
         raise ValueError("thing lookup table maps outside 0..n_things")
-    w, h = canvas.shape
+    h, w = canvas.shape
     if semantic is None:
         sem = np.zeros((h, w), np.uint8)
         has = False
