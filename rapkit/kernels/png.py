@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .pq import _compact, _ensure_room, _fold_ids, _insert, _table
+from .pq import _compact, _ensure_room, _fold_ids, _insert, _key, _table
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -252,6 +252,26 @@ def decode_ids(raw: np.ndarray, h: int, w: int, bpp: int) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
+def _fold_rgb_rows(g: np.ndarray, p: np.ndarray, keys: np.ndarray, counts: np.ndarray, run_g: np.uint32,
+                   run_p: np.uint32, run_n: np.int64) -> tuple:
+    """:func:`rapkit.kernels.pq._fold_ids` for two unfiltered RGB rows, ids built inline."""
+    new = np.int64(0)
+    for x in range(g.shape[0] // 3):
+        j = 3 * x
+        gi = np.uint32(g[j]) | (np.uint32(g[j + 1]) << 8) | (np.uint32(g[j + 2]) << 16)
+        pi = np.uint32(p[j]) | (np.uint32(p[j + 1]) << 8) | (np.uint32(p[j + 2]) << 16)
+        if gi == run_g and pi == run_p:
+            run_n += 1
+        else:
+            if run_n > 0:
+                new += _insert(keys, counts, _key(run_g, run_p), run_n)
+            run_g = gi
+            run_p = pi
+            run_n = 1
+    return run_g, run_p, run_n, new
+
+
+@njit(cache=True, nogil=True)
 def _pair_png_kernel(
     raw_g: np.ndarray, bpp_g: np.int64, raw_p: np.ndarray, bpp_p: np.int64, h: np.int64, w: np.int64,
     keys: np.ndarray, counts: np.ndarray,
@@ -281,19 +301,22 @@ def _pair_png_kernel(
             return keys, counts, used, y, 0
         if not _unfilter_row(np.int64(raw_p[op]), raw_p[op + 1 : op + 1 + sp], pprev, pcur, bpp_p):
             return keys, counts, used, y, 1
-        if bpp_g == 3:
-            _ids3(gcur, gi)
-        else:
-            _ids4(gcur, gi)
-        if bpp_p == 3:
-            _ids3(pcur, pi)
-        else:
-            _ids4(pcur, pi)
         keys, counts = _ensure_room(keys, counts, used, w + 1)
-        run_g, run_p, run_n, new = _fold_ids(gi, pi, keys, counts, run_g, run_p, run_n)
+        if bpp_g == 3 and bpp_p == 3:  # the usual case: ids built inline, constant strides
+            run_g, run_p, run_n, new = _fold_rgb_rows(gcur, pcur, keys, counts, run_g, run_p, run_n)
+        else:
+            if bpp_g == 3:
+                _ids3(gcur, gi)
+            else:
+                _ids4(gcur, gi)
+            if bpp_p == 3:
+                _ids3(pcur, pi)
+            else:
+                _ids4(pcur, pi)
+            run_g, run_p, run_n, new = _fold_ids(gi, pi, keys, counts, run_g, run_p, run_n)
         used += new
     if run_n > 0:
-        used += _insert(keys, counts, (np.uint64(run_g) << np.uint64(24)) | np.uint64(run_p), run_n)
+        used += _insert(keys, counts, _key(run_g, run_p), run_n)
     return keys, counts, used, -1, 0
 
 

@@ -58,6 +58,11 @@ def _insert(keys: np.ndarray, counts: np.ndarray, key: np.uint64, n: np.int64) -
         s = (s + np.uint64(1)) & mask
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _key(g: np.uint32, p: np.uint32) -> np.uint64:
+    return (np.uint64(g) << np.uint64(24)) | np.uint64(p)
+
+
 @njit(cache=True, nogil=True)
 def _fold_ids(gi: np.ndarray, pi: np.ndarray, keys: np.ndarray, counts: np.ndarray, run_g: np.uint32, run_p: np.uint32, run_n: np.int64) -> tuple:
     """Fold one row of GT ids ``gi`` and predicted ids ``pi`` into the table: runs of equal
@@ -71,7 +76,7 @@ def _fold_ids(gi: np.ndarray, pi: np.ndarray, keys: np.ndarray, counts: np.ndarr
             run_n += 1
         else:
             if run_n > 0:
-                new += _insert(keys, counts, (np.uint64(run_g) << np.uint64(24)) | np.uint64(run_p), run_n)
+                new += _insert(keys, counts, _key(run_g, run_p), run_n)
             run_g = g
             run_p = p
             run_n = 1
@@ -98,7 +103,7 @@ def _pair_maps_kernel(g: np.ndarray, p: np.ndarray, keys: np.ndarray, counts: np
         run_g, run_p, run_n, new = _fold_ids(g[y], p[y], keys, counts, run_g, run_p, run_n)
         used += new
     if run_n > 0:
-        used += _insert(keys, counts, (np.uint64(run_g) << np.uint64(24)) | np.uint64(run_p), run_n)
+        used += _insert(keys, counts, _key(run_g, run_p), run_n)
     return keys, counts, used
 
 
