@@ -134,6 +134,31 @@ def test_paeth_branch_light_equals_specification():
         assert K._paeth(a, b, c) == R.ref_paeth(a, b, c)
 
 
+def test_paeth_shortcut_when_up_equals_up_left():
+    """The kernels predict the left byte wherever up == up-left: exact by the specification."""
+    for a in range(256):
+        for b in range(256):
+            assert R.ref_paeth(a, b, b) == a
+
+
+def test_paeth_rows_on_flat_and_ragged_data_equal_twin():
+    rng = np.random.default_rng(11)
+    for bpp in (3, 4):
+        h, w = 9, 40
+        px = np.repeat(rng.integers(0, 256, size=(h, 5, bpp)), 8, axis=1).astype(np.uint8)  # flat runs
+        px[rng.random((h, w)) < 0.1] = rng.integers(0, 256, size=bpp)
+        rows = px.reshape(h, w * bpp)
+        raw = bytearray()
+        prev = np.zeros(w * bpp, np.uint8)
+        for y in range(h):
+            raw.append(4)
+            raw += _filter_row(4, rows[y], prev, bpp).tobytes()
+            prev = rows[y]
+        raw = np.frombuffer(bytes(raw), np.uint8)
+        assert np.array_equal(K.unfilter(raw, h, w, bpp), rows)
+        assert np.array_equal(R.ref_unfilter(raw, h, w, bpp), rows)
+
+
 def test_pair_keys_maps_equals_twin():
     rng = np.random.default_rng(3)
     for shape in [(1, 1), (7, 5), (40, 33)]:

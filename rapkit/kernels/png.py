@@ -29,8 +29,10 @@ def _paeth(a: np.int32, b: np.int32, c: np.int32) -> np.int32:
     return hi if thresh <= lo else t0
 
 
-# One loop per (filter, bytes per pixel), without branches inside: the left (a) and
-# upper-left (c) bytes of every channel stay in registers so the channels interleave.
+# One loop per (filter, bytes per pixel): the left (a) and upper-left (c) bytes of every
+# channel stay in registers so the channels interleave. Paeth takes a shortcut where the
+# upper and upper-left pixels are equal (flat regions, most of a panoptic map): there the
+# predictor is exactly the left byte (p = a + b - c = a, so |p - a| = 0 wins).
 @njit(cache=True, nogil=True)
 def _sub3(src: np.ndarray, prev: np.ndarray, cur: np.ndarray) -> None:
     n = src.shape[0] // 3
@@ -99,13 +101,19 @@ def _paeth3(src: np.ndarray, prev: np.ndarray, cur: np.ndarray) -> None:
     for x in range(n):
         j = 3 * x
         b0 = np.int32(prev[j])
-        a0 = (np.int32(src[j]) + _paeth(a0, b0, c0)) & 255
-        c0 = b0
         b1 = np.int32(prev[j + 1])
-        a1 = (np.int32(src[j + 1]) + _paeth(a1, b1, c1)) & 255
-        c1 = b1
         b2 = np.int32(prev[j + 2])
-        a2 = (np.int32(src[j + 2]) + _paeth(a2, b2, c2)) & 255
+        if b0 == c0 and b1 == c1 and b2 == c2:
+            # up == up-left: the predictor is the left byte (exactly), a 2-cycle chain
+            a0 = (np.int32(src[j]) + a0) & 255
+            a1 = (np.int32(src[j + 1]) + a1) & 255
+            a2 = (np.int32(src[j + 2]) + a2) & 255
+        else:
+            a0 = (np.int32(src[j]) + _paeth(a0, b0, c0)) & 255
+            a1 = (np.int32(src[j + 1]) + _paeth(a1, b1, c1)) & 255
+            a2 = (np.int32(src[j + 2]) + _paeth(a2, b2, c2)) & 255
+        c0 = b0
+        c1 = b1
         c2 = b2
         cur[j] = a0
         cur[j + 1] = a1
@@ -120,16 +128,23 @@ def _paeth4(src: np.ndarray, prev: np.ndarray, cur: np.ndarray) -> None:
     for x in range(n):
         j = 4 * x
         b0 = np.int32(prev[j])
-        a0 = (np.int32(src[j]) + _paeth(a0, b0, c0)) & 255
-        c0 = b0
         b1 = np.int32(prev[j + 1])
-        a1 = (np.int32(src[j + 1]) + _paeth(a1, b1, c1)) & 255
-        c1 = b1
         b2 = np.int32(prev[j + 2])
-        a2 = (np.int32(src[j + 2]) + _paeth(a2, b2, c2)) & 255
-        c2 = b2
         b3 = np.int32(prev[j + 3])
-        a3 = (np.int32(src[j + 3]) + _paeth(a3, b3, c3)) & 255
+        if b0 == c0 and b1 == c1 and b2 == c2 and b3 == c3:
+            # up == up-left: the predictor is the left byte (exactly), a 2-cycle chain
+            a0 = (np.int32(src[j]) + a0) & 255
+            a1 = (np.int32(src[j + 1]) + a1) & 255
+            a2 = (np.int32(src[j + 2]) + a2) & 255
+            a3 = (np.int32(src[j + 3]) + a3) & 255
+        else:
+            a0 = (np.int32(src[j]) + _paeth(a0, b0, c0)) & 255
+            a1 = (np.int32(src[j + 1]) + _paeth(a1, b1, c1)) & 255
+            a2 = (np.int32(src[j + 2]) + _paeth(a2, b2, c2)) & 255
+            a3 = (np.int32(src[j + 3]) + _paeth(a3, b3, c3)) & 255
+        c0 = b0
+        c1 = b1
+        c2 = b2
         c3 = b3
         cur[j] = a0
         cur[j + 1] = a1
