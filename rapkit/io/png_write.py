@@ -27,7 +27,7 @@ def _chunk(tag: bytes, payload: bytes) -> bytes:
     return struct.pack(">I", len(payload)) + tag + payload + struct.pack(">I", zlib.crc32(tag + payload) & 0xFFFFFFFF)
 
 
-def _compress(raw: bytes, level: int) -> bytes:
+def _compress(raw: "bytes | np.ndarray", level: int) -> bytes:
     try:
         import deflate
 
@@ -51,7 +51,7 @@ def encode_id_map_png(id_map: np.ndarray, level: int = 2) -> bytes:
 
     rows = png_up_rows(np.ascontiguousarray(ids))
     ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
-    return b"".join([_SIG, _chunk(b"IHDR", ihdr), _chunk(b"IDAT", _compress(rows.tobytes(), level)), _chunk(b"IEND", b"")])
+    return b"".join([_SIG, _chunk(b"IHDR", ihdr), _chunk(b"IDAT", _compress(rows, level)), _chunk(b"IEND", b"")])
 
 
 def write_id_map_png_fast(path: str | os.PathLike, id_map: np.ndarray, level: int = 2) -> Path:

@@ -121,6 +121,8 @@ def _read_png(p: Path, info: ImageInfo, known: np.ndarray) -> np.ndarray:
             im.load()
             mode = im.mode
             arr = np.asarray(im)
+            # 8-bit maps: PIL's C histogram of the pixel values (palette indices for P)
+            hist = np.asarray(im.histogram(), np.int64) if mode in ("L", "P") else None
     except FileNotFoundError:
         raise InputError("semantic PNG not found", file=p, image_id=info.id) from None
     except (UnidentifiedImageError, OSError, SyntaxError) as e:
@@ -135,7 +137,9 @@ def _read_png(p: Path, info: ImageInfo, known: np.ndarray) -> np.ndarray:
             bad = int(arr.max()) if int(arr.max()) > 255 else int(arr.min())
             raise InputError(f"semantic PNG holds label {bad}, which is not a category id", file=p, image_id=info.id)
         arr = arr.astype(np.uint8)
-    present = np.bincount(arr.ravel(), minlength=256) > 0
+    if hist is None or hist.shape[0] != 256:
+        hist = np.bincount(arr.ravel(), minlength=256)
+    present = hist > 0
     bad = np.nonzero(present & ~known)[0]
     if bad.size:
         raise InputError(f"semantic PNG holds label(s) {', '.join(str(int(v)) for v in bad[:5])}, "

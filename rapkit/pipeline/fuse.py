@@ -63,6 +63,32 @@ def png_name(info: ImageInfo) -> str:
     return (stem or f"{info.id:012d}") + ".png"
 
 
+def tune_allocator() -> bool:
+    """Keep freed image-sized buffers in the process heap for reuse (glibc ``mallopt``).
+
+    Every image allocates a few MB of temporaries (masks, canvas, id map, PNG rows). By
+    default glibc maps such blocks freshly and returns them on free, so each image pays a
+    page fault per 4 KB touched (about a third of the fusion time here). A fixed mmap
+    threshold of 32 MB and a high trim threshold make them come from the heap and stay
+    there. Process-wide; a no-op (False) where glibc is not available.
+    """
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    ok = mallopt(m_mmap_threshold, 32 << 20) == 1
+    return bool(mallopt(m_trim_threshold, 512 << 20) == 1 and ok)
+
+
+def _worker_init() -> None:
+    tune_allocator()
+
+
 def _task(args: tuple) -> tuple[dict, dict[str, int]]:
     from ..core.fusion import decode_scene, fuse_scene
     from ..io.png_write import write_id_map_png_fast
@@ -91,9 +117,11 @@ def fuse(
     force: bool = False,
     progress: Callable[[int], None] | None = None,
     on_start: Callable[[int], None] | None = None,
+    tune_memory: bool = True,
 ) -> FuseSummary:
     """Fuse a whole dataset into ``out_dir`` (atomic). ``on_start(n_images)`` is called once
-    the inputs are validated; ``progress(1)`` after each image."""
+    the inputs are validated; ``progress(1)`` after each image. ``tune_memory`` applies
+    :func:`tune_allocator` in the processes that fuse (this one when ``workers == 1``)."""
     from ..core.fusion import STATUS_NAMES, stuff_table
     from ..core.parallel import imap_ordered
     from ..io._atomic import atomic_path, check_writable
@@ -136,7 +164,9 @@ def fuse(
                 yield info, p, item, known, params, is_stuff, str(png_dir / name)
 
         try:
-            for ann, counts in imap_ordered(_task, tasks(), workers, on_result=(lambda r: progress(1)) if progress else None):
+            init = _worker_init if tune_memory else None
+            for ann, counts in imap_ordered(_task, tasks(), workers, initializer=init,
+                                            on_result=(lambda r: progress(1)) if progress else None):
                 annotations.append(ann)
                 summary.images += 1
                 summary.proposals += counts["proposals"]
