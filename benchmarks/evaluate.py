@@ -245,7 +245,9 @@ def main() -> None:
                     results[(tool, w)] = r["result"]
                     extra = f"  (kernel cache warm-up {r['warmup']:.2f} s, not counted)" if "warmup" in r else ""
                     print(f"  round {rnd + 1}: {tool:12s} workers={w}: {r['seconds']:.2f} s{extra}", flush=True)
-        print(f"\nbest of {args.repeat} round(s), os.cpu_count() = {os.cpu_count()}")
+        load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+        print(f"\nbest of {args.repeat} round(s), os.cpu_count() = {os.cpu_count()}, load average now {load} "
+              f"(on a shared machine, compare ratios taken in the same run)")
         print(f"{'tool':12s} {'workers':>7s} {'s/1000 img':>11s} {'ms/img':>7s} {'vs panopticapi(1)':>18s} {'vs same-count panopticapi':>26s} {'vs same-count hotcoco':>22s}")
         for (tool, w), s in rows.items():
             base1 = rows.get(("panopticapi", 1))

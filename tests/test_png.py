@@ -257,6 +257,21 @@ def test_corrupt_and_missing_pngs(tmp_path):
         read_id_map_fast(broken, image_id=7)
 
 
+def test_bad_header_crc_rejected_like_pil(tmp_path):
+    rng = np.random.default_rng(2)
+    good = tmp_path / "g.png"
+    write_png(good, id2rgb(_random_ids(rng, 6, 6)), [4])
+    data = bytearray(good.read_bytes())
+    data[8 + 8 + 13] ^= 0xFF  # IHDR CRC
+    bad = tmp_path / "b.png"
+    bad.write_bytes(bytes(data))
+    assert parse_png(bytes(data)) is None
+    with pytest.raises(InputError):
+        read_id_map(bad, image_id=1)
+    with pytest.raises(InputError):
+        read_id_map_fast(bad, image_id=1)
+
+
 def test_shape_checks(tmp_path):
     a, b = tmp_path / "a.png", tmp_path / "b.png"
     Image.fromarray(np.zeros((4, 5, 3), np.uint8)).save(a)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,8 @@ def parse_png(data: bytes) -> PngData | None:
         end = start + length
         if end + 4 > n:
             return None
+        if not idat and zlib.crc32(data[pos + 4 : end]) != struct.unpack(">I", data[end : end + 4])[0]:
+            return None  # like PIL: chunks before the image data must have a valid CRC
         if ctype == b"IHDR":
             if length != 13:
                 return None
@@ -82,7 +85,7 @@ def parse_png(data: bytes) -> PngData | None:
             idat.append(data[start:end])
         elif ctype == b"IEND":
             break
-        pos = end + 4  # skip CRC (zlib's adler32 checks the image data)
+        pos = end + 4  # IDAT CRCs are not checked (neither by PIL); zlib's adler32 checks the data
     if header is None or not idat:
         return None
     w, h, depth, ctype_, comp, filt, inter = header
