@@ -21,7 +21,7 @@ _LAZY = {
     "fuse_image": ("rapkit.core.fusion", "fuse_image"),
     "fuse": ("rapkit.core.fusion", "fuse"),
     "pq_stats": ("rapkit.core.pq", "pq_stats"),
-    "pq_compute": ("rapkit.core.pq", "pq_compute"),
+    "pq_compute": ("rapkit.pipeline.evaluate", "pq_compute"),
     "summarize": ("rapkit.core.pq", "summarize"),
     "PQStats": ("rapkit.core.pq", "PQStats"),
     "PQResult": ("rapkit.core.pq", "PQResult"),

@@ -442,3 +442,11 @@ def test_process_pool_start_methods(tmp_path, monkeypatch, method):
     two = rapkit_eval(gt, pred, workers=2)
     assert two.stats == one.stats
     assert_same(two.result.to_panopticapi(), panopticapi_one_process(gt, pred))
+
+
+def test_pq_compute_drop_in(tmp_path):
+    import rapkit
+
+    pred = perturbed_predictions(tmp_path, 5)
+    gt = SAMPLE / "panoptic_examples.json"
+    assert_same(rapkit.pq_compute(str(gt), str(pred)), panopticapi_one_process(gt, pred))

@@ -175,6 +175,25 @@ def evaluate_pq(
     return ev, pq_report(ev, per_class=per_class)
 
 
+def pq_compute(
+    gt_json_file: str | os.PathLike,
+    pred_json_file: str | os.PathLike,
+    gt_folder: str | os.PathLike | None = None,
+    pred_folder: str | os.PathLike | None = None,
+    *,
+    workers: int = 1,
+) -> dict[str, Any]:
+    """Drop-in for ``panopticapi.evaluation.pq_compute``: same arguments, same return dict
+    (``All``/``Things``/``Stuff`` with ``pq sq rq n``, ``per_class``), values ``==``
+    panopticapi run with one process. Prints nothing; errors are :class:`InputError`.
+
+    >>> res = pq_compute("panoptic_val2017.json", "predictions.json")   # doctest: +SKIP
+    >>> res["All"]["pq"]                                              # doctest: +SKIP
+    """
+    ev, _ = evaluate_pq(gt_json_file, pred_json_file, gt_folder, pred_folder, workers=workers)
+    return ev.result.to_panopticapi()
+
+
 def _pct(v: float) -> float:
     return 100.0 * v
 
@@ -577,6 +596,7 @@ def run_check(
 __all__ = [
     "PQEvaluation",
     "evaluate_pq",
+    "pq_compute",
     "pq_report",
     "EvaluateOutput",
     "evaluate_command",
