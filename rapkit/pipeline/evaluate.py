@@ -28,7 +28,7 @@ from ..errors import InputError
 from ..io.jsonio import load_json
 from ..io.panoptic import PanopticDataset, load_panoptic
 from ..report import Report, Table
-from ..types import Category, Segment
+from ..types import Category
 
 # --------------------------------------------------------------------------- evaluation
 
@@ -89,22 +89,18 @@ def _chunks(items: Any, size: int) -> Any:
         yield buf
 
 
-def _segments_tuple(segs: list[Segment]) -> list[tuple[int, int, int, int]]:
-    # compact picklable records (the fields PQ needs): (id, category_id, area, iscrowd)
-    return [(s.id, s.category_id, s.area, s.iscrowd) for s in segs]
-
-
 def load_gt_pred(
     gt_json: str | os.PathLike,
     pred_json: str | os.PathLike,
     gt_dir: str | os.PathLike | None = None,
     pred_dir: str | os.PathLike | None = None,
 ) -> tuple[PanopticDataset, PanopticDataset, dict[int, Category]]:
-    """Load a GT and a prediction panoptic JSON; categories come from the GT (as panopticapi)."""
-    gt = load_panoptic(gt_json, gt_dir)
+    """Load a GT and a prediction panoptic JSON; categories come from the GT (as panopticapi).
+    Segments are compact ``(id, category_id, area, iscrowd)`` tuples (what PQ needs)."""
+    gt = load_panoptic(gt_json, gt_dir, compact=True)
     if not gt.categories:
         raise InputError("the GT panoptic JSON has no 'categories' list (PQ needs isthing per class)", file=gt_json)
-    pred = load_panoptic(pred_json, pred_dir, check_categories=False)
+    pred = load_panoptic(pred_json, pred_dir, check_categories=False, compact=True)
     for d, what in ((gt, "GT"), (pred, "prediction")):
         if not d.png_dir.is_dir():
             raise InputError(f"{what} PNG folder {d.png_dir} does not exist (pass --{'gt' if what == 'GT' else 'pred'}-dir)", file=d.json_path)
@@ -150,8 +146,8 @@ def evaluate_pq(
                 iid,
                 str(gt.png_dir / ga.file_name),
                 str(pred.png_dir / pa.file_name),
-                _segments_tuple(ga.segments),
-                _segments_tuple(pa.segments),
+                ga.segments,
+                pa.segments,
                 fast,
             )
 
