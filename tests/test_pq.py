@@ -450,3 +450,12 @@ def test_pq_compute_drop_in(tmp_path):
     pred = perturbed_predictions(tmp_path, 5)
     gt = SAMPLE / "panoptic_examples.json"
     assert_same(rapkit.pq_compute(str(gt), str(pred)), panopticapi_one_process(gt, pred))
+
+
+def test_compact_segments_equal_full_segments():
+    from rapkit.io.panoptic import load_panoptic
+
+    full = load_panoptic(SAMPLE / "panoptic_examples.json")
+    compact = load_panoptic(SAMPLE / "panoptic_examples.json", compact=True)
+    for iid, ann in full.annotations.items():
+        assert compact.annotations[iid].segments == [(s.id, s.category_id, s.area, s.iscrowd) for s in ann.segments]
