@@ -194,15 +194,22 @@ def test_semantic_coco_stuff_json(world, tmp_path, capsys):
 # --------------------------------------------------------------------------- PNG writer
 
 
-def test_png_writer_round_trips_through_pil():
+def test_png_writer_round_trips_through_pil_and_the_fast_reader(tmp_path):
+    from rapkit.io.png import read_id_map_fast
+
     rng = np.random.default_rng(0)
-    for h, w in [(1, 1), (3, 7), (64, 50)]:
+    for h, w in [(1, 1), (3, 7), (64, 50), (5, 700)]:
         ids = rng.integers(0, 1 << 24, (h, w)).astype(np.uint32)
         ids[h // 2:, : w // 2] = 5
-        data = encode_id_map_png(ids)
-        with Image.open(io.BytesIO(data)) as im:
-            assert im.mode == "RGB"
-            assert np.array_equal(rgb2id(np.asarray(im)), ids)
-        assert encode_id_map_png(ids) == data
+        ids[:, w // 3: w // 2] = 0
+        for level in (None, 2):
+            data = encode_id_map_png(ids, level)
+            with Image.open(io.BytesIO(data)) as im:
+                assert im.mode == "RGB"
+                assert np.array_equal(rgb2id(np.asarray(im)), ids)
+            assert encode_id_map_png(ids, level) == data
+            p = tmp_path / f"{h}_{w}_{level}.png"
+            p.write_bytes(data)
+            assert np.array_equal(read_id_map_fast(p), ids)
     with pytest.raises(ValueError):
         encode_id_map_png(np.full((2, 2), 1 << 24, np.uint32))

@@ -142,6 +142,29 @@ def test_png_rows_match_twin(h, w, seed):
     assert np.array_equal(fusion.png_up_rows(ids), ref.ref_png_up_rows(ids))
 
 
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(1, 9), st.integers(1, 300), st.integers(0, 2**31 - 1), st.integers(0, 3))
+def test_png_idat_matches_twin_and_inflates_to_the_rows(h, w, seed, kind):
+    import zlib
+
+    rng = np.random.default_rng(seed)
+    if kind == 0:  # blocks, like a panoptic map
+        ids = np.zeros((h, w), np.uint32)
+        for _ in range(int(rng.integers(0, 6))):
+            y, x = rng.integers(0, h), rng.integers(0, w)
+            ids[y:y + rng.integers(1, h + 1), x:x + rng.integers(1, w + 1)] = rng.integers(0, 1 << 24)
+    elif kind == 1:  # few values, short runs
+        ids = (rng.integers(0, 3, (h, w)) * rng.integers(0, 1 << 22)).astype(np.uint32)
+    elif kind == 2:  # noise
+        ids = rng.integers(0, 1 << 24, (h, w)).astype(np.uint32)
+    else:  # long constant rows (matches split at 258 bytes)
+        ids = np.full((h, w), rng.integers(0, 1 << 24), np.uint32)
+        ids[h // 2:, : w // 3] = 0
+    got = fusion.png_idat(ids)
+    assert zlib.decompress(got.tobytes()) == fusion.png_up_rows(ids).tobytes()
+    assert np.array_equal(got, ref.ref_png_idat(ids))
+
+
 def test_wrappers_reject_bad_arrays():
     z = np.zeros
     good = dict(boxes=z((1, 4), np.int64), areas=z(1, np.int64), offsets=z(2, np.int64), masks=z(0, np.uint8),

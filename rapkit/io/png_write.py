@@ -1,9 +1,12 @@
 """Fast, deterministic PNG writer for panoptic id maps (RGB, 8 bit).
 
-Every row uses the PNG "Up" filter (rows built by a numba kernel) (vertical coherence of segment maps makes most residuals
-zero), and the IDAT stream is one zlib stream from libdeflate (``deflate`` on PyPI) at a low
-level; without ``deflate`` the standard library's zlib (level 1) is used. The bytes depend
-only on the id map and the level. Any PNG reader (PIL, pyspng, panopticapi) decodes them.
+Every row uses the PNG "Up" filter (most residuals of a segment map are zero). By default
+the image data is written straight from the id map by a numba kernel
+(:func:`rapkit.kernels.fusion.png_idat`: one fixed-Huffman deflate block whose matches repeat
+the previous pixel; about 0.4 ms for 640x480, files somewhat larger than zlib's). With
+``level=1..12`` the filtered rows go through libdeflate (``deflate`` on PyPI) instead: about
+3x slower, about half the size. The bytes depend only on the id map and ``level``; any PNG
+reader (PIL, pyspng, panopticapi) decodes them.
 
 >>> import numpy as np
 >>> data = encode_id_map_png(np.array([[1, 2], [3, 4]], np.uint32))
@@ -36,25 +39,31 @@ def _compress(raw: "bytes | np.ndarray", level: int) -> bytes:
         return zlib.compress(raw, max(1, min(level, 9)))
 
 
-def encode_id_map_png(id_map: np.ndarray, level: int = 2) -> bytes:
-    """PNG bytes of an (H, W) id map (id = R + 256 G + 256^2 B, ids < 2**24)."""
+def encode_id_map_png(id_map: np.ndarray, level: int | None = None) -> bytes:
+    """PNG bytes of an (H, W) id map (id = R + 256 G + 256^2 B, ids < 2**24).
+
+    ``level=None``: the run-length encoder kernel; ``1..12``: libdeflate at that level.
+    """
     ids = np.asarray(id_map)
     if ids.ndim != 2 or ids.dtype.kind not in "iu":
         raise ValueError(f"id map must be a 2-D integer array, got {ids.dtype} {ids.shape}")
     h, w = ids.shape
     if h == 0 or w == 0:
         raise ValueError("id map must not be empty")
-    ids = ids.astype(np.uint32, copy=False)
-    if ids.size and int(ids.max()) >= 1 << 24:
+    if int(ids.min()) < 0 or int(ids.max()) >= 1 << 24:
         raise ValueError("panoptic ids must lie in [0, 2**24)")
-    from ..kernels.fusion import png_up_rows
+    ids = np.ascontiguousarray(ids, dtype=np.uint32)
+    from ..kernels.fusion import png_idat, png_up_rows
 
-    rows = png_up_rows(np.ascontiguousarray(ids))
+    if level is None:
+        idat = png_idat(ids).tobytes()
+    else:
+        idat = _compress(png_up_rows(ids), level)
     ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
-    return b"".join([_SIG, _chunk(b"IHDR", ihdr), _chunk(b"IDAT", _compress(rows, level)), _chunk(b"IEND", b"")])
+    return b"".join([_SIG, _chunk(b"IHDR", ihdr), _chunk(b"IDAT", idat), _chunk(b"IEND", b"")])
 
 
-def write_id_map_png_fast(path: str | os.PathLike, id_map: np.ndarray, level: int = 2) -> Path:
+def write_id_map_png_fast(path: str | os.PathLike, id_map: np.ndarray, level: int | None = None) -> Path:
     """Write :func:`encode_id_map_png` bytes to ``path`` (not atomic by itself)."""
     p = Path(path)
     p.write_bytes(encode_id_map_png(id_map, level))
