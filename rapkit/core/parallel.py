@@ -31,6 +31,23 @@ def _context() -> mp.context.BaseContext:
     return mp.get_context("spawn")
 
 
+def prestart(preload: tuple[str, ...] = ()) -> None:
+    """Start the forkserver (with ``preload``) now, so it boots while the caller does other
+    work (e.g. reads its inputs) before the first :func:`imap_ordered` with workers > 1.
+    Does nothing for other start methods.
+
+    >>> prestart(("numpy",))   # doctest: +SKIP
+    """
+    ctx = _context()
+    if ctx.get_start_method() != "forkserver":
+        return
+    from multiprocessing import forkserver
+
+    if preload:
+        ctx.set_forkserver_preload(list(preload))
+    forkserver.ensure_running()
+
+
 def imap_ordered(
     fn: Callable[[T], R],
     items: Iterable[T],

@@ -127,6 +127,10 @@ def evaluate_pq(
 
     >>> ev, rep = evaluate_pq("gt.json", "pred.json")   # doctest: +SKIP
     """
+    if workers > 1 and fast:
+        from ..core.parallel import prestart
+
+        prestart(_PRELOAD)  # the workers' server boots while the JSON files are read
     gt, pred, cats = load_gt_pred(gt_json, pred_json, gt_dir, pred_dir)
     ignored = [iid for iid in pred.annotations if iid not in gt.annotations]
     warnings = []
