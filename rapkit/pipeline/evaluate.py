@@ -51,31 +51,26 @@ class PQEvaluation:
         return d
 
 
-_WORKER_CATS: frozenset[int] = frozenset()
 # modules the forkserver loads once for all workers (kernels from numba's cache, the task code)
 _PRELOAD = ("rapkit.kernels.warm", "rapkit.io.png", "rapkit.core.pq", "rapkit.pipeline.evaluate")
 
 
-def _init_worker(category_ids: frozenset[int]) -> None:
-    global _WORKER_CATS
-    _WORKER_CATS = category_ids
-
-
-def _image_task(task: tuple) -> PQStats:
+def _image_task(task: tuple, category_ids: frozenset[int]) -> PQStats:
     order, image_id, gt_png, pred_png, gt_segs, pred_segs, fast = task
     from ..core.pq import pq_stats
     from ..io.png import read_pair_histogram
 
     hist = read_pair_histogram(gt_png, pred_png, image_id=image_id, fast=fast)
     try:
-        return pq_stats(hist, gt_segs, pred_segs, _WORKER_CATS, image_id=image_id, order=order)
+        return pq_stats(hist, gt_segs, pred_segs, category_ids, image_id=image_id, order=order)
     except InputError as e:
         raise e.with_context(file=pred_png)
 
 
-def _chunk_task(chunk: list[tuple]) -> tuple[int, PQStats]:
+def _chunk_task(job: tuple[frozenset[int], list[tuple]]) -> tuple[int, PQStats]:
     # several images per task: fewer round trips and one merged result to send back
-    return len(chunk), merge_stats([_image_task(t) for t in chunk])
+    category_ids, chunk = job
+    return len(chunk), merge_stats([_image_task(t, category_ids) for t in chunk])
 
 
 def _chunks(items: Any, size: int) -> Any:
@@ -158,12 +153,11 @@ def evaluate_pq(
     n = len(gt.annotations)
     size = 1 if workers <= 1 else max(1, min(32, n // (8 * workers)))
     parts = []
+    cat_ids = frozenset(cats)
     for k, st in imap_ordered(
         _chunk_task,
-        _chunks(tasks(), size),
+        ((cat_ids, chunk) for chunk in _chunks(tasks(), size)),
         workers,
-        initializer=_init_worker,
-        initargs=(frozenset(cats),),
         preload=(_PRELOAD if fast else ()),
     ):
         parts.append(st)
