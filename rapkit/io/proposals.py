@@ -144,13 +144,21 @@ def load_proposals(
     *,
     require_relation: bool = False,
 ) -> dict[int, Proposals]:
-    """Read and validate a proposals JSON (see :func:`parse_proposals`)."""
+    """Read and validate a proposals JSON (see :func:`parse_proposals`).
+
+    >>> props = load_proposals("proposals.json", images, categories, require_relation=True)  # doctest: +SKIP
+    """
     return parse_proposals(load_json(path, "proposals"), images, categories,
                            require_relation=require_relation, file=path)
 
 
 def proposals_to_json(props: Proposals) -> list[dict]:
-    """COCO results entries of one image's proposals (the inverse of :func:`parse_proposals`)."""
+    """COCO results entries of one image's proposals (the inverse of :func:`parse_proposals`).
+
+    >>> p = Proposals(1, 2, 2, np.array([0.5]), np.array([3]), np.array([np.nan]), [{"size": [2, 2], "counts": "04"}])
+    >>> proposals_to_json(p)[0]["category_id"], "relation" in proposals_to_json(p)[0]
+    (3, False)
+    """
     out = []
     for k in range(len(props)):
         c = props.rles[k]["counts"]

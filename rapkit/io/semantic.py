@@ -46,7 +46,11 @@ class SemanticSource:
 
 
 def known_labels(categories: Mapping[int, Category]) -> np.ndarray:
-    """(256,) bool table of the label values a semantic map may hold."""
+    """(256,) bool table of the label values a semantic map may hold.
+
+    >>> known_labels({187: Category(187, "sky", False)})[[0, 187, 255, 1]].tolist()
+    [True, True, True, False]
+    """
     t = np.zeros(256, bool)
     t[0] = t[255] = True
     for cid in categories:
@@ -57,7 +61,10 @@ def known_labels(categories: Mapping[int, Category]) -> np.ndarray:
 
 def open_semantic(path: str | os.PathLike, images: Mapping[int, ImageInfo], categories: Mapping[int, Category]) -> SemanticSource:
     """Open a semantic source (folder of PNGs or COCO-stuff JSON) and validate what can be
-    checked up front (for JSON: every entry)."""
+    checked up front (for JSON: every entry).
+
+    >>> src = open_semantic("world/semantic", images, categories)   # doctest: +SKIP
+    """
     p = Path(path)
     known = known_labels(categories)
     if p.is_dir():
@@ -93,7 +100,10 @@ def open_semantic(path: str | os.PathLike, images: Mapping[int, ImageInfo], cate
 
 
 def read_semantic(item: tuple, info: ImageInfo, known: np.ndarray) -> np.ndarray:
-    """One image's (H, W) uint8 label map from a :meth:`SemanticSource.item`."""
+    """One image's (H, W) uint8 label map from a :meth:`SemanticSource.item`.
+
+    >>> label_map = read_semantic(src.item(images[139]), images[139], src.known)   # doctest: +SKIP
+    """
     if item[0] == "png":
         return _read_png(Path(item[1]), info, known)
     from pycocotools import mask as mask_utils

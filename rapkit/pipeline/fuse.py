@@ -58,7 +58,11 @@ class FuseSummary:
 
 
 def png_name(info: ImageInfo) -> str:
-    """Output PNG name of an image: its file name's stem + ``.png`` (or the 12-digit id)."""
+    """Output PNG name of an image: its file name's stem + ``.png`` (or the 12-digit id).
+
+    >>> png_name(ImageInfo(139, "000000000139.jpg", 426, 640)), png_name(ImageInfo(7, "", 2, 2))
+    ('000000000139.png', '000000000007.png')
+    """
     stem = Path(info.file_name).stem if info.file_name else ""
     return (stem or f"{info.id:012d}") + ".png"
 
@@ -71,6 +75,9 @@ def tune_allocator() -> bool:
     page fault per 4 KB touched (about a third of the fusion time here). A fixed mmap
     threshold of 32 MB and a high trim threshold make them come from the heap and stay
     there. Process-wide; a no-op (False) where glibc is not available.
+
+    >>> tune_allocator() in (True, False)
+    True
     """
     import ctypes
     import ctypes.util
@@ -192,7 +199,11 @@ def fuse(
 
 
 def summary_report(summary: FuseSummary):
-    """A :class:`rapkit.report.Report` of a fuse run (one summary table)."""
+    """A :class:`rapkit.report.Report` of a fuse run (one summary table).
+
+    >>> summary_report(FuseSummary(images=2)).data["images"]
+    2
+    """
     from ..report import Report, Table
 
     rows: list[list[Any]] = [

@@ -74,7 +74,11 @@ def evaluate_relations(
 
 
 def relation_report(stats: RelationAccStats, params: FusionParams | None = None):
-    """A :class:`rapkit.report.Report` with the two accuracies (x100) and their counts."""
+    """A :class:`rapkit.report.Report` with the two accuracies (x100) and their counts.
+
+    >>> relation_report(RelationAccStats(pairs=2, pair_correct=1)).tables[0].rows[1][1]
+    50.0
+    """
     from ..report import Report, Table
 
     s = summarize(stats)
