@@ -29,6 +29,8 @@ from .train import ARCHS, require_torch
 @click.option("--score-threshold", type=click.FloatRange(0, 1), default=0.05, show_default=True)
 @click.option("--mask-threshold", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.5, show_default=True)
 @click.option("--max-detections", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--rpn-top-n", type=click.IntRange(min=1), default=None,
+              help="Region proposals kept per image and FPN level before/after NMS (default: the checkpoint's, 1000).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=2, show_default=True, help="Images per forward pass.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N].")
 @click.option("--amp/--no-amp", default=None, help="Mixed precision (default: on with CUDA).")
@@ -36,7 +38,7 @@ from .train import ARCHS, require_torch
 @workers_option
 @output_options
 def command(checkpoint, head_path, images, output, proposals, image_info, arch, score_threshold, mask_threshold, max_detections,
-            batch_size, device, amp, force, workers, fmt, quiet):
+            rpn_top_n, batch_size, device, amp, force, workers, fmt, quiet):
     """Run the detector + relation head over a folder of images and write proposals with
     'relation' values for `rapkit fuse` (or, with --proposals, add 'relation' to given detections)."""
     require_torch()
@@ -46,7 +48,7 @@ def command(checkpoint, head_path, images, output, proposals, image_info, arch, 
     n_workers = resolve_workers(workers)
     cfg = PredictConfig(checkpoint=checkpoint, head=head_path, images=images, output=output, arch=arch, proposals=proposals,
                         image_info=image_info, score_threshold=score_threshold, mask_threshold=mask_threshold,
-                        max_detections=max_detections, batch_size=batch_size, device=device, amp=amp,
+                        max_detections=max_detections, rpn_top_n=rpn_top_n, batch_size=batch_size, device=device, amp=amp,
                         workers=n_workers if n_workers > 1 else 0, force=force)
     with progress(None, "predict", quiet) as advance:
         s = predict(cfg, progress=advance)

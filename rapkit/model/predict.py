@@ -50,6 +50,7 @@ class PredictConfig:
     score_threshold: float = 0.05
     mask_threshold: float = 0.5
     max_detections: int = 100
+    rpn_top_n: int | None = None
     batch_size: int = 2
     device: str = "auto"
     amp: bool | None = None
@@ -243,6 +244,11 @@ def predict(cfg: PredictConfig, progress: Callable[[int], None] | None = None) -
     rh = det.model.roi_heads
     rh.score_thresh = float(cfg.score_threshold)
     rh.detections_per_img = int(cfg.max_detections)
+    if cfg.rpn_top_n is not None:
+        if cfg.rpn_top_n < 1:
+            raise ConfigError(f"--rpn-top-n must be >= 1, got {cfg.rpn_top_n}")
+        det.model.rpn._pre_nms_top_n["testing"] = int(cfg.rpn_top_n)
+        det.model.rpn._post_nms_top_n["testing"] = int(cfg.rpn_top_n)
     out = []
     dropped = 0
     for chunk in _batches(root, infos, cfg.batch_size, cfg.workers):
