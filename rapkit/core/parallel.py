@@ -14,6 +14,7 @@ from __future__ import annotations
 import collections
 import multiprocessing as mp
 import os
+import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
@@ -21,24 +22,28 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-def _context() -> mp.context.BaseContext:
+def _context(prefer_fork: bool = False) -> mp.context.BaseContext:
     method = os.environ.get("RAPKIT_MP_START")
     if method:
         return mp.get_context(method)
+    # fork is safe while the parent runs a single thread; workers then start at once with
+    # everything the parent has loaded (opt-in: ``prefer_fork``).
+    if prefer_fork and "fork" in mp.get_all_start_methods() and threading.active_count() == 1:
+        return mp.get_context("fork")
     # fork is fast but unsafe with threads (numba/torch); forkserver is a good default on Linux.
     if "forkserver" in mp.get_all_start_methods():
         return mp.get_context("forkserver")
     return mp.get_context("spawn")
 
 
-def prestart(preload: tuple[str, ...] = ()) -> None:
+def prestart(preload: tuple[str, ...] = (), *, prefer_fork: bool = False) -> None:
     """Start the forkserver (with ``preload``) now, so it boots while the caller does other
     work (e.g. reads its inputs) before the first :func:`imap_ordered` with workers > 1.
-    Does nothing for other start methods.
+    Does nothing for other start methods (``prefer_fork`` as in :func:`imap_ordered`).
 
     >>> prestart(("numpy",))   # doctest: +SKIP
     """
-    ctx = _context()
+    ctx = _context(prefer_fork)
     if ctx.get_start_method() != "forkserver":
         return
     from multiprocessing import forkserver
@@ -58,12 +63,14 @@ def imap_ordered(
     on_result: Callable[[R], None] | None = None,
     max_in_flight: int | None = None,
     preload: tuple[str, ...] = (),
+    prefer_fork: bool = False,
 ) -> Iterator[R]:
     """Map ``fn`` over ``items`` in ``workers`` processes, yielding results in order.
 
     ``preload`` names modules the forkserver imports once before forking the workers (so
     each worker starts with them loaded, e.g. compiled numba kernels); ignored by other
-    start methods."""
+    start methods. ``prefer_fork`` uses the fork start method when the calling process runs
+    a single thread (``RAPKIT_MP_START`` still wins)."""
     if workers <= 1:
         if initializer is not None:
             initializer(*initargs)
@@ -74,7 +81,7 @@ def imap_ordered(
             yield r
         return
     limit = max_in_flight or 2 * workers
-    ctx = _context()
+    ctx = _context(prefer_fork)
     if preload and ctx.get_start_method() == "forkserver":
         ctx.set_forkserver_preload(list(preload))
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=initializer, initargs=initargs) as ex:

@@ -18,6 +18,7 @@ disagree with the ``images`` entry, missing or undecodable PNGs.
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -73,6 +74,14 @@ def _chunk_task(job: tuple[frozenset[int], list[tuple]]) -> tuple[int, PQStats]:
     return len(chunk), merge_stats([_image_task(t, category_ids) for t in chunk])
 
 
+def _tune_worker_allocator() -> None:
+    # Each image inflates two ~1 MB buffers; with glibc's defaults a fresh worker maps and
+    # unmaps them per image (hundreds of page faults each). Keep them in the heap.
+    from .fuse import tune_allocator
+
+    tune_allocator()
+
+
 def _chunks(items: Any, size: int) -> Any:
     buf: list = []
     for it in items:
@@ -125,7 +134,11 @@ def evaluate_pq(
     if workers > 1 and fast:
         from ..core.parallel import prestart
 
-        prestart(_PRELOAD)  # the workers' server boots while the JSON files are read
+        # fork (single-threaded caller): workers inherit the kernels loaded here; otherwise
+        # the forkserver loads them once, booting while the JSON files are read
+        prestart(_PRELOAD, prefer_fork=True)
+        if threading.active_count() == 1 and not os.environ.get("RAPKIT_MP_START"):
+            import rapkit.kernels.warm  # noqa: F401
     gt, pred, cats = load_gt_pred(gt_json, pred_json, gt_dir, pred_dir)
     ignored = [iid for iid in pred.annotations if iid not in gt.annotations]
     warnings = []
@@ -158,7 +171,9 @@ def evaluate_pq(
         _chunk_task,
         ((cat_ids, chunk) for chunk in _chunks(tasks(), size)),
         workers,
+        initializer=_tune_worker_allocator if workers > 1 else None,
         preload=(_PRELOAD if fast else ()),
+        prefer_fork=True,
     ):
         parts.append(st)
         if progress is not None:
