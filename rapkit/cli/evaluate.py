@@ -108,6 +108,8 @@ def command(gt_path, gt_dir, pred_path, pred_dir, per_class, fail_under, run_che
         raise ConfigError("--pred needs --gt")
     if run_check and pred_path is None:
         raise ConfigError("--check needs --gt and --pred")
+    if gates and pred_path is None:
+        raise ConfigError("--fail-under needs a PQ evaluation (--gt and --pred)")
 
     with progress(None, "evaluate", quiet) as advance:
         out = evaluate_command(gt_path, pred_path, gt_dir=gt_dir, pred_dir=pred_dir, workers=workers,
@@ -120,8 +122,6 @@ def command(gt_path, gt_dir, pred_path, pred_dir, per_class, fail_under, run_che
         from ..errors import GateFailed
         from ..pipeline.evaluate import check_gates
 
-        failed = check_gates(out.evaluation.result, gates) if out.evaluation is not None else []
-        if out.evaluation is None:
-            raise ConfigError("--fail-under needs a PQ evaluation (--gt and --pred)")
+        failed = check_gates(out.evaluation.result, gates)
         if failed:
             raise GateFailed("quality gate failed: " + "; ".join(failed))
