@@ -257,3 +257,17 @@ def test_relation_accuracy_through_evaluate(world, tmp_path, capsys):
                             "--instances", world.instances, "--rho", "0.5", "-q")
     assert code == 0, err
     assert "relation" in stdout
+
+
+def test_gates_parse_and_nan_fails():
+    from rapkit.core.pq import PQStats, summarize
+    from rapkit.errors import ConfigError
+    from rapkit.pipeline.evaluate import check_gates, parse_gates
+
+    assert parse_gates("pq=50, RQ_st=40.5") == {"PQ": 50.0, "RQ_st": 40.5}
+    assert parse_gates(None) == {}
+    for bad in ("PQ", "PQ=x", "foo=1"):
+        with pytest.raises(ConfigError):
+            parse_gates(bad)
+    empty = summarize(PQStats(), {1: {"id": 1, "isthing": 1}})
+    assert check_gates(empty, {"PQ": 0.0}) == ["PQ nan < 0"]  # a split with no class fails any gate
