@@ -182,14 +182,15 @@ dt = time.perf_counter() - t
 print(json.dumps({"seconds": dt, "result": res}, default=float))
 """,
     "hotcoco": """
-import contextlib, io, json, sys, time
+import contextlib, io, json, sys, time, resource
 from hotcoco.panoptic import pq_compute
 gt, pred = sys.argv[1], sys.argv[2]
-t = time.perf_counter()
+cpu = lambda: sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
+t = time.perf_counter(); c = cpu()
 with contextlib.redirect_stdout(io.StringIO()):
     res = pq_compute(gt, pred)
 dt = time.perf_counter() - t
-print(json.dumps({"seconds": dt, "result": {k: res[k] for k in ("All", "Things", "Stuff")}}, default=float))
+print(json.dumps({"seconds": dt, "cpu": cpu() - c, "result": {k: res[k] for k in ("All", "Things", "Stuff")}}, default=float))
 """,
 }
 
@@ -244,6 +245,8 @@ def main() -> None:
                     rows[(tool, w)] = min(rows.get((tool, w), sec), sec)
                     results[(tool, w)] = r["result"]
                     extra = f"  (kernel cache warm-up {r['warmup']:.2f} s, not counted)" if "warmup" in r else ""
+                    if "cpu" in r:
+                        extra = f"  (CPU time / wall time = {r['cpu'] / r['seconds']:.2f} cores)"
                     print(f"  round {rnd + 1}: {tool:12s} workers={w}: {r['seconds']:.2f} s{extra}", flush=True)
         load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
         print(f"\nbest of {args.repeat} round(s), os.cpu_count() = {os.cpu_count()}, load average now {load} "
