@@ -271,3 +271,18 @@ def test_gates_parse_and_nan_fails():
             parse_gates(bad)
     empty = summarize(PQStats(), {1: {"id": 1, "isthing": 1}})
     assert check_gates(empty, {"PQ": 0.0}) == ["PQ nan < 0"]  # a split with no class fails any gate
+
+
+def test_split_without_class_is_documented_nan(tmp_path, capsys):
+    g = np.array([[1, 1], [1, 0]], np.uint32)
+    gt = write_dataset(tmp_path, "gt", [{"image_id": 5, "id_map": g, "segments": [{"id": 1, "category_id": 1}]}], CATS)
+    code, out, err = run(capsys, "evaluate", "--gt", gt, "--pred", gt, "--format", "json", "-q")
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["Stuff"] == {"pq": None, "sq": None, "rq": None, "n": 0}  # panopticapi: ZeroDivisionError
+    assert d["Things"]["pq"] == 1.0
+    code, out, _ = run(capsys, "evaluate", "--gt", gt, "--pred", gt, "-q")
+    row = next(ln for ln in out.splitlines() if "Stuff" in ln)
+    assert "-" in row and code == 0
+    code, _, err = run(capsys, "evaluate", "--gt", gt, "--pred", gt, "-q", "--fail-under", "PQ_st=0")
+    assert code == 1
