@@ -283,3 +283,123 @@ def test_shape_checks(tmp_path):
         read_pair_histogram(a, b, image_id=9, fast=False)
     with pytest.raises(InputError, match="image entry"):
         read_id_map_fast(a, shape=(5, 5))
+
+
+# --------------------------------------------------------------------------- 8-bit grayscale (semantic maps)
+
+
+def write_gray_png(path: Path, px: np.ndarray, filters, *, idat_chunks: int = 1) -> None:
+    """Write an 8-bit grayscale PNG with the given filter type per row (cycled)."""
+    h, w = px.shape
+    raw = bytearray()
+    prev = np.zeros(w, np.uint8)
+    for y in range(h):
+        ft = filters[y % len(filters)]
+        raw.append(ft)
+        raw += _filter_row(ft, px[y], prev, 1).tobytes()
+        prev = px[y]
+    comp = zlib.compress(bytes(raw), 6)
+    parts = [comp[i * len(comp) // idat_chunks : (i + 1) * len(comp) // idat_chunks] for i in range(idat_chunks)]
+    ihdr = struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + b"".join(_chunk(b"IDAT", p) for p in parts)
+                     + _chunk(b"IEND", b""))
+
+
+def _random_labels(rng, h, w) -> np.ndarray:
+    # blocky label maps with noise, values over the whole byte range
+    m = np.kron(rng.integers(0, 256, size=(h // 4 + 1, w // 4 + 1)), np.ones((4, 4), np.int64))[:h, :w]
+    noise = rng.random((h, w)) < 0.05
+    m[noise] = rng.integers(0, 256, size=int(noise.sum()))
+    return np.ascontiguousarray(m.astype(np.uint8))
+
+
+def test_decode_gray_kernel_equals_twin():
+    rng = np.random.default_rng(11)
+    for _ in range(40):
+        h, w = int(rng.integers(1, 14)), int(rng.integers(1, 14))
+        raw = rng.integers(0, 256, size=h * (w + 1)).astype(np.uint8)
+        raw[:: w + 1] = rng.integers(0, 5, size=h)
+        if rng.random() < 0.3:  # flat rows: runs and the Paeth shortcut (up == up-left)
+            raw[1 : w + 1] = 9
+            raw[w + 1 :: 1] = np.where(np.arange(raw.size - w - 1) % (w + 1) == 0, raw[w + 1 :: 1], 0)
+        px, hist = K.decode_gray(raw, h, w)
+        want_px, want_hist = R.ref_decode_gray(raw, h, w)
+        assert np.array_equal(px, want_px) and np.array_equal(hist, want_hist)
+        assert np.array_equal(px, R.ref_unfilter(raw, h, w, 1))
+        assert hist.dtype == np.int64 and int(hist.sum()) == h * w
+    raw = np.zeros(2 * 4, np.uint8)
+    raw[4] = 5
+    with pytest.raises(ValueError, match="row 1: unknown PNG filter type 5"):
+        K.decode_gray(raw, 2, 3)
+    with pytest.raises(ValueError):
+        K.decode_gray(raw[:-1], 2, 3)
+    with pytest.raises(ValueError):
+        K.decode_gray(raw.astype(np.int16), 2, 3)
+
+
+@pytest.mark.parametrize("filters", [[0], [1], [2], [3], [4], [0, 1, 2, 3, 4], [4, 2, 3]])
+def test_gray_fast_reader_equals_pil_every_filter(tmp_path, filters):
+    from rapkit.io.png import read_gray8_fast
+
+    rng = np.random.default_rng(len(filters) * 7 + filters[0])
+    px = _random_labels(rng, 29, 19)
+    f = tmp_path / "g.png"
+    write_gray_png(f, px, filters, idat_chunks=2)
+    with Image.open(f) as im:
+        assert im.mode == "L"
+        pil = np.asarray(im)
+        pil_hist = np.asarray(im.histogram(), np.int64)
+    got = read_gray8_fast(f)
+    assert got is not None
+    assert np.array_equal(got[0], pil) and np.array_equal(got[0], px)
+    assert np.array_equal(got[1], pil_hist)
+
+
+def test_gray_fast_reader_declines_other_kinds(tmp_path):
+    from rapkit.io.png import read_gray8_fast
+
+    rng = np.random.default_rng(3)
+    px = _random_labels(rng, 17, 23)
+    p = tmp_path / "pil_l.png"
+    Image.fromarray(px, "L").save(p)  # PIL's own grayscale writer: fast path, same pixels
+    got = read_gray8_fast(p)
+    assert got is not None and np.array_equal(got[0], np.asarray(Image.open(p)))
+    for name, img in [("p.png", Image.fromarray(px, "L").convert("P")), ("i16.png", Image.fromarray(px.astype(np.uint16))),
+                      ("rgb.png", Image.fromarray(np.dstack([px] * 3), "RGB"))]:
+        img.save(tmp_path / name)
+        assert read_gray8_fast(tmp_path / name) is None, name
+    assert read_gray8_fast(tmp_path / "missing.png") is None
+    bad = tmp_path / "badfilter.png"
+    raw = bytes([7] + [0] * 3)  # one row, filter type 7
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", 3, 1, 8, 0, 0, 0, 0))
+                    + _chunk(b"IDAT", zlib.compress(raw)) + _chunk(b"IEND", b""))
+    assert read_gray8_fast(bad) is None
+
+
+def test_semantic_reader_fast_path_equals_pil_path(tmp_path):
+    from rapkit.io.semantic import _read_png, _read_png_pil, known_labels
+    from rapkit.types import Category, ImageInfo
+
+    rng = np.random.default_rng(5)
+    cats = {c: Category(c, f"c{c}", c < 100) for c in (1, 7, 150, 187, 190)}
+    known = known_labels(cats)
+    px = np.array([0, 1, 7, 150, 187, 190, 255], np.uint8)[rng.integers(0, 7, size=(21, 18))]
+    info = ImageInfo(1, "a.jpg", 21, 18)
+    for k, filters in enumerate([[0], [1], [2], [3], [4], [0, 1, 2, 3, 4]]):
+        f = tmp_path / f"s{k}.png"
+        write_gray_png(f, px, filters)
+        fast = _read_png(f, info, known)
+        assert fast.dtype == np.uint8 and fast.flags.c_contiguous
+        assert np.array_equal(fast, _read_png_pil(f, info, known)) and np.array_equal(fast, px)
+    bad = px.copy()
+    bad[3, 4] = 42  # not a category id: both paths reject it with the same message
+    f = tmp_path / "bad.png"
+    write_gray_png(f, bad, [4])
+    msgs = []
+    for reader in (_read_png, _read_png_pil):
+        with pytest.raises(InputError) as e:
+            reader(f, info, known)
+        msgs.append(str(e.value))
+    assert msgs[0] == msgs[1] and "42" in msgs[0]
+    with pytest.raises(InputError, match="but the image is"):
+        _read_png(tmp_path / "s0.png", ImageInfo(1, "a.jpg", 20, 18), known)

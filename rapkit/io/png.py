@@ -6,6 +6,8 @@ through PIL exactly as :func:`rapkit.io.panoptic.read_id_map` reads it, so both 
 the same ids.
 
 * :func:`read_id_map_fast` -> the (H, W) uint32 id map of one PNG;
+* :func:`read_gray8_fast` -> the pixels and value histogram of an 8-bit grayscale PNG
+  (semantic label maps), or None where PIL must read it;
 * :func:`read_pair_histogram` -> the (GT id, predicted id) pixel-pair histogram of a GT and a
   prediction PNG, in one fused pass without full-image temporaries.
 
@@ -45,7 +47,14 @@ class PngData:
         return self.bit_depth == 8 and self.color_type in (2, 6) and self.interlace == 0
 
     @property
+    def gray8(self) -> bool:
+        """True for an 8-bit grayscale image, not interlaced (:func:`read_gray8_fast`)."""
+        return self.bit_depth == 8 and self.color_type == 0 and self.interlace == 0
+
+    @property
     def bpp(self) -> int:
+        if self.color_type == 0:
+            return 1
         return 4 if self.color_type == 6 else 3
 
 
@@ -160,6 +169,33 @@ def read_id_map_fast(
     return ids
 
 
+def read_gray8_fast(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray] | None:
+    """An 8-bit grayscale PNG (not interlaced) as ((H, W) uint8 pixels, (256,) int64 value
+    histogram), through libdeflate + numba; the pixels equal PIL's ``np.asarray(Image.open(p))``.
+
+    None for anything else (another pixel format, a file that cannot be read, undecodable
+    data): the caller then reads it with PIL, which reports the precise problem.
+
+    >>> px, hist = read_gray8_fast("semantic/000000000139.png")   # doctest: +SKIP
+    """
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        return None
+    png = parse_png(data)
+    if png is None or not png.gray8:
+        return None
+    raw = _inflate(png)
+    if raw is None:
+        return None
+    from ..kernels.png import decode_gray
+
+    try:
+        return decode_gray(raw, png.height, png.width)
+    except ValueError:
+        return None  # a bad filter byte: let PIL report it
+
+
 def read_pair_histogram(
     gt_path: str | os.PathLike,
     pred_path: str | os.PathLike,
@@ -220,4 +256,4 @@ def read_pair_histogram(
     return pair_histogram(gm, pm)
 
 
-__all__ = ["PngData", "parse_png", "read_id_map_fast", "read_pair_histogram"]
+__all__ = ["PngData", "parse_png", "read_id_map_fast", "read_gray8_fast", "read_pair_histogram"]

@@ -124,6 +124,15 @@ def read_semantic(item: tuple, info: ImageInfo, known: np.ndarray) -> np.ndarray
 
 
 def _read_png(p: Path, info: ImageInfo, known: np.ndarray) -> np.ndarray:
+    from .png import read_gray8_fast
+
+    fast = read_gray8_fast(p)  # 8-bit grayscale (the usual label map): libdeflate + numba
+    if fast is not None:
+        return _checked(fast[0], fast[1], p, info, known)
+    return _read_png_pil(p, info, known)
+
+
+def _read_png_pil(p: Path, info: ImageInfo, known: np.ndarray) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -149,6 +158,14 @@ def _read_png(p: Path, info: ImageInfo, known: np.ndarray) -> np.ndarray:
         arr = arr.astype(np.uint8)
     if hist is None or hist.shape[0] != 256:
         hist = np.bincount(arr.ravel(), minlength=256)
+    return _checked(arr, hist, p, info, known)
+
+
+def _checked(arr: np.ndarray, hist: np.ndarray, p: Path, info: ImageInfo, known: np.ndarray) -> np.ndarray:
+    """``arr`` (2-D uint8, value histogram ``hist``) after the size and label checks."""
+    if arr.shape != (info.height, info.width):
+        raise InputError(f"semantic PNG is {arr.shape[1]}x{arr.shape[0]} but the image is {info.width}x{info.height}",
+                         file=p, image_id=info.id)
     present = hist > 0
     bad = np.nonzero(present & ~known)[0]
     if bad.size:

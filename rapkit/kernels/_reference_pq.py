@@ -66,6 +66,12 @@ def ref_decode_ids(raw: np.ndarray, h: int, w: int, bpp: int) -> np.ndarray:
     return px[..., 0] + (px[..., 1] << 8) + (px[..., 2] << 16)
 
 
+def ref_decode_gray(raw: np.ndarray, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """Twin of :func:`rapkit.kernels.png.decode_gray`."""
+    px = ref_unfilter(raw, h, w, 1)
+    return px, np.bincount(px.ravel(), minlength=256).astype(np.int64)
+
+
 def ref_pair_keys_maps(gt_map: np.ndarray, pred_map: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Twin of :func:`rapkit.kernels.pq.pair_keys_maps`."""
     key = np.asarray(gt_map).astype(np.uint64).ravel() << np.uint64(24)
@@ -81,4 +87,4 @@ def ref_pair_keys_png(
     return ref_pair_keys_maps(ref_decode_ids(raw_gt, h, w, bpp_gt), ref_decode_ids(raw_pred, h, w, bpp_pred))
 
 
-__all__ = ["ref_paeth", "ref_unfilter", "ref_decode_ids", "ref_pair_keys_maps", "ref_pair_keys_png"]
+__all__ = ["ref_paeth", "ref_unfilter", "ref_decode_ids", "ref_decode_gray", "ref_pair_keys_maps", "ref_pair_keys_png"]

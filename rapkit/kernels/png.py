@@ -1,5 +1,5 @@
 """numba kernels for PNG rows: unfiltering (None/Sub/Up/Average/Paeth) of 8-bit RGB/RGBA
-images, id maps, and the fused GT + prediction pass that folds runs of identical
+images, id maps, 8-bit grayscale label maps with their value histogram, and the fused GT + prediction pass that folds runs of identical
 (GT id, predicted id) pixel pairs into an open-addressing hash table.
 
 Inputs are the *inflated* IDAT bytes (``h`` rows of ``1 + w * bpp`` bytes, the first byte of
@@ -267,6 +267,93 @@ def decode_ids(raw: np.ndarray, h: int, w: int, bpp: int) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
+def _unfilter_row1(ftype: np.int64, src: np.ndarray, prev: np.ndarray, cur: np.ndarray) -> bool:
+    """:func:`_unfilter_row` for one byte per pixel (8-bit grayscale): the left byte ``a``
+    and the upper-left byte ``c`` stay in registers. False for an unknown filter type."""
+    n = src.shape[0]
+    if ftype == 0:
+        for i in range(n):
+            cur[i] = src[i]
+    elif ftype == 2:
+        for i in range(n):
+            cur[i] = src[i] + prev[i]  # uint8 arithmetic wraps modulo 256
+    elif ftype == 1:
+        a = np.int32(0)
+        for i in range(n):
+            a = (np.int32(src[i]) + a) & 255
+            cur[i] = a
+    elif ftype == 3:
+        a = np.int32(0)
+        for i in range(n):
+            a = (np.int32(src[i]) + ((a + np.int32(prev[i])) >> 1)) & 255
+            cur[i] = a
+    elif ftype == 4:
+        a = np.int32(0)
+        c = np.int32(0)
+        for i in range(n):
+            b = np.int32(prev[i])
+            if b == c:  # up == up-left: the predictor is the left byte (exactly)
+                a = (np.int32(src[i]) + a) & 255
+            else:
+                a = (np.int32(src[i]) + _paeth(a, b, c)) & 255
+            c = b
+            cur[i] = a
+    else:
+        return False
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _gray_kernel(raw: np.ndarray, h: np.int64, w: np.int64, out: np.ndarray, hist: np.ndarray) -> np.int64:
+    # Unfilter row by row into ``out`` and count the pixel values: runs of equal values are
+    # counted first, then added to ``hist`` once (label maps are mostly long runs).
+    zero = np.zeros(w, np.uint8)
+    for y in range(h):
+        off = y * (w + 1)
+        src = raw[off + 1 : off + 1 + w]
+        prev = out[y - 1] if y > 0 else zero
+        cur = out[y]
+        if not _unfilter_row1(np.int64(raw[off]), src, prev, cur):
+            return y
+        v = cur[0]
+        run = np.int64(0)
+        for x in range(w):
+            u = cur[x]
+            if u == v:
+                run += 1
+            else:
+                hist[v] += run
+                v = u
+                run = 1
+        hist[v] += run
+    return -1
+
+
+def decode_gray(raw: np.ndarray, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """Inflated PNG data of an 8-bit grayscale image -> its (h, w) uint8 pixels and the
+    (256,) int64 histogram of their values. Raises ValueError on an unknown filter type.
+
+    >>> raw = np.array([1, 7, 2, 2, 0, 3], np.uint8)     # 2x2, rows filtered Sub and Up
+    >>> px, hist = decode_gray(raw, 2, 2)
+    >>> px.tolist(), int(hist[7]), int(hist[9]), int(hist[12]), int(hist.sum())
+    ([[7, 9], [7, 12]], 2, 1, 1, 4)
+    """
+    if not isinstance(raw, np.ndarray) or raw.dtype != np.uint8 or raw.ndim != 1:
+        raise ValueError("raw must be a 1-D uint8 array")
+    if h <= 0 or w <= 0:
+        raise ValueError(f"bad size {w}x{h}")
+    if raw.shape[0] != h * (1 + w):
+        raise ValueError(f"raw has {raw.shape[0]} bytes, expected {h * (1 + w)} for {w}x{h}x1")
+    raw = np.ascontiguousarray(raw)
+    out = np.empty((h, w), np.uint8)
+    hist = np.zeros(256, np.int64)
+    bad = _gray_kernel(raw, np.int64(h), np.int64(w), out, hist)
+    if bad >= 0:
+        raise ValueError(f"row {bad}: unknown PNG filter type {int(raw[bad * (1 + w)])}")
+    return out, hist
+
+
+@njit(cache=True, nogil=True)
 def _fold_rgb_rows(g: np.ndarray, p: np.ndarray, keys: np.ndarray, counts: np.ndarray, run_g: np.uint32,
                    run_p: np.uint32, run_n: np.int64) -> tuple:
     """:func:`rapkit.kernels.pq._fold_ids` for two unfiltered RGB rows, ids built inline."""
@@ -355,4 +442,4 @@ def pair_keys_png(
     return _compact(keys, counts)
 
 
-__all__ = ["unfilter", "decode_ids", "pair_keys_png"]
+__all__ = ["unfilter", "decode_ids", "decode_gray", "pair_keys_png"]
