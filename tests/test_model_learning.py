@@ -18,7 +18,7 @@ from rapkit.model.head import load_head_file  # noqa: E402
 from rapkit.model.train import TrainConfig, evaluate_pairs, train_head  # noqa: E402
 
 H, W = 240, 320
-N_TRAIN, N_TEST = 90, 60
+N_TRAIN, N_TEST = 150, 60
 
 
 def _subset(rel: dict, ids: set[int]) -> dict:
@@ -32,9 +32,11 @@ def test_head_learns_depth_order_on_held_out_images(tmp_path):
     from rapkit.pipeline.relations import run_extract_relations
     from rapkit.synth import SynthConfig, make_world
 
-    paths = make_world(tmp_path / "w", SynthConfig(n_images=N_TRAIN + N_TEST, height=H, width=W, seed=11, depth_noise=0.4))
+    paths = make_world(tmp_path / "w", SynthConfig(n_images=N_TRAIN + N_TEST, height=H, width=W, seed=11, depth_noise=0.3))
     truth = json.loads(paths.truth.read_text())
-    assert truth["category_ceiling"] >= 0.93  # a category-only ranking could reach well above the bar
+    # depth = category rank + N(0, 0.3^2): a perfect per-category ranking scores about 0.95
+    # (same-category pairs count as a coin flip), well above the bar
+    assert truth["category_ceiling"] >= 0.93
     run_extract_relations(paths.instances, paths.panoptic, tmp_path / "rel.json")
     rel = json.loads((tmp_path / "rel.json").read_text())
     ids = [im["id"] for im in json.loads(paths.instances.read_text())["images"]]
@@ -47,11 +49,11 @@ def test_head_learns_depth_order_on_held_out_images(tmp_path):
         checkpoint=str(tmp_path / "det.pth"), arch="resnet18_fpn", images=str(paths.images_dir), instances=str(paths.instances),
         relations=str(tmp_path / "train.json"), output=str(tmp_path / "head.pt"), min_size=H, max_size=W,
         # a fast setting for the test (the defaults stay the paper's SGD schedule)
-        optimizer="adam", lr=1e-4, iterations=30, batch_size=8, draws=1, lr_drop=0.75, eval_every=10, val_fraction=0.15,
+        optimizer="adam", lr=1e-4, iterations=40, batch_size=8, draws=1, lr_drop=0.75, eval_every=10, val_fraction=0.15,
         bn_recalibrate=32, seed=0,
     )
     res = train_head(cfg)
-    assert res.n_train_images >= 65
+    assert res.n_train_images >= 110
 
     head, meta = load_head_file(tmp_path / "head.pt")
     det = load_detector(tmp_path / "det.pth", "resnet18_fpn", min_size=H, max_size=W)

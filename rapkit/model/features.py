@@ -122,7 +122,7 @@ def recalibrate_bn(model: nn.Module, batches: Iterable[list[torch.Tensor]]) -> d
         if k == 0:
             continue
         m.running_mean.copy_(s_mean / k)
-        m.running_var.copy_(s_var / k)
+        m.running_var.copy_((s_var / k).clamp_(min=1e-5))  # a dead channel must not divide by zero
         out[f"backbone.{n}.running_mean"] = m.running_mean.detach().cpu().clone()
         out[f"backbone.{n}.running_var"] = m.running_var.detach().cpu().clone()
     return out

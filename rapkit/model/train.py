@@ -404,6 +404,8 @@ def _train(cfg, dist: _Dist, device, say, on_step, on_cache, t0, check_writable)
 
     my_train = train_imgs[dist.rank :: dist.world]
     my_val = val_imgs[dist.rank :: dist.world]
+    if not my_train:
+        raise InputError(f"{len(train_imgs)} training image(s) cannot feed {dist.world} processes", file=cfg.relations)
     draws = list(range(cfg.draws))
     n_rois = sum(len(i.labels) for i in my_train) * len(draws) + sum(len(i.labels) for i in my_val)
     est_gb = n_rois * 257 * 14 * 14 * 2 / 1e9
