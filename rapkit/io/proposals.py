@@ -43,6 +43,66 @@ def _int(v: Any) -> bool:
     return isinstance(v, numbers.Integral) and not isinstance(v, bool)
 
 
+def _check_one(k: int, p: Any, images: Mapping[int, ImageInfo], categories: Mapping[int, Category],
+               require_relation: bool, file: Any) -> tuple[int, dict, float, int, float]:
+    """Validate proposal ``k`` in full: ``(image_id, rle, score, category_id, relation)`` or an
+    :class:`InputError` naming what is wrong."""
+    where = f"proposal #{k}"
+    if not isinstance(p, dict):
+        raise InputError(f"{where} is not an object", file=file)
+    iid = p.get("image_id")
+    if not _int(iid):
+        raise InputError(f"{where} has no integer image_id", file=file)
+    iid = int(iid)
+    if iid not in images:
+        raise InputError(f"{where} is for an image that is not in the image list", file=file, image_id=iid)
+    info = images[iid]
+    cid = p.get("category_id")
+    if not _int(cid):
+        raise InputError(f"{where} has no integer category_id", file=file, image_id=iid)
+    cat = categories.get(int(cid))
+    if cat is None:
+        raise InputError(f"{where}: unknown category {cid}", file=file, image_id=iid)
+    if not cat.isthing:
+        raise InputError(f"{where}: category {cid} ({cat.name}) is a stuff category, not a thing", file=file, image_id=iid)
+    s = p.get("score")
+    if not _num(s) or not math.isfinite(s) or not 0.0 <= s <= 1.0:
+        raise InputError(f"{where}: score must be a number in [0, 1], got {s!r}", file=file, image_id=iid)
+    seg = p.get("segmentation")
+    if not isinstance(seg, dict) or "size" not in seg or "counts" not in seg:
+        raise InputError(f"{where}: segmentation must be an RLE {{size, counts}}", file=file, image_id=iid)
+    size = seg["size"]
+    if (not isinstance(size, (list, tuple)) or len(size) != 2
+            or not _num(size[0]) or not _num(size[1]) or size[0] != info.height or size[1] != info.width):
+        raise InputError(
+            f"{where}: RLE size {size!r} differs from the image size [{info.height}, {info.width}] (height, width)",
+            file=file, image_id=iid)
+    counts = seg["counts"]
+    if isinstance(counts, list):
+        from pycocotools import mask as mask_utils
+
+        try:
+            rle = mask_utils.frPyObjects({"size": [info.height, info.width], "counts": counts}, info.height, info.width)
+        except Exception as e:  # pycocotools raises bare exceptions
+            raise InputError(f"{where}: bad uncompressed RLE: {e}", file=file, image_id=iid) from None
+        counts = rle["counts"]
+    elif not isinstance(counts, (str, bytes)):
+        raise InputError(f"{where}: RLE counts must be a string or a list", file=file, image_id=iid)
+    rel = p.get("relation", p.get("relation_val"))
+    if rel is None:
+        r = math.nan
+    elif _num(rel):
+        r = float(rel)
+        if math.isinf(r):
+            raise InputError(f"{where}: relation value must be finite, got {rel!r}", file=file, image_id=iid)
+    else:
+        raise InputError(f"{where}: relation value must be a number, got {rel!r}", file=file, image_id=iid)
+    if require_relation and math.isnan(r):
+        raise InputError(f"{where} has no relation value (missing, null or NaN); --strategy rap needs one "
+                         "(use --strategy heuristic or --no-ra)", file=file, image_id=iid)
+    return iid, {"size": [info.height, info.width], "counts": counts}, float(s), int(cid), r
+
+
 def parse_proposals(
     raw: Any,
     images: Mapping[int, ImageInfo],
@@ -65,74 +125,62 @@ def parse_proposals(
         raw = raw["annotations"]
     if not isinstance(raw, list):
         raise InputError("proposals must be a COCO results list of {image_id, category_id, score, segmentation}", file=file)
-    per: dict[int, list[tuple[int, dict, float, int, float]]] = {iid: [] for iid in images}
+    # Fast path for the common, plainly valid entry (exact JSON types, in-range values); any
+    # other entry goes through :func:`_check_one`, which accepts or rejects it in full.
+    thing_ids = {c for c, cat in categories.items() if type(c) is int and cat.isthing}
+    sizes = {iid: (info.height, info.width) for iid, info in images.items()}
+    per: dict[int, list[int]] = {iid: [] for iid in images}
+    rles: list[dict] = []
+    scores: list[float] = []
+    cids: list[int] = []
+    rels: list[float] = []
+    inf = math.inf
     for k, p in enumerate(raw):
-        where = f"proposal #{k}"
-        if not isinstance(p, dict):
-            raise InputError(f"{where} is not an object", file=file)
-        iid = p.get("image_id")
-        if not _int(iid):
-            raise InputError(f"{where} has no integer image_id", file=file)
-        iid = int(iid)
-        if iid not in per:
-            raise InputError(f"{where} is for an image that is not in the image list", file=file, image_id=iid)
-        info = images[iid]
-        cid = p.get("category_id")
-        if not _int(cid):
-            raise InputError(f"{where} has no integer category_id", file=file, image_id=iid)
-        cat = categories.get(int(cid))
-        if cat is None:
-            raise InputError(f"{where}: unknown category {cid}", file=file, image_id=iid)
-        if not cat.isthing:
-            raise InputError(f"{where}: category {cid} ({cat.name}) is a stuff category, not a thing", file=file, image_id=iid)
-        s = p.get("score")
-        if not _num(s) or not math.isfinite(s) or not 0.0 <= s <= 1.0:
-            raise InputError(f"{where}: score must be a number in [0, 1], got {s!r}", file=file, image_id=iid)
-        seg = p.get("segmentation")
-        if not isinstance(seg, dict) or "size" not in seg or "counts" not in seg:
-            raise InputError(f"{where}: segmentation must be an RLE {{size, counts}}", file=file, image_id=iid)
-        size = seg["size"]
-        if (not isinstance(size, (list, tuple)) or len(size) != 2
-                or not _num(size[0]) or not _num(size[1]) or size[0] != info.height or size[1] != info.width):
-            raise InputError(
-                f"{where}: RLE size {size!r} differs from the image size [{info.height}, {info.width}] (height, width)",
-                file=file, image_id=iid)
-        counts = seg["counts"]
-        if isinstance(counts, list):
-            from pycocotools import mask as mask_utils
-
-            try:
-                rle = mask_utils.frPyObjects({"size": [info.height, info.width], "counts": counts}, info.height, info.width)
-            except Exception as e:  # pycocotools raises bare exceptions
-                raise InputError(f"{where}: bad uncompressed RLE: {e}", file=file, image_id=iid) from None
-            counts = rle["counts"]
-        elif not isinstance(counts, (str, bytes)):
-            raise InputError(f"{where}: RLE counts must be a string or a list", file=file, image_id=iid)
-        rel = p.get("relation", p.get("relation_val"))
-        if rel is None:
-            r = math.nan
-        elif _num(rel):
-            r = float(rel)
-            if math.isinf(r):
-                raise InputError(f"{where}: relation value must be finite, got {rel!r}", file=file, image_id=iid)
-        else:
-            raise InputError(f"{where}: relation value must be a number, got {rel!r}", file=file, image_id=iid)
-        if require_relation and math.isnan(r):
-            raise InputError(f"{where} has no relation value (missing, null or NaN); --strategy rap needs one "
-                             "(use --strategy heuristic or --no-ra)", file=file, image_id=iid)
-        per[iid].append((k, {"size": [info.height, info.width], "counts": counts}, float(s), int(cid), r))
+        if type(p) is dict:
+            iid = p.get("image_id")
+            cid = p.get("category_id")
+            s = p.get("score")
+            seg = p.get("segmentation")
+            rel = p.get("relation", p)
+            ts = type(s)
+            tr = type(rel)
+            if (type(iid) is int and type(cid) is int and cid in thing_ids and (ts is float or ts is int)
+                    and 0.0 <= s <= 1.0 and type(seg) is dict and (tr is float or tr is int) and -inf < rel < inf):
+                hw = sizes.get(iid)
+                size = seg.get("size")
+                counts = seg.get("counts")
+                tc = type(counts)
+                if (hw is not None and type(size) is list and len(size) == 2 and type(size[0]) is int
+                        and type(size[1]) is int and size[0] == hw[0] and size[1] == hw[1] and (tc is str or tc is bytes)):
+                    per[iid].append(k)
+                    rles.append({"size": [hw[0], hw[1]], "counts": counts})
+                    scores.append(float(s))
+                    cids.append(cid)
+                    rels.append(float(rel))
+                    continue
+        iid, rle, sc, ci, r = _check_one(k, p, images, categories, require_relation, file)
+        per[iid].append(k)
+        rles.append(rle)
+        scores.append(sc)
+        cids.append(ci)
+        rels.append(r)
+    all_scores = np.array(scores, np.float64)
+    all_cids = np.array(cids, np.int64)
+    all_rels = np.array(rels, np.float64)
+    # every entry was appended (or raised) in file order: row k of the lists is proposal #k
     out: dict[int, Proposals] = {}
-    for iid, items in per.items():
+    for iid, ks in per.items():
         info = images[iid]
+        idx = np.array(ks, np.int64)
         out[iid] = Proposals(
             image_id=iid,
             height=info.height,
             width=info.width,
-            scores=np.array([t[2] for t in items], np.float64),
-            category_ids=np.array([t[3] for t in items], np.int64),
-            relations=np.array([t[4] for t in items], np.float64),
-            rles=[t[1] for t in items],
-            source_index=np.array([t[0] for t in items], np.int64),
+            scores=all_scores[idx],
+            category_ids=all_cids[idx],
+            relations=all_rels[idx],
+            rles=[rles[k] for k in ks],
+            source_index=idx,
         )
     return out
 
