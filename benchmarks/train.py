@@ -59,7 +59,7 @@ def bench(device_name: str, amp: bool, args) -> dict:
 
     def forward():
         with torch.autocast(device.type, enabled=amp):
-            return roi_inputs(det.model, images, boxes, labels)
+            return roi_inputs(det, images, boxes, labels)
 
     def step(x):
         with torch.autocast(device.type, enabled=amp):

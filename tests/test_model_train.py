@@ -331,3 +331,24 @@ def test_no_cache_path_trains_from_the_same_boxes(world, tmp_path):
     b, _ = head_state(tmp_path / "nc.pt")
     # same sampled boxes and pairs; only the frozen forward's batching differs (float rounding)
     assert all(torch.allclose(a[k], b[k], rtol=1e-3, atol=1e-5) for k in a)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("amp", [False, True])
+def test_cuda_train_and_predict(world, tmp_path, amp):
+    out = tmp_path / "gpu.pt"
+    res = train_head(cfg_for(world, out, device="cuda", amp=amp, draws=2))
+    assert res.device.startswith("cuda")
+    state, meta = head_state(out)
+    assert all(torch.isfinite(v).all() for v in state.values())
+    assert meta["train"]["device"].startswith("cuda")
+    from rapkit.model.predict import PredictConfig, predict
+
+    p = world["paths"]
+    s = predict(PredictConfig(checkpoint=str(world["checkpoint"]), head=str(out), images=str(p.images_dir),
+                              image_info=str(p.instances), output=str(tmp_path / "pred.json"), device="cuda", amp=amp,
+                              max_detections=5, rpn_top_n=50))
+    dets = json.loads((tmp_path / "pred.json").read_text())
+    assert s.detections == len(dets) > 0
+    assert all(isinstance(d["relation"], float) for d in dets)
