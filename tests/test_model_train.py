@@ -225,7 +225,7 @@ def test_cuda_request_without_gpu(world, tmp_path, capsys):
 
 def test_cli_train_writes_head_and_log(world, tmp_path, capsys):
     out = tmp_path / "h.pt"
-    code, stdout, err = run(capsys, *cli_train_args(world, out, "--format", "json"))
+    code, stdout, err = run(capsys, *cli_train_args(world, out, "--format", "json", "--workers", 2))  # 2 image loaders
     assert code == 0, err
     rep = json.loads(stdout)
     assert rep["kind"] == "train" and rep["iterations"] == 2 and rep["output"] == str(out)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 import torch
@@ -33,7 +33,7 @@ from ..types import ImageInfo
 from .detector import load_detector
 from .features import apply_buffers, detect, roi_inputs, to_tensor
 from .head import load_head_file
-from .train import head_values, resolve_device
+from .train import collate_list, head_values, resolve_device
 
 
 @dataclass
@@ -121,7 +121,7 @@ class _Reader(torch.utils.data.Dataset):
 
 def _batches(root: Path, infos: list[ImageInfo], batch: int, workers: int):
     yield from torch.utils.data.DataLoader(_Reader(root, infos), batch_size=batch, shuffle=False, num_workers=workers,
-                                           collate_fn=lambda b: b)
+                                           collate_fn=collate_list)
 
 
 def _rle(mask: np.ndarray) -> dict:

@@ -206,9 +206,14 @@ class _ImageReader(torch.utils.data.Dataset):
         return k, rgb
 
 
+def collate_list(batch: list) -> list:
+    """DataLoader collate function keeping the items as a list (picklable for worker processes)."""
+    return batch
+
+
 def _iter_images(images: list[RelImage], batch: int, workers: int):
     loader = torch.utils.data.DataLoader(
-        _ImageReader(images), batch_size=batch, shuffle=False, num_workers=workers, collate_fn=lambda b: b
+        _ImageReader(images), batch_size=batch, shuffle=False, num_workers=workers, collate_fn=collate_list
     )
     yield from loader
 
