@@ -199,7 +199,11 @@ def jitter_boxes(boxes: np.ndarray, rng: np.random.Generator, height: int, width
 
 
 def draw_boxes(img: RelImage, draw: int, seed: int, min_iou: float = 0.5) -> np.ndarray:
-    """The RoIs of draw ``draw`` of ``img`` (0 = GT boxes)."""
+    """The RoIs of draw ``draw`` of ``img`` (0 = GT boxes).
+
+    >>> draw_boxes(ds.images[0], 1, seed=0).shape   # doctest: +SKIP
+    (6, 4)
+    """
     if draw == 0:
         return img.boxes
     rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, int(img.image_id) & 0xFFFFFFFF, int(draw)])

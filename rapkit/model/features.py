@@ -21,7 +21,11 @@ from .head import head_input
 
 
 def to_tensor(rgb: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
-    """uint8 (H, W, 3) RGB -> float (3, H, W) in [0, 1] (the detector normalises itself)."""
+    """uint8 (H, W, 3) RGB -> float (3, H, W) in [0, 1] (the detector normalises itself).
+
+    >>> to_tensor(np.zeros((4, 6, 3), np.uint8)).shape
+    torch.Size([3, 4, 6])
+    """
     t = torch.from_numpy(np.ascontiguousarray(rgb)).to(device)
     return t.permute(2, 0, 1).float().div_(255.0)
 
@@ -49,7 +53,10 @@ def roi_inputs(model: nn.Module, images: list[torch.Tensor], boxes: list[torch.T
 @torch.no_grad()
 def detect(model: nn.Module, images: list[torch.Tensor]) -> list[dict[str, torch.Tensor]]:
     """Run the frozen Mask R-CNN; each result has ``boxes, labels, scores, masks`` (original
-    pixels, masks as (n, 1, H, W) probabilities) and ``head_input`` (n, 257, 14, 14)."""
+    pixels, masks as (n, 1, H, W) probabilities) and ``head_input`` (n, 257, 14, 14).
+
+    >>> [d["scores"] for d in detect(det.model, [to_tensor(rgb)])]   # doctest: +SKIP
+    """
     orig = [tuple(int(s) for s in im.shape[-2:]) for im in images]
     il, _ = model.transform(images)
     feats = model.backbone(il.tensors)
@@ -86,6 +93,8 @@ def recalibrate_bn(model: nn.Module, batches: Iterable[list[torch.Tensor]]) -> d
 
     Returns the changed buffers as ``{"backbone.<module>.running_mean"|...: tensor}``
     (the relation head file stores them so that prediction uses the same detector).
+
+    >>> buffers = recalibrate_bn(det.model, [[to_tensor(rgb) for rgb in batch]])   # doctest: +SKIP
     """
     bns = _bn_modules(model.backbone)
     if not bns:
@@ -129,7 +138,10 @@ def recalibrate_bn(model: nn.Module, batches: Iterable[list[torch.Tensor]]) -> d
 
 
 def apply_buffers(model: nn.Module, buffers: dict[str, torch.Tensor]) -> None:
-    """Copy stored detector buffers (from :func:`recalibrate_bn`) into ``model``."""
+    """Copy stored detector buffers (from :func:`recalibrate_bn`) into ``model``.
+
+    >>> apply_buffers(det.model, meta["detector_buffers"])   # doctest: +SKIP
+    """
     own = dict(model.named_buffers())
     for k, v in buffers.items():
         if k not in own or tuple(own[k].shape) != tuple(v.shape):

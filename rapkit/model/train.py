@@ -138,7 +138,11 @@ class TrainResult:
 
 
 def resolve_device(name: str) -> torch.device:
-    """``auto`` -> cuda when available else cpu; a CUDA request without a GPU is a ConfigError."""
+    """``auto`` -> cuda when available else cpu; a CUDA request without a GPU is a ConfigError.
+
+    >>> resolve_device("cpu")
+    device(type='cpu')
+    """
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cpu":
@@ -233,7 +237,12 @@ def compute_inputs(
     on_image: Callable[[int], None] | None = None,
 ) -> list[list[torch.Tensor]]:
     """Head inputs of every image for each draw: ``out[i][j]`` is (n_i, 257, 14, 14) for
-    ``draws[j]``, stored on the CPU as ``store_dtype``. The backbone runs once per image."""
+    ``draws[j]``, stored on the CPU as ``store_dtype``. The backbone runs once per image.
+
+    >>> cache = compute_inputs(det, ds.images, [0, 1], seed=0, min_iou=0.5, device=torch.device("cpu"))   # doctest: +SKIP
+    >>> cache[0][1].shape                                                                            # doctest: +SKIP
+    torch.Size([6, 257, 14, 14])
+    """
     out: list[list[torch.Tensor]] = [[] for _ in images]
     for chunk in _iter_images(images, detector_batch, workers):
         tens, boxes, labels = [], [], []
@@ -258,7 +267,11 @@ def compute_inputs(
 
 @torch.no_grad()
 def head_values(head: torch.nn.Module, inputs: torch.Tensor, device: torch.device, amp: bool = False, chunk: int = 256) -> torch.Tensor:
-    """Relation values (float32, CPU) of cached head inputs, in chunks."""
+    """Relation values (float32, CPU) of cached head inputs, in chunks.
+
+    >>> head_values(RelationHead().eval(), torch.zeros(3, 257, 14, 14), torch.device("cpu")).shape
+    torch.Size([3])
+    """
     vals = []
     for s in range(0, inputs.shape[0], chunk):
         x = inputs[s : s + chunk].to(device, torch.float32)
@@ -268,7 +281,11 @@ def head_values(head: torch.nn.Module, inputs: torch.Tensor, device: torch.devic
 
 
 def pair_accuracy(head: torch.nn.Module, images: list[RelImage], inputs: list[torch.Tensor], device: torch.device, amp: bool = False) -> tuple[int, int]:
-    """``(correct, total)`` over the known pairs of ``images`` given their GT-box head inputs."""
+    """``(correct, total)`` over the known pairs of ``images`` given their GT-box head inputs.
+
+    >>> pair_accuracy(head, ds.images, [x[0] for x in cache], torch.device("cpu"))   # doctest: +SKIP
+    (87, 100)
+    """
     was = head.training
     head.eval()
     correct = total = 0
