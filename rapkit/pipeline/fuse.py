@@ -176,9 +176,13 @@ def fuse(
         sem = open_semantic(semantic_path, images, cats) if semantic_path is not None else None
         known = known_labels(cats)
         is_stuff = stuff_table(cats)
-        collector.inputs_read()
         if workers <= 0:
             workers = os.cpu_count() or 1
+        if workers == 1:  # this process fuses: load numba and the kernels with the inputs
+            from ..core.fusion import _kernels
+
+            _kernels()
+        collector.inputs_read()
         if on_start is not None:
             on_start(len(images))
         summary = FuseSummary(params=params.to_dict())
