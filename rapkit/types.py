@@ -150,6 +150,17 @@ class FusionParams:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def switches(self) -> tuple[bool, bool, bool, bool]:
+        """``(ra, ca, eo, reference)`` as the fusion kernels take them; the heuristic is
+        Algorithm 1 with all three parts off.
+
+        >>> FusionParams.heuristic().switches()
+        (False, False, False, False)
+        """
+        if self.strategy == "rap":
+            return self.ra, self.ca, self.eo, self.variant == "reference"
+        return False, False, False, False
+
 
 # --------------------------------------------------------------------------- relations
 

@@ -182,10 +182,7 @@ def fuse_scene(
     fusion, _ = _kernels()
     h, w, n = scene.height, scene.width, len(scene)
     is_stuff = categories if isinstance(categories, np.ndarray) else stuff_table(categories)
-    if params.strategy == "rap":
-        ra, ca, eo, reference = params.ra, params.ca, params.eo, params.variant == "reference"
-    else:
-        ra = ca = eo = reference = False
+    ra, ca, eo, reference = params.switches()
     order = scene.candidates(params.rho)
     if ra and order.size and np.isnan(scene.relations[order]).any():
         k = int(order[np.isnan(scene.relations[order])][0])

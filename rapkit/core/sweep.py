@@ -168,10 +168,7 @@ def fuse_prepared(img: SweepImage, params: FusionParams, is_stuff: np.ndarray):
     """
     from ..kernels import sweep as k
 
-    if params.strategy == "rap":
-        ra, ca, eo, reference = params.ra, params.ca, params.eo, params.variant == "reference"
-    else:
-        ra = ca = eo = reference = False
+    ra, ca, eo, reference = params.switches()
     order = img.candidates(params.rho)
     if ra and order.size and np.isnan(img.relations[order]).any():
         bad = int(order[np.isnan(img.relations[order])][0])
