@@ -14,6 +14,7 @@ extrapolated time of a 5x5x5 sweep over 5000 images.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import tempfile
 import time
@@ -29,6 +30,8 @@ def main() -> None:
     ap.add_argument("--naive-settings", type=int, default=3)
     ap.add_argument("--height", type=int, default=480)
     ap.add_argument("--width", type=int, default=640)
+    ap.add_argument("--false-per-image", type=float, default=0.5,
+                    help="simulated false detections per image (e.g. 40 for a dense, COCO-dump-like 50 per image)")
     ap.add_argument("--keep", type=Path, default=None, help="reuse/keep the world in this folder")
     args = ap.parse_args()
 
@@ -43,7 +46,8 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="rapkit-bench-sweep-"))
     try:
         root = args.keep or tmp / "world"
-        cfg = SynthConfig(n_images=args.images, height=args.height, width=args.width, seed=0, render_images=False)
+        cfg = SynthConfig(n_images=args.images, height=args.height, width=args.width, seed=0, render_images=False,
+                          false_per_image=args.false_per_image)
         if args.keep and (root / "panoptic.json").exists():
             world = WorldPaths.under(root)
             print(f"reusing world {root}")
@@ -51,6 +55,8 @@ def main() -> None:
             t0 = time.perf_counter()
             world = make_world(root, cfg, workers=args.workers, force=True)
             print(f"world: {args.images} images {args.width}x{args.height} in {time.perf_counter() - t0:.1f} s")
+        n_props = len(json.loads(world.proposals.read_text()))
+        print(f"{n_props / args.images:.1f} proposals per image")
         vals = [round(float(v), 3) for v in np.linspace(0.4, 0.8, args.grid)]
         grid = make_grid(["rho", "tau", "gamma"], rho=vals, tau=vals, gamma=vals)
         n_set = len(grid) + 1  # + baseline
@@ -67,7 +73,6 @@ def main() -> None:
               f"({1000 * per:.3f} ms per image-setting, {args.workers} workers)")
 
         # naive loop on a subset
-        import json
 
         sub = tmp / "subset"
         sub.mkdir()

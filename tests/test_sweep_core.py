@@ -12,7 +12,7 @@ from rapkit.core.sweep import ablation_grid, image_stats, make_grid, prepare_ima
 from rapkit.errors import ConfigError
 from rapkit.kernels import sweep as K
 from rapkit.kernels._reference_sweep import (canonical_atoms, ref_build_atoms, ref_fuse_atoms, ref_pair_counts,
-                                             ref_pred_ids)
+                                             ref_pred_ids, ref_xmajor_keys)
 from rapkit.synth import SynthConfig, categories, generate_image
 from rapkit.types import FusionParams, Proposals
 
@@ -84,7 +84,8 @@ def test_kernels_equal_twins(data):
     gt = np.array(data.draw(st.lists(st.integers(0, 3), min_size=h * w, max_size=h * w)), np.uint32).reshape(h, w)
     sem = np.array(data.draw(st.lists(st.sampled_from([0, 187, 190]), min_size=h * w, max_size=h * w)),
                    np.uint8).reshape(h, w)
-    keys = ((gt.T.astype(np.uint64) << np.uint64(8)) | sem.T.astype(np.uint64)).ravel()
+    keys = K.xmajor_keys(gt, sem)
+    assert np.array_equal(keys, ref_xmajor_keys(gt, sem))
     got = K.build_atoms(keys, h, scene.boxes, scene.offsets, scene.masks)
     ref = ref_build_atoms(keys, h, scene.boxes, scene.offsets, scene.masks)
     assert canonical_atoms(*got) == canonical_atoms(*ref)

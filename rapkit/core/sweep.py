@@ -130,8 +130,10 @@ def prepare_image(
         sem = np.asarray(semantic)
         if sem.shape != (h, w) or sem.dtype != np.uint8:
             raise InputError(f"semantic map must be {w}x{h} uint8", image_id=scene.image_id)
-    keys = (np.ascontiguousarray(g.T).astype(np.uint64) << np.uint64(8)) | np.ascontiguousarray(sem.T).astype(np.uint64)
-    weight, base, base_keys, ptr, idx = k.build_atoms(keys.ravel(), h, scene.boxes, scene.offsets, scene.masks)
+    if g.dtype != np.uint32:
+        g = g.astype(np.uint32)
+    keys = k.xmajor_keys(g, sem)
+    weight, base, base_keys, ptr, idx = k.build_atoms(keys, h, scene.boxes, scene.offsets, scene.masks)
     atom_key = base_keys[base]
     segs = []
     for s in gt_segments:

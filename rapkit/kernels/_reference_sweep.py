@@ -7,6 +7,11 @@ import numpy as np
 from ._reference_fusion import full_masks
 
 
+def ref_xmajor_keys(gt, sem):
+    """Twin of :func:`rapkit.kernels.sweep.xmajor_keys`."""
+    return ((np.asarray(gt).T.astype(np.uint64) << np.uint64(8)) | np.asarray(sem).T.astype(np.uint64)).ravel()
+
+
 def ref_build_atoms(keys, height, boxes, offsets, masks):
     """Twin of :func:`rapkit.kernels.sweep.build_atoms` via ``np.unique`` on pixel signatures.
 

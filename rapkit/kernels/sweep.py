@@ -32,8 +32,14 @@ def _initial_atoms(keys):
         nu = 0
         mask = np.uint64(cap - 1)
         ok = True
+        last_k = np.uint64(0)
+        last_a = np.int32(-1)
         for p in range(n):
             k = keys[p]
+            if last_a >= 0 and k == last_k:  # runs of equal keys: no hashing
+                atom[p] = last_a
+                continue
+            last_k = k
             h = (k * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(20)
             s = np.int64(h & mask)
             while True:
@@ -45,10 +51,12 @@ def _initial_atoms(keys):
                     skeys[s] = k
                     uniq[nu] = k
                     atom[p] = nu
+                    last_a = np.int32(nu)
                     nu += 1
                     break
                 if skeys[s] == k:
                     atom[p] = slots[s]
+                    last_a = np.int32(slots[s])
                     break
                 s = (s + 1) & (cap - 1)
             if not ok:
@@ -84,19 +92,26 @@ def _build_atoms(keys, height, boxes, offs, masks):
         y0 = boxes[k, 2]
         y1 = boxes[k, 3]
         bh = y1 - y0
+        # a mask creates at most one new atom per atom it touches: grow before the pixel loop
+        need = n_atoms + min(np.int64(x1 - x0) * bh, np.int64(n_atoms))
+        while need > base_of.shape[0]:
+            base_of = _grow_i32(base_of, -1)
+            remap = _grow_i32(remap, -1)
+            touched = _grow_i32(touched, 0)
         nt = 0
+        prev_a = -1
+        prev_r = -1
         for x in range(x0, x1):
             mrow = masks[offs[k] + (x - x0) * bh: offs[k] + (x - x0 + 1) * bh]
             arow = atom[x * height + y0: x * height + y1]
             for t in range(bh):
                 if mrow[t]:
                     a = arow[t]
+                    if a == prev_a:  # runs of one atom: same new id
+                        arow[t] = prev_r
+                        continue
                     r = remap[a]
                     if r < 0:
-                        if n_atoms == base_of.shape[0]:
-                            base_of = _grow_i32(base_of, -1)
-                            remap = _grow_i32(remap, -1)
-                            touched = _grow_i32(touched, 0)
                         r = n_atoms
                         n_atoms += 1
                         remap[a] = r
@@ -104,6 +119,8 @@ def _build_atoms(keys, height, boxes, offs, masks):
                         touched[nt] = a
                         nt += 1
                     arow[t] = r
+                    prev_a = a
+                    prev_r = r
         for q in range(nt):
             remap[touched[q]] = -1
     # compaction (old id order) and weights
@@ -134,21 +151,49 @@ def _build_atoms(keys, height, boxes, offs, masks):
         y1 = boxes[k, 3]
         bh = y1 - y0
         start = ni
+        while ni + min(np.int64(x1 - x0) * bh, np.int64(m)) > idx.shape[0]:
+            idx = _grow_i32(idx, 0)
+        prev = -1
         for x in range(x0, x1):
             mrow = masks[offs[k] + (x - x0) * bh: offs[k] + (x - x0 + 1) * bh]
             arow = atom[x * height + y0: x * height + y1]
             for t in range(bh):
                 if mrow[t]:
-                    a = newid[arow[t]]
+                    if arow[t] == prev:
+                        continue
+                    prev = arow[t]
+                    a = newid[prev]
                     if last[a] != k:
                         last[a] = k
-                        if ni == idx.shape[0]:
-                            idx = _grow_i32(idx, 0)
                         idx[ni] = a
                         ni += 1
         idx[start:ni] = np.sort(idx[start:ni])
         ptr[k + 1] = ni
     return weight, base, base_keys, ptr, idx[:ni].copy()
+
+
+@njit(cache=True, nogil=True)
+def _xmajor_keys(gt, sem):
+    h, w = gt.shape
+    keys = np.empty(h * w, np.uint64)
+    tile = 32
+    for xs in range(0, w, tile):
+        xe = min(xs + tile, w)
+        for y in range(h):
+            grow = gt[y]
+            srow = sem[y]
+            for x in range(xs, xe):
+                keys[x * h + y] = (np.uint64(grow[x]) << np.uint64(8)) | np.uint64(srow[x])
+    return keys
+
+
+def xmajor_keys(gt: np.ndarray, sem: np.ndarray) -> np.ndarray:
+    """Per-pixel atom keys ``gt << 8 | sem`` in x-major order (``p = x * H + y``)."""
+    if gt.ndim != 2 or gt.shape != sem.shape:
+        raise ValueError("gt and sem must be 2-D arrays of the same shape")
+    if gt.dtype != np.uint32 or sem.dtype != np.uint8:
+        raise ValueError("gt must be uint32 and sem uint8")
+    return _xmajor_keys(np.ascontiguousarray(gt), np.ascontiguousarray(sem))
 
 
 def build_atoms(keys: np.ndarray, height: int, boxes: np.ndarray, offsets: np.ndarray, masks: np.ndarray):
