@@ -23,10 +23,8 @@ Generation is deterministic: image ``k`` depends only on ``(seed, k)`` and the c
 
 from __future__ import annotations
 
-import io
-import json
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Callable
 
@@ -34,6 +32,8 @@ import numpy as np
 
 from .errors import ConfigError
 from .types import Category, Proposals, Segment
+from .synth_shapes import (_bbox, _clip_flat, _ellipse_mask, _encode, _jitter_polygon, _raster_polygon, _render,
+                           _shape_polygon, _uncompressed_rle)
 
 # --------------------------------------------------------------------------- categories
 # (id, name, color) copied from COCO's panoptic_coco_categories.json.
@@ -57,12 +57,6 @@ STUFF: list[tuple[int, str, tuple[int, int, int], str]] = [
     (193, "grass-merged", (152, 251, 152), "bottom"),
     (149, "road", (128, 64, 128), "bottom"),
 ]
-_RENDER_THING = {  # appearance colours differ from the palette colours on purpose
-    47: (230, 80, 60), 44: (40, 170, 90), 73: (150, 150, 170), 1: (210, 160, 120),
-    18: (120, 80, 40), 62: (60, 90, 200), 67: (170, 120, 60), 63: (200, 60, 160),
-}
-_RENDER_STUFF = {187: (140, 190, 235), 199: (200, 195, 180), 190: (120, 110, 100), 193: (70, 150, 60), 149: (85, 85, 90)}
-_THING_BY_ID = {t[0]: t for t in THINGS}
 
 
 def categories() -> list[Category]:
@@ -168,94 +162,6 @@ class WorldPaths:
                    r / "categories.json", r / "proposals.json", r / "semantic", r / "truth.json")
 
 
-# --------------------------------------------------------------------------- geometry
-
-
-def _shape_polygon(rng: np.random.Generator, family: str, cx: float, cy: float, size: float) -> np.ndarray:
-    """(K, 2) polygon vertices of a shape family centred at (cx, cy), ``size`` ~ diameter."""
-    r = size / 2.0
-    rot = rng.uniform(0, 2 * np.pi)
-    aspect = rng.uniform(0.7, 1.3)
-    if family == "ellipse":
-        t = np.linspace(0, 2 * np.pi, 24, endpoint=False)
-        pts = np.stack([r * np.cos(t), r * aspect * np.sin(t)], 1)
-    elif family == "rect":
-        pts = np.array([[-0.45, -1.0], [0.45, -1.0], [0.45, 1.0], [-0.45, 1.0]]) * r
-        rot = rng.uniform(-0.3, 0.3)
-    elif family == "trapezoid":
-        pts = np.array([[-1.0, 0.6], [1.0, 0.6], [0.7, -0.6], [-0.7, -0.6]]) * r
-        rot = rng.uniform(-0.4, 0.4)
-    elif family == "blob":
-        t = np.linspace(0, 2 * np.pi, 14, endpoint=False)
-        rad = r * rng.uniform(0.7, 1.0, size=t.size)
-        pts = np.stack([0.7 * rad * np.cos(t), rad * np.sin(t)], 1)
-    elif family == "star":
-        t = np.linspace(0, 2 * np.pi, 10, endpoint=False)
-        rad = np.where(np.arange(10) % 2 == 0, r, 0.55 * r)
-        pts = np.stack([rad * np.cos(t), rad * np.sin(t)], 1)
-    elif family == "triangle":
-        t = np.array([0.0, 2 * np.pi / 3, 4 * np.pi / 3]) - np.pi / 2
-        pts = np.stack([r * np.cos(t), r * np.sin(t)], 1)
-    elif family == "hexagon":
-        t = np.linspace(0, 2 * np.pi, 6, endpoint=False)
-        pts = np.stack([1.2 * r * np.cos(t), 0.8 * r * aspect * np.sin(t)], 1)
-    elif family == "diamond":
-        pts = np.array([[0.0, -0.8], [1.2, 0.0], [0.0, 0.8], [-1.2, 0.0]]) * r
-        rot = rng.uniform(-0.3, 0.3)
-    else:  # pragma: no cover - families are fixed above
-        raise ValueError(family)
-    c, s = np.cos(rot), np.sin(rot)
-    pts = pts @ np.array([[c, s], [-s, c]])
-    pts[:, 0] += cx
-    pts[:, 1] += cy
-    return pts
-
-
-def _clip_flat(pts: np.ndarray, h: int, w: int) -> list[float]:
-    q = pts.copy()
-    q[:, 0] = np.clip(q[:, 0], 0.0, float(w))
-    q[:, 1] = np.clip(q[:, 1], 0.0, float(h))
-    return [round(float(v), 2) for v in q.reshape(-1)]
-
-
-def _raster_polygon(flat: list[float], h: int, w: int) -> np.ndarray:
-    from pycocotools import mask as mask_utils
-
-    rles = mask_utils.frPyObjects([flat], h, w)
-    return mask_utils.decode(mask_utils.merge(rles)).astype(bool)
-
-
-def _encode(mask: np.ndarray) -> dict:
-    from pycocotools import mask as mask_utils
-
-    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
-    rle["counts"] = rle["counts"].decode("ascii")
-    return rle
-
-
-def _uncompressed_rle(mask: np.ndarray) -> dict:
-    flat = mask.astype(np.uint8).reshape(-1, order="F")
-    change = np.flatnonzero(np.diff(flat)) + 1
-    bounds = np.concatenate([[0], change, [flat.size]])
-    counts = np.diff(bounds).tolist()
-    if flat.size and flat[0] == 1:
-        counts = [0] + counts
-    return {"size": [int(mask.shape[0]), int(mask.shape[1])], "counts": [int(c) for c in counts]}
-
-
-def _bbox(mask: np.ndarray) -> list[int]:
-    ys = np.flatnonzero(mask.any(1))
-    xs = np.flatnonzero(mask.any(0))
-    if ys.size == 0:
-        return [0, 0, 0, 0]
-    return [int(xs[0]), int(ys[0]), int(xs[-1] - xs[0] + 1), int(ys[-1] - ys[0] + 1)]
-
-
-def _ellipse_mask(h: int, w: int, cx: float, cy: float, rx: float, ry: float) -> np.ndarray:
-    yy, xx = np.ogrid[:h, :w]
-    return ((xx - cx) / max(rx, 1e-6)) ** 2 + ((yy - cy) / max(ry, 1e-6)) ** 2 <= 1.0
-
-
 # --------------------------------------------------------------------------- one image
 
 
@@ -287,30 +193,6 @@ def _paint_stuff(params: np.ndarray, ids: list[int], h: int, w: int, shift: floa
         right = (np.arange(w)[None, :] >= split_x + shift) & (yy >= boundary[None, :])
         lab[right] = ids[2]
     return lab
-
-
-def _texture(rng: np.random.Generator, kind: str, h: int, w: int, phase: int) -> np.ndarray:
-    yy, xx = np.mgrid[:h, :w]
-    if kind == "hstripes":
-        return ((yy + phase) // 4 % 2).astype(np.float32)
-    if kind == "vstripes":
-        return ((xx + phase) // 4 % 2).astype(np.float32)
-    if kind == "checker":
-        return (((xx + phase) // 6 + (yy + phase) // 6) % 2).astype(np.float32)
-    if kind == "dots":
-        return (((xx + phase) % 7 < 2) & ((yy + phase) % 7 < 2)).astype(np.float32)
-    if kind == "diag":
-        return ((xx + yy + phase) // 5 % 2).astype(np.float32)
-    return np.zeros((h, w), np.float32)
-
-
-def _jitter_polygon(rng: np.random.Generator, pts: np.ndarray, size: float, noise: float,
-                    shift: float = 0.0, scale: float = 1.0) -> np.ndarray:
-    c = pts.mean(0)
-    q = (pts - c) * scale + c
-    q = q + rng.normal(0, noise * size, size=q.shape)
-    q = q + rng.normal(0, shift * size, size=2)[None, :]
-    return q
 
 
 def generate_image(cfg: SynthConfig, index: int) -> SynthImage:
@@ -464,36 +346,9 @@ def generate_image(cfg: SynthConfig, index: int) -> SynthImage:
         source_index=None,
     )
 
-    rgb = _render(rng, cfg, stuff_map, void, instances, order) if cfg.render_images else None
+    rgb = _render(rng, stuff_map, void, instances, order, {t[0]: t[6] for t in THINGS}) if cfg.render_images else None
     return SynthImage(image_id, f"{image_id:012d}.jpg", h, w, instances, id_map, segments, semantic,
                       proposals, np.asarray(p_inst, np.int64).reshape(n), p_kind, rgb)
-
-
-def _render(rng: np.random.Generator, cfg: SynthConfig, stuff_map: np.ndarray, void: np.ndarray,
-            instances: list[SynthInstance], order: list[int]) -> np.ndarray:
-    h, w = stuff_map.shape
-    img = np.zeros((h, w, 3), np.float32)
-    for sid, col in _RENDER_STUFF.items():
-        img[stuff_map == sid] = col
-    img += rng.normal(0, 6, size=(h, w, 1)).astype(np.float32)
-    img[void] = (40, 40, 40)
-    shade_y = np.linspace(0.9, 1.1, h, dtype=np.float32)[:, None]
-    for i in order:
-        inst = instances[i]
-        if inst.iscrowd:
-            col = np.array((150, 140, 130), np.float32)
-            tex = np.zeros((h, w), np.float32)
-        else:
-            col = np.array(_RENDER_THING[inst.category_id], np.float32)
-            tex = _texture(rng, _THING_BY_ID[inst.category_id][6], h, w, int(rng.integers(8)))
-        m = inst.mask
-        colour = col[None, None, :] * (0.75 + 0.25 * (1 - tex))[..., None] * shade_y[..., None]
-        img[m] = colour[m]
-        # a dark outline makes the occlusion boundary visible
-        edge = m & ~(np.roll(m, 1, 0) & np.roll(m, -1, 0) & np.roll(m, 1, 1) & np.roll(m, -1, 1))
-        img[edge] *= 0.5
-    img += rng.normal(0, 4, size=img.shape).astype(np.float32)
-    return np.clip(img, 0, 255).astype(np.uint8)
 
 
 # --------------------------------------------------------------------------- writing
@@ -501,46 +356,30 @@ def _render(rng: np.random.Generator, cfg: SynthConfig, stuff_map: np.ndarray, v
 
 def _image_records(cfg: SynthConfig, index: int) -> dict[str, Any]:
     """Generate one image and turn it into JSON records + encoded files (picklable)."""
-    from PIL import Image
+    from pycocotools import mask as mask_utils
 
-    from .io.panoptic import id2rgb
+    from .io.world import encode_jpeg, encode_png_labels, encode_png_rgb_ids
 
     img = generate_image(cfg, index)
     image_entry = {"id": img.image_id, "file_name": img.file_name, "height": img.height, "width": img.width}
     anns = []
     for inst in sorted(img.instances, key=lambda s: s.id):
-        if inst.iscrowd:
-            seg: Any = _uncompressed_rle(inst.mask)
-        else:
-            seg = [inst.polygon]
+        seg: Any = _uncompressed_rle(inst.mask) if inst.iscrowd else [inst.polygon]
         anns.append({
             "id": inst.id, "image_id": img.image_id, "category_id": inst.category_id, "segmentation": seg,
             "area": int(inst.mask.sum()), "bbox": _bbox(inst.mask), "iscrowd": inst.iscrowd,
         })
-    png_name = f"{img.image_id:012d}.png"
-    pan = {"image_id": img.image_id, "file_name": png_name, "segments_info": [s.to_json() for s in img.segments]}
+    stem = f"{img.image_id:012d}"
+    pan = {"image_id": img.image_id, "file_name": stem + ".png", "segments_info": [s.to_json() for s in img.segments]}
     props = []
     for j in range(len(img.proposals)):
         rle = img.proposals.rles[j]
-        from pycocotools import mask as mask_utils
-
         props.append({
             "image_id": img.image_id, "category_id": int(img.proposals.category_ids[j]),
             "score": float(img.proposals.scores[j]), "segmentation": rle,
             "bbox": [float(v) for v in mask_utils.toBbox(dict(rle, counts=rle["counts"].encode("ascii")))],
             "relation": float(img.proposals.relations[j]),
         })
-    buf = io.BytesIO()
-    Image.fromarray(id2rgb(img.id_map), "RGB").save(buf, format="PNG", compress_level=1)
-    pan_png = buf.getvalue()
-    buf = io.BytesIO()
-    Image.fromarray(img.semantic, "L").save(buf, format="PNG", compress_level=1)
-    sem_png = buf.getvalue()
-    jpg = None
-    if img.rgb is not None:
-        buf = io.BytesIO()
-        Image.fromarray(img.rgb, "RGB").save(buf, format="JPEG", quality=92)
-        jpg = buf.getvalue()
     truth = {
         "image_id": img.image_id,
         "instances": [{"id": i.id, "category_id": i.category_id, "depth": round(i.depth, 6), "iscrowd": i.iscrowd}
@@ -548,8 +387,9 @@ def _image_records(cfg: SynthConfig, index: int) -> dict[str, Any]:
         "proposal_instance": img.proposal_instance.tolist(),
         "proposal_kind": img.proposal_kind,
     }
-    return {"image": image_entry, "anns": anns, "pan": pan, "props": props, "png_name": png_name,
-            "pan_png": pan_png, "sem_png": sem_png, "jpg": jpg, "truth": truth}
+    return {"image": image_entry, "anns": anns, "pan": pan, "props": props, "stem": stem,
+            "pan_png": encode_png_rgb_ids(img.id_map), "sem_png": encode_png_labels(img.semantic),
+            "jpg": encode_jpeg(img.rgb) if img.rgb is not None else None, "truth": truth}
 
 
 def _records_task(args: tuple[SynthConfig, int]) -> dict[str, Any]:
@@ -599,16 +439,14 @@ def make_world(
     """
     from .core.parallel import imap_ordered
     from .io._atomic import atomic_path
-    from .io.jsonio import dumps
+    from .io.world import WorldWriter
 
     cfg = cfg or SynthConfig()
     cats = [c.to_json() for c in categories()]
     thing_cats = [dict(c, supercategory="synthetic") for c in cats if c["isthing"]]
     images, anns, pans, props, truth = [], [], [], [], []
     with atomic_path(out, force, directory=True) as tmp:
-        p = WorldPaths.under(tmp)
-        for d in (p.images_dir, p.panoptic_dir, p.semantic):
-            d.mkdir()
+        writer = WorldWriter(tmp)
         tasks = [(cfg, i) for i in range(cfg.n_images)]
         for rec in imap_ordered(_records_task, tasks, workers):
             images.append(rec["image"])
@@ -616,27 +454,24 @@ def make_world(
             pans.append(rec["pan"])
             props.extend(rec["props"])
             truth.append(rec["truth"])
-            (p.panoptic_dir / rec["png_name"]).write_bytes(rec["pan_png"])
-            (p.semantic / rec["png_name"]).write_bytes(rec["sem_png"])
-            if rec["jpg"] is not None:
-                (p.images_dir / rec["image"]["file_name"]).write_bytes(rec["jpg"])
+            writer.add_image(rec["stem"], rec["pan_png"], rec["sem_png"], rec["jpg"])
             if progress is not None:
                 progress(1)
         info = {"description": "rapkit synthetic world", "version": "1", "seed": cfg.seed}
-        p.instances.write_bytes(dumps({"info": info, "images": images, "annotations": anns, "categories": thing_cats}))
-        p.panoptic.write_bytes(dumps({"info": info, "images": images, "annotations": pans, "categories": cats}))
-        p.categories.write_bytes(dumps(cats))
-        p.proposals.write_bytes(dumps(props))
+        writer.write_json("instances.json", {"info": info, "images": images, "annotations": anns, "categories": thing_cats})
+        writer.write_json("panoptic.json", {"info": info, "images": images, "annotations": pans, "categories": cats})
+        writer.write_json("categories.json", cats)
+        writer.write_json("proposals.json", props)
         # the ceiling of a category-only cue on overlapping pairs of the first images
         sample = [pr for i in range(min(cfg.n_images, 50)) for pr in _overlap_pairs(cfg, i)]
         ceiling = relation_ceiling(truth, sample)
-        p.truth.write_bytes(dumps({
+        writer.write_json("truth.json", {
             "schema_version": 1,
             "config": cfg.to_dict(),
             "depth_rank": {str(t[0]): t[3] for t in THINGS},
             "category_ceiling": None if math.isnan(ceiling) else round(ceiling, 4),
             "images": truth,
-        }))
+        })
     return WorldPaths.under(out)
 
 

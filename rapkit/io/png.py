@@ -257,3 +257,17 @@ def read_pair_histogram(
 
 
 __all__ = ["PngData", "parse_png", "read_id_map_fast", "read_gray8_fast", "read_pair_histogram"]
+
+
+def png_kind(path: str | os.PathLike) -> str:
+    """A short description of a PNG's pixel format from its header (``"RGB 8-bit"``,
+    ``"palette 8-bit"``, ``"not a PNG"``...); OSError when the file cannot be read."""
+    import struct
+
+    with open(path, "rb") as f:
+        head = f.read(64)
+    if head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR" or len(head) < 29:
+        return "not a PNG"
+    _, _, depth, ctype, _, _, inter = struct.unpack(">IIBBBBB", head[16:29])
+    name = {0: "gray", 2: "RGB", 3: "palette", 4: "gray+alpha", 6: "RGBA"}.get(ctype, f"type {ctype}")
+    return f"{name} {depth}-bit" + (" interlaced" if inter else "")

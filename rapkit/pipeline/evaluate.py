@@ -425,14 +425,12 @@ def _check_task(task: tuple) -> tuple[list[Issue], str]:
     iid, png, segs, shape, is_gt = task
     import numpy as np
 
-    from ..io.png import read_id_map_fast
+    from ..io.png import png_kind, read_id_map_fast
 
     issues: list[Issue] = []
     kind = "missing"
     try:
-        with open(png, "rb") as f:
-            head = f.read(64)
-        kind = _png_kind(head)
+        kind = png_kind(png)
         ids = read_id_map_fast(png, image_id=iid)
     except InputError as e:
         return [Issue("error", "png", iid, None, e.message + f" ({png})")], kind
@@ -455,16 +453,6 @@ def _check_task(task: tuple) -> tuple[list[Issue], str]:
                 Issue("error", "area_mismatch", iid, sid, f"JSON area {s['area']} but the PNG has {area[sid]} pixels (can push PQ above 100)")
             )
     return issues, kind
-
-
-def _png_kind(head: bytes) -> str:
-    import struct
-
-    if head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
-        return "not a PNG"
-    _, _, depth, ctype, _, _, inter = struct.unpack(">IIBBBBB", head[16:29])
-    name = {0: "gray", 2: "RGB", 3: "palette", 4: "gray+alpha", 6: "RGBA"}.get(ctype, f"type {ctype}")
-    return f"{name} {depth}-bit" + (" interlaced" if inter else "")
 
 
 def check_panoptic(
