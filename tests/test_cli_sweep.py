@@ -87,15 +87,20 @@ def test_ctrl_c_leaves_no_partial_output(tmp_path):
     out = tmp_path / "rows.csv"
     vals = ",".join(f"{v / 100:.2f}" for v in range(20, 100, 4))
     cmd = [sys.executable, "-m", "rapkit", "evaluate", "--sweep", "rho", "tau", "gamma", "--gt", str(world.panoptic),
-           "--proposals", str(world.proposals), "--rho", vals, "--tau", vals, "--gamma", "0.3,0.5,0.7",
-           "--output", str(out), "--workers", "1"]
+           "--proposals", str(world.proposals), "--rho", vals, "--tau", vals, "--gamma", vals,
+           "--output", str(out), "--workers", "1"]  # 8000 settings: minutes of work, interrupted after 1 s
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    line = p.stderr.readline()  # "sweep: N setting(s) + baseline" once the inputs are validated
-    assert "sweep" in line
-    time.sleep(1.0)
-    assert p.poll() is None, "sweep finished before it could be interrupted; make it bigger"
-    p.send_signal(signal.SIGINT)
-    _, err = p.communicate(timeout=120)
+    try:
+        line = p.stderr.readline()  # "sweep: N setting(s) + baseline" once the options are validated
+        assert "sweep" in line
+        time.sleep(1.0)
+        assert p.poll() is None, "sweep finished before it could be interrupted; make it bigger"
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=120)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
     assert p.returncode == 130, err
     assert "Traceback" not in err
     assert not out.exists()
