@@ -81,13 +81,7 @@ def run_sweep_mode(
     if ablation:
         if sweep_params:
             raise ConfigError(f"unexpected argument(s) {' '.join(sweep_params)} with --ablation")
-        one = {}
-        for name, vals in (("rho", rho), ("tau", tau), ("gamma", gamma)):
-            if vals is not None:
-                if len(vals) != 1:
-                    raise ConfigError(f"--ablation takes one value of --{name}")
-                one[name] = vals[0]
-        base = FusionParams(stuff_area=stuff_area, variant=variant, **one)
+        base = fixed_params("--ablation", rho, tau, gamma, stuff_area, variant)
         grid: list[Any] = ablation_grid(base)
         swept: list[str] = []
         kind = "ablation"
@@ -107,6 +101,21 @@ def run_sweep_mode(
         status(f"wrote {table_output}", quiet)
     status(f"{res.n_images} images x {len(res.grid)} settings in {res.seconds:.1f} s", quiet)
     emit(sweep_report(res, kind=kind), fmt)
+
+
+def fixed_params(what: str, rho: list[float] | None, tau: list[float] | None, gamma: list[float] | None,
+                 stuff_area: int, variant: str):
+    """One FusionParams from single-valued --rho/--tau/--gamma (defaults: the paper's best)."""
+    from ..errors import ConfigError
+    from ..types import FusionParams
+
+    one = {}
+    for name, vals in (("rho", rho), ("tau", tau), ("gamma", gamma)):
+        if vals is not None:
+            if len(vals) != 1:
+                raise ConfigError(f"{what} takes one value of --{name} (lists are for --sweep)")
+            one[name] = vals[0]
+    return FusionParams(stuff_area=stuff_area, variant=variant, **one)
 
 
 def check_no_sweep_args(sweep: bool, ablation: bool, sweep_params: tuple[str, ...]) -> None:

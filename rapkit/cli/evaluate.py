@@ -91,15 +91,10 @@ def command(gt_path, gt_dir, pred_path, pred_dir, per_class, fail_under, run_che
                                   ("--instances", instances_path)) if v is None]
         if missing:
             raise ConfigError(f"relation accuracy needs --relations, --proposals and --instances (missing {', '.join(missing)})")
-        from ..types import FusionParams
+        from ._sweep import fixed_params
 
-        one = {}
-        for name, vals in (("rho", rho), ("tau", tau), ("gamma", gamma)):
-            if vals is not None:
-                if len(vals) != 1:
-                    raise ConfigError(f"relation accuracy takes one value of --{name} (lists are for --sweep)")
-                one[name] = vals[0]
-        rel = (relations_path, proposals_path, instances_path, FusionParams(stuff_area=stuff_area, variant=variant, **one))
+        rel = (relations_path, proposals_path, instances_path,
+               fixed_params("relation accuracy", rho, tau, gamma, stuff_area, variant))
     elif rho is not None or tau is not None or gamma is not None:
         raise ConfigError("--rho/--tau/--gamma need --sweep, --ablation or relation accuracy (--relations ...)")
     if pred_path is None and rel is None:
