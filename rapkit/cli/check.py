@@ -32,7 +32,7 @@ def command(gt_path, gt_dir, pred_path, pred_dir, max_rows, workers, fmt, quiet)
     Exit status 3 when an error-level issue is found, 0 otherwise.
     """
     from ..errors import ConfigError, InputError
-    from ..pipeline.evaluate import run_check
+    from ..pipeline.check import run_check
 
     if gt_path is None and pred_path is None:
         raise ConfigError("give --gt and/or --pred")

@@ -1,0 +1,243 @@
+"""The panoptic sanity check behind ``rapkit check`` and ``rapkit evaluate --check``.
+
+:func:`check_panoptic` reports what makes PQ wrong or crash: GT ``area`` fields that
+disagree with the PNG (the cause of PQ > 100), ids in the PNG but not in the JSON, segments
+in the JSON but not in the PNG, duplicate segment ids, unknown categories, PNG sizes that
+disagree with the ``images`` entry, missing or undecodable PNGs.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from ..core.parallel import imap_ordered
+from ..errors import InputError
+from ..io.jsonio import load_json
+from ..report import Report, Table
+from ..types import Category
+
+# --------------------------------------------------------------------------- check
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One finding of :func:`check_panoptic`. ``level`` is ``error`` (PQ wrong or crash) or
+    ``warning``."""
+
+    level: str
+    kind: str
+    image_id: Any
+    segment_id: Any
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"level": self.level, "kind": self.kind, "image_id": self.image_id, "segment_id": self.segment_id, "message": self.message}
+
+
+@dataclass
+class CheckResult:
+    """Findings of :func:`check_panoptic` for one panoptic JSON + PNG folder."""
+
+    json_path: str
+    png_dir: str
+    n_images: int
+    n_segments: int
+    issues: list[Issue]
+    png_kinds: dict[str, int]
+
+    @property
+    def n_errors(self) -> int:
+        return sum(1 for i in self.issues if i.level == "error")
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for i in self.issues:
+            out[i.kind] = out.get(i.kind, 0) + 1
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "json": self.json_path,
+            "png_dir": self.png_dir,
+            "n_images": self.n_images,
+            "n_segments": self.n_segments,
+            "n_errors": self.n_errors,
+            "counts": self.counts(),
+            "png_kinds": self.png_kinds,
+            "issues": [i.to_dict() for i in self.issues],
+        }
+
+
+def _check_task(task: tuple) -> tuple[list[Issue], str]:
+    iid, png, segs, shape, is_gt = task
+    import numpy as np
+
+    from ..io.png import png_kind, read_id_map_fast
+
+    issues: list[Issue] = []
+    kind = "missing"
+    try:
+        kind = png_kind(png)
+        ids = read_id_map_fast(png, image_id=iid)
+    except InputError as e:
+        return [Issue("error", "png", iid, None, e.message + f" ({png})")], kind
+    except OSError as e:
+        return [Issue("error", "png", iid, None, f"cannot read PNG {png}: {e.strerror}")], kind
+    if shape is not None and tuple(ids.shape) != tuple(shape):
+        issues.append(Issue("error", "size", iid, None, f"PNG is {ids.shape[1]}x{ids.shape[0]}, the images entry says {shape[1]}x{shape[0]}"))
+    uniq, cnt = np.unique(ids, return_counts=True)
+    area = dict(zip(uniq.tolist(), cnt.tolist()))
+    json_ids = {s["id"] for s in segs}
+    for sid in sorted(area):
+        if sid != 0 and sid not in json_ids:
+            issues.append(Issue("error", "id_not_in_json", iid, sid, f"id in the PNG ({area[sid]} pixels) but not in the JSON"))
+    for s in segs:
+        sid = s["id"]
+        if sid not in area:
+            issues.append(Issue("error" if not is_gt else "warning", "segment_not_in_png", iid, sid, "segment in the JSON but not in the PNG"))
+        elif is_gt and s.get("area") is not None and s["area"] != area[sid]:
+            issues.append(
+                Issue("error", "area_mismatch", iid, sid, f"JSON area {s['area']} but the PNG has {area[sid]} pixels (can push PQ above 100)")
+            )
+    return issues, kind
+
+
+def check_panoptic(
+    json_path: str | os.PathLike,
+    png_dir: str | os.PathLike | None = None,
+    *,
+    gt: bool = True,
+    categories: dict[int, Category] | None = None,
+    workers: int = 1,
+    progress: Callable[[int], None] | None = None,
+) -> CheckResult:
+    """Sanity report of a panoptic JSON + PNG folder (GT when ``gt``, else a prediction).
+
+    Never raises for data problems (except an unreadable JSON): each becomes an
+    :class:`Issue`. For a GT, ``area`` fields are compared with the PNG.
+
+    >>> res = check_panoptic("panoptic_val2017.json")   # doctest: +SKIP
+    >>> res.counts()                                     # doctest: +SKIP
+    {'area_mismatch': 3}
+    """
+    from ..io.panoptic import default_png_dir, parse_categories, parse_images
+
+    data = load_json(json_path, "panoptic")
+    if not isinstance(data, dict) or not isinstance(data.get("annotations"), list):
+        raise InputError("not a COCO panoptic JSON (no 'annotations' list)", file=json_path)
+    pdir = Path(png_dir) if png_dir is not None else default_png_dir(json_path)
+    issues: list[Issue] = []
+    try:
+        images = parse_images(data, json_path) if "images" in data else {}
+    except InputError as e:
+        issues.append(Issue("error", "images", e.image_id, None, e.message))
+        images = {}
+    cats = categories
+    if cats is None and "categories" in data:
+        try:
+            cats = parse_categories(data["categories"], json_path)
+        except InputError as e:
+            issues.append(Issue("error", "categories", None, None, e.message))
+    if gt and not cats:
+        issues.append(Issue("error", "categories", None, None, "no categories: PQ needs the GT 'categories' list"))
+    tasks = []
+    n_segments = 0
+    seen_images: set[int] = set()
+    for k, a in enumerate(data["annotations"]):
+        if not isinstance(a, dict) or "image_id" not in a or not isinstance(a.get("segments_info"), list):
+            issues.append(Issue("error", "annotation", None, None, f"annotation #{k} needs image_id and a segments_info list"))
+            continue
+        iid = a["image_id"]
+        if iid in seen_images:
+            issues.append(Issue("error", "duplicate_image", iid, None, "two annotations for this image"))
+            continue
+        seen_images.add(iid)
+        segs = []
+        ids_seen: set[Any] = set()
+        for s in a["segments_info"]:
+            n_segments += 1
+            if not isinstance(s, dict) or "id" not in s or "category_id" not in s:
+                issues.append(Issue("error", "segment", iid, None, "segments_info entry needs id and category_id"))
+                continue
+            sid = s["id"]
+            if sid in ids_seen:
+                issues.append(Issue("error", "duplicate_segment_id", iid, sid, "duplicate segment id"))
+                continue
+            ids_seen.add(sid)
+            if sid == 0:
+                issues.append(Issue("error", "segment_id_zero", iid, 0, "segment id 0 is VOID"))
+            if cats and s["category_id"] not in cats:
+                issues.append(Issue("error", "unknown_category", iid, sid, f"unknown category_id {s['category_id']}"))
+            if gt and "area" not in s:
+                issues.append(Issue("error", "no_area", iid, sid, "GT segment without 'area' (panopticapi needs it)"))
+            if s.get("iscrowd", 0) not in (0, 1):
+                issues.append(Issue("warning", "iscrowd", iid, sid, f"iscrowd is {s.get('iscrowd')!r} (only 1 counts as crowd)"))
+            segs.append({"id": sid, "area": s.get("area")})
+        info = images.get(iid) if isinstance(iid, int) else None
+        fname = a.get("file_name") or f"{iid:012d}.png"
+        tasks.append((iid, str(pdir / fname), segs, (info.height, info.width) if info else None, gt))
+    png_kinds: dict[str, int] = {}
+    for found, kind in imap_ordered(_check_task, tasks, workers, on_result=(lambda r: progress(1)) if progress else None):
+        issues.extend(found)
+        png_kinds[kind] = png_kinds.get(kind, 0) + 1
+    return CheckResult(str(json_path), str(pdir), len(tasks), n_segments, issues, png_kinds)
+
+
+def check_report(results: list[tuple[str, CheckResult]], max_rows: int = 50) -> Report:
+    """A Report of one or more :class:`CheckResult` (summary counts + the first issues)."""
+    summary = []
+    detail = []
+    for label, res in results:
+        counts = res.counts()
+        summary.append([label, res.n_images, res.n_segments, res.n_errors, len(res.issues) - res.n_errors,
+                        ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "-",
+                        ", ".join(f"{k} {v}" for k, v in sorted(res.png_kinds.items()))])
+        for i in res.issues[:max_rows]:
+            detail.append([label, i.level, i.kind, "-" if i.image_id is None else str(i.image_id),
+                           "-" if i.segment_id is None else str(i.segment_id), i.message])
+    tables = [Table("check", ["input", "images", "segments", "errors", "warnings", "issues", "PNG kinds"], summary, title="Check")]
+    notes = []
+    if detail:
+        tables.append(Table("issues", ["input", "level", "kind", "image", "segment", "message"], detail, title="Issues"))
+        total = sum(len(r.issues) for _, r in results)
+        if total > len(detail):
+            notes.append(f"{total - len(detail)} more issue(s) not shown (use --format json for all)")
+    data = {label: res.to_dict() for label, res in results}
+    return Report("check", {"inputs": data}, tables, notes=notes)
+
+
+def run_check(
+    gt_json: str | os.PathLike | None,
+    pred_json: str | os.PathLike | None,
+    *,
+    gt_dir: str | os.PathLike | None = None,
+    pred_dir: str | os.PathLike | None = None,
+    workers: int = 1,
+    max_rows: int = 50,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[list[tuple[str, CheckResult]], Report]:
+    """``rapkit check``: check a GT and/or a prediction; the prediction's categories are
+    checked against the GT's when both are given.
+
+    >>> results, report = run_check("gt.json", "pred.json")   # doctest: +SKIP
+    """
+    from ..io.panoptic import load_categories
+
+    results: list[tuple[str, CheckResult]] = []
+    cats = None
+    if gt_json is not None:
+        results.append(("GT", check_panoptic(gt_json, gt_dir, gt=True, workers=workers, progress=progress)))
+        try:
+            cats = load_categories(gt_json)
+        except InputError:
+            cats = None
+    if pred_json is not None:
+        results.append(("prediction", check_panoptic(pred_json, pred_dir, gt=False, categories=cats, workers=workers,
+                                                     progress=progress)))
+    return results, check_report(results, max_rows=max_rows)
+
+
+__all__ = ["Issue", "CheckResult", "check_panoptic", "check_report", "run_check"]
