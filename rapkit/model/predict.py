@@ -33,7 +33,8 @@ from ..types import ImageInfo
 from .detector import load_detector
 from .features import apply_buffers, detect, roi_inputs, to_tensor
 from .head import load_head_file
-from .train import collate_list, head_values, resolve_device
+from .device import resolve_device
+from .train import collate_list, head_values
 
 
 @dataclass

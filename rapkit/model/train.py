@@ -20,7 +20,6 @@ caches and samples its own share of the images, rank 0 writes every file.
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,6 +31,7 @@ import torch
 from ..errors import ConfigError, InputError
 from .data import RelImage, RelationDataset, draw_boxes, load_relation_dataset
 from .detector import LoadedDetector, load_detector
+from .device import Dist, dist_setup, resolve_device
 from .features import recalibrate_bn, roi_inputs, to_tensor
 from .head import RelationHead, head_payload, save_head_file
 from .loss import pair_correct, relation_loss
@@ -132,58 +132,6 @@ class TrainResult:
     device: str
     world_size: int
     records: list[dict] = field(default_factory=list)
-
-
-# --------------------------------------------------------------------------- device, DDP
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> cuda when available else cpu; a CUDA request without a GPU is a ConfigError.
-
-    >>> resolve_device("cpu")
-    device(type='cpu')
-    """
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cpu":
-        return torch.device("cpu")
-    if not torch.cuda.is_available():
-        raise ConfigError(f"--device {name} requested but no CUDA GPU is available (use --device cpu or auto)")
-    return torch.device(name)
-
-
-@dataclass
-class _Dist:
-    rank: int = 0
-    world: int = 1
-    active: bool = False
-
-    def barrier(self) -> None:
-        if self.active:
-            torch.distributed.barrier()
-
-    def sum(self, values: list[float], device: torch.device) -> list[float]:
-        if not self.active:
-            return values
-        t = torch.tensor(values, dtype=torch.float64, device=device)
-        torch.distributed.all_reduce(t)
-        return t.tolist()
-
-
-def _dist_setup(device_name: str) -> tuple[_Dist, torch.device]:
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return _Dist(), resolve_device(device_name)
-    import torch.distributed as dist
-
-    local = int(os.environ.get("LOCAL_RANK", "0"))
-    dev = resolve_device(device_name)
-    if dev.type == "cuda":
-        dev = torch.device("cuda", local)
-        torch.cuda.set_device(dev)
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
-    return _Dist(dist.get_rank(), dist.get_world_size(), True), dev
 
 
 # --------------------------------------------------------------------------- features
@@ -365,7 +313,7 @@ def train_head(
     t0 = time.perf_counter()
     cfg.validate()
     say = on_status or (lambda s: None)
-    dist, device = _dist_setup(cfg.device)
+    dist, device = dist_setup(cfg.device)
     try:
         return _train(cfg, dist, device, say, on_step, on_cache, t0, check_writable)
     finally:
@@ -373,7 +321,7 @@ def train_head(
             torch.distributed.destroy_process_group()
 
 
-def _train(cfg, dist: _Dist, device, say, on_step, on_cache, t0, check_writable) -> TrainResult:
+def _train(cfg, dist: Dist, device, say, on_step, on_cache, t0, check_writable) -> TrainResult:
     amp = bool(cfg.amp if cfg.amp is not None else device.type == "cuda") and device.type == "cuda"
     log_path = cfg.log_path()
     if dist.rank == 0:
