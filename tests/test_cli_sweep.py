@@ -105,3 +105,35 @@ def test_ctrl_c_leaves_no_partial_output(tmp_path):
     assert "Traceback" not in err
     assert not out.exists()
     assert sorted(os.listdir(tmp_path)) == ["w"]
+
+
+@pytest.mark.parametrize("case", ["unknown_image", "missing_gt_pngs", "wrong_semantic_size"])
+def test_sweep_bad_input_exit_3_and_no_output(world, tmp_path, case):
+    import shutil
+
+    gt, props, sem = str(world.panoptic), str(world.proposals), str(world.semantic)
+    if case == "unknown_image":
+        p = json.loads(world.proposals.read_text())
+        p[0]["image_id"] = 999999
+        props = str(tmp_path / "props.json")
+        (tmp_path / "props.json").write_text(json.dumps(p))
+        want = "999999"
+    elif case == "missing_gt_pngs":
+        shutil.copy(world.panoptic, tmp_path / "gt.json")
+        gt = str(tmp_path / "gt.json")
+        want = "does not exist"
+    else:
+        from PIL import Image
+
+        sem_dir = tmp_path / "sem"
+        shutil.copytree(world.semantic, sem_dir)
+        first = sorted(sem_dir.iterdir())[0]
+        Image.new("L", (10, 10)).save(first)
+        sem = str(sem_dir)
+        want = "image 1"
+    out = tmp_path / "rows.csv"
+    r = CliRunner().invoke(cli, ["evaluate", "--sweep", "rho", "--gt", gt, "--proposals", props, "--semantic", sem,
+                                 "--rho", "0.5,0.6", "--output", str(out)])
+    assert r.exit_code == 3, r.output
+    assert want in r.output and "Traceback" not in r.output
+    assert not out.exists()
