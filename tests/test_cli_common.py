@@ -98,3 +98,28 @@ def test_report_formats():
     assert render(rep, "csv").splitlines() == ["name,v", "r,0.25"]
     text = render(rep, "table")
     assert "0.2" in text and "reading" in text
+
+
+def test_interrupt_inside_compiled_code_exits_130():
+    """Ctrl-C inside a numba kernel surfaces as SystemError caused by KeyboardInterrupt."""
+    import click
+
+    from rapkit.cli import _run
+
+    @click.group()
+    def g():
+        pass
+
+    @g.command()
+    def boom():
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as k:
+            raise SystemError("CPUDispatcher(...) returned a result with an exception set") from k
+
+    @g.command()
+    def bug():
+        raise SystemError("a real internal error")
+
+    assert _run(g, ["boom"], "rapkit", {}) == 130
+    assert _run(g, ["bug"], "rapkit", {}) == 70

@@ -86,6 +86,17 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
+def _interrupted(e: BaseException) -> bool:
+    """Whether ``e`` was caused by a KeyboardInterrupt (anywhere in its cause/context chain)."""
+    seen = set()
+    while e is not None and id(e) not in seen:
+        if isinstance(e, KeyboardInterrupt):
+            return True
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return False
+
+
 def _run(group: click.Group, args: list[str], prog_name: str, extra: dict) -> int:
     """Invoke the CLI and map every outcome to the documented exit code."""
     from ..errors import RapkitError
@@ -110,6 +121,11 @@ def _run(group: click.Group, args: list[str], prog_name: str, extra: dict) -> in
     except BrokenPipeError:
         return 0
     except Exception as e:  # pragma: no cover - last resort
+        if _interrupted(e):
+            # Ctrl-C landing inside compiled code (numba) surfaces as a SystemError
+            # whose cause is the KeyboardInterrupt
+            click.echo("rapkit: interrupted", err=True)
+            return 130
         if debug:
             raise
         click.echo(f"rapkit: internal error: {type(e).__name__}: {e} (rerun with --debug for a traceback)", err=True)
