@@ -1,5 +1,13 @@
 """Geometry and rendering of the synthetic world: shape polygons, rasterisation, RLE,
-textures and the painted picture (used by :mod:`rapkit.synth`)."""
+textures and the painted picture (used by :mod:`rapkit.synth.scene`).
+
+Every function is deterministic given its ``rng``; the order of the random draws is part
+of the world's definition (same seed -> same bytes), so do not reorder them.
+
+>>> mask = ellipse_mask(8, 10, cx=4.0, cy=3.0, rx=2.0, ry=1.0)
+>>> int(mask.sum()), mask_bbox(mask)        # bbox as COCO's [x, y, width, height]
+(7, [2, 2, 5, 3])
+"""
 
 from __future__ import annotations
 
@@ -16,7 +24,7 @@ _RENDER_STUFF = {187: (140, 190, 235), 199: (200, 195, 180), 190: (120, 110, 100
 # --------------------------------------------------------------------------- geometry
 
 
-def _shape_polygon(rng: np.random.Generator, family: str, cx: float, cy: float, size: float) -> np.ndarray:
+def shape_polygon(rng: np.random.Generator, family: str, cx: float, cy: float, size: float) -> np.ndarray:
     """(K, 2) polygon vertices of a shape family centred at (cx, cy), ``size`` ~ diameter."""
     r = size / 2.0
     rot = rng.uniform(0, 2 * np.pi)
@@ -56,21 +64,21 @@ def _shape_polygon(rng: np.random.Generator, family: str, cx: float, cy: float, 
     return pts
 
 
-def _clip_flat(pts: np.ndarray, h: int, w: int) -> list[float]:
+def clip_flat(pts: np.ndarray, h: int, w: int) -> list[float]:
     q = pts.copy()
     q[:, 0] = np.clip(q[:, 0], 0.0, float(w))
     q[:, 1] = np.clip(q[:, 1], 0.0, float(h))
     return [round(float(v), 2) for v in q.reshape(-1)]
 
 
-def _raster_polygon(flat: list[float], h: int, w: int) -> np.ndarray:
+def raster_polygon(flat: list[float], h: int, w: int) -> np.ndarray:
     from pycocotools import mask as mask_utils
 
     rles = mask_utils.frPyObjects([flat], h, w)
     return mask_utils.decode(mask_utils.merge(rles)).astype(bool)
 
 
-def _encode(mask: np.ndarray) -> dict:
+def encode_rle(mask: np.ndarray) -> dict:
     from pycocotools import mask as mask_utils
 
     rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
@@ -78,7 +86,7 @@ def _encode(mask: np.ndarray) -> dict:
     return rle
 
 
-def _uncompressed_rle(mask: np.ndarray) -> dict:
+def uncompressed_rle(mask: np.ndarray) -> dict:
     flat = mask.astype(np.uint8).reshape(-1, order="F")
     change = np.flatnonzero(np.diff(flat)) + 1
     bounds = np.concatenate([[0], change, [flat.size]])
@@ -88,7 +96,7 @@ def _uncompressed_rle(mask: np.ndarray) -> dict:
     return {"size": [int(mask.shape[0]), int(mask.shape[1])], "counts": [int(c) for c in counts]}
 
 
-def _bbox(mask: np.ndarray) -> list[int]:
+def mask_bbox(mask: np.ndarray) -> list[int]:
     ys = np.flatnonzero(mask.any(1))
     xs = np.flatnonzero(mask.any(0))
     if ys.size == 0:
@@ -96,13 +104,12 @@ def _bbox(mask: np.ndarray) -> list[int]:
     return [int(xs[0]), int(ys[0]), int(xs[-1] - xs[0] + 1), int(ys[-1] - ys[0] + 1)]
 
 
-def _ellipse_mask(h: int, w: int, cx: float, cy: float, rx: float, ry: float) -> np.ndarray:
+def ellipse_mask(h: int, w: int, cx: float, cy: float, rx: float, ry: float) -> np.ndarray:
     yy, xx = np.ogrid[:h, :w]
     return ((xx - cx) / max(rx, 1e-6)) ** 2 + ((yy - cy) / max(ry, 1e-6)) ** 2 <= 1.0
 
 
-
-def _texture(rng: np.random.Generator, kind: str, h: int, w: int, phase: int) -> np.ndarray:
+def texture(rng: np.random.Generator, kind: str, h: int, w: int, phase: int) -> np.ndarray:
     yy, xx = np.mgrid[:h, :w]
     if kind == "hstripes":
         return ((yy + phase) // 4 % 2).astype(np.float32)
@@ -117,7 +124,7 @@ def _texture(rng: np.random.Generator, kind: str, h: int, w: int, phase: int) ->
     return np.zeros((h, w), np.float32)
 
 
-def _jitter_polygon(rng: np.random.Generator, pts: np.ndarray, size: float, noise: float,
+def jitter_polygon(rng: np.random.Generator, pts: np.ndarray, size: float, noise: float,
                     shift: float = 0.0, scale: float = 1.0) -> np.ndarray:
     c = pts.mean(0)
     q = (pts - c) * scale + c
@@ -126,8 +133,7 @@ def _jitter_polygon(rng: np.random.Generator, pts: np.ndarray, size: float, nois
     return q
 
 
-
-def _render(rng: np.random.Generator, stuff_map: np.ndarray, void: np.ndarray, instances: list[Any],
+def render(rng: np.random.Generator, stuff_map: np.ndarray, void: np.ndarray, instances: list[Any],
             order: list[int], texture_of: dict[int, str]) -> np.ndarray:
     """Paint the picture: textured stuff bands, VOID, things far to near with their own
     colour and texture and a dark outline (so occlusion boundaries are visible)."""
@@ -145,7 +151,7 @@ def _render(rng: np.random.Generator, stuff_map: np.ndarray, void: np.ndarray, i
             tex = np.zeros((h, w), np.float32)
         else:
             col = np.array(_RENDER_THING[inst.category_id], np.float32)
-            tex = _texture(rng, texture_of[inst.category_id], h, w, int(rng.integers(8)))
+            tex = texture(rng, texture_of[inst.category_id], h, w, int(rng.integers(8)))
         m = inst.mask
         colour = col[None, None, :] * (0.75 + 0.25 * (1 - tex))[..., None] * shade_y[..., None]
         img[m] = colour[m]
@@ -156,3 +162,17 @@ def _render(rng: np.random.Generator, stuff_map: np.ndarray, void: np.ndarray, i
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
+
+
+__all__ = [
+    "clip_flat",
+    "ellipse_mask",
+    "encode_rle",
+    "jitter_polygon",
+    "mask_bbox",
+    "raster_polygon",
+    "render",
+    "shape_polygon",
+    "texture",
+    "uncompressed_rle",
+]

@@ -1,4 +1,5 @@
-"""A small synthetic world in real COCO formats, with a known depth order.
+"""One image of the synthetic world, in memory: categories, the config, and
+:func:`generate_image`.
 
 Each image has a few stuff bands (sky/wall above, floor/grass/road below), a handful of
 thing instances drawn from eight COCO categories, sometimes a crowd region, and a little
@@ -8,7 +9,7 @@ annotations are the full (amodal) polygons; the panoptic map paints them far to 
 the panoptic GT shows only the visible part, exactly as the RAP paper's relation
 extraction expects.
 
-The world also carries what a detector would dump: proposals in COCO results format
+The image also carries what a detector would dump: proposals in COCO results format
 (compressed RLE, score, category, ``relation`` = depth + noise), with knobs for missed
 and false detections, duplicates of the same and of another category and mask noise,
 and predicted semantic label maps with noise.
@@ -24,16 +25,23 @@ Generation is deterministic: image ``k`` depends only on ``(seed, k)`` and the c
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
-from pathlib import Path
-from typing import Any, Callable
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
-from .errors import ConfigError
-from .types import Category, Proposals, Segment
-from .synth_shapes import (_bbox, _clip_flat, _ellipse_mask, _encode, _jitter_polygon, _raster_polygon, _render,
-                           _shape_polygon, _uncompressed_rle)
+from ..errors import ConfigError
+from ..types import Category, Proposals, Segment
+from .shapes import (
+    clip_flat,
+    ellipse_mask,
+    encode_rle,
+    jitter_polygon,
+    mask_bbox,
+    raster_polygon,
+    render,
+    shape_polygon,
+)
 
 # --------------------------------------------------------------------------- categories
 # (id, name, color) copied from COCO's panoptic_coco_categories.json.
@@ -143,25 +151,6 @@ class SynthImage:
     rgb: np.ndarray | None = None
 
 
-@dataclass
-class WorldPaths:
-    root: Path
-    images_dir: Path
-    instances: Path
-    panoptic: Path
-    panoptic_dir: Path
-    categories: Path
-    proposals: Path
-    semantic: Path
-    truth: Path
-
-    @classmethod
-    def under(cls, root: str | Path) -> "WorldPaths":
-        r = Path(root)
-        return cls(r, r / "images", r / "instances.json", r / "panoptic.json", r / "panoptic",
-                   r / "categories.json", r / "proposals.json", r / "semantic", r / "truth.json")
-
-
 # --------------------------------------------------------------------------- one image
 
 
@@ -220,9 +209,9 @@ def generate_image(cfg: SynthConfig, index: int) -> SynthImage:
         cc = centres[int(rng.integers(n_clusters))]
         cx = float(np.clip(cc[0] + rng.normal(0, 0.12 * w), 0.05 * w, 0.95 * w))
         cy = float(np.clip(cc[1] + rng.normal(0, 0.12 * h), 0.05 * h, 0.95 * h))
-        pts = _shape_polygon(rng, family, cx, cy, size)
-        flat = _clip_flat(pts, h, w)
-        mask = _raster_polygon(flat, h, w)
+        pts = shape_polygon(rng, family, cx, cy, size)
+        flat = clip_flat(pts, h, w)
+        mask = raster_polygon(flat, h, w)
         if mask.sum() < 16:
             continue
         k += 1
@@ -235,7 +224,7 @@ def generate_image(cfg: SynthConfig, index: int) -> SynthImage:
         cx, cy = rng.uniform(0.2, 0.8) * w, rng.uniform(0.2, 0.6) * h
         m = np.zeros((h, w), bool)
         for _ in range(int(rng.integers(3, 7))):
-            m |= _ellipse_mask(h, w, cx + rng.normal(0, 0.06 * w), cy + rng.normal(0, 0.04 * h),
+            m |= ellipse_mask(h, w, cx + rng.normal(0, 0.06 * w), cy + rng.normal(0, 0.04 * h),
                                rng.uniform(0.02, 0.05) * w, rng.uniform(0.05, 0.1) * h)
         if m.sum() >= 16:
             k += 1
@@ -248,7 +237,7 @@ def generate_image(cfg: SynthConfig, index: int) -> SynthImage:
         id_map[stuff_map == sid] = seg
     void = np.zeros((h, w), bool)
     for _ in range(int(rng.poisson(cfg.void_blobs))):
-        void |= _ellipse_mask(h, w, rng.uniform(0, w), rng.uniform(0, h), rng.uniform(0.02, 0.08) * w,
+        void |= ellipse_mask(h, w, rng.uniform(0, w), rng.uniform(0, h), rng.uniform(0.02, 0.08) * w,
                               rng.uniform(0.02, 0.08) * h)
     id_map[void] = 0
     order = sorted(range(len(instances)), key=lambda i: (-instances[i].depth, instances[i].id))
@@ -261,12 +250,12 @@ def generate_image(cfg: SynthConfig, index: int) -> SynthImage:
     for inst in sorted(instances, key=lambda s: s.id):
         a = area_of.get(inst.id, 0)
         if a > 0:
-            segments.append(Segment(inst.id, inst.category_id, int(a), tuple(_bbox(id_map == inst.id)), inst.iscrowd))
+            segments.append(Segment(inst.id, inst.category_id, int(a), tuple(mask_bbox(id_map == inst.id)), inst.iscrowd))
     for sid in stuff_ids:
         seg = stuff_seg_id[sid]
         a = area_of.get(seg, 0)
         if a > 0:
-            segments.append(Segment(seg, sid, int(a), tuple(_bbox(id_map == seg)), 0))
+            segments.append(Segment(seg, sid, int(a), tuple(mask_bbox(id_map == seg)), 0))
 
     # ---- predicted semantic map: thing ids on thing pixels, stuff elsewhere, with noise
     sem_stuff = _paint_stuff(stuff_params, stuff_ids, h, w, float(rng.integers(-cfg.semantic_shift, cfg.semantic_shift + 1)))
@@ -278,7 +267,7 @@ def generate_image(cfg: SynthConfig, index: int) -> SynthImage:
         while got < target and tries < 20:
             tries += 1
             rx, ry = rng.uniform(0.02, 0.06) * w, rng.uniform(0.02, 0.06) * h
-            blob = _ellipse_mask(h, w, rng.uniform(0, w), rng.uniform(0, h), rx, ry)
+            blob = ellipse_mask(h, w, rng.uniform(0, w), rng.uniform(0, h), rx, ry)
             semantic[blob] = STUFF[int(rng.integers(len(STUFF)))][0]
             got += int(blob.sum())
     for inst in instances:
@@ -315,23 +304,23 @@ def generate_image(cfg: SynthConfig, index: int) -> SynthImage:
         if rng.random() < cfg.p_miss:
             continue
         pts, size = polys[inst.id]
-        m = _raster_polygon(_clip_flat(_jitter_polygon(rng, pts, size, cfg.mask_noise), h, w), h, w)
+        m = raster_polygon(clip_flat(jitter_polygon(rng, pts, size, cfg.mask_noise), h, w), h, w)
         area = float(inst.mask.sum())
         add(m, score_for(area), inst.category_id, inst.depth + rng.normal(0, cfg.relation_noise), inst.id, "true")
         if rng.random() < cfg.p_dup_same:
-            m2 = _raster_polygon(_clip_flat(_jitter_polygon(rng, pts, size, cfg.mask_noise, 0.08, rng.uniform(0.85, 1.1)), h, w), h, w)
+            m2 = raster_polygon(clip_flat(jitter_polygon(rng, pts, size, cfg.mask_noise, 0.08, rng.uniform(0.85, 1.1)), h, w), h, w)
             add(m2, score_for(area, rng.uniform(0.6, 0.95)), inst.category_id,
                 inst.depth + rng.normal(0, cfg.relation_noise), inst.id, "dup_same")
         if rng.random() < cfg.p_dup_other:
             others = [t[0] for t in THINGS if t[0] != inst.category_id]
-            m3 = _raster_polygon(_clip_flat(_jitter_polygon(rng, pts, size, cfg.mask_noise, 0.04), h, w), h, w)
+            m3 = raster_polygon(clip_flat(jitter_polygon(rng, pts, size, cfg.mask_noise, 0.04), h, w), h, w)
             add(m3, score_for(area, rng.uniform(0.5, 0.9)), int(others[int(rng.integers(len(others)))]),
                 inst.depth + rng.normal(0, cfg.relation_noise), inst.id, "dup_other")
     for _ in range(int(rng.poisson(cfg.false_per_image))):
         t = THINGS[int(rng.integers(len(THINGS)))]
         size = rng.uniform(t[5][0], t[5][1]) * dim
-        pts = _shape_polygon(rng, t[4], rng.uniform(0.1, 0.9) * w, rng.uniform(0.1, 0.9) * h, size)
-        m = _raster_polygon(_clip_flat(pts, h, w), h, w)
+        pts = shape_polygon(rng, t[4], rng.uniform(0.1, 0.9) * w, rng.uniform(0.1, 0.9) * h, size)
+        m = raster_polygon(clip_flat(pts, h, w), h, w)
         add(m, float(rng.uniform(0.3, 0.75)), t[0], float(rng.uniform(0, 8)), -1, "false")
 
     n = len(p_masks)
@@ -342,156 +331,13 @@ def generate_image(cfg: SynthConfig, index: int) -> SynthImage:
         scores=np.asarray(p_scores, np.float64).reshape(n),
         category_ids=np.asarray(p_cats, np.int64).reshape(n),
         relations=np.asarray(p_rel, np.float64).reshape(n),
-        rles=[_encode(m) for m in p_masks],
+        rles=[encode_rle(m) for m in p_masks],
         source_index=None,
     )
 
-    rgb = _render(rng, stuff_map, void, instances, order, {t[0]: t[6] for t in THINGS}) if cfg.render_images else None
+    rgb = render(rng, stuff_map, void, instances, order, {t[0]: t[6] for t in THINGS}) if cfg.render_images else None
     return SynthImage(image_id, f"{image_id:012d}.jpg", h, w, instances, id_map, segments, semantic,
                       proposals, np.asarray(p_inst, np.int64).reshape(n), p_kind, rgb)
 
 
-# --------------------------------------------------------------------------- writing
-
-
-def _image_records(cfg: SynthConfig, index: int) -> dict[str, Any]:
-    """Generate one image and turn it into JSON records + encoded files (picklable)."""
-    from pycocotools import mask as mask_utils
-
-    from .io.world import encode_jpeg, encode_png_labels, encode_png_rgb_ids
-
-    img = generate_image(cfg, index)
-    image_entry = {"id": img.image_id, "file_name": img.file_name, "height": img.height, "width": img.width}
-    anns = []
-    for inst in sorted(img.instances, key=lambda s: s.id):
-        seg: Any = _uncompressed_rle(inst.mask) if inst.iscrowd else [inst.polygon]
-        anns.append({
-            "id": inst.id, "image_id": img.image_id, "category_id": inst.category_id, "segmentation": seg,
-            "area": int(inst.mask.sum()), "bbox": _bbox(inst.mask), "iscrowd": inst.iscrowd,
-        })
-    stem = f"{img.image_id:012d}"
-    pan = {"image_id": img.image_id, "file_name": stem + ".png", "segments_info": [s.to_json() for s in img.segments]}
-    props = []
-    for j in range(len(img.proposals)):
-        rle = img.proposals.rles[j]
-        props.append({
-            "image_id": img.image_id, "category_id": int(img.proposals.category_ids[j]),
-            "score": float(img.proposals.scores[j]), "segmentation": rle,
-            "bbox": [float(v) for v in mask_utils.toBbox(dict(rle, counts=rle["counts"].encode("ascii")))],
-            "relation": float(img.proposals.relations[j]),
-        })
-    truth = {
-        "image_id": img.image_id,
-        "instances": [{"id": i.id, "category_id": i.category_id, "depth": round(i.depth, 6), "iscrowd": i.iscrowd}
-                      for i in sorted(img.instances, key=lambda s: s.id)],
-        "proposal_instance": img.proposal_instance.tolist(),
-        "proposal_kind": img.proposal_kind,
-    }
-    return {"image": image_entry, "anns": anns, "pan": pan, "props": props, "stem": stem,
-            "pan_png": encode_png_rgb_ids(img.id_map), "sem_png": encode_png_labels(img.semantic),
-            "jpg": encode_jpeg(img.rgb) if img.rgb is not None else None, "truth": truth}
-
-
-def _records_task(args: tuple[SynthConfig, int]) -> dict[str, Any]:
-    return _image_records(*args)
-
-
-def relation_ceiling(truth_images: list[dict], pairs: list[tuple[int, int, int]]) -> float:
-    """Accuracy of a perfect per-category ranking on ``pairs`` (image_id, a, b): the best a
-    category-only cue can do; same-category pairs count as a coin flip."""
-    rank = {t[0]: t[3] for t in THINGS}
-    depth = {(im["image_id"], i["id"]): (i["depth"], i["category_id"]) for im in truth_images for i in im["instances"]}
-    if not pairs:
-        return float("nan")
-    score = 0.0
-    for iid, a, b in pairs:
-        (da, ca), (db, cb) = depth[(iid, a)], depth[(iid, b)]
-        if ca == cb:
-            score += 0.5
-        else:
-            score += 1.0 if (rank[ca] < rank[cb]) == (da < db) else 0.0
-    return score / len(pairs)
-
-
-def _overlap_pairs(cfg: SynthConfig, index: int, theta: float = 0.2) -> list[tuple[int, int, int]]:
-    img = generate_image(SynthConfig(**{**cfg.to_dict(), "render_images": False}), index)
-    inst = [i for i in img.instances if not i.iscrowd]
-    out = []
-    for a in range(len(inst)):
-        for b in range(a + 1, len(inst)):
-            o = int(np.count_nonzero(inst[a].mask & inst[b].mask))
-            if o and (o / inst[a].mask.sum() > theta or o / inst[b].mask.sum() > theta):
-                out.append((img.image_id, inst[a].id, inst[b].id))
-    return out
-
-
-def make_world(
-    out: str | Path,
-    cfg: SynthConfig | None = None,
-    *,
-    force: bool = False,
-    workers: int = 1,
-    progress: Callable[[int], None] | None = None,
-) -> WorldPaths:
-    """Write a synthetic world under ``out`` (atomically) and return its paths.
-
-    >>> paths = make_world("world", SynthConfig(n_images=4, height=120, width=160))  # doctest: +SKIP
-    """
-    from .core.parallel import imap_ordered
-    from .io._atomic import atomic_path
-    from .io.world import WorldWriter
-
-    cfg = cfg or SynthConfig()
-    cats = [c.to_json() for c in categories()]
-    thing_cats = [dict(c, supercategory="synthetic") for c in cats if c["isthing"]]
-    images, anns, pans, props, truth = [], [], [], [], []
-    with atomic_path(out, force, directory=True) as tmp:
-        writer = WorldWriter(tmp)
-        tasks = [(cfg, i) for i in range(cfg.n_images)]
-        for rec in imap_ordered(_records_task, tasks, workers):
-            images.append(rec["image"])
-            anns.extend(rec["anns"])
-            pans.append(rec["pan"])
-            props.extend(rec["props"])
-            truth.append(rec["truth"])
-            writer.add_image(rec["stem"], rec["pan_png"], rec["sem_png"], rec["jpg"])
-            if progress is not None:
-                progress(1)
-        info = {"description": "rapkit synthetic world", "version": "1", "seed": cfg.seed}
-        writer.write_json("instances.json", {"info": info, "images": images, "annotations": anns, "categories": thing_cats})
-        writer.write_json("panoptic.json", {"info": info, "images": images, "annotations": pans, "categories": cats})
-        writer.write_json("categories.json", cats)
-        writer.write_json("proposals.json", props)
-        # the ceiling of a category-only cue on overlapping pairs of the first images
-        sample = [pr for i in range(min(cfg.n_images, 50)) for pr in _overlap_pairs(cfg, i)]
-        ceiling = relation_ceiling(truth, sample)
-        writer.write_json("truth.json", {
-            "schema_version": 1,
-            "config": cfg.to_dict(),
-            "depth_rank": {str(t[0]): t[3] for t in THINGS},
-            "category_ceiling": None if math.isnan(ceiling) else round(ceiling, 4),
-            "images": truth,
-        })
-    return WorldPaths.under(out)
-
-
-def world_summary(paths: WorldPaths) -> dict[str, Any]:
-    """Counts of a written world (for the CLI summary)."""
-    from .io.jsonio import load_json
-
-    inst = load_json(paths.instances)
-    props = load_json(paths.proposals)
-    truth = load_json(paths.truth)
-    crowd = sum(1 for a in inst["annotations"] if a["iscrowd"])
-    return {
-        "images": len(inst["images"]),
-        "instances": len(inst["annotations"]) - crowd,
-        "crowd": crowd,
-        "proposals": len(props),
-        "category_ceiling": truth.get("category_ceiling"),
-        "out": str(paths.root),
-    }
-
-
-def config_fields() -> list[str]:
-    return [f.name for f in fields(SynthConfig)]
+__all__ = ["STUFF", "THINGS", "SynthConfig", "SynthImage", "SynthInstance", "categories", "generate_image"]
