@@ -1,7 +1,38 @@
-"""Atomic outputs: write to a temporary sibling, rename when complete.
+"""Durable atomic outputs: write to a temporary sibling, make it durable, rename it into place.
 
-An existing output is never overwritten unless ``force=True``; an interrupted or failed
-write (exception, Ctrl-C) removes the temporary and leaves the old output intact.
+After a crash at any point (``kill -9``, power loss) an output path holds either the complete
+old output or the complete new one, never a mixture or a partial file. An existing output is
+never replaced unless ``force=True``; a failed or interrupted write (exception, Ctrl-C)
+removes its temporary and leaves the old output as it was.
+
+Names beside an output ``NAME`` (all hidden, all in NAME's parent folder):
+
+* ``.NAME.rapkit-tmp-<pid>-<start>-<random>``: the temporary being written (a file or a
+  folder), tagged with the writing process's id and start time (``/proc/<pid>/stat`` field
+  22 on Linux; 0 where unknown). A later write into the same folder removes the temporaries
+  of processes that no longer exist (a live pid with another start time is a reused pid) and
+  says so on stderr; it never touches a live writer's temporary.
+* ``.NAME.rapkit-lock``: held (``fcntl.flock``) while NAME is being replaced. A second
+  writer of the same NAME gets a :class:`~rapkit.errors.ConfigError` (exit 2) at once
+  rather than waiting: two runs into one output cannot both be meant. Removed when done.
+* ``.NAME.rapkit-old``: the old output during the replacement of a folder where the
+  filesystem cannot swap two paths atomically (see below). The next write of NAME (or any
+  write into the same folder) restores it when NAME is missing, and removes it when NAME is
+  in place.
+
+The commit sequence: ``fsync`` every written file and folder of the temporary; then
+
+* a file replacing a file (or nothing): ``rename(tmp, NAME)``;
+* a folder (or a file replacing a folder): an atomic swap of the two paths
+  (``renameat2(RENAME_EXCHANGE)`` on Linux), after which the temporary holds the old output
+  and is removed. Where the swap is not supported: ``rename(NAME, .NAME.rapkit-old)``,
+  ``rename(tmp, NAME)``, then remove the backup. A crash between these two renames leaves
+  no NAME but the complete old output under ``.NAME.rapkit-old``, which the next run
+  restores;
+
+then ``fsync`` the parent folder. ``RAPKIT_FSYNC=0`` skips the ``fsync`` calls (throwaway
+outputs, benchmarks on slow disks); atomicity against process kills is unchanged, only
+durability against power loss is given up.
 
 >>> with atomic_path("out.json", force=True) as tmp:   # doctest: +SKIP
 ...     tmp.write_text("{}")
@@ -10,24 +41,328 @@ write (exception, Ctrl-C) removes the temporary and leaves the old output intact
 from __future__ import annotations
 
 import contextlib
+import errno
+import hashlib
 import os
+import re
+import secrets
 import shutil
-import tempfile
+import sys
+import time
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from ..errors import ConfigError
 
+try:  # POSIX advisory locks; absent on Windows (writes there are not locked)
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
 
-def check_writable(path: str | os.PathLike, force: bool) -> Path:
-    """Raise ConfigError (exit 2) when ``path`` exists and ``force`` is false."""
-    p = Path(path)
-    if p.exists() and not force:
-        raise ConfigError(f"{p}: output exists; pass --force to replace it")
-    parent = p.parent if str(p.parent) else Path(".")
-    if not parent.exists():
-        raise ConfigError(f"{p}: parent folder {parent} does not exist")
-    return p
+TMP_TAG = "rapkit-tmp"
+LOCK_TAG = "rapkit-lock"
+OLD_TAG = "rapkit-old"
+_TMP_RE = re.compile(r"^\..*\." + TMP_TAG + r"-(\d+)-(\d+)-[0-9a-f]+$")
+_NAME_MAX = 255
+
+#: Stages at which ``RAPKIT_TEST_PAUSE_AT`` can stop a write (crash tests).
+PAUSE_STAGES = ("locked", "temp-created", "temp-written", "synced", "between-renames", "renamed", "old-removed")
+
+
+def _notice_stderr(msg: str) -> None:
+    try:
+        sys.stderr.write(f"rapkit: {msg}\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):  # pragma: no cover - stderr closed
+        pass
+
+
+#: Where notes about cleaned-up temporaries and restored outputs go (a callable taking one
+#: line). Default: stderr, prefixed ``rapkit:``. Replace it to route them elsewhere.
+notice: Callable[[str], None] = _notice_stderr
+
+
+def _note(msg: str) -> None:
+    notice(msg)
+
+
+# ---------------------------------------------------------------- process identity
+
+
+def process_start_time(pid: int) -> int | None:
+    """Start time of process ``pid`` in clock ticks since boot (``/proc/<pid>/stat`` field
+    22), or None where it cannot be read (no such process, not Linux)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    try:
+        # field 2 (comm) is in parentheses and may hold spaces: count fields after the last ')'
+        rest = stat[stat.rindex(b")") + 2:].split()
+        return int(rest[22 - 3])
+    except (ValueError, IndexError):
+        return None
+
+
+_SELF: tuple[int, int] | None = None
+
+
+def _self_id() -> tuple[int, int]:
+    global _SELF
+    pid = os.getpid()
+    if _SELF is None or _SELF[0] != pid:  # recomputed after a fork
+        _SELF = (pid, process_start_time(pid) or 0)
+    return _SELF
+
+
+def process_alive(pid: int, start: int) -> bool:
+    """Whether the process that wrote a temporary tagged ``pid``/``start`` may still run.
+    ``start == 0`` (unknown) trusts the pid alone; when in doubt, alive."""
+    if pid <= 0:
+        return True
+    if (pid, start) == _self_id():
+        return True
+    if os.name == "nt":  # pragma: no cover - os.kill(pid, 0) would terminate the process
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: exists, owned by someone else
+        pass
+    if start:
+        now = process_start_time(pid)
+        if now is not None and now != start:
+            return False  # the pid was reused by a newer process
+    return True
+
+
+# ---------------------------------------------------------------- names
+
+
+def _sibling(p: Path, tag: str) -> Path:
+    """``.NAME.<tag>`` beside ``p`` (NAME shortened with a hash where too long)."""
+    name = p.name
+    cand = f".{name}.{tag}"
+    if len(os.fsencode(cand)) > _NAME_MAX:
+        h = hashlib.sha1(os.fsencode(name)).hexdigest()[:16]
+        cand = f".{name[:80]}-{h}.{tag}"
+    return p.with_name(cand)
+
+
+def lock_path(path: str | os.PathLike) -> Path:
+    """The lock file of output ``path`` (``.NAME.rapkit-lock``)."""
+    return _sibling(Path(path), LOCK_TAG)
+
+
+def backup_path(path: str | os.PathLike) -> Path:
+    """Where the old output of ``path`` waits during a non-atomic folder swap (``.NAME.rapkit-old``)."""
+    return _sibling(Path(path), OLD_TAG)
+
+
+def _temp_name(p: Path) -> Path:
+    pid, start = _self_id()
+    return _sibling(p, f"{TMP_TAG}-{pid}-{start}-{secrets.token_hex(4)}")
+
+
+def parse_temp_name(name: str) -> tuple[int, int] | None:
+    """``(pid, start)`` of a temporary's name, or None if ``name`` is not one of rapkit's."""
+    m = _TMP_RE.match(name)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+# ---------------------------------------------------------------- test hook
+
+
+def _pause(stage: str) -> None:
+    """Crash-test hook: ``RAPKIT_TEST_PAUSE_AT=stage[:seconds][,stage...]`` stops the write at
+    ``stage`` (forever, or for ``seconds``), after announcing it on stderr as
+    ``rapkit-test: paused at <stage>`` and, with ``RAPKIT_TEST_PAUSE_FILE``, by appending the
+    stage to that file."""
+    spec = os.environ.get("RAPKIT_TEST_PAUSE_AT")
+    if not spec:
+        return
+    for item in spec.split(","):
+        name, _, secs = item.strip().partition(":")
+        if name != stage:
+            continue
+        mark = os.environ.get("RAPKIT_TEST_PAUSE_FILE")
+        if mark:
+            with open(mark, "a") as f:
+                f.write(stage + "\n")
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.write(f"rapkit-test: paused at {stage}\n")
+            sys.stderr.flush()
+        if secs:
+            time.sleep(float(secs))
+        else:
+            while True:  # until killed
+                time.sleep(3600)
+
+
+# ---------------------------------------------------------------- durability
+
+
+def _fsync_enabled() -> bool:
+    return os.environ.get("RAPKIT_FSYNC", "1") not in ("0", "false", "no", "off")
+
+
+def _fsync_path(p: Path | str, directory: bool = False) -> None:
+    flags = os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if directory else 0)
+    try:
+        fd = os.open(p, flags)
+    except OSError:  # pragma: no cover - e.g. folders cannot be opened on Windows
+        return
+    try:
+        os.fsync(fd)
+    except OSError as e:  # some filesystems refuse fsync on folders
+        if not directory or e.errno not in (errno.EINVAL, errno.EBADF, errno.EACCES):
+            raise
+    finally:
+        os.close(fd)
+
+
+def fsync_tree(p: Path) -> None:
+    """``fsync`` a file, or every file and folder under ``p`` (folders after their entries)."""
+    if not _fsync_enabled():
+        return
+    if p.is_symlink() or not p.is_dir():
+        _fsync_path(p)
+        return
+    for root, dirs, files in os.walk(p, topdown=False):
+        for f in files:
+            fp = os.path.join(root, f)
+            if not os.path.islink(fp):
+                _fsync_path(fp)
+        _fsync_path(root, directory=True)
+
+
+def fsync_dir(p: Path) -> None:
+    """``fsync`` folder ``p`` (makes renames and removals in it durable)."""
+    if _fsync_enabled():
+        _fsync_path(p, directory=True)
+
+
+# ---------------------------------------------------------------- atomic swap
+
+
+_RENAME_EXCHANGE = 2
+_renameat2: Callable | None | bool = False  # False: not looked up yet
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap paths ``a`` and ``b`` (Linux ``renameat2(RENAME_EXCHANGE)``).
+    False where the system or filesystem does not support it; raises OSError otherwise."""
+    global _renameat2
+    if os.environ.get("RAPKIT_ATOMIC_EXCHANGE", "1") in ("0", "no", "off"):
+        return False
+    if _renameat2 is False:
+        _renameat2 = None
+        if sys.platform.startswith("linux"):
+            try:
+                import ctypes
+
+                libc = ctypes.CDLL(None, use_errno=True)
+                fn = libc.renameat2
+                fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+                fn.restype = ctypes.c_int
+                _renameat2 = fn
+            except (OSError, AttributeError):
+                _renameat2 = None
+    if _renameat2 is None:
+        return False
+    import ctypes
+
+    AT_FDCWD = -100
+    rc = _renameat2(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)  # type: ignore[operator]
+    if rc == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+# ---------------------------------------------------------------- locks
+
+
+class _Lock:
+    """An exclusive ``flock`` on ``.NAME.rapkit-lock``; the file is removed on release (safe:
+    a locker checks that the file it locked is still the one at the path)."""
+
+    def __init__(self, path: Path, fd: int | None) -> None:
+        self.path = path
+        self.fd = fd
+
+    def release(self) -> None:
+        if self.fd is None:
+            return
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+        os.close(self.fd)
+        self.fd = None
+
+
+def _try_lock(lp: Path, create: bool = True) -> _Lock | None:
+    """The lock at ``lp``, or None when another open file holds it. Without ``create``, a
+    missing lock file counts as free (returns a no-op lock)."""
+    if fcntl is None:  # pragma: no cover - Windows
+        return _Lock(lp, None)
+    while True:
+        try:
+            fd = os.open(lp, os.O_RDWR | (os.O_CREAT if create else 0), 0o644)
+        except FileNotFoundError:
+            if create:
+                raise
+            return _Lock(lp, None)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            os.close(fd)
+            if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                return None
+            raise
+        try:
+            same = os.fstat(fd).st_ino == os.stat(lp).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            return _Lock(lp, fd)
+        os.close(fd)  # the holder removed it between our open and our lock: try again
+        if not create:
+            return _Lock(lp, None)
+
+
+def _holder(lp: Path) -> str:
+    try:
+        text = lp.read_text().split()
+        return f" (pid {int(text[0])})" if text else ""
+    except (OSError, ValueError, IndexError):
+        return ""
+
+
+def _busy(p: Path, lp: Path) -> ConfigError:
+    return ConfigError(f"{p}: another rapkit process{_holder(lp)} is writing this output; "
+                       "wait for it to finish (or stop it) and run again")
+
+
+def _acquire(p: Path) -> _Lock:
+    lp = lock_path(p)
+    try:
+        lock = _try_lock(lp, create=True)
+    except OSError as e:
+        raise ConfigError(f"{p}: cannot write in {lp.parent}: {e.strerror or e}") from None
+    if lock is None:
+        raise _busy(p, lp)
+    if lock.fd is not None:
+        with contextlib.suppress(OSError):
+            os.ftruncate(lock.fd, 0)
+            os.pwrite(lock.fd, f"{os.getpid()}\n".encode(), 0)
+    return lock
+
+
+# ---------------------------------------------------------------- recovery and cleanup
 
 
 def _remove(p: Path) -> None:
@@ -38,42 +373,168 @@ def _remove(p: Path) -> None:
             p.unlink()
 
 
+def _lexists(p: Path) -> bool:
+    return os.path.lexists(p)
+
+
+def _recover(p: Path) -> None:
+    """Finish an interrupted folder swap of ``p`` (its lock is held): restore the backup when
+    ``p`` is missing, remove it when ``p`` is in place."""
+    old = backup_path(p)
+    if not _lexists(old):
+        return
+    if _lexists(p):
+        _remove(old)
+        _note(f"removed {old.name}, the previous {p.name} left by an interrupted run (the new one is complete)")
+    else:
+        os.rename(old, p)
+        _note(f"restored {p} from {old.name}, left by a run killed while replacing it")
+    fsync_dir(p.parent)
+
+
+def _tidy(parent: Path, n: str, held: Path | None, removed: list[Path]) -> None:
+    q = parent / n
+    owner = parse_temp_name(n)
+    if owner is not None:
+        if not process_alive(*owner):
+            _remove(q)
+            if not _lexists(q):
+                removed.append(q)
+                _note(f"removed {q}, a temporary of rapkit process {owner[0]} that no longer runs")
+        return
+    for tag, recover in ((OLD_TAG, True), (LOCK_TAG, False)):
+        suffix = "." + tag
+        if not n.endswith(suffix) or len(n) <= len(suffix) + 1:
+            continue
+        target = parent / n[1:-len(suffix)]
+        if held is not None and target == held:
+            if recover:
+                _recover(target)
+            return
+        lock = _try_lock(lock_path(target), create=recover)
+        if lock is None:  # a live writer
+            return
+        try:
+            if recover:
+                _recover(target)
+        finally:
+            lock.release()
+
+
+def cleanup_folder(parent: str | os.PathLike, *, held: Path | None = None) -> list[Path]:
+    """Remove what killed rapkit writers left in ``parent``: temporaries of processes that no
+    longer exist, unheld lock files, and backups of interrupted folder swaps (restored when
+    their output is missing). Each action is reported through :data:`notice`. ``held`` is an
+    output whose lock this process holds. Returns the temporaries removed."""
+    parent = Path(parent)
+    try:
+        names = os.listdir(parent)
+    except OSError:
+        return []
+    removed: list[Path] = []
+    for n in sorted(names):
+        if n.startswith(".") and ".rapkit-" in n:
+            with contextlib.suppress(OSError):  # tidying never fails a run
+                _tidy(parent, n, held, removed)
+    if removed:
+        fsync_dir(parent)
+    return removed
+
+
+# ---------------------------------------------------------------- public API
+
+
+def _parent(p: Path) -> Path:
+    return p.parent if str(p.parent) else Path(".")
+
+
+def check_writable(path: str | os.PathLike, force: bool) -> Path:
+    """Raise ConfigError (exit 2) when ``path`` exists and ``force`` is false, when its
+    parent folder is missing, or when another rapkit process is writing it. Also tidies the
+    parent folder (:func:`cleanup_folder`), so a missing output whose replacement was
+    interrupted is restored before it is judged."""
+    p = Path(path)
+    parent = _parent(p)
+    if not parent.is_dir():
+        raise ConfigError(f"{p}: parent folder {parent} does not exist")
+    lock = None
+    with contextlib.suppress(OSError):  # an unwritable folder fails later, where it is written
+        lock = _try_lock(lock_path(p), create=os.access(parent, os.W_OK))
+        if lock is None:
+            raise _busy(p, lock_path(p))
+    if lock is not None and (lock.fd is not None or fcntl is None):
+        try:
+            _recover(p)
+            cleanup_folder(parent, held=p)
+        finally:
+            lock.release()
+    if _lexists(p) and not force:
+        raise ConfigError(f"{p}: output exists; pass --force to replace it")
+    return p
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, force: bool = False, *, directory: bool = False) -> Iterator[Path]:
     """Yield a temporary sibling of ``path`` (a file path, or a created folder when
-    ``directory``); on success rename it onto ``path``; on any failure remove it."""
+    ``directory``); on success make it durable and put it in place of ``path``; on any
+    failure remove it. Raises ConfigError when another rapkit process is writing ``path``."""
     p = check_writable(path, force)
-    parent = p.parent if str(p.parent) else Path(".")
-    if directory:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{p.name}.", suffix=".tmp", dir=parent))
-    else:
-        fd, name = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=parent)
-        os.close(fd)
-        tmp = Path(name)
+    parent = _parent(p)
+    lock = _acquire(p)
     try:
-        yield tmp
-        if not directory:
-            os.chmod(tmp, 0o644)
+        _pause("locked")
+        _recover(p)
+        cleanup_folder(parent, held=p)
+        tmp = _temp_name(p)
+        if directory:
+            os.mkdir(tmp, 0o755)
         else:
-            os.chmod(tmp, 0o755)
-        if p.exists():
-            if not force:  # appeared while we worked
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.close(fd)
+        try:
+            _pause("temp-created")
+            yield tmp
+            _pause("temp-written")
+            os.chmod(tmp, 0o755 if directory else 0o644)
+            if _lexists(p) and not force:  # appeared while we worked
                 raise ConfigError(f"{p}: output exists; pass --force to replace it")
-            if p.is_dir() and not p.is_symlink():
-                old = Path(tempfile.mkdtemp(prefix=f".{p.name}.", suffix=".old", dir=parent))
-                os.rmdir(old)
-                os.replace(p, old)
-                os.replace(tmp, p)
-                _remove(old)
-            else:
-                if directory:
-                    p.unlink()
-                os.replace(tmp, p)
-        else:
-            os.replace(tmp, p)
-    except BaseException:
+            fsync_tree(tmp)
+            _pause("synced")
+            _commit(tmp, p, directory)
+        except BaseException:
+            _remove(tmp)
+            raise
+    finally:
+        lock.release()
+
+
+def _commit(tmp: Path, p: Path, directory: bool) -> None:
+    parent = _parent(p)
+    old_is_dir = p.is_dir() and not p.is_symlink()
+    if not _lexists(p) or not (directory or old_is_dir):
+        os.replace(tmp, p)  # atomic: nothing, a file or a link replaced by a file
+        fsync_dir(parent)
+        _pause("renamed")
+    elif _exchange(tmp, p):  # tmp now holds the old output
+        fsync_dir(parent)
+        _pause("renamed")
         _remove(tmp)
-        raise
+    else:
+        old = backup_path(p)
+        os.rename(p, old)
+        try:  # the window: no p, the complete old output under .NAME.rapkit-old
+            fsync_dir(parent)
+            _pause("between-renames")
+            os.rename(tmp, p)
+        except BaseException:
+            if not _lexists(p):
+                os.rename(old, p)
+            raise
+        fsync_dir(parent)
+        _pause("renamed")
+        _remove(old)
+    fsync_dir(parent)
+    _pause("old-removed")
 
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes, force: bool = False) -> Path:
