@@ -1,7 +1,9 @@
-"""COCO panoptic JSON + PNG folder, categories and image lists.
+"""COCO panoptic JSON + PNG folder, categories and image lists; the fused output folder.
 
 ``id = R + 256 * G + 256**2 * B``; 0 is VOID. The PNG folder defaults to the JSON's path
-without ``.json``.
+without ``.json``. A fused output (``rapkit fuse``) is written through
+:func:`panoptic_output`: ``OUTDIR/panoptic.json`` + ``OUTDIR/panoptic/<image stem>.png``,
+in a temporary sibling renamed onto ``OUTDIR`` when complete.
 
 >>> rgb2id(np.array([[[1, 2, 0]]], dtype=np.uint8))
 array([[513]], dtype=uint32)
@@ -9,16 +11,18 @@ array([[513]], dtype=uint32)
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
 from ..errors import InputError
 from ..types import Category, ImageInfo, PanopticImage, Segment
-from .jsonio import load_json, require_list
+from ._atomic import atomic_path
+from .jsonio import dumps, load_json, require_list
 
 
 def rgb2id(color: np.ndarray) -> np.ndarray:
@@ -242,13 +246,6 @@ def read_id_map(
     return ids
 
 
-def write_id_map_png(path: str | os.PathLike, id_map: np.ndarray, *, compress_level: int = 1) -> None:
-    """Write an (H, W) id map as an RGB PNG with PIL (simple path; not atomic by itself)."""
-    from PIL import Image
-
-    Image.fromarray(id2rgb(id_map), mode="RGB").save(path, format="PNG", compress_level=compress_level)
-
-
 def segment_stats(id_map: np.ndarray) -> dict[int, tuple[int, tuple[int, int, int, int]]]:
     """``{segment id: (area, (x, y, w, h))}`` for every non-zero id of an id map."""
     ids = np.asarray(id_map)
@@ -274,9 +271,70 @@ def segment_stats(id_map: np.ndarray) -> dict[int, tuple[int, tuple[int, int, in
     return out
 
 
-def iter_id_maps(ds: PanopticDataset, image_ids: list[int] | None = None) -> Iterator[tuple[PanopticImage, np.ndarray]]:
-    """Stream ``(annotation, id_map)`` one image at a time."""
-    for iid in image_ids if image_ids is not None else list(ds.annotations):
-        ann = ds.annotations[iid]
-        shape = (ann.height, ann.width) if ann.height else None
-        yield ann, read_id_map(ds.png_dir / ann.file_name, image_id=iid, shape=shape)
+# --------------------------------------------------------------------------- fused output
+
+PANOPTIC_JSON = "panoptic.json"
+PANOPTIC_DIR = "panoptic"
+
+
+def png_name(info: ImageInfo) -> str:
+    """Output PNG name of an image: its file name's stem + ``.png`` (or the 12-digit id).
+
+    >>> png_name(ImageInfo(139, "000000000139.jpg", 426, 640)), png_name(ImageInfo(7, "", 2, 2))
+    ('000000000139.png', '000000000007.png')
+    """
+    stem = Path(info.file_name).stem if info.file_name else ""
+    return (stem or f"{info.id:012d}") + ".png"
+
+
+def panoptic_document(
+    images: Iterable[ImageInfo], annotations: list[dict], categories: Iterable[Category]
+) -> dict[str, Any]:
+    """The COCO panoptic JSON of a fused output as a Python object (field order is part of
+    the format: ``images``, ``annotations``, ``categories``).
+
+    >>> panoptic_document([ImageInfo(1, "a.jpg", 2, 3)], [], [])["images"]
+    [{'id': 1, 'file_name': 'a.jpg', 'height': 2, 'width': 3}]
+    """
+    return {
+        "images": [{"id": i.id, "file_name": i.file_name, "height": i.height, "width": i.width} for i in images],
+        "annotations": annotations,
+        "categories": [c.to_json() for c in categories],
+    }
+
+
+class PanopticOutput:
+    """A panoptic output folder being written (see :func:`panoptic_output`): PNGs go to
+    :meth:`png_path` (any process may write them, e.g. with
+    :func:`rapkit.io.png_write.write_id_map_png_fast`), the JSON through :meth:`write_json`."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.png_dir = self.root / PANOPTIC_DIR
+
+    def png_path(self, name: str) -> Path:
+        """Where the PNG ``name`` of this output goes."""
+        return self.png_dir / name
+
+    def write_json(self, images: Iterable[ImageInfo], annotations: list[dict], categories: Iterable[Category]) -> Path:
+        """Write ``panoptic.json`` (:func:`panoptic_document`; compact, deterministic bytes)."""
+        p = self.root / PANOPTIC_JSON
+        p.write_bytes(dumps(panoptic_document(images, annotations, categories)))
+        return p
+
+
+@contextlib.contextmanager
+def panoptic_output(out_dir: str | os.PathLike, force: bool = False) -> Iterator[PanopticOutput]:
+    """Write a COCO panoptic folder atomically: yields a :class:`PanopticOutput` in a
+    temporary sibling of ``out_dir`` (its PNG folder created), renamed onto ``out_dir`` when
+    the block ends without error; on any error (or Ctrl-C) nothing is left behind. An
+    existing ``out_dir`` is replaced only with ``force``.
+
+    >>> with panoptic_output("fused/") as out:                       # doctest: +SKIP
+    ...     write_id_map_png_fast(out.png_path("1.png"), id_map)
+    ...     out.write_json(images.values(), annotations, cats.values())
+    """
+    with atomic_path(out_dir, force, directory=True) as tmp:
+        out = PanopticOutput(tmp)
+        out.png_dir.mkdir()
+        yield out

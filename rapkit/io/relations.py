@@ -24,11 +24,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
-from ..errors import InputError
+from ..errors import ConfigError, InputError
 from ..types import ImageRelations, Relation
-from ._atomic import atomic_path
+from ._atomic import atomic_path, check_writable
 from .jsonio import dumps, load_json
 
 SCHEMA_VERSION = 1
@@ -179,6 +179,62 @@ def write_rap_instances(
     return Path(path)
 
 
+def check_relations_outputs(
+    output: str | os.PathLike,
+    rap_instances: str | os.PathLike | None,
+    inputs: Iterable[str | os.PathLike],
+    force: bool = False,
+) -> None:
+    """Check the outputs of ``rapkit extract-relations`` before any work: each is writable
+    (an existing file needs ``force``), the two differ, and neither is one of ``inputs``
+    (:class:`~rapkit.errors.ConfigError`, exit 2)."""
+    check_writable(output, force)
+    if rap_instances is not None:
+        check_writable(rap_instances, force)
+        if Path(rap_instances).resolve() == Path(output).resolve():
+            raise ConfigError(f"{output}: --rap-instances must differ from the relations output")
+    outs = {Path(output).resolve()} | ({Path(rap_instances).resolve()} if rap_instances is not None else set())
+    for src in inputs:
+        if Path(src).resolve() in outs:
+            raise ConfigError(f"{src}: an output would overwrite this input")
+
+
+def write_relations_outputs(
+    output: str | os.PathLike,
+    images: Sequence[ImageRelations],
+    *,
+    theta: float,
+    rule: str,
+    totals: dict[str, int],
+    rap_instances: str | os.PathLike | None = None,
+    instances: dict[str, Any] | None = None,
+    force: bool = False,
+) -> dict[str, str]:
+    """Write the relations JSON and, when ``rap_instances`` is given, the authors'
+    instances-with-``overlap`` JSON built from ``instances`` (the raw instances JSON).
+
+    Both documents are serialised before anything is written; each file is written
+    atomically, the RAP file inside the relations file's write, so a failure leaves neither
+    a partial file nor a relations JSON without its RAP companion. Returns
+    ``{"relations": path, "rap_instances": path}`` (the second only when written).
+    """
+    rel_bytes = dumps(relations_document(images, theta=theta, rule=rule, totals=totals))
+    rap_bytes = None
+    if rap_instances is not None:
+        if instances is None:
+            raise ValueError("rap_instances needs the instances JSON object")
+        rap_bytes = dumps(rap_instances_document(instances, images))
+    written: dict[str, str] = {}
+    with atomic_path(output, force) as tmp:
+        tmp.write_bytes(rel_bytes)
+        if rap_bytes is not None:
+            with atomic_path(rap_instances, force) as tmp2:  # type: ignore[arg-type]
+                tmp2.write_bytes(rap_bytes)
+            written["rap_instances"] = str(rap_instances)
+    written["relations"] = str(output)
+    return written
+
+
 __all__ = [
     "SCHEMA_VERSION",
     "TOTAL_KEYS",
@@ -190,4 +246,6 @@ __all__ = [
     "read_relations",
     "rap_instances_document",
     "write_rap_instances",
+    "check_relations_outputs",
+    "write_relations_outputs",
 ]

@@ -1,8 +1,9 @@
 """``rapkit fuse`` as a library call: proposals (+ semantic) -> COCO panoptic folder.
 
 Streams images through a bounded process pool; each worker decodes, fuses and writes its
-PNG into the temporary output folder, which is renamed onto ``OUTDIR`` only when complete
-(nothing is left behind on error or Ctrl-C; an existing ``OUTDIR`` needs ``force``).
+PNG into the temporary output folder of :func:`rapkit.io.panoptic.panoptic_output`, which is
+renamed onto ``OUTDIR`` only when complete (nothing is left behind on error or Ctrl-C; an
+existing ``OUTDIR`` needs ``force``). All file writing is in :mod:`rapkit.io`.
 
 Output: ``OUTDIR/panoptic.json`` (``images``, ``annotations`` with ``segments_info``,
 ``categories``) and ``OUTDIR/panoptic/<image stem>.png``; panopticapi's ``pq_compute``
@@ -26,10 +27,10 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import RapkitError
-from ..types import Category, FusionParams, ImageInfo, Proposals
+from ..io.panoptic import PANOPTIC_DIR, PANOPTIC_JSON, png_name
+from ..types import Category, FusionParams, Proposals
 
-PANOPTIC_JSON = "panoptic.json"
-PANOPTIC_DIR = "panoptic"
+__all__ = ["PANOPTIC_DIR", "PANOPTIC_JSON", "FuseSummary", "fuse", "png_name", "summary_report", "tune_allocator"]
 
 
 @dataclass
@@ -56,16 +57,6 @@ class FuseSummary:
         d = asdict(self)
         d["void_share"] = self.void_share
         return d
-
-
-def png_name(info: ImageInfo) -> str:
-    """Output PNG name of an image: its file name's stem + ``.png`` (or the 12-digit id).
-
-    >>> png_name(ImageInfo(139, "000000000139.jpg", 426, 640)), png_name(ImageInfo(7, "", 2, 2))
-    ('000000000139.png', '000000000007.png')
-    """
-    stem = Path(info.file_name).stem if info.file_name else ""
-    return (stem or f"{info.id:012d}") + ".png"
 
 
 def tune_allocator() -> bool:
@@ -160,9 +151,8 @@ def fuse(
     :func:`tune_allocator` in the processes that fuse (this one when ``workers == 1``)."""
     from ..core.fusion import STATUS_NAMES, stuff_table
     from ..core.parallel import imap_ordered
-    from ..io._atomic import atomic_path, check_writable
-    from ..io.jsonio import dumps
-    from ..io.panoptic import load_categories, load_images
+    from ..io._atomic import check_writable
+    from ..io.panoptic import load_categories, load_images, panoptic_output
     from ..io.proposals import load_proposals
     from ..io.semantic import known_labels, open_semantic
 
@@ -188,9 +178,7 @@ def fuse(
         summary = FuseSummary(params=params.to_dict())
         totals = dict.fromkeys(STATUS_NAMES, 0)
         annotations: list[dict] = []
-        with atomic_path(out_dir, force, directory=True) as tmp:
-            png_dir = tmp / PANOPTIC_DIR
-            png_dir.mkdir()
+        with panoptic_output(out_dir, force) as out:
             names: set[str] = set()
 
             def tasks():
@@ -203,7 +191,7 @@ def fuse(
                     names.add(name)
                     p: Proposals = props[iid]
                     item = sem.item(info) if sem is not None else None
-                    yield info, p, item, known, params, is_stuff, str(png_dir / name)
+                    yield info, p, item, known, params, is_stuff, str(out.png_path(name))
 
             try:
                 init = _worker_init if tune_memory else None
@@ -219,12 +207,7 @@ def fuse(
                     summary.pixels += counts["pixels"]
             except RapkitError as e:
                 raise e.with_context(file=proposals_path)
-            payload = {
-                "images": [{"id": i.id, "file_name": i.file_name, "height": i.height, "width": i.width} for i in images.values()],
-                "annotations": annotations,
-                "categories": [c.to_json() for c in cats.values()],
-            }
-            (tmp / PANOPTIC_JSON).write_bytes(dumps(payload))
+            out.write_json(images.values(), annotations, cats.values())
     summary.kept = totals["kept"]
     summary.thing_segments = totals["kept"]
     summary.dropped = {k: totals[k] for k in STATUS_NAMES if k not in ("kept", "unseen")}

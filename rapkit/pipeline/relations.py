@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
 from ..core.relations import RULES, extract_relations
@@ -194,37 +193,19 @@ def run_extract_relations(
 
     Outputs are checked before any work (an existing file without ``force`` is a
     :class:`ConfigError`, exit 2) and written atomically after all images succeeded, so a
-    failed run leaves nothing behind.
+    failed run leaves nothing behind (:func:`rapkit.io.relations.write_relations_outputs`).
     """
-    from ..io._atomic import atomic_path, check_writable
-    from ..io.jsonio import dumps
-    from ..io.relations import rap_instances_document, relations_document
-
-    check_writable(output, force)
-    if rap_instances is not None:
-        check_writable(rap_instances, force)
-        if Path(rap_instances).resolve() == Path(output).resolve():
-            raise ConfigError(f"{output}: --rap-instances must differ from the relations output")
-    outs = {Path(output).resolve()} | ({Path(rap_instances).resolve()} if rap_instances is not None else set())
-    for src in (instances, panoptic):
-        if Path(src).resolve() in outs:
-            raise ConfigError(f"{src}: an output would overwrite this input")
     from ..io.coco import load_instances
     from ..io.panoptic import load_panoptic
+    from ..io.relations import check_relations_outputs, write_relations_outputs
 
+    check_relations_outputs(output, rap_instances, (instances, panoptic), force)
     _check(theta, rule)
     ds = load_instances(instances)
     pan = load_panoptic(panoptic, panoptic_dir)
     run = _extract(ds, pan, theta=theta, rule=rule, workers=workers, progress=progress)
-    rel_bytes = dumps(relations_document(run.images, theta=run.theta, rule=run.rule, totals=run.totals))
-    rap_bytes = dumps(rap_instances_document(ds.raw, run.images)) if rap_instances is not None else None
-    with atomic_path(output, force) as tmp:
-        tmp.write_bytes(rel_bytes)
-        if rap_bytes is not None:
-            with atomic_path(rap_instances, force) as tmp2:  # type: ignore[arg-type]
-                tmp2.write_bytes(rap_bytes)
-            run.outputs["rap_instances"] = str(rap_instances)
-    run.outputs["relations"] = str(output)
+    run.outputs.update(write_relations_outputs(output, run.images, theta=run.theta, rule=run.rule, totals=run.totals,
+                                               rap_instances=rap_instances, instances=ds.raw, force=force))
     return run
 
 
