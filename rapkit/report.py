@@ -3,6 +3,14 @@
 A command builds a :class:`Report` (machine-readable ``data`` plus display ``tables``) and
 the CLI renders it with :func:`render`.
 
+Units: the library (``rapkit.summarize``, ``PQResult``, ``SweepResult.table``, the
+``relation accuracy`` dicts) holds PQ, SQ, RQ and accuracies as fractions in [0, 1]; every
+output of the command line holds them in percent (x100, as panopticapi prints them and the
+paper reports them): tables, CSV, JSON (``"unit": "percent"``) and the files of
+``--output`` (CSV, JSON, Parquet, markdown). The conversion is made in one place,
+:func:`to_percent` / :func:`percent_frame`, keyed by :func:`is_percent_key`; table rows are
+built in percent by the report functions themselves.
+
 >>> r = Report("pq", {"pq": 0.5}, [Table("pq", ["PQ"], [[50.0]])])
 >>> "50.0" in render(r, "table")
 True
@@ -17,7 +25,48 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: PQ/SQ/RQ and accuracies in percent (1 held fractions)
+
+#: metric names (case-insensitive) that hold a fraction in the library and a percentage in
+#: every CLI output; also every name ending in ``accuracy``
+PERCENT_KEYS = frozenset(
+    f"{d}{m}{s}" for d in ("", "d") for m in ("pq", "sq", "rq") for s in ("", "_th", "_st")
+)
+
+
+def is_percent_key(key: Any) -> bool:
+    """Whether a data key / column holds PQ, SQ, RQ (or a difference of them) or an accuracy."""
+    k = str(key).lower()
+    return k in PERCENT_KEYS or k.endswith("accuracy")
+
+
+def _pct(v: Any) -> Any:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        if hasattr(v, "item") and not isinstance(v, (str, bytes)):  # numpy scalar
+            return _pct(v.item())
+        return v
+    return 100.0 * v
+
+
+def to_percent(data: Any) -> Any:
+    """A copy of ``data`` (dicts, lists) with every number under a percent key x100."""
+    if isinstance(data, dict):
+        out = {}
+        for k, v in data.items():
+            out[k] = to_percent(v) if isinstance(v, (dict, list, tuple)) else (_pct(v) if is_percent_key(k) else v)
+        return out
+    if isinstance(data, (list, tuple)):
+        return [to_percent(v) for v in data]
+    return data
+
+
+def percent_frame(df: Any) -> Any:
+    """A copy of a pandas DataFrame with the percent columns x100 (other columns as they are)."""
+    out = df.copy()
+    for c in out.columns:
+        if is_percent_key(c) and out[c].dtype.kind in "fiu":
+            out[c] = out[c] * 100.0
+    return out
 
 
 @dataclass
@@ -63,8 +112,9 @@ def _clean(o: Any) -> Any:
 
 
 def to_json(report: Report) -> str:
-    payload = {"schema_version": SCHEMA_VERSION, "kind": report.kind}
-    payload.update(report.data)
+    """JSON of ``report.data`` with PQ/SQ/RQ and accuracies in percent (``"unit"``)."""
+    payload = {"schema_version": SCHEMA_VERSION, "kind": report.kind, "unit": "percent"}
+    payload.update(to_percent(report.data))
     return json.dumps(_clean(payload), indent=2, default=_json_default) + "\n"
 
 

@@ -34,7 +34,7 @@ def test_config_file_supplies_defaults(tmp_path):
     cfg = tmp_path / "rapkit.toml"
     cfg.write_text('quiet = true\n[synth]\nheight = 64\nwidth = 80\nno-render = true\n')
     out = tmp_path / "w"
-    r = run("--config", str(cfg), "synth", str(out), "--images", "1", "--format", "json")
+    r = run("--config", str(cfg), "synth", "-o", str(out), "-n", "1", "--format", "json")
     assert r.returncode == 0, r.stderr
     from PIL import Image
 
@@ -52,7 +52,7 @@ def test_config_errors(tmp_path):
     unknown.write_text("[nosuch]\na = 1\n")
     with pytest.raises(ConfigError, match="nosuch"):
         config_default_map(str(unknown), ["synth"])
-    r = run("--config", str(bad), "synth", str(tmp_path / "w"))
+    r = run("--config", str(bad), "synth", "-o", str(tmp_path / "w"))
     assert r.returncode == 2 and "malformed TOML" in r.stderr and "Traceback" not in r.stderr
 
 
@@ -94,7 +94,7 @@ def test_error_message_names_location():
 
 def test_report_formats():
     rep = Report("t", {"a": 1.5, "nan": float("nan")}, [Table("x", ["name", "v"], [["r", 0.25]])], notes=["reading"])
-    assert json.loads(render(rep, "json")) == {"schema_version": 1, "kind": "t", "a": 1.5, "nan": None}
+    assert json.loads(render(rep, "json")) == {"schema_version": 2, "kind": "t", "unit": "percent", "a": 1.5, "nan": None}
     assert render(rep, "csv").splitlines() == ["name,v", "r,0.25"]
     text = render(rep, "table")
     assert "0.2" in text and "reading" in text

@@ -62,7 +62,7 @@ def test_table_json_csv(tmp_path, capsys):
     code, out, err = run(capsys, "evaluate", "--gt", GT, "--pred", pred, "--format", "json", "-q", "--per-class")
     assert code == 0, err
     d = json.loads(out)
-    assert d["schema_version"] == 1 and d["n_images"] == 2
+    assert d["schema_version"] == 2 and d["n_images"] == 2
     ours = {k: d[k] for k in ("All", "Things", "Stuff")}
     ours["per_class"] = {int(k): v for k, v in d["per_class"].items()}
     assert_same(ours, want)  # JSON round trip keeps every bit
@@ -172,7 +172,7 @@ def test_prediction_for_image_not_in_gt_warns(tmp_path, capsys):
     d = json.loads(out)
     assert d["ignored_pred_images"] == [77] and d["n_images"] == 1
     assert "warning" in err and "77" in err
-    assert d["All"]["pq"] == 1.0
+    assert d["All"]["pq"] == 100.0
 
 
 def test_check_reports_gt_area_mismatch(tmp_path, capsys):
@@ -186,7 +186,7 @@ def test_check_reports_gt_area_mismatch(tmp_path, capsys):
     assert code == 0
     d = json.loads(out)
     assert d["check"]["inputs"]["GT"]["counts"] == {"area_mismatch": 1}
-    assert d["All"]["pq"] == panopticapi_one_process(gt, pred)["All"]["pq"]
+    assert d["All"]["pq"] == 100 * panopticapi_one_process(gt, pred)["All"]["pq"]
     code, out, _ = run(capsys, "check", "--gt", gt, "-q")
     assert code == 3 and "area_mismatch" in out
 
@@ -217,7 +217,7 @@ def world(tmp_path_factory):
 @pytest.mark.parametrize("strategy", ["rap", "heuristic"])
 def test_fuse_output_evaluates_without_conversion(world, tmp_path, capsys, strategy):
     out = tmp_path / "fused"
-    code, _, err = run(capsys, "fuse", "--proposals", world.proposals, "--images", world.instances, "--categories",
+    code, _, err = run(capsys, "fuse", "--proposals", world.proposals, "--image-info", world.instances, "--categories",
                        world.categories, "--semantic", world.semantic, "-o", out, "--strategy", strategy, "-q")
     assert code == 0, err
     want = panopticapi_one_process(Path(world.panoptic), out / "panoptic.json")
@@ -229,7 +229,7 @@ def test_fuse_output_evaluates_without_conversion(world, tmp_path, capsys, strat
         ours = {k: d[k] for k in ("All", "Things", "Stuff")}
         ours["per_class"] = {int(k): v for k, v in d["per_class"].items()}
         assert_same(ours, want)
-    assert 0 < d["All"]["pq"] < 1
+    assert 0 < d["All"]["pq"] < 100
 
 
 def test_relation_accuracy_through_evaluate(world, tmp_path, capsys):
@@ -238,7 +238,7 @@ def test_relation_accuracy_through_evaluate(world, tmp_path, capsys):
                        "-o", rel, "-q")
     assert code == 0, err
     out = tmp_path / "fused"
-    code, _, err = run(capsys, "fuse", "--proposals", world.proposals, "--images", world.instances, "--categories",
+    code, _, err = run(capsys, "fuse", "--proposals", world.proposals, "--image-info", world.instances, "--categories",
                        world.categories, "--semantic", world.semantic, "-o", out, "-q")
     assert code == 0, err
     code, stdout, err = run(capsys, "evaluate", "--gt", world.panoptic, "--pred", out / "panoptic.json",
@@ -280,7 +280,7 @@ def test_split_without_class_is_documented_nan(tmp_path, capsys):
     assert code == 0, err
     d = json.loads(out)
     assert d["Stuff"] == {"pq": None, "sq": None, "rq": None, "n": 0}  # panopticapi: ZeroDivisionError
-    assert d["Things"]["pq"] == 1.0
+    assert d["Things"]["pq"] == 100.0
     code, out, _ = run(capsys, "evaluate", "--gt", gt, "--pred", gt, "-q")
     row = next(ln for ln in out.splitlines() if "Stuff" in ln)
     assert "-" in row and code == 0

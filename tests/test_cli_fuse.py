@@ -32,7 +32,7 @@ def run(capsys, *args):
 
 
 def base_args(world, out, **over):
-    a = {"--proposals": world.proposals, "--images": world.instances, "--categories": world.categories,
+    a = {"--proposals": world.proposals, "--image-info": world.instances, "--categories": world.categories,
          "--semantic": world.semantic, "-o": out}
     a.update(over)
     return [x for k, v in a.items() if v is not None for x in (k, v)]

@@ -9,7 +9,7 @@ from rapkit.cli import cli
 
 def test_demo_runs_and_rap_beats_heuristic_on_things(tmp_path):
     out = tmp_path / "demo"
-    r = CliRunner().invoke(cli, ["demo", str(out), "--images", "16", "--height", "240", "--width", "320",
+    r = CliRunner().invoke(cli, ["demo", "-o", str(out), "-n", "16", "--height", "240", "--width", "320",
                                  "--workers", "1", "--no-render", "--format", "json", "--quiet"])
     assert r.exit_code == 0, r.output
     d = json.loads(r.output)
@@ -23,7 +23,7 @@ def test_demo_runs_and_rap_beats_heuristic_on_things(tmp_path):
     for name in ("world", "relations.json", "fused_heuristic", "fused_rap", "ablation.csv", "sweep.csv"):
         assert (out / name).exists(), name
     # table output shows the paper-shaped tables with a reading under them
-    r2 = CliRunner().invoke(cli, ["demo", str(out), "--images", "8", "--height", "160", "--width", "200",
+    r2 = CliRunner().invoke(cli, ["demo", "-o", str(out), "-n", "8", "--height", "160", "--width", "200",
                                   "--workers", "1", "--no-render", "--force", "--quiet"])
     assert r2.exit_code == 0, r2.output
     for title in ("Table 1", "Table 2", "Table 3", "Table 4", "PQ: RAP"):
@@ -33,6 +33,6 @@ def test_demo_runs_and_rap_beats_heuristic_on_things(tmp_path):
 def test_demo_refuses_existing_output(tmp_path):
     out = tmp_path / "demo"
     out.mkdir()
-    r = CliRunner().invoke(cli, ["demo", str(out), "--images", "4"])
+    r = CliRunner().invoke(cli, ["demo", "-o", str(out), "-n", "4"])
     assert r.exit_code != 0
     assert list(out.iterdir()) == []

@@ -78,7 +78,7 @@ def test_cli_process_exit_codes_and_outputs_with_frozen_shutdown(world, tmp_path
     from rapkit.io.panoptic import read_id_map
 
     def run(out, proposals):
-        return subprocess.run([sys.executable, "-m", "rapkit", "fuse", "--proposals", str(proposals), "--images",
+        return subprocess.run([sys.executable, "-m", "rapkit", "fuse", "--proposals", str(proposals), "--image-info",
                                str(world.instances), "--categories", str(world.categories), "--semantic",
                                str(world.semantic), "-o", str(out), "-q", "--format", "json"],
                               capture_output=True, text=True)
@@ -103,6 +103,6 @@ def test_in_process_main_does_not_freeze(world, tmp_path, capsys):
     from rapkit.cli import main
 
     with pytest.raises(SystemExit) as e:
-        main(["fuse", "--proposals", str(world.proposals), "--images", str(world.instances), "--categories",
+        main(["fuse", "--proposals", str(world.proposals), "--image-info", str(world.instances), "--categories",
               str(world.categories), "-o", str(tmp_path / "o"), "-q", "--format", "json"])
     assert e.value.code == 0 and gc.get_freeze_count() == 0

@@ -63,7 +63,7 @@ def run(capsys, *args):
 
 def cli_train_args(world, out, *extra):
     p = world["paths"]
-    return ["train", "--checkpoint", world["checkpoint"], "--arch", "resnet18_fpn", "--images", p.images_dir,
+    return ["train", "--detector", world["checkpoint"], "--arch", "resnet18_fpn", "--images", p.images_dir,
             "--instances", p.instances, "--relations", world["relations"], "-o", out, "--min-size", H, "--max-size", W,
             "--iterations", 2, "--batch-size", 2, "--draws", 1, "--eval-every", 1, "--optimizer", "adam", "--lr", "1e-4",
             *extra]
@@ -218,7 +218,7 @@ def test_cuda_request_without_gpu(world, tmp_path, capsys):
     assert code == 2
     assert "no CUDA GPU" in err and "Traceback" not in err
     assert _leftovers(tmp_path, "h.pt") == []
-    code, _, err = run(capsys, "predict", "--checkpoint", world["checkpoint"], "--head", "x.pt", "--images",
+    code, _, err = run(capsys, "predict", "--detector", world["checkpoint"], "--head", "x.pt", "--images",
                        world["paths"].images_dir, "-o", tmp_path / "p.json", "--device", "cuda")
     assert code == 2 and "no CUDA GPU" in err and not (tmp_path / "p.json").exists()
 
@@ -241,7 +241,7 @@ def test_predict_output_is_accepted_by_fuse(world, trained, tmp_path, capsys):
     head, _ = trained
     p = world["paths"]
     out = tmp_path / "pred.json"
-    code, stdout, err = run(capsys, "predict", "--checkpoint", world["checkpoint"], "--head", head, "--images", p.images_dir,
+    code, stdout, err = run(capsys, "predict", "--detector", world["checkpoint"], "--head", head, "--images", p.images_dir,
                             "--image-info", p.instances, "-o", out, "--max-detections", 5, "--rpn-top-n", 50, "--format", "json")
     assert code == 0, err
     dets = json.loads(out.read_text())
@@ -249,7 +249,7 @@ def test_predict_output_is_accepted_by_fuse(world, trained, tmp_path, capsys):
     assert {d["image_id"] for d in dets} <= set(load_images(p.instances))
     props = load_proposals(out, load_images(p.instances), load_categories(p.categories), require_relation=True)
     assert sum(len(v) for v in props.values()) == len(dets)
-    code, _, err = run(capsys, "fuse", "--proposals", out, "--images", p.instances, "--categories", p.categories,
+    code, _, err = run(capsys, "fuse", "--proposals", out, "--image-info", p.instances, "--categories", p.categories,
                        "--semantic", p.semantic, "-o", tmp_path / "fused", "--rho", "0.5")
     assert code == 0, err
     pan = json.loads((tmp_path / "fused" / "panoptic.json").read_text())
@@ -267,7 +267,7 @@ def test_predict_proposals_keeps_every_detection_and_only_adds_relation(world, t
     src = tmp_path / "in.json"
     src.write_text(json.dumps(given))
     out = tmp_path / "out.json"
-    code, _, err = run(capsys, "predict", "--checkpoint", world["checkpoint"], "--head", head, "--images", p.images_dir,
+    code, _, err = run(capsys, "predict", "--detector", world["checkpoint"], "--head", head, "--images", p.images_dir,
                        "--image-info", p.instances, "--proposals", src, "-o", out)
     assert code == 0, err
     got = json.loads(out.read_text())
@@ -276,7 +276,7 @@ def test_predict_proposals_keeps_every_detection_and_only_adds_relation(world, t
         rest = {k: v for k, v in b.items() if k != "relation"}
         assert rest == {k: v for k, v in a.items() if k != "relation"}
         assert isinstance(b["relation"], float)
-    code, _, err = run(capsys, "fuse", "--proposals", out, "--images", p.instances, "--categories", p.categories,
+    code, _, err = run(capsys, "fuse", "--proposals", out, "--image-info", p.instances, "--categories", p.categories,
                        "-o", tmp_path / "fused")
     assert code == 0, err
 
@@ -290,7 +290,7 @@ def _free_port() -> int:
 @pytest.mark.slow
 def test_torchrun_two_processes_gloo(world, tmp_path):
     out = tmp_path / "ddp.pt"
-    args = [str(a) for a in cli_train_args(world, out, "--batch-size", 4, "--iterations", 2, "--checkpoint-every", 1,
+    args = [str(a) for a in cli_train_args(world, out, "--batch-size", 4, "--iterations", 2, "--save-every", 1,
                                            "--format", "json")]
     env = dict(os.environ, OMP_NUM_THREADS="1")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", str(_free_port()),

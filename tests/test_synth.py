@@ -108,10 +108,10 @@ def test_detector_knobs():
 def test_cli_synth_refuses_to_overwrite(tmp_path):
     r = CliRunner()
     out = tmp_path / "w"
-    res = r.invoke(cli, ["synth", str(out), "--images", "2", "--height", "64", "--width", "80", "--no-render"])
+    res = r.invoke(cli, ["synth", "-o", str(out), "-n", "2", "--height", "64", "--width", "80", "--no-render"])
     assert res.exit_code == 0, res.output
-    res = r.invoke(cli, ["synth", str(out), "--images", "2"])
+    res = r.invoke(cli, ["synth", "-o", str(out), "-n", "2"])
     assert res.exit_code != 0
-    res = r.invoke(cli, ["synth", str(out), "--images", "2", "--height", "64", "--width", "80", "--force", "--format", "json"])
+    res = r.invoke(cli, ["synth", "-o", str(out), "-n", "2", "--height", "64", "--width", "80", "--force", "--format", "json"])
     assert res.exit_code == 0
     assert json.loads(res.output)["images"] == 2

@@ -4,23 +4,24 @@ from __future__ import annotations
 
 import click
 
-from ._common import emit, output_options, progress, resolve_workers, workers_option
+from ._common import Command, JsonPath, emit, output_options, progress, resolve_workers, status, workers_option
 
 
 @click.command(
     "check",
+    cls=Command,
     epilog="Example: rapkit check --gt world/panoptic.json --pred fused/panoptic.json --format json",
 )
-@click.option("--gt", "gt_path", type=click.Path(dir_okay=False), default=None,
+@click.option("--gt", "gt_path", type=JsonPath("--gt-dir"), default=None,
               help="GT COCO panoptic JSON (areas are compared with the PNGs).")
 @click.option("--gt-dir", type=click.Path(file_okay=False), default=None,
               help="Folder of GT PNGs [default: the GT JSON's path without .json].")
-@click.option("--pred", "pred_path", type=click.Path(dir_okay=False), default=None,
+@click.option("--pred", "pred_path", type=JsonPath("--pred-dir"), default=None,
               help="Predicted COCO panoptic JSON (categories checked against the GT's when --gt is given).")
 @click.option("--pred-dir", type=click.Path(file_okay=False), default=None,
               help="Folder of predicted PNGs [default: the prediction JSON's path without .json].")
 @click.option("--max-rows", type=click.IntRange(min=0), default=50, show_default=True,
-              help="Issues listed in the table (JSON lists all).")
+              help="Issues listed in the table at most (JSON lists all).")
 @workers_option
 @output_options
 def command(gt_path, gt_dir, pred_path, pred_dir, max_rows, workers, fmt, quiet):
@@ -41,6 +42,12 @@ def command(gt_path, gt_dir, pred_path, pred_dir, max_rows, workers, fmt, quiet)
                                     workers=resolve_workers(workers), max_rows=max_rows, progress=advance)
     emit(report, fmt)
     n_err = sum(r.n_errors for _, r in results)
+    n_issues = sum(len(r.issues) for _, r in results)
+    n_images = max((r.n_images for _, r in results), default=0)
+    if n_issues == 0:
+        status(f"check: no problems found in {n_images} images", quiet)
+    else:
+        status(f"check: {n_issues} problem(s) ({n_err} error(s), {n_issues - n_err} warning(s)) in {n_images} images", quiet)
     if n_err:
         first = next(i for _, r in results for i in r.issues if i.level == "error")
         raise InputError(f"{n_err} error(s) found; first: {first.kind}: {first.message}",

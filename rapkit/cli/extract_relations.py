@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import click
 
-from ._common import emit, force_option, output_options, progress, resolve_workers, workers_option
+from ._common import Command, JsonPath, emit, force_option, output_option, output_options, progress, resolve_workers, workers_option
 
 
 @click.command(
     "extract-relations",
+    cls=Command,
     epilog=(
         "Example: rapkit extract-relations --instances world/instances.json "
         "--panoptic world/panoptic.json --theta 0.2 -o relations.json --rap-instances instances_rap.json -j 2"
     ),
 )
-@click.option("--instances", "instances", required=True, type=click.Path(dir_okay=False),
+@click.option("--instances", "instances", required=True, type=JsonPath(),
               help="COCO instances JSON (polygons / RLE, iscrowd).")
-@click.option("--panoptic", "panoptic", required=True, type=click.Path(dir_okay=False),
+@click.option("--panoptic", "panoptic", required=True, type=JsonPath("--panoptic-dir"),
               help="COCO panoptic JSON (segments_info per image).")
 @click.option("--panoptic-dir", type=click.Path(file_okay=False), default=None,
               help="Folder of panoptic PNGs [default: the panoptic JSON's path without .json].")
@@ -25,9 +26,9 @@ from ._common import emit, force_option, output_options, progress, resolve_worke
 @click.option("--rule", type=click.Choice(["paper", "deficit"]), default="paper", show_default=True,
               help="paper: majority of the overlap pixels in the panoptic map is in front; "
                    "deficit (authors' code): the instance that lost fewer of its own pixels is in front.")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Relations JSON to write.")
+@output_option("Relations JSON to write.")
 @click.option("--rap-instances", type=click.Path(dir_okay=False), default=None,
-              help="Also write the instances JSON with an 'overlap' list (ids on top) on every annotation.")
+              help="Also write the instances JSON with an 'overlap' list (ids on top) on every annotation [default: not written].")
 @force_option
 @workers_option
 @output_options

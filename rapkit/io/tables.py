@@ -1,5 +1,9 @@
 """Writing result tables (pandas DataFrames) to CSV, JSON, Parquet or markdown, atomically.
 
+PQ, SQ, RQ (and their differences) and accuracies are written in percent, as every other
+output of rapkit (:func:`rapkit.report.percent_frame`); the DataFrame passed in keeps its
+fractions.
+
 >>> import pandas as pd
 >>> write_dataframe(pd.DataFrame({"PQ": [0.5]}), "rows.csv")        # doctest: +SKIP
 """
@@ -31,8 +35,11 @@ def _markdown(df: Any) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_dataframe(df: Any, path: str | os.PathLike, *, force: bool = False) -> Path:
-    """Write ``df`` by the file extension: .csv, .json (records), .parquet, .md."""
+def write_dataframe(df: Any, path: str | os.PathLike, *, force: bool = False, percent: bool = True) -> Path:
+    """Write ``df`` by the file extension: .csv, .json (records), .parquet, .md; metric
+    columns in percent unless ``percent=False``."""
+    from ..report import SCHEMA_VERSION, percent_frame
+
     p = Path(path)
     fmt = FORMATS.get(p.suffix.lower())
     if fmt is None:
@@ -42,12 +49,15 @@ def write_dataframe(df: Any, path: str | os.PathLike, *, force: bool = False) ->
             import pyarrow  # noqa: F401
         except ImportError:
             raise ConfigError(f"{p}: writing Parquet needs pyarrow (pip install pyarrow)") from None
+    if percent:
+        df = percent_frame(df)
     with atomic_path(p, force) as tmp:
         if fmt == "csv":
             df.to_csv(tmp, index=False)
         elif fmt == "json":
             recs = json.loads(df.to_json(orient="records", double_precision=15))
-            tmp.write_text(json.dumps({"schema_version": 1, "rows": recs}, indent=2) + "\n")
+            payload = {"schema_version": SCHEMA_VERSION, "unit": "percent" if percent else "fraction", "rows": recs}
+            tmp.write_text(json.dumps(payload, indent=2) + "\n")
         elif fmt == "parquet":
             df.to_parquet(tmp, index=False)
         else:
