@@ -28,15 +28,9 @@ def config_default_map(path: str, commands: list[str]) -> dict[str, Any]:
     or table is a :class:`ConfigError` (exit 2) naming the closest known key; a key of an
     option that was renamed names the new one.
     """
-    import tomllib
+    from ..io.config import read_config
 
-    try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: malformed TOML: {e}") from None
+    data = read_config(path)
 
     def value(v: Any) -> Any:
         # lists (e.g. rho = [0.5, 0.6]) become the comma form the options parse
