@@ -10,14 +10,20 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from rapkit.core.pq import PairHistogram, pair_histogram
 from rapkit.errors import InputError
 from rapkit.io.panoptic import id2rgb, read_id_map
-from rapkit.io.png import parse_png, read_id_map_fast, read_pair_histogram
+from rapkit.io.png import parse_png, read_id_map_fast, read_pair_keys
 from rapkit.kernels import _reference_pq as R
 from rapkit.kernels import png as K
 from rapkit.kernels import pq as KQ
 
 SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "panopticapi_sample"
+
+
+def read_pair_histogram(gt, pred, **kw) -> PairHistogram:
+    """What ``pipeline/evaluate.py`` builds from :func:`read_pair_keys`."""
+    return PairHistogram.from_keys(*read_pair_keys(gt, pred, **kw))
 
 
 # --------------------------------------------------------------------------- PNG writers
@@ -234,6 +240,7 @@ def test_sample_data_fast_equals_pil():
     for p in sorted((SAMPLE / "panoptic_examples").glob("*.png")):
         assert np.array_equal(read_id_map_fast(p), read_id_map(p))
         assert read_pair_histogram(p, p) == read_pair_histogram(p, p, fast=False)
+        assert read_pair_histogram(p, p, fast=False) == pair_histogram(read_id_map(p), read_id_map(p))
 
 
 def test_corrupt_and_missing_pngs(tmp_path):

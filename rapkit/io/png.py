@@ -8,8 +8,9 @@ the same ids.
 * :func:`read_id_map_fast` -> the (H, W) uint32 id map of one PNG;
 * :func:`read_gray8_fast` -> the pixels and value histogram of an 8-bit grayscale PNG
   (semantic label maps), or None where PIL must read it;
-* :func:`read_pair_histogram` -> the (GT id, predicted id) pixel-pair histogram of a GT and a
-  prediction PNG, in one fused pass without full-image temporaries.
+* :func:`read_pair_keys` -> the counted (GT id, predicted id) pixel pairs of a GT and a
+  prediction PNG, in one fused pass without full-image temporaries (the input of
+  :meth:`rapkit.core.pq.PairHistogram.from_keys`).
 
 >>> ids = read_id_map_fast("panoptic/000000000139.png")   # doctest: +SKIP
 """
@@ -196,26 +197,27 @@ def read_gray8_fast(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray] | 
         return None  # a bad filter byte: let PIL report it
 
 
-def read_pair_histogram(
+def read_pair_keys(
     gt_path: str | os.PathLike,
     pred_path: str | os.PathLike,
     *,
     image_id: Any = None,
     shape: tuple[int, int] | None = None,
     fast: bool = True,
-):
-    """The (GT id, predicted id) pixel-pair histogram of a GT and a prediction PNG.
+) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    """The (GT id, predicted id) pixel pairs of a GT and a prediction PNG, counted:
+    ``(keys, counts, (H, W))`` with ``keys = gt * 2**24 + pred`` (uint64, sorted, unique)
+    and ``counts`` (int64) their pixel counts.
 
     With ``fast`` (default) both PNGs, when 8-bit RGB/RGBA, are unfiltered together by one
     numba kernel that folds runs of equal pairs into a hash table; otherwise (or with
     ``fast=False``) they are decoded by PIL and counted with ``np.unique``. Both give the
-    same :class:`~rapkit.core.pq.PairHistogram`. Raises :class:`InputError` for a missing
-    or undecodable PNG, or when the two sizes (or ``shape``) differ.
+    same arrays. Raises :class:`InputError` for a missing or undecodable PNG, or when the two
+    sizes (or ``shape``) differ. :meth:`rapkit.core.pq.PairHistogram.from_keys` turns the
+    result into a pair histogram.
 
-    >>> h = read_pair_histogram("gt/1.png", "pred/1.png", image_id=1)   # doctest: +SKIP
+    >>> keys, counts, shape = read_pair_keys("gt/1.png", "pred/1.png", image_id=1)   # doctest: +SKIP
     """
-    from ..core.pq import PairHistogram, pair_histogram
-
     gp, pp = Path(gt_path), Path(pred_path)
     if fast:
         g = parse_png(_read_bytes(gp, image_id))
@@ -238,7 +240,7 @@ def read_pair_histogram(
                 except ValueError:
                     keys = None
                 if keys is not None:
-                    return PairHistogram.from_keys(keys, counts, (g.height, g.width))
+                    return keys, counts, (g.height, g.width)
     gm = read_id_map_fast(gp, image_id=image_id) if fast else _pil_ids(gp, image_id, None)
     pm = read_id_map_fast(pp, image_id=image_id) if fast else _pil_ids(pp, image_id, None)
     if gm.shape != pm.shape:
@@ -248,15 +250,19 @@ def read_pair_histogram(
             image_id=image_id,
         )
     _check_shape(gm.shape, shape, gp, image_id)
+    hw = (int(gm.shape[0]), int(gm.shape[1]))
     if fast:
         from ..kernels.pq import pair_keys_maps
 
         keys, counts = pair_keys_maps(gm, pm)
-        return PairHistogram.from_keys(keys, counts, gm.shape)
-    return pair_histogram(gm, pm)
+        return keys, counts, hw
+    # the readable path: one key per pixel, counted by numpy
+    key = gm.astype(np.uint64).ravel() * np.uint64(1 << 24) + pm.astype(np.uint64).ravel()
+    keys, counts = np.unique(key, return_counts=True)
+    return keys, counts.astype(np.int64), hw
 
 
-__all__ = ["PngData", "parse_png", "read_id_map_fast", "read_gray8_fast", "read_pair_histogram"]
+__all__ = ["PngData", "parse_png", "png_kind", "read_id_map_fast", "read_gray8_fast", "read_pair_keys"]
 
 
 def png_kind(path: str | os.PathLike) -> str:

@@ -56,10 +56,10 @@ _PRELOAD = ("rapkit.kernels.warm", "rapkit.io.png", "rapkit.core.pq", "rapkit.pi
 
 def _image_task(task: tuple, category_ids: frozenset[int]) -> PQStats:
     order, image_id, gt_png, pred_png, gt_segs, pred_segs, fast = task
-    from ..core.pq import pq_stats
-    from ..io.png import read_pair_histogram
+    from ..core.pq import PairHistogram, pq_stats
+    from ..io.png import read_pair_keys
 
-    hist = read_pair_histogram(gt_png, pred_png, image_id=image_id, fast=fast)
+    hist = PairHistogram.from_keys(*read_pair_keys(gt_png, pred_png, image_id=image_id, fast=fast))
     try:
         return pq_stats(hist, gt_segs, pred_segs, category_ids, image_id=image_id, order=order)
     except InputError as e:
