@@ -1,9 +1,4 @@
-"""Plain dataclasses shared across rapkit (no numba, no torch).
-
-Section ownership (keep edits inside your section):
-categories/segments/images (foundation), proposals + fusion params (fusion),
-relations (relations), PQ statistics (evaluation).
-"""
+"""Plain dataclasses shared across rapkit (no numba, no torch)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Import boundaries of the house (DESIGN.md): numpy-only paths load neither torch nor numba."""
+"""Import boundaries of the house (docs/architecture.md): numpy-only paths load neither torch nor numba."""
 
 import subprocess
 import sys

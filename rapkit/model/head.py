@@ -1,4 +1,4 @@
-"""The relation head (paper 3.3; DESIGN.md "Relation head and loss").
+"""The relation head (paper 3.3; docs/training.md).
 
 Input per RoI: the mask branch's RoIAlign features (256x14x14) concatenated with the
 predicted mask probability of the RoI's class, max-pooled from 28x28 to 14x14 (257
