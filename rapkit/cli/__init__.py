@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fuse": ("rapkit.cli.fuse", "Fuse proposals (+ semantic) into COCO panoptic output."),
     "evaluate": ("rapkit.cli.evaluate", "PQ/SQ/RQ, relation accuracy, threshold sweeps."),
     "check": ("rapkit.cli.check", "Sanity report for a dataset or a prediction."),
+    "show": ("rapkit.cli.show", "Pictures: overlay, compare, relations, charts (PNG files)."),
     "demo": ("rapkit.cli.demo", "The whole pipeline on a synthetic world, in one command."),
 }
 
