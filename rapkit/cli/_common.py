@@ -204,19 +204,24 @@ def force_option(f: Callable) -> Callable:
 
 
 def float_list(ctx: click.Context, param: click.Parameter, value: Any) -> list[float] | None:
-    """Parse ``0.5,0.6`` (or a TOML list) into floats in [0, 1]."""
+    """Parse ``0.5,0.6`` (or a TOML list) into floats in [0, 1]; anything else is a usage
+    error (exit 2) naming the option and the expected comma form."""
     if value is None:
         return None
+    opt = param.opts[0] if param is not None and param.opts else "value"
+    expected = f"expected comma-separated numbers in [0, 1], e.g. {opt} 0.5,0.6"
     items = value if isinstance(value, (list, tuple)) else str(value).split(",")
     out = []
     for it in items:
         s = str(it).strip()
         if not s:
-            raise click.BadParameter("empty value in list", ctx=ctx, param=param)
+            raise click.BadParameter(f"empty value in {value!r}; {expected}", ctx=ctx, param=param)
         try:
             v = float(s)
         except ValueError:
-            raise click.BadParameter(f"{s!r} is not a number", ctx=ctx, param=param) from None
+            raise click.BadParameter(f"{s!r} is not a number; {expected}", ctx=ctx, param=param) from None
+        if not 0.0 <= v <= 1.0:  # also NaN
+            raise click.BadParameter(f"{s} is not in [0, 1]; {expected}", ctx=ctx, param=param)
         out.append(v)
     return out
 
@@ -355,9 +360,9 @@ def warn(msg: str) -> None:
     click.echo(f"warning: {msg}", err=True)
 
 
-def emit(result: Any, fmt: str, **kwargs: Any) -> None:
+def emit(result: Any, fmt: str) -> None:
     """Print a result (a report.Report) on stdout in the chosen format."""
     from .. import report
 
-    text = report.render(result, fmt, **kwargs)
+    text = report.render(result, fmt)
     click.echo(text, nl=not text.endswith("\n"))

@@ -5,7 +5,9 @@ through a bounded process pool (each worker reads both PNGs with the fused fast 
 returns a per-image :class:`~rapkit.core.pq.PQStats`), merges the statistics and summarizes
 them: the numbers ``==`` panopticapi's ``pq_compute`` run with one process.
 
-The sanity check (``--check``, ``rapkit check``) lives in :mod:`rapkit.pipeline.check`.
+The sanity check (``--check``, ``rapkit check``) lives in :mod:`rapkit.pipeline.check`;
+the whole ``rapkit evaluate`` command (modes, option checks, the gate) is one call,
+:func:`rapkit.pipeline.requests.run_evaluate`.
 
 >>> ev, report = evaluate_pq("gt/panoptic.json", "out/panoptic.json", workers=2)   # doctest: +SKIP
 >>> ev.result.all.pq                                                              # doctest: +SKIP
@@ -17,7 +19,7 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 from ..core.parallel import imap_ordered
 from ..core.pq import PQResult, PQStats, merge_stats, summarize
@@ -25,9 +27,6 @@ from ..errors import InputError
 from ..io.panoptic import PanopticDataset, load_panoptic
 from ..report import Report, Table
 from ..types import Category
-
-if TYPE_CHECKING:
-    from .check import CheckResult
 
 # --------------------------------------------------------------------------- evaluation
 
@@ -119,13 +118,15 @@ def evaluate_pq(
     per_class: bool = False,
     fast: bool = True,
     progress: Callable[[int], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> tuple[PQEvaluation, Report]:
     """PQ / SQ / RQ of a panoptic prediction against a panoptic GT (panopticapi-exact).
 
     Images are evaluated in the order of the GT ``annotations``; every GT image needs a
     prediction (else :class:`InputError`); predictions for images not in the GT are ignored,
     counted and warned about. ``workers`` > 1 uses a process pool; the result is the same
-    bit for bit. ``progress(n)`` is called as images complete.
+    bit for bit. ``on_start(n_images)`` is called once the inputs are validated,
+    ``progress(n)`` as images complete.
 
     >>> ev, rep = evaluate_pq("gt.json", "pred.json")   # doctest: +SKIP
     """
@@ -162,6 +163,8 @@ def evaluate_pq(
             )
 
     n = len(gt.annotations)
+    if on_start is not None:
+        on_start(n)
     size = 1 if workers <= 1 else max(1, min(32, n // (8 * workers)))
     parts = []
     cat_ids = frozenset(cats)
@@ -226,18 +229,7 @@ def pq_report(ev: PQEvaluation, per_class: bool = False) -> Report:
     return Report("evaluate", data, tables)
 
 
-# --------------------------------------------------------------------------- the command
-
-
-@dataclass
-class EvaluateOutput:
-    """What ``rapkit evaluate`` (plain mode) prints: one combined report, plus the parts."""
-
-    report: Report
-    evaluation: PQEvaluation | None
-    relation_stats: Any = None
-    checks: list[tuple[str, CheckResult]] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+# --------------------------------------------------------------------------- combined reports
 
 
 def combine_reports(kind: str, parts: list[tuple[str | None, Report]]) -> Report:
@@ -254,66 +246,6 @@ def combine_reports(kind: str, parts: list[tuple[str | None, Report]]) -> Report
         tables.extend(r.tables)
         notes.extend(r.notes)
     return Report(kind, data, tables, notes)
-
-
-def evaluate_command(
-    gt_json: str | os.PathLike | None,
-    pred_json: str | os.PathLike | None,
-    *,
-    gt_dir: str | os.PathLike | None = None,
-    pred_dir: str | os.PathLike | None = None,
-    workers: int = 1,
-    per_class: bool = False,
-    fast: bool = True,
-    check: bool = False,
-    relations: tuple | None = None,
-    progress: Callable[[int], None] | None = None,
-    on_report: Callable[[Report], None] | None = None,
-) -> EvaluateOutput:
-    """Everything ``rapkit evaluate`` does in plain mode, as one call.
-
-    ``check`` first runs :func:`check_panoptic` on the GT and the prediction (when the
-    evaluation then fails, the check report is handed to ``on_report`` before the error
-    propagates). ``relations`` = ``(relations.json, proposals.json, instances.json,
-    FusionParams)`` adds relation accuracy.
-
-    >>> out = evaluate_command("gt.json", "pred.json", check=True)   # doctest: +SKIP
-    """
-    parts: list[tuple[str | None, Report]] = []
-    checks: list[tuple[str, CheckResult]] = []
-    ev = None
-    warnings: list[str] = []
-    if check and gt_json is not None and pred_json is not None:
-        from ..io.panoptic import load_categories
-
-        from .check import check_panoptic, check_report
-
-        gt_res = check_panoptic(gt_json, gt_dir, gt=True, workers=workers, progress=progress)
-        try:
-            cats = load_categories(gt_json)
-        except InputError:
-            cats = None
-        pred_res = check_panoptic(pred_json, pred_dir, gt=False, categories=cats, workers=workers, progress=progress)
-        checks = [("GT", gt_res), ("prediction", pred_res)]
-        parts.append(("check", check_report(checks)))
-    try:
-        if gt_json is not None and pred_json is not None:
-            ev, rep = evaluate_pq(gt_json, pred_json, gt_dir, pred_dir, workers=workers, per_class=per_class,
-                                  fast=fast, progress=progress)
-            warnings.extend(ev.warnings)
-            parts.append((None, rep))
-    except InputError:
-        if parts and on_report is not None:
-            on_report(combine_reports("check", parts))
-        raise
-    rel_stats = None
-    if relations is not None:
-        from .relation_acc import evaluate_relations
-
-        rel_path, prop_path, inst_path, params = relations
-        rel_stats, rrep = evaluate_relations(prop_path, inst_path, rel_path, params, workers=workers, progress=progress)
-        parts.append((None, rrep))
-    return EvaluateOutput(combine_reports("evaluate", parts), ev, rel_stats, checks, warnings)
 
 
 # --------------------------------------------------------------------------- gates
@@ -374,8 +306,6 @@ __all__ = [
     "evaluate_pq",
     "pq_compute",
     "pq_report",
-    "EvaluateOutput",
-    "evaluate_command",
     "combine_reports",
     "parse_gates",
     "check_gates",

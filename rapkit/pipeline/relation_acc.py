@@ -36,11 +36,14 @@ def evaluate_relations(
     params: FusionParams,
     workers: int = 1,
     progress: Callable[[int], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
 ):
     """Relation accuracy of proposals against GT instances and relations.
 
     Returns ``(RelationAccStats, rapkit.report.Report)``. Images are those of the instances
     JSON; relations of images not in it are an error; proposals are validated like ``fuse``.
+    ``on_start(n_images)`` is called once the inputs are validated, ``progress(1)`` after
+    each image.
     """
     from ..core.parallel import imap_ordered
     from ..errors import InputError
@@ -57,6 +60,8 @@ def evaluate_relations(
             raise InputError("relations for an image that is not in the instances JSON", file=relations_path, image_id=iid)
     if workers <= 0:
         workers = os.cpu_count() or 1
+    if on_start is not None:
+        on_start(len(ds.images))
 
     def tasks():
         for iid, info in ds.images.items():

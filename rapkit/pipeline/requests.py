@@ -1,0 +1,522 @@
+"""``rapkit evaluate`` as one typed request and one call.
+
+:class:`EvaluateRequest` holds every option of ``rapkit evaluate``; :meth:`~EvaluateRequest.plan`
+checks the combination and decides what runs; :func:`run_evaluate` runs it and returns the
+report and the result of the ``--fail-under`` gate. The command line only builds the
+request, calls :func:`run_evaluate` and prints (``cli/evaluate.py``).
+
+Modes (an option names in ``--help`` the modes it applies to):
+
+* **PQ** — ``gt`` + ``pred``: PQ / SQ / RQ, panopticapi-exact (``per_class``, ``check``,
+  ``fail_under``, ``decoder``, ``pred_dir`` apply only here);
+* **relations** — ``relations`` + ``proposals`` + ``instances``: relation accuracy (paper
+  Table 4) at one ``rho``/``tau``/``gamma``; alone or together with PQ;
+* **sweep** — ``sweep=True`` with the parameter names in ``sweep_params``
+  (``rapkit evaluate --sweep rho tau gamma``): ``gt`` + ``proposals``, fused for every
+  combination of the ``rho``/``tau``/``gamma`` value lists (paper Table 1);
+* **ablation** — ``ablation=True``: ``gt`` + ``proposals``, paper Table 2's rows at one
+  ``rho``/``tau``/``gamma``.
+
+Invalid combinations raise :class:`~rapkit.errors.ConfigError` (exit 2) naming the option
+and what to do instead; bad data raises :class:`~rapkit.errors.InputError` (exit 3) from the
+pipelines.
+
+>>> req = EvaluateRequest(gt="gt.json", proposals="props.json", sweep=True, sweep_params=("rho", "tau"),
+...                       rho=(0.5, 0.6), tau=(0.5, 0.6))
+>>> plan = req.plan()
+>>> plan.mode, len(plan.grid)
+('sweep', 4)
+>>> EvaluateRequest(gt="gt.json", pred="p.json", fail_under="PQ=50").plan().gates
+{'PQ': 50.0}
+>>> out = run_evaluate(req)          # doctest: +SKIP
+>>> out.report, out.gate             # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from ..errors import ConfigError, GateFailed
+from ..types import FusionParams
+
+if TYPE_CHECKING:
+    from ..report import Report
+    from .check import CheckResult
+    from .evaluate import PQEvaluation
+    from .sweep import SweepResult
+
+PathLike = str | os.PathLike
+Mode = Literal["evaluate", "sweep", "ablation"]
+
+#: what the value options take, for messages
+_COMMA_FORM = "comma-separated numbers in [0, 1]"
+
+
+@dataclass(frozen=True)
+class EvaluateRequest:
+    """Every option of ``rapkit evaluate`` (see the module docstring for the modes).
+
+    Paths may be ``str`` or ``os.PathLike``. ``rho``/``tau``/``gamma`` are value lists for
+    ``sweep`` and single values (a one-element list or a number) for ``ablation`` and
+    relation accuracy; ``None`` = the default (the paper's best 0.6/0.6/0.5, and
+    ``0.4, 0.5, 0.6, 0.7`` for a swept parameter). ``fail_under`` is the ``--fail-under``
+    spec (``"PQ=50,PQ_th=45"``) or a ``{key: bar}`` mapping, bars x100.
+    """
+
+    # inputs
+    gt: PathLike | None = None
+    gt_dir: PathLike | None = None
+    pred: PathLike | None = None
+    pred_dir: PathLike | None = None
+    relations: PathLike | None = None
+    proposals: PathLike | None = None
+    instances: PathLike | None = None
+    semantic: PathLike | None = None
+    categories: PathLike | None = None
+    # PQ
+    per_class: bool = False
+    check: bool = False
+    fail_under: str | Mapping[str, float] | None = None
+    decoder: Literal["fast", "pil"] = "fast"
+    # sweep / ablation
+    sweep: bool = False
+    sweep_params: tuple[str, ...] = ()
+    ablation: bool = False
+    output: PathLike | None = None
+    force: bool = False
+    # fusion parameters (sweep, ablation, relation accuracy)
+    rho: Sequence[float] | float | None = None
+    tau: Sequence[float] | float | None = None
+    gamma: Sequence[float] | float | None = None
+    stuff_area: int = 4096
+    variant: Literal["paper", "reference"] = "paper"
+    # execution
+    workers: int = 1
+
+    def plan(self) -> EvaluatePlan:
+        """Check the combination of options and say what runs; raises :class:`ConfigError`."""
+        return _plan(self)
+
+
+@dataclass(frozen=True)
+class EvaluatePlan:
+    """What a valid :class:`EvaluateRequest` runs.
+
+    ``mode`` is ``"evaluate"`` (PQ and/or relation accuracy), ``"sweep"`` or
+    ``"ablation"``; ``pq`` and ``relation_params`` (``None`` = no relation accuracy) say
+    which parts of ``"evaluate"`` run; ``grid`` holds the settings of a sweep (FusionParams)
+    or an ablation ((label, FusionParams) pairs); ``gates`` the parsed ``fail_under``.
+    """
+
+    mode: Mode
+    pq: bool = False
+    relation_params: FusionParams | None = None
+    grid: list[Any] = field(default_factory=list)
+    swept: list[str] = field(default_factory=list)
+    gates: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class GateResult:
+    """The ``--fail-under`` gate: the bars asked for and the ones that failed (as messages)."""
+
+    bars: dict[str, float]
+    failed: list[str]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failed
+
+    @property
+    def message(self) -> str:
+        return (
+            "quality gate failed: " + "; ".join(self.failed)
+            if self.failed
+            else "quality gate passed"
+        )
+
+
+@dataclass
+class EvaluateOutcome:
+    """What :func:`run_evaluate` returns: the report to print and the gate (``None`` when no
+    ``fail_under`` was given), plus the parts for Python users."""
+
+    report: Report
+    gate: GateResult | None = None
+    mode: Mode = "evaluate"
+    warnings: list[str] = field(default_factory=list)
+    evaluation: PQEvaluation | None = None
+    relation_stats: Any = None
+    checks: list[tuple[str, CheckResult]] = field(default_factory=list)
+    sweep: SweepResult | None = None
+
+    def raise_for_gate(self) -> None:
+        """Raise :class:`GateFailed` (exit 1) when the gate failed; nothing otherwise."""
+        if self.gate is not None and not self.gate.passed:
+            raise GateFailed(self.gate.message)
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _values(name: str, v: Sequence[float] | float | None) -> list[float] | None:
+    """``rho``-style values as a list of floats in [0, 1] (a number = one value)."""
+    if v is None:
+        return None
+    if isinstance(v, str):
+        raise ConfigError(
+            f"--{name}: expected {_COMMA_FORM} as a list, got the string {v!r}"
+        )
+    items = [v] if isinstance(v, (int, float)) else list(v)
+    if not items:
+        raise ConfigError(
+            f"--{name}: empty value list; expected {_COMMA_FORM}, e.g. --{name} 0.5,0.6"
+        )
+    out = []
+    for x in items:
+        if (
+            isinstance(x, bool)
+            or not isinstance(x, (int, float))
+            or math.isnan(x)
+            or not 0.0 <= x <= 1.0
+        ):
+            raise ConfigError(
+                f"--{name}: {x!r} is not in [0, 1]; expected {_COMMA_FORM}, e.g. --{name} 0.5,0.6"
+            )
+        out.append(float(x))
+    return out
+
+
+def _is_number(s: str) -> bool:
+    try:
+        float(s)
+    except ValueError:
+        return False
+    return True
+
+
+def _given(req: EvaluateRequest, names: Sequence[str]) -> list[str]:
+    """The options among ``names`` (request fields) that were given, as ``--option``."""
+    return [
+        f"--{n.replace('_', '-')}"
+        for n in names
+        if getattr(req, n) not in (None, False)
+    ]
+
+
+def _one_value(
+    what: str, lists: Mapping[str, list[float] | None], stuff_area: int, variant: str
+) -> FusionParams:
+    """One FusionParams from single-valued rho/tau/gamma (defaults: the paper's best)."""
+    one = {}
+    for name, vals in lists.items():
+        if vals is not None:
+            if len(vals) != 1:
+                shown = ",".join(f"{v:g}" for v in vals)
+                raise ConfigError(
+                    f"{what} takes one value of --{name}, got {shown} (value lists are for --sweep)"
+                )
+            one[name] = vals[0]
+    return FusionParams(stuff_area=stuff_area, variant=variant, **one)
+
+
+def _plan(req: EvaluateRequest) -> EvaluatePlan:
+    # words the command line took as parameter names but that are values: "--rho 0.5 0.6"
+    numbers = [p for p in req.sweep_params if _is_number(p)]
+    if numbers:
+        names = (
+            "; the arguments of --sweep are parameter names (rho tau gamma)"
+            if req.sweep
+            else ""
+        )
+        raise ConfigError(
+            f"unexpected value {numbers[0]!r}: value lists are {_COMMA_FORM} without spaces, "
+            f"e.g. --rho 0.5,0.6{names}"
+        )
+    if req.sweep and req.ablation:
+        raise ConfigError(
+            "--sweep and --ablation are exclusive: run them one after the other"
+        )
+    lists = {
+        name: _values(name, getattr(req, name)) for name in ("rho", "tau", "gamma")
+    }
+    if req.sweep or req.ablation:
+        return _plan_sweep(req, lists)
+    return _plan_evaluate(req, lists)
+
+
+def _plan_sweep(
+    req: EvaluateRequest, lists: Mapping[str, list[float] | None]
+) -> EvaluatePlan:
+    from ..core.sweep import ablation_grid, make_grid
+
+    flag = "--sweep" if req.sweep else "--ablation"
+    if req.pred is not None:
+        raise ConfigError(
+            f"{flag} fuses the proposals itself and takes no --pred (a fused panoptic JSON): "
+            f"pass the detections with --proposals instead"
+        )
+    pq_only = _given(req, ("pred_dir", "per_class", "check", "fail_under"))
+    if pq_only:
+        raise ConfigError(
+            f"{pq_only[0]} applies to PQ evaluation (--gt with --pred), not to {flag}"
+        )
+    rel_only = _given(req, ("relations", "instances"))
+    if rel_only:
+        raise ConfigError(
+            f"{rel_only[0]} applies to relation accuracy (--relations, --proposals, --instances), not to {flag}"
+        )
+    if req.gt is None:
+        raise ConfigError(
+            f"{flag} needs --gt (the GT panoptic JSON every setting is scored against)"
+        )
+    if req.proposals is None:
+        raise ConfigError(f"{flag} needs --proposals (the dumped detections to fuse)")
+    if req.ablation:
+        if req.sweep_params:
+            raise ConfigError(
+                f"unexpected argument(s) {' '.join(req.sweep_params)} with --ablation "
+                f"(parameter names go with --sweep)"
+            )
+        base = _one_value("--ablation", lists, req.stuff_area, req.variant)
+        return EvaluatePlan("ablation", grid=ablation_grid(base))
+    names = list(req.sweep_params)
+    if not names:
+        raise ConfigError(
+            "--sweep needs the parameters to vary, e.g. --sweep rho tau gamma"
+        )
+    grid = make_grid(
+        names, FusionParams(stuff_area=req.stuff_area, variant=req.variant), **lists
+    )
+    return EvaluatePlan("sweep", grid=grid, swept=names)
+
+
+def _plan_evaluate(
+    req: EvaluateRequest, lists: Mapping[str, list[float] | None]
+) -> EvaluatePlan:
+    from .evaluate import parse_gates
+
+    if req.sweep_params:
+        words = " ".join(req.sweep_params)
+        raise ConfigError(
+            f"unexpected argument(s) {words} (did you mean --sweep {words}?)"
+        )
+    sweep_only = _given(req, ("semantic", "categories", "output"))
+    if sweep_only:
+        raise ConfigError(f"{sweep_only[0]} applies to --sweep and --ablation only")
+    gates = (
+        parse_gates(req.fail_under)
+        if isinstance(req.fail_under, str) or req.fail_under is None
+        else _gates_from_mapping(req.fail_under)
+    )
+    rel_given = {n: getattr(req, n) for n in ("relations", "proposals", "instances")}
+    rel_params = None
+    if any(v is not None for v in rel_given.values()):
+        missing = [f"--{n}" for n, v in rel_given.items() if v is None]
+        if missing:
+            hint = ""
+            if missing == ["--relations", "--instances"]:
+                hint = "; to fuse the proposals and score PQ, add --sweep PARAM... or --ablation"
+            raise ConfigError(
+                f"relation accuracy needs --relations, --proposals and --instances (missing {', '.join(missing)}){hint}"
+            )
+        rel_params = _one_value("relation accuracy", lists, req.stuff_area, req.variant)
+    else:
+        fixed = [f"--{n}" for n, v in lists.items() if v is not None]
+        if fixed:
+            raise ConfigError(
+                f"{fixed[0]} applies to --sweep, --ablation and relation accuracy "
+                f"(--relations, --proposals, --instances), not to PQ alone"
+            )
+    if req.pred is None and rel_params is None:
+        raise ConfigError(
+            "nothing to evaluate: give --gt and --pred (PQ), and/or --relations, --proposals, --instances"
+        )
+    if req.pred is not None and req.gt is None:
+        raise ConfigError("--pred needs --gt")
+    if req.pred is None:
+        # relation accuracy alone: the PQ options have nothing to act on
+        if req.check:
+            raise ConfigError("--check needs --gt and --pred")
+        if gates:
+            raise ConfigError("--fail-under needs a PQ evaluation (--gt and --pred)")
+        stray = _given(req, ("gt", "gt_dir", "pred_dir", "per_class"))
+        if stray:
+            raise ConfigError(
+                f"{stray[0]} applies to PQ evaluation, which needs --pred too "
+                f"(relation accuracy takes its GT from --instances and --relations)"
+            )
+    if req.decoder not in ("fast", "pil"):
+        raise ConfigError(
+            f"--decoder: unknown decoder {req.decoder!r}; choose fast or pil"
+        )
+    return EvaluatePlan(
+        "evaluate", pq=req.pred is not None, relation_params=rel_params, gates=gates
+    )
+
+
+def _gates_from_mapping(bars: Mapping[str, float]) -> dict[str, float]:
+    from .evaluate import parse_gates
+
+    return parse_gates(",".join(f"{k}={v!r}" for k, v in bars.items()))
+
+
+# --------------------------------------------------------------------------- running
+
+
+def run_evaluate(
+    request: EvaluateRequest,
+    *,
+    progress: Callable[[int], None] | None = None,
+    on_start: Callable[[int, str], None] | None = None,
+    log: Callable[[str], None] | None = None,
+    on_report: Callable[[Report], None] | None = None,
+) -> EvaluateOutcome:
+    """Run ``rapkit evaluate`` for ``request`` (validated first, see :meth:`EvaluateRequest.plan`).
+
+    Callbacks, all optional: ``on_start(total, step)`` when a step with ``total`` items
+    starts (``step`` is ``"check GT"``, ``"check prediction"``, ``"PQ"``, ``"relation
+    accuracy"``, ``"sweep"`` or ``"ablation"``), then ``progress(n)`` as items complete;
+    ``log(line)`` for status lines; ``on_report(report)`` receives the ``check`` report when
+    the evaluation after ``check`` fails (the error then propagates).
+
+    The gate is applied, not enforced: :meth:`EvaluateOutcome.raise_for_gate` raises
+    :class:`GateFailed` (exit 1) after the caller has printed the report.
+
+    >>> out = run_evaluate(EvaluateRequest(gt="gt.json", pred="pred.json", fail_under="PQ=40"))  # doctest: +SKIP
+    >>> out.gate.passed                                                                         # doctest: +SKIP
+    """
+    plan = request.plan()
+    if plan.mode == "evaluate":
+        return _run_evaluate(request, plan, progress, on_start, on_report)
+    return _run_sweep(request, plan, progress, on_start, log)
+
+
+def _run_evaluate(
+    req: EvaluateRequest, plan: EvaluatePlan, progress, on_start, on_report
+) -> EvaluateOutcome:
+    from ..errors import InputError
+    from .evaluate import check_gates, combine_reports, evaluate_pq
+
+    step = (
+        (lambda name: lambda n: on_start(n, name))
+        if on_start is not None
+        else (lambda name: None)
+    )
+    parts: list[tuple[str | None, Any]] = []
+    checks: list[tuple[str, CheckResult]] = []
+    warnings: list[str] = []
+    ev = None
+    if req.check:
+        from ..io.panoptic import load_categories
+        from .check import check_panoptic, check_report
+
+        if on_start is not None:
+            on_start(None, "check GT")
+        gt_res = check_panoptic(
+            req.gt, req.gt_dir, gt=True, workers=req.workers, progress=progress
+        )
+        try:
+            cats = load_categories(req.gt)
+        except InputError:
+            cats = None
+        if on_start is not None:
+            on_start(None, "check prediction")
+        pred_res = check_panoptic(
+            req.pred,
+            req.pred_dir,
+            gt=False,
+            categories=cats,
+            workers=req.workers,
+            progress=progress,
+        )
+        checks = [("GT", gt_res), ("prediction", pred_res)]
+        parts.append(("check", check_report(checks)))
+    if plan.pq:
+        try:
+            ev, rep = evaluate_pq(
+                req.gt,
+                req.pred,
+                req.gt_dir,
+                req.pred_dir,
+                workers=req.workers,
+                per_class=req.per_class,
+                fast=req.decoder == "fast",
+                progress=progress,
+                on_start=step("PQ"),
+            )
+        except InputError:
+            if parts and on_report is not None:
+                on_report(combine_reports("check", parts))
+            raise
+        warnings.extend(ev.warnings)
+        parts.append((None, rep))
+    rel_stats = None
+    if plan.relation_params is not None:
+        from .relation_acc import evaluate_relations
+
+        rel_stats, rrep = evaluate_relations(
+            req.proposals,
+            req.instances,
+            req.relations,
+            plan.relation_params,
+            workers=req.workers,
+            progress=progress,
+            on_start=step("relation accuracy"),
+        )
+        parts.append((None, rrep))
+    gate = None
+    if plan.gates:
+        gate = GateResult(dict(plan.gates), check_gates(ev.result, plan.gates))
+    return EvaluateOutcome(
+        combine_reports("evaluate", parts),
+        gate,
+        "evaluate",
+        warnings,
+        ev,
+        rel_stats,
+        checks,
+    )
+
+
+def _run_sweep(
+    req: EvaluateRequest, plan: EvaluatePlan, progress, on_start, log
+) -> EvaluateOutcome:
+    from ..io._atomic import check_writable
+    from .sweep import run_sweep, sweep_report, write_table
+
+    say = log or (lambda s: None)
+    kind = plan.mode
+    if req.output is not None:
+        check_writable(req.output, req.force)
+    say(f"{kind}: {len(plan.grid)} setting(s) + baseline")
+    res = run_sweep(
+        req.gt,
+        req.proposals,
+        plan.grid,
+        gt_dir=req.gt_dir,
+        semantic_path=req.semantic,
+        categories_path=req.categories,
+        workers=req.workers,
+        swept=plan.swept,
+        progress=progress,
+        on_start=(lambda n: on_start(n, kind)) if on_start is not None else None,
+    )
+    if req.output is not None:
+        write_table(res, req.output, force=req.force)
+        say(f"wrote {req.output}")
+    say(f"{res.n_images} images x {len(res.grid)} settings in {res.seconds:.1f} s")
+    return EvaluateOutcome(sweep_report(res, kind=kind), None, kind, sweep=res)
+
+
+__all__ = [
+    "EvaluateOutcome",
+    "EvaluatePlan",
+    "EvaluateRequest",
+    "GateResult",
+    "run_evaluate",
+]
