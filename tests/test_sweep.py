@@ -3,6 +3,7 @@
 import pytest
 
 from rapkit.core.sweep import ablation_grid, make_grid
+from rapkit.errors import ConfigError
 from rapkit.pipeline.evaluate import evaluate_pq
 from rapkit.pipeline.fuse import fuse
 from rapkit.pipeline.sweep import run_sweep, sweep_report, write_table
@@ -59,5 +60,8 @@ def test_write_table_formats(world, tmp_path):
     for ext in ("csv", "json", "md"):
         out = write_table(res, tmp_path / f"rows.{ext}")
         assert out.read_text().strip()
-    with pytest.raises(Exception):
+    with pytest.raises(ConfigError, match="rows.csv: output exists; pass --force to replace it") as e:
         write_table(res, tmp_path / "rows.csv")
+    assert e.value.exit_code == 2
+    with pytest.raises(ConfigError, match="unknown table format '.xlsx'"):
+        write_table(res, tmp_path / "rows.xlsx")

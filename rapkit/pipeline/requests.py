@@ -362,7 +362,7 @@ def _plan_evaluate(
 def _gates_from_mapping(bars: Mapping[str, float]) -> dict[str, float]:
     from .evaluate import parse_gates
 
-    return parse_gates(",".join(f"{k}={v!r}" for k, v in bars.items()))
+    return parse_gates(",".join(f"{k}={v}" for k, v in bars.items()))
 
 
 # --------------------------------------------------------------------------- running
