@@ -247,18 +247,48 @@ class LabelBox:
         return not (self.x + self.w <= o.x or o.x + o.w <= self.x or self.y + self.h <= o.y or o.y + o.h <= self.y)
 
 
+def _run_depth(ids: np.ndarray) -> np.ndarray:
+    """Per pixel, the distance (in pixels, >= 1) to the nearest other id (or the border)
+    along its row and its column: ``min(left, right, up, down)``."""
+    h, w = ids.shape
+
+    def along_rows(a: np.ndarray) -> np.ndarray:
+        n = a.shape[1]
+        idx = np.broadcast_to(np.arange(n), a.shape)
+        start = np.zeros(a.shape, bool)
+        start[:, 0] = True
+        start[:, 1:] = a[:, 1:] != a[:, :-1]
+        left = idx - np.maximum.accumulate(np.where(start, idx, 0), axis=1) + 1
+        end = np.zeros(a.shape, bool)
+        end[:, -1] = True
+        end[:, :-1] = a[:, :-1] != a[:, 1:]
+        right = (np.minimum.accumulate(np.where(end, idx, n - 1)[:, ::-1], axis=1)[:, ::-1] - idx) + 1
+        return np.minimum(left, right)
+
+    return np.minimum(along_rows(ids), along_rows(ids.T).T)
+
+
 def anchor_points(id_map: np.ndarray, keys: Iterable[int]) -> dict[int, tuple[float, float, int]]:
-    """``{id: (x, y, area)}``: for each id present in the map, the pixel of that id nearest to
-    its centroid (a point inside the segment even for a ring or a crescent)."""
+    """``{id: (x, y, depth)}``: for each id present in the map, its most interior pixel (the
+    largest distance to another id along its row and column; ties: nearest to the centroid),
+    where a label hides the least of the segment's outline.
+
+    >>> anchor_points(np.array([[1, 1, 1, 2]]), [1, 2])
+    {1: (1.0, 0.0, 1), 2: (3.0, 0.0, 1)}
+    """
     ids = np.asarray(id_map)
+    depth = _run_depth(ids)
     out: dict[int, tuple[float, float, int]] = {}
     for k in keys:
         ys, xs = np.nonzero(ids == k)
         if ys.size == 0:
             continue
+        d = depth[ys, xs]
+        best = d == d.max()
+        bx, by = xs[best], ys[best]
         cx, cy = xs.mean(), ys.mean()
-        j = int(np.argmin((xs - cx) ** 2 + (ys - cy) ** 2))
-        out[int(k)] = (float(xs[j]), float(ys[j]), int(ys.size))
+        j = int(np.argmin((bx - cx) ** 2 + (by - cy) ** 2))
+        out[int(k)] = (float(bx[j]), float(by[j]), int(d.max()))
     return out
 
 
@@ -271,9 +301,9 @@ def place_labels(
     pad: int = 1,
     min_area: int = 0,
 ) -> list[LabelBox]:
-    """Label boxes centred on their anchors, kept inside the picture; larger segments first,
-    a label that would overlap an earlier one is left out (so labels never hide each other).
-    Segments under ``min_area`` pixels get no label."""
+    """Label boxes centred on their anchors ``{key: (x, y, weight)}``, kept inside the
+    picture; higher weights first, a label that would overlap an earlier one is left out (so
+    labels never hide each other). Anchors with a weight under ``min_area`` get no label."""
     h, w = shape
     order = sorted(anchors, key=lambda k: (-anchors[k][2], k))
     boxes: list[LabelBox] = []
@@ -356,8 +386,9 @@ def overlay(
     Every non-VOID pixel takes its segment's category colour at opacity ``alpha``
     (``alpha=1``: exactly the colour of :func:`category_palette`); VOID pixels show the
     image. Contour pixels (:func:`contour_mask`) are white; each segment gets a label box
-    with its category name and id (:func:`label_text`) at the point of the segment nearest
-    to its centroid. ``segments`` maps segment id -> category id. A category id not in
+    with its category name and id (:func:`label_text`) at its most interior point
+    (:func:`anchor_points`; things placed first, a label that would overlap another is
+    left out). ``segments`` maps segment id -> category id. A category id not in
     ``categories`` is an :class:`InputError`.
 
     >>> cats = {1: Category(1, "a", True, (200, 0, 0))}
@@ -383,6 +414,9 @@ def overlay(
     if labels:
         present = [k for k in segments if k != 0]
         anchors = anchor_points(ids, present)
+        # things first (they are what a fusion decides), then the deepest segments
+        anchors = {k: (x, y, d + (1 << 20) * bool(getattr(categories.get(segments[k]), "isthing", False)))
+                   for k, (x, y, d) in anchors.items()}
         texts = {k: label_text(categories.get(segments[k]), segments[k]) for k in anchors}
         boxes = place_labels(anchors, texts, ids.shape, font_size=font_size)
         rgb = draw_labels(rgb, boxes, font_size=font_size)
