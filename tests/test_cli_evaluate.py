@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from rapkit.cli import main
+from rapkit.report import to_percent
 
 from test_pq import CATS, assert_same, panopticapi_one_process, perturbed_predictions, write_dataset
 
@@ -24,6 +25,14 @@ def run(capsys, *args):
         main([str(a) for a in args])
     out = capsys.readouterr()
     return e.value.code, out.out, out.err
+
+
+def report_and_error(out: str) -> tuple[dict, dict]:
+    """``--format json`` output of a failed run: the report, then the error object (last line)."""
+    report, end = json.JSONDecoder().raw_decode(out)
+    err = json.loads(out[end:].strip())["error"]
+    assert err["code"] == 3
+    return report, err
 
 
 def _tiny(tmp_path: Path, kind: str = "ok"):
@@ -65,7 +74,7 @@ def test_table_json_csv(tmp_path, capsys):
     assert d["schema_version"] == 2 and d["n_images"] == 2
     ours = {k: d[k] for k in ("All", "Things", "Stuff")}
     ours["per_class"] = {int(k): v for k, v in d["per_class"].items()}
-    assert_same(ours, want)  # JSON round trip keeps every bit
+    assert_same(ours, to_percent(want))  # percent, and the JSON round trip keeps every bit
 
     code, out, _ = run(capsys, "evaluate", "--gt", GT, "--pred", pred, "-q")
     assert code == 0
@@ -107,7 +116,13 @@ def test_fail_under(tmp_path, capsys):
 
 def test_usage_errors(capsys):
     code, _, err = run(capsys, "evaluate", "--pred", GT)
-    assert code == 2
+    assert code == 2 and "--pred needs --gt" in err
+    code, _, err = run(capsys, "evaluate", "--gt", GT, "--pred", GT, "--semantic", GT)
+    assert code == 2 and "--semantic applies to --sweep and --ablation only" in err
+    code, _, err = run(capsys, "evaluate", "--gt", GT, "--pred", GT, "--rho", "0.5")
+    assert code == 2 and "--rho applies to --sweep, --ablation and relation accuracy" in err
+    code, _, err = run(capsys, "evaluate", "--gt", GT, "--pred", GT, "rho")
+    assert code == 2 and "did you mean --sweep rho?" in err
     code, _, err = run(capsys, "evaluate")
     assert code == 2 and "nothing to evaluate" in err
     code, _, err = run(capsys, "evaluate", "--gt", GT, "--pred", GT, "--relations", GT)
@@ -161,7 +176,7 @@ def test_duplicate_segment_ids_exit_3(tmp_path, capsys):
     assert code == 3 and "image 42" in err and "segment 1" in err and "duplicate" in err
     code, out, err = run(capsys, "check", "--pred", pred, "--format", "json")
     assert code == 3
-    kinds = [i["kind"] for i in json.loads(out)["inputs"]["prediction"]["issues"]]
+    kinds = [i["kind"] for i in report_and_error(out)[0]["inputs"]["prediction"]["issues"]]
     assert "duplicate_segment_id" in kinds
 
 
@@ -179,7 +194,7 @@ def test_check_reports_gt_area_mismatch(tmp_path, capsys):
     gt, pred = _tiny(tmp_path, "gt_area")
     code, out, err = run(capsys, "check", "--gt", gt, "--pred", pred, "--format", "json")
     assert code == 3 and "area_mismatch" in err
-    issues = json.loads(out)["inputs"]["GT"]["issues"]
+    issues = report_and_error(out)[0]["inputs"]["GT"]["issues"]
     assert [(i["kind"], i["image_id"], i["segment_id"]) for i in issues] == [("area_mismatch", 42, 1)]
     # evaluate --check shows the same and still evaluates (PQ > 100 here, like panopticapi)
     code, out, err = run(capsys, "evaluate", "--gt", gt, "--pred", pred, "--check", "--format", "json", "-q")
@@ -198,7 +213,7 @@ def test_check_clean_data_and_other_issues(tmp_path, capsys):
     (tmp_path / "gt" / "000000000042.png").unlink()
     code, out, err = run(capsys, "check", "--gt", gt, "--pred", pred, "--format", "json")
     assert code == 3
-    d = json.loads(out)["inputs"]
+    d = report_and_error(out)[0]["inputs"]
     assert [i["kind"] for i in d["GT"]["issues"]] == ["png"]
     assert [(i["kind"], i["segment_id"]) for i in d["prediction"]["issues"]] == [("id_not_in_json", 9)]
 
@@ -228,7 +243,7 @@ def test_fuse_output_evaluates_without_conversion(world, tmp_path, capsys, strat
         d = json.loads(stdout)
         ours = {k: d[k] for k in ("All", "Things", "Stuff")}
         ours["per_class"] = {int(k): v for k, v in d["per_class"].items()}
-        assert_same(ours, want)
+        assert_same(ours, to_percent(want))
     assert 0 < d["All"]["pq"] < 100
 
 

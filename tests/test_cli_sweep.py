@@ -2,11 +2,13 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -137,3 +139,72 @@ def test_sweep_bad_input_exit_3_and_no_output(world, tmp_path, case):
     assert r.exit_code == 3, r.output
     assert want in r.output and "Traceback" not in r.output
     assert not out.exists()
+
+
+# --------------------------------------------------------------------------- the thin command's surface
+
+
+def test_sweep_with_pred_points_to_proposals(world):
+    r = CliRunner().invoke(cli, ["evaluate", "--sweep", "rho", "--gt", str(world.panoptic), "--pred",
+                                 str(world.panoptic)])
+    assert r.exit_code == 2
+    assert "takes no --pred" in r.output and "pass the detections with --proposals instead" in r.output
+
+
+@pytest.mark.parametrize("mode", [["--sweep", "rho"], ["--ablation"], ["--relations", "r.json", "--instances", "i.json"]])
+def test_space_instead_of_comma_names_the_comma_form(world, mode):
+    r = CliRunner().invoke(cli, ["evaluate", *mode, "--gt", str(world.panoptic), "--proposals", str(world.proposals),
+                                 "--rho", "0.5", "0.6"])
+    assert r.exit_code == 2
+    assert "unexpected value '0.6'" in r.output and "comma-separated" in r.output and "e.g. --rho 0.5,0.6" in r.output
+
+
+@pytest.mark.parametrize("value", ["1.5", "0.5,,0.6", "abc", "nan"])
+def test_bad_value_lists_name_option_and_comma_form(world, value):
+    r = CliRunner().invoke(cli, ["evaluate", "--sweep", "tau", "--gt", str(world.panoptic), "--proposals",
+                                 str(world.proposals), "--tau", value])
+    assert r.exit_code == 2
+    assert "'--tau'" in r.output and "expected comma-separated numbers in [0, 1], e.g. --tau 0.5,0.6" in r.output
+
+
+def test_help_names_the_modes_of_every_option():
+    from rapkit.cli.evaluate import command
+
+    shared = {"force", "workers", "fmt", "quiet", "help"}
+    for p in command.params:
+        if isinstance(p, click.Option) and p.name not in shared:
+            assert re.match(r"\[(PQ|relations|sweep|ablation)(, (PQ|relations|sweep|ablation))*\] ", p.help), p.name
+    r = _run(["evaluate", "--help"])
+    rho = " ".join(r.output.split("  --rho V", 1)[1].split("  --tau V", 1)[0].split())
+    assert "[sweep, ablation, relations]" in rho
+    assert "under --sweep a comma list of values" in rho and "under --ablation and --relations one value" in rho
+
+
+def test_progress_bars_get_their_totals(world, monkeypatch, tmp_path):
+    """Off a terminal the progress display is the plain-text ticker; every step it shows
+    ends with its total (the pipelines' on_start reaches the bar)."""
+    from rapkit.cli import _common
+
+    seen = []
+    exit_ = _common._Ticker.__exit__
+
+    def record(self, *exc):
+        seen.append([list(t) for t in self.tasks])
+        return exit_(self, *exc)
+
+    monkeypatch.setattr(_common._Ticker, "__exit__", record)
+    monkeypatch.delenv("RAPKIT_PROGRESS", raising=False)
+    r = _run(["evaluate", "--sweep", "rho", "--gt", str(world.panoptic), "--proposals", str(world.proposals),
+              "--rho", "0.5,0.6", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    assert seen[-1] == [["sweep", 5, 5]]
+    rel = tmp_path / "relations.json"
+    assert _run(["extract-relations", "--instances", str(world.instances), "--panoptic", str(world.panoptic), "-o",
+                 str(rel), "-q"]).exit_code == 0
+    fused = tmp_path / "fused"
+    assert _run(["fuse", "--proposals", str(world.proposals), "--image-info", str(world.panoptic), "--categories",
+                 str(world.categories), "--semantic", str(world.semantic), "-o", str(fused), "-q"]).exit_code == 0
+    r = _run(["evaluate", "--gt", str(world.panoptic), "--pred", str(fused / "panoptic.json"), "--relations", str(rel),
+              "--proposals", str(world.proposals), "--instances", str(world.instances), "--format", "json"])
+    assert r.exit_code == 0, r.output
+    assert seen[-1] == [["relation accuracy", 5, 5]]  # the one bar showed PQ (5/5), then relation accuracy
