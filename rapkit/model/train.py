@@ -21,17 +21,18 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
 
 from ..errors import ConfigError, InputError
-from .data import RelImage, RelationDataset, draw_boxes, load_relation_dataset
+from .data import RelationDataset, RelImage, draw_boxes, load_relation_dataset
 from .detector import LoadedDetector, load_detector
-from .device import Dist, dist_setup, resolve_device
+from .device import Dist, dist_setup
 from .features import recalibrate_bn, roi_inputs, to_tensor
 from .head import RelationHead, head_payload, save_head_file
 from .loss import pair_correct, relation_loss
@@ -266,6 +267,79 @@ def evaluate_pairs(
 
 
 # --------------------------------------------------------------------------- training
+#
+# train_head() runs these steps, each a function (or two) below:
+#   resume    _load_resume_state   the saved state of an interrupted run (checked against the options)
+#   prepare   _prepare             detector, dataset, held-out split, BN re-estimation, this rank's share
+#   cache     _compute_inputs      head inputs of every training image/draw (or none) and of the held-out images
+#   step      sample_batch, make_batch, train_step   one iteration
+#   evaluate  _evaluate, _record   held-out pair accuracy, the log record, the best head so far
+#   finalize  _finalize            pick the head, write the head file and the JSON log
+# The state that a checkpoint saves lives in one object (_Learner).
+
+
+@dataclass
+class _Run:
+    """What every step needs: the options and where the run happens."""
+
+    cfg: TrainConfig
+    dist: Dist
+    device: torch.device
+    amp: bool
+    say: Callable[[str], None]
+    t0: float
+
+
+@dataclass
+class _Data:
+    """The detector and the images: all of them, and this rank's share."""
+
+    det: LoadedDetector
+    dataset: RelationDataset
+    train: list[RelImage]
+    val: list[RelImage]
+    my_train: list[RelImage]
+    my_val: list[RelImage]
+    buffers: dict[str, torch.Tensor]  # re-estimated batch-norm statistics (or empty)
+
+
+@dataclass
+class _Inputs:
+    """Head inputs: ``cache[k][d]`` of training image k, draw d (None = computed every
+    iteration), and the GT-box inputs of the held-out images."""
+
+    cache: list[list[torch.Tensor]] | None
+    val: list[torch.Tensor]
+
+
+@dataclass
+class Batch:
+    """One iteration's batch on this rank: the sampled images and box draws, their head
+    inputs (CPU, float16 as cached) and the known pairs as indices into ``inputs``."""
+
+    image_ids: list[int]
+    draws: list[int]
+    inputs: torch.Tensor  # (n, 257, 14, 14)
+    front: torch.Tensor  # int64 (K,)
+    back: torch.Tensor  # int64 (K,)
+
+
+@dataclass
+class _Learner:
+    """The head and everything a training checkpoint saves."""
+
+    head: RelationHead
+    model: torch.nn.Module  # the head, or its DDP wrapper
+    opt: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    device: torch.device
+    amp: bool
+    start_it: int = 0
+    records: list[dict] = field(default_factory=list)
+    best_acc: float = -1.0
+    best_iteration: int = 0
+    best_state: dict[str, torch.Tensor] | None = None
+    window: list[float] = field(default_factory=list)  # losses since the last record
 
 
 def _lr_at(cfg: TrainConfig, it: int) -> float:
@@ -293,6 +367,10 @@ def _save_torch_atomic(obj: Any, path: Path) -> None:
         torch.save(obj, tmp)
 
 
+def _head_state(head: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().clone() for k, v in head.state_dict().items()}
+
+
 def train_head(
     cfg: TrainConfig,
     *,
@@ -308,92 +386,209 @@ def train_head(
     Raising from ``on_step`` (e.g. KeyboardInterrupt) stops the run; the last periodic
     checkpoint stays and ``resume=True`` continues from it.
     """
-    from ..io._atomic import check_writable
-
     t0 = time.perf_counter()
     cfg.validate()
-    say = on_status or (lambda s: None)
     dist, device = dist_setup(cfg.device)
     try:
-        return _train(cfg, dist, device, say, on_step, on_cache, t0, check_writable)
+        amp = bool(cfg.amp if cfg.amp is not None else device.type == "cuda") and device.type == "cuda"
+        run = _Run(cfg, dist, device, amp, on_status or (lambda s: None), t0)
+        return _train(run, on_step, on_cache)
     finally:
         if dist.active and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
 
 
-def _train(cfg, dist: Dist, device, say, on_step, on_cache, t0, check_writable) -> TrainResult:
-    amp = bool(cfg.amp if cfg.amp is not None else device.type == "cuda") and device.type == "cuda"
-    log_path = cfg.log_path()
+def _train(run: _Run, on_step: Callable[[dict], None] | None, on_cache: Callable[[int], None] | None) -> TrainResult:
+    """The run, step by step (see the table above)."""
+    cfg, dist = run.cfg, run.dist
+    _check_outputs(run)
+    resume_state = _load_resume_state(run)
+    data = _prepare(run)
+    inputs = _compute_inputs(run, data, on_cache)
+    learner = _make_learner(run, resume_state)
+    for it in range(learner.start_it, cfg.iterations):
+        batch = make_batch(run, data, inputs, it)
+        lr = _lr_at(cfg, it)
+        loss = train_step(learner, batch, lr)
+        n = it + 1
+        if not math.isfinite(loss):
+            raise ConfigError(f"training diverged at iteration {n} (loss {loss}); lower --lr")
+        rec = _record(run, data, inputs, learner, n, loss, lr)
+        if on_step is not None:
+            on_step(rec if rec is not None else {"iteration": n, "loss": loss, "lr": lr})
+        if n % cfg.checkpoint_every == 0 and n < cfg.iterations:
+            _save_checkpoint(run, learner, n)
+            dist.barrier()
+    return _finalize(run, data, learner)
+
+
+# ---- resume
+
+
+def _check_outputs(run: _Run) -> None:
+    """Refuse early what would fail at the end: an existing output without --force, a
+    batch that the processes cannot share."""
+    from ..io._atomic import check_writable
+
+    cfg, dist = run.cfg, run.dist
     if dist.rank == 0:
         check_writable(cfg.output, cfg.force)
+        log_path = cfg.log_path()
         if log_path is not None:
             check_writable(log_path, cfg.force)
     if cfg.batch_size % dist.world:
         raise ConfigError(f"--batch-size {cfg.batch_size} is not divisible by the {dist.world} processes")
-    ckpt_path = cfg.ckpt_path()
-    resume_state = None
-    if cfg.resume:
-        if ckpt_path.is_file():
-            try:
-                resume_state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-            except Exception as e:  # noqa: BLE001
-                raise InputError(f"cannot read the training checkpoint ({type(e).__name__})", file=ckpt_path) from None
-            if not isinstance(resume_state, dict) or resume_state.get("format") != "rapkit-train-checkpoint":
-                raise InputError("not a rapkit training checkpoint", file=ckpt_path)
-            want = _state_fingerprint(cfg)
-            diff = [k for k, v in want.items() if resume_state["config"].get(k) != v]
-            if diff:
-                raise ConfigError(
-                    f"{ckpt_path}: cannot resume, options differ from the saved run: "
-                    + ", ".join(f"{k} (saved {resume_state['config'].get(k)!r}, now {want[k]!r})" for k in diff)
-                )
-            if int(resume_state.get("world_size", 1)) != dist.world:
-                raise ConfigError(f"{ckpt_path}: saved with {resume_state.get('world_size')} processes, resumed with {dist.world}")
-            say(f"resuming from {ckpt_path} at iteration {int(resume_state['iteration'])}")
-        else:
-            say(f"no checkpoint at {ckpt_path}; starting from iteration 0")
 
+
+def _load_resume_state(run: _Run) -> dict | None:
+    """The saved state to continue from with ``--resume`` (None: start at iteration 0).
+    Refuses a checkpoint saved with other training options or another process count."""
+    cfg, dist, say = run.cfg, run.dist, run.say
+    if not cfg.resume:
+        return None
+    ckpt_path = cfg.ckpt_path()
+    if not ckpt_path.is_file():
+        say(f"no checkpoint at {ckpt_path}; starting from iteration 0")
+        return None
+    try:
+        state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001
+        raise InputError(f"cannot read the training checkpoint ({type(e).__name__})", file=ckpt_path) from None
+    if not isinstance(state, dict) or state.get("format") != "rapkit-train-checkpoint":
+        raise InputError("not a rapkit training checkpoint", file=ckpt_path)
+    want = _state_fingerprint(cfg)
+    diff = [k for k, v in want.items() if state["config"].get(k) != v]
+    if diff:
+        raise ConfigError(
+            f"{ckpt_path}: cannot resume, options differ from the saved run: "
+            + ", ".join(f"{k} (saved {state['config'].get(k)!r}, now {want[k]!r})" for k in diff)
+        )
+    if int(state.get("world_size", 1)) != dist.world:
+        raise ConfigError(f"{ckpt_path}: saved with {state.get('world_size')} processes, resumed with {dist.world}")
+    say(f"resuming from {ckpt_path} at iteration {int(state['iteration'])}")
+    return state
+
+
+def _save_checkpoint(run: _Run, learner: _Learner, it: int) -> None:
+    """Rank 0 writes the state after iteration ``it`` atomically (what :func:`_load_resume_state` reads)."""
+    if run.dist.rank != 0:
+        return
+    _save_torch_atomic(
+        {
+            "format": "rapkit-train-checkpoint",
+            "iteration": it,
+            "config": _state_fingerprint(run.cfg),
+            "world_size": run.dist.world,
+            "head": _head_state(learner.head),
+            "optimizer": learner.opt.state_dict(),
+            "scaler": learner.scaler.state_dict() if learner.amp else {},
+            "records": learner.records,
+            "best_acc": learner.best_acc,
+            "best_iteration": learner.best_iteration,
+            "best_head": learner.best_state,
+        },
+        run.cfg.ckpt_path(),
+    )
+
+
+# ---- prepare
+
+
+def _image_batches(images: list[RelImage], batch: int, workers: int, device: torch.device):
+    for chunk in _iter_images(images, batch, workers):
+        yield [to_tensor(rgb, device) for _, rgb in chunk]
+
+
+def _prepare(run: _Run) -> _Data:
+    """Load the frozen detector and the dataset, hold out the validation images, re-estimate
+    batch norm if asked (same images on every rank, so all ranks agree), take this rank's share."""
+    cfg, dist, device, say = run.cfg, run.dist, run.device, run.say
     det = load_detector(cfg.checkpoint, cfg.arch, min_size=cfg.min_size, max_size=cfg.max_size)
     det.model.to(device)
-    data = load_relation_dataset(cfg.images, cfg.instances, cfg.relations, det.num_classes, cfg.labels)
-    train_imgs, val_imgs = _split(data.images, cfg.val_fraction, cfg.seed)
+    dataset = load_relation_dataset(cfg.images, cfg.instances, cfg.relations, det.num_classes, cfg.labels)
+    train_imgs, val_imgs = _split(dataset.images, cfg.val_fraction, cfg.seed)
     if not train_imgs:
         raise InputError("no training image left after holding out the validation images", file=cfg.relations)
-
-    # Optional batch-norm re-estimation (same images on every rank, so all ranks agree).
     buffers: dict[str, torch.Tensor] = {}
     if cfg.bn_recalibrate > 0:
         bn_imgs = train_imgs[: cfg.bn_recalibrate]
         say(f"re-estimating backbone batch-norm statistics on {len(bn_imgs)} image(s)")
-
-        def batches():
-            for chunk in _iter_images(bn_imgs, max(cfg.detector_batch, 8), cfg.workers):
-                yield [to_tensor(rgb, device) for _, rgb in chunk]
-
-        buffers = recalibrate_bn(det.model, batches())
-
+        buffers = recalibrate_bn(det.model, _image_batches(bn_imgs, max(cfg.detector_batch, 8), cfg.workers, device))
     my_train = train_imgs[dist.rank :: dist.world]
     my_val = val_imgs[dist.rank :: dist.world]
     if not my_train:
         raise InputError(f"{len(train_imgs)} training image(s) cannot feed {dist.world} processes", file=cfg.relations)
+    return _Data(det, dataset, train_imgs, val_imgs, my_train, my_val, buffers)
+
+
+# ---- cache
+
+
+def _compute_inputs(run: _Run, data: _Data, on_cache: Callable[[int], None] | None) -> _Inputs:
+    """Head inputs of every training image and draw (when they fit in ``cache_max_gb``) and
+    of the held-out images' GT boxes, computed once: the detector is frozen."""
+    cfg, dist, device, say = run.cfg, run.dist, run.device, run.say
     draws = list(range(cfg.draws))
-    n_rois = sum(len(i.labels) for i in my_train) * len(draws) + sum(len(i.labels) for i in my_val)
+    n_rois = sum(len(i.labels) for i in data.my_train) * len(draws) + sum(len(i.labels) for i in data.my_val)
     est_gb = n_rois * 257 * 14 * 14 * 2 / 1e9
     use_cache = cfg.cache and est_gb <= cfg.cache_max_gb
     if cfg.cache and not use_cache:
         say(f"head-input cache would need {est_gb:.1f} GB (> --cache-max-gb {cfg.cache_max_gb}); computing features every iteration")
     say(
-        f"{len(train_imgs)} training image(s) ({sum(len(i.pairs) for i in train_imgs)} pairs), "
-        f"{len(val_imgs)} validation image(s) ({sum(len(i.pairs) for i in val_imgs)} pairs); device {device}"
+        f"{len(data.train)} training image(s) ({sum(len(i.pairs) for i in data.train)} pairs), "
+        f"{len(data.val)} validation image(s) ({sum(len(i.pairs) for i in data.val)} pairs); device {device}"
         + (f", {dist.world} processes" if dist.active else "")
     )
-    cache: list[list[torch.Tensor]] | None = None
-    if use_cache:
-        cache = compute_inputs(det, my_train, draws, cfg.seed, cfg.min_iou, device, detector_batch=cfg.detector_batch,
-                               workers=cfg.workers, amp=amp, on_image=on_cache)
-    val_inputs = [x[0] for x in compute_inputs(det, my_val, [0], cfg.seed, cfg.min_iou, device, detector_batch=cfg.detector_batch,
-                                               workers=cfg.workers, amp=amp, on_image=on_cache)]
+    common: dict[str, Any] = {"detector_batch": cfg.detector_batch, "workers": cfg.workers, "amp": run.amp, "on_image": on_cache}
+    cache = compute_inputs(data.det, data.my_train, draws, cfg.seed, cfg.min_iou, device, **common) if use_cache else None
+    val = [x[0] for x in compute_inputs(data.det, data.my_val, [0], cfg.seed, cfg.min_iou, device, **common)]
+    return _Inputs(cache, val)
 
+
+# ---- step
+
+
+def sample_batch(seed: int, rank: int, it: int, n_images: int, per_rank: int, n_draws: int) -> tuple[np.ndarray, np.ndarray]:
+    """Which of this rank's training images (indices) and which box draw of each iteration
+    ``it`` uses: a function of ``(seed, rank, it)`` only, so a resumed run samples the same.
+
+    >>> pick, draw = sample_batch(0, 0, 7, n_images=10, per_rank=4, n_draws=2)
+    >>> len(pick), len(set(pick.tolist())), bool(((draw >= 0) & (draw < 2)).all())
+    (4, 4, True)
+    """
+    rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, rank, it])
+    pick = rng.choice(n_images, size=min(per_rank, n_images), replace=False)
+    draws = rng.integers(0, n_draws, size=len(pick))
+    return pick, draws
+
+
+def make_batch(run: _Run, data: _Data, inputs: _Inputs, it: int) -> Batch:
+    """The batch of iteration ``it``: sampled images and draws, their head inputs (from the
+    cache, or computed now by the frozen detector) and their known pairs."""
+    cfg, device = run.cfg, run.device
+    my_train = data.my_train
+    pick, dsel = sample_batch(cfg.seed, run.dist.rank, it, len(my_train), cfg.batch_size // run.dist.world, cfg.draws)
+    if inputs.cache is not None:
+        xs = [inputs.cache[k][d] for k, d in zip(pick, dsel)]
+    else:
+        xs = []
+        for k, d in zip(pick, dsel):
+            xs.extend(x[0] for x in compute_inputs(data.det, [my_train[k]], [int(d)], cfg.seed, cfg.min_iou, device, amp=run.amp))
+    fronts, backs = [], []
+    off = 0
+    for k in pick:
+        pr = my_train[k].pairs
+        fronts.append(pr[:, 0] + off)
+        backs.append(pr[:, 1] + off)
+        off += len(my_train[k].labels)
+    return Batch([my_train[k].image_id for k in pick], [int(d) for d in dsel], torch.cat(xs),
+                 torch.from_numpy(np.concatenate(fronts)), torch.from_numpy(np.concatenate(backs)))
+
+
+def _make_learner(run: _Run, resume_state: dict | None) -> _Learner:
+    """The head (initialised from ``seed``), its optimiser and grad scaler, restored from
+    ``resume_state`` when resuming."""
+    cfg, dist, device = run.cfg, run.dist, run.device
     torch.manual_seed(cfg.seed)
     head = RelationHead().to(device)
     head.train()
@@ -401,133 +596,109 @@ def _train(cfg, dist: Dist, device, say, on_step, on_cache, t0, check_writable) 
     if dist.active:
         model = torch.nn.parallel.DistributedDataParallel(head, device_ids=[device.index] if device.type == "cuda" else None)
     if cfg.optimizer == "sgd":
-        opt = torch.optim.SGD(head.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+        opt: torch.optim.Optimizer = torch.optim.SGD(head.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     else:
         opt = torch.optim.Adam(head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    scaler = torch.amp.GradScaler("cuda", enabled=amp)
-
-    start_it = 0
-    records: list[dict] = []
-    best = {"acc": -1.0, "iteration": 0, "state": None}
+    learner = _Learner(head, model, opt, torch.amp.GradScaler("cuda", enabled=run.amp), device, run.amp)
     if resume_state is not None:
         head.load_state_dict(resume_state["head"])
         opt.load_state_dict(resume_state["optimizer"])
         if resume_state.get("scaler"):
-            scaler.load_state_dict(resume_state["scaler"])
-        start_it = int(resume_state["iteration"])
-        records = list(resume_state["records"])
-        best = {"acc": float(resume_state["best_acc"]), "iteration": int(resume_state["best_iteration"]), "state": resume_state.get("best_head")}
+            learner.scaler.load_state_dict(resume_state["scaler"])
+        learner.start_it = int(resume_state["iteration"])
+        learner.records = list(resume_state["records"])
+        learner.best_acc = float(resume_state["best_acc"])
+        learner.best_iteration = int(resume_state["best_iteration"])
+        learner.best_state = resume_state.get("best_head")
+    return learner
 
-    per_rank = cfg.batch_size // dist.world
-    window: list[float] = []
-    cache_hits = [len(i.labels) for i in my_train]
 
-    def evaluate() -> float | None:
-        c, t = pair_accuracy(head, my_val, val_inputs, device, amp)
-        c, t = dist.sum([float(c), float(t)], device)
-        return (c / t) if t > 0 else None
+def train_step(learner: _Learner, batch: Batch, lr: float) -> float:
+    """One optimiser step of the head on ``batch`` at learning rate ``lr``; returns the loss."""
+    device = learner.device
+    x = batch.inputs.to(device, torch.float32, non_blocking=True)
+    front = batch.front.to(device)
+    back = batch.back.to(device)
+    for g in learner.opt.param_groups:
+        g["lr"] = lr
+    with torch.autocast(device.type, enabled=learner.amp):
+        v = learner.model(x)
+    loss = relation_loss(v.float(), front, back)
+    learner.opt.zero_grad(set_to_none=True)
+    learner.scaler.scale(loss).backward()
+    learner.scaler.step(learner.opt)
+    learner.scaler.update()
+    return float(loss.detach())
 
-    def save_checkpoint(it: int) -> None:
-        if dist.rank != 0:
-            return
-        _save_torch_atomic(
-            {
-                "format": "rapkit-train-checkpoint",
-                "iteration": it,
-                "config": _state_fingerprint(cfg),
-                "world_size": dist.world,
-                "head": {k: v.detach().cpu().clone() for k, v in head.state_dict().items()},
-                "optimizer": opt.state_dict(),
-                "scaler": scaler.state_dict() if amp else {},
-                "records": records,
-                "best_acc": best["acc"],
-                "best_iteration": best["iteration"],
-                "best_head": best["state"],
-            },
-            ckpt_path,
-        )
 
-    for it in range(start_it, cfg.iterations):
-        rng = np.random.default_rng([int(cfg.seed) & 0xFFFFFFFF, dist.rank, it])
-        pick = rng.choice(len(my_train), size=min(per_rank, len(my_train)), replace=False)
-        dsel = rng.integers(0, len(draws), size=len(pick))
-        if cache is not None:
-            xs = [cache[k][d] for k, d in zip(pick, dsel)]
-        else:
-            xs = []
-            for k, d in zip(pick, dsel):
-                xs.extend(x[0] for x in compute_inputs(det, [my_train[k]], [int(d)], cfg.seed, cfg.min_iou, device, amp=amp))
-        fronts, backs = [], []
-        off = 0
-        for k in pick:
-            pr = my_train[k].pairs
-            fronts.append(pr[:, 0] + off)
-            backs.append(pr[:, 1] + off)
-            off += cache_hits[k]
-        x = torch.cat(xs).to(device, torch.float32, non_blocking=True)
-        front = torch.from_numpy(np.concatenate(fronts)).to(device)
-        back = torch.from_numpy(np.concatenate(backs)).to(device)
-        lr = _lr_at(cfg, it)
-        for g in opt.param_groups:
-            g["lr"] = lr
-        with torch.autocast(device.type, enabled=amp):
-            v = model(x)
-        loss = relation_loss(v.float(), front, back)
-        opt.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(opt)
-        scaler.update()
-        lv = float(loss.detach())
-        if not math.isfinite(lv):
-            raise ConfigError(f"training diverged at iteration {it + 1} (loss {lv}); lower --lr")
-        window.append(lv)
-        n = it + 1
-        rec: dict[str, Any] | None = None
-        if n % cfg.log_every == 0 or n % cfg.eval_every == 0 or n == cfg.iterations:
-            mean = dist.sum([sum(window), float(len(window))], device)
-            rec = {"iteration": n, "loss": mean[0] / max(mean[1], 1.0), "lr": lr, "elapsed_s": round(time.perf_counter() - t0, 3)}
-            window = []
-        if n % cfg.eval_every == 0 or n == cfg.iterations:
-            acc = evaluate()
-            assert rec is not None
-            rec["val_pair_accuracy"] = acc
-            if acc is not None and acc > best["acc"]:
-                best = {"acc": acc, "iteration": n, "state": {k: v.detach().cpu().clone() for k, v in head.state_dict().items()}}
-        if rec is not None:
-            records.append(rec)
-        if on_step is not None:
-            on_step(rec if rec is not None else {"iteration": n, "loss": lv, "lr": lr})
-        if n % cfg.checkpoint_every == 0 and n < cfg.iterations:
-            save_checkpoint(n)
-            dist.barrier()
+# ---- evaluate
 
-    final_state = {k: v.detach().cpu().clone() for k, v in head.state_dict().items()}
+
+def _evaluate(run: _Run, data: _Data, inputs: _Inputs, learner: _Learner) -> float | None:
+    """Held-out pair accuracy on GT boxes, summed over the ranks (None without held-out pairs)."""
+    c, t = pair_accuracy(learner.head, data.my_val, inputs.val, run.device, run.amp)
+    c, t = run.dist.sum([float(c), float(t)], run.device)
+    return (c / t) if t > 0 else None
+
+
+def _record(run: _Run, data: _Data, inputs: _Inputs, learner: _Learner, n: int, loss: float, lr: float) -> dict | None:
+    """After iteration ``n`` (with this ``loss``): at log points the mean loss since the last
+    record; at evaluation points also the held-out accuracy, keeping the best head so far."""
+    cfg = run.cfg
+    learner.window.append(loss)
+    log_now = n % cfg.log_every == 0 or n == cfg.iterations
+    eval_now = n % cfg.eval_every == 0 or n == cfg.iterations
+    if not (log_now or eval_now):
+        return None
+    mean = run.dist.sum([sum(learner.window), float(len(learner.window))], run.device)
+    rec: dict[str, Any] = {"iteration": n, "loss": mean[0] / max(mean[1], 1.0), "lr": lr,
+                           "elapsed_s": round(time.perf_counter() - run.t0, 3)}
+    learner.window = []
+    if eval_now:
+        acc = _evaluate(run, data, inputs, learner)
+        rec["val_pair_accuracy"] = acc
+        if acc is not None and acc > learner.best_acc:
+            learner.best_acc, learner.best_iteration, learner.best_state = acc, n, _head_state(learner.head)
+    learner.records.append(rec)
+    return rec
+
+
+# ---- finalize
+
+
+def _finalize(run: _Run, data: _Data, learner: _Learner) -> TrainResult:
+    """Keep the best (or the last) head; rank 0 writes the head file and the JSON log."""
+    cfg, dist, device = run.cfg, run.dist, run.device
+    final_state = _head_state(learner.head)
     chosen_it = cfg.iterations
+    records = learner.records
     val_acc = records[-1].get("val_pair_accuracy") if records else None
-    if cfg.select == "best" and best["state"] is not None and best["acc"] >= 0:
-        final_state = best["state"]
-        chosen_it = best["iteration"]
-        val_acc = best["acc"]
+    if cfg.select == "best" and learner.best_state is not None and learner.best_acc >= 0:
+        final_state = learner.best_state
+        chosen_it = learner.best_iteration
+        val_acc = learner.best_acc
     out_head = RelationHead()
     out_head.load_state_dict(final_state)
-    seconds = time.perf_counter() - t0
+    seconds = time.perf_counter() - run.t0
     info = {
         "config": {k: v for k, v in asdict(cfg).items() if k not in ("force",)},
         "iterations": cfg.iterations,
         "selected_iteration": chosen_it,
         "val_pair_accuracy": val_acc,
-        "n_train_images": len(train_imgs),
-        "n_val_images": len(val_imgs),
+        "n_train_images": len(data.train),
+        "n_val_images": len(data.val),
         "world_size": dist.world,
         "device": str(device),
     }
-    n_train_pairs = sum(len(i.pairs) for i in train_imgs)
-    n_val_pairs = sum(len(i.pairs) for i in val_imgs)
+    n_train_pairs = sum(len(i.pairs) for i in data.train)
+    n_val_pairs = sum(len(i.pairs) for i in data.val)
     if dist.rank == 0:
+        det = data.det
         payload = head_payload(out_head, arch=det.arch, num_classes=det.num_classes, min_size=det.min_size, max_size=det.max_size,
-                               label_map=data.label_map, detector_buffers=buffers, train_info=info,
-                               category_ids=data.category_ids)
+                               label_map=data.dataset.label_map, detector_buffers=data.buffers, train_info=info,
+                               category_ids=data.dataset.category_ids)
         save_head_file(cfg.output, payload, cfg.force)
+        log_path = cfg.log_path()
         if log_path is not None:
             from ..io.jsonio import save_json
 
@@ -535,7 +706,7 @@ def _train(cfg, dist: Dist, device, say, on_step, on_cache, t0, check_writable) 
                    "seconds": round(seconds, 3), "records": records}
             save_json(log_path, _json_safe(log), cfg.force, indent=1)
     dist.barrier()
-    return TrainResult(str(cfg.output), cfg.iterations, chosen_it, val_acc, len(train_imgs), n_train_pairs, n_val_pairs,
+    return TrainResult(str(cfg.output), cfg.iterations, chosen_it, val_acc, len(data.train), n_train_pairs, n_val_pairs,
                        seconds, str(device), dist.world, records)
 
 
@@ -549,4 +720,16 @@ def _json_safe(o: Any) -> Any:
     return o
 
 
-__all__ = ["TrainConfig", "TrainResult", "train_head", "resolve_device", "compute_inputs", "pair_accuracy", "evaluate_pairs"]
+__all__ = [
+    "Batch",
+    "TrainConfig",
+    "TrainResult",
+    "compute_inputs",
+    "evaluate_pairs",
+    "head_values",
+    "make_batch",
+    "pair_accuracy",
+    "sample_batch",
+    "train_head",
+    "train_step",
+]
