@@ -76,7 +76,7 @@ def _finish(res: Any, quiet: bool, fmt: str) -> None:
 
 
 @click.group("show", context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
-             epilog="Example: rapkit show overlay --panoptic fused/panoptic.json --images world/images -o pictures/")
+             epilog="Example: rapkit show overlay --panoptic fused/panoptic.json --images world/images -o overlays")
 def command() -> None:
     """Pictures of results, as PNG files in an output folder (one per image; charts by name).
 
@@ -93,7 +93,7 @@ def command() -> None:
     cls=Command,
     short_help="An image with a panoptic result on top.",
     epilog="Example: rapkit show overlay --panoptic fused/panoptic.json --images world/images "
-           "--categories world/categories.json --first 5 -o pictures/overlay",
+           "--categories world/categories.json --first 5 -o overlays",
 )
 @click.option("--panoptic", "panoptic_path", required=True, type=JsonPath(folder_option="--panoptic-dir"),
               help="COCO panoptic JSON: the GT, rapkit fuse output or another tool's.")
@@ -128,7 +128,7 @@ def overlay(panoptic_path, panoptic_dir, categories_path, images_dir, ids, first
     cls=Command,
     short_help="Two panoptic results side by side, and where they differ.",
     epilog="Example: rapkit show compare --a heuristic/panoptic.json --b rap/panoptic.json --labels heuristic,rap "
-           "--gt world/panoptic.json --images world/images --top 5 -o pictures/compare",
+           "--gt world/panoptic.json --images world/images --top 5 -o compare",
 )
 @click.option("--a", "a_path", required=True, type=JsonPath(folder_option="--a-dir"),
               help="First panoptic JSON (left panel).")
@@ -178,7 +178,7 @@ def compare(a_path, b_path, a_dir, b_dir, gt_path, gt_dir, labels, top, categori
     cls=Command,
     short_help="Arrows from front to back instance (correct/wrong).",
     epilog="Example: rapkit show relations --relations relations.json --instances world/instances.json "
-           "--proposals world/proposals.json --images world/images --first 5 -o pictures/relations",
+           "--proposals world/proposals.json --images world/images --first 5 -o relation-pictures",
 )
 @click.option("--relations", "relations_path", required=True, type=JsonPath(),
               help="Relations JSON of rapkit extract-relations.")
@@ -214,7 +214,7 @@ def relations(relations_path, instances_path, proposals_path, images_dir, ids, f
     "charts",
     cls=Command,
     short_help="Sweep, ablation and relation-gap tables as charts.",
-    epilog="Example: rapkit show charts --sweep sweep.csv --ablation ablation.csv -o pictures/charts",
+    epilog="Example: rapkit show charts --sweep sweep.csv --ablation ablation.csv -o charts",
 )
 @click.option("--sweep", "sweep_path", type=click.Path(dir_okay=False), default=None,
               help="Table of rapkit evaluate --sweep --output (.csv, .json, .parquet) -> sweep.png [default: none].")
