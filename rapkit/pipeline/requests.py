@@ -372,7 +372,7 @@ def run_evaluate(
     request: EvaluateRequest,
     *,
     progress: Callable[[int], None] | None = None,
-    on_start: Callable[[int, str], None] | None = None,
+    on_start: Callable[[int | None, str], None] | None = None,
     log: Callable[[str], None] | None = None,
     on_report: Callable[[Report], None] | None = None,
 ) -> EvaluateOutcome:
@@ -380,7 +380,9 @@ def run_evaluate(
 
     Callbacks, all optional: ``on_start(total, step)`` when a step with ``total`` items
     starts (``step`` is ``"check GT"``, ``"check prediction"``, ``"PQ"``, ``"relation
-    accuracy"``, ``"sweep"`` or ``"ablation"``), then ``progress(n)`` as items complete;
+    accuracy"``, ``"sweep"`` or ``"ablation"``; ``total`` is ``None`` for the check steps,
+    whose size :func:`~rapkit.pipeline.check.check_panoptic` does not announce), then
+    ``progress(n)`` as items complete;
     ``log(line)`` for status lines; ``on_report(report)`` receives the ``check`` report when
     the evaluation after ``check`` fails (the error then propagates).
 

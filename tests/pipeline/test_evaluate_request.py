@@ -30,8 +30,8 @@ INVALID = [
     # the comma form: "--rho 0.5 0.6" leaves 0.6 as an argument
     (
         dict(SWEEP, sweep_params=("rho", "0.6")),
-        "unexpected value '0.6': value lists are comma-separated numbers in [0, 1] without spaces, "
-        "e.g. --rho 0.5,0.6; the arguments of --sweep are parameter names (rho tau gamma)",
+        ("unexpected value '0.6': value lists are comma-separated numbers in [0, 1] without spaces, "
+        "e.g. --rho 0.5,0.6; the arguments of --sweep are parameter names (rho tau gamma)"),
     ),
     (
         dict(RELS, rho=[0.5], sweep_params=("0.6",)),
@@ -40,13 +40,13 @@ INVALID = [
     # sweep / ablation
     (
         dict(SWEEP, pred=PRED),
-        "--sweep fuses the proposals itself and takes no --pred (a fused panoptic JSON): "
-        "pass the detections with --proposals instead",
+        ("--sweep fuses the proposals itself and takes no --pred (a fused panoptic JSON): "
+        "pass the detections with --proposals instead"),
     ),
     (
         dict(ABL, pred=PRED),
-        "--ablation fuses the proposals itself and takes no --pred (a fused panoptic JSON): "
-        "pass the detections with --proposals instead",
+        ("--ablation fuses the proposals itself and takes no --pred (a fused panoptic JSON): "
+        "pass the detections with --proposals instead"),
     ),
     (dict(SWEEP, fail_under="PQ=50"), "--fail-under applies to PQ evaluation (--gt with --pred), not to --sweep"),
     (dict(SWEEP, check=True), "--check applies to PQ evaluation (--gt with --pred), not to --sweep"),
@@ -84,26 +84,26 @@ INVALID = [
     ),
     (
         {"gt": GT, "proposals": PROPS},
-        "relation accuracy needs --relations, --proposals and --instances (missing --relations, --instances); "
-        "to fuse the proposals and score PQ, add --sweep PARAM... or --ablation",
+        ("relation accuracy needs --relations, --proposals and --instances (missing --relations, --instances); "
+        "to fuse the proposals and score PQ, add --sweep PARAM... or --ablation"),
     ),
     (dict(RELS, tau=[0.5, 0.6]), "relation accuracy takes one value of --tau, got 0.5,0.6 (value lists are for --sweep)"),
     (
         {"gt": GT, "pred": PRED, "rho": [0.5]},
-        "--rho applies to --sweep, --ablation and relation accuracy (--relations, --proposals, --instances), "
-        "not to PQ alone",
+        ("--rho applies to --sweep, --ablation and relation accuracy (--relations, --proposals, --instances), "
+        "not to PQ alone"),
     ),
     (dict(RELS, check=True), "--check needs --gt and --pred"),
     (dict(RELS, fail_under="PQ=1"), "--fail-under needs a PQ evaluation (--gt and --pred)"),
     (
         dict(RELS, gt=GT),
-        "--gt applies to PQ evaluation, which needs --pred too "
-        "(relation accuracy takes its GT from --instances and --relations)",
+        ("--gt applies to PQ evaluation, which needs --pred too "
+        "(relation accuracy takes its GT from --instances and --relations)"),
     ),
     (
         dict(RELS, per_class=True),
-        "--per-class applies to PQ evaluation, which needs --pred too "
-        "(relation accuracy takes its GT from --instances and --relations)",
+        ("--per-class applies to PQ evaluation, which needs --pred too "
+        "(relation accuracy takes its GT from --instances and --relations)"),
     ),
     ({"gt": GT, "pred": PRED, "fail_under": "XQ=3"}, "--fail-under: 'XQ=3' is not KEY=VALUE with KEY one of"),
     ({"gt": GT, "pred": PRED, "fail_under": {"PQ": "abc"}}, "--fail-under: 'abc' is not a number"),
