@@ -788,9 +788,8 @@ def _percent_values(df: Any, unit: str, cols: Sequence[str]) -> Any:
 
 
 def _figure(w: float, h: float) -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
+    # a bare Figure rendered by FigureCanvasAgg (figure_rgb): the Agg backend without
+    # pyplot, so no global backend state is touched and no window can open
     from matplotlib.figure import Figure
 
     return Figure(figsize=(w, h), dpi=100, layout="constrained")
