@@ -162,7 +162,7 @@ def compare(a_path, b_path, a_dir, b_dir, gt_path, gt_dir, labels, top, categori
     differs: the category differs there, or the two segments there are not each other's
     largest overlap (renumbered segments are not a difference). With --gt the marks are
     green where only A matches the GT, magenta where only B does, grey where neither or both.
-    With --top N the images are the N with the largest |PQ(B) - PQ(A)| (of --ids/all)."""
+    With --top N the images are the N with the largest |PQ(B) - PQ(A)| (of those --ids/--first select)."""
     from ..pipeline.show import show_compare
 
     with progress(None, "show compare", quiet) as advance:

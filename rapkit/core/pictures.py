@@ -378,6 +378,7 @@ def overlay(
     contours: bool = True,
     labels: bool = True,
     font_size: int = 11,
+    min_label_area: int = 50,
     palette: Mapping[int, RGB] | None = None,
     image_id: Any = None,
 ) -> Picture:
@@ -388,7 +389,7 @@ def overlay(
     image. Contour pixels (:func:`contour_mask`) are white; each segment gets a label box
     with its category name and id (:func:`label_text`) at its most interior point
     (:func:`anchor_points`; things placed first, a label that would overlap another is
-    left out). ``segments`` maps segment id -> category id. A category id not in
+    left out, segments under ``min_label_area`` pixels get none). ``segments`` maps segment id -> category id. A category id not in
     ``categories`` is an :class:`InputError`.
 
     >>> cats = {1: Category(1, "a", True, (200, 0, 0))}
@@ -412,7 +413,9 @@ def overlay(
     rgb[contour] = CONTOUR_COLOR
     boxes: list[LabelBox] = []
     if labels:
-        present = [k for k in segments if k != 0]
+        uniq, counts = np.unique(ids, return_counts=True)
+        area = dict(zip(uniq.tolist(), counts.tolist()))
+        present = [k for k in segments if k != 0 and area.get(k, 0) >= min_label_area]
         anchors = anchor_points(ids, present)
         # things first (they are what a fusion decides), then the deepest segments
         anchors = {k: (x, y, d + (1 << 20) * bool(getattr(categories.get(segments[k]), "isthing", False)))

@@ -408,8 +408,8 @@ def show_compare(
     pixels where they differ (:func:`rapkit.core.pictures.differ_mask`: category differs, or
     the two segments there are not each other's largest overlap). With ``gt_path`` the marks
     say which result agrees with the GT there (green A, magenta B, grey neither/both).
-    ``top``: draw the ``top`` images (of the selection) with the largest ``|PQ_A - PQ_B|``
-    against the GT (needs ``gt_path``), largest first. Images: those of A also in B."""
+    ``top``: draw the ``top`` images of the selection (``ids``/``first``) with the largest
+    ``|PQ_B - PQ_A|`` against the GT (needs ``gt_path``), largest first. Images: those of A also in B."""
     from ..io._atomic import check_writable
     from ..io.panoptic import load_panoptic
 
@@ -432,7 +432,7 @@ def show_compare(
                     raise InputError("image id given with --ids is not in this file", file=p, image_id=i)
     elif not common:
         raise InputError(f"no image is in both {a_path} and {b_path}{' and the GT' if dg else ''}", file=b_path)
-    chosen = select_images(common, ids, None if top is not None else first, file=a_path)
+    chosen = select_images(common, ids, first, file=a_path)
     for i in chosen:
         for d, p in ((da, a_path), (db, b_path), *(((dg, gt_path),) if dg else ())):
             for sid, cid in _segments(d.annotations[i]).items():

@@ -87,7 +87,7 @@ def test_labels_stay_inside_and_never_overlap():
     for k in range(12):  # many tiny segments: most labels must be left out rather than overlap
         ids[(k // 4) * 12:(k // 4) * 12 + 6, (k % 4) * 14:(k % 4) * 14 + 6] = k + 1
     segs = {k + 1: 1 + k % 3 for k in range(12)}
-    pic = P.overlay(np.zeros((40, 60, 3), np.uint8), ids, segs, CATS)
+    pic = P.overlay(np.zeros((40, 60, 3), np.uint8), ids, segs, CATS, min_label_area=0)
     assert pic.boxes
     for i, a in enumerate(pic.boxes):
         assert 0 <= a.x and a.x + a.w <= 60 and 0 <= a.y and a.y + a.h <= 40
