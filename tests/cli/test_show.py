@@ -440,3 +440,25 @@ def test_show_help_loads_neither_matplotlib_nor_numba_nor_torch():
              "print('LOADED:' + ','.join(m for m in ('matplotlib', 'numba', 'torch') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip().splitlines()[-1] == "LOADED:", out.stdout + out.stderr
+
+
+def test_same_inputs_give_the_same_picture_bytes_whatever_the_workers(tmp_path, cli):
+    pa, pb, pg, _ = planted_pair(tmp_path, with_gt=True)
+    outs = []
+    for k, workers in enumerate(("1", "2")):
+        out = tmp_path / f"o{k}"
+        code, _, err = cli("show", "compare", "--a", pa, "--b", pb, "--gt", pg, "-o", out, "--workers", workers, "-q")
+        assert code == 0, err
+        outs.append((out / "000000000001.png").read_bytes())
+    assert outs[0] == outs[1]
+
+
+def test_relations_unknown_image_or_instance_exits_3(tmp_path, cli):
+    ip, rp, _ = relations_inputs(tmp_path)
+    code, _, err = cli("show", "relations", "--relations", rp, "--instances", ip, "--ids", "8", "-o", tmp_path / "r")
+    assert code == 3 and "image 8" in err and not (tmp_path / "r").exists()
+    doc = json.loads(rp.read_text())
+    doc["images"][0]["relations"][0]["back"] = 66
+    rp.write_text(json.dumps(doc))
+    code, _, err = cli("show", "relations", "--relations", rp, "--instances", ip, "-o", tmp_path / "r")
+    assert code == 3 and "segment 66" in err and "image 1" in err and not (tmp_path / "r").exists()
