@@ -67,11 +67,15 @@ def parse_categories(raw: Any, file: Any = None) -> dict[int, Category]:
         if cid in cats:
             raise InputError(f"category id {cid} appears twice", file=file)
         color = c.get("color")
+        try:
+            rgb = tuple(int(v) for v in color[:3]) if isinstance(color, (list, tuple)) and len(color) >= 3 else None
+        except (TypeError, ValueError, OverflowError):
+            raise InputError(f"category {cid}: color must be three numbers, got {color!r}", file=file) from None
         cats[cid] = Category(
             id=cid,
             name=str(c.get("name", cid)),
             isthing=bool(c.get("isthing", 1)),
-            color=tuple(int(v) for v in color[:3]) if isinstance(color, (list, tuple)) and len(color) >= 3 else None,
+            color=rgb,
             supercategory=c.get("supercategory"),
         )
     return cats
@@ -134,30 +138,192 @@ def default_png_dir(json_path: str | os.PathLike) -> Path:
     return p.with_suffix("") if p.suffix == ".json" else Path(str(p) + "_png")
 
 
-def _parse_segment(s: Any, file: Any, image_id: int) -> Segment:
+# --------------------------------------------------------------------------- validation
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One problem of a panoptic JSON (or of its PNGs, see ``rapkit check``). ``level`` is
+    ``error`` (PQ wrong or a crash) or ``warning``; ``kind`` a short key (``duplicate_segment_id``...)."""
+
+    level: str
+    kind: str
+    image_id: Any
+    segment_id: Any
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"level": self.level, "kind": self.kind, "image_id": self.image_id, "segment_id": self.segment_id, "message": self.message}
+
+
+@dataclass
+class AnnotationEntry:
+    """An annotation of a panoptic JSON that passed :func:`scan_annotations`: its image id,
+    PNG name, ``(id, category_id, raw entry)`` of each valid segment, and how many entries
+    its ``segments_info`` had (valid or not)."""
+
+    image_id: int
+    file_name: str
+    segments: list[tuple[int, int, dict]]
+    n_entries: int
+
+
+def png_file_name(ann: dict, image_id: int, images: dict[int, ImageInfo]) -> str:
+    """The PNG of an annotation: its ``file_name``, else the image's file name with ``.png``,
+    else the 12-digit image id."""
+    fname = ann.get("file_name")
+    if not fname:
+        info = images.get(image_id)
+        fname = (Path(info.file_name).with_suffix(".png").name) if info else f"{image_id:012d}.png"
+    return str(fname)
+
+
+def scan_annotations(
+    anns_raw: list,
+    file: Any,
+    images: dict[int, ImageInfo],
+    categories: dict[int, Category] | None,
+    *,
+    issues: list[Issue] | None = None,
+    gt: bool = False,
+) -> Iterator[AnnotationEntry]:
+    """Validate the ``annotations`` of a panoptic JSON, yielding each usable annotation.
+
+    The checks, one :class:`Issue` kind each: an annotation needs an integer ``image_id``
+    and a ``segments_info`` list (``annotation``), one per image (``duplicate_image``); a
+    segment needs integer ``id`` and ``category_id`` (``segment``), unique (``duplicate_segment_id``)
+    and non-zero (``segment_id_zero``) ids, a category of ``categories`` when given
+    (``unknown_category``), an ``area`` when ``gt`` (``no_area``); ``iscrowd`` other than 0/1
+    is a warning. With ``issues=None`` the first error raises :class:`InputError` (warnings
+    are ignored); with a list, every finding is appended and the annotation or segment at
+    fault is skipped (a zero id or an unknown category is kept).
+    """
+    strict = issues is None
+
+    def found(kind: str, message: str, image_id: Any = None, segment_id: Any = None, level: str = "error") -> None:
+        if issues is not None:
+            issues.append(Issue(level, kind, image_id, segment_id, message))
+        elif level == "error":
+            raise InputError(message, file=file, image_id=image_id, segment_id=segment_id)
+
+    seen_images: set[int] = set()
+    for k, a in enumerate(anns_raw):
+        if not isinstance(a, dict) or "image_id" not in a or not isinstance(a.get("segments_info"), list):
+            found("annotation", f"annotation #{k} is not a panoptic annotation (needs image_id and a segments_info list)")
+            continue
+        try:
+            iid = int(a["image_id"])
+        except (TypeError, ValueError):
+            found("annotation", f"annotation #{k} has a non-integer image_id {a['image_id']!r}")
+            continue
+        if iid in seen_images:
+            found("duplicate_image", "two annotations for the same image", iid)
+            continue
+        seen_images.add(iid)
+        segs: list[tuple[int, int, dict]] = []
+        ids_seen: set[int] = set()
+        for s in a["segments_info"]:
+            try:
+                sid, cid = int(s["id"]), int(s["category_id"])
+            except (KeyError, TypeError, ValueError):
+                found("segment", "segments_info entry needs integer 'id' and 'category_id'", iid)
+                continue
+            if sid in ids_seen:
+                found("duplicate_segment_id", "duplicate segment id", iid, sid)
+                continue
+            ids_seen.add(sid)
+            if sid == 0:
+                found("segment_id_zero", "segment id 0 is reserved for VOID", iid, 0)
+            if categories and cid not in categories:
+                found("unknown_category", f"unknown category_id {cid}", iid, sid)
+            if gt and "area" not in s:
+                found("no_area", "GT segment without 'area' (panopticapi needs it)", iid, sid)
+            if not strict and s.get("iscrowd", 0) not in (0, 1):
+                found("iscrowd", f"iscrowd is {s.get('iscrowd')!r} (only 1 counts as crowd)", iid, sid, level="warning")
+            segs.append((sid, cid, s))
+        yield AnnotationEntry(iid, png_file_name(a, iid, images), segs, len(a["segments_info"]))
+
+
+@dataclass
+class PanopticScan:
+    """A panoptic JSON read leniently by :func:`scan_panoptic`: what could be used, and
+    every problem found."""
+
+    json_path: Path
+    png_dir: Path
+    images: dict[int, ImageInfo]
+    categories: dict[int, Category] | None
+    annotations: list[AnnotationEntry]
+    issues: list[Issue]
+
+
+def scan_panoptic(
+    json_path: str | os.PathLike,
+    png_dir: str | os.PathLike | None = None,
+    *,
+    categories: dict[int, Category] | None = None,
+    gt: bool = True,
+) -> PanopticScan:
+    """Read a panoptic JSON and collect its problems instead of raising (``rapkit check``).
+
+    Only an unreadable file or one that is not a COCO panoptic JSON (no ``annotations``
+    list) raises :class:`InputError`. Segments are checked against ``categories``, else
+    against the JSON's own; a GT (``gt``) must have categories and ``area`` fields.
+    Same checks and messages as :func:`load_panoptic`, which stops at the first error.
+
+    >>> scan = scan_panoptic("panoptic_val2017.json")   # doctest: +SKIP
+    >>> [i.kind for i in scan.issues]                    # doctest: +SKIP
+    """
+    data = load_json(json_path, "panoptic")
+    anns_raw = require_list(data, "annotations", json_path, "panoptic")
+    issues: list[Issue] = []
     try:
-        sid = int(s["id"])
-        cid = int(s["category_id"])
-    except (KeyError, TypeError, ValueError):
-        raise InputError("segments_info entry needs integer 'id' and 'category_id'", file=file, image_id=image_id) from None
-    bbox = s.get("bbox") or (0, 0, 0, 0)
-    return Segment(
-        id=sid,
-        category_id=cid,
-        area=int(s.get("area", 0)),
-        bbox=tuple(map(round, map(float, bbox))),  # type: ignore[arg-type]  (round(float) -> int)
-        iscrowd=int(s.get("iscrowd", 0)),
-        score=float(s["score"]) if s.get("score") is not None else None,
-        relation=float(s["relation"]) if s.get("relation") is not None else None,
+        images = parse_images(data, json_path) if "images" in data else {}
+    except InputError as e:
+        issues.append(Issue("error", "images", e.image_id, None, e.message))
+        images = {}
+    cats = categories
+    if cats is None and "categories" in data:
+        try:
+            cats = parse_categories(data["categories"], json_path)
+        except InputError as e:
+            issues.append(Issue("error", "categories", None, None, e.message))
+    if gt and not cats:
+        issues.append(Issue("error", "categories", None, None, "no categories: PQ needs the GT 'categories' list"))
+    entries = list(scan_annotations(anns_raw, json_path, images, cats, issues=issues, gt=gt))
+    return PanopticScan(
+        json_path=Path(json_path),
+        png_dir=Path(png_dir) if png_dir is not None else default_png_dir(json_path),
+        images=images,
+        categories=cats,
+        annotations=entries,
+        issues=issues,
     )
 
 
-def _parse_segment_compact(s: Any, file: Any, image_id: int) -> tuple[int, int, int, int]:
+def _segment(s: dict, sid: int, cid: int, file: Any, image_id: int) -> Segment:
     try:
-        return int(s["id"]), int(s["category_id"]), int(s.get("area", 0)), int(s.get("iscrowd", 0))
-    except (KeyError, TypeError, ValueError, AttributeError):
-        _parse_segment(s, file, image_id)  # raises the precise error
-        raise
+        bbox = s.get("bbox") or (0, 0, 0, 0)
+        return Segment(
+            id=sid,
+            category_id=cid,
+            area=int(s.get("area", 0)),
+            bbox=tuple(map(round, map(float, bbox))),  # type: ignore[arg-type]  (round(float) -> int)
+            iscrowd=int(s.get("iscrowd", 0)),
+            score=float(s["score"]) if s.get("score") is not None else None,
+            relation=float(s["relation"]) if s.get("relation") is not None else None,
+        )
+    except (TypeError, ValueError):
+        raise InputError("segments_info entry has a malformed area, bbox, iscrowd, score or relation",
+                         file=file, image_id=image_id, segment_id=sid) from None
+
+
+def _segment_compact(s: dict, sid: int, cid: int, file: Any, image_id: int) -> tuple[int, int, int, int]:
+    try:
+        return sid, cid, int(s.get("area", 0)), int(s.get("iscrowd", 0))
+    except (TypeError, ValueError):
+        raise InputError("segments_info entry has a malformed area or iscrowd", file=file, image_id=image_id,
+                         segment_id=sid) from None
 
 
 def load_panoptic(
@@ -169,8 +335,9 @@ def load_panoptic(
 ) -> PanopticDataset:
     """Load a COCO panoptic JSON (segments only; PNGs are read per image with :func:`read_id_map`).
 
-    Checks: the JSON is panoptic COCO, segment ids are unique and non-zero within an image,
-    categories are known (when the JSON lists categories). With ``compact`` each segment is
+    Checks (:func:`scan_annotations`, stopping at the first error): the JSON is panoptic
+    COCO, segment ids are unique and non-zero within an image, categories are known (when
+    the JSON lists categories and ``check_categories``). With ``compact`` each segment is
     the tuple ``(id, category_id, area, iscrowd)`` instead of a :class:`Segment` (what PQ
     needs, several times cheaper to build).
     """
@@ -178,32 +345,13 @@ def load_panoptic(
     anns_raw = require_list(data, "annotations", json_path, "panoptic")
     images = parse_images(data, json_path) if "images" in data else {}
     cats = parse_categories(data["categories"], json_path) if "categories" in data else {}
+    make = _segment_compact if compact else _segment
     anns: dict[int, PanopticImage] = {}
-    for k, a in enumerate(anns_raw):
-        if not isinstance(a, dict) or "image_id" not in a or "segments_info" not in a:
-            raise InputError(f"annotation #{k} is not a panoptic annotation (needs image_id, segments_info)", file=json_path)
-        iid = int(a["image_id"])
-        if iid in anns:
-            raise InputError("two annotations for the same image", file=json_path, image_id=iid)
-        fname = a.get("file_name")
-        if not fname:
-            info = images.get(iid)
-            fname = (Path(info.file_name).with_suffix(".png").name) if info else f"{iid:012d}.png"
-        segs = []
-        seen: set[int] = set()
-        for s in a["segments_info"]:
-            seg = _parse_segment_compact(s, json_path, iid) if compact else _parse_segment(s, json_path, iid)
-            sid, cid = (seg[0], seg[1]) if compact else (seg.id, seg.category_id)
-            if sid == 0:
-                raise InputError("segment id 0 is reserved for VOID", file=json_path, image_id=iid, segment_id=0)
-            if sid in seen:
-                raise InputError("duplicate segment id", file=json_path, image_id=iid, segment_id=sid)
-            if check_categories and cats and cid not in cats:
-                raise InputError(f"unknown category {cid}", file=json_path, image_id=iid, segment_id=sid)
-            seen.add(sid)
-            segs.append(seg)
+    for e in scan_annotations(anns_raw, json_path, images, cats if check_categories else None):
+        iid = e.image_id
+        segs = [make(s, sid, cid, json_path, iid) for sid, cid, s in e.segments]
         info = images.get(iid)
-        anns[iid] = PanopticImage(iid, str(fname), segs, info.height if info else None, info.width if info else None)
+        anns[iid] = PanopticImage(iid, e.file_name, segs, info.height if info else None, info.width if info else None)
     return PanopticDataset(
         json_path=Path(json_path),
         png_dir=Path(png_dir) if png_dir is not None else default_png_dir(json_path),
@@ -237,13 +385,22 @@ def read_id_map(
     except (UnidentifiedImageError, OSError, SyntaxError) as e:
         raise InputError(f"cannot decode PNG: {e}", file=p, image_id=image_id) from None
     ids = rgb2id(arr)
-    if shape is not None and tuple(ids.shape) != tuple(shape):
-        raise InputError(
-            f"PNG is {ids.shape[1]}x{ids.shape[0]} but the image entry says {shape[1]}x{shape[0]}",
-            file=p,
-            image_id=image_id,
-        )
+    bad = shape_mismatch(ids.shape, shape)
+    if bad:
+        raise InputError(bad, file=p, image_id=image_id)
     return ids
+
+
+def shape_mismatch(ids_shape: tuple[int, ...], shape: tuple[int, int] | None) -> str | None:
+    """The message when a PNG of ``ids_shape`` (H, W) is not the ``shape`` its image entry
+    gives (None when it is, or when ``shape`` is None).
+
+    >>> shape_mismatch((2, 3), (2, 4))
+    'PNG is 3x2 but the image entry says 4x2'
+    """
+    if shape is None or tuple(ids_shape) == tuple(shape):
+        return None
+    return f"PNG is {ids_shape[1]}x{ids_shape[0]} but the image entry says {shape[1]}x{shape[0]}"
 
 
 def segment_stats(id_map: np.ndarray) -> dict[int, tuple[int, tuple[int, int, int, int]]]:

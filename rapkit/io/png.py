@@ -118,12 +118,11 @@ def _inflate(png: PngData) -> np.ndarray | None:
 
 
 def _check_shape(ids_shape: tuple[int, int], shape: tuple[int, int] | None, path: Path, image_id: Any) -> None:
-    if shape is not None and tuple(ids_shape) != tuple(shape):
-        raise InputError(
-            f"PNG is {ids_shape[1]}x{ids_shape[0]} but the image entry says {shape[1]}x{shape[0]}",
-            file=path,
-            image_id=image_id,
-        )
+    from .panoptic import shape_mismatch
+
+    bad = shape_mismatch(ids_shape, shape)
+    if bad:
+        raise InputError(bad, file=path, image_id=image_id)
 
 
 def _pil_ids(path: Path, image_id: Any, shape: tuple[int, int] | None) -> np.ndarray:

@@ -4,37 +4,25 @@
 disagree with the PNG (the cause of PQ > 100), ids in the PNG but not in the JSON, segments
 in the JSON but not in the PNG, duplicate segment ids, unknown categories, PNG sizes that
 disagree with the ``images`` entry, missing or undecodable PNGs.
+
+The JSON is validated by :func:`rapkit.io.panoptic.scan_panoptic` (the checks of
+:func:`~rapkit.io.panoptic.load_panoptic`, collected instead of raised); this module adds
+the comparison of each PNG with its ``segments_info``.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable
 
 from ..core.parallel import imap_ordered
 from ..errors import InputError
-from ..io.jsonio import load_json
+from ..io.panoptic import Issue, scan_panoptic, shape_mismatch
 from ..report import Report, Table
 from ..types import Category
 
 # --------------------------------------------------------------------------- check
-
-
-@dataclass(frozen=True)
-class Issue:
-    """One finding of :func:`check_panoptic`. ``level`` is ``error`` (PQ wrong or crash) or
-    ``warning``."""
-
-    level: str
-    kind: str
-    image_id: Any
-    segment_id: Any
-    message: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"level": self.level, "kind": self.kind, "image_id": self.image_id, "segment_id": self.segment_id, "message": self.message}
 
 
 @dataclass
@@ -86,8 +74,9 @@ def _check_task(task: tuple) -> tuple[list[Issue], str]:
         return [Issue("error", "png", iid, None, e.message + f" ({png})")], kind
     except OSError as e:
         return [Issue("error", "png", iid, None, f"cannot read PNG {png}: {e.strerror}")], kind
-    if shape is not None and tuple(ids.shape) != tuple(shape):
-        issues.append(Issue("error", "size", iid, None, f"PNG is {ids.shape[1]}x{ids.shape[0]}, the images entry says {shape[1]}x{shape[0]}"))
+    bad = shape_mismatch(ids.shape, shape)
+    if bad:
+        issues.append(Issue("error", "size", iid, None, bad))
     uniq, cnt = np.unique(ids, return_counts=True)
     area = dict(zip(uniq.tolist(), cnt.tolist()))
     json_ids = {s["id"] for s in segs}
@@ -123,62 +112,15 @@ def check_panoptic(
     >>> res.counts()                                     # doctest: +SKIP
     {'area_mismatch': 3}
     """
-    from ..io.panoptic import default_png_dir, parse_categories, parse_images
-
-    data = load_json(json_path, "panoptic")
-    if not isinstance(data, dict) or not isinstance(data.get("annotations"), list):
-        raise InputError("not a COCO panoptic JSON (no 'annotations' list)", file=json_path)
-    pdir = Path(png_dir) if png_dir is not None else default_png_dir(json_path)
-    issues: list[Issue] = []
-    try:
-        images = parse_images(data, json_path) if "images" in data else {}
-    except InputError as e:
-        issues.append(Issue("error", "images", e.image_id, None, e.message))
-        images = {}
-    cats = categories
-    if cats is None and "categories" in data:
-        try:
-            cats = parse_categories(data["categories"], json_path)
-        except InputError as e:
-            issues.append(Issue("error", "categories", None, None, e.message))
-    if gt and not cats:
-        issues.append(Issue("error", "categories", None, None, "no categories: PQ needs the GT 'categories' list"))
+    scan = scan_panoptic(json_path, png_dir, categories=categories, gt=gt)
+    pdir = scan.png_dir
+    issues: list[Issue] = scan.issues
     tasks = []
-    n_segments = 0
-    seen_images: set[int] = set()
-    for k, a in enumerate(data["annotations"]):
-        if not isinstance(a, dict) or "image_id" not in a or not isinstance(a.get("segments_info"), list):
-            issues.append(Issue("error", "annotation", None, None, f"annotation #{k} needs image_id and a segments_info list"))
-            continue
-        iid = a["image_id"]
-        if iid in seen_images:
-            issues.append(Issue("error", "duplicate_image", iid, None, "two annotations for this image"))
-            continue
-        seen_images.add(iid)
-        segs = []
-        ids_seen: set[Any] = set()
-        for s in a["segments_info"]:
-            n_segments += 1
-            if not isinstance(s, dict) or "id" not in s or "category_id" not in s:
-                issues.append(Issue("error", "segment", iid, None, "segments_info entry needs id and category_id"))
-                continue
-            sid = s["id"]
-            if sid in ids_seen:
-                issues.append(Issue("error", "duplicate_segment_id", iid, sid, "duplicate segment id"))
-                continue
-            ids_seen.add(sid)
-            if sid == 0:
-                issues.append(Issue("error", "segment_id_zero", iid, 0, "segment id 0 is VOID"))
-            if cats and s["category_id"] not in cats:
-                issues.append(Issue("error", "unknown_category", iid, sid, f"unknown category_id {s['category_id']}"))
-            if gt and "area" not in s:
-                issues.append(Issue("error", "no_area", iid, sid, "GT segment without 'area' (panopticapi needs it)"))
-            if s.get("iscrowd", 0) not in (0, 1):
-                issues.append(Issue("warning", "iscrowd", iid, sid, f"iscrowd is {s.get('iscrowd')!r} (only 1 counts as crowd)"))
-            segs.append({"id": sid, "area": s.get("area")})
-        info = images.get(iid) if isinstance(iid, int) else None
-        fname = a.get("file_name") or f"{iid:012d}.png"
-        tasks.append((iid, str(pdir / fname), segs, (info.height, info.width) if info else None, gt))
+    for e in scan.annotations:
+        info = scan.images.get(e.image_id)
+        segs = [{"id": sid, "area": raw.get("area")} for sid, _, raw in e.segments]
+        tasks.append((e.image_id, str(pdir / e.file_name), segs, (info.height, info.width) if info else None, gt))
+    n_segments = sum(e.n_entries for e in scan.annotations)
     png_kinds: dict[str, int] = {}
     for found, kind in imap_ordered(_check_task, tasks, workers, on_result=(lambda r: progress(1)) if progress else None):
         issues.extend(found)
