@@ -620,7 +620,8 @@ def relations_picture(
     """The image with the outline of every instance taking part in a relation (its category
     colour) and, for each relation, an arrow from the front instance's centroid to the back
     instance's centroid, coloured by status (:data:`STATUS_COLORS`) with a 1-px black
-    outline. ``instances`` maps instance id -> ``(category id, full (H, W) bool mask)``.
+    outline; arrows stop 3 px (x ``scale``) short of both centroids, so arrows meeting at an
+    instance stay apart, and mistakes are drawn last, on top. ``instances`` maps instance id -> ``(category id, full (H, W) bool mask)``.
     Instance labels (``name #id``) sit at the centroids. ``info["arrows"]`` lists
     ``(front, back, start, end, status)``.
     """
@@ -644,13 +645,15 @@ def relations_picture(
         edge = m & ~_erode(m)
         img[edge] = pal.get(cid, distinct_color(iid))
     arrows = []
-    for r in relations:
+    # mistakes last, on top: unmatched / plain, then correct, then wrong
+    rank = {None: 0, "unmatched": 0, "correct": 1, "wrong": 2}
+    for r in sorted(relations, key=lambda r: rank.get(r.status, 0)):
         p, q = cent[r.front], cent[r.back]
-        m = arrow_mask((h, w), p, q, width=width * scale, head_length=head_length * scale, head_width=head_width * scale)
+        a, b = _shorten(p, q, 3.0 * scale)  # arrows meeting at a centroid stay apart
+        m = arrow_mask((h, w), a, b, width=width * scale, head_length=head_length * scale, head_width=head_width * scale)
         img[dilate(m) & ~m] = OUTLINE_COLOR
+        img[m] = STATUS_COLORS.get(r.status, UNKNOWN_COLOR)
         arrows.append((r.front, r.back, p, q, r.status, m))
-    for front, back, p, q, status, m in arrows:  # arrows over every outline
-        img[m] = STATUS_COLORS.get(status, UNKNOWN_COLOR)
     boxes: list[LabelBox] = []
     if labels:
         anchors = {iid: (cent[iid][0], cent[iid][1] - 2 * font_size, int(instances[iid][1].sum())) for iid in used}
@@ -660,6 +663,28 @@ def relations_picture(
         img = draw_labels(img, boxes, font_size=font_size)
     info = {"arrows": [(f, b, p, q, s) for f, b, p, q, s, _ in arrows]}
     return Picture(img, None, label_mask(boxes, (h, w)), boxes, info)
+
+
+def _shorten(p: tuple[float, float], q: tuple[float, float], by: float) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The segment p-q with ``by`` pixels taken off each end (unchanged when it is short)."""
+    length = math.hypot(q[0] - p[0], q[1] - p[1])
+    if length <= 6 * by or by <= 0:
+        return p, q
+    ux, uy = (q[0] - p[0]) / length, (q[1] - p[1]) / length
+    return (p[0] + by * ux, p[1] + by * uy), (q[0] - by * ux, q[1] - by * uy)
+
+
+def relations_legend(statuses: Sequence[str | None]) -> list[tuple[RGB | None, str]]:
+    """The legend of a relations picture: colour swatches with the count of each status.
+
+    >>> [t for _, t in relations_legend(["correct", "wrong", "correct"])]
+    ['front -> back:', 'correct 2', 'wrong 1', 'no matched proposal 0']
+    """
+    if all(s is None for s in statuses):
+        return [(None, "front -> back:"), (ARROW_COLOR, f"{len(statuses)} relation(s)")]
+    n = {k: sum(1 for s in statuses if s == k) for k in ("correct", "wrong", "unmatched")}
+    return [(None, "front -> back:"), (CORRECT_COLOR, f"correct {n['correct']}"), (WRONG_COLOR, f"wrong {n['wrong']}"),
+            (UNKNOWN_COLOR, f"no matched proposal {n['unmatched']}")]
 
 
 def _erode(mask: np.ndarray) -> np.ndarray:
@@ -963,7 +988,7 @@ __all__ = [
     "category_palette", "distinct_color", "segment_categories", "color_segments", "blend", "grey_image", "dim",
     "contour_mask", "text_coverage", "LabelBox", "anchor_points", "place_labels", "label_mask", "draw_labels",
     "Picture", "label_text", "overlay", "corresponding_pixels", "agree_mask", "differ_mask", "compare_panel",
-    "mask_centroid", "arrow_mask", "dilate", "DrawnRelation", "STATUS_COLORS", "relations_picture", "fit_size",
+    "mask_centroid", "arrow_mask", "dilate", "DrawnRelation", "STATUS_COLORS", "relations_picture", "relations_legend", "fit_size",
     "resize_nearest", "title_strip", "panels", "table_unit", "sweep_figure", "ablation_figure", "gap_matrix",
     "gap_figure", "figure_rgb", "PLOT_HINT",
 ]

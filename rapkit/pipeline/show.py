@@ -485,6 +485,8 @@ def _relations_task(args: tuple) -> dict[str, Any]:
     from ..core.pictures import (
         DrawnRelation,
         fit_size,
+        panels,
+        relations_legend,
         relations_picture,
         resize_nearest,
     )
@@ -523,7 +525,8 @@ def _relations_task(args: tuple) -> dict[str, Any]:
     base = _base_image(image_path, (h, w), size, iid)
     drawn = [DrawnRelation(f, b, status[(f, b)]) for f, b in pairs]
     pic = relations_picture(base, masks, drawn, cats, scale=max(scale, 0.5), image_id=iid)
-    write_png(Path(out_dir) / name, pic.rgb)
+    framed, _ = panels([pic.rgb], [relations_legend([d.status for d in drawn])])
+    write_png(Path(out_dir) / name, framed)
     counts = {s: sum(1 for d in drawn if d.status == s) for s in ("correct", "wrong", "unmatched")}
     rec: dict[str, Any] = {"image_id": iid, "name": name, "relations": len(drawn)}
     if props is not None:

@@ -316,6 +316,9 @@ def test_relations_arrow_pixels_lie_between_the_centroids(tmp_path, cli):
     assert code == 0, err
     assert json.loads(stdout)["pictures"][0]["relations"] == 2
     rgb = read_png(out / "000000000001.png")
+    assert rgb.shape[1] == w and rgb.shape[0] > h  # the legend strip on top
+    assert (rgb[: rgb.shape[0] - h] == P.ARROW_COLOR).all(axis=2).any()  # its swatch
+    rgb = rgb[rgb.shape[0] - h:]
     ds = load_instances(ip)
     masks = {m.id: full_mask(m, h, w) for m in decode_instances(ds.by_image[1], h, w, fast=False)}
     cent = {k: (np.nonzero(m)[1].mean(), np.nonzero(m)[0].mean()) for k, m in masks.items()}
