@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import ConfigError, InputError
 from ..types import ImageInfo
 from .images import read_rgb
 from .jsonio import load_json
@@ -118,9 +118,9 @@ def read_table(path: str | os.PathLike) -> tuple[Any, str | None]:
             try:
                 import pyarrow  # noqa: F401
             except ImportError:
-                raise InputError("reading Parquet needs pyarrow (pip install pyarrow)", file=p) from None
+                raise ConfigError(f"{p}: reading Parquet needs pyarrow (pip install pyarrow)") from None
             df = pd.read_parquet(p)
-    except InputError:
+    except (InputError, ConfigError):
         raise
     except (ValueError, OSError, pd.errors.ParserError) as e:
         raise InputError(f"cannot read table: {e}", file=p) from None

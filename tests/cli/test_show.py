@@ -465,3 +465,20 @@ def test_relations_unknown_image_or_instance_exits_3(tmp_path, cli):
     rp.write_text(json.dumps(doc))
     code, _, err = cli("show", "relations", "--relations", rp, "--instances", ip, "-o", tmp_path / "r")
     assert code == 3 and "segment 66" in err and "image 1" in err and not (tmp_path / "r").exists()
+
+
+def test_charts_read_parquet_or_say_what_is_missing(tmp_path, cli):
+    pytest.importorskip("matplotlib")
+    import pandas as pd
+
+    df = pd.DataFrame(sweep_rows(100.0))
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        (tmp_path / "sweep.parquet").write_bytes(b"PAR1")
+        code, _, err = cli("show", "charts", "--sweep", tmp_path / "sweep.parquet", "-o", tmp_path / "c")
+        assert code == 2 and "pyarrow" in err and not (tmp_path / "c").exists()
+        return
+    df.to_parquet(tmp_path / "sweep.parquet")
+    code, _, err = cli("show", "charts", "--sweep", tmp_path / "sweep.parquet", "-o", tmp_path / "c", "-q")
+    assert code == 0, err and (tmp_path / "c" / "sweep.png").is_file()
