@@ -724,34 +724,44 @@ def resize_nearest(arr: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 def title_strip(title: str | Sequence[tuple[RGB | None, str]], width: int, *, font_size: int = 11,
                 pad: int = 3) -> np.ndarray:
-    """A dark strip ``width`` pixels wide with a title in white (cut at the right edge). The
-    title is a string, or a legend: ``(colour, text)`` items, each drawn as a colour swatch
-    (none for ``None``) followed by its text.
+    """A dark strip ``width`` pixels wide with a title in white. The title is a string, or a
+    legend: ``(colour, text)`` items, each drawn as a colour swatch (none for ``None``)
+    followed by its text. Items that do not fit on a line go to the next one; an item wider
+    than the strip is cut at the right edge.
 
     >>> title_strip([((0, 200, 0), "A right"), (None, "!")], 120).shape[1]
     120
+    >>> title_strip([((0, 200, 0), "a long legend item")] * 3, 120).shape[0] > title_strip("x", 120).shape[0]
+    True
     """
     items = [(None, title)] if isinstance(title, str) else list(title)
     covs = [(c, text_coverage(t, font_size)) for c, t in items if t]
-    h = max((cv.shape[0] for _, cv in covs), default=font_size) + 2 * pad
-    h = max(h, font_size + 2 * pad)
-    strip = np.full((h, width, 3), 32, np.uint8)
-    x = pad
-    sw = max(6, h - 2 * pad - 2)
+    line_h = max([cv.shape[0] for _, cv in covs] + [font_size]) + 2
+    sw = max(6, line_h - 4)
+    # lay the items out in lines
+    placed: list[tuple[int, int, RGB | None, np.ndarray]] = []
+    x, line = pad, 0
     for color, cov in covs:
-        if x >= width - pad:
-            break
+        iw = (sw + 3 if color is not None else 0) + cov.shape[1]
+        if x > pad and x + iw > width - pad:
+            x, line = pad, line + 1
+        placed.append((x, line, color, cov))
+        x += iw + 8
+    n_lines = line + 1
+    h = n_lines * line_h + 2 * pad
+    strip = np.full((h, width, 3), 32, np.uint8)
+    for x, line, color, cov in placed:
+        top = pad + line * line_h
         if color is not None:
-            y0 = (h - sw) // 2
+            y0 = top + (line_h - sw) // 2
             strip[y0:y0 + sw, x:min(x + sw, width - pad)] = color
             x += sw + 3
         cw = min(cov.shape[1], max(0, width - pad - x))
         if cw > 0:
-            y0 = (h - cov.shape[0]) // 2
+            y0 = top + (line_h - cov.shape[0]) // 2
             c = cov[:, :cw].astype(np.float32)[..., None] / 255.0
             region = strip[y0:y0 + cov.shape[0], x:x + cw].astype(np.float32)
             strip[y0:y0 + cov.shape[0], x:x + cw] = np.rint(c * 255.0 + (1.0 - c) * region).astype(np.uint8)
-        x += cov.shape[1] + 8
     return strip
 
 
