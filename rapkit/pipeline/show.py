@@ -170,13 +170,6 @@ def _segments(ann: Any) -> dict[int, int]:
     return {int(s.id): int(s.category_id) for s in ann.segments}
 
 
-def _read_ids(ds: Any, iid: int, shape: tuple[int, int] | None) -> np.ndarray:
-    from ..io.panoptic import read_id_map
-
-    ann = ds.annotations[iid]
-    return read_id_map(ds.png_dir / ann.file_name, image_id=iid, shape=shape)
-
-
 def _check_png_dir(ds: Any) -> None:
     if not ds.png_dir.is_dir():
         raise InputError("panoptic PNG folder not found (default: the JSON's name without .json; "
@@ -458,7 +451,8 @@ def show_compare(
                            str(db.png_dir / db.annotations[i].file_name), db.annotations[i].segments, cats))
         w = (os.cpu_count() or 1) if workers <= 0 else workers
         scores = list(imap_ordered(_compare_pq_task, ptasks, min(w, max(1, len(ptasks)))))
-        scores.sort(key=lambda r: (-abs(r[1] - r[2]), chosen.index(r[0])))
+        position = {iid: k for k, iid in enumerate(chosen)}
+        scores.sort(key=lambda r: (-abs(r[1] - r[2]), position[r[0]]))
         scores = scores[:top]
         chosen = [r[0] for r in scores]
         for iid, pa, pb in scores:
