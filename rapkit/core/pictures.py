@@ -148,14 +148,16 @@ def blend(image: np.ndarray, colors: np.ndarray, mask: np.ndarray, alpha: float)
     """
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must lie in [0, 1], got {alpha}")
-    out = np.array(image, dtype=np.uint8, copy=True)
-    m = np.asarray(mask, bool)
+    img = np.asarray(image, dtype=np.uint8)
+    m = np.asarray(mask, bool)[..., None]
     if alpha >= 1.0:
-        out[m] = colors[m]
-    elif alpha > 0.0:
-        mixed = alpha * colors[m].astype(np.float32) + (1.0 - alpha) * out[m].astype(np.float32)
-        out[m] = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
-    return out
+        return np.where(m, colors, img).astype(np.uint8, copy=False)
+    if alpha <= 0.0:
+        return img.copy()
+    base = img.astype(np.float32)
+    mixed = base + np.float32(alpha) * (np.asarray(colors, np.float32) - base)
+    mixed = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
+    return np.where(m, mixed, img)
 
 
 def grey_image(shape: tuple[int, int], color: RGB = GREY_BACKGROUND) -> np.ndarray:

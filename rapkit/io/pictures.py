@@ -64,8 +64,10 @@ def resize_rgb(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(im.resize((int(size[1]), int(size[0])), Image.Resampling.LANCZOS)).copy()
 
 
-def encode_png(rgb: np.ndarray, compress_level: int = 6) -> bytes:
-    """PNG bytes of an (H, W, 3) uint8 array (same array -> same bytes)."""
+def encode_png(rgb: np.ndarray, compress_level: int = 1) -> bytes:
+    """PNG bytes of an (H, W, 3) uint8 array (same array -> same bytes); zlib level 1: the
+    pictures are photographs, which compress little at any level, and level 6 took most of
+    the drawing time."""
     import io
 
     from PIL import Image
