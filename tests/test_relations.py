@@ -93,6 +93,96 @@ def test_overlap_hidden_by_a_third_instance_is_not_a_relation():
     assert r.candidate_pairs == len(r.relations) + len(r.ties) + len(r.hidden)
 
 
+def _three_way_overlap(to_a: int, to_b: int):
+    """a and b overlap on 40 px (rows 0-9, columns 6-9); the panoptic map gives ``to_a`` of
+    them (column-major from the top of column 6) to a, the next ``to_b`` to b and the rest
+    to a third instance c, drawn over the overlap only (so c is in front of a and b)."""
+    a = rect(H, W, 0, 0, 10, 10)  # 100 px
+    b = rect(H, W, 0, 6, 10, 16)  # 100 px, O = 40 px
+    o_cells = [(y, x) for x in range(6, 10) for y in range(10)]
+    c = np.zeros((H, W), bool)
+    id_map = np.zeros((H, W), np.uint32)
+    id_map[a & ~b] = 1
+    id_map[b & ~a] = 2
+    for k, (y, x) in enumerate(o_cells):
+        if k < to_a:
+            id_map[y, x] = 1
+        elif k < to_a + to_b:
+            id_map[y, x] = 2
+        else:
+            id_map[y, x] = 3
+            c[y, x] = True
+    masks = [crop(a, 1, 3), crop(b, 2, 4)] + ([crop(c, 3, 5)] if c.any() else [])
+    cats = {1: 3, 2: 4, 3: 5}
+    return masks, id_map, segs_of(id_map, cats)
+
+
+def test_majority_rule_needs_more_than_half_of_the_overlap():
+    # O = 40 px: 15 to a, 10 to b, 15 to a third instance -> plurality: a in front;
+    # majority: nobody holds more than 20 of the 40 px -> no relation (a tie)
+    masks, id_map, segs = _three_way_overlap(15, 10)
+    paper = extract_relations(masks, id_map, segs, theta=0.2, rule="paper")
+    major = extract_relations(masks, id_map, segs, theta=0.2, rule="majority")
+    assert [(x.front, x.back) for x in paper.relations if {x.front, x.back} == {1, 2}] == [(1, 2)]
+    assert all({x.front, x.back} != {1, 2} for x in major.relations)
+    assert (1, 2) in major.ties and (1, 2) not in major.hidden
+    assert major.candidate_pairs == paper.candidate_pairs
+    assert major.candidate_pairs == len(major.relations) + len(major.ties) + len(major.hidden)
+    # exactly half (20 of 40) is not a majority; 21 of 40 is
+    masks, id_map, segs = _three_way_overlap(20, 5)
+    r = extract_relations(masks, id_map, segs, theta=0.2, rule="majority")
+    assert (1, 2) in r.ties
+    r = extract_relations(masks, id_map, segs, theta=0.2, rule="paper")
+    assert (1, 2) in pairs(r)
+    masks, id_map, segs = _three_way_overlap(21, 4)
+    r = extract_relations(masks, id_map, segs, theta=0.2, rule="majority")
+    rel = [x for x in r.relations if {x.front, x.back} == {1, 2}]
+    assert [(x.front, x.back, x.front_pixels, x.back_pixels, x.overlap) for x in rel] == [(1, 2, 21, 4, 40)]
+    # b with the majority: b in front under both rules
+    masks, id_map, segs = _three_way_overlap(5, 30)
+    for rule in ("paper", "majority"):
+        r = extract_relations(masks, id_map, segs, theta=0.2, rule=rule)
+        assert [(x.front, x.back) for x in r.relations if {x.front, x.back} == {1, 2}] == [(2, 1)]
+    # the whole overlap given to a third instance: hidden under both rules
+    masks, id_map, segs = _three_way_overlap(0, 0)
+    for rule in ("paper", "majority"):
+        r = extract_relations(masks, id_map, segs, theta=0.2, rule=rule)
+        assert (1, 2) in r.hidden and (1, 2) not in r.ties
+
+
+def test_majority_rule_without_a_third_segment_equals_the_paper_rule_up_to_exact_halves():
+    """With O split between the two instances only, plurality and majority agree."""
+    masks, id_map, segs = _three_way_overlap(22, 18)
+    for kernels in ("numba", "numpy"):
+        a = extract_relations(masks, id_map, segs, theta=0.2, rule="paper", kernels=kernels)
+        b = extract_relations(masks, id_map, segs, theta=0.2, rule="majority", kernels=kernels)
+        assert pairs(a) == pairs(b) == [(1, 2)]
+
+
+def test_majority_rule_through_the_cli_records_the_rule(tmp_path):
+    import json
+
+    from rapkit.cli import main
+    from rapkit.synth import SynthConfig, make_world
+
+    paths = make_world(tmp_path / "w", SynthConfig(n_images=4, height=96, width=128, seed=3, render_images=False))
+    counts = {}
+    for rule in ("paper", "majority"):
+        out = tmp_path / f"{rule}.json"
+        with pytest.raises(SystemExit) as ex:
+            main(["extract-relations", "--instances", str(paths.instances), "--panoptic", str(paths.panoptic),
+                  "--rule", rule, "-o", str(out), "-q", "--format", "json"])
+        assert ex.value.code == 0
+        doc = json.loads(out.read_text())
+        assert doc["parameters"]["rule"] == rule
+        t = doc["totals"]
+        assert t["candidate_pairs"] == t["relations"] + t["ties"] + t["hidden"]
+        counts[rule] = t
+    # the strict reading never finds more relations than the plurality
+    assert counts["majority"]["relations"] <= counts["paper"]["relations"]
+    assert counts["majority"]["candidate_pairs"] == counts["paper"]["candidate_pairs"]
+
+
 def test_crowd_annotation_is_excluded():
     a = rect(H, W, 0, 0, 10, 10)
     crowd = rect(H, W, 0, 0, 20, 30)
@@ -169,7 +259,7 @@ def test_id_in_png_but_not_in_segments_info():
 
 def test_bad_arguments():
     id_map = np.zeros((H, W), np.uint32)
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match="paper, majority, deficit"):
         extract_relations([], id_map, [], rule="nearest")
     with pytest.raises(ConfigError):
         extract_relations([], id_map, [], theta=1.5)

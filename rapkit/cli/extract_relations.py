@@ -23,9 +23,11 @@ from ._common import Command, JsonPath, emit, force_option, output_option, outpu
               help="Folder of panoptic PNGs [default: the panoptic JSON's path without .json].")
 @click.option("--theta", type=click.FloatRange(0, 1), default=0.2, show_default=True,
               help="A pair counts when |O|/|I_i| or |O|/|I_j| exceeds theta (strictly).")
-@click.option("--rule", type=click.Choice(["paper", "deficit"]), default="paper", show_default=True,
-              help="paper: majority of the overlap pixels in the panoptic map is in front; "
-                   "deficit (authors' code): the instance that lost fewer of its own pixels is in front.")
+@click.option("--rule", type=click.Choice(["paper", "majority", "deficit"]), default="paper", show_default=True,
+              help="paper: of the overlap pixels the panoptic map gives to the two instances, the one with "
+                   "more is in front (two-way plurality); majority: the instance given more than half of "
+                   "the overlap is in front, else no relation; deficit (authors' code): the instance that "
+                   "lost fewer of its own pixels is in front.")
 @output_option("Relations JSON to write.")
 @click.option("--rap-instances", type=click.Path(dir_okay=False), default=None,
               help="Also write the instances JSON with an 'overlap' list (ids on top) on every annotation [default: not written].")
@@ -37,8 +39,8 @@ def command(instances, panoptic, panoptic_dir, theta, rule, output, rap_instance
 
     Each non-crowd instance is matched to its panoptic segment by pixels (same category,
     largest intersection, one-to-one). A pair whose overlap exceeds theta of either instance
-    gets a relation: the instance the panoptic map shows on the majority of the overlap is in
-    front; ties give none. Writes the relations JSON (and, with --rap-instances, RAP's
+    gets a relation: by default the instance the panoptic map shows on more of the overlap
+    than the other is in front (--rule chooses the reading); ties give none. Writes the relations JSON (and, with --rap-instances, RAP's
     training format) and prints a summary.
     """
     from ..pipeline.relations import run_extract_relations

@@ -14,10 +14,14 @@ the image's panoptic id map:
 2. **Candidate pairs.** For instances i, j with ``O = I_i ∩ I_j``, ``R_i = |O|/|I_i|`` and
    ``R_j = |O|/|I_j|``: the pair is a candidate when ``R_i > theta`` or ``R_j > theta``
    (a ratio exactly at theta does not count).
-3. **Front.** ``rule="paper"``: count the pixels of ``O`` that the panoptic map gives to i
-   and to j; the majority is in front. Equal counts give no relation (a *tie*; when both
-   counts are 0 the pair is *hidden*). ``rule="deficit"`` (the authors' code): the instance
-   that lost fewer of its own pixels, ``|I_k| - |seg_k|``, is in front; equal -> tie.
+3. **Front.** ``rule="paper"`` (the two-way plurality): count the pixels of ``O`` that the
+   panoptic map gives to i and to j; the larger count is in front (the rest of ``O`` may
+   belong to other segments or VOID). Equal counts give no relation (a *tie*; when both
+   counts are 0 the pair is *hidden*). ``rule="majority"`` (a strict reading of "the
+   majority of the overlap"): the instance given more than half of ``O`` (``2 * count >
+   |O|``) is in front; when neither is, no relation (a *tie*, or *hidden* when both counts
+   are 0). ``rule="deficit"`` (the authors' code): the instance that lost fewer of its own
+   pixels, ``|I_k| - |seg_k|``, is in front; equal -> tie.
 
 >>> import numpy as np
 >>> from rapkit.types import InstanceMask, Segment
@@ -39,7 +43,7 @@ import numpy as np
 from ..errors import ConfigError, InputError
 from ..types import ImageRelations, InstanceMask, Relation, Segment
 
-RULES = ("paper", "deficit")
+RULES = ("paper", "majority", "deficit")
 
 
 # --------------------------------------------------------------------------- matching
@@ -216,7 +220,7 @@ def extract_relations(
     id_map: np.ndarray,
     segments: Sequence[Segment],
     theta: float = 0.2,
-    rule: Literal["paper", "deficit"] = "paper",
+    rule: Literal["paper", "majority", "deficit"] = "paper",
     *,
     image_id: int = 0,
     kernels: Literal["numba", "numpy"] = "numba",
@@ -302,11 +306,13 @@ def extract_relations(
         ci, cj = int(vis[i, j]), int(vis[j, i])
         if rule == "paper":
             si, sj = ci, cj  # more visible overlap pixels = in front
+        elif rule == "majority":
+            si, sj = int(2 * ci > o), int(2 * cj > o)  # more than half of O = in front
         else:
             si, sj = -int(deficit[i]), -int(deficit[j])  # fewer lost pixels = in front
         pair = (insts[i].id, insts[j].id)
         if si == sj:
-            (out.hidden if rule == "paper" and ci == 0 else out.ties).append(pair)
+            (out.hidden if rule != "deficit" and ci == 0 and cj == 0 else out.ties).append(pair)
             continue
         f, b, rf, rb, cf, cb = (i, j, ri, rj, ci, cj) if si > sj else (j, i, rj, ri, cj, ci)
         out.relations.append(Relation(int(image_id), insts[f].id, insts[b].id, o, rf, rb, cf, cb))
