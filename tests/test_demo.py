@@ -16,8 +16,17 @@ def test_demo_runs_and_rap_beats_heuristic_on_things(tmp_path):
     assert d["kind"] == "demo"
     rap, heu = d["pq"]["rap"], d["pq"]["heuristic"]
     assert rap["Things"]["pq"] > heu["Things"]["pq"]
-    assert [row["row"] for row in d["ablation"]] == ["baseline", "heuristic", "RA", "RA+CA", "RA+CA+EO"]
-    assert len(d["sweep"]) == 9
+    # one baseline, the heuristic at rho = tau = 0.5, with no gamma it does not use
+    assert [row["row"] for row in d["ablation"]] == ["baseline", "RA", "RA+CA", "RA+CA+EO"]
+    base = d["ablation"][0]
+    assert (base["strategy"], base["rho"], base["tau"], base["gamma"]) == ("heuristic", 0.5, 0.5, None)
+    assert len(d["sweep"]) == 9 and d["sweep"][0]["gamma"] is None
+    # the sweep's best setting is the RAP of the comparison and the ablation, with the same numbers
+    best = max(d["sweep"][1:], key=lambda r: r["PQ"])
+    assert {k: d["rap_params"][k] for k in ("rho", "tau", "gamma")} == {k: best[k] for k in ("rho", "tau", "gamma")}
+    assert abs(best["PQ"] - rap["All"]["pq"]) < 1e-9 and abs(d["ablation"][-1]["PQ"] - rap["All"]["pq"]) < 1e-9
+    assert abs(d["sweep"][0]["PQ"] - heu["All"]["pq"]) < 1e-9
+    assert d["relation_values"] == "simulated relation values (synthetic world)" and len(d["next"]) == 3
     acc = d["relation_accuracy"]
     assert acc["pair_accuracy"] > acc["pair_score_order_accuracy"]
     for name in ("world", "relations.json", "fused_heuristic", "fused_rap", "ablation.csv", "sweep.csv"):
@@ -28,6 +37,10 @@ def test_demo_runs_and_rap_beats_heuristic_on_things(tmp_path):
     assert r2.exit_code == 0, r2.output
     for title in ("Table 1", "Table 2", "Table 3", "Table 4", "PQ: RAP"):
         assert title in r2.output
+    text = " ".join(r2.output.split())
+    assert text.count("simulated relation values (synthetic world)") >= 4  # every result table says so
+    assert text.count("heuristic at rho=0.5 tau=0.5") >= 3
+    assert "next: the same on your own data" in text and "rapkit fuse --proposals" in text
 
 
 def test_demo_refuses_existing_output(tmp_path):
