@@ -71,7 +71,7 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: str | None) 
 @click.group(
     cls=LazyGroup,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
-    epilog="Example: rapkit demo out/  (the whole pipeline on a synthetic world)",
+    epilog="Example: rapkit demo -o demo-out  (the whole pipeline on a synthetic world)",
 )
 @click.version_option(__version__, prog_name="rapkit")
 @click.option(
