@@ -45,6 +45,8 @@ def _threshold(name: str, what: str, default: str) -> click.Option:
         "rapkit evaluate --gt world/panoptic.json --pred fused/panoptic.json --fail-under PQ=50,PQ_th=45\n\n"
         "rapkit evaluate --gt world/panoptic.json --pred fused/panoptic.json --relations relations.json "
         "--proposals world/proposals.json --instances world/instances.json\n\n"
+        "rapkit evaluate --relations relations.json --proposals world/proposals.json "
+        "--instances world/instances.json --by-category --protocol authors -o by_category.csv\n\n"
         "rapkit evaluate --sweep rho tau gamma --gt world/panoptic.json --proposals world/proposals.json "
         "--semantic world/semantic"
     ),
@@ -167,12 +169,40 @@ def _threshold(name: str, what: str, default: str) -> click.Option:
     help=f"{FUSION} Algorithm 1 as in the paper or as in the authors' code.",
 )
 @click.option(
+    "--protocol",
+    type=click.Choice(["rapkit", "authors"]),
+    default="rapkit",
+    show_default=True,
+    help=f"{REL} How the fusion accuracy counts: rapkit's, or as the authors' released code (box-IoU "
+    "argmax matching, visible segments only, stop at the first excessive-overlap hit; docs/relations.md).",
+)
+@click.option(
+    "--by-category",
+    is_flag=True,
+    help=f"{REL} Add the table per (front, back) category pair of the matched GT pairs: mean relation "
+    "value gap v_back - v_front, share ordered right, count (paper Fig. 3).",
+)
+@click.option(
+    "--train-relations",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help=f"{REL} With --by-category: training relations JSON; adds how often each pair occurs there and "
+    "sorts by it (needs --train-instances).",
+)
+@click.option(
+    "--train-instances",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help=f"{REL} With --train-relations: the training instances JSON (the categories of its relations).",
+)
+@click.option(
     "-o",
     "--output",
     "table_output",
     type=click.Path(dir_okay=False),
     default=None,
-    help=f"{SW} Also write the rows to .csv, .json, .parquet or .md.",
+    help="[sweep, ablation, relations with --by-category] Also write the rows to .csv, .json, .parquet "
+    "(needs pyarrow) or .md.",
 )
 @force_option
 @workers_option
@@ -199,6 +229,10 @@ def command(
     gamma,
     stuff_area,
     variant,
+    protocol,
+    by_category,
+    train_relations,
+    train_instances,
     table_output,
     force,
     workers,
@@ -209,7 +243,8 @@ def command(
     panopticapi's pq_compute run with one process, bit for bit, for any --workers.
 
     Modes, named in brackets in each option's help: PQ (--gt, --pred); relations: relation
-    accuracy of the paper's Table 4 (--relations, --proposals, --instances; alone or with PQ);
+    accuracy of the paper's Table 4 (--relations, --proposals, --instances; alone or with PQ;
+    --by-category: paper Fig. 3);
     sweep (--sweep rho tau gamma: fuse --proposals for every combination of the named
     thresholds and tabulate PQ, paper Table 1); ablation (--ablation: paper Table 2).
     """
@@ -239,6 +274,10 @@ def command(
         gamma=gamma,
         stuff_area=stuff_area,
         variant=variant,
+        protocol=protocol,
+        by_category=by_category,
+        train_relations=train_relations,
+        train_instances=train_instances,
         workers=resolve_workers(workers),
     )
     with progress(None, "evaluate", quiet) as bar:

@@ -10,7 +10,9 @@ Modes (an option names in ``--help`` the modes it applies to):
 * **PQ** — ``gt`` + ``pred``: PQ / SQ / RQ, panopticapi-exact (``per_class``, ``check``,
   ``fail_under``, ``decoder``, ``pred_dir`` apply only here);
 * **relations** — ``relations`` + ``proposals`` + ``instances``: relation accuracy (paper
-  Table 4) at one ``rho``/``tau``/``gamma``; alone or together with PQ;
+  Table 4) at one ``rho``/``tau``/``gamma``; alone or together with PQ (``protocol``,
+  ``by_category``, ``train_relations``/``train_instances`` and, with ``by_category``,
+  ``output`` apply only here);
 * **sweep** — ``sweep=True`` with the parameter names in ``sweep_params``
   (``rapkit evaluate --sweep rho tau gamma``): ``gt`` + ``proposals``, fused for every
   combination of the ``rho``/``tau``/``gamma`` value lists (paper Table 1);
@@ -94,6 +96,11 @@ class EvaluateRequest:
     gamma: Sequence[float] | float | None = None
     stuff_area: int = 4096
     variant: Literal["paper", "reference"] = "paper"
+    # relation accuracy
+    protocol: Literal["rapkit", "authors"] = "rapkit"
+    by_category: bool = False
+    train_relations: PathLike | None = None
+    train_instances: PathLike | None = None
     # execution
     workers: int = 1
 
@@ -151,6 +158,7 @@ class EvaluateOutcome:
     warnings: list[str] = field(default_factory=list)
     evaluation: PQEvaluation | None = None
     relation_stats: Any = None
+    relation_by_category: Any = None  # pandas DataFrame (fractions) with --by-category
     checks: list[tuple[str, CheckResult]] = field(default_factory=list)
     sweep: SweepResult | None = None
 
@@ -265,7 +273,9 @@ def _plan_sweep(
         raise ConfigError(
             f"{pq_only[0]} applies to PQ evaluation (--gt with --pred), not to {flag}"
         )
-    rel_only = _given(req, ("relations", "instances"))
+    rel_only = _given(req, ("relations", "instances", "by_category", "train_relations", "train_instances"))
+    if req.protocol != "rapkit":
+        rel_only.append("--protocol")
     if rel_only:
         raise ConfigError(
             f"{rel_only[0]} applies to relation accuracy (--relations, --proposals, --instances), not to {flag}"
@@ -305,9 +315,11 @@ def _plan_evaluate(
         raise ConfigError(
             f"unexpected argument(s) {words} (did you mean --sweep {words}?)"
         )
-    sweep_only = _given(req, ("semantic", "categories", "output"))
+    sweep_only = _given(req, ("semantic", "categories"))
     if sweep_only:
         raise ConfigError(f"{sweep_only[0]} applies to --sweep and --ablation only")
+    if req.output is not None and not req.by_category:
+        raise ConfigError("--output applies to --sweep, --ablation and --by-category (relation accuracy)")
     gates = (
         parse_gates(req.fail_under)
         if isinstance(req.fail_under, str) or req.fail_under is None
@@ -325,12 +337,21 @@ def _plan_evaluate(
                 f"relation accuracy needs --relations, --proposals and --instances (missing {', '.join(missing)}){hint}"
             )
         rel_params = _one_value("relation accuracy", lists, req.stuff_area, req.variant)
+        _check_relation_options(req)
     else:
         fixed = [f"--{n}" for n, v in lists.items() if v is not None]
         if fixed:
             raise ConfigError(
                 f"{fixed[0]} applies to --sweep, --ablation and relation accuracy "
                 f"(--relations, --proposals, --instances), not to PQ alone"
+            )
+        rel_only = _given(req, ("by_category", "train_relations", "train_instances"))
+        if req.protocol != "rapkit":
+            rel_only.insert(0, "--protocol")
+        if rel_only:
+            alone = ", not to PQ alone" if req.pred is not None else ""
+            raise ConfigError(
+                f"{rel_only[0]} applies to relation accuracy (--relations, --proposals, --instances){alone}"
             )
     if req.pred is None and rel_params is None:
         raise ConfigError(
@@ -357,6 +378,23 @@ def _plan_evaluate(
     return EvaluatePlan(
         "evaluate", pq=req.pred is not None, relation_params=rel_params, gates=gates
     )
+
+
+def _check_relation_options(req: EvaluateRequest) -> None:
+    """The options of relation accuracy alone: --protocol, --by-category and its companions."""
+    from ..core.relation_acc import check_protocol
+
+    check_protocol(req.protocol)
+    if req.train_relations is not None and not req.by_category:
+        raise ConfigError("--train-relations applies to --by-category (the training frequency of each category pair)")
+    if req.train_instances is not None and not req.by_category:
+        raise ConfigError("--train-instances applies to --by-category (with --train-relations)")
+    if (req.train_relations is None) != (req.train_instances is None):
+        missing = "--train-instances" if req.train_instances is None else "--train-relations"
+        raise ConfigError(
+            f"--by-category's training frequency needs --train-relations and --train-instances (missing {missing}; "
+            f"the instances JSON gives the categories of the training relations)"
+        )
 
 
 def _gates_from_mapping(bars: Mapping[str, float]) -> dict[str, float]:
@@ -413,6 +451,10 @@ def _run_evaluate(
     checks: list[tuple[str, CheckResult]] = []
     warnings: list[str] = []
     ev = None
+    if req.output is not None:  # --by-category's table: checked before any work
+        from .relation_acc import check_table_output
+
+        check_table_output(req.output, req.force)
     if req.check:
         from ..io.panoptic import load_categories
         from .check import check_panoptic, check_report
@@ -458,10 +500,11 @@ def _run_evaluate(
         warnings.extend(ev.warnings)
         parts.append((None, rep))
     rel_stats = None
+    rel_table = None
     if plan.relation_params is not None:
-        from .relation_acc import evaluate_relations
+        from .relation_acc import evaluate_relations_full
 
-        rel_stats, rrep = evaluate_relations(
+        rev = evaluate_relations_full(
             req.proposals,
             req.instances,
             req.relations,
@@ -469,8 +512,17 @@ def _run_evaluate(
             workers=req.workers,
             progress=progress,
             on_start=step("relation accuracy"),
+            protocol=req.protocol,
+            by_category=req.by_category,
+            train_relations=req.train_relations,
+            train_instances=req.train_instances,
         )
-        parts.append((None, rrep))
+        rel_stats, rel_table = rev.stats, rev.by_category
+        parts.append((None, rev.report))
+        if req.output is not None:
+            from ..io.tables import write_dataframe
+
+            write_dataframe(rel_table, req.output, force=req.force)
     gate = None
     if plan.gates:
         gate = GateResult(dict(plan.gates), check_gates(ev.result, plan.gates))
@@ -481,6 +533,7 @@ def _run_evaluate(
         warnings,
         ev,
         rel_stats,
+        rel_table,
         checks,
     )
 

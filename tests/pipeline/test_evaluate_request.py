@@ -76,7 +76,7 @@ INVALID = [
     # PQ / relation accuracy
     ({"gt": GT, "pred": PRED, "semantic": "sem/"}, "--semantic applies to --sweep and --ablation only"),
     ({"gt": GT, "pred": PRED, "categories": "c.json"}, "--categories applies to --sweep and --ablation only"),
-    ({"gt": GT, "pred": PRED, "output": "rows.csv"}, "--output applies to --sweep and --ablation only"),
+    ({"gt": GT, "pred": PRED, "output": "rows.csv"}, "--output applies to --sweep, --ablation and --by-category (relation accuracy)"),
     ({"pred": PRED}, "--pred needs --gt"),
     (
         {"gt": GT, "pred": PRED, "relations": REL},
