@@ -45,6 +45,10 @@ class InstancesDataset:
         return sum(len(v) for v in self.by_image.values())
 
 
+#: polygon coordinates may lie at most this many image sizes outside the image
+_POLY_LIMIT = 16
+
+
 def _is_int(v: Any) -> bool:
     return isinstance(v, numbers.Integral) and not isinstance(v, bool)
 
@@ -64,7 +68,10 @@ def validate_segmentation(seg: Any, height: int, width: int, *, file: Any = None
         if not seg:
             raise bad("empty segmentation (no polygon)")
         for k, poly in enumerate(seg):
-            arr = np.asarray(poly) if isinstance(poly, list) else None
+            try:
+                arr = np.asarray(poly) if isinstance(poly, list) else None
+            except (ValueError, TypeError, OverflowError):  # ragged or nested lists
+                arr = None
             if arr is None or arr.ndim != 1 or arr.dtype.kind not in "iuf":
                 raise bad(f"polygon #{k} is not a list of numbers")
             if len(poly) % 2:
@@ -73,6 +80,13 @@ def validate_segmentation(seg: Any, height: int, width: int, *, file: Any = None
                 raise bad(f"polygon #{k} has {len(poly) // 2} point(s); a polygon needs at least 3")
             if arr.dtype.kind == "f" and not np.isfinite(arr).all():
                 raise bad(f"polygon #{k} has a non-finite coordinate")
+            # pycocotools rasterises at 5x in C ints: far-out points overflow it (crash) or
+            # make it allocate per unit of perimeter (out of memory)
+            lim = _POLY_LIMIT * (max(height, width) + 1)
+            far = float(np.abs(arr.astype(np.float64)).max())
+            if far > lim:
+                raise bad(f"polygon #{k} has a coordinate far outside the {width}x{height} image "
+                          f"({far:g}; the limit is {lim})")
         return "polygons"
     if isinstance(seg, dict):
         size, counts = seg.get("size"), seg.get("counts")

@@ -62,7 +62,7 @@ def parse_categories(raw: Any, file: Any = None) -> dict[int, Category]:
             raise InputError(f"category #{k} has no 'id'", file=file)
         try:
             cid = int(c["id"])
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise InputError(f"category #{k} has a non-integer id {c['id']!r}", file=file) from None
         if cid in cats:
             raise InputError(f"category id {cid} appears twice", file=file)
@@ -93,6 +93,9 @@ def load_categories(path: str | os.PathLike) -> dict[int, Category]:
 
 # --------------------------------------------------------------------------- images
 
+#: the largest image (height x width) rapkit accepts: 2**31 pixels
+MAX_PIXELS = 1 << 31
+
 
 def parse_images(data: Any, file: Any = None) -> dict[int, ImageInfo]:
     """The ``images`` list of a COCO JSON -> ``{id: ImageInfo}`` (order kept)."""
@@ -101,10 +104,13 @@ def parse_images(data: Any, file: Any = None) -> dict[int, ImageInfo]:
     for k, im in enumerate(raw):
         try:
             info = ImageInfo(int(im["id"]), str(im.get("file_name", "")), int(im["height"]), int(im["width"]))
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):
             raise InputError(f"images entry #{k} needs integer id, height and width", file=file) from None
         if info.height <= 0 or info.width <= 0:
             raise InputError(f"non-positive size {info.width}x{info.height}", file=file, image_id=info.id)
+        if info.height * info.width > MAX_PIXELS:  # canvases of this size would exhaust memory
+            raise InputError(f"image size {info.width}x{info.height} is too large (over {MAX_PIXELS} pixels)",
+                             file=file, image_id=info.id)
         if info.id in out:
             raise InputError("image id appears twice in 'images'", file=file, image_id=info.id)
         out[info.id] = info
@@ -382,7 +388,7 @@ def read_id_map(
             arr = np.asarray(im)
     except FileNotFoundError:
         raise InputError("panoptic PNG not found", file=p, image_id=image_id) from None
-    except (UnidentifiedImageError, OSError, SyntaxError) as e:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as e:
         raise InputError(f"cannot decode PNG: {e}", file=p, image_id=image_id) from None
     ids = rgb2id(arr)
     bad = shape_mismatch(ids.shape, shape)

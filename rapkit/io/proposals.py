@@ -88,6 +88,8 @@ def _check_one(k: int, p: Any, images: Mapping[int, ImageInfo], categories: Mapp
         counts = rle["counts"]
     elif not isinstance(counts, (str, bytes)):
         raise InputError(f"{where}: RLE counts must be a string or a list", file=file, image_id=iid)
+    elif isinstance(counts, str) and not counts.isascii():
+        raise InputError(f"{where}: malformed RLE counts (not ASCII)", file=file, image_id=iid)
     rel = p.get("relation", p.get("relation_val"))
     if rel is None:
         r = math.nan
@@ -151,7 +153,8 @@ def parse_proposals(
                 counts = seg.get("counts")
                 tc = type(counts)
                 if (hw is not None and type(size) is list and len(size) == 2 and type(size[0]) is int
-                        and type(size[1]) is int and size[0] == hw[0] and size[1] == hw[1] and (tc is str or tc is bytes)):
+                        and type(size[1]) is int and size[0] == hw[0] and size[1] == hw[1]
+                        and (tc is str and counts.isascii() or tc is bytes)):
                     per[iid].append(k)
                     rles.append({"size": [hw[0], hw[1]], "counts": counts})
                     scores.append(float(s))

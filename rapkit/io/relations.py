@@ -114,7 +114,11 @@ def parse_relations(data: Any, file: Any = None) -> RelationsFile:
         rule = str(params["rule"])
     except (KeyError, TypeError, ValueError):
         raise InputError("relations JSON needs parameters.theta and parameters.rule", file=file) from None
-    out = RelationsFile(theta, rule, {k: int(v) for k, v in (data.get("totals") or {}).items()})
+    totals = data.get("totals") or {}
+    try:
+        out = RelationsFile(theta, rule, {str(k): int(v) for k, v in totals.items()})
+    except (AttributeError, TypeError, ValueError, OverflowError):
+        raise InputError(f"relations 'totals' must map names to counts, got {totals!r:.80}", file=file) from None
     for k, im in enumerate(data["images"]):
         try:
             iid = int(im["image_id"])
@@ -133,7 +137,7 @@ def parse_relations(data: Any, file: Any = None) -> RelationsFile:
                 ties=[(int(a), int(b)) for a, b in im.get("ties", [])],
                 hidden=[(int(a), int(b)) for a, b in im.get("hidden", [])],
             )
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError, AttributeError):
             raise InputError(f"images entry #{k} is malformed (needs image_id and relations of front/back/overlap...)", file=file) from None
         if iid in out.images:
             raise InputError("image appears twice", file=file, image_id=iid)
