@@ -26,8 +26,9 @@ the table of differences):
   the largest *box* IoU, any category, no threshold, not one-to-one
   (:func:`match_proposals_by_box`); only kept proposals whose *visible* canvas segment
   overlaps the new one are met; counting for a new proposal stops at its first
-  excessive-overlap hit, the hit pair not counted (:func:`authors_events`). The authors'
-  code also drops each image's first GT instance (``if idx > 0``): a bug, not reproduced.
+  excessive-overlap hit, the hit pair not counted (:func:`authors_events`); a score exactly
+  at rho takes no part (:func:`authors_params`). The authors' code also drops each image's
+  first GT instance (``if idx > 0``): a bug, not reproduced.
 
 (b) pair accuracy and the per-category table (:func:`category_pair_stats`, paper Fig. 3)
 use the rapkit matching under both protocols (the authors' code has neither).
@@ -243,6 +244,8 @@ def relation_accuracy_parts(
     check_protocol(protocol)
     rel_list = list(relations)
     scene = decode_scene(proposals)
+    if protocol == "authors":
+        params = authors_params(params)
     res = fuse_scene(scene, None, params, np.zeros(256, bool), record_events=protocol == "rapkit")
     match = match_proposals(scene, instances, iou_threshold)
     n_inst = sum(1 for g in instances if not g.iscrowd)
@@ -266,6 +269,21 @@ def check_protocol(protocol: str) -> None:
 
 
 # --------------------------------------------------------------------------- the authors' protocol
+
+
+def authors_params(params: FusionParams) -> FusionParams:
+    """The fusion parameters of the authors' accuracy run: their loader keeps proposals with
+    score *above* rho (``scores > CONFIDENCE_THR``) before the fusion, so a score exactly at
+    rho takes no part (rho = 1 is left as it is: nothing would).
+
+    >>> authors_params(FusionParams(rho=0.6)).rho > 0.6
+    True
+    """
+    import dataclasses
+
+    if params.rho >= 1.0:
+        return params
+    return dataclasses.replace(params, rho=float(np.nextafter(params.rho, 2.0)))
 
 
 def _tight_box(m: np.ndarray, x0: int, y0: int) -> tuple[int, int, int, int] | None:

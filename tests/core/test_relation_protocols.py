@@ -153,6 +153,18 @@ def test_c_counting_stops_at_the_first_excessive_overlap_hit(variant):
     assert fusion_counts(r) == fusion_counts(a) == (3, 3, 3, 0)
 
 
+# --------------------------------------------------------------------------- the score threshold
+
+
+def test_a_score_exactly_at_rho_takes_no_part_under_the_authors_protocol():
+    """The authors' loader keeps scores > rho (strictly) before fusing; rapkit keeps >= rho."""
+    p = props([TABLE, GLASS], [0.9, 0.6], [67, 46], [5.0, 1.0])
+    r, a = both(p, GT, [(20, 10)], FusionParams(rho=0.6))
+    assert fusion_counts(r) == (1, 1, 1, 0)
+    assert fusion_counts(a) == (0, 0, 0, 0)
+    assert (r.pairs, a.pairs) == (1, 1)  # (b) does not depend on the fusion
+
+
 # --------------------------------------------------------------------------- on a synthetic world
 
 
