@@ -10,6 +10,7 @@ CI runs a fixed (derandomized) set of about a minute in all. Longer runs, random
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import math
@@ -149,13 +150,13 @@ def mutate_json(data, obj):
     path = data.draw(st.sampled_from(paths), label="path")
     kind = data.draw(st.sampled_from(["replace", "odd", "delete", "duplicate", "edit", "scale", "retype"]), label="kind")
     if not path:
-        return data.draw(st.sampled_from(ODD_VALUES)) if kind in ("replace", "odd") else obj
+        return copy.deepcopy(data.draw(st.sampled_from(ODD_VALUES))) if kind in ("replace", "odd") else obj
     parent, key = _get(obj, path[:-1]), path[-1]
     old = parent[key]
     if kind == "replace":
         parent[key] = data.draw(json_values)
     elif kind == "odd":
-        parent[key] = data.draw(st.sampled_from(ODD_VALUES))
+        parent[key] = copy.deepcopy(data.draw(st.sampled_from(ODD_VALUES)))  # never share the constants
     elif kind == "delete":
         del parent[key]
     elif kind == "duplicate" and isinstance(parent, list):
@@ -165,11 +166,12 @@ def mutate_json(data, obj):
     elif kind == "edit" and isinstance(old, str):
         parent[key] = _edit_string(data, old)
     elif kind == "scale" and isinstance(old, (int, float)) and not isinstance(old, bool):
-        parent[key] = data.draw(st.sampled_from([-old, old * 1000, old + 1, old - 1, old / 3, int(old) if old == old else 0]))
+        parent[key] = data.draw(st.sampled_from([-old, old * 1000, old + 1, old - 1, old / 3,
+                                                 int(old) if math.isfinite(old) else 0]))
     elif kind == "retype":
         parent[key] = str(old) if not isinstance(old, str) else (int(old) if old.isdigit() else [old])
     else:
-        parent[key] = data.draw(st.sampled_from(ODD_VALUES))
+        parent[key] = copy.deepcopy(data.draw(st.sampled_from(ODD_VALUES)))
     return obj
 
 
@@ -366,6 +368,13 @@ REGRESSIONS = {
     "image-huge": ("fuse", "instances.json", _set("images", 0, "height", 2**31), "too large"),
     # PIL raises ValueError for a truncated IHDR chunk: exit 70
     "png-ihdr-length": ("evaluate", "pred/panoptic/000000000001.png", _flip_png_byte(11, 0), "cannot decode PNG"),
+    # int(inf) in the panoptic JSON's annotations: OverflowError, exit 70
+    "gt-image-id-inf": ("evaluate", "panoptic.json", _set("annotations", 0, "image_id", math.inf),
+                        "non-integer image_id"),
+    "segment-id-inf": ("evaluate", "pred/panoptic.json", _set("annotations", 0, "segments_info", 0, "id", math.inf),
+                       "needs integer 'id' and 'category_id'"),
+    "segment-area-inf": ("evaluate", "panoptic.json", _set("annotations", 0, "segments_info", 0, "area", -math.inf),
+                         "malformed area"),
     # 'totals' a list: AttributeError, exit 70
     "relations-totals-list": ("relation-accuracy", "relations.json", _set("totals", lambda t: [t, t]),
                               "'totals' must map names to counts"),

@@ -219,7 +219,7 @@ def scan_annotations(
             continue
         try:
             iid = int(a["image_id"])
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             found("annotation", f"annotation #{k} has a non-integer image_id {a['image_id']!r}")
             continue
         if iid in seen_images:
@@ -231,7 +231,7 @@ def scan_annotations(
         for s in a["segments_info"]:
             try:
                 sid, cid = int(s["id"]), int(s["category_id"])
-            except (KeyError, TypeError, ValueError):
+            except (KeyError, TypeError, ValueError, OverflowError):
                 found("segment", "segments_info entry needs integer 'id' and 'category_id'", iid)
                 continue
             if sid in ids_seen:
@@ -319,7 +319,7 @@ def _segment(s: dict, sid: int, cid: int, file: Any, image_id: int) -> Segment:
             score=float(s["score"]) if s.get("score") is not None else None,
             relation=float(s["relation"]) if s.get("relation") is not None else None,
         )
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InputError("segments_info entry has a malformed area, bbox, iscrowd, score or relation",
                          file=file, image_id=image_id, segment_id=sid) from None
 
@@ -327,7 +327,7 @@ def _segment(s: dict, sid: int, cid: int, file: Any, image_id: int) -> Segment:
 def _segment_compact(s: dict, sid: int, cid: int, file: Any, image_id: int) -> tuple[int, int, int, int]:
     try:
         return sid, cid, int(s.get("area", 0)), int(s.get("iscrowd", 0))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InputError("segments_info entry has a malformed area or iscrowd", file=file, image_id=image_id,
                          segment_id=sid) from None
 

@@ -85,7 +85,7 @@ def open_semantic(path: str | os.PathLike, images: Mapping[int, ImageInfo], cate
             cid = int(a["category_id"])
             seg = a["segmentation"]
             size = [int(v) for v in seg["size"]]
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):
             raise InputError(f"entry #{k} needs image_id, category_id and an RLE segmentation", file=p) from None
         if iid not in images:
             raise InputError(f"entry #{k} is for an image that is not in the image list", file=p, image_id=iid)
