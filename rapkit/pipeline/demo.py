@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..types import FusionParams
+from .sweep import without_unused_gamma
 
 RAP = FusionParams(strategy="rap", rho=0.6, tau=0.6, gamma=0.5)  # the paper's setting; the sweep's starting point
 HEURISTIC = FusionParams.heuristic()  # rho = tau = 0.5: the one baseline
@@ -106,7 +107,7 @@ def run_demo(
         grid = make_grid(["rho", "tau", "gamma"], RAP, **SWEEP_VALUES)
         sw = run_sweep(world.panoptic, world.proposals, grid, semantic_path=world.semantic, workers=workers,
                        swept=["rho", "tau", "gamma"], progress=bar("sweep", images))
-        write_dataframe(_no_unused_gamma(sw.table), tmp / "sweep.csv")
+        write_dataframe(without_unused_gamma(sw.table), tmp / "sweep.csv")
         res.sweep = sw
         rap = res.rap_params = sw.grid[sw.best()]
         step("sweep", f"{len(grid)} settings + baseline -> sweep.csv; best {_setting(rap)}", t0)
@@ -138,7 +139,7 @@ def run_demo(
         rows = [(lab, p) for lab, p in ablation_grid(rap) if p.strategy != "heuristic"]
         abl = run_sweep(world.panoptic, world.proposals, rows, semantic_path=world.semantic,
                         workers=workers, progress=bar("ablation", images))
-        write_dataframe(_no_unused_gamma(abl.table), tmp / "ablation.csv")
+        write_dataframe(without_unused_gamma(abl.table), tmp / "ablation.csv")
         res.ablation = abl
         step("ablation", "3 RAP rows + the heuristic baseline -> ablation.csv", t0)
 
@@ -148,16 +149,8 @@ def run_demo(
     return res
 
 
-def _no_unused_gamma(df: Any) -> Any:
-    """A copy of a sweep/ablation table with gamma blank on heuristic rows (they do not use it)."""
-    out = df.copy()
-    out["gamma"] = out["gamma"].astype(object)
-    out.loc[out["strategy"] == "heuristic", "gamma"] = None
-    return out
-
-
 def _rows_json(df: Any) -> list[dict[str, Any]]:
-    return [{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()} for _, row in _no_unused_gamma(df).iterrows()]
+    return [{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()} for _, row in without_unused_gamma(df).iterrows()]
 
 
 def demo_report(res: DemoResult, evals: dict[str, Any], racc: dict[str, Any], rel_totals: dict[str, int]) -> Any:

@@ -161,7 +161,7 @@ def sweep_report(res: SweepResult, *, kind: str = "sweep") -> Any:
     from ..core.sweep import pivot_table1
     from ..report import Report, Table
 
-    df = res.table
+    df = without_unused_gamma(res.table)
     cols = ["row", "strategy", "rho", "tau", "gamma", "PQ", "SQ", "RQ", "PQ_th", "PQ_st", "dPQ", "dPQ_th"]
     if kind == "ablation":
         cols = ["row", "rho", "tau", "gamma", "PQ", "SQ", "RQ", "PQ_th", "PQ_st", "dPQ", "dPQ_th"]
@@ -207,4 +207,11 @@ def write_table(res: SweepResult, path: str | os.PathLike, force: bool = False) 
     """Write the rows to CSV, JSON, Parquet (needs pyarrow) or markdown, by extension (atomic)."""
     from ..io.tables import write_dataframe
 
-    return write_dataframe(res.table, path, force=force)
+    return write_dataframe(without_unused_gamma(res.table), path, force=force)
+
+
+def without_unused_gamma(df: Any) -> Any:
+    """A copy of a sweep table with gamma blank (NaN) on heuristic rows, which do not use it."""
+    out = df.copy()
+    out.loc[out["strategy"] == "heuristic", "gamma"] = float("nan")
+    return out

@@ -90,6 +90,10 @@ def test_sweep_and_ablation_outputs_agree_in_percent(cli, small_world, fused, mo
     assert file_json["unit"] == "percent"
     file_json = {r["row"]: r for r in file_json["rows"]}
     md = files["md"].read_text()
+    # the heuristic rows (the baseline; the ablation's first row) show no gamma: they do not use it
+    heuristic = [label for label, r in want.items() if r["strategy"] == "heuristic"]
+    assert heuristic and all(want[h]["gamma"] is None and file_csv[h]["gamma"] == "" for h in heuristic)
+    assert all(r["gamma"] is not None for r in want.values() if r["strategy"] == "rap")
     for label, r in want.items():
         for m in METRICS:
             assert float(file_csv[label][m]) == pytest.approx(r[m], rel=1e-12), (label, m)
