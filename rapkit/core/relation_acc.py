@@ -412,7 +412,7 @@ class CategoryPairStats:
 
     cells: dict[tuple[int, int], list] = field(default_factory=dict)
 
-    def __add__(self, other: "CategoryPairStats") -> "CategoryPairStats":
+    def __add__(self, other: CategoryPairStats) -> CategoryPairStats:
         if not isinstance(other, CategoryPairStats):
             return NotImplemented
         out = {k: list(v) for k, v in self.cells.items()}

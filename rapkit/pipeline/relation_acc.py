@@ -15,7 +15,12 @@ import os
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ..core.relation_acc import CategoryPairStats, RelationAccStats, check_protocol, summarize
+from ..core.relation_acc import (
+    CategoryPairStats,
+    RelationAccStats,
+    check_protocol,
+    summarize,
+)
 from ..errors import RapkitError
 from ..types import FusionParams
 
@@ -212,9 +217,11 @@ def relation_report(stats: RelationAccStats, params: FusionParams | None = None,
     notes = [f"{stats.matched} of {stats.proposals} proposals matched to {stats.instances} GT instances "
              f"(IoU > 0.5); {stats.pairs} of {stats.gt_pairs} GT pairs have both instances matched."]
     if protocol == "authors":
-        notes.append(f"protocol authors: fusion pairs from {stats.box_matched} proposals matched by box IoU "
-                     f"(argmax, any category); only visible segments count; counting stops at the first "
-                     f"excessive-overlap hit.")
+        notes.append(
+            f"protocol authors: fusion pairs from {stats.box_matched} proposals matched by box IoU "
+            "(argmax, any category); only visible segments count; counting stops at the first "
+            "excessive-overlap hit."
+        )
     tables = [t]
     if by_category is not None:
         shown = percent_frame(by_category.drop(columns=["front_id", "back_id"]))

@@ -16,7 +16,6 @@ from rapkit.core.relation_acc import (
     match_proposals,
     match_proposals_by_box,
     relation_accuracy_image,
-    relation_accuracy_parts,
 )
 from rapkit.errors import ConfigError
 from rapkit.types import FusionParams, InstanceMask, Proposals
@@ -47,7 +46,8 @@ def fusion_counts(st):
     return st.events, st.fusion_pairs, st.fusion_correct, st.fusion_score_correct
 
 
-def both(p, gt, rels, params=FusionParams()):
+def both(p, gt, rels, params=None):
+    params = params or FusionParams()
     return (relation_accuracy_image(p, gt, rels, params, protocol="rapkit"),
             relation_accuracy_image(p, gt, rels, params, protocol="authors"))
 

@@ -129,7 +129,8 @@ def test_output_files_csv_json_and_parquet(world, tmp_path, capsys):
     args = rel_args(world) + ["--by-category"]
     code, _, _ = run(capsys, *args, "-o", tmp_path / "t.csv")
     assert code == 0
-    recs = list(csv.DictReader(open(tmp_path / "t.csv")))
+    with open(tmp_path / "t.csv", newline="") as f:
+        recs = list(csv.DictReader(f))
     code, _, _ = run(capsys, *args, "-o", tmp_path / "t.json")
     assert code == 0
     doc = json.loads((tmp_path / "t.json").read_text())
@@ -182,7 +183,7 @@ def test_protocol_authors_through_the_cli(world, capsys):
     assert doc2["protocol"] == "rapkit" and doc2["relation_accuracy"]["box_matched"] == 0
     # (b) is the same under both protocols
     assert doc["relation_accuracy"]["pairs"] == doc2["relation_accuracy"]["pairs"]
-    code, _, err = run(capsys, *rel_args(world), "--protocol", "nearest")
+    code, _, _ = run(capsys, *rel_args(world), "--protocol", "nearest")
     assert code == 2
 
 
