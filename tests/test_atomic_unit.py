@@ -177,3 +177,18 @@ def test_nested_writes_into_one_folder(tmp_path):
             tb.write_text("b")
         assert ta.exists()
     assert listing(tmp_path) == ["a.json", "b.json"]
+
+
+def test_temporary_of_a_locked_output_is_kept_even_if_its_pid_looks_dead(tmp_path):
+    """A writer in another pid namespace: its pid means nothing here, its lock does."""
+    dead = dead_pid()
+    tmp = tmp_path / f".busy.rapkit-tmp-{dead}-7-abcd"
+    tmp.mkdir()
+    held = A._acquire(tmp_path / "busy")
+    try:
+        write_text_atomic(tmp_path / "out", "x")
+        assert tmp.exists()
+    finally:
+        held.release()
+    write_text_atomic(tmp_path / "out", "y", force=True)
+    assert listing(tmp_path) == ["out"]

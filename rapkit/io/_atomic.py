@@ -11,7 +11,7 @@ Names beside an output ``NAME`` (all hidden, all in NAME's parent folder):
   folder), tagged with the writing process's id and start time (``/proc/<pid>/stat`` field
   22 on Linux; 0 where unknown). A later write into the same folder removes the temporaries
   of processes that no longer exist (a live pid with another start time is a reused pid) and
-  says so on stderr; it never touches a live writer's temporary.
+  says so on stderr; it never touches a live writer's temporary (nor one whose output's lock is held).
 * ``.NAME.rapkit-lock``: held (``fcntl.flock``) while NAME is being replaced. A second
   writer of the same NAME gets a :class:`~rapkit.errors.ConfigError` (exit 2) at once
   rather than waiting: two runs into one output cannot both be meant. Removed when done.
@@ -62,7 +62,7 @@ except ImportError:  # pragma: no cover - Windows
 TMP_TAG = "rapkit-tmp"
 LOCK_TAG = "rapkit-lock"
 OLD_TAG = "rapkit-old"
-_TMP_RE = re.compile(r"^\..*\." + TMP_TAG + r"-(\d+)-(\d+)-[0-9a-f]+$")
+_TMP_RE = re.compile(r"^\.(.*)\." + TMP_TAG + r"-(\d+)-(\d+)-[0-9a-f]+$")
 _NAME_MAX = 255
 
 #: Stages at which ``RAPKIT_TEST_PAUSE_AT`` can stop a write (crash tests).
@@ -169,7 +169,7 @@ def _temp_name(p: Path) -> Path:
 def parse_temp_name(name: str) -> tuple[int, int] | None:
     """``(pid, start)`` of a temporary's name, or None if ``name`` is not one of rapkit's."""
     m = _TMP_RE.match(name)
-    return (int(m.group(1)), int(m.group(2))) if m else None
+    return (int(m.group(2)), int(m.group(3))) if m else None
 
 
 # ---------------------------------------------------------------- test hook
@@ -396,11 +396,18 @@ def _tidy(parent: Path, n: str, held: Path | None, removed: list[Path]) -> None:
     q = parent / n
     owner = parse_temp_name(n)
     if owner is not None:
-        if not process_alive(*owner):
-            _remove(q)
-            if not _lexists(q):
-                removed.append(q)
-                _note(f"removed {q}, a temporary of rapkit process {owner[0]} that no longer runs")
+        if process_alive(*owner):
+            return
+        target = parent / _TMP_RE.match(n).group(1)  # type: ignore[union-attr]
+        if target != held:  # a writer of that output holding its lock is alive (another pid namespace?)
+            lock = _try_lock(lock_path(target), create=False)
+            if lock is None:
+                return
+            lock.release()
+        _remove(q)
+        if not _lexists(q):
+            removed.append(q)
+            _note(f"removed {q}, a temporary of rapkit process {owner[0]} that no longer runs")
         return
     for tag, recover in ((OLD_TAG, True), (LOCK_TAG, False)):
         suffix = "." + tag
