@@ -56,7 +56,7 @@ def env(**extra: str) -> dict:
 
 def rapkit(args: list[str], **extra: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "rapkit", *args], capture_output=True, text=True,
-                          env=env(**extra), timeout=300)
+                          env=env(**extra), timeout=300, check=False)
 
 
 def snapshot(path: Path) -> dict[str, bytes]:

@@ -91,12 +91,11 @@ def test_second_writer_of_the_same_output_gets_exit_2(tmp_path):
     out = tmp_path / "out"
     with atomic_path(out, directory=True) as tmp:
         (tmp / "a").write_text("1")
-        with pytest.raises(ConfigError, match="another rapkit process .pid %d. is writing" % os.getpid()) as e:
+        with pytest.raises(ConfigError, match=f"another rapkit process .pid {os.getpid()}. is writing") as e:
             check_writable(out, True)
         assert e.value.exit_code == 2
-        with pytest.raises(ConfigError, match="another rapkit process"):
-            with atomic_path(out, True, directory=True):
-                pass
+        with pytest.raises(ConfigError, match="another rapkit process"), atomic_path(out, True, directory=True):
+            pass
     assert listing(tmp_path) == ["out"] and listing(out) == ["a"]
 
 
@@ -106,13 +105,11 @@ def test_folder_replacement_and_failure(tmp_path, monkeypatch, exchange):
     out = tmp_path / "out"
     with atomic_path(out, directory=True) as tmp:
         (tmp / "old").write_text("old")
-    with pytest.raises(ConfigError, match="--force"):
-        with atomic_path(out, directory=True):
-            pass
-    with pytest.raises(RuntimeError):
-        with atomic_path(out, True, directory=True) as tmp:
-            (tmp / "new").write_text("half")
-            raise RuntimeError("boom")
+    with pytest.raises(ConfigError, match="--force"), atomic_path(out, directory=True):
+        pass
+    with pytest.raises(RuntimeError), atomic_path(out, True, directory=True) as tmp:
+        (tmp / "new").write_text("half")
+        raise RuntimeError("boom")
     assert listing(tmp_path) == ["out"] and listing(out) == ["old"]
     with atomic_path(out, True, directory=True) as tmp:
         (tmp / "new").write_text("new")

@@ -119,7 +119,7 @@ def test_table_format_prints_no_json(world, tmp_path, capsys):
 def test_config_file_format_json(world, tmp_path, capsys):
     cfg = tmp_path / "c.toml"
     cfg.write_text('[fuse]\nformat = "json"\n')
-    code, out, err = run(capsys, "--config", cfg, *fuse_args(world, tmp_path / "o", tmp_path / "missing.json"))
+    code, out, _ = run(capsys, "--config", cfg, *fuse_args(world, tmp_path / "o", tmp_path / "missing.json"))
     assert code == 3 and last_error(out)["code"] == 3
 
 
@@ -144,7 +144,7 @@ def test_subprocess_exit_codes_and_json(world, tmp_path):
     for args, want in ((fuse_args(world, tmp_path / "o", bad), 3), (["fuse", "--nope"], 2),
                        (["check", "--gt", str(tmp_path / "none.json")], None)):
         r = subprocess.run([sys.executable, "-m", "rapkit", *args, "--format", "json"], capture_output=True,
-                           text=True, timeout=120)
+                           text=True, timeout=120, check=False)
         if want is None:
             want = r.returncode
             assert want in (2, 3)
