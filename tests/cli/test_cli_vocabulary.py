@@ -40,10 +40,10 @@ def _choice(values):
     return lambda p: isinstance(p.type, click.Choice) and set(p.type.choices) == set(values)
 
 
-folder = lambda p: _path(p, file=False, folder=True)  # noqa: E731
-json_file = lambda p: _path(p, file=True, folder=False)  # noqa: E731
-file_or_folder = lambda p: _path(p, file=True, folder=True)  # noqa: E731
-flag = lambda p: p.is_flag  # noqa: E731
+folder = lambda p: _path(p, file=False, folder=True)
+json_file = lambda p: _path(p, file=True, folder=False)
+file_or_folder = lambda p: _path(p, file=True, folder=True)
+flag = lambda p: p.is_flag
 
 #: option -> (meaning, test). Every option name used by two or more commands must be here.
 MEANING = {
@@ -81,14 +81,43 @@ MEANING = {
     "--device": ("auto, cpu or cuda[:N]", lambda p: p.type is click.STRING and p.default == "auto"),
     "--amp": ("mixed precision on/off", lambda p: p.is_flag and p.secondary_opts == ["--no-amp"]),
     "--batch-size": ("images per batch", lambda p: _count(p, 1)),
+    "--max-size": ("longest image side, in pixels", lambda p: _count(p, 1)),
+    "--sweep": ("evaluate's sweep flag", flag),
+    "--ablation": ("evaluate's ablation flag", flag),
+    "--labels": ("how detector labels map to category ids", _choice(["auto", "coco", "contiguous"])),
+    "--ids": ("image ids, comma-separated", lambda p: p.type is click.STRING),
+    "--first": ("the first N images (a count)", lambda p: _count(p, 0)),
+    "--alpha": ("blend opacity in [0, 1]", lambda p: isinstance(p.type, click.types.FloatRange) and p.type.max == 1),
+}
+#: (command, option) pairs known to break the table, each a failing case until renamed
+KNOWN_CONFLICTS = {
+    ("show charts", "--sweep"): "a sweep table file here, a flag in evaluate",
+    ("show charts", "--ablation"): "an ablation table file here, a flag in evaluate",
+    ("show compare", "--labels"): "display names here, the detector label mapping in train",
 }
 #: short flags: one meaning each
 SHORT = {"-o": "--output", "-n": "--num-images", "-j": "--workers", "-q": "--quiet"}
 
 
-def all_options():
+def all_commands():
+    """(name, command) of every command, subcommands of groups (``show overlay``) included."""
     for name in COMMANDS:
-        for p in _cmd(name).params:
+        cmd = _cmd(name)
+        if isinstance(cmd, click.Group):
+            ctx = click.Context(cmd)
+            for sub in cmd.list_commands(ctx):
+                yield f"{name} {sub}", cmd.get_command(ctx, sub)
+        else:
+            yield name, cmd
+
+
+def _by_name(name: str) -> click.Command:
+    return dict(all_commands())[name]
+
+
+def all_options():
+    for name, cmd in all_commands():
+        for p in cmd.params:
             if isinstance(p, click.Option) and not p.hidden:
                 yield name, p
 
@@ -102,12 +131,19 @@ def test_option_has_help_and_default(name, param):
     assert param.help and param.help.strip(), f"rapkit {name} {_long(param)} has no help text"
     has_default = param.default is not None and not param.is_flag and not param.required
     if has_default and not param.show_default:
-        ctx = _cmd(name).context_settings
+        ctx = _by_name(name).context_settings
         assert ctx.get("show_default"), f"rapkit {name} {_long(param)}: default {param.default!r} not shown in --help"
 
 
-@pytest.mark.parametrize("name,param", [pytest.param(n, p, id=f"{n}:{_long(p)}") for n, p in all_options()
-                                        if _long(p) in MEANING])
+def _meaning_cases():
+    for n, p in all_options():
+        if _long(p) in MEANING:
+            why = KNOWN_CONFLICTS.get((n, _long(p)))
+            marks = [pytest.mark.xfail(strict=True, reason=f"known conflict: {why}")] if why else []
+            yield pytest.param(n, p, id=f"{n}:{_long(p)}", marks=marks)
+
+
+@pytest.mark.parametrize("name,param", list(_meaning_cases()))
 def test_same_name_same_meaning(name, param):
     meaning, ok = MEANING[_long(param)]
     assert ok(param), f"rapkit {name} {_long(param)} does not mean {meaning!r}"
@@ -126,8 +162,7 @@ def test_shared_names_are_in_the_table():
 
 
 def test_every_writing_command_has_dash_o_output_and_no_positional_output():
-    for name in COMMANDS:
-        cmd = _cmd(name)
+    for name, cmd in all_commands():
         args = [p.name for p in cmd.params if isinstance(p, click.Argument)]
         assert args in ([], ["sweep_params"]), f"rapkit {name} has positional arguments {args}"
         if name != "check":

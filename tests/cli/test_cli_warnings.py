@@ -90,7 +90,7 @@ def test_long_steps_print_plain_progress_lines_off_a_terminal(cli, small_world, 
     code, _, err = cli("fuse", "--proposals", w.proposals, "--image-info", w.panoptic, "--categories", w.categories,
                        "--semantic", w.semantic, "-o", tmp_path / "f")
     assert code == 0, err
-    assert re.search(r"^fuse: [1-3] done, \d+ s elapsed$", err, re.M), err
+    assert re.search(r"^fuse: [1-3] done, \d+ s elapsed$", err, re.MULTILINE), err
     code, _, err = cli("fuse", "--proposals", w.proposals, "--image-info", w.panoptic, "--categories", w.categories,
                        "--semantic", w.semantic, "-o", tmp_path / "g", "-q")
     assert code == 0 and "done," not in err

@@ -31,7 +31,7 @@ def _section(text: str, heading: str) -> str:
 
 def shell_blocks(section: str) -> list[str]:
     """Bare fenced blocks (no language tag: shell commands)."""
-    return re.findall(r"^```\n(.*?)^```", section, re.S | re.M)
+    return re.findall(r"^```\n(.*?)^```", section, re.DOTALL | re.MULTILINE)
 
 
 def test_no_bracket_syntax_in_shell_blocks():
@@ -40,7 +40,7 @@ def test_no_bracket_syntax_in_shell_blocks():
 
 
 def _ignored(path: str) -> bool:
-    r = subprocess.run(["git", "-C", str(ROOT), "check-ignore", "-q", "--no-index", path])
+    r = subprocess.run(["git", "-C", str(ROOT), "check-ignore", "-q", "--no-index", path], check=False)
     return r.returncode == 0
 
 
@@ -73,7 +73,7 @@ def test_readme_tour_runs_verbatim(tmp_path, git_repo):
     env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
     for block in blocks:
         script = re.sub(r"--iterations \d+", f"--iterations {iterations}", block)
-        r = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path, env=env, capture_output=True,
+        r = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path, env=env, capture_output=True, check=False,
                            text=True, timeout=900)
         assert r.returncode == 0, f"README block failed ({r.returncode}):\n{block}\n--- stderr:\n{r.stderr[-3000:]}"
         if "rapkit check" in block:
