@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pycocotools import mask as cm
 
-from rapkit.kernels import fusion, rle
+from rapkit.kernels import fusion, png_encode, rle
 from rapkit.kernels import _reference as ref
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -139,7 +139,7 @@ def test_compose_matches_twin(h, w, seed, stuff_area, with_sem):
 def test_png_rows_match_twin(h, w, seed):
     ids = np.random.default_rng(seed).integers(0, 1 << 24, (h, w)).astype(np.uint32)
     ids[h // 2:] = ids[0]  # repeated rows
-    assert np.array_equal(fusion.png_up_rows(ids), ref.ref_png_up_rows(ids))
+    assert np.array_equal(png_encode.png_up_rows(ids), ref.ref_png_up_rows(ids))
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -160,8 +160,8 @@ def test_png_idat_matches_twin_and_inflates_to_the_rows(h, w, seed, kind):
     else:  # long constant rows (matches split at 258 bytes)
         ids = np.full((h, w), rng.integers(0, 1 << 24), np.uint32)
         ids[h // 2:, : w // 3] = 0
-    got = fusion.png_idat(ids)
-    assert zlib.decompress(got.tobytes()) == fusion.png_up_rows(ids).tobytes()
+    got = png_encode.png_idat(ids)
+    assert zlib.decompress(got.tobytes()) == png_encode.png_up_rows(ids).tobytes()
     assert np.array_equal(got, ref.ref_png_idat(ids))
 
 

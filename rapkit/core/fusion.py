@@ -28,9 +28,10 @@ from typing import Iterable, Mapping
 import numpy as np
 
 from ..errors import InputError
+from ..kernels.status import KEPT, STATUS_NAMES, reported
 from ..types import Category, FusionParams, Proposals, Segment
 
-STATUS_NAMES = ("kept", "score", "empty", "category", "overlap", "canvas", "emptied", "unseen")
+__all__ = ["STATUS_NAMES", "FusionResult", "Scene", "decode_scene", "fuse_image", "fuse_scene", "stuff_table"]
 
 
 def _kernels():
@@ -124,7 +125,8 @@ def decode_scene(proposals: Proposals) -> Scene:
 class FusionResult:
     """The outcome of fusing one image.
 
-    ``status[k]`` indexes :data:`STATUS_NAMES` for proposal ``k`` (input order);
+    ``status[k]`` indexes :data:`STATUS_NAMES` (:mod:`rapkit.kernels.status`) for proposal
+    ``k`` (input order; never ``unseen``: see :func:`rapkit.kernels.status.reported`);
     ``segment_of[k]`` is its final segment id (0 = not in the output); ``events`` holds the
     (new, kept) proposal pairs whose masks overlap, as met by the pair loop of Algorithm 1.
     """
@@ -192,11 +194,11 @@ def fuse_scene(
         tau=params.tau, gamma=params.gamma, ra=ra, ca=ca, eo=eo, reference=reference,
         overlaps=scene.overlaps() if use_overlap_cache else None, record_events=record_events,
     )
-    status[status == 7] = 1  # not a candidate: dropped by score
+    status = reported(status)  # not a candidate: dropped by score
     # final ids: kept things in painting order, then stuff
     lut = np.zeros(n + 1, np.uint32)
     segment_of = np.zeros(n, np.int64)
-    thing_ids = [int(i) for i in order if status[i] == 0]
+    thing_ids = [int(i) for i in order if status[i] == KEPT]
     for sid, i in enumerate(thing_ids, start=1):
         lut[i + 1] = sid
         segment_of[i] = sid

@@ -104,18 +104,3 @@ def imap_ordered(
                 f.cancel()
             ex.shutdown(wait=False, cancel_futures=True)
             raise
-
-
-def chunked(seq: list[T], n_chunks: int) -> list[list[T]]:
-    """Split ``seq`` into at most ``n_chunks`` contiguous, nearly equal chunks (order kept)."""
-    n = len(seq)
-    if n == 0:
-        return []
-    n_chunks = max(1, min(n_chunks, n))
-    k, m = divmod(n, n_chunks)
-    out, start = [], 0
-    for i in range(n_chunks):
-        end = start + k + (1 if i < m else 0)
-        out.append(seq[start:end])
-        start = end
-    return out

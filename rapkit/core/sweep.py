@@ -17,11 +17,12 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass, replace
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from ..errors import ConfigError, InputError
+from ..kernels.status import KEPT, reported
 from ..types import Category, FusionParams, Segment
 from .fusion import Scene, stuff_table
 
@@ -91,7 +92,6 @@ class SweepImage:
 
     image_id: int
     position: int
-    n_pixels: int
     scores: np.ndarray
     labels: np.ndarray
     relations: np.ndarray
@@ -145,7 +145,6 @@ def prepare_image(
     return SweepImage(
         image_id=scene.image_id,
         position=int(position),
-        n_pixels=h * w,
         scores=scene.scores,
         labels=scene.labels,
         relations=scene.relations,
@@ -165,8 +164,8 @@ def prepare_image(
 def fuse_prepared(img: SweepImage, params: FusionParams, is_stuff: np.ndarray):
     """Fuse a prepared image: ``(pred id per atom, pred segments as dicts, status)``.
 
-    Segment ids follow :func:`rapkit.core.fusion.fuse_scene`: kept things 1.. in painting
-    order, then stuff classes in ascending id.
+    Segment ids and statuses follow :func:`rapkit.core.fusion.fuse_scene`: kept things 1.. in
+    painting order, then stuff classes in ascending id; proposals below rho are ``score``.
     """
     from ..kernels import sweep as k
 
@@ -179,12 +178,13 @@ def fuse_prepared(img: SweepImage, params: FusionParams, is_stuff: np.ndarray):
         img.weight, img.ptr, img.idx, img.areas, img.boxes, img.labels, img.relations, order, img.overlaps,
         tau=params.tau, gamma=params.gamma, ra=ra, ca=ca, eo=eo, reference=reference,
     )
+    status = reported(status)  # not a candidate: dropped by score
     n = img.areas.shape[0]
     lut = np.zeros(max(n, 1), np.int64)
     segs: list[dict] = []
     sid = 0
     for i in order.tolist():
-        if status[i] == 0:
+        if status[i] == KEPT:
             sid += 1
             lut[i] = sid
             segs.append({"id": sid, "category_id": int(img.labels[i])})
@@ -209,20 +209,14 @@ def image_stats(img: SweepImage, params: FusionParams, categories: Mapping[int, 
     return pq_stats(hist, img.gt_segments, segs, categories, image_id=img.image_id, order=img.position)
 
 
-def grid_stats(img: SweepImage, grid: Sequence[FusionParams], categories: Mapping[int, Category]) -> list:
-    """:func:`image_stats` for every setting of ``grid`` (one prepared image)."""
-    is_stuff = stuff_table(categories)
-    return [image_stats(img, p, categories, is_stuff) for p in grid]
-
-
 # --------------------------------------------------------------------------- tables
 
 PARAM_COLUMNS = ["strategy", "rho", "tau", "gamma", "ra", "ca", "eo", "variant"]
-METRIC_COLUMNS = ["PQ", "SQ", "RQ", "PQ_th", "SQ_th", "RQ_th", "PQ_st", "SQ_st", "RQ_st"]
 
 
 def result_row(result: Any) -> dict[str, float]:
-    """Metrics of a :class:`~rapkit.core.pq.PQResult` as fractions keyed like METRIC_COLUMNS."""
+    """Metrics of a :class:`~rapkit.core.pq.PQResult` as fractions: ``PQ``, ``SQ``, ``RQ`` and
+    the same with ``_th`` (things) and ``_st`` (stuff)."""
     out = {}
     for split, suffix in (("All", ""), ("Things", "_th"), ("Stuff", "_st")):
         s = result.split(split)
@@ -252,10 +246,3 @@ def pivot_table1(df: Any, value: str = "dPQ"):
     """Table 1's layout: rows rho, columns (tau, gamma), cells ``value`` (RAP rows only)."""
     rap = df[df["strategy"] == "rap"]
     return rap.pivot_table(index="rho", columns=["tau", "gamma"], values=value, aggfunc="first")
-
-
-def grid_from_iterable(params: Iterable[FusionParams]) -> list[FusionParams]:
-    out = list(params)
-    if not out:
-        raise ConfigError("empty parameter grid")
-    return out

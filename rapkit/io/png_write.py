@@ -2,7 +2,7 @@
 
 Every row uses the PNG "Up" filter (most residuals of a segment map are zero). By default
 the image data is written straight from the id map by a numba kernel
-(:func:`rapkit.kernels.fusion.png_idat`: one fixed-Huffman deflate block whose matches repeat
+(:func:`rapkit.kernels.png_encode.png_idat`: one fixed-Huffman deflate block whose matches repeat
 the previous pixel; about 0.4 ms for 640x480, files somewhat larger than zlib's). With
 ``level=1..12`` the filtered rows go through libdeflate (``deflate`` on PyPI) instead: about
 3x slower, about half the size. The bytes depend only on the id map and ``level``; any PNG
@@ -53,7 +53,7 @@ def encode_id_map_png(id_map: np.ndarray, level: int | None = None) -> bytes:
     if int(ids.min()) < 0 or int(ids.max()) >= 1 << 24:
         raise ValueError("panoptic ids must lie in [0, 2**24)")
     ids = np.ascontiguousarray(ids, dtype=np.uint32)
-    from ..kernels.fusion import png_idat, png_up_rows
+    from ..kernels.png_encode import png_idat, png_up_rows
 
     if level is None:
         idat = png_idat(ids).tobytes()

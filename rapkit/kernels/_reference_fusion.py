@@ -1,16 +1,35 @@
 """Plain-numpy twins of the RLE and fusion kernels (full-image masks, per-proposal loops).
 
 Same arguments and results as :mod:`rapkit.kernels.rle` and :mod:`rapkit.kernels.fusion`;
-they are the executable specification the kernels are tested against.
+they are the executable specification the kernels are tested against. The checks of
+Algorithm 1 are the functions of :mod:`rapkit.kernels.decisions`, the very ones the kernels
+compile. No numba here.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from .decisions import (
+    canvas_drop,
+    category_drop,
+    excessive_overlap,
+    mark_emptied,
+    number_stuff_segments,
+    occupancy_drop,
+    takes_over,
+)
+from .status import CANVAS, CATEGORY, EMPTY, KEPT, OVERLAP, UNSEEN
+
 __all__ = [
-    "ref_rle_counts", "ref_full_mask", "crops_from_full", "ref_decode_rles", "full_masks",
-    "ref_pairwise_overlaps", "ref_fuse_instances", "ref_compose", "ref_png_up_rows", "ref_png_idat",
+    "crops_from_full",
+    "full_masks",
+    "ref_compose",
+    "ref_decode_rles",
+    "ref_full_mask",
+    "ref_fuse_instances",
+    "ref_pairwise_overlaps",
+    "ref_rle_counts",
 ]
 
 # ----------------------------------------------------------------------------- RLE
@@ -127,7 +146,7 @@ def ref_fuse_instances(boxes, areas, offsets, masks, labels, relations, order, w
     P = np.zeros((height, width), np.int64)  # label canvas, -1 = empty
     P[:] = -1
     V = np.full((height, width), np.inf)
-    status = np.full(n, 7, np.int8)
+    status = np.full(n, UNSEEN, np.int8)
     kept: list[int] = []
     events: list[tuple[int, int]] = []
     labels = np.asarray(labels)
@@ -136,13 +155,11 @@ def ref_fuse_instances(boxes, areas, offsets, masks, labels, relations, order, w
         I = fm[i]
         area = int(I.sum())
         if area == 0:
-            status[i] = 2
+            status[i] = EMPTY
             continue
-        if ca:
-            share = int((I & (P == labels[i])).sum()) / area
-            if (share > tau) if reference else (share >= tau):
-                status[i] = 3
-                continue
+        if ca and category_drop(int((I & (P == labels[i])).sum()), area, tau, reference):
+            status[i] = CATEGORY
+            continue
         drop = False
         for j in kept:
             o = int((I & fm[j]).sum())
@@ -151,37 +168,31 @@ def ref_fuse_instances(boxes, areas, offsets, masks, labels, relations, order, w
             if record_events:
                 events.append((i, j))
             if eo and not drop:
-                if reference:
+                if reference:  # against j's visible segment
                     vis_j = seg == j + 1
-                    nv = int(vis_j.sum())
-                    if nv == 0:
-                        continue
-                    ov = int((I & vis_j).sum())
-                    drop = ov / area >= gamma and ov / nv >= gamma
+                    drop = excessive_overlap(int((I & vis_j).sum()), area, int(vis_j.sum()), gamma)
                 else:
-                    drop = o / area >= gamma and o / int(fm[j].sum()) >= gamma
+                    drop = excessive_overlap(o, area, int(fm[j].sum()), gamma)
         if drop:
-            status[i] = 4
+            status[i] = OVERLAP
             continue
         if ra:
-            C = I & (V > rel[i])
-            if int(C.sum()) / area <= tau:
-                status[i] = 5
+            C = I & takes_over(V, rel[i])
+            if canvas_drop(int(C.sum()), area, tau):
+                status[i] = CANVAS
                 continue
         else:
-            if int((I & (seg > 0)).sum()) / area > tau:
-                status[i] = 5
+            if occupancy_drop(int((I & (seg > 0)).sum()), area, tau):
+                status[i] = CANVAS
                 continue
             C = I & (seg == 0)
         P[C] = labels[i]
         V[C] = rel[i]
         seg[C] = i + 1
-        status[i] = 0
+        status[i] = KEPT
         kept.append(i)
     visible = np.bincount(seg.ravel(), minlength=n + 1)[1:].astype(np.int64)
-    for j in kept:
-        if visible[j] == 0:
-            status[j] = 6
+    mark_emptied(status, visible, kept, len(kept))
     ev = np.array(events, np.int64).reshape(-1, 2)
     return seg.astype(np.int32), status, visible, ev
 
@@ -190,96 +201,20 @@ def ref_compose(canvas, semantic, is_stuff, stuff_area, thing_lut, n_things):
     """Twin of :func:`rapkit.kernels.fusion.compose`."""
     img = canvas
     out = thing_lut[img].astype(np.uint32)
-    classes = []
+    classes = np.zeros(0, np.int64)
     if semantic is not None:
         free = img == 0
-        for c in range(256):
-            if not is_stuff[c]:
-                continue
-            m = free & (semantic == c)
-            a = int(m.sum())
-            if a == 0 or a < stuff_area:
-                continue
-            classes.append(c)
-            out[m] = n_things + len(classes)
-    n_ids = n_things + len(classes)
+        seg_of = np.zeros(256, np.int64)
+        cls = np.zeros(256, np.int64)
+        counts = np.bincount(semantic[free].astype(np.int64), minlength=256)
+        classes = cls[:number_stuff_segments(counts, is_stuff, stuff_area, n_things, seg_of, cls)].copy()
+        stuff = free & (seg_of[semantic] > 0)
+        out[stuff] = seg_of[semantic][stuff]
+    n_ids = n_things + classes.shape[0]
     area = np.bincount(out.ravel(), minlength=n_ids + 1).astype(np.int64)
     bbox = np.zeros((n_ids + 1, 4), np.int64)
     for v in range(n_ids + 1):
         if area[v]:
             ys, xs = np.nonzero(out == v)
             bbox[v] = (xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1)
-    return np.ascontiguousarray(out), np.array(classes, np.int64), area, bbox
-
-
-def ref_png_up_rows(ids: np.ndarray) -> np.ndarray:
-    """Twin of :func:`rapkit.kernels.fusion.png_up_rows`."""
-    h, w = ids.shape
-    rgb = np.stack([ids & 255, (ids >> 8) & 255, (ids >> 16) & 255], -1).astype(np.uint8).reshape(h, 3 * w)
-    res = rgb.copy()
-    res[1:] = rgb[1:] - rgb[:-1]  # uint8 arithmetic wraps mod 256
-    return np.concatenate([np.full((h, 1), 2, np.uint8), res], axis=1)
-
-
-def ref_png_idat(ids: np.ndarray) -> np.ndarray:
-    """Twin of :func:`rapkit.kernels.fusion.png_idat` (same symbols, same bytes), in Python."""
-    import zlib
-
-    from .fusion import IDAT_TABLES
-
-    codes, lens, lsym, lext, lval = (t.tolist() for t in IDAT_TABLES)
-    bits: list[tuple[int, int]] = [(3, 3)]  # BFINAL, fixed Huffman
-
-    def lit(v: int) -> None:
-        bits.append((codes[v], lens[v]))
-
-    def repeat(n: int, dist_bits: int) -> None:
-        while n > 0:
-            m = min(n, 258)
-            if n - m in (1, 2):
-                m = n - 3
-            bits.append((codes[lsym[m]], lens[lsym[m]]))
-            if lext[m]:
-                bits.append((lval[m], lext[m]))
-            bits.append((dist_bits, 5))
-            n -= m
-
-    h, w = ids.shape
-    rgb = np.stack([ids & 255, (ids >> 8) & 255, (ids >> 16) & 255], -1).astype(np.int64)
-    res = rgb.copy()
-    res[1:] = (rgb[1:] - rgb[:-1]) % 256
-    last = -1
-    for y in range(h):
-        lit(2)
-        last = 2
-        trip = [tuple(int(v) for v in res[y, x]) for x in range(w)]
-        x = 0
-        while x < w:
-            d = trip[x]
-            k = 1
-            while x + k < w and trip[x + k] == d:
-                k += 1
-            if d == (0, 0, 0) and last == 0:
-                repeat(3 * k, 0)
-            else:
-                for v in d:
-                    lit(v)
-                if k > 1:
-                    repeat(3 * (k - 1), 8)
-            last = d[2]
-            x += k
-    bits.append((0, 7))
-    acc = nb = 0
-    out = bytearray(b"\x78\x01")
-    for value, n in bits:
-        acc |= value << nb
-        nb += n
-        while nb >= 8:
-            out.append(acc & 255)
-            acc >>= 8
-            nb -= 8
-    if nb:
-        out.append(acc & 255)
-    raw = ref_png_up_rows(ids.astype(np.uint32)).tobytes()
-    out += zlib.adler32(raw).to_bytes(4, "big")
-    return np.frombuffer(bytes(out), np.uint8)
+    return np.ascontiguousarray(out), classes, area, bbox

@@ -1,10 +1,23 @@
-"""Plain-numpy twins of :mod:`rapkit.kernels.sweep`."""
+"""Plain-numpy twins of :mod:`rapkit.kernels.sweep` (the checks of Algorithm 1 are those of
+:mod:`rapkit.kernels.decisions`, as in every fusion path). No numba here."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from ._reference_fusion import full_masks
+from .decisions import (
+    canvas_drop,
+    category_drop,
+    excessive_overlap,
+    mark_emptied,
+    number_stuff_segments,
+    occupancy_drop,
+    takes_over,
+)
+from .status import CANVAS, CATEGORY, EMPTY, KEPT, OVERLAP, UNSEEN
+
+__all__ = ["canonical_atoms", "ref_build_atoms", "ref_fuse_atoms", "ref_pair_counts", "ref_pred_ids", "ref_xmajor_keys"]
 
 
 def ref_xmajor_keys(gt, sem):
@@ -56,13 +69,13 @@ def ref_fuse_atoms(weight, ptr, idx, areas, boxes, labels, rel, order, overlaps,
     m = weight.shape[0]
     n = areas.shape[0]
     owner = np.full(m, -1, np.int64)
-    status = np.full(n, 7, np.int8)
+    status = np.full(n, UNSEEN, np.int8)
     visible = np.zeros(n, np.int64)
     kept: list[int] = []
     for i in (int(v) for v in order):
         area = int(areas[i])
         if area == 0:
-            status[i] = 2
+            status[i] = EMPTY
             continue
         at = idx[ptr[i]:ptr[i + 1]]
         own = owner[at]
@@ -71,49 +84,38 @@ def ref_fuse_atoms(weight, ptr, idx, areas, boxes, labels, rel, order, overlaps,
         own_c = np.where(occ, own, 0)
         n_same = int(w[occ & (labels[own_c] == labels[i])].sum())
         n_occ = int(w[occ].sum())
-        n_vis = int(w[~occ].sum()) + int(w[occ & (rel[own_c] > rel[i])].sum())
-        if ca:
-            share = n_same / area
-            if (share > tau) if reference else (share >= tau):
-                status[i] = 3
-                continue
+        over = occ & takes_over(rel[own_c], rel[i])
+        n_vis = int(w[~occ].sum()) + int(w[over].sum())
+        if ca and category_drop(n_same, area, tau, reference):
+            status[i] = CATEGORY
+            continue
         drop = False
         if eo:
             for j in kept:
                 o = int(overlaps[i, j])
                 if o == 0:
                     continue
-                if reference:
-                    if visible[j] == 0:
-                        continue
-                    ov = int(w[own == j].sum())
-                    if ov / area >= gamma and ov / int(visible[j]) >= gamma:
-                        drop = True
-                        break
-                elif o / area >= gamma and o / int(areas[j]) >= gamma:
-                    drop = True
+                if reference:  # against j's visible segment
+                    drop = excessive_overlap(int(w[own == j].sum()), area, int(visible[j]), gamma)
+                else:
+                    drop = excessive_overlap(o, area, int(areas[j]), gamma)
+                if drop:
                     break
         if drop:
-            status[i] = 4
+            status[i] = OVERLAP
             continue
-        if ra:
-            if n_vis / area <= tau:
-                status[i] = 5
-                continue
-        elif n_occ / area > tau:
-            status[i] = 5
+        if canvas_drop(n_vis, area, tau) if ra else occupancy_drop(n_occ, area, tau):
+            status[i] = CANVAS
             continue
-        take = ~occ | ((rel[own_c] > rel[i]) & occ if ra else np.zeros_like(occ))
+        take = ~occ | over if ra else ~occ
         for a, o_, ww in zip(at[take], own[take], w[take]):
             if o_ >= 0:
                 visible[o_] -= ww
             owner[a] = i
             visible[i] += ww
-        status[i] = 0
+        status[i] = KEPT
         kept.append(i)
-    for j in kept:
-        if visible[j] == 0:
-            status[j] = 6
+    mark_emptied(status, visible, kept, len(kept))
     return owner.astype(np.int32), status, visible
 
 
@@ -121,12 +123,11 @@ def ref_pred_ids(owner, weight, atom_sem, lut, is_stuff, stuff_area, n_things):
     """Twin of :func:`rapkit.kernels.sweep.pred_ids`."""
     free = owner < 0
     counts = np.bincount(atom_sem[free].astype(np.int64), weights=weight[free], minlength=256).astype(np.int64)
-    classes = [c for c in range(256) if is_stuff[c] and counts[c] > 0 and counts[c] >= stuff_area]
     seg_of = np.zeros(256, np.int64)
-    for s, c in enumerate(classes):
-        seg_of[c] = n_things + 1 + s
+    classes = np.zeros(256, np.int64)
+    ns = number_stuff_segments(counts, is_stuff, stuff_area, n_things, seg_of, classes)
     pred = np.where(free, seg_of[atom_sem], lut[np.where(free, 0, owner)])
-    return pred.astype(np.int64), np.array(classes, np.int64)
+    return pred.astype(np.int64), classes[:ns].copy()
 
 
 def ref_pair_counts(gt, pred, weight):

@@ -4,9 +4,10 @@ Masks are the x-major box crops of :mod:`rapkit.kernels.rle` (walked column by c
 COCO RLE is); the canvas is an (H, W) image holding, per pixel, ``k + 1`` for the proposal
 ``k`` that owns it (0 = free).
 
-Status codes per proposal (:data:`STATUS_NAMES`): kept, dropped by score (s < rho), empty
-mask, category-aware check, excessive-overlap check, canvas check (visible/free share), and
-emptied (kept, then fully covered by later proposals: segment removed).
+Status codes per proposal: :mod:`rapkit.kernels.status` (kept, dropped by score, empty
+mask, category-aware check, excessive-overlap check, canvas check, emptied, unseen). The
+checks themselves are :mod:`rapkit.kernels.decisions`, shared with the atom kernel of
+:mod:`rapkit.kernels.sweep` and with the numpy twins.
 
 ``compose`` turns the canvas into the final (H, W) id map with the stuff fill, in two passes
 over the image. The exact semantics are in ``docs/fusion.md``;
@@ -19,8 +20,19 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-KEPT, SCORE, EMPTY, CATEGORY, OVERLAP, CANVAS, EMPTIED, UNSEEN = 0, 1, 2, 3, 4, 5, 6, 7
-STATUS_NAMES = ("kept", "score", "empty", "category", "overlap", "canvas", "emptied", "unseen")
+from .decisions_jit import (
+    canvas_drop,
+    category_drop,
+    excessive_overlap,
+    mark_emptied,
+    number_stuff_segments,
+    occupancy_drop,
+    overlap_may_be_excessive,
+    takes_over,
+)
+from .status import CANVAS, CATEGORY, EMPTY, KEPT, OVERLAP, STATUS_NAMES, UNSEEN
+
+__all__ = ["STATUS_NAMES", "compose", "fuse_instances", "pairwise_overlaps"]
 
 
 @njit(cache=True, nogil=True)
@@ -63,18 +75,17 @@ def _fuse(boxes, areas, offs, masks, labels, rel, order, width, height, tau, gam
           ra, ca, eo, reference, overlaps, record_events):
     n = boxes.shape[0]
     canvas = np.zeros((height, width), np.int32)
-    status = np.full(n, 7, np.int8)
+    status = np.full(n, UNSEEN, np.int8)
     visible = np.zeros(n, np.int64)
     kept = np.empty(n, np.int64)
     nk = 0
     ev = np.empty((max(16, 4 * n), 2), np.int64)
     ne = 0
     have_ov = overlaps.shape[0] == n and n > 0
-    for q in range(order.shape[0]):
-        i = order[q]
+    for i in order:
         area = areas[i]
         if area == 0:
-            status[i] = 2
+            status[i] = EMPTY
             continue
         x0 = boxes[i, 0]
         x1 = boxes[i, 1]
@@ -105,16 +116,14 @@ def _fuse(boxes, areas, offs, masks, labels, rel, order, width, height, tau, gam
                         else:
                             f_occ = 1
                             f_same = 1 if labels[c - 1] == li else 0
-                            f_vis = 1 if rel[c - 1] > ri else 0
+                            f_vis = 1 if takes_over(rel[c - 1], ri) else 0
                     n_occ += f_occ
                     n_same += f_same
                     n_vis += f_vis
         # category-aware check (lines 4-8)
-        if ca:
-            share = n_same / area
-            if (reference and share > tau) or ((not reference) and share >= tau):
-                status[i] = 3
-                continue
+        if ca and category_drop(n_same, area, tau, reference):
+            status[i] = CATEGORY
+            continue
         # pairs met (lines 9-16): events and excessive-overlap check
         drop_eo = False
         for kk in range(nk):
@@ -126,7 +135,7 @@ def _fuse(boxes, areas, offs, masks, labels, rel, order, width, height, tau, gam
             if not record_events:
                 # O_ij <= the boxes' intersection: skip pairs that cannot reach gamma
                 ibox = (min(x1, boxes[j, 1]) - max(x0, boxes[j, 0])) * (min(y1, boxes[j, 3]) - max(y0, boxes[j, 2]))
-                if ibox / area < gamma or ((not reference) and ibox / areas[j] < gamma):
+                if not overlap_may_be_excessive(ibox, area, areas[j], gamma, reference):
                     continue
             if have_ov:
                 o = overlaps[i, j]
@@ -143,33 +152,23 @@ def _fuse(boxes, areas, offs, masks, labels, rel, order, width, height, tau, gam
                 ev[ne, 1] = j
                 ne += 1
             if eo and not drop_eo:
-                if reference:
-                    if visible[j] == 0:
-                        continue
+                if reference:  # against j's visible segment
                     ov = 0
-                    for x in range(x0, x1):
-                        mrow = masks[offs[i] + (x - x0) * bh: offs[i] + (x - x0 + 1) * bh]
-                        crow = canvas[y0:y1, x]
-                        for t in range(bh):
-                            if mrow[t] and crow[t] == j + 1:
-                                ov += 1
-                    if ov / area >= gamma and ov / visible[j] >= gamma:
-                        drop_eo = True
+                    if visible[j] > 0:
+                        for x in range(x0, x1):
+                            mrow = masks[offs[i] + (x - x0) * bh: offs[i] + (x - x0 + 1) * bh]
+                            crow = canvas[y0:y1, x]
+                            for t in range(bh):
+                                if mrow[t] and crow[t] == j + 1:
+                                    ov += 1
+                    drop_eo = excessive_overlap(ov, area, visible[j], gamma)
                 else:
-                    if o / area >= gamma and o / areas[j] >= gamma:
-                        drop_eo = True
-        if drop_eo:
-            status[i] = 4
+                    drop_eo = excessive_overlap(o, area, areas[j], gamma)
+        # canvas check (lines 17-19); the heuristic's occupied share with ra off
+        drop_canvas = canvas_drop(n_vis, area, tau) if ra else occupancy_drop(n_occ, area, tau)
+        if drop_eo or drop_canvas:
+            status[i] = OVERLAP if drop_eo else CANVAS
             continue
-        # canvas check (lines 17-19)
-        if ra:
-            if n_vis / area <= tau:
-                status[i] = 5
-                continue
-        else:
-            if n_occ / area > tau:
-                status[i] = 5
-                continue
         # paint C_i (lines 21-22)
         lab = np.int32(i + 1)
         for x in range(x0, x1):
@@ -181,17 +180,14 @@ def _fuse(boxes, areas, offs, masks, labels, rel, order, width, height, tau, gam
                     if c == 0:
                         crow[t] = lab
                         visible[i] += 1
-                    elif ra and rel[c - 1] > ri:
+                    elif ra and takes_over(rel[c - 1], ri):
                         visible[c - 1] -= 1
                         crow[t] = lab
                         visible[i] += 1
-        status[i] = 0
+        status[i] = KEPT
         kept[nk] = i
         nk += 1
-    for kk in range(nk):
-        j = kept[kk]
-        if visible[j] == 0:
-            status[j] = 6
+    mark_emptied(status, visible, kept, nk)
     return canvas, status, visible, ev[:ne].copy()
 
 
@@ -208,14 +204,10 @@ def _compose(canvas, sem, has_sem, is_stuff, stuff_area, thing_lut, n_things):
                 if crow[x] == 0:
                     counts[srow[x]] += 1
     # stuff segments: classes in ascending id with enough free pixels
-    stuff_id = np.zeros(256, np.uint32)
+    stuff_of = np.zeros(256, np.int64)
     classes = np.empty(256, np.int64)
-    ns = 0
-    for c in range(256):
-        if is_stuff[c] and counts[c] > 0 and counts[c] >= stuff_area:
-            stuff_id[c] = n_things + 1 + ns
-            classes[ns] = c
-            ns += 1
+    ns = number_stuff_segments(counts, is_stuff, stuff_area, n_things, stuff_of, classes)
+    stuff_id = stuff_of.astype(np.uint32)
     n_ids = n_things + ns
     out = np.empty((height, width), np.uint32)
     area = np.zeros(n_ids + 1, np.int64)
@@ -379,201 +371,3 @@ def compose(canvas: np.ndarray, semantic: np.ndarray | None, is_stuff: np.ndarra
             raise ValueError(f"semantic map {semantic.shape} does not match the image ({h}, {w})")
         sem, has = semantic, True
     return _compose(canvas, sem, has, is_stuff, np.int64(stuff_area), thing_lut, np.int64(n_things))
-
-
-# --------------------------------------------------------------------------- PNG rows
-
-
-@njit(cache=True, nogil=True)
-def _png_up_rows(ids):
-    h, w = ids.shape
-    rows = np.empty((h, 1 + 3 * w), np.uint8)
-    for y in range(h):
-        r = rows[y]
-        cur = ids[y]
-        r[0] = 2
-        if y == 0:
-            for x in range(w):
-                v = cur[x]
-                r[1 + 3 * x] = v & 255
-                r[2 + 3 * x] = (v >> 8) & 255
-                r[3 + 3 * x] = (v >> 16) & 255
-        else:
-            prev = ids[y - 1]
-            for x in range(w):
-                v = cur[x]
-                u = prev[x]
-                r[1 + 3 * x] = ((v & 255) - (u & 255)) & 255
-                r[2 + 3 * x] = (((v >> 8) & 255) - ((u >> 8) & 255)) & 255
-                r[3 + 3 * x] = (((v >> 16) & 255) - ((u >> 16) & 255)) & 255
-    return rows
-
-
-def png_up_rows(ids: np.ndarray) -> np.ndarray:
-    """PNG scanlines (filter byte 2 = Up, then RGB residuals) of an (H, W) uint32 id map.
-
-    >>> png_up_rows(np.array([[1], [3]], np.uint32)).tolist()
-    [[2, 1, 0, 0], [2, 2, 0, 0]]
-    """
-    _check("ids", ids, np.uint32, 2)
-    return _png_up_rows(ids)
-
-
-# --------------------------------------------------------------------------- PNG IDAT stream
-# A zlib stream of the Up-filtered rows, written straight from the id map: one fixed-Huffman
-# deflate block (RFC 1951) whose matches repeat the previous residual pixel (distance 3) or
-# the previous zero byte (distance 1). Pixels equal to the one above are zero residuals, so a
-# panoptic map becomes a few symbols per row: several times faster than a general encoder.
-
-
-def _fixed_tables():
-    codes = np.zeros(288, np.int64)
-    lens = np.zeros(288, np.int64)
-    for s in range(288):
-        if s < 144:
-            c, n = 0x30 + s, 8
-        elif s < 256:
-            c, n = 0x190 + s - 144, 9
-        elif s < 280:
-            c, n = s - 256, 7
-        else:
-            c, n = 0xC0 + s - 280, 8
-        codes[s] = int(format(c, f"0{n}b")[::-1], 2)  # Huffman codes are sent MSB first
-        lens[s] = n
-    base = [3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163,
-            195, 227, 258]
-    extra = [0] * 8 + [1] * 4 + [2] * 4 + [3] * 4 + [4] * 4 + [5] * 4 + [0]
-    lsym = np.zeros(259, np.int64)
-    lext = np.zeros(259, np.int64)
-    lval = np.zeros(259, np.int64)
-    for k in range(29):
-        hi = 258 if k == 28 else min(base[k] + (1 << extra[k]) - 1, 257)
-        for length in range(base[k], hi + 1):
-            lsym[length] = 257 + k
-            lext[length] = extra[k]
-            lval[length] = length - base[k]
-    return codes, lens, lsym, lext, lval
-
-
-IDAT_TABLES = _fixed_tables()
-_MOD = 65521
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _bits(out, st, value, n):
-    # st: [byte position, bit count, accumulator]
-    st[2] |= value << st[1]
-    st[1] += n
-    while st[1] >= 8:
-        out[st[0]] = st[2] & 255
-        st[0] += 1
-        st[2] >>= 8
-        st[1] -= 8
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _lit(out, st, ad, codes, lens, v):
-    _bits(out, st, codes[v], lens[v])
-    ad[0] = (ad[0] + v) % _MOD
-    ad[1] = (ad[1] + ad[0]) % _MOD
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _repeat(out, st, ad, codes, lens, lsym, lext, lval, t0, t1, t2, n, dist_bits):
-    """n (a multiple of 3) more bytes repeating (t0, t1, t2), as matches of <= 258 bytes."""
-    k = n // 3
-    w0 = (k * n - 3 * (k * (k - 1) // 2)) % _MOD
-    w1 = (w0 - k) % _MOD
-    w2 = (w0 - 2 * k) % _MOD
-    ad[1] = (ad[1] + (n % _MOD) * ad[0] + t0 * w0 + t1 * w1 + t2 * w2) % _MOD
-    ad[0] = (ad[0] + k * (t0 + t1 + t2)) % _MOD
-    while n > 0:
-        m = n if n < 258 else 258
-        if n - m == 1 or n - m == 2:
-            m = n - 3
-        s = lsym[m]
-        _bits(out, st, codes[s], lens[s])
-        if lext[m] > 0:
-            _bits(out, st, lval[m], lext[m])
-        _bits(out, st, dist_bits, 5)
-        n -= m
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _bytediff(v, u):
-    """Byte-wise (v - u) mod 256 of the three low bytes of two uint32 ids, packed."""
-    v = np.uint32(v)
-    u = np.uint32(u)
-    r = ((v | np.uint32(0x80808080)) - (u & np.uint32(0x7F7F7F7F))) ^ ((v ^ ~u) & np.uint32(0x80808080))
-    return r & np.uint32(0xFFFFFF)
-
-
-@njit(cache=True, nogil=True)
-def _png_idat(ids, codes, lens, lsym, lext, lval):
-    h, w = ids.shape
-    out = np.empty((h * (1 + 3 * w) * 9) // 8 + 64, np.uint8)
-    st = np.zeros(3, np.int64)
-    ad = np.zeros(2, np.int64)
-    ad[0] = 1
-    out[0] = 0x78
-    out[1] = 0x01
-    st[0] = 2
-    _bits(out, st, 3, 3)  # BFINAL = 1, BTYPE = 01 (fixed Huffman)
-    last = -1
-    for y in range(h):
-        cur = ids[y]
-        prev = ids[y - 1] if y > 0 else ids[y]
-        _lit(out, st, ad, codes, lens, 2)  # filter type Up
-        last = 2
-        x = 0
-        while x < w:
-            d = _bytediff(cur[x], prev[x]) if y > 0 else cur[x] & np.uint32(0xFFFFFF)
-            k = 1
-            if y > 0 and d == 0:  # the common case: pixels equal to the ones above
-                while x + k < w and cur[x + k] == prev[x + k]:
-                    k += 1
-            elif y > 0:
-                while x + k < w and _bytediff(cur[x + k], prev[x + k]) == d:
-                    k += 1
-            else:
-                while x + k < w and (cur[x + k] & np.uint32(0xFFFFFF)) == d:
-                    k += 1
-            t0 = np.int64(d & 255)
-            t1 = np.int64((d >> 8) & 255)
-            t2 = np.int64((d >> 16) & 255)
-            if t0 == 0 and t1 == 0 and t2 == 0 and last == 0:
-                _repeat(out, st, ad, codes, lens, lsym, lext, lval, 0, 0, 0, 3 * k, 0)  # distance 1
-            else:
-                _lit(out, st, ad, codes, lens, t0)
-                _lit(out, st, ad, codes, lens, t1)
-                _lit(out, st, ad, codes, lens, t2)
-                if k > 1:
-                    _repeat(out, st, ad, codes, lens, lsym, lext, lval, t0, t1, t2, 3 * (k - 1), 8)  # distance 3
-            last = t2
-            x += k
-    _bits(out, st, 0, 7)  # end of block (symbol 256)
-    if st[1] > 0:
-        _bits(out, st, 0, 8 - st[1])
-    p = st[0]
-    adler = (ad[1] << 16) | ad[0]
-    out[p] = (adler >> 24) & 255
-    out[p + 1] = (adler >> 16) & 255
-    out[p + 2] = (adler >> 8) & 255
-    out[p + 3] = adler & 255
-    return out[:p + 4].copy()
-
-
-def png_idat(ids: np.ndarray) -> np.ndarray:
-    """The zlib-compressed, Up-filtered PNG image data of an (H, W) uint32 id map (RGB, 8 bit).
-
-    ``zlib.decompress`` of the result equals ``png_up_rows(ids).tobytes()``.
-
-    >>> import zlib
-    >>> ids = np.array([[1, 1, 1], [1, 1, 2]], np.uint32)
-    >>> zlib.decompress(png_idat(ids).tobytes()) == png_up_rows(ids).tobytes()
-    True
-    """
-    _check("ids", ids, np.uint32, 2)
-    if ids.shape[0] == 0 or ids.shape[1] == 0:
-        raise ValueError("id map must not be empty")
-    return _png_idat(ids, *IDAT_TABLES)

@@ -1,6 +1,6 @@
 """numba kernels for PNG rows: unfiltering (None/Sub/Up/Average/Paeth) of 8-bit RGB/RGBA
 images, id maps, 8-bit grayscale label maps with their value histogram, and the fused GT + prediction pass that folds runs of identical
-(GT id, predicted id) pixel pairs into an open-addressing hash table.
+(GT id, predicted id) pixel pairs into the hash table of :mod:`rapkit.kernels.hashtable`.
 
 Inputs are the *inflated* IDAT bytes (``h`` rows of ``1 + w * bpp`` bytes, the first byte of
 each row being the filter type). Twins: :mod:`rapkit.kernels._reference_pq`.
@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .pq import _compact, _ensure_room, _fold_ids, _insert, _key, _table
+from .hashtable import compact, ensure_room, fold_pair_row, insert, new_table, pair_key
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -356,7 +356,7 @@ def decode_gray(raw: np.ndarray, h: int, w: int) -> tuple[np.ndarray, np.ndarray
 @njit(cache=True, nogil=True)
 def _fold_rgb_rows(g: np.ndarray, p: np.ndarray, keys: np.ndarray, counts: np.ndarray, run_g: np.uint32,
                    run_p: np.uint32, run_n: np.int64) -> tuple:
-    """:func:`rapkit.kernels.pq._fold_ids` for two unfiltered RGB rows, ids built inline."""
+    """:func:`rapkit.kernels.hashtable.fold_pair_row` for two unfiltered RGB rows, ids built inline."""
     new = np.int64(0)
     for x in range(g.shape[0] // 3):
         j = 3 * x
@@ -366,7 +366,7 @@ def _fold_rgb_rows(g: np.ndarray, p: np.ndarray, keys: np.ndarray, counts: np.nd
             run_n += 1
         else:
             if run_n > 0:
-                new += _insert(keys, counts, _key(run_g, run_p), run_n)
+                new += insert(keys, counts, pair_key(run_g, run_p), run_n)
             run_g = gi
             run_p = pi
             run_n = 1
@@ -403,7 +403,7 @@ def _pair_png_kernel(
             return keys, counts, used, y, 0
         if not _unfilter_row(np.int64(raw_p[op]), raw_p[op + 1 : op + 1 + sp], pprev, pcur, bpp_p):
             return keys, counts, used, y, 1
-        keys, counts = _ensure_room(keys, counts, used, w + 1)
+        keys, counts = ensure_room(keys, counts, used, w + 1)
         if bpp_g == 3 and bpp_p == 3:  # the usual case: ids built inline, constant strides
             run_g, run_p, run_n, new = _fold_rgb_rows(gcur, pcur, keys, counts, run_g, run_p, run_n)
         else:
@@ -415,10 +415,10 @@ def _pair_png_kernel(
                 _ids3(pcur, pi)
             else:
                 _ids4(pcur, pi)
-            run_g, run_p, run_n, new = _fold_ids(gi, pi, keys, counts, run_g, run_p, run_n)
+            run_g, run_p, run_n, new = fold_pair_row(gi, pi, keys, counts, run_g, run_p, run_n)
         used += new
     if run_n > 0:
-        used += _insert(keys, counts, _key(run_g, run_p), run_n)
+        used += insert(keys, counts, pair_key(run_g, run_p), run_n)
     return keys, counts, used, -1, 0
 
 
@@ -432,14 +432,14 @@ def pair_keys_png(
     """
     raw_gt = _check_raw(raw_gt, h, w, bpp_gt)
     raw_pred = _check_raw(raw_pred, h, w, bpp_pred)
-    keys, counts = _table(capacity)
+    keys, counts = new_table(capacity)
     keys, counts, _, bad_row, which = _pair_png_kernel(
         raw_gt, np.int64(bpp_gt), raw_pred, np.int64(bpp_pred), np.int64(h), np.int64(w), keys, counts
     )
     if bad_row >= 0:
         side = "prediction" if which else "GT"
         raise ValueError(f"{side} PNG row {bad_row}: unknown filter type")
-    return _compact(keys, counts)
+    return compact(keys, counts)
 
 
-__all__ = ["unfilter", "decode_ids", "decode_gray", "pair_keys_png"]
+__all__ = ["decode_gray", "decode_ids", "pair_keys_png", "unfilter"]

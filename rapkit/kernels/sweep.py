@@ -9,14 +9,26 @@ parameter setting costs microseconds instead of a full-image pass.
 
 Layouts follow :mod:`rapkit.kernels.rle`: proposal masks are x-major box crops
 (``boxes[k] = (x0, x1, y0, y1)``); per-pixel arrays are x-major flat (``p = x * H + y``).
-Proposal status codes are those of :mod:`rapkit.kernels.fusion`
-(0 kept, 2 empty, 3 category, 4 overlap, 5 canvas, 6 emptied, 7 not a candidate).
+Proposal status codes are those of :mod:`rapkit.kernels.status`; the checks of Algorithm 1
+are those of :mod:`rapkit.kernels.decisions`, compiled into this kernel and into the pixel
+kernel of :mod:`rapkit.kernels.fusion` alike.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
+
+from .decisions_jit import (
+    canvas_drop,
+    category_drop,
+    excessive_overlap,
+    mark_emptied,
+    number_stuff_segments,
+    occupancy_drop,
+    takes_over,
+)
+from .status import CANVAS, CATEGORY, EMPTY, KEPT, OVERLAP, UNSEEN
 
 
 @njit(cache=True, nogil=True)
@@ -224,15 +236,14 @@ def _fuse_atoms(weight, ptr, idx, areas, boxes, labels, rel, order, overlaps, ta
     m = weight.shape[0]
     n = areas.shape[0]
     owner = np.full(m, -1, np.int32)
-    status = np.full(n, 7, np.int8)
+    status = np.full(n, UNSEEN, np.int8)
     visible = np.zeros(n, np.int64)
     kept = np.empty(n, np.int64)
     nk = 0
-    for q in range(order.shape[0]):
-        i = order[q]
+    for i in order:
         area = areas[i]
         if area == 0:
-            status[i] = 2
+            status[i] = EMPTY
             continue
         li = labels[i]
         ri = rel[i]
@@ -249,13 +260,11 @@ def _fuse_atoms(weight, ptr, idx, areas, boxes, labels, rel, order, overlaps, ta
                 n_occ += w
                 if labels[c] == li:
                     n_same += w
-                if rel[c] > ri:
+                if takes_over(rel[c], ri):
                     n_vis += w
-        if ca:
-            share = n_same / area
-            if (reference and share > tau) or ((not reference) and share >= tau):
-                status[i] = 3
-                continue
+        if ca and category_drop(n_same, area, tau, reference):
+            status[i] = CATEGORY
+            continue
         drop_eo = False
         if eo:
             x0 = boxes[i, 0]
@@ -269,49 +278,36 @@ def _fuse_atoms(weight, ptr, idx, areas, boxes, labels, rel, order, overlaps, ta
                 o = overlaps[i, j]
                 if o == 0:
                     continue
-                if reference:
-                    if visible[j] == 0:
-                        continue
+                if reference:  # against j's visible segment
                     ov = 0
-                    for u in range(ptr[i], ptr[i + 1]):
-                        a = idx[u]
-                        if owner[a] == j:
-                            ov += weight[a]
-                    if ov / area >= gamma and ov / visible[j] >= gamma:
-                        drop_eo = True
-                        break
+                    if visible[j] > 0:
+                        for u in range(ptr[i], ptr[i + 1]):
+                            a = idx[u]
+                            if owner[a] == j:
+                                ov += weight[a]
+                    drop_eo = excessive_overlap(ov, area, visible[j], gamma)
                 else:
-                    if o / area >= gamma and o / areas[j] >= gamma:
-                        drop_eo = True
-                        break
-        if drop_eo:
-            status[i] = 4
+                    drop_eo = excessive_overlap(o, area, areas[j], gamma)
+                if drop_eo:
+                    break
+        drop_canvas = canvas_drop(n_vis, area, tau) if ra else occupancy_drop(n_occ, area, tau)
+        if drop_eo or drop_canvas:
+            status[i] = OVERLAP if drop_eo else CANVAS
             continue
-        if ra:
-            if n_vis / area <= tau:
-                status[i] = 5
-                continue
-        else:
-            if n_occ / area > tau:
-                status[i] = 5
-                continue
         for u in range(ptr[i], ptr[i + 1]):
             a = idx[u]
             c = owner[a]
             if c < 0:
                 owner[a] = i
                 visible[i] += weight[a]
-            elif ra and rel[c] > ri:
+            elif ra and takes_over(rel[c], ri):
                 visible[c] -= weight[a]
                 owner[a] = i
                 visible[i] += weight[a]
-        status[i] = 0
+        status[i] = KEPT
         kept[nk] = i
         nk += 1
-    for kk in range(nk):
-        j = kept[kk]
-        if visible[j] == 0:
-            status[j] = 6
+    mark_emptied(status, visible, kept, nk)
     return owner, status, visible
 
 
@@ -340,12 +336,7 @@ def _pred_ids(owner, weight, atom_sem, lut, is_stuff, stuff_area, n_things):
             counts[atom_sem[a]] += weight[a]
     seg_of = np.zeros(256, np.int64)
     classes = np.empty(256, np.int64)
-    ns = 0
-    for c in range(256):
-        if is_stuff[c] and counts[c] > 0 and counts[c] >= stuff_area:
-            seg_of[c] = n_things + 1 + ns
-            classes[ns] = c
-            ns += 1
+    ns = number_stuff_segments(counts, is_stuff, stuff_area, n_things, seg_of, classes)
     pred = np.empty(m, np.int64)
     for a in range(m):
         o = owner[a]

@@ -1,0 +1,42 @@
+"""numba versions of :mod:`rapkit.kernels.decisions`, for the fusion kernels.
+
+Each name here is ``njit(cache=True, nogil=True, inline="always")`` applied to the function
+of the same name in :mod:`rapkit.kernels.decisions` (``category_drop.py_func is
+decisions.category_drop``): one definition, compiled into both the pixel kernel
+(:mod:`rapkit.kernels.fusion`) and the atom kernel (:mod:`rapkit.kernels.sweep`).
+
+numba's on-disk cache of a kernel does not notice an edit of an inlined helper: after
+changing :mod:`rapkit.kernels.decisions`, delete the ``*.nbi``/``*.nbc`` files under
+``rapkit/`` (or set ``NUMBA_CACHE_DIR`` to a fresh folder).
+
+>>> category_drop(1, 2, 0.5, False), category_drop.py_func(1, 2, 0.5, False)
+(True, True)
+"""
+
+from __future__ import annotations
+
+from numba import njit
+
+from . import decisions as _d
+
+_inline = njit(cache=True, nogil=True, inline="always")
+
+category_drop = _inline(_d.category_drop)
+excessive_overlap = _inline(_d.excessive_overlap)
+overlap_may_be_excessive = _inline(_d.overlap_may_be_excessive)
+takes_over = _inline(_d.takes_over)
+canvas_drop = _inline(_d.canvas_drop)
+occupancy_drop = _inline(_d.occupancy_drop)
+number_stuff_segments = _inline(_d.number_stuff_segments)
+mark_emptied = _inline(_d.mark_emptied)
+
+__all__ = [
+           "canvas_drop",
+           "category_drop",
+           "excessive_overlap",
+           "mark_emptied",
+           "number_stuff_segments",
+           "occupancy_drop",
+           "overlap_may_be_excessive",
+           "takes_over",
+]
