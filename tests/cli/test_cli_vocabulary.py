@@ -129,7 +129,9 @@ def _long(p) -> str:
 @pytest.mark.parametrize("name,param", [pytest.param(n, p, id=f"{n}:{_long(p)}") for n, p in all_options()])
 def test_option_has_help_and_default(name, param):
     assert param.help and param.help.strip(), f"rapkit {name} {_long(param)} has no help text"
-    has_default = param.default is not None and not param.is_flag and not param.required
+    unset = getattr(click._utils, "UNSET", None) if hasattr(click, "_utils") else None
+    has_default = (param.default not in (None, (), []) and param.default is not unset and not param.is_flag
+                   and not param.required)
     if has_default and not param.show_default:
         ctx = _by_name(name).context_settings
         assert ctx.get("show_default"), f"rapkit {name} {_long(param)}: default {param.default!r} not shown in --help"
