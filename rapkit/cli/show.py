@@ -127,7 +127,7 @@ def overlay(panoptic_path, panoptic_dir, categories_path, images_dir, ids, first
     "compare",
     cls=Command,
     short_help="Two panoptic results side by side, and where they differ.",
-    epilog="Example: rapkit show compare --a heuristic/panoptic.json --b rap/panoptic.json --labels heuristic,rap "
+    epilog="Example: rapkit show compare --a heuristic/panoptic.json --b rap/panoptic.json --names heuristic,rap "
            "--gt world/panoptic.json --images world/images --top 5 -o compare",
 )
 @click.option("--a", "a_path", required=True, type=JsonPath(folder_option="--a-dir"),
@@ -142,7 +142,7 @@ def overlay(panoptic_path, panoptic_dir, categories_path, images_dir, ids, first
               help="GT panoptic JSON: colour the differing pixels by which result matches it [default: none].")
 @click.option("--gt-dir", type=click.Path(file_okay=False), default=None,
               help="PNG folder of --gt [default: its JSON's name without .json].")
-@click.option("--labels", callback=_labels, default="A,B", show_default=True,
+@click.option("--names", "labels", callback=_labels, default="A,B", show_default=True,
               help="Names of the two results, comma-separated, e.g. heuristic,rap.")
 @click.option("--top", type=click.IntRange(min=1), default=None,
               help="Draw the N images where A and B differ most in PQ against --gt [default: no ranking].")
@@ -214,13 +214,13 @@ def relations(relations_path, instances_path, proposals_path, images_dir, ids, f
     "charts",
     cls=Command,
     short_help="Sweep, ablation and relation-gap tables as charts.",
-    epilog="Example: rapkit show charts --sweep sweep.csv --ablation ablation.csv -o charts",
+    epilog="Example: rapkit show charts --sweep-table sweep.csv --ablation-table ablation.csv -o charts",
 )
-@click.option("--sweep", "sweep_path", type=click.Path(dir_okay=False), default=None,
+@click.option("--sweep-table", "sweep_path", type=click.Path(dir_okay=False), default=None,
               help="Table of rapkit evaluate --sweep --output (.csv, .json, .parquet) -> sweep.png [default: none].")
-@click.option("--ablation", "ablation_path", type=click.Path(dir_okay=False), default=None,
+@click.option("--ablation-table", "ablation_path", type=click.Path(dir_okay=False), default=None,
               help="Table of rapkit evaluate --ablation --output -> ablation.png [default: none].")
-@click.option("--gap", "gap_path", type=click.Path(dir_okay=False), default=None,
+@click.option("--gap-table", "gap_path", type=click.Path(dir_okay=False), default=None,
               help="Per-category relation gap table (columns front, back, value; or a wide matrix) -> "
                    "relation_gap.png [default: none].")
 @click.option("--metric", default="PQ", show_default=True,

@@ -216,7 +216,7 @@ def third_panel(rgb: np.ndarray, h: int, w: int) -> np.ndarray:
 def test_compare_marks_exactly_the_planted_pixels(tmp_path, cli):
     pa, pb, _, expect = planted_pair(tmp_path)
     out = tmp_path / "cmp"
-    code, stdout, err = cli("show", "compare", "--a", pa, "--b", pb, "--labels", "heuristic,rap", "-o", out,
+    code, stdout, err = cli("show", "compare", "--a", pa, "--b", pb, "--names", "heuristic,rap", "-o", out,
                             "--format", "json")
     assert code == 0, err
     rec = json.loads(stdout)["pictures"][0]
@@ -392,15 +392,15 @@ def test_charts_write_pngs_from_csv_json_in_either_unit(tmp_path, cli):
                   enumerate([("person", "dog"), ("dog", "person"), ("person", "person")])]).to_csv(
         tmp_path / "gap.csv", index=False)
     out = tmp_path / "charts"
-    code, stdout, err = cli("show", "charts", "--sweep", tmp_path / "sweep.csv", "--ablation",
-                            tmp_path / "ablation.json", "--gap", tmp_path / "gap.csv", "-o", out, "--format", "json")
+    code, stdout, err = cli("show", "charts", "--sweep-table", tmp_path / "sweep.csv", "--ablation-table",
+                            tmp_path / "ablation.json", "--gap-table", tmp_path / "gap.csv", "-o", out, "--format", "json")
     assert code == 0, err
     assert sorted(p.name for p in out.iterdir()) == ["ablation.png", "relation_gap.png", "sweep.png"]
     for name in ("ablation.png", "relation_gap.png", "sweep.png"):
         rgb = read_png(out / name)
         assert rgb.shape[0] > 200 and rgb.shape[1] > 300 and rgb.std() > 10
     assert [p["chart"] for p in json.loads(stdout)["pictures"]] == ["sweep", "ablation", "gap"]
-    code, _, err = cli("show", "charts", "--sweep", tmp_path / "sweep.csv", "--style", "lines", "-o",
+    code, _, err = cli("show", "charts", "--sweep-table", tmp_path / "sweep.csv", "--style", "lines", "-o",
                        tmp_path / "lines", "-q")
     assert code == 0, err and (tmp_path / "lines" / "sweep.png").is_file()
 
@@ -411,7 +411,7 @@ def test_charts_without_matplotlib_exit_2_with_the_install_hint(tmp_path, cli, m
         monkeypatch.delitem(sys.modules, mod)
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
     out = tmp_path / "charts"
-    code, _, err = cli("show", "charts", "--sweep", tmp_path / "sweep.csv", "-o", out)
+    code, _, err = cli("show", "charts", "--sweep-table", tmp_path / "sweep.csv", "-o", out)
     assert code == 2
     assert "pip install 'rapkit[plot]'" in err
     assert not out.exists()
@@ -420,9 +420,9 @@ def test_charts_without_matplotlib_exit_2_with_the_install_hint(tmp_path, cli, m
 def test_charts_bad_table_exits_3(tmp_path, cli):
     pytest.importorskip("matplotlib")
     (tmp_path / "t.csv").write_text("a,b\n1,2\n")
-    code, _, err = cli("show", "charts", "--sweep", tmp_path / "t.csv", "-o", tmp_path / "c")
+    code, _, err = cli("show", "charts", "--sweep-table", tmp_path / "t.csv", "-o", tmp_path / "c")
     assert code == 3 and "t.csv" in err and not (tmp_path / "c").exists()
-    code, _, err = cli("show", "charts", "--sweep", tmp_path / "t.txt", "-o", tmp_path / "c")
+    code, _, err = cli("show", "charts", "--sweep-table", tmp_path / "t.txt", "-o", tmp_path / "c")
     assert code == 3 and "t.txt" in err
 
 
@@ -476,9 +476,9 @@ def test_charts_read_parquet_or_say_what_is_missing(tmp_path, cli):
         import pyarrow  # noqa: F401
     except ImportError:
         (tmp_path / "sweep.parquet").write_bytes(b"PAR1")
-        code, _, err = cli("show", "charts", "--sweep", tmp_path / "sweep.parquet", "-o", tmp_path / "c")
+        code, _, err = cli("show", "charts", "--sweep-table", tmp_path / "sweep.parquet", "-o", tmp_path / "c")
         assert code == 2 and "pyarrow" in err and not (tmp_path / "c").exists()
         return
     df.to_parquet(tmp_path / "sweep.parquet")
-    code, _, err = cli("show", "charts", "--sweep", tmp_path / "sweep.parquet", "-o", tmp_path / "c", "-q")
+    code, _, err = cli("show", "charts", "--sweep-table", tmp_path / "sweep.parquet", "-o", tmp_path / "c", "-q")
     assert code == 0, err and (tmp_path / "c" / "sweep.png").is_file()
