@@ -43,6 +43,8 @@ def _threshold(name: str, what: str, default: str) -> click.Option:
     epilog=(
         "Examples: rapkit evaluate --gt world/panoptic.json --pred fused/panoptic.json --per-class -j 2\n\n"
         "rapkit evaluate --gt world/panoptic.json --pred fused/panoptic.json --fail-under PQ=50,PQ_th=45\n\n"
+        "rapkit evaluate --gt world/panoptic.json --pred heuristic/panoptic.json --pred rap/panoptic.json "
+        "--per-image\n\n"
         "rapkit evaluate --gt world/panoptic.json --pred fused/panoptic.json --relations relations.json "
         "--proposals world/proposals.json --instances world/instances.json\n\n"
         "rapkit evaluate --relations relations.json --proposals world/proposals.json "
@@ -68,11 +70,12 @@ def _threshold(name: str, what: str, default: str) -> click.Option:
 )
 @click.option(
     "--pred",
-    "pred_path",
+    "pred_paths",
     type=click.Path(dir_okay=False),
-    default=None,
+    multiple=True,
     help=f"{PQ} Predicted COCO panoptic JSON, e.g. the panoptic.json written by rapkit fuse "
-    "(--sweep and --ablation fuse --proposals instead).",
+    "(--sweep and --ablation fuse --proposals instead). Twice (--pred A --pred B) with --per-image: "
+    "PQ per image of both and dPQ = PQ(B) - PQ(A), largest |dPQ| first.",
 )
 @click.option(
     "--pred-dir",
@@ -82,6 +85,11 @@ def _threshold(name: str, what: str, default: str) -> click.Option:
 )
 @click.option(
     "--per-class", is_flag=True, help=f"{PQ} Add a per-class table (PQ SQ RQ TP FP FN)."
+)
+@click.option(
+    "--per-image",
+    is_flag=True,
+    help=f"{PQ} Add a per-image table (PQ, PQ^Th, TP, FP, FN); with two --pred, dPQ per image.",
 )
 @click.option(
     "--fail-under",
@@ -211,9 +219,10 @@ def command(
     sweep_params,
     gt_path,
     gt_dir,
-    pred_path,
+    pred_paths,
     pred_dir,
     per_class,
+    per_image,
     fail_under,
     run_check,
     decoder,
@@ -253,7 +262,7 @@ def command(
     request = EvaluateRequest(
         gt=gt_path,
         gt_dir=gt_dir,
-        pred=pred_path,
+        pred=(pred_paths[0] if len(pred_paths) == 1 else tuple(pred_paths)) if pred_paths else None,
         pred_dir=pred_dir,
         relations=relations_path,
         proposals=proposals_path,
@@ -261,6 +270,7 @@ def command(
         semantic=semantic_path,
         categories=categories_path,
         per_class=per_class,
+        per_image=per_image,
         check=run_check,
         fail_under=fail_under,
         decoder=decoder,

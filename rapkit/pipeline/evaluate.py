@@ -41,6 +41,8 @@ class PQEvaluation:
     n_images: int
     ignored_pred_images: list[int] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: with ``per_image=True``: one :class:`PQStats` per GT image, in GT order (they merge to ``stats``)
+    per_image: list[PQStats] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         d = self.result.to_dict()
@@ -65,10 +67,12 @@ def _image_task(task: tuple, category_ids: frozenset[int]) -> PQStats:
         raise e.with_context(file=pred_png)
 
 
-def _chunk_task(job: tuple[frozenset[int], list[tuple]]) -> tuple[int, PQStats]:
+def _chunk_task(job: tuple[frozenset[int], list[tuple], bool]) -> tuple[int, PQStats, list[PQStats] | None]:
     # several images per task: fewer round trips and one merged result to send back
-    category_ids, chunk = job
-    return len(chunk), merge_stats([_image_task(t, category_ids) for t in chunk])
+    # (with the per-image statistics too when asked)
+    category_ids, chunk, keep = job
+    parts = [_image_task(t, category_ids) for t in chunk]
+    return len(chunk), merge_stats(parts), (parts if keep else None)
 
 
 def _tune_worker_allocator() -> None:
@@ -116,6 +120,7 @@ def evaluate_pq(
     *,
     workers: int = 1,
     per_class: bool = False,
+    per_image: bool = False,
     fast: bool = True,
     progress: Callable[[int], None] | None = None,
     on_start: Callable[[int], None] | None = None,
@@ -126,7 +131,9 @@ def evaluate_pq(
     prediction (else :class:`InputError`); predictions for images not in the GT are ignored,
     counted and warned about. ``workers`` > 1 uses a process pool; the result is the same
     bit for bit. ``on_start(n_images)`` is called once the inputs are validated,
-    ``progress(n)`` as images complete.
+    ``progress(n)`` as images complete. ``per_image=True`` keeps one :class:`PQStats` per
+    image in ``ev.per_image`` (GT order; merged they are ``ev.stats``) and adds the per-image
+    table to the report (:func:`per_image_rows`).
 
     >>> ev, rep = evaluate_pq("gt.json", "pred.json")   # doctest: +SKIP
     """
@@ -167,22 +174,25 @@ def evaluate_pq(
         on_start(n)
     size = 1 if workers <= 1 else max(1, min(32, n // (8 * workers)))
     parts = []
+    singles: list[PQStats] = []
     cat_ids = frozenset(cats)
-    for k, st in imap_ordered(
+    for k, st, one in imap_ordered(
         _chunk_task,
-        ((cat_ids, chunk) for chunk in _chunks(tasks(), size)),
+        ((cat_ids, chunk, per_image) for chunk in _chunks(tasks(), size)),
         workers,
         initializer=_tune_worker_allocator if workers > 1 else None,
         preload=(_PRELOAD if fast else ()),
         prefer_fork=True,
     ):
         parts.append(st)
+        if one is not None:
+            singles.extend(one)
         if progress is not None:
             progress(k)
     stats = merge_stats(parts)
     result = summarize(stats, cats)
-    ev = PQEvaluation(result, stats, cats, stats.n_images, ignored, warnings)
-    return ev, pq_report(ev, per_class=per_class)
+    ev = PQEvaluation(result, stats, cats, stats.n_images, ignored, warnings, singles)
+    return ev, pq_report(ev, per_class=per_class, per_image=per_image)
 
 
 def pq_compute(
@@ -208,9 +218,10 @@ def _pct(v: float) -> float:
     return 100.0 * v
 
 
-def pq_report(ev: PQEvaluation, per_class: bool = False) -> Report:
+def pq_report(ev: PQEvaluation, per_class: bool = False, per_image: bool = False) -> Report:
     """The familiar PQ table (All / Things / Stuff x PQ SQ RQ N, x100), per-class rows with
-    TP/FP/FN when ``per_class``; JSON data with fractions."""
+    TP/FP/FN when ``per_class``, per-image rows (PQ, PQ^Th, TP, FP, FN) when ``per_image``;
+    JSON data with fractions (the renderer gives percent)."""
     r = ev.result
     rows = [[name, _pct(s.pq), _pct(s.sq), _pct(s.rq), s.n] for name, s in (("All", r.all), ("Things", r.things), ("Stuff", r.stuff))]
     tables = [Table("pq", ["", "PQ", "SQ", "RQ", "N"], rows, title=f"Panoptic quality ({ev.n_images} images)")]
@@ -226,7 +237,86 @@ def pq_report(ev: PQEvaluation, per_class: bool = False) -> Report:
     data = ev.to_dict()
     if not per_class:
         data.pop("per_class", None)
+    if per_image:
+        rows = per_image_rows(ev)
+        tables.append(Table("per_image", ["image", "PQ", "PQ^Th", "TP", "FP", "FN"],
+                            [[r["image_id"], _pct(r["pq"]), _pct(r["pq_th"]), r["tp"], r["fp"], r["fn"]] for r in rows],
+                            title=f"Per image ({len(rows)} images, GT order; PQ of an image with no class present: -)"))
+        data["per_image"] = rows
     return Report("evaluate", data, tables)
+
+
+# --------------------------------------------------------------------------- per image
+
+
+def image_row(stats: PQStats, categories: dict[int, Category]) -> dict[str, Any]:
+    """One image's ``{image_id, pq, pq_th, tp, fp, fn}`` (fractions; PQ NaN when no class is
+    present in the image, PQ^Th NaN when no thing class is).
+
+    >>> from rapkit.core.pq import PQStats
+    >>> image_row(PQStats(fn={1: 2}, image_ids=[7]), {1: Category(1, "a", True)})
+    {'image_id': 7, 'pq': 0.0, 'pq_th': 0.0, 'tp': 0, 'fp': 0, 'fn': 2}
+    """
+    r = summarize(stats, categories)
+    iid = stats.image_ids[0] if len(stats.image_ids) == 1 else None
+    return {"image_id": iid, "pq": r.all.pq, "pq_th": r.things.pq,
+            "tp": sum(stats.tp.values()), "fp": sum(stats.fp.values()), "fn": sum(stats.fn.values())}
+
+
+def per_image_rows(ev: PQEvaluation) -> list[dict[str, Any]]:
+    """:func:`image_row` of every image of an :func:`evaluate_pq` run with ``per_image=True``."""
+    return [image_row(s, ev.categories) for s in ev.per_image]
+
+
+def _nan0(v: float) -> float:
+    return 0.0 if v != v else v
+
+
+def delta_rows(a: PQEvaluation, b: PQEvaluation) -> list[dict[str, Any]]:
+    """Per image: the rows of A and B and ``dpq`` = PQ(B) - PQ(A), sorted by ``|dpq|``
+    (largest first; ties in GT order). An image with no class present (PQ NaN) counts as 0
+    in ``dpq``, as in ``rapkit show compare --top``.
+
+    Both runs must cover the same GT images (two :func:`evaluate_pq` runs with ``per_image``
+    against one GT).
+    """
+    ra, rb = per_image_rows(a), per_image_rows(b)
+    if [r["image_id"] for r in ra] != [r["image_id"] for r in rb]:
+        raise ValueError("the two evaluations cover different images")
+    rows = []
+    for k, (x, y) in enumerate(zip(ra, rb)):
+        rows.append({"image_id": x["image_id"], "dpq": _nan0(y["pq"]) - _nan0(x["pq"]),
+                     "a": {key: v for key, v in x.items() if key != "image_id"},
+                     "b": {key: v for key, v in y.items() if key != "image_id"}, "_k": k})
+    rows.sort(key=lambda r: (-abs(r["dpq"]), r["_k"]))
+    for r in rows:
+        del r["_k"]
+    return rows
+
+
+def delta_report(a: PQEvaluation, b: PQEvaluation, names: tuple[str, str] = ("A", "B")) -> Report:
+    """``evaluate --per-image --pred A --pred B``: both PQ tables and the per-image ΔPQ table
+    (PQ(B) - PQ(A), largest |ΔPQ| first), in percent; data under ``A``, ``B``, ``per_image``."""
+    ta = pq_report(a).tables[0]
+    tb = pq_report(b).tables[0]
+    ta = Table("pq_a", ta.columns, ta.rows, title=f"A: {names[0]} - panoptic quality ({a.n_images} images)")
+    tb = Table("pq_b", tb.columns, tb.rows, title=f"B: {names[1]} - panoptic quality ({b.n_images} images)")
+    rows = delta_rows(a, b)
+    table = Table(
+        "per_image",
+        ["image", "dPQ (B-A)", "PQ A", "PQ B", "PQ^Th A", "PQ^Th B", "TP A", "TP B", "FP A", "FP B", "FN A", "FN B"],
+        [[r["image_id"], _pct(r["dpq"]), _pct(r["a"]["pq"]), _pct(r["b"]["pq"]), _pct(r["a"]["pq_th"]),
+          _pct(r["b"]["pq_th"]), r["a"]["tp"], r["b"]["tp"], r["a"]["fp"], r["b"]["fp"], r["a"]["fn"], r["b"]["fn"]]
+         for r in rows],
+        title=f"Per image: dPQ = PQ(B) - PQ(A), largest |dPQ| first ({len(rows)} images)",
+    )
+    da, db = a.to_dict(), b.to_dict()
+    for d, name in ((da, names[0]), (db, names[1])):
+        d.pop("per_class", None)
+        d["pred"] = name
+    data = {"n_images": a.n_images, "A": da, "B": db, "per_image": rows,
+            "warnings": list(dict.fromkeys(a.warnings + b.warnings))}
+    return Report("evaluate", data, [ta, tb, table])
 
 
 # --------------------------------------------------------------------------- combined reports
@@ -306,6 +396,10 @@ __all__ = [
     "evaluate_pq",
     "pq_compute",
     "pq_report",
+    "image_row",
+    "per_image_rows",
+    "delta_rows",
+    "delta_report",
     "combine_reports",
     "parse_gates",
     "check_gates",

@@ -7,8 +7,11 @@ request, calls :func:`run_evaluate` and prints (``cli/evaluate.py``).
 
 Modes (an option names in ``--help`` the modes it applies to):
 
-* **PQ** — ``gt`` + ``pred``: PQ / SQ / RQ, panopticapi-exact (``per_class``, ``check``,
-  ``fail_under``, ``decoder``, ``pred_dir`` apply only here);
+* **PQ** — ``gt`` + ``pred``: PQ / SQ / RQ, panopticapi-exact (``per_class``, ``per_image``,
+  ``check``, ``fail_under``, ``decoder``, ``pred_dir`` apply only here); ``pred`` may be
+  two predictions ``(A, B)`` with ``per_image``: PQ of each and ΔPQ = PQ(B) - PQ(A) per
+  image, largest |ΔPQ| first (PQ alone: no relation accuracy, ``check``, ``fail_under``,
+  ``per_class`` or ``pred_dir`` with two);
 * **relations** — ``relations`` + ``proposals`` + ``instances``: relation accuracy (paper
   Table 4) at one ``rho``/``tau``/``gamma``; alone or together with PQ (``protocol``,
   ``by_category``, ``train_relations``/``train_instances`` and, with ``by_category``,
@@ -72,7 +75,7 @@ class EvaluateRequest:
     # inputs
     gt: PathLike | None = None
     gt_dir: PathLike | None = None
-    pred: PathLike | None = None
+    pred: PathLike | Sequence[PathLike] | None = None
     pred_dir: PathLike | None = None
     relations: PathLike | None = None
     proposals: PathLike | None = None
@@ -81,6 +84,7 @@ class EvaluateRequest:
     categories: PathLike | None = None
     # PQ
     per_class: bool = False
+    per_image: bool = False
     check: bool = False
     fail_under: str | Mapping[str, float] | None = None
     decoder: Literal["fast", "pil"] = "fast"
@@ -108,6 +112,15 @@ class EvaluateRequest:
         """Check the combination of options and say what runs; raises :class:`ConfigError`."""
         return _plan(self)
 
+    @property
+    def preds(self) -> tuple[PathLike, ...]:
+        """The predictions given: ``()``, ``(pred,)`` or ``(A, B)``."""
+        if self.pred is None:
+            return ()
+        if isinstance(self.pred, (str, os.PathLike)):
+            return (self.pred,)
+        return tuple(self.pred)
+
 
 @dataclass(frozen=True)
 class EvaluatePlan:
@@ -125,6 +138,7 @@ class EvaluatePlan:
     grid: list[Any] = field(default_factory=list)
     swept: list[str] = field(default_factory=list)
     gates: dict[str, float] = field(default_factory=dict)
+    compare: bool = False  # two predictions: per-image ΔPQ
 
 
 @dataclass
@@ -161,6 +175,10 @@ class EvaluateOutcome:
     relation_by_category: Any = None  # pandas DataFrame (fractions) with --by-category
     checks: list[tuple[str, CheckResult]] = field(default_factory=list)
     sweep: SweepResult | None = None
+    #: with two predictions: the evaluation of B (``evaluation`` is A's) and the per-image
+    #: rows ``{image_id, dpq, a: {...}, b: {...}}``, largest |ΔPQ| first
+    evaluation_b: PQEvaluation | None = None
+    per_image_delta: list[dict[str, Any]] | None = None
 
     def raise_for_gate(self) -> None:
         """Raise :class:`GateFailed` (exit 1) when the gate failed; nothing otherwise."""
@@ -268,7 +286,7 @@ def _plan_sweep(
             f"{flag} fuses the proposals itself and takes no --pred (a fused panoptic JSON): "
             f"pass the detections with --proposals instead"
         )
-    pq_only = _given(req, ("pred_dir", "per_class", "check", "fail_under"))
+    pq_only = _given(req, ("pred_dir", "per_class", "per_image", "check", "fail_under"))
     if pq_only:
         raise ConfigError(
             f"{pq_only[0]} applies to PQ evaluation (--gt with --pred), not to {flag}"
@@ -315,6 +333,7 @@ def _plan_evaluate(
         raise ConfigError(
             f"unexpected argument(s) {words} (did you mean --sweep {words}?)"
         )
+    compare = _check_preds(req)
     sweep_only = _given(req, ("semantic", "categories"))
     if sweep_only:
         raise ConfigError(f"{sweep_only[0]} applies to --sweep and --ablation only")
@@ -365,7 +384,7 @@ def _plan_evaluate(
             raise ConfigError("--check needs --gt and --pred")
         if gates:
             raise ConfigError("--fail-under needs a PQ evaluation (--gt and --pred)")
-        stray = _given(req, ("gt", "gt_dir", "pred_dir", "per_class"))
+        stray = _given(req, ("gt", "gt_dir", "pred_dir", "per_class", "per_image"))
         if stray:
             raise ConfigError(
                 f"{stray[0]} applies to PQ evaluation, which needs --pred too "
@@ -376,8 +395,38 @@ def _plan_evaluate(
             f"--decoder: unknown decoder {req.decoder!r}; choose fast or pil"
         )
     return EvaluatePlan(
-        "evaluate", pq=req.pred is not None, relation_params=rel_params, gates=gates
+        "evaluate", pq=req.pred is not None, relation_params=rel_params, gates=gates, compare=compare
     )
+
+
+def _check_preds(req: EvaluateRequest) -> bool:
+    """Whether two predictions are compared; ConfigError for a bad number or combination."""
+    preds = req.preds
+    if req.pred is not None and not preds:
+        raise ConfigError("--pred: no prediction given")
+    if len(preds) > 2:
+        raise ConfigError(
+            f"--pred takes one prediction, or two (A and B) with --per-image for the per-image ΔPQ; got {len(preds)}"
+        )
+    if len(preds) < 2:
+        return False
+    if not req.per_image:
+        raise ConfigError(
+            "two --pred compare two predictions per image: add --per-image (ΔPQ = PQ(B) - PQ(A) per image)"
+        )
+    rel = _given(req, ("relations", "proposals", "instances", "by_category", "train_relations", "train_instances"))
+    if rel:
+        raise ConfigError(
+            f"{rel[0]} applies to relation accuracy with one --pred; two --pred (the per-image ΔPQ of PQ "
+            f"evaluation) take only --gt, --gt-dir, --decoder and --workers"
+        )
+    one = _given(req, ("pred_dir", "per_class", "check", "fail_under"))
+    if one:
+        raise ConfigError(
+            f"{one[0]} applies to PQ evaluation of one --pred; two --pred (the per-image ΔPQ) take only "
+            f"--gt, --gt-dir, --decoder and --workers"
+        )
+    return True
 
 
 def _check_relation_options(req: EvaluateRequest) -> None:
@@ -480,6 +529,8 @@ def _run_evaluate(
         )
         checks = [("GT", gt_res), ("prediction", pred_res)]
         parts.append(("check", check_report(checks)))
+    if plan.compare:
+        return _run_compare(req, step)
     if plan.pq:
         try:
             ev, rep = evaluate_pq(
@@ -489,6 +540,7 @@ def _run_evaluate(
                 req.pred_dir,
                 workers=req.workers,
                 per_class=req.per_class,
+                per_image=req.per_image,
                 fast=req.decoder == "fast",
                 progress=progress,
                 on_start=step("PQ"),
@@ -536,6 +588,22 @@ def _run_evaluate(
         rel_table,
         checks,
     )
+
+
+def _run_compare(req: EvaluateRequest, step) -> EvaluateOutcome:
+    """``--per-image`` with two predictions: each evaluated per image, ΔPQ per image."""
+    from .evaluate import delta_report, delta_rows, evaluate_pq
+
+    a_path, b_path = req.preds
+    evs = []
+    for name, path in (("A", a_path), ("B", b_path)):
+        ev, _ = evaluate_pq(req.gt, path, req.gt_dir, None, workers=req.workers, per_image=True,
+                            fast=req.decoder == "fast", on_start=step(f"PQ {name}"))
+        evs.append(ev)
+    a, b = evs
+    report = delta_report(a, b, (str(a_path), str(b_path)))
+    warnings = [f"{n}: {w}" for n, ev in (("A", a), ("B", b)) for w in ev.warnings]
+    return EvaluateOutcome(report, None, "evaluate", warnings, a, evaluation_b=b, per_image_delta=delta_rows(a, b))
 
 
 def _run_sweep(
