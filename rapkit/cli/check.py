@@ -39,7 +39,8 @@ def command(gt_path, gt_dir, pred_path, pred_dir, max_rows, workers, fmt, quiet)
         raise ConfigError("give --gt and/or --pred")
     with progress(None, "check", quiet) as advance:
         results, report = run_check(gt_path, pred_path, gt_dir=gt_dir, pred_dir=pred_dir,
-                                    workers=resolve_workers(workers), max_rows=max_rows, progress=advance)
+                                    workers=resolve_workers(workers), max_rows=max_rows, progress=advance,
+                                    on_start=advance.start)
     emit(report, fmt)
     n_err = sum(r.n_errors for _, r in results)
     n_issues = sum(len(r.issues) for _, r in results)

@@ -58,6 +58,7 @@ def command(instances, panoptic, panoptic_dir, theta, rule, output, rap_instance
             force=force,
             workers=resolve_workers(workers),
             progress=advance,
+            on_start=advance.start,
         )
     t = run.totals
     rows = [[k.replace("_", " "), v] for k, v in t.items()]

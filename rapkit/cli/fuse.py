@@ -63,6 +63,7 @@ def command(proposals_path, images_path, categories_path, semantic_path, output,
                           gamma=gamma, stuff_area=stuff_area, ra=not no_ra, ca=not no_ca, eo=not no_eo, variant=variant)
     with progress(None, "fuse", quiet) as advance:
         summary = fuse(proposals_path, images_path, categories_path, output, params, semantic_path=semantic_path,
-                       workers=resolve_workers(workers), force=force, progress=advance)
+                       workers=resolve_workers(workers), force=force, progress=advance,
+                       on_start=advance.start)
     status(f"wrote {output}/panoptic.json and {summary.images} PNGs in {summary.seconds:.2f} s", quiet)
     emit(summary_report(summary), fmt)

@@ -119,7 +119,7 @@ def overlay(panoptic_path, panoptic_dir, categories_path, images_dir, ids, first
     with progress(None, "show overlay", quiet) as advance:
         res = show_overlay(panoptic_path, output, panoptic_dir=panoptic_dir, images_dir=images_dir,
                            categories_path=categories_path, ids=ids, first=first, alpha=alpha, max_size=max_size,
-                           workers=resolve_workers(workers), force=force, progress=advance, notify=warn)
+                           workers=resolve_workers(workers), force=force, progress=advance, on_start=advance.start, notify=warn)
     _finish(res, quiet, fmt)
 
 
@@ -169,7 +169,7 @@ def compare(a_path, b_path, a_dir, b_dir, gt_path, gt_dir, labels, top, categori
         res = show_compare(a_path, b_path, output, a_dir=a_dir, b_dir=b_dir, gt_path=gt_path, gt_dir=gt_dir,
                            labels=labels, images_dir=images_dir, categories_path=categories_path, ids=ids,
                            first=first, top=top, alpha=alpha, max_size=max_size, workers=resolve_workers(workers),
-                           force=force, progress=advance, notify=warn)
+                           force=force, progress=advance, on_start=advance.start, notify=warn)
     _finish(res, quiet, fmt)
 
 
@@ -206,7 +206,7 @@ def relations(relations_path, instances_path, proposals_path, images_dir, ids, f
     with progress(None, "show relations", quiet) as advance:
         res = show_relations(relations_path, instances_path, output, images_dir=images_dir,
                              proposals_path=proposals_path, ids=ids, first=first, max_size=max_size,
-                             workers=resolve_workers(workers), force=force, progress=advance, notify=warn)
+                             workers=resolve_workers(workers), force=force, progress=advance, on_start=advance.start, notify=warn)
     _finish(res, quiet, fmt)
 
 

@@ -102,11 +102,13 @@ def check_panoptic(
     categories: dict[int, Category] | None = None,
     workers: int = 1,
     progress: Callable[[int], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> CheckResult:
     """Sanity report of a panoptic JSON + PNG folder (GT when ``gt``, else a prediction).
 
     Never raises for data problems (except an unreadable JSON): each becomes an
-    :class:`Issue`. For a GT, ``area`` fields are compared with the PNG.
+    :class:`Issue`. For a GT, ``area`` fields are compared with the PNG. ``on_start(n_images)``
+    is called once the JSON is read, ``progress(1)`` after each image.
 
     >>> res = check_panoptic("panoptic_val2017.json")   # doctest: +SKIP
     >>> res.counts()                                     # doctest: +SKIP
@@ -121,6 +123,8 @@ def check_panoptic(
         segs = [{"id": sid, "area": raw.get("area")} for sid, _, raw in e.segments]
         tasks.append((e.image_id, str(pdir / e.file_name), segs, (info.height, info.width) if info else None, gt))
     n_segments = sum(e.n_entries for e in scan.annotations)
+    if on_start is not None:
+        on_start(len(tasks))
     png_kinds: dict[str, int] = {}
     for found, kind in imap_ordered(_check_task, tasks, workers, on_result=(lambda r: progress(1)) if progress else None):
         issues.extend(found)
@@ -151,6 +155,10 @@ def check_report(results: list[tuple[str, CheckResult]], max_rows: int = 50) -> 
     return Report("check", {"inputs": data}, tables, notes=notes)
 
 
+def _step(on_start: Callable[[int, str], None] | None, name: str) -> Callable[[int], None] | None:
+    return None if on_start is None else (lambda n: on_start(n, name))
+
+
 def run_check(
     gt_json: str | os.PathLike | None,
     pred_json: str | os.PathLike | None,
@@ -160,9 +168,11 @@ def run_check(
     workers: int = 1,
     max_rows: int = 50,
     progress: Callable[[int], None] | None = None,
+    on_start: Callable[[int, str], None] | None = None,
 ) -> tuple[list[tuple[str, CheckResult]], Report]:
     """``rapkit check``: check a GT and/or a prediction; the prediction's categories are
-    checked against the GT's when both are given.
+    checked against the GT's when both are given. ``on_start(n_images, label)`` starts
+    each input's step ("GT", "prediction").
 
     >>> results, report = run_check("gt.json", "pred.json")   # doctest: +SKIP
     """
@@ -171,14 +181,15 @@ def run_check(
     results: list[tuple[str, CheckResult]] = []
     cats = None
     if gt_json is not None:
-        results.append(("GT", check_panoptic(gt_json, gt_dir, gt=True, workers=workers, progress=progress)))
+        results.append(("GT", check_panoptic(gt_json, gt_dir, gt=True, workers=workers, progress=progress,
+                                             on_start=_step(on_start, "check GT"))))
         try:
             cats = load_categories(gt_json)
         except InputError:
             cats = None
     if pred_json is not None:
         results.append(("prediction", check_panoptic(pred_json, pred_dir, gt=False, categories=cats, workers=workers,
-                                                     progress=progress)))
+                                                     progress=progress, on_start=_step(on_start, "check prediction"))))
     return results, check_report(results, max_rows=max_rows)
 
 

@@ -87,6 +87,7 @@ def extract_dataset_relations(
     rule: str = "paper",
     workers: int = 1,
     progress: Callable[[int], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> RelationsRun:
     """Relations of every image of a COCO instances JSON against its panoptic GT (no files written).
 
@@ -103,7 +104,7 @@ def extract_dataset_relations(
     _check(theta, rule)
     ds = load_instances(instances)
     pan = load_panoptic(panoptic, panoptic_dir)
-    return _extract(ds, pan, theta=theta, rule=rule, workers=workers, progress=progress)
+    return _extract(ds, pan, theta=theta, rule=rule, workers=workers, progress=progress, on_start=on_start)
 
 
 def _check(theta: float, rule: str) -> None:
@@ -114,7 +115,8 @@ def _check(theta: float, rule: str) -> None:
 
 
 def _extract(ds: InstancesDataset, pan: PanopticDataset, *, theta: float, rule: str, workers: int,
-             progress: Callable[[int], None] | None) -> RelationsRun:
+             progress: Callable[[int], None] | None,
+             on_start: Callable[[int], None] | None = None) -> RelationsRun:
     from ..core.parallel import imap_ordered
 
     instances, panoptic = ds.path, pan.json_path
@@ -152,6 +154,8 @@ def _extract(ds: InstancesDataset, pan: PanopticDataset, *, theta: float, rule: 
         if batch:
             yield batch
 
+    if on_start is not None:
+        on_start(len(ds.images))
     results: list[ImageRelations] = []
     items = tasks() if workers <= 1 else batches()  # batches cut the pool's per-task overhead
     for r in imap_ordered(_dispatch if workers <= 1 else _dispatch_batch, items, workers, preload=_PRELOAD):
@@ -188,6 +192,7 @@ def run_extract_relations(
     force: bool = False,
     workers: int = 1,
     progress: Callable[[int], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> RelationsRun:
     """Extract relations and write the relations JSON (and optionally the RAP instances JSON).
 
@@ -203,7 +208,7 @@ def run_extract_relations(
     _check(theta, rule)
     ds = load_instances(instances)
     pan = load_panoptic(panoptic, panoptic_dir)
-    run = _extract(ds, pan, theta=theta, rule=rule, workers=workers, progress=progress)
+    run = _extract(ds, pan, theta=theta, rule=rule, workers=workers, progress=progress, on_start=on_start)
     run.outputs.update(write_relations_outputs(output, run.images, theta=run.theta, rule=run.rule, totals=run.totals,
                                                rap_instances=rap_instances, instances=ds.raw, force=force))
     return run
