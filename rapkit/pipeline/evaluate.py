@@ -269,7 +269,9 @@ def per_image_rows(ev: PQEvaluation) -> list[dict[str, Any]]:
 
 
 def _nan0(v: float) -> float:
-    return 0.0 if v != v else v
+    import math
+
+    return 0.0 if math.isnan(v) else v
 
 
 def delta_rows(a: PQEvaluation, b: PQEvaluation) -> list[dict[str, Any]]:
