@@ -1,6 +1,7 @@
 """The relation head LEARNS: on a synthetic world whose depth order follows a learnable
 cue (per-category colour/texture/shape, depth = category rank + noise), a head trained on
-a randomly initialised resnet18_fpn detector ranks held-out pairs far above chance."""
+a randomly initialised resnet18_fpn detector ranks held-out pairs far above chance
+(a bar with margin: the trained weights depend on float rounding, see the assertion)."""
 
 from __future__ import annotations
 
@@ -64,4 +65,7 @@ def test_head_learns_depth_order_on_held_out_images(tmp_path):
     assert total >= 200  # enough pairs for the bar to mean something
     acc = correct / total
     print(f"held-out pair accuracy {acc:.3f} on {total} pairs (category ceiling {truth['category_ceiling']})")
-    assert acc >= 0.85
+    # measured 0.907 on 324 pairs (ceiling 0.94). The exact value depends on float rounding
+    # (thread count, kernels), and the pair count alone gives a binomial error of 0.017, so the
+    # bar sits 6 such errors below the measurement and still 0.3 above chance (0.5)
+    assert acc >= 0.80
