@@ -199,7 +199,7 @@ def test_concurrent_writer_gets_exit_2_while_the_first_finishes(world, fused, tm
     mark = tmp_path / "mark"
     first = subprocess.Popen([sys.executable, "-m", "rapkit", *fuse_args(world, out, "rap")],
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                             env=env(RAPKIT_TEST_PAUSE_AT="temp-written:3", RAPKIT_TEST_PAUSE_FILE=str(mark)))
+                             env=env(RAPKIT_TEST_PAUSE_AT="temp-written:12", RAPKIT_TEST_PAUSE_FILE=str(mark)))
     try:
         deadline = time.monotonic() + 240
         while not mark.exists():

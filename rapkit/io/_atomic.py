@@ -12,9 +12,10 @@ Names beside an output ``NAME`` (all hidden, all in NAME's parent folder):
   22 on Linux; 0 where unknown). A later write into the same folder removes the temporaries
   of processes that no longer exist (a live pid with another start time is a reused pid) and
   says so on stderr; it never touches a live writer's temporary (nor one whose output's lock is held).
-* ``.NAME.rapkit-lock``: held (``fcntl.flock``) while NAME is being replaced. A second
-  writer of the same NAME gets a :class:`~rapkit.errors.ConfigError` (exit 2) at once
-  rather than waiting: two runs into one output cannot both be meant. Removed when done.
+* ``.NAME.rapkit-lock``: held (``fcntl.flock``) while NAME is being written. A second
+  writer of the same NAME gets a :class:`~rapkit.errors.ConfigError` (exit 2) after a
+  grace of :data:`LOCK_GRACE_S` (one second) rather than waiting for the first to finish:
+  two runs into one output cannot both be meant. Removed when done.
 * ``.NAME.rapkit-old``: the old output during the replacement of a folder where the
   filesystem cannot swap two paths atomically (see below). The next write of NAME (or any
   write into the same folder) restores it when NAME is missing, and removes it when NAME is
@@ -347,10 +348,24 @@ def _busy(p: Path, lp: Path) -> ConfigError:
                        "wait for it to finish (or stop it) and run again")
 
 
+#: seconds a writer waits for a held lock before giving up: long enough for another run's
+#: brief check (:func:`check_writable` holds the lock while it tidies), far shorter than a write
+LOCK_GRACE_S = 1.0
+
+
+def _try_lock_grace(lp: Path, create: bool) -> _Lock | None:
+    deadline = time.monotonic() + LOCK_GRACE_S
+    while True:
+        lock = _try_lock(lp, create=create)
+        if lock is not None or time.monotonic() >= deadline:
+            return lock
+        time.sleep(0.02)
+
+
 def _acquire(p: Path) -> _Lock:
     lp = lock_path(p)
     try:
-        lock = _try_lock(lp, create=True)
+        lock = _try_lock_grace(lp, create=True)
     except OSError as e:
         raise ConfigError(f"{p}: cannot write in {lp.parent}: {e.strerror or e}") from None
     if lock is None:
@@ -466,7 +481,7 @@ def check_writable(path: str | os.PathLike, force: bool) -> Path:
         raise ConfigError(f"{p}: parent folder {parent} does not exist")
     lock = None
     with contextlib.suppress(OSError):  # an unwritable folder fails later, where it is written
-        lock = _try_lock(lock_path(p), create=os.access(parent, os.W_OK))
+        lock = _try_lock_grace(lock_path(p), create=os.access(parent, os.W_OK))
         if lock is None:
             raise _busy(p, lock_path(p))
     if lock is not None and (lock.fd is not None or fcntl is None):
