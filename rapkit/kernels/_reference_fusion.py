@@ -10,15 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .decisions import (
-    canvas_drop,
-    category_drop,
-    excessive_overlap,
-    mark_emptied,
-    number_stuff_segments,
-    occupancy_drop,
-    takes_over,
-)
+from . import decisions as decide
 from .status import CANVAS, CATEGORY, EMPTY, KEPT, OVERLAP, UNSEEN
 
 __all__ = [
@@ -157,7 +149,7 @@ def ref_fuse_instances(boxes, areas, offsets, masks, labels, relations, order, w
         if area == 0:
             status[i] = EMPTY
             continue
-        if ca and category_drop(int((I & (P == labels[i])).sum()), area, tau, reference):
+        if ca and decide.category_drop(int((I & (P == labels[i])).sum()), area, tau, reference):
             status[i] = CATEGORY
             continue
         drop = False
@@ -170,19 +162,19 @@ def ref_fuse_instances(boxes, areas, offsets, masks, labels, relations, order, w
             if eo and not drop:
                 if reference:  # against j's visible segment
                     vis_j = seg == j + 1
-                    drop = excessive_overlap(int((I & vis_j).sum()), area, int(vis_j.sum()), gamma)
+                    drop = decide.excessive_overlap(int((I & vis_j).sum()), area, int(vis_j.sum()), gamma)
                 else:
-                    drop = excessive_overlap(o, area, int(fm[j].sum()), gamma)
+                    drop = decide.excessive_overlap(o, area, int(fm[j].sum()), gamma)
         if drop:
             status[i] = OVERLAP
             continue
         if ra:
-            C = I & takes_over(V, rel[i])
-            if canvas_drop(int(C.sum()), area, tau):
+            C = I & decide.takes_over(V, rel[i])
+            if decide.canvas_drop(int(C.sum()), area, tau):
                 status[i] = CANVAS
                 continue
         else:
-            if occupancy_drop(int((I & (seg > 0)).sum()), area, tau):
+            if decide.occupancy_drop(int((I & (seg > 0)).sum()), area, tau):
                 status[i] = CANVAS
                 continue
             C = I & (seg == 0)
@@ -192,7 +184,7 @@ def ref_fuse_instances(boxes, areas, offsets, masks, labels, relations, order, w
         status[i] = KEPT
         kept.append(i)
     visible = np.bincount(seg.ravel(), minlength=n + 1)[1:].astype(np.int64)
-    mark_emptied(status, visible, kept, len(kept))
+    decide.mark_emptied(status, visible, kept, len(kept))
     ev = np.array(events, np.int64).reshape(-1, 2)
     return seg.astype(np.int32), status, visible, ev
 
@@ -207,7 +199,7 @@ def ref_compose(canvas, semantic, is_stuff, stuff_area, thing_lut, n_things):
         seg_of = np.zeros(256, np.int64)
         cls = np.zeros(256, np.int64)
         counts = np.bincount(semantic[free].astype(np.int64), minlength=256)
-        classes = cls[:number_stuff_segments(counts, is_stuff, stuff_area, n_things, seg_of, cls)].copy()
+        classes = cls[:decide.number_stuff_segments(counts, is_stuff, stuff_area, n_things, seg_of, cls)].copy()
         stuff = free & (seg_of[semantic] > 0)
         out[stuff] = seg_of[semantic][stuff]
     n_ids = n_things + classes.shape[0]

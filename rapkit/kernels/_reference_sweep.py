@@ -5,16 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import decisions as decide
 from ._reference_fusion import full_masks
-from .decisions import (
-    canvas_drop,
-    category_drop,
-    excessive_overlap,
-    mark_emptied,
-    number_stuff_segments,
-    occupancy_drop,
-    takes_over,
-)
 from .status import CANVAS, CATEGORY, EMPTY, KEPT, OVERLAP, UNSEEN
 
 __all__ = ["canonical_atoms", "ref_build_atoms", "ref_fuse_atoms", "ref_pair_counts", "ref_pred_ids", "ref_xmajor_keys"]
@@ -84,9 +76,9 @@ def ref_fuse_atoms(weight, ptr, idx, areas, boxes, labels, rel, order, overlaps,
         own_c = np.where(occ, own, 0)
         n_same = int(w[occ & (labels[own_c] == labels[i])].sum())
         n_occ = int(w[occ].sum())
-        over = occ & takes_over(rel[own_c], rel[i])
+        over = occ & decide.takes_over(rel[own_c], rel[i])
         n_vis = int(w[~occ].sum()) + int(w[over].sum())
-        if ca and category_drop(n_same, area, tau, reference):
+        if ca and decide.category_drop(n_same, area, tau, reference):
             status[i] = CATEGORY
             continue
         drop = False
@@ -96,15 +88,15 @@ def ref_fuse_atoms(weight, ptr, idx, areas, boxes, labels, rel, order, overlaps,
                 if o == 0:
                     continue
                 if reference:  # against j's visible segment
-                    drop = excessive_overlap(int(w[own == j].sum()), area, int(visible[j]), gamma)
+                    drop = decide.excessive_overlap(int(w[own == j].sum()), area, int(visible[j]), gamma)
                 else:
-                    drop = excessive_overlap(o, area, int(areas[j]), gamma)
+                    drop = decide.excessive_overlap(o, area, int(areas[j]), gamma)
                 if drop:
                     break
         if drop:
             status[i] = OVERLAP
             continue
-        if canvas_drop(n_vis, area, tau) if ra else occupancy_drop(n_occ, area, tau):
+        if decide.canvas_drop(n_vis, area, tau) if ra else decide.occupancy_drop(n_occ, area, tau):
             status[i] = CANVAS
             continue
         take = ~occ | over if ra else ~occ
@@ -115,7 +107,7 @@ def ref_fuse_atoms(weight, ptr, idx, areas, boxes, labels, rel, order, overlaps,
             visible[i] += ww
         status[i] = KEPT
         kept.append(i)
-    mark_emptied(status, visible, kept, len(kept))
+    decide.mark_emptied(status, visible, kept, len(kept))
     return owner.astype(np.int32), status, visible
 
 
@@ -125,7 +117,7 @@ def ref_pred_ids(owner, weight, atom_sem, lut, is_stuff, stuff_area, n_things):
     counts = np.bincount(atom_sem[free].astype(np.int64), weights=weight[free], minlength=256).astype(np.int64)
     seg_of = np.zeros(256, np.int64)
     classes = np.zeros(256, np.int64)
-    ns = number_stuff_segments(counts, is_stuff, stuff_area, n_things, seg_of, classes)
+    ns = decide.number_stuff_segments(counts, is_stuff, stuff_area, n_things, seg_of, classes)
     pred = np.where(free, seg_of[atom_sem], lut[np.where(free, 0, owner)])
     return pred.astype(np.int64), classes[:ns].copy()
 

@@ -3,17 +3,17 @@
 Each check is a small plain-Python function of pixel counts (or of relation values). They
 are the single definition of the rules:
 
-* the numba kernels call them compiled and inlined, through
+* the numba kernels call them compiled and inlined, as ``decide.<check>`` with ``decide =``
   :mod:`rapkit.kernels.decisions_jit` (``njit(inline="always")`` of these very functions):
   :func:`rapkit.kernels.fusion.fuse_instances` on pixels and
   :func:`rapkit.kernels.sweep.fuse_atoms` on atoms;
 * the numpy twins (:mod:`rapkit.kernels._reference_fusion`,
-  :mod:`rapkit.kernels._reference_sweep`) call them as they are, on Python numbers or, for
-  :func:`takes_over`, on whole arrays.
+  :mod:`rapkit.kernels._reference_sweep`) call them as they are (``decide =`` this module),
+  on Python numbers or, for :func:`takes_over`, on whole arrays.
 
-This module imports only :mod:`rapkit.kernels.status` (no numba, no numpy). Counts are integers, ``area`` > 0;
-thresholds are floats. The functions do not call each other (numba compiles each from its
-own source). Semantics: ``docs/fusion.md``, "Algorithm 1, exactly".
+This module imports only :mod:`rapkit.kernels.status` (no numba, no numpy). Counts are
+integers, ``area`` > 0; thresholds are floats. The functions do not call each other (numba
+compiles each from its own source). Semantics: ``docs/fusion.md``, "Algorithm 1, exactly".
 
 >>> category_drop(3, 5, 0.6, False), category_drop(3, 5, 0.6, True)
 (True, False)

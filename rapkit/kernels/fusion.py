@@ -20,16 +20,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .decisions_jit import (
-    canvas_drop,
-    category_drop,
-    excessive_overlap,
-    mark_emptied,
-    number_stuff_segments,
-    occupancy_drop,
-    overlap_may_be_excessive,
-    takes_over,
-)
+from . import decisions_jit as decide
 from .status import CANVAS, CATEGORY, EMPTY, KEPT, OVERLAP, STATUS_NAMES, UNSEEN
 
 __all__ = ["STATUS_NAMES", "compose", "fuse_instances", "pairwise_overlaps"]
@@ -116,12 +107,12 @@ def _fuse(boxes, areas, offs, masks, labels, rel, order, width, height, tau, gam
                         else:
                             f_occ = 1
                             f_same = 1 if labels[c - 1] == li else 0
-                            f_vis = 1 if takes_over(rel[c - 1], ri) else 0
+                            f_vis = 1 if decide.takes_over(rel[c - 1], ri) else 0
                     n_occ += f_occ
                     n_same += f_same
                     n_vis += f_vis
         # category-aware check (lines 4-8)
-        if ca and category_drop(n_same, area, tau, reference):
+        if ca and decide.category_drop(n_same, area, tau, reference):
             status[i] = CATEGORY
             continue
         # pairs met (lines 9-16): events and excessive-overlap check
@@ -135,7 +126,7 @@ def _fuse(boxes, areas, offs, masks, labels, rel, order, width, height, tau, gam
             if not record_events:
                 # O_ij <= the boxes' intersection: skip pairs that cannot reach gamma
                 ibox = (min(x1, boxes[j, 1]) - max(x0, boxes[j, 0])) * (min(y1, boxes[j, 3]) - max(y0, boxes[j, 2]))
-                if not overlap_may_be_excessive(ibox, area, areas[j], gamma, reference):
+                if not decide.overlap_may_be_excessive(ibox, area, areas[j], gamma, reference):
                     continue
             if have_ov:
                 o = overlaps[i, j]
@@ -161,11 +152,11 @@ def _fuse(boxes, areas, offs, masks, labels, rel, order, width, height, tau, gam
                             for t in range(bh):
                                 if mrow[t] and crow[t] == j + 1:
                                     ov += 1
-                    drop_eo = excessive_overlap(ov, area, visible[j], gamma)
+                    drop_eo = decide.excessive_overlap(ov, area, visible[j], gamma)
                 else:
-                    drop_eo = excessive_overlap(o, area, areas[j], gamma)
+                    drop_eo = decide.excessive_overlap(o, area, areas[j], gamma)
         # canvas check (lines 17-19); the heuristic's occupied share with ra off
-        drop_canvas = canvas_drop(n_vis, area, tau) if ra else occupancy_drop(n_occ, area, tau)
+        drop_canvas = decide.canvas_drop(n_vis, area, tau) if ra else decide.occupancy_drop(n_occ, area, tau)
         if drop_eo or drop_canvas:
             status[i] = OVERLAP if drop_eo else CANVAS
             continue
@@ -180,14 +171,14 @@ def _fuse(boxes, areas, offs, masks, labels, rel, order, width, height, tau, gam
                     if c == 0:
                         crow[t] = lab
                         visible[i] += 1
-                    elif ra and takes_over(rel[c - 1], ri):
+                    elif ra and decide.takes_over(rel[c - 1], ri):
                         visible[c - 1] -= 1
                         crow[t] = lab
                         visible[i] += 1
         status[i] = KEPT
         kept[nk] = i
         nk += 1
-    mark_emptied(status, visible, kept, nk)
+    decide.mark_emptied(status, visible, kept, nk)
     return canvas, status, visible, ev[:ne].copy()
 
 
@@ -206,7 +197,7 @@ def _compose(canvas, sem, has_sem, is_stuff, stuff_area, thing_lut, n_things):
     # stuff segments: classes in ascending id with enough free pixels
     stuff_of = np.zeros(256, np.int64)
     classes = np.empty(256, np.int64)
-    ns = number_stuff_segments(counts, is_stuff, stuff_area, n_things, stuff_of, classes)
+    ns = decide.number_stuff_segments(counts, is_stuff, stuff_area, n_things, stuff_of, classes)
     stuff_id = stuff_of.astype(np.uint32)
     n_ids = n_things + ns
     out = np.empty((height, width), np.uint32)

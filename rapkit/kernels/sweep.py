@@ -19,15 +19,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .decisions_jit import (
-    canvas_drop,
-    category_drop,
-    excessive_overlap,
-    mark_emptied,
-    number_stuff_segments,
-    occupancy_drop,
-    takes_over,
-)
+from . import decisions_jit as decide
 from .status import CANVAS, CATEGORY, EMPTY, KEPT, OVERLAP, UNSEEN
 
 
@@ -260,9 +252,9 @@ def _fuse_atoms(weight, ptr, idx, areas, boxes, labels, rel, order, overlaps, ta
                 n_occ += w
                 if labels[c] == li:
                     n_same += w
-                if takes_over(rel[c], ri):
+                if decide.takes_over(rel[c], ri):
                     n_vis += w
-        if ca and category_drop(n_same, area, tau, reference):
+        if ca and decide.category_drop(n_same, area, tau, reference):
             status[i] = CATEGORY
             continue
         drop_eo = False
@@ -285,12 +277,12 @@ def _fuse_atoms(weight, ptr, idx, areas, boxes, labels, rel, order, overlaps, ta
                             a = idx[u]
                             if owner[a] == j:
                                 ov += weight[a]
-                    drop_eo = excessive_overlap(ov, area, visible[j], gamma)
+                    drop_eo = decide.excessive_overlap(ov, area, visible[j], gamma)
                 else:
-                    drop_eo = excessive_overlap(o, area, areas[j], gamma)
+                    drop_eo = decide.excessive_overlap(o, area, areas[j], gamma)
                 if drop_eo:
                     break
-        drop_canvas = canvas_drop(n_vis, area, tau) if ra else occupancy_drop(n_occ, area, tau)
+        drop_canvas = decide.canvas_drop(n_vis, area, tau) if ra else decide.occupancy_drop(n_occ, area, tau)
         if drop_eo or drop_canvas:
             status[i] = OVERLAP if drop_eo else CANVAS
             continue
@@ -300,14 +292,14 @@ def _fuse_atoms(weight, ptr, idx, areas, boxes, labels, rel, order, overlaps, ta
             if c < 0:
                 owner[a] = i
                 visible[i] += weight[a]
-            elif ra and takes_over(rel[c], ri):
+            elif ra and decide.takes_over(rel[c], ri):
                 visible[c] -= weight[a]
                 owner[a] = i
                 visible[i] += weight[a]
         status[i] = KEPT
         kept[nk] = i
         nk += 1
-    mark_emptied(status, visible, kept, nk)
+    decide.mark_emptied(status, visible, kept, nk)
     return owner, status, visible
 
 
@@ -336,7 +328,7 @@ def _pred_ids(owner, weight, atom_sem, lut, is_stuff, stuff_area, n_things):
             counts[atom_sem[a]] += weight[a]
     seg_of = np.zeros(256, np.int64)
     classes = np.empty(256, np.int64)
-    ns = number_stuff_segments(counts, is_stuff, stuff_area, n_things, seg_of, classes)
+    ns = decide.number_stuff_segments(counts, is_stuff, stuff_area, n_things, seg_of, classes)
     pred = np.empty(m, np.int64)
     for a in range(m):
         o = owner[a]

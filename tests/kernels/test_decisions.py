@@ -91,20 +91,26 @@ def test_stuff_numbering_and_emptied_marking_plain_and_compiled():
         assert st_.tolist() == [status.KEPT, status.EMPTIED, status.CANVAS, status.KEPT]
 
 
+def _checks_called(module) -> set[str]:
+    """Names ``decide.<name>`` that a fusion path's source calls."""
+    tree = ast.parse(inspect.getsource(module))
+    return {node.func.attr for node in ast.walk(tree) if isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == "decide"}
+
+
 @pytest.mark.parametrize("name", decisions_jit.__all__)
 def test_one_definition_of_each_check(name):
     plain = getattr(decisions, name)
     jitted = getattr(decisions_jit, name)
     assert jitted.py_func is plain  # the kernels' helper is compiled from the plain function
-    for kernel_module in (fusion, sweep):
-        if hasattr(kernel_module, name):
-            assert getattr(kernel_module, name) is jitted
-    for twin_module in (_reference_fusion, _reference_sweep):
-        if hasattr(twin_module, name):
-            assert getattr(twin_module, name) is plain
-    users = [m for m in (fusion, sweep, _reference_fusion, _reference_sweep) if hasattr(m, name)]
-    if name != "overlap_may_be_excessive":  # a pruning bound of the pixel kernel only
-        assert len(users) == 4, name
+    assert fusion.decide is sweep.decide is decisions_jit  # the kernels call the compiled build
+    assert _reference_fusion.decide is _reference_sweep.decide is decisions  # the twins the plain one
+    users = [m for m in (fusion, sweep, _reference_fusion, _reference_sweep) if name in _checks_called(m)]
+    if name == "overlap_may_be_excessive":  # a pruning bound of the pixel kernel only
+        assert users == [fusion]
+    else:
+        assert users == [fusion, sweep, _reference_fusion, _reference_sweep], name
 
 
 def _threshold_comparisons(module) -> list[str]:
