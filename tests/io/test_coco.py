@@ -15,7 +15,7 @@ from rapkit.errors import InputError
 from rapkit.io.coco import decode_instances, full_mask, load_instances, parse_instances
 from rapkit.io.panoptic import id2rgb, load_panoptic, read_id_map, rgb2id, segment_stats
 
-SAMPLE = Path(__file__).parents[1].parent / "shared" / "data" / "panopticapi_sample"
+SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "panopticapi_sample"
 H, W = 40, 60
 
 

@@ -17,7 +17,7 @@ from rapkit.errors import InputError
 from rapkit.io.panoptic import load_categories, read_id_map
 from rapkit.types import Category, FusionParams, Proposals
 
-SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "panopticapi_sample"
+SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "panopticapi_sample"
 
 CATS = {1: Category(1, "person", True), 44: Category(44, "bottle", True), 46: Category(46, "wine glass", True),
         67: Category(67, "dining table", True), 187: Category(187, "sky", False), 199: Category(199, "wall", False)}

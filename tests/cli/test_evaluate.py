@@ -14,9 +14,7 @@ import pytest
 from rapkit.cli import main
 from rapkit.report import to_percent
 
-from test_pq import CATS, assert_same, panopticapi_one_process, perturbed_predictions, write_dataset
-
-SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "panopticapi_sample"
+SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "panopticapi_sample"
 GT = SAMPLE / "panoptic_examples.json"
 
 
@@ -35,7 +33,7 @@ def report_and_error(out: str) -> tuple[dict, dict]:
     return report, err
 
 
-def _tiny(tmp_path: Path, kind: str = "ok"):
+def _tiny(kit, tmp_path: Path, kind: str = "ok"):
     g = np.array([[1, 1, 2, 2], [1, 1, 2, 0], [3, 3, 3, 0]], np.uint32)
     gsegs = [{"id": 1, "category_id": 1}, {"id": 2, "category_id": 3}, {"id": 3, "category_id": 100}]
     p = g.copy()
@@ -57,24 +55,24 @@ def _tiny(tmp_path: Path, kind: str = "ok"):
         pimgs.append({"image_id": 77, "id_map": p, "segments": psegs})
     elif kind == "gt_area":
         gsegs[0] = {"id": 1, "category_id": 1, "area": 2}
-    gt = write_dataset(tmp_path, "gt", gimgs, CATS)
-    pred = write_dataset(tmp_path, "pred", pimgs, CATS)
+    gt = kit.write_dataset(tmp_path, "gt", gimgs, kit.categories)
+    pred = kit.write_dataset(tmp_path, "pred", pimgs, kit.categories)
     return gt, pred
 
 
 # --------------------------------------------------------------------------- results and formats
 
 
-def test_table_json_csv(tmp_path, capsys):
-    pred = perturbed_predictions(tmp_path, 0)
-    want = panopticapi_one_process(GT, pred)
+def test_table_json_csv(pq_kit, tmp_path, capsys):
+    pred = pq_kit.perturbed(tmp_path, 0)
+    want = pq_kit.oracle(GT, pred)
     code, out, err = run(capsys, "evaluate", "--gt", GT, "--pred", pred, "--format", "json", "-q", "--per-class")
     assert code == 0, err
     d = json.loads(out)
     assert d["schema_version"] == 2 and d["n_images"] == 2
     ours = {k: d[k] for k in ("All", "Things", "Stuff")}
     ours["per_class"] = {int(k): v for k, v in d["per_class"].items()}
-    assert_same(ours, to_percent(want))  # percent, and the JSON round trip keeps every bit
+    pq_kit.assert_same(ours, to_percent(want))  # percent, and the JSON round trip keeps every bit
 
     code, out, _ = run(capsys, "evaluate", "--gt", GT, "--pred", pred, "-q")
     assert code == 0
@@ -90,8 +88,8 @@ def test_table_json_csv(tmp_path, capsys):
     assert float(rows[1][1]) == 100 * want["All"]["pq"]
 
 
-def test_workers_and_decoders_give_identical_output(tmp_path, capsys):
-    pred = perturbed_predictions(tmp_path, 1)
+def test_workers_and_decoders_give_identical_output(pq_kit, tmp_path, capsys):
+    pred = pq_kit.perturbed(tmp_path, 1)
     outs = set()
     for extra in (["-j", "1"], ["-j", "2"], ["--decoder", "pil"]):
         code, out, err = run(capsys, "evaluate", "--gt", GT, "--pred", pred, "--format", "json", "-q", *extra)
@@ -100,9 +98,9 @@ def test_workers_and_decoders_give_identical_output(tmp_path, capsys):
     assert len(outs) == 1
 
 
-def test_fail_under(tmp_path, capsys):
-    pred = perturbed_predictions(tmp_path, 2)
-    pq = 100 * panopticapi_one_process(GT, pred)["All"]["pq"]
+def test_fail_under(pq_kit, tmp_path, capsys):
+    pred = pq_kit.perturbed(tmp_path, 2)
+    pq = 100 * pq_kit.oracle(GT, pred)["All"]["pq"]
     code, out, err = run(capsys, "evaluate", "--gt", GT, "--pred", pred, "-q", "--fail-under", f"PQ={pq - 1:.3f}")
     assert code == 0, err
     code, out, err = run(capsys, "evaluate", "--gt", GT, "--pred", pred, "-q", "--fail-under", f"PQ={pq + 1:.3f},SQ_th=0")
@@ -141,24 +139,24 @@ def test_usage_errors(capsys):
         ("shape", "3x3"),
     ],
 )
-def test_panopticapi_crash_cases_exit_3(tmp_path, capsys, kind, reason):
-    gt, pred = _tiny(tmp_path, kind)
+def test_panopticapi_crash_cases_exit_3(pq_kit, tmp_path, capsys, kind, reason):
+    gt, pred = _tiny(pq_kit, tmp_path, kind)
     with pytest.raises(Exception):
-        panopticapi_one_process(gt, pred)
+        pq_kit.oracle(gt, pred)
     capsys.readouterr()  # panopticapi prints its traceback
     code, out, err = run(capsys, "evaluate", "--gt", gt, "--pred", pred, "-q")
     assert code == 3
     assert "image 42" in err and reason in err and "Traceback" not in err
 
 
-def test_gt_image_without_prediction_exit_3(tmp_path, capsys):
-    gt, pred = _tiny(tmp_path, "no_prediction")
+def test_gt_image_without_prediction_exit_3(pq_kit, tmp_path, capsys):
+    gt, pred = _tiny(pq_kit, tmp_path, "no_prediction")
     code, _, err = run(capsys, "evaluate", "--gt", gt, "--pred", pred)
     assert code == 3 and "image 43" in err and "no prediction" in err
 
 
-def test_missing_png_exit_3(tmp_path, capsys):
-    gt, pred = _tiny(tmp_path)
+def test_missing_png_exit_3(pq_kit, tmp_path, capsys):
+    gt, pred = _tiny(pq_kit, tmp_path)
     (tmp_path / "pred" / "000000000042.png").unlink()
     code, _, err = run(capsys, "evaluate", "--gt", gt, "--pred", pred)
     assert code == 3 and "image 42" in err and "not found" in err
@@ -167,8 +165,8 @@ def test_missing_png_exit_3(tmp_path, capsys):
     assert code == 3 and "folder" in err
 
 
-def test_duplicate_segment_ids_exit_3(tmp_path, capsys):
-    gt, pred = _tiny(tmp_path)
+def test_duplicate_segment_ids_exit_3(pq_kit, tmp_path, capsys):
+    gt, pred = _tiny(pq_kit, tmp_path)
     d = json.loads(pred.read_text())
     d["annotations"][0]["segments_info"].append(dict(d["annotations"][0]["segments_info"][0]))
     pred.write_text(json.dumps(d))
@@ -180,8 +178,8 @@ def test_duplicate_segment_ids_exit_3(tmp_path, capsys):
     assert "duplicate_segment_id" in kinds
 
 
-def test_prediction_for_image_not_in_gt_warns(tmp_path, capsys):
-    gt, pred = _tiny(tmp_path, "extra_prediction")
+def test_prediction_for_image_not_in_gt_warns(pq_kit, tmp_path, capsys):
+    gt, pred = _tiny(pq_kit, tmp_path, "extra_prediction")
     code, out, err = run(capsys, "evaluate", "--gt", gt, "--pred", pred, "--format", "json")
     assert code == 0
     d = json.loads(out)
@@ -190,8 +188,8 @@ def test_prediction_for_image_not_in_gt_warns(tmp_path, capsys):
     assert d["All"]["pq"] == 100.0
 
 
-def test_check_reports_gt_area_mismatch(tmp_path, capsys):
-    gt, pred = _tiny(tmp_path, "gt_area")
+def test_check_reports_gt_area_mismatch(pq_kit, tmp_path, capsys):
+    gt, pred = _tiny(pq_kit, tmp_path, "gt_area")
     code, out, err = run(capsys, "check", "--gt", gt, "--pred", pred, "--format", "json")
     assert code == 3 and "area_mismatch" in err
     issues = report_and_error(out)[0]["inputs"]["GT"]["issues"]
@@ -201,15 +199,15 @@ def test_check_reports_gt_area_mismatch(tmp_path, capsys):
     assert code == 0
     d = json.loads(out)
     assert d["check"]["inputs"]["GT"]["counts"] == {"area_mismatch": 1}
-    assert d["All"]["pq"] == 100 * panopticapi_one_process(gt, pred)["All"]["pq"]
+    assert d["All"]["pq"] == 100 * pq_kit.oracle(gt, pred)["All"]["pq"]
     code, out, _ = run(capsys, "check", "--gt", gt, "-q")
     assert code == 3 and "area_mismatch" in out
 
 
-def test_check_clean_data_and_other_issues(tmp_path, capsys):
+def test_check_clean_data_and_other_issues(pq_kit, tmp_path, capsys):
     code, out, err = run(capsys, "check", "--gt", GT, "--pred", GT)
     assert code == 0 and "RGB 8-bit" in out
-    gt, pred = _tiny(tmp_path, "png_id_not_in_json")
+    gt, pred = _tiny(pq_kit, tmp_path, "png_id_not_in_json")
     (tmp_path / "gt" / "000000000042.png").unlink()
     code, out, err = run(capsys, "check", "--gt", gt, "--pred", pred, "--format", "json")
     assert code == 3
@@ -230,12 +228,12 @@ def world(tmp_path_factory):
 
 
 @pytest.mark.parametrize("strategy", ["rap", "heuristic"])
-def test_fuse_output_evaluates_without_conversion(world, tmp_path, capsys, strategy):
+def test_fuse_output_evaluates_without_conversion(pq_kit, world, tmp_path, capsys, strategy):
     out = tmp_path / "fused"
     code, _, err = run(capsys, "fuse", "--proposals", world.proposals, "--image-info", world.instances, "--categories",
                        world.categories, "--semantic", world.semantic, "-o", out, "--strategy", strategy, "-q")
     assert code == 0, err
-    want = panopticapi_one_process(Path(world.panoptic), out / "panoptic.json")
+    want = pq_kit.oracle(Path(world.panoptic), out / "panoptic.json")
     for j in ("1", "2"):
         code, stdout, err = run(capsys, "evaluate", "--gt", world.panoptic, "--pred", out / "panoptic.json",
                                 "--format", "json", "-q", "--per-class", "-j", j)
@@ -243,7 +241,7 @@ def test_fuse_output_evaluates_without_conversion(world, tmp_path, capsys, strat
         d = json.loads(stdout)
         ours = {k: d[k] for k in ("All", "Things", "Stuff")}
         ours["per_class"] = {int(k): v for k, v in d["per_class"].items()}
-        assert_same(ours, to_percent(want))
+        pq_kit.assert_same(ours, to_percent(want))
     assert 0 < d["All"]["pq"] < 100
 
 
@@ -288,9 +286,9 @@ def test_gates_parse_and_nan_fails():
     assert check_gates(empty, {"PQ": 0.0}) == ["PQ nan < 0"]  # a split with no class fails any gate
 
 
-def test_split_without_class_is_documented_nan(tmp_path, capsys):
+def test_split_without_class_is_documented_nan(pq_kit, tmp_path, capsys):
     g = np.array([[1, 1], [1, 0]], np.uint32)
-    gt = write_dataset(tmp_path, "gt", [{"image_id": 5, "id_map": g, "segments": [{"id": 1, "category_id": 1}]}], CATS)
+    gt = pq_kit.write_dataset(tmp_path, "gt", [{"image_id": 5, "id_map": g, "segments": [{"id": 1, "category_id": 1}]}], pq_kit.categories)
     code, out, err = run(capsys, "evaluate", "--gt", gt, "--pred", gt, "--format", "json", "-q")
     assert code == 0, err
     d = json.loads(out)

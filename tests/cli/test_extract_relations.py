@@ -279,7 +279,7 @@ def test_help_has_an_example(capsys):
 
 # --------------------------------------------------------------------------- real COCO sample
 
-SAMPLE = Path(__file__).parents[1].parent / "shared" / "data" / "panopticapi_sample"
+SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "panopticapi_sample"
 
 
 @pytest.mark.skipif(not SAMPLE.exists(), reason="shared COCO sample not present")

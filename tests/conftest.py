@@ -1,0 +1,202 @@
+"""Shared test fixtures: the COCO sample from ../shared, panoptic dataset writers, the
+panopticapi oracle (its own single-core loop), and the synthetic-world builders.
+
+Test modules get these through fixtures and never import from one another. Folder
+conftests add what only their tests use (``tests/cli/conftest.py``: the CLI runner).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+import random
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO.parent / "shared" / "data" / "panopticapi_sample"
+
+#: a small category set for hand-built panoptic datasets (three things, two stuff)
+TOY_CATEGORIES = [
+    {"id": 1, "name": "person", "isthing": 1},
+    {"id": 3, "name": "car", "isthing": 1},
+    {"id": 7, "name": "dog", "isthing": 1},
+    {"id": 100, "name": "sky", "isthing": 0},
+    {"id": 101, "name": "road", "isthing": 0},
+]
+
+
+# --------------------------------------------------------------------------- the PQ oracle
+
+
+def panopticapi_one_process(gt_json: Path, pred_json: Path, gt_dir: Path | None = None, pred_dir: Path | None = None):
+    """panopticapi's ``pq_compute`` with a single process: its own single-core loop over
+    all images, accumulated into a fresh PQStat exactly as ``pq_compute_multi_core`` does.
+    A split whose ``pq_average`` divides by zero comes back as None."""
+    from panopticapi.evaluation import PQStat, pq_compute_single_core
+
+    gt = json.loads(Path(gt_json).read_text())
+    pred = json.loads(Path(pred_json).read_text())
+    gt_dir = str(gt_dir or str(gt_json).replace(".json", ""))
+    pred_dir = str(pred_dir or str(pred_json).replace(".json", ""))
+    categories = {el["id"]: el for el in gt["categories"]}
+    preds = {el["image_id"]: el for el in pred["annotations"]}
+    matched = [(g, preds[g["image_id"]]) for g in gt["annotations"]]
+    with contextlib.redirect_stdout(io.StringIO()):
+        part = pq_compute_single_core(0, matched, gt_dir, pred_dir, categories)
+    total = PQStat()
+    total += part
+    results = {}
+    for name, isthing in [("All", None), ("Things", True), ("Stuff", False)]:
+        try:
+            results[name], per_class = total.pq_average(categories, isthing=isthing)
+        except ZeroDivisionError:
+            results[name], per_class = None, None
+        if name == "All":
+            results["per_class"] = per_class
+    return results
+
+
+def assert_same_pq(ours: dict, theirs: dict) -> None:
+    """Every PQ/SQ/RQ/N of All/Things/Stuff and every class ``==`` (NaN where panopticapi divides by zero)."""
+    for name in ("All", "Things", "Stuff"):
+        if theirs[name] is None:  # panopticapi: ZeroDivisionError; rapkit: n = 0, NaN
+            assert ours[name]["n"] == 0 and math.isnan(ours[name]["pq"]), name
+            continue
+        for k in ("pq", "sq", "rq", "n"):
+            assert ours[name][k] == theirs[name][k], (name, k, ours[name][k], theirs[name][k])
+    if theirs["per_class"] is not None:
+        assert list(ours["per_class"]) == list(theirs["per_class"])
+        for cid, v in theirs["per_class"].items():
+            for k in ("pq", "sq", "rq"):
+                assert ours["per_class"][cid][k] == v[k], (cid, k)
+
+
+# --------------------------------------------------------------------------- dataset writers
+
+
+def write_panoptic_dataset(root: Path, name: str, images: list[dict], categories: list[dict]) -> Path:
+    """images: [{image_id, id_map, segments: [{id, category_id, iscrowd, area?}]}] -> JSON + PNGs."""
+    from PIL import Image
+
+    from rapkit.io.panoptic import id2rgb
+
+    d = root / name
+    d.mkdir(parents=True, exist_ok=True)
+    anns, infos = [], []
+    for im in images:
+        fn = f"{im['image_id']:012d}.png"
+        Image.fromarray(id2rgb(im["id_map"]), "RGB").save(d / fn)
+        h, w = im["id_map"].shape
+        infos.append({"id": im["image_id"], "file_name": fn.replace(".png", ".jpg"), "height": h, "width": w})
+        segs = []
+        for s in im["segments"]:
+            area = s["area"] if "area" in s else int((im["id_map"] == s["id"]).sum())
+            segs.append({"id": s["id"], "category_id": s["category_id"], "iscrowd": s.get("iscrowd", 0),
+                         "area": area, "bbox": [0, 0, 1, 1]})
+        anns.append({"image_id": im["image_id"], "file_name": fn, "segments_info": segs})
+    p = root / f"{name}.json"
+    p.write_text(json.dumps({"images": infos, "annotations": anns, "categories": categories}))
+    return p
+
+
+def perturbed_predictions(tmp_path: Path, seed: int) -> Path:
+    """Predictions made from the COCO sample GT: merged, eroded, dropped, relabelled,
+    shifted, invented segments."""
+    from rapkit.io.panoptic import read_id_map
+
+    rng = random.Random(seed)
+    gt = json.loads((SAMPLE / "panoptic_examples.json").read_text())
+    cats = gt["categories"]
+    cat_ids = [c["id"] for c in cats]
+    images = []
+    for ann in gt["annotations"]:
+        m = read_id_map(SAMPLE / "panoptic_examples" / ann["file_name"]).copy()
+        segs = {s["id"]: dict(s) for s in ann["segments_info"]}
+        for sid in sorted(segs):
+            r = rng.random()
+            mask = m == sid
+            if r < 0.15:  # dropped (VOID)
+                m[mask] = 0
+                del segs[sid]
+            elif r < 0.3:  # relabelled
+                segs[sid]["category_id"] = rng.choice(cat_ids)
+            elif r < 0.45:  # eroded: lose a band of rows
+                ys = np.nonzero(mask.any(1))[0]
+                cut = ys[: max(1, len(ys) // rng.choice([2, 3, 5]))]
+                mm = mask.copy()
+                mm[~np.isin(np.arange(m.shape[0]), cut)] = False
+                m[mm] = 0
+            elif r < 0.55:  # shifted right
+                k = rng.choice([3, 20, 60])
+                sh = np.zeros_like(mask)
+                sh[:, k:] = mask[:, :-k]
+                m[mask] = 0
+                m[sh] = sid
+        # merge two segments of the same category when possible
+        by_cat: dict[int, list[int]] = {}
+        for sid, s in segs.items():
+            by_cat.setdefault(s["category_id"], []).append(sid)
+        for sids in by_cat.values():
+            if len(sids) >= 2 and rng.random() < 0.7:
+                m[m == sids[1]] = sids[0]
+                break
+        # invent a few segments with fresh ids (unmatched predictions, some over VOID/crowd)
+        h, w = m.shape
+        for k in range(3):
+            y, x = rng.randrange(h - 40), rng.randrange(w - 40)
+            new = 5_000_000 + 17 * k + seed
+            m[y : y + rng.choice([2, 15, 40]), x : x + rng.choice([3, 25, 40])] = new
+            segs[new] = {"id": new, "category_id": rng.choice(cat_ids), "iscrowd": 0}
+        present = set(np.unique(m).tolist())
+        seg_list = [s for sid, s in segs.items() if sid in present]
+        rng.shuffle(seg_list)  # JSON order must not matter for predictions
+        images.append({"image_id": ann["image_id"], "id_map": m, "segments": seg_list})
+    return write_panoptic_dataset(tmp_path, f"pred{seed}", images, cats)
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="session")
+def coco_sample() -> Path:
+    """``../shared/data/panopticapi_sample`` (COCO val2017 panoptic GT of two images)."""
+    assert SAMPLE.is_dir(), f"{SAMPLE} is missing: tests need ../shared beside the repository"
+    return SAMPLE
+
+
+@pytest.fixture(scope="session")
+def pq_kit() -> SimpleNamespace:
+    """The panopticapi oracle and the panoptic dataset builders, as one namespace:
+    ``oracle(gt_json, pred_json)``, ``assert_same(ours, theirs)``,
+    ``write_dataset(root, name, images, categories)``, ``perturbed(tmp_path, seed)``,
+    ``categories`` (:data:`TOY_CATEGORIES`), ``sample`` (the COCO sample folder)."""
+    return SimpleNamespace(oracle=panopticapi_one_process, assert_same=assert_same_pq,
+                           write_dataset=write_panoptic_dataset, perturbed=perturbed_predictions,
+                           categories=TOY_CATEGORIES, sample=SAMPLE)
+
+
+@pytest.fixture(scope="session")
+def synth_world(tmp_path_factory):
+    """``synth_world(n_images=5, height=100, width=140, seed=2, **config) -> WorldPaths``: a
+    synthetic world written by the library (no JPEGs unless ``render_images=True``), made
+    once per distinct configuration in the session."""
+    from rapkit.synth import SynthConfig, make_world
+
+    made: dict[tuple, object] = {}
+
+    def build(n_images: int = 5, height: int = 100, width: int = 140, seed: int = 2, **config):
+        key = (n_images, height, width, seed, tuple(sorted(config.items())))
+        if key not in made:
+            config.setdefault("render_images", False)
+            root = tmp_path_factory.mktemp("world")
+            made[key] = make_world(root / "w", SynthConfig(n_images=n_images, height=height, width=width, seed=seed,
+                                                            **config))
+        return made[key]
+
+    return build
