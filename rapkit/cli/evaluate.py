@@ -27,6 +27,17 @@ SW = "[sweep, ablation]"
 FUSION = "[sweep, ablation, relations]"
 
 
+class _PredOption(click.Option):
+    """``--pred`` (given once or twice). From a config file it arrives as one string: a path
+    (``pred = "a.json"``), or two joined by a comma (``pred = ["a.json", "b.json"]``, which
+    the config reader joins, as for value lists)."""
+
+    def type_cast_value(self, ctx: click.Context, value):
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        return super().type_cast_value(ctx, value)
+
+
 def _threshold(name: str, what: str, default: str) -> click.Option:
     return click.option(
         f"--{name}",
@@ -71,6 +82,7 @@ def _threshold(name: str, what: str, default: str) -> click.Option:
 @click.option(
     "--pred",
     "pred_paths",
+    cls=_PredOption,
     type=click.Path(dir_okay=False),
     multiple=True,
     help=f"{PQ} Predicted COCO panoptic JSON, e.g. the panoptic.json written by rapkit fuse "

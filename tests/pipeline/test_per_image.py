@@ -160,3 +160,18 @@ def test_option_checks_cli(capsys, tmp_path):
     code, _, err = run(capsys, "evaluate", "--gt", "g.json", "--pred", "a.json", "--pred", "b.json", "--pred",
                        "c.json", "--per-image")
     assert code == 2 and "got 3" in err
+
+
+def test_config_file_gives_one_or_two_preds(world, capsys, tmp_path):
+    one = tmp_path / "one.toml"
+    one.write_text(f'[evaluate]\npred = "{world["a"]}"\n')
+    code, out, _ = run(capsys, "--config", one, "evaluate", "--gt", world["gt"], "--format", "json", "-q")
+    assert code == 0 and "per_image" not in json.loads(out)
+    two = tmp_path / "two.toml"
+    two.write_text(f'[evaluate]\npred = ["{world["a"]}", "{world["b"]}"]\nper_image = true\n')
+    code, out, _ = run(capsys, "--config", two, "evaluate", "--gt", world["gt"], "--format", "json", "-q")
+    assert code == 0 and json.loads(out)["per_image"][0]["image_id"] == world["bad"]
+    # the command line replaces the config file's value
+    code, out, _ = run(capsys, "--config", two, "evaluate", "--gt", world["gt"], "--pred", world["a"], "--format",
+                       "json", "-q")
+    assert code == 0 and "A" not in json.loads(out)
