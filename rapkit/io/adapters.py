@@ -45,6 +45,7 @@ to ``contiguous_label_map(thing_ids, start=1)``. For semantic maps a map entry m
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -293,7 +294,7 @@ class ProposalWriter:
     def closed(self) -> bool:
         return not self._open
 
-    def add(self, image_id: int, masks: Any, scores: Any, labels: Any, relations: Any = None, *,
+    def add(self, image_id: int, masks: Any, scores: Any, labels: Any, relations: Any = None,
             height: int | None = None, width: int | None = None) -> int:
         """Validate and append one image's proposals; returns how many were written.
 
@@ -410,6 +411,11 @@ class ProposalWriter:
             raise
         self._cm.__exit__(None, None, None)
         return self.path
+
+    def __del__(self) -> None:  # never closed (no ``with``, no close()): leave nothing behind
+        if getattr(self, "_open", False):
+            with contextlib.suppress(Exception):
+                self.abort()
 
     def abort(self) -> None:
         """Drop everything written (no file at ``path``; an old one stays as it was)."""

@@ -239,3 +239,14 @@ def test_image_info(tmp_path):
     with pytest.raises(InputError, match="PNGs would clash"):
         write_image_info(tmp_path / "bad.json", [(7, "a.jpg", H, W), (8, "a.png", H, W)])
     assert listing(tmp_path) == ["images.json"]
+
+
+def test_a_writer_never_closed_leaves_nothing(tmp_path):
+    import gc
+
+    w = ProposalWriter(tmp_path / "p.json")
+    w.add(7, masks(1), [0.5], [1], None, H, W)  # height and width positionally
+    assert not (tmp_path / "p.json").exists()
+    del w
+    gc.collect()
+    assert listing(tmp_path) == []
