@@ -3,6 +3,8 @@ resume, DDP under torchrun, predict -> fuse, bad input (exit codes, nothing left
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import shutil
@@ -261,6 +263,9 @@ def test_predict_output_is_accepted_by_fuse(world, trained, tmp_path, capsys):
     assert code == 0, err
     dets = json.loads(out.read_text())
     assert dets and json.loads(stdout)["detections"] == len(dets)
+    ms = json.loads(stdout)["ms_per_image"]  # paper Table 5: detector forward and head apart
+    assert set(ms) == {"detector", "head", "other", "total"} and ms["detector"] > 0 and ms["head"] > 0
+    assert ms["detector"] + ms["head"] + ms["other"] == pytest.approx(ms["total"], abs=0.01)
     assert {d["image_id"] for d in dets} <= set(load_images(p.instances))
     props = load_proposals(out, load_images(p.instances), load_categories(p.categories), require_relation=True)
     assert sum(len(v) for v in props.values()) == len(dets)
@@ -282,9 +287,12 @@ def test_predict_proposals_keeps_every_detection_and_only_adds_relation(world, t
     src = tmp_path / "in.json"
     src.write_text(json.dumps(given))
     out = tmp_path / "out.json"
-    code, _, err = run(capsys, "predict", "--detector", world["checkpoint"], "--head", head, "--images", p.images_dir,
-                       "--image-info", p.instances, "--proposals", src, "-o", out)
+    code, stdout, err = run(capsys, "predict", "--detector", world["checkpoint"], "--head", head, "--images", p.images_dir,
+                       "--image-info", p.instances, "--proposals", src, "-o", out, "--format", "csv")
     assert code == 0, err
+    stages = [r for r in csv.reader(io.StringIO(stdout)) if r and r[0] == "predict_stages"]
+    assert [r[1].split(" ")[0] for r in stages] == ["detector", "relation", "other", "total"]
+    assert float(stages[0][2]) > 0 and float(stages[1][2]) > 0
     got = json.loads(out.read_text())
     assert len(got) == len(given)
     for a, b in zip(given, got):

@@ -64,4 +64,11 @@ def command(detector, head_path, images, output, proposals, image_info, arch, sc
     data = {"output": s.output, "mode": s.mode, "images": s.images, "detections": s.detections,
             "detections_per_image": round(per_image, 3),
             "dropped_unknown_category": s.dropped_unknown_category, "device": s.device}
-    emit(Report("predict", data, [Table("predict", ["item", "value"], [[k, v] for k, v in data.items()], title="predict")]), fmt)
+    ms = s.ms_per_image()
+    data["ms_per_image"] = {k: round(v, 3) for k, v in ms.items()}
+    labels = {"detector": "detector forward (head inputs included)", "head": "relation head",
+              "other": "other (reading images, masks to RLE, loading, writing)", "total": "total (whole command)"}
+    times = Table("predict_stages", ["stage", "ms per image"], [[labels[k], round(ms.get(k, 0.0), 3)] for k in labels],
+                  title="time per stage (paper Table 5), summed over images", decimals=3)
+    rows = [[k, v] for k, v in data.items() if k != "ms_per_image"]
+    emit(Report("predict", data, [Table("predict", ["item", "value"], rows, title="predict"), times]), fmt)

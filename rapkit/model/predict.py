@@ -21,7 +21,8 @@ Image ids come from ``image_info`` (any COCO JSON with an ``images`` list, match
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -67,6 +68,33 @@ class PredictSummary:
     detections: int
     dropped_unknown_category: int
     device: str
+    #: seconds summed over images: ``detector`` (the frozen Mask R-CNN's forward, the head
+    #: inputs included), ``head`` (the relation head), ``other`` (image reading, masks to RLE,
+    #: ...) and ``total`` (the whole call, loading the models and writing the JSON included)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def ms_per_image(self) -> dict[str, float]:
+        """Milliseconds per image of each timed part (paper Table 5's detector and head rows)."""
+        n = max(self.images, 1)
+        return {k: 1000.0 * v / n for k, v in self.seconds.items()}
+
+
+class _Clock:
+    """Adds up the time of named parts (synchronising CUDA so a part's kernels count in it)."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.cuda = device.type == "cuda"
+        self.seconds = {"detector": 0.0, "head": 0.0}
+
+    def now(self) -> float:
+        if self.cuda:
+            torch.cuda.synchronize()
+        return time.perf_counter()
+
+    def add(self, part: str, since: float) -> float:
+        t = self.now()
+        self.seconds[part] += t - since
+        return t
 
 
 def _image_list(cfg: PredictConfig, wanted: set[int] | None) -> list[ImageInfo]:
@@ -178,6 +206,7 @@ def predict(cfg: PredictConfig, progress: Callable[[int], None] | None = None) -
     from ..io._atomic import check_writable
     from ..io.jsonio import save_json
 
+    t_start = time.perf_counter()
     if not 0.0 <= cfg.score_threshold <= 1.0:
         raise ConfigError(f"--score-threshold must be in [0, 1], got {cfg.score_threshold}")
     if not 0.0 < cfg.mask_threshold < 1.0:
@@ -198,6 +227,13 @@ def predict(cfg: PredictConfig, progress: Callable[[int], None] | None = None) -
     det.model.to(device)
     head.to(device)
     label_map: dict[int, int] = meta["label_map"]
+    clock = _Clock(device)
+
+    def timed(summary: PredictSummary) -> PredictSummary:
+        total = time.perf_counter() - t_start
+        summary.seconds = {**clock.seconds, "other": max(total - sum(clock.seconds.values()), 0.0), "total": total}
+        return summary
+
     known = set(int(c) for c in meta.get("category_ids", label_map.values()))
     root = Path(cfg.images)
 
@@ -225,9 +261,12 @@ def predict(cfg: PredictConfig, progress: Callable[[int], None] | None = None) -
                 boxes.append(torch.tensor([_box_of(props[j], j, cfg.proposals) for j in ks], dtype=torch.float32).reshape(-1, 4))
                 labels.append(torch.tensor([cat_to_label[props[j]["category_id"]] for j in ks], dtype=torch.int64))
                 idxs.extend(ks)
+            t = clock.now()
             with torch.autocast(device.type, enabled=amp):
                 x = roi_inputs(det.model, tens, boxes, labels)
+            t = clock.add("detector", t)
             v = head_values(head, x, device, amp)
+            clock.add("head", t)
             for j, val in zip(idxs, v.tolist()):
                 values[j] = float(val)
             if progress is not None:
@@ -239,7 +278,7 @@ def predict(cfg: PredictConfig, progress: Callable[[int], None] | None = None) -
             e["relation"] = values[k]
             out.append(e)
         save_json(cfg.output, out, cfg.force)
-        return PredictSummary(str(cfg.output), "proposals", len(infos), len(out), 0, str(device))
+        return timed(PredictSummary(str(cfg.output), "proposals", len(infos), len(out), 0, str(device)))
 
     infos = _image_list(cfg, None)
     rh = det.model.roi_heads
@@ -254,11 +293,15 @@ def predict(cfg: PredictConfig, progress: Callable[[int], None] | None = None) -
     dropped = 0
     for chunk in _batches(root, infos, cfg.batch_size, cfg.workers):
         tens = [to_tensor(rgb, device) for _, rgb in chunk]
+        t = clock.now()
         with torch.autocast(device.type, enabled=amp):
             dets = detect(det.model, tens)
+        clock.add("detector", t)
         for (k, _), d in zip(chunk, dets):
             iid = infos[k].id
+            t = clock.now()
             v = head_values(head, d["head_input"], device, amp).tolist()
+            clock.add("head", t)
             masks = (d["masks"][:, 0] > cfg.mask_threshold).cpu().numpy()
             for j in range(len(v)):
                 cid = label_map.get(int(d["labels"][j]))
@@ -277,7 +320,7 @@ def predict(cfg: PredictConfig, progress: Callable[[int], None] | None = None) -
         if progress is not None:
             progress(len(chunk))
     save_json(cfg.output, out, cfg.force)
-    return PredictSummary(str(cfg.output), "detect", len(infos), len(out), dropped, str(device))
+    return timed(PredictSummary(str(cfg.output), "detect", len(infos), len(out), dropped, str(device)))
 
 
 __all__ = ["PredictConfig", "PredictSummary", "predict"]

@@ -30,7 +30,14 @@ from ..errors import RapkitError
 from ..io.panoptic import PANOPTIC_DIR, PANOPTIC_JSON, png_name
 from ..types import Category, FusionParams, Proposals
 
-__all__ = ["PANOPTIC_DIR", "PANOPTIC_JSON", "FuseSummary", "fuse", "png_name", "summary_report", "tune_allocator"]
+__all__ = ["PANOPTIC_DIR", "PANOPTIC_JSON", "STAGES", "FuseSummary", "fuse", "png_name", "summary_report", "tune_allocator"]
+
+#: the per-image stages timed by :func:`fuse` (paper Table 5): RLE + semantic-map decoding,
+#: the instance kernel (Algorithm 1 or the heuristic), stuff + id map + segment list, PNG
+#: writing; ``other`` is the rest of the worker's per-image time (timer gaps, bookkeeping)
+STAGES = ("decode", "fusion_kernel", "stuff_compose", "png_write", "other")
+STAGE_LABELS = {"decode": "decode (RLE masks + semantic map)", "fusion_kernel": "fusion kernel",
+                "stuff_compose": "stuff / compose", "png_write": "PNG write", "other": "other (per-image overhead)"}
 
 
 @dataclass
@@ -48,14 +55,29 @@ class FuseSummary:
     seconds: float = 0.0
     output: str = ""
     params: dict[str, Any] = field(default_factory=dict)
+    #: seconds per stage of :data:`STAGES`, summed over images (and over worker processes)
+    stage_seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+    #: the workers' measured per-image time (one timer around each image), summed over images
+    image_seconds: float = 0.0
 
     @property
     def void_share(self) -> float:
         return self.void_pixels / self.pixels if self.pixels else 0.0
 
+    def stage_ms_per_image(self) -> dict[str, float]:
+        """Milliseconds per image of each stage, plus ``total`` (the measured per-image time,
+        which the stages add up to) and ``wall`` (the whole run, reading the inputs and writing
+        the JSON included, divided by the images; below ``total`` with several workers)."""
+        n = max(self.images, 1)
+        out = {k: 1000.0 * self.stage_seconds.get(k, 0.0) / n for k in STAGES}
+        out["total"] = 1000.0 * self.image_seconds / n
+        out["wall"] = 1000.0 * self.seconds / n
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["void_share"] = self.void_share
+        d["ms_per_image"] = self.stage_ms_per_image()
         return d
 
 
@@ -116,20 +138,33 @@ def _worker_init() -> None:
     tune_allocator()
 
 
-def _task(args: tuple) -> tuple[dict, dict[str, int]]:
+def _task(args: tuple) -> tuple[dict, dict[str, int], dict[str, float]]:
     from ..core.fusion import decode_scene, fuse_scene
     from ..io.png_write import write_id_map_png_fast
     from ..io.semantic import read_semantic
 
+    clock = time.perf_counter
+    t0 = clock()
     info, props, sem_item, known, params, is_stuff, png_path = args
+    tm: dict[str, float] = {}
     try:
         semantic = read_semantic(sem_item, info, known) if sem_item is not None else None
-        res = fuse_scene(decode_scene(props), semantic, params, is_stuff)
+        scene = decode_scene(props)
+        t1 = clock()
+        res = fuse_scene(scene, semantic, params, is_stuff, timings=tm)
+        t2 = clock()
     except RapkitError as e:
         raise e.with_context(image_id=info.id)
     write_id_map_png_fast(png_path, res.id_map)
+    t3 = clock()
     ann = {"image_id": info.id, "file_name": Path(png_path).name, "segments_info": [s.to_json() for s in res.segments]}
-    return ann, res.counts()
+    counts = res.counts()
+    t4 = clock()
+    kernel = tm.get("fusion_kernel", 0.0)
+    times = {"decode": t1 - t0, "fusion_kernel": kernel, "stuff_compose": (t2 - t1 - kernel) + (t4 - t3),
+             "png_write": t3 - t2}
+    times["total"] = clock() - t0
+    return ann, counts, times
 
 
 def fuse(
@@ -195,7 +230,7 @@ def fuse(
 
             try:
                 init = _worker_init if tune_memory else None
-                for ann, counts in imap_ordered(_task, tasks(), workers, initializer=init,
+                for ann, counts, times in imap_ordered(_task, tasks(), workers, initializer=init,
                                                 on_result=(lambda r: progress(1)) if progress else None):
                     annotations.append(ann)
                     summary.images += 1
@@ -205,6 +240,12 @@ def fuse(
                     summary.stuff_segments += counts["stuff"]
                     summary.void_pixels += counts["void_pixels"]
                     summary.pixels += counts["pixels"]
+                    staged = 0.0
+                    for k in STAGES[:-1]:
+                        summary.stage_seconds[k] += times[k]
+                        staged += times[k]
+                    summary.stage_seconds["other"] += max(times["total"] - staged, 0.0)
+                    summary.image_seconds += times["total"]
             except RapkitError as e:
                 raise e.with_context(file=proposals_path)
             out.write_json(images.values(), annotations, cats.values())
@@ -238,4 +279,12 @@ def summary_report(summary: FuseSummary):
     rows.append(["void share (%)", round(100.0 * summary.void_share, 2)])
     rows.append(["seconds", round(summary.seconds, 2)])
     t = Table("fuse", ["quantity", "value"], rows, title=f"rapkit fuse -> {summary.output}", decimals=2)
-    return Report("fuse", summary.to_dict(), [t])
+    ms = summary.stage_ms_per_image()
+    total = ms["total"]
+    stage_rows: list[list[Any]] = [[STAGE_LABELS[k], round(ms[k], 3), round(100.0 * ms[k] / total, 1) if total else 0.0]
+                                   for k in STAGES]
+    stage_rows.append(["total (per image, in the workers)", round(total, 3), 100.0 if total else 0.0])
+    stage_rows.append(["wall (whole run / images)", round(ms["wall"], 3), None])
+    st = Table("fuse_stages", ["stage", "ms per image", "share (%)"], stage_rows,
+               title="time per stage (paper Table 5), summed over images and workers", decimals=3)
+    return Report("fuse", summary.to_dict(), [t, st])
