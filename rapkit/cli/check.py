@@ -32,24 +32,14 @@ def command(gt_path, gt_dir, pred_path, pred_dir, max_rows, workers, fmt, quiet)
 
     Exit status 3 when an error-level issue is found, 0 otherwise.
     """
-    from ..errors import ConfigError, InputError
-    from ..pipeline.check import run_check
+    from ..pipeline.check import check_verdict, run_check
 
-    if gt_path is None and pred_path is None:
-        raise ConfigError("give --gt and/or --pred")
     with progress(None, "check", quiet) as advance:
         results, report = run_check(gt_path, pred_path, gt_dir=gt_dir, pred_dir=pred_dir,
                                     workers=resolve_workers(workers), max_rows=max_rows, progress=advance,
                                     on_start=advance.start)
     emit(report, fmt)
-    n_err = sum(r.n_errors for _, r in results)
-    n_issues = sum(len(r.issues) for _, r in results)
-    n_images = max((r.n_images for _, r in results), default=0)
-    if n_issues == 0:
-        status(f"check: no problems found in {n_images} images", quiet)
-    else:
-        status(f"check: {n_issues} problem(s) ({n_err} error(s), {n_issues - n_err} warning(s)) in {n_images} images", quiet)
-    if n_err:
-        first = next(i for _, r in results for i in r.issues if i.level == "error")
-        raise InputError(f"{n_err} error(s) found; first: {first.kind}: {first.message}",
-                         image_id=first.image_id, segment_id=first.segment_id)
+    verdict, error = check_verdict(results)
+    status(verdict, quiet)
+    if error is not None:
+        raise error

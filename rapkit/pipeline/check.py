@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..core.parallel import imap_ordered
-from ..errors import InputError
+from ..errors import ConfigError, InputError
 from ..io.panoptic import Issue, scan_panoptic, shape_mismatch
 from ..report import Report, Table
 from ..types import Category
@@ -155,6 +155,26 @@ def check_report(results: list[tuple[str, CheckResult]], max_rows: int = 50) -> 
     return Report("check", {"inputs": data}, tables, notes=notes)
 
 
+def check_verdict(results: list[tuple[str, CheckResult]]) -> tuple[str, InputError | None]:
+    """The one-line verdict of a check, and the error to exit with (exit 3, naming the file,
+    image and segment of the first error-level issue) or None.
+
+    >>> check_verdict([])
+    ('check: no problems found in 0 images', None)
+    """
+    n_err = sum(r.n_errors for _, r in results)
+    n_issues = sum(len(r.issues) for _, r in results)
+    n_images = max((r.n_images for _, r in results), default=0)
+    if n_issues == 0:
+        return f"check: no problems found in {n_images} images", None
+    verdict = f"check: {n_issues} problem(s) ({n_err} error(s), {n_issues - n_err} warning(s)) in {n_images} images"
+    if not n_err:
+        return verdict, None
+    res, first = next((r, i) for _, r in results for i in r.issues if i.level == "error")
+    return verdict, InputError(f"{n_err} error(s) found; first: {first.kind}: {first.message}", file=res.json_path,
+                               image_id=first.image_id, segment_id=first.segment_id)
+
+
 def _step(on_start: Callable[[int, str], None] | None, name: str) -> Callable[[int], None] | None:
     return None if on_start is None else (lambda n: on_start(n, name))
 
@@ -178,6 +198,8 @@ def run_check(
     """
     from ..io.panoptic import load_categories
 
+    if gt_json is None and pred_json is None:
+        raise ConfigError("give --gt and/or --pred")
     results: list[tuple[str, CheckResult]] = []
     cats = None
     if gt_json is not None:
@@ -193,4 +215,4 @@ def run_check(
     return results, check_report(results, max_rows=max_rows)
 
 
-__all__ = ["Issue", "CheckResult", "check_panoptic", "check_report", "run_check"]
+__all__ = ["Issue", "CheckResult", "check_panoptic", "check_report", "check_verdict", "run_check"]

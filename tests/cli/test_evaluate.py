@@ -192,8 +192,10 @@ def test_check_reports_gt_area_mismatch(pq_kit, tmp_path, capsys):
     gt, pred = _tiny(pq_kit, tmp_path, "gt_area")
     code, out, err = run(capsys, "check", "--gt", gt, "--pred", pred, "--format", "json")
     assert code == 3 and "area_mismatch" in err
-    issues = report_and_error(out)[0]["inputs"]["GT"]["issues"]
+    report, error = report_and_error(out)
+    issues = report["inputs"]["GT"]["issues"]
     assert [(i["kind"], i["image_id"], i["segment_id"]) for i in issues] == [("area_mismatch", 42, 1)]
+    assert (error["file"], error["image_id"], error["segment_id"]) == (str(gt), 42, 1)  # the first error, located
     # evaluate --check shows the same and still evaluates (PQ > 100 here, like panopticapi)
     code, out, err = run(capsys, "evaluate", "--gt", gt, "--pred", pred, "--check", "--format", "json", "-q")
     assert code == 0
