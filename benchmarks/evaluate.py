@@ -1,23 +1,35 @@
-"""Benchmark: PQ evaluation of COCO-like panoptic pairs, rapkit vs panopticapi vs hotcoco.
+"""Benchmark: PQ evaluation of panoptic pairs, rapkit vs hotcoco (and panopticapi for parity).
 
-Generates N GT/prediction pairs (640x480, about 25 segments each: stuff regions, thing
-ellipses and polygons, crowd regions, VOID gaps; the prediction perturbs the GT: shifted
-and eroded boundaries, dropped, merged, relabelled and invented segments), written by PIL
-like panopticapi's converters, into a temporary folder. Then each tool evaluates them in a
-fresh subprocess (the timer covers the evaluation call only; rapkit first evaluates one
-image to load its compiled kernels, reported separately):
+Cases (``--case``):
 
-* rapkit ``evaluate_pq`` with 1 and 2 worker processes,
-* panopticapi ``pq_compute`` with 1 and 2 processes (its pool size is ``cpu_count()``,
-  patched per run),
-* hotcoco ``hotcoco.panoptic.pq_compute`` with ``RAYON_NUM_THREADS`` = 1 and 2.
+* ``coco`` (default): the files users have. GT and prediction PNGs are built from the two
+  real COCO panoptic PNGs in ``../shared/data/panopticapi_sample`` (random crops, nearest-
+  neighbour rescaled to 640x480, one crop or two side by side, random flips; things get
+  fresh ids per crop, stuff of one category is one segment per image), about 26 segments
+  per image like COCO val. Ids are made as panopticapi's ``IdGenerator`` makes them (the
+  category colour, jittered by up to 30 per channel for things). The prediction perturbs
+  the GT (dropped, shifted, relabelled and invented segments). Both are saved by Pillow
+  with its default settings, i.e. adaptive filtering: each row picks Sub, Up or Paeth.
+  The filter mix is read back from the files and printed.
+* ``synthetic``: drawn polygons and ellipses (the earlier default), also saved by Pillow.
 
-Prints seconds per 1000 images and ratios, and checks that rapkit's numbers ``==``
-panopticapi's with one process.
+Each tool runs as a fresh process, interleaved round by round (rapkit, hotcoco, rapkit,
+...), at every worker count (hotcoco with ``RAYON_NUM_THREADS`` = the same count):
 
-    .venv/bin/python benchmarks/evaluate.py              # 1000 images
-    .venv/bin/python benchmarks/evaluate.py --images 100 # a quick run
-    .venv/bin/python benchmarks/evaluate.py --data /tmp/pairs1000 --repeat 3  # keep and reuse the pairs
+* whole process: the ``rapkit evaluate --format json`` command vs a ``python -c`` script
+  that imports hotcoco and calls ``hotcoco.panoptic.pq_compute``: wall time from outside,
+  interpreter start-up, imports, JSON and kernel cache loading included;
+* in-process: the time of the ``evaluate_pq`` / ``pq_compute`` call alone (rapkit first
+  evaluates one other image so its compiled kernels are loaded; that is reported apart).
+
+Medians over ``--repeat`` rounds (default 3) and the ratios of the medians are printed with
+the load average. rapkit's numbers are checked ``==`` panopticapi's ``pq_compute`` with one
+process on every PQ/SQ/RQ/N, All/Things/Stuff and per class (``--no-parity`` skips that).
+
+    .venv/bin/python benchmarks/evaluate.py                     # coco case, 2000 images
+    .venv/bin/python benchmarks/evaluate.py --n 200 --repeat 1  # a quick run
+    .venv/bin/python benchmarks/evaluate.py --data /tmp/evcoco  # keep and reuse the files
+    .venv/bin/python benchmarks/evaluate.py --case synthetic
 """
 
 from __future__ import annotations
@@ -135,7 +147,7 @@ def _stats(ids: np.ndarray, segs: list[dict]) -> list[dict]:
     return out
 
 
-def generate(root: Path, n: int, seed: int = 0) -> tuple[Path, Path]:
+def generate_synthetic(root: Path, n: int, seed: int = 0) -> tuple[Path, Path]:
     from PIL import Image
 
     from rapkit.io.panoptic import id2rgb
@@ -159,9 +171,168 @@ def generate(root: Path, n: int, seed: int = 0) -> tuple[Path, Path]:
     return gj, pj
 
 
+SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "panopticapi_sample"
+
+
+def _coco_sources(sample: Path) -> tuple[list, list[dict]]:
+    from PIL import Image
+
+    d = json.loads((sample / "panoptic_examples.json").read_text())
+    cats = json.loads((sample / "panoptic_coco_categories.json").read_text())
+    out = []
+    for a in d["annotations"]:
+        rgb = np.asarray(Image.open(sample / "panoptic_examples" / a["file_name"]).convert("RGB")).astype(np.uint32)
+        ids = rgb[..., 0] | (rgb[..., 1] << 8) | (rgb[..., 2] << 16)
+        out.append((ids, {s["id"]: s for s in a["segments_info"]}))
+    return out, cats
+
+
+class _IdGen:
+    """panopticapi's IdGenerator: stuff takes its category colour, things a jittered one."""
+
+    def __init__(self, rng: np.random.Generator, cats: dict[int, dict]):
+        self.rng, self.cats, self.taken = rng, cats, {0}
+
+    def __call__(self, cat: int) -> int:
+        c = self.cats[cat]
+        base = np.array(c["color"], np.int64)
+        while True:
+            col = base if not c["isthing"] and tuple(base) not in self.taken else np.clip(
+                base + self.rng.integers(-30, 31, 3), 0, 255)
+            i = int(col[0] + 256 * col[1] + 65536 * col[2])
+            if i not in self.taken:
+                self.taken.add(i)
+                return i
+
+
+def _segments_info(ids: np.ndarray, cat_of: dict[int, tuple[int, int]]) -> list[dict]:
+    u, inv, cnt = np.unique(ids.ravel(), return_inverse=True, return_counts=True)
+    order = np.argsort(inv.ravel(), kind="stable")
+    ys, xs = np.divmod(order, ids.shape[1])
+    starts = np.r_[0, np.cumsum(cnt)[:-1]]
+    x0, x1 = np.minimum.reduceat(xs, starts), np.maximum.reduceat(xs, starts)
+    y0, y1 = np.minimum.reduceat(ys, starts), np.maximum.reduceat(ys, starts)
+    out = []
+    for k, i in enumerate(u.tolist()):
+        if i == 0:
+            continue
+        cat, crowd = cat_of[i]
+        out.append({"id": i, "category_id": cat, "iscrowd": crowd, "area": int(cnt[k]),
+                    "bbox": [int(x0[k]), int(y0[k]), int(x1[k] - x0[k] + 1), int(y1[k] - y0[k] + 1)]})
+    return out
+
+
+def _coco_pair(rng: np.random.Generator, src: list, cats: dict[int, dict]):
+    gen = _IdGen(rng, cats)
+    gt = np.zeros((H, W), np.uint32)
+    cat_of: dict[int, tuple[int, int]] = {}
+    stuff_id: dict[int, int] = {}
+    k = 1 if rng.random() < 0.5 else 2
+    for j in range(k):
+        ids, info = src[int(rng.integers(len(src)))]
+        s = rng.uniform(1.0, 1.4)
+        wk = W // k
+        oh, ow = min(int(H / s), ids.shape[0]), int(wk / s)
+        y0, x0 = int(rng.integers(0, ids.shape[0] - oh + 1)), int(rng.integers(0, ids.shape[1] - ow + 1))
+        crop = ids[(y0 + np.arange(H) * oh // H)[:, None], (x0 + np.arange(wk) * ow // wk)[None, :]]
+        if rng.random() < 0.5:
+            crop = crop[:, ::-1]
+        u, inv = np.unique(crop, return_inverse=True)
+        new = np.zeros(len(u), np.uint32)
+        for t, i in enumerate(u.tolist()):
+            if i == 0:
+                continue
+            cat, crowd = info[i]["category_id"], info[i]["iscrowd"]
+            if not cats[cat]["isthing"]:
+                if cat not in stuff_id:
+                    stuff_id[cat] = gen(cat)
+                new[t] = stuff_id[cat]
+            else:
+                new[t] = gen(cat)
+            cat_of[int(new[t])] = (cat, crowd)
+        gt[:, j * wk:(j + 1) * wk] = new[inv.reshape(crop.shape)]
+    # prediction: drop, shift, relabel, invent; fresh ids as a predictor would make them
+    pred = np.zeros_like(gt)
+    pcat: dict[int, tuple[int, int]] = {}
+    pgen = _IdGen(rng, cats)
+    things = sorted({c for c, _ in cat_of.values() if cats[c]["isthing"]}) or [1]
+    for i, (cat, _crowd) in cat_of.items():
+        m = gt == i
+        r = rng.random()
+        if r < 0.08:
+            continue
+        if r < 0.16:
+            cat = int(rng.choice(things)) if cats[cat]["isthing"] else cat
+        pid = pgen(cat)
+        pcat[pid] = (cat, 0)
+        if cats[cat]["isthing"] and rng.random() < 0.3:
+            m = np.roll(np.roll(m, int(rng.integers(-6, 7)), 0), int(rng.integers(-6, 7)), 1)
+            pred[m & (pred == 0)] = pid
+        else:
+            pred[m] = pid
+    yy, xx = np.mgrid[0:H, 0:W]
+    for _ in range(int(rng.integers(1, 5))):
+        cat = int(rng.choice(things))
+        pid = pgen(cat)
+        pcat[pid] = (cat, 0)
+        cx, cy, rx, ry = rng.uniform(0, W), rng.uniform(0, H), rng.uniform(8, 60), rng.uniform(8, 60)
+        pred[((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1] = pid
+    present = set(np.unique(pred).tolist())
+    pcat = {i: v for i, v in pcat.items() if i in present}
+    return gt, cat_of, pred, pcat
+
+
+def generate_coco(root: Path, n: int, seed: int = 0, sample: Path = SAMPLE) -> tuple[Path, Path]:
+    from PIL import Image
+
+    from rapkit.io.panoptic import id2rgb
+
+    src, cat_list = _coco_sources(sample)
+    cats = {c["id"]: c for c in cat_list}
+    rng = np.random.default_rng(seed)
+    (root / "gt").mkdir(parents=True)
+    (root / "pred").mkdir()
+    images, gt_anns, pred_anns = [], [], []
+    for i in range(n):
+        iid = 200000 + i
+        gt, gcat, pred, pcat = _coco_pair(rng, src, cats)
+        fn = f"{iid:012d}.png"
+        Image.fromarray(id2rgb(gt), "RGB").save(root / "gt" / fn)  # Pillow defaults: adaptive filters
+        Image.fromarray(id2rgb(pred), "RGB").save(root / "pred" / fn)
+        images.append({"id": iid, "file_name": f"{iid:012d}.jpg", "height": H, "width": W})
+        gt_anns.append({"image_id": iid, "file_name": fn, "segments_info": _segments_info(gt, gcat)})
+        pred_anns.append({"image_id": iid, "file_name": fn, "segments_info": _segments_info(pred, pcat)})
+    gj, pj = root / "gt.json", root / "pred.json"
+    gj.write_text(json.dumps({"images": images, "annotations": gt_anns, "categories": cat_list}))
+    pj.write_text(json.dumps({"images": images, "annotations": pred_anns, "categories": cat_list}))
+    return gj, pj
+
+
+def filter_mix(folder: Path, limit: int = 200) -> np.ndarray:
+    """Fractions of rows filtered None, Sub, Up, Average, Paeth in the first ``limit`` PNGs."""
+    import zlib
+
+    counts = np.zeros(5, np.int64)
+    for f in sorted(folder.glob("*.png"))[:limit]:
+        b = f.read_bytes()
+        pos, idat, w, h, bpp = 8, [], 0, 0, 3
+        while pos < len(b):
+            n, t = int.from_bytes(b[pos:pos + 4], "big"), b[pos + 4:pos + 8]
+            if t == b"IHDR":
+                w, h = int.from_bytes(b[pos + 8:pos + 12], "big"), int.from_bytes(b[pos + 12:pos + 16], "big")
+                bpp = {2: 3, 6: 4, 0: 1}[b[pos + 17]]
+            elif t == b"IDAT":
+                idat.append(b[pos + 8:pos + 8 + n])
+            pos += 12 + n
+        raw = np.frombuffer(zlib.decompress(b"".join(idat)), np.uint8)
+        counts += np.bincount(raw[:: 1 + w * bpp][:h], minlength=5)[:5]
+    return counts / max(1, counts.sum())
+
+
 RUNNERS = {
     "rapkit": """
 import json, sys, time
+t0 = time.perf_counter()
 from rapkit.pipeline.evaluate import evaluate_pq
 gt, pred, workers, warm = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 t = time.perf_counter(); evaluate_pq(warm + "/gt.json", warm + "/pred.json", workers=1); w = time.perf_counter() - t
@@ -195,81 +366,129 @@ print(json.dumps({"seconds": dt, "cpu": cpu() - c, "result": {k: res[k] for k in
 }
 
 
-def run(tool: str, gt: Path, pred: Path, workers: int, warm: Path) -> dict:
+def _env(workers: int) -> dict:
     env = dict(os.environ)
     env["RAYON_NUM_THREADS"] = str(workers)
+    return env
+
+
+def run(tool: str, gt: Path, pred: Path, workers: int, warm: Path) -> dict:
+    """In-process timing: the tool's evaluation call in a fresh interpreter."""
     out = subprocess.run(
         [sys.executable, "-c", RUNNERS[tool], str(gt), str(pred), str(workers), str(warm)],
-        capture_output=True, text=True, env=env, check=False,
+        capture_output=True, text=True, env=_env(workers), check=False,
     )
     if out.returncode != 0:
         raise SystemExit(f"{tool} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def whole(tool: str, gt: Path, pred: Path, workers: int) -> tuple[float, float]:
+    """Whole-process wall time: ``rapkit evaluate`` or a hotcoco script, start-up included."""
+    if tool == "rapkit":
+        cmd = [sys.executable, "-m", "rapkit", "evaluate", "--gt", str(gt), "--pred", str(pred),
+               "--workers", str(workers), "--format", "json", "--quiet"]
+    else:
+        cmd = [sys.executable, "-c", "import sys\nfrom hotcoco.panoptic import pq_compute\n"
+               "import contextlib, io\nwith contextlib.redirect_stdout(io.StringIO()):\n"
+               "    pq_compute(sys.argv[1], sys.argv[2])", str(gt), str(pred)]
+    import resource
+
+    c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    out = subprocess.run(cmd, capture_output=True, text=True, env=_env(workers), check=False)
+    dt = time.perf_counter() - t
+    c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if out.returncode != 0:
+        raise SystemExit(f"{tool} (whole process) failed:\n{out.stderr[-3000:]}")
+    return dt, (c1.ru_utime - c0.ru_utime) + (c1.ru_stime - c0.ru_stime)
+
+
+def _load() -> str:
+    return ", ".join(f"{v:.1f}" for v in os.getloadavg())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--images", type=int, default=1000, help="number of image pairs (default 1000)")
+    ap.add_argument("--case", choices=["coco", "synthetic"], default="coco", help="input files (default coco)")
+    ap.add_argument("--n", "--images", dest="n", type=int, default=2000, help="number of image pairs (default 2000)")
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="worker counts to time (default 1 2)")
-    ap.add_argument("--skip", nargs="*", default=[], choices=list(RUNNERS), help="tools to leave out")
-    ap.add_argument("--repeat", type=int, default=2,
-                    help="rounds over all tools (interleaved); the best time of each is kept (default 2)")
+    ap.add_argument("--repeat", type=int, default=3, help="interleaved rounds; medians are reported (default 3)")
+    ap.add_argument("--modes", nargs="+", default=["whole", "inproc"], choices=["whole", "inproc"],
+                    help="whole-process and/or in-process timings (default both)")
+    ap.add_argument("--no-parity", action="store_true", help="skip the panopticapi parity check")
     ap.add_argument("--data", type=Path, default=None,
                     help="keep the generated pairs in this folder and reuse them on later runs")
+    ap.add_argument("--sample", type=Path, default=SAMPLE, help="the COCO sample folder (coco case)")
     args = ap.parse_args()
+    gen_fn = (lambda root, n, seed=0: generate_coco(root, n, seed, args.sample)) if args.case == "coco" \
+        else generate_synthetic
     with tempfile.TemporaryDirectory(prefix="rapkit-bench-") as tmp:
         root = Path(tmp)
         data = args.data if args.data is not None else root / "data"
         t = time.perf_counter()
         if args.data is not None and (data / "gt.json").exists():
             gj, pj = data / "gt.json", data / "pred.json"
-            if len(json.loads(gj.read_text())["annotations"]) != args.images:
+            if len(json.loads(gj.read_text())["annotations"]) != args.n:
                 raise SystemExit(f"{data} holds another number of images; remove it or pass a new --data")
         else:
-            gj, pj = generate(data, args.images)
+            gj, pj = gen_fn(data, args.n)
         gen = time.perf_counter() - t
-        warm_gj, _ = generate(root / "warm", 1, seed=1)
+        warm_gj, _ = gen_fn(root / "warm", 1, seed=1)
         anns = json.loads(gj.read_text())["annotations"]
         nseg = np.mean([len(a["segments_info"]) for a in anns])
         ncrowd = sum(s["iscrowd"] for a in anns for s in a["segments_info"])
-        print(f"{args.images} pairs {W}x{H}, {nseg:.1f} GT segments per image, {ncrowd} crowd (generated in {gen:.1f} s)")
-        rows: dict = {}
+        print(f"case {args.case}: {args.n} pairs {W}x{H}, {nseg:.1f} GT segments per image, {ncrowd} crowd "
+              f"(generated in {gen:.1f} s)")
+        for side in ("gt", "pred"):
+            mix = filter_mix(data / side)
+            print(f"  {side:4s} PNG row filters (first 200 files): "
+                  + ", ".join(f"{n} {100 * f:.1f}%" for n, f in zip(("None", "Sub", "Up", "Avg", "Paeth"), mix)))
+        times: dict = {}
         results = {}
         for rnd in range(args.repeat):
-            for tool in RUNNERS:
-                if tool in args.skip:
+            for w in args.workers:
+                for tool in ("rapkit", "hotcoco"):
+                    if "whole" in args.modes:
+                        dt, cpu = whole(tool, gj, pj, w)
+                        times.setdefault(("whole", tool, w), []).append(dt)
+                        times.setdefault(("cpu", tool, w), []).append(cpu)
+                        print(f"  round {rnd + 1}: whole process {tool:8s} workers={w}: {dt:6.2f} s wall, "
+                              f"{cpu:6.2f} s CPU  (load {_load()})", flush=True)
+                    if "inproc" in args.modes:
+                        r = run(tool, gj, pj, w, root / "warm")
+                        times.setdefault(("inproc", tool, w), []).append(r["seconds"])
+                        results[(tool, w)] = r["result"]
+                        extra = f"  (kernel cache warm-up {r['warmup']:.2f} s, not counted)" if "warmup" in r else ""
+                        if "cpu" in r:
+                            extra = f"  (CPU/wall = {r['cpu'] / r['seconds']:.2f} cores)"
+                        print(f"  round {rnd + 1}: in-process    {tool:8s} workers={w}: {r['seconds']:6.2f} s{extra}",
+                              flush=True)
+        print("(whole, CPU s: user + system seconds of the process and its workers; less sensitive to a "
+              "loaded machine than wall time)")
+        print(f"\nmedians of {args.repeat} interleaved round(s), {args.n} images, os.cpu_count() = {os.cpu_count()}, "
+              f"load average now {_load()}")
+        print(f"{'mode':14s} {'workers':>7s} {'hotcoco s':>10s} {'rapkit s':>9s} {'rapkit ms/img':>14s} "
+              f"{'rapkit speed vs hotcoco':>24s}")
+        names = {"whole": "whole process", "cpu": "whole, CPU s", "inproc": "in-process"}
+        for mode in ("whole", "cpu", "inproc"):
+            for w in args.workers:
+                if (mode, "rapkit", w) not in times:
                     continue
-                for w in args.workers:
-                    r = run(tool, gj, pj, w, root / "warm")
-                    sec = r["seconds"] * 1000.0 / args.images
-                    rows[(tool, w)] = min(rows.get((tool, w), sec), sec)
-                    results[(tool, w)] = r["result"]
-                    extra = f"  (kernel cache warm-up {r['warmup']:.2f} s, not counted)" if "warmup" in r else ""
-                    if "cpu" in r:
-                        extra = f"  (CPU time / wall time = {r['cpu'] / r['seconds']:.2f} cores)"
-                    print(f"  round {rnd + 1}: {tool:12s} workers={w}: {r['seconds']:.2f} s{extra}", flush=True)
-        load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
-        print(f"\nbest of {args.repeat} round(s), os.cpu_count() = {os.cpu_count()}, load average now {load} "
-              f"(on a shared machine, compare ratios taken in the same run)")
-        print(f"{'tool':12s} {'workers':>7s} {'s/1000 img':>11s} {'ms/img':>7s} {'vs panopticapi(1)':>18s} {'vs same-count panopticapi':>26s} {'vs same-count hotcoco':>22s}")
-        for (tool, w), s in rows.items():
-            base1 = rows.get(("panopticapi", 1))
-            basew = rows.get(("panopticapi", w))
-            hot = rows.get(("hotcoco", w))
-            f = lambda b: f"{b / s:.2f}x" if b else "-"  # noqa: E731
-            print(f"{tool:12s} {w:7d} {s:11.2f} {s:7.2f} {f(base1):>18s} {f(basew):>26s} {f(hot):>22s}")
-        if ("panopticapi", 1) in results:
-            want = results[("panopticapi", 1)]
+                r = float(np.median(times[(mode, "rapkit", w)]))
+                h = float(np.median(times[(mode, "hotcoco", w)]))
+                name = names[mode]
+                print(f"{name:14s} {w:7d} {h:10.2f} {r:9.2f} {1000 * r / args.n:14.2f} {h / r:23.2f}x")
+        if not args.no_parity and "inproc" in args.modes:
+            ref = run("panopticapi", gj, pj, 1, root / "warm")["result"]
             for w in args.workers:
-                if ("rapkit", w) in results:
-                    got = results[("rapkit", w)]
-                    same = all(got[k] == want[k] for k in ("All", "Things", "Stuff")) and got["per_class"] == want["per_class"]
-                    print(f"rapkit workers={w} == panopticapi (1 process) on every value: {same}")
+                got = results[("rapkit", w)]
+                same = all(got[k] == ref[k] for k in ("All", "Things", "Stuff")) and got["per_class"] == ref["per_class"]
+                print(f"rapkit workers={w} == panopticapi (1 process) on every value: {same}")
             for w in args.workers:
-                if ("hotcoco", w) in results:
-                    h = results[("hotcoco", w)]
-                    diff = max(abs(h[k][m] - want[k][m]) for k in ("All", "Things", "Stuff") for m in ("pq", "sq", "rq"))
-                    print(f"hotcoco threads={w}: largest difference from panopticapi {diff:.2e}")
+                h = results[("hotcoco", w)]
+                diff = max(abs(h[k][m] - ref[k][m]) for k in ("All", "Things", "Stuff") for m in ("pq", "sq", "rq"))
+                print(f"hotcoco threads={w}: largest difference from panopticapi {diff:.2e}")
 
 
 if __name__ == "__main__":

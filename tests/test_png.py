@@ -108,6 +108,72 @@ def test_unfilter_kernel_equals_twin(bpp):
         assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
 
 
+def _filtered_raw(px: np.ndarray, filters) -> np.ndarray:
+    """Inflated PNG bytes of an (h, w, bpp) image with the given filter type per row."""
+    h, w, bpp = px.shape
+    rows = px.reshape(h, w * bpp)
+    out = bytearray()
+    prev = np.zeros(w * bpp, np.uint8)
+    for y in range(h):
+        out.append(filters[y])
+        out += _filter_row(filters[y], rows[y], prev, bpp).tobytes()
+        prev = rows[y]
+    return np.frombuffer(bytes(out), np.uint8).copy()
+
+
+def _px(ids: np.ndarray, bpp: int) -> np.ndarray:
+    from rapkit.io.panoptic import id2rgb
+
+    rgb = id2rgb(ids)
+    if bpp == 4:
+        rgb = np.dstack([rgb, np.full(ids.shape, 255, np.uint8)])
+    return np.ascontiguousarray(rgb)
+
+
+@pytest.mark.parametrize("bpp_g,bpp_p", [(3, 3), (3, 4), (4, 3), (4, 4)])
+def test_pair_kernel_every_filter_at_every_row_position(bpp_g, bpp_p):
+    # Every filter type in every row position (the first row included) on both sides, with
+    # rows that repeat the row above (Up with zero residuals: the kernel skips them), widths
+    # that are not a multiple of any vector width, 3- and 4-byte pixels: kernel == twin.
+    rng = np.random.default_rng(10 * bpp_g + bpp_p)
+    h = 10
+    for w in (1, 2, 3, 5, 7, 13, 17, 31, 33, 65, 127):
+        g = _random_ids(rng, h, w, n=4)
+        p = _random_ids(rng, h, w, n=4)
+        for rows in (g, p):  # repeat some rows: zero-residual Up rows in one, both or neither
+            for y in rng.choice(np.arange(1, h), size=4, replace=False):
+                rows[y] = rows[y - 1]
+        for shift in range(5):
+            fg = [(y + shift) % 5 for y in range(h)]
+            fp = [(2 * y + shift) % 5 for y in range(h)]
+            for filt_g, filt_p in ((fg, fp), ([2] * h, [2] * h), (fg, [2] * h), ([2] * h, fp)):
+                rg = _filtered_raw(_px(g, bpp_g), filt_g)
+                rp = _filtered_raw(_px(p, bpp_p), filt_p)
+                got = K.pair_keys_png(rg, bpp_g, rp, bpp_p, h, w, capacity=2)
+                want = R.ref_pair_keys_png(rg, bpp_g, rp, bpp_p, h, w)
+                assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1]), (w, shift)
+                assert int(got[1].sum()) == h * w
+
+
+def test_pair_kernel_repeated_rows_and_bad_filter():
+    # all rows after the first repeat in both PNGs; then a bad filter byte after a streak of
+    # repeated rows is still reported, with its side and row
+    rng = np.random.default_rng(7)
+    h, w = 9, 11
+    g = np.repeat(_random_ids(rng, 1, w), h, axis=0)
+    p = np.repeat(_random_ids(rng, 1, w), h, axis=0)
+    rg = _filtered_raw(_px(g, 3), [1] + [2] * (h - 1))
+    rp = _filtered_raw(_px(p, 3), [4] + [2] * (h - 1))
+    got = K.pair_keys_png(rg, 3, rp, 3, h, w)
+    want = R.ref_pair_keys_png(rg, 3, rp, 3, h, w)
+    assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+    for side in ("GT", "prediction"):
+        bg, bp = rg.copy(), rp.copy()
+        (bg if side == "GT" else bp)[6 * (1 + 3 * w)] = 9
+        with pytest.raises(ValueError, match=f"{side} PNG row 6"):
+            K.pair_keys_png(bg, 3, bp, 3, h, w)
+
+
 def test_unknown_filter_type_rejected():
     raw = np.array([5, 1, 2, 3], np.uint8)
     with pytest.raises(ValueError, match="filter"):

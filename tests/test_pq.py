@@ -458,3 +458,24 @@ def test_compact_segments_equal_full_segments():
     compact = load_panoptic(SAMPLE / "panoptic_examples.json", compact=True)
     for iid, ann in full.annotations.items():
         assert compact.annotations[iid].segments == [(s.id, s.category_id, s.area, s.iscrowd) for s in ann.segments]
+
+
+def test_load_json_fast_parser_same_objects_and_errors(tmp_path):
+    # rapkit.io.jsonio parses with orjson when it can; json's objects and error words otherwise
+    import json as _json
+
+    from rapkit.errors import InputError
+    from rapkit.io.jsonio import load_json
+
+    doc = {"a": [1, 2.5, -0.0, 1e-300, "é\u2603", None, True], "b": {"x": 12345678901234567890}, "c": 0.1 + 0.2}
+    f = tmp_path / "a.json"
+    f.write_text(_json.dumps(doc))
+    assert load_json(f) == _json.loads(f.read_text())
+    f.write_text('{"v": NaN, "w": 1e999}')  # not JSON for orjson; json accepts it
+    got = load_json(f)
+    assert got["v"] != got["v"] and got["w"] == float("inf")
+    f.write_bytes(_json.dumps({"k": 1}).encode("utf-16"))  # json detects UTF-16
+    assert load_json(f) == {"k": 1}
+    f.write_text('{"a": 1,\n "b": }')
+    with pytest.raises(InputError, match="line 2, column 7"):
+        load_json(f)

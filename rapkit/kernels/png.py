@@ -33,6 +33,12 @@ def _paeth(a: np.int32, b: np.int32, c: np.int32) -> np.int32:
 # channel stay in registers so the channels interleave. Paeth takes a shortcut where the
 # upper and upper-left pixels are equal (flat regions, most of a panoptic map): there the
 # predictor is exactly the left byte (p = a + b - c = a, so |p - a| = 0 wins).
+# Unsigned indices for the row fold: no wrap-around handling of negative indices.
+U1 = np.uint64(1)
+U2 = np.uint64(2)
+U3 = np.uint64(3)
+
+
 @njit(cache=True, nogil=True)
 def _sub3(src: np.ndarray, prev: np.ndarray, cur: np.ndarray) -> None:
     n = src.shape[0] // 3
@@ -422,6 +428,100 @@ def _pair_png_kernel(
     return keys, counts, used, -1, 0
 
 
+@njit(cache=True, nogil=True)
+def _zero_up_row(ftype: np.int64, src: np.ndarray) -> bool:
+    """True when the row is Up-filtered with all residuals zero: it repeats the row above."""
+    if ftype != 2:
+        return False
+    acc = np.uint8(0)
+    for i in range(src.shape[0]):
+        acc |= src[i]
+    return acc == 0
+
+
+@njit(cache=True, nogil=True)
+def _fold_rgb_row(g: np.ndarray, p: np.ndarray, keys: np.ndarray, counts: np.ndarray, rk: np.ndarray,
+                  rc: np.ndarray) -> tuple:
+    """Fold one pair of unfiltered RGB rows into the table; the row's runs (keys, counts) are
+    also written to ``rk``/``rc`` so that a repeated row can add them again. Runs end at the
+    row's end. Returns (number of runs, number of new keys)."""
+    n = np.uint64(g.shape[0] // 3)
+    run_g = np.uint32(g[0]) | (np.uint32(g[1]) << 8) | (np.uint32(g[2]) << 16)
+    run_p = np.uint32(p[0]) | (np.uint32(p[1]) << 8) | (np.uint32(p[2]) << 16)
+    run_n = np.int64(1)
+    nr = np.int64(0)
+    new = np.int64(0)
+    for x in range(U1, n):
+        j = x * U3
+        gi = np.uint32(g[j]) | (np.uint32(g[j + U1]) << 8) | (np.uint32(g[j + U2]) << 16)
+        pi = np.uint32(p[j]) | (np.uint32(p[j + U1]) << 8) | (np.uint32(p[j + U2]) << 16)
+        if gi == run_g and pi == run_p:
+            run_n += 1
+        else:
+            key = pair_key(run_g, run_p)
+            new += insert(keys, counts, key, run_n)
+            rk[nr] = key
+            rc[nr] = run_n
+            nr += 1
+            run_g = gi
+            run_p = pi
+            run_n = 1
+    key = pair_key(run_g, run_p)
+    new += insert(keys, counts, key, run_n)
+    rk[nr] = key
+    rc[nr] = run_n
+    nr += 1
+    return nr, new
+
+
+@njit(cache=True, nogil=True)
+def _pair_rgb_kernel(raw_g: np.ndarray, raw_p: np.ndarray, h: np.int64, w: np.int64, keys: np.ndarray,
+                     counts: np.ndarray) -> tuple:
+    # :func:`_pair_png_kernel` for two RGB PNGs. A row that is Up-filtered with zero residuals
+    # in both PNGs repeats the previous pair of rows: it is neither unfiltered nor folded, its
+    # runs (kept from the last folded row) are added again, once per streak of repeats.
+    s = w * 3
+    gbuf = np.zeros((2, s), np.uint8)
+    pbuf = np.zeros((2, s), np.uint8)
+    gk = 0
+    pk = 0
+    rk = np.zeros(w, np.uint64)
+    rc = np.zeros(w, np.int64)
+    nr = np.int64(0)
+    rep = np.int64(0)
+    used = np.int64(0)
+    for y in range(h):
+        og = y * (s + 1)
+        fg = np.int64(raw_g[og])
+        fp = np.int64(raw_p[og])
+        src_g = raw_g[og + 1 : og + 1 + s]
+        src_p = raw_p[og + 1 : og + 1 + s]
+        g_same = y > 0 and _zero_up_row(fg, src_g)
+        p_same = y > 0 and _zero_up_row(fp, src_p)
+        if g_same and p_same:
+            rep += 1
+            continue
+        if rep > 0:
+            for i in range(nr):
+                insert(keys, counts, rk[i], rc[i] * rep)  # keys already in the table
+            rep = 0
+        if not g_same:
+            if not _unfilter_row(fg, src_g, gbuf[gk], gbuf[1 - gk], np.int64(3)):
+                return keys, counts, used, y, 0
+            gk = 1 - gk
+        if not p_same:
+            if not _unfilter_row(fp, src_p, pbuf[pk], pbuf[1 - pk], np.int64(3)):
+                return keys, counts, used, y, 1
+            pk = 1 - pk
+        keys, counts = ensure_room(keys, counts, used, w + 1)
+        nr, new = _fold_rgb_row(gbuf[gk], pbuf[pk], keys, counts, rk, rc)
+        used += new
+    if rep > 0:
+        for i in range(nr):
+            insert(keys, counts, rk[i], rc[i] * rep)
+    return keys, counts, used, -1, 0
+
+
 def pair_keys_png(
     raw_gt: np.ndarray, bpp_gt: int, raw_pred: np.ndarray, bpp_pred: int, h: int, w: int, capacity: int = 4096
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -433,9 +533,12 @@ def pair_keys_png(
     raw_gt = _check_raw(raw_gt, h, w, bpp_gt)
     raw_pred = _check_raw(raw_pred, h, w, bpp_pred)
     keys, counts = new_table(capacity)
-    keys, counts, _, bad_row, which = _pair_png_kernel(
-        raw_gt, np.int64(bpp_gt), raw_pred, np.int64(bpp_pred), np.int64(h), np.int64(w), keys, counts
-    )
+    if bpp_gt == 3 and bpp_pred == 3:  # the usual case
+        keys, counts, _, bad_row, which = _pair_rgb_kernel(raw_gt, raw_pred, np.int64(h), np.int64(w), keys, counts)
+    else:
+        keys, counts, _, bad_row, which = _pair_png_kernel(
+            raw_gt, np.int64(bpp_gt), raw_pred, np.int64(bpp_pred), np.int64(h), np.int64(w), keys, counts
+        )
     if bad_row >= 0:
         side = "prediction" if which else "GT"
         raise ValueError(f"{side} PNG row {bad_row}: unknown filter type")
