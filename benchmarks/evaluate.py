@@ -5,8 +5,8 @@ Cases (``--case``):
 * ``coco`` (default): the files users have. GT and prediction PNGs are built from the two
   real COCO panoptic PNGs in ``../shared/data/panopticapi_sample`` (random crops, nearest-
   neighbour rescaled to 640x480, one crop or two side by side, random flips; things get
-  fresh ids per crop, stuff of one category is one segment per image), about 26 segments
-  per image like COCO val. Ids are made as panopticapi's ``IdGenerator`` makes them (the
+  fresh ids per crop, stuff of one category is one segment per image), about 24 segments
+  per image (COCO val: about 26). Ids are made as panopticapi's ``IdGenerator`` makes them (the
   category colour, jittered by up to 30 per channel for things). The prediction perturbs
   the GT (dropped, shifted, relabelled and invented segments). Both are saved by Pillow
   with its default settings, i.e. adaptive filtering: each row picks Sub, Up or Paeth.

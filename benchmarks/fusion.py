@@ -333,6 +333,8 @@ def main() -> None:
             t_ = med[key]
             print(f"  {labels[key]:<57}{t_[0]:7.2f} ({t_[1]:6.2f})  {n_images / t_[0]:7.1f} img/s"
                   f"  speedup wall {tb[0] / t_[0]:5.1f}x, CPU {tb[1] / t_[1]:5.1f}x")
+        print("  (with 2 workers the CPU seconds leave out the forkserver's workers, which are not children of the"
+              " command; compare wall times there)")
         per = [b[0] / r[0] for b, r in zip(runs["base"], runs["rap1"])]
         print(f"  single-round ratios (rap, 1 worker): {', '.join(f'{x:.1f}x' for x in per)}")
         print(f"  target: whole rapkit fuse (rap, 1 worker) >= 10x the numpy pipeline: wall {tb[0] / med['rap1'][0]:.1f}x"
