@@ -50,7 +50,7 @@ def test_head_learns_depth_order_on_held_out_images(tmp_path):
         checkpoint=str(tmp_path / "det.pth"), arch="resnet18_fpn", images=str(paths.images_dir), instances=str(paths.instances),
         relations=str(tmp_path / "train.json"), output=str(tmp_path / "head.pt"), min_size=H, max_size=W,
         # a fast setting for the test (the defaults stay the paper's SGD schedule)
-        optimizer="adam", lr=1e-4, iterations=40, batch_size=8, draws=1, lr_drop=0.75, eval_every=10, val_fraction=0.15,
+        optimizer="adam", lr=1e-4, iterations=40, batch_size=8, draws=1, rois="gt-jitter", lr_drop=0.75, eval_every=10, val_fraction=0.15,
         bn_recalibrate=32, seed=0,
     )
     res = train_head(cfg)

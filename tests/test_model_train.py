@@ -66,7 +66,8 @@ def cfg_for(world, out, **over) -> TrainConfig:
     p = world["paths"]
     kw = dict(checkpoint=str(world["checkpoint"]), arch="resnet18_fpn", images=str(p.images_dir), instances=str(p.instances),
               relations=str(world["relations"]), output=str(out), min_size=H, max_size=W, iterations=4, batch_size=2,
-              draws=1, optimizer="adam", lr=1e-4, eval_every=2, log_every=1, val_fraction=0.2, checkpoint_every=2)
+              draws=1, optimizer="adam", lr=1e-4, eval_every=2, log_every=1, val_fraction=0.2, checkpoint_every=2,
+              rois="gt-jitter")  # the draw-based tests below; --rois detector: tests/model/test_train_rois.py
     kw.update(over)
     return TrainConfig(**kw)
 
@@ -83,7 +84,7 @@ def cli_train_args(world, out, *extra):
     return ["train", "--detector", world["checkpoint"], "--arch", "resnet18_fpn", "--images", p.images_dir,
             "--instances", p.instances, "--relations", world["relations"], "-o", out, "--min-size", H, "--max-size", W,
             "--iterations", 2, "--batch-size", 2, "--draws", 1, "--eval-every", 1, "--optimizer", "adam", "--lr", "1e-4",
-            *extra]
+            "--rois-per-image", 16, *extra]
 
 
 def head_state(path):

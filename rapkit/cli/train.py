@@ -69,10 +69,15 @@ def require_torch() -> None:
 @click.option("--lr-drop", type=click.FloatRange(0, 1, min_open=True), default=0.5, show_default=True,
               help="Fraction of the iterations after which lr is divided by 10 (1 = never).")
 @click.option("--optimizer", type=click.Choice(["sgd", "adam"]), default="sgd", show_default=True, help="Optimizer of the head.")
+@click.option("--rois", type=click.Choice(["detector", "gt-jitter"]), default="detector", show_default=True,
+              help="Training RoIs: the detector's own region proposals matched to the GT instances (as the authors "
+                   "trained), or the GT boxes and jittered copies (--draws).")
+@click.option("--rois-per-image", type=click.IntRange(min=1), default=128, show_default=True,
+              help="--rois detector: matched proposals kept per image at most (the authors' 128; fewer train faster on CPU).")
 @click.option("--draws", type=click.IntRange(min=1), default=4, show_default=True,
-              help="Box draws per image: the GT boxes plus DRAWS-1 jittered sets (IoU >= --min-iou).")
+              help="--rois gt-jitter: box draws per image, the GT boxes plus DRAWS-1 jittered sets (IoU >= --min-iou).")
 @click.option("--min-iou", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.5, show_default=True,
-              help="Minimum IoU (0-1) of a jittered box with its GT box.")
+              help="Minimum IoU (0-1) of a training RoI with its instance's GT box (a matched proposal, a jittered box).")
 @click.option("--cache/--no-cache", default=True, show_default=True, help="Cache the frozen detector's head inputs per draw.")
 @click.option("--cache-max-gb", type=click.FloatRange(min=0, min_open=True), default=8.0, show_default=True,
               help="Above this estimated size, in GB, the cache is skipped.")
@@ -99,13 +104,15 @@ def require_torch() -> None:
 @workers_option
 @output_options
 def command(detector, arch, images, instances, relations, output, min_size, max_size, labels, iterations, batch_size, lr,
-            momentum, weight_decay, lr_drop, optimizer, draws, min_iou, cache, cache_max_gb, val_fraction, eval_every, select,
+            momentum, weight_decay, lr_drop, optimizer, rois, rois_per_image, draws, min_iou, cache, cache_max_gb, val_fraction, eval_every, select,
             bn_recalibrate, device, amp, detector_batch, seed, checkpoint_every, checkpoint_file, resume, log, log_every,
             force, workers, fmt, quiet):
     """Fine-tune the relation head on a frozen Mask R-CNN (only the head learns).
 
-    Pairs come from the relations JSON; RoIs are the GT boxes plus jittered boxes with
-    IoU >= 0.5. Defaults are the paper's (SGD lr 0.002, momentum 0.9, wd 1e-4, 5000
+    Pairs come from the relations JSON. RoIs (--rois detector) are the frozen detector's
+    region proposals with IoU >= 0.5 to an instance of a known pair, up to 128 per image;
+    every pair of RoIs whose instances have a known relation counts in the loss (with
+    --rois gt-jitter: the GT boxes plus jittered boxes with IoU >= 0.5). Defaults are the paper's (SGD lr 0.002, momentum 0.9, wd 1e-4, 5000
     iterations at batch 16, lr / 10 at half). Writes the head file and a JSON log.
     """
     require_torch()
@@ -118,7 +125,7 @@ def command(detector, arch, images, instances, relations, output, min_size, max_
     cfg = TrainConfig(
         checkpoint=detector, images=images, instances=instances, relations=relations, output=output, arch=arch,
         min_size=min_size, max_size=max_size, labels=labels, iterations=iterations, batch_size=batch_size, lr=lr,
-        momentum=momentum, weight_decay=weight_decay, lr_drop=lr_drop, optimizer=optimizer, draws=draws, min_iou=min_iou,
+        momentum=momentum, weight_decay=weight_decay, lr_drop=lr_drop, optimizer=optimizer, rois=rois, rois_per_image=rois_per_image, draws=draws, min_iou=min_iou,
         cache=cache, cache_max_gb=cache_max_gb, val_fraction=val_fraction, eval_every=eval_every, select=select,
         bn_recalibrate=bn_recalibrate, device=device, amp=amp, workers=n_workers if n_workers > 1 else 0,
         detector_batch=detector_batch, seed=seed, checkpoint_every=checkpoint_every, checkpoint_path=checkpoint_file,
@@ -146,6 +153,9 @@ def command(detector, arch, images, instances, relations, output, min_size, max_
         "val_pair_accuracy": res.val_pair_accuracy,
         "train_images": res.n_train_images,
         "train_pairs": res.n_train_pairs,
+        "rois": res.rois,
+        "train_rois": res.n_train_rois,
+        "train_roi_pairs": res.n_train_roi_pairs,
         "val_pairs": res.n_val_pairs,
         "seconds": round(res.seconds, 2),
         "device": res.device,

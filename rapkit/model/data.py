@@ -7,9 +7,21 @@ detector's contiguous labels (:func:`rapkit.model.detector.make_label_map`). Onl
 images with at least one known pair are kept, and per image only the instances that take
 part in a pair (the others contribute nothing to the loss).
 
-Training RoIs come in *draws*: draw 0 is the GT boxes, draw ``d > 0`` one jittered box per
-object with IoU >= ``min_iou`` to its GT box, drawn from a generator seeded with
-``(seed, image_id, d)`` so every draw is reproducible (and cacheable).
+Training RoIs come from one of two schemes (``rapkit train --rois``):
+
+* ``detector`` (the default; the authors' scheme): the frozen detector's own region
+  proposals (RPN in eval mode, so deterministic), plus the GT boxes as torchvision's and
+  Detectron's RoI samplers add them, each matched to the GT instance of highest IoU among
+  *all* the image's annotations; a proposal is a positive of instance ``i`` when that IoU
+  is >= ``min_iou`` (0.5) and ``i`` takes part in a known pair. The RPN is class-agnostic:
+  the matched GT's category is the RoI's category (it picks the mask channel of the head
+  input), so "same category" holds by construction. Up to ``k`` positives per image are
+  kept, taken round-robin over the instances in a seeded order (every instance keeps a RoI
+  when ``k`` >= the instances). Every pair of RoIs whose instances have a known relation is
+  a pair of the loss (:func:`match_proposals`, :class:`RoiSet`).
+* ``gt-jitter``: *draws*: draw 0 is the GT boxes, draw ``d > 0`` one jittered box per
+  object with IoU >= ``min_iou`` to its GT box, drawn from a generator seeded with
+  ``(seed, image_id, d)`` so every draw is reproducible (and cacheable).
 
 >>> ds = load_relation_dataset("images/", "instances.json", "relations.json", num_classes=91)   # doctest: +SKIP
 >>> ds.images[0].pairs        # local (front, back) indices                                     # doctest: +SKIP
@@ -39,6 +51,22 @@ class RelImage:
     boxes: np.ndarray  # float32 (n, 4) x0, y0, x1, y1
     labels: np.ndarray  # int64 (n,) detector labels
     pairs: np.ndarray  # int64 (k, 2): (front, back) indices into the arrays above
+    #: every annotation of the image (float32 (m, 4) xyxy) and, per annotation, its index
+    #: into the arrays above or -1 (not in a known pair): what proposals are matched against
+    all_boxes: np.ndarray | None = None
+    all_local: np.ndarray | None = None
+
+
+@dataclass
+class RoiSet:
+    """The training RoIs of one image under ``--rois detector``: matched proposals and the
+    pairs of the loss (indices into the RoIs)."""
+
+    boxes: np.ndarray  # float32 (r, 4) xyxy, original pixels
+    labels: np.ndarray  # int64 (r,) detector labels (the matched instance's)
+    instance: np.ndarray  # int64 (r,) local instance index (into RelImage.boxes)
+    iou: np.ndarray  # float32 (r,) IoU with that instance's GT box
+    pairs: np.ndarray  # int64 (p, 2) (front RoI, back RoI)
 
 
 @dataclass
@@ -139,7 +167,14 @@ def load_relation_dataset(
         if not path.is_file():
             missing.append((iid, info.file_name))
             continue
-        out.append(RelImage(iid, path, info.height, info.width, np.array(ids, np.int64), boxes, labels, pr))
+        all_ids = sorted(anns)
+        all_boxes = np.zeros((len(all_ids), 4), np.float32)
+        for k, aid in enumerate(all_ids):
+            x, y, w, h = _bbox_of(anns[aid], info.height, info.width)
+            all_boxes[k] = (x, y, x + w, y + h)
+        all_local = np.array([index.get(a, -1) for a in all_ids], np.int64)
+        out.append(RelImage(iid, path, info.height, info.width, np.array(ids, np.int64), boxes, labels, pr,
+                            all_boxes, all_local))
         n_pairs += len(pr)
     if missing:
         iid, name = missing[0]
@@ -162,6 +197,72 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     inter = ix * iy
     area = lambda z: (z[:, 2] - z[:, 0]) * (z[:, 3] - z[:, 1])  # noqa: E731
     return inter / np.maximum(area(a) + area(b) - inter, 1e-12)
+
+
+def box_iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(n, m) IoU of every box of ``a`` with every box of ``b`` (xyxy).
+
+    >>> box_iou_matrix(np.array([[0, 0, 2, 2.]]), np.array([[0, 0, 2, 2.], [1, 0, 3, 2.]])).round(3).tolist()
+    [[1.0, 0.333]]
+    """
+    a = np.asarray(a, np.float64).reshape(-1, 4)
+    b = np.asarray(b, np.float64).reshape(-1, 4)
+    ix = np.clip(np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
+    iy = np.clip(np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
+    inter = ix * iy
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-12)
+
+
+def match_proposals(img: RelImage, proposals: np.ndarray, k: int, seed: int, min_iou: float = 0.5,
+                    add_gt: bool = True) -> RoiSet:
+    """The ``--rois detector`` training RoIs of ``img`` from its region ``proposals``
+    ((n, 4) xyxy, original pixels; see the module docstring). A pure function of its
+    arguments: the same proposals give the same RoIs and pairs.
+
+    >>> img = RelImage(1, Path("x"), 100, 100, np.array([5, 6]), np.array([[0, 0, 40, 40], [30, 30, 90, 90]], np.float32),
+    ...                np.array([1, 2]), np.array([[0, 1]]))
+    >>> r = match_proposals(img, np.array([[2, 2, 40, 42], [60, 0, 99, 20], [31, 29, 88, 90]], np.float32), k=8, seed=0)
+    >>> r.instance.tolist(), r.labels.tolist(), r.pairs.shape[0]
+    ([0, 1, 0, 1], [1, 2, 1, 2], 4)
+    """
+    gt_all = img.all_boxes if img.all_boxes is not None else img.boxes
+    local = img.all_local if img.all_local is not None else np.arange(len(img.boxes), dtype=np.int64)
+    cand = np.asarray(proposals, np.float32).reshape(-1, 4)
+    if add_gt:
+        cand = np.concatenate([img.boxes.astype(np.float32), cand])
+    iou = box_iou_matrix(cand, gt_all)
+    if iou.shape[1] == 0 or iou.shape[0] == 0:
+        best = np.zeros(len(cand), np.int64)
+        best_iou = np.zeros(len(cand))
+    else:
+        best = iou.argmax(1)
+        best_iou = iou[np.arange(len(cand)), best]
+    inst = local[best] if len(local) else np.full(len(cand), -1, np.int64)
+    pos = np.flatnonzero((best_iou >= min_iou) & (inst >= 0))
+    # round-robin over instances, each instance's positives in a seeded random order
+    rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, int(img.image_id) & 0xFFFFFFFF, 0x9015])
+    order = rng.permutation(len(pos))
+    pos = pos[order]
+    rank = np.zeros(len(pos), np.int64)
+    seen: dict[int, int] = {}
+    for j, p in enumerate(pos):
+        i = int(inst[p])
+        rank[j] = seen.get(i, 0)
+        seen[i] = rank[j] + 1
+    pick = pos[np.lexsort((inst[pos], rank))][: int(k)]
+    pick = np.sort(pick)  # candidate order (GT boxes first, then the RPN's ranking)
+    r_inst = inst[pick].astype(np.int64)
+    pairs = []
+    for f, b in img.pairs:
+        rf = np.flatnonzero(r_inst == f)
+        rb = np.flatnonzero(r_inst == b)
+        if len(rf) and len(rb):
+            pairs.append(np.stack(np.meshgrid(rf, rb, indexing="ij"), -1).reshape(-1, 2))
+    pr = np.concatenate(pairs).astype(np.int64) if pairs else np.zeros((0, 2), np.int64)
+    return RoiSet(cand[pick].astype(np.float32), img.labels[r_inst].astype(np.int64), r_inst,
+                  best_iou[pick].astype(np.float32), pr)
 
 
 def jitter_boxes(boxes: np.ndarray, rng: np.random.Generator, height: int, width: int, min_iou: float = 0.5, tries: int = 20) -> np.ndarray:
@@ -213,6 +314,9 @@ def draw_boxes(img: RelImage, draw: int, seed: int, min_iou: float = 0.5) -> np.
 __all__ = [
     "RelImage",
     "RelationDataset",
+    "RoiSet",
+    "box_iou_matrix",
+    "match_proposals",
     "read_relation_pairs",
     "load_relation_dataset",
     "box_iou",

@@ -11,7 +11,7 @@ torch.Size([5, 257, 14, 14])
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Callable, Iterable
 
 import numpy as np
 import torch
@@ -48,6 +48,39 @@ def roi_inputs(model: nn.Module, images: list[torch.Tensor], boxes: list[torch.T
     logits = rh.mask_predictor(rh.mask_head(mf))
     lab = torch.cat([lb.to(logits.device, torch.int64) for lb in labels]) if labels else torch.zeros(0, dtype=torch.int64)
     return head_input(mf, logits, lab)
+
+
+@torch.no_grad()
+def rpn_proposals(model: nn.Module, images: list[torch.Tensor], choose: Callable[[int, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
+                  ) -> tuple[list[np.ndarray], torch.Tensor | None]:
+    """The region proposals of the frozen detector's RPN (eval mode: deterministic, the
+    checkpoint's post-NMS top-n, in the RPN's ranking) as float32 (n, 4) xyxy arrays in
+    original image pixels, one per image.
+
+    With ``choose(k, proposals_k) -> (boxes, labels)`` the head inputs of the chosen boxes
+    are computed from the same backbone pass: returns ``(chosen boxes per image, inputs
+    (sum r_k, 257, 14, 14))``; without it ``(proposals per image, None)``.
+
+    >>> props, _ = rpn_proposals(det.model, [to_tensor(rgb)])   # doctest: +SKIP
+    >>> props[0].shape                                          # doctest: +SKIP
+    (1000, 4)
+    """
+    orig = [tuple(int(s) for s in im.shape[-2:]) for im in images]
+    il, _ = model.transform(images)
+    feats = model.backbone(il.tensors)
+    proposals, _ = model.rpn(il, feats)
+    props = [_scale_boxes(p.float(), n, o).cpu().numpy().astype(np.float32) for p, n, o in zip(proposals, il.image_sizes, orig)]
+    if choose is None:
+        return props, None
+    chosen = [choose(k, p) for k, p in enumerate(props)]
+    dev = il.tensors.device
+    scaled = [_scale_boxes(torch.from_numpy(np.ascontiguousarray(b)).to(dev, torch.float32), o, n)
+              for (b, _), o, n in zip(chosen, orig, il.image_sizes)]
+    rh = model.roi_heads
+    mf = rh.mask_roi_pool(feats, scaled, il.image_sizes)
+    logits = rh.mask_predictor(rh.mask_head(mf))
+    lab = torch.cat([torch.from_numpy(np.asarray(lb, np.int64)) for _, lb in chosen]).to(logits.device)
+    return [b for b, _ in chosen], head_input(mf, logits, lab)
 
 
 @torch.no_grad()
@@ -151,4 +184,4 @@ def apply_buffers(model: nn.Module, buffers: dict[str, torch.Tensor]) -> None:
         own[k].copy_(v.to(own[k].device, own[k].dtype))
 
 
-__all__ = ["to_tensor", "roi_inputs", "detect", "recalibrate_bn", "apply_buffers"]
+__all__ = ["to_tensor", "roi_inputs", "rpn_proposals", "detect", "recalibrate_bn", "apply_buffers"]

@@ -1,10 +1,15 @@
 """Fine-tune the relation head on a frozen Mask R-CNN (paper 3.2-3.3).
 
-The detector is frozen (no gradients, eval mode): only the head learns. Because the
-detector never changes, its per-RoI outputs (the 257x14x14 head inputs) are computed
-once per image and box draw and cached (``cache=True``, the default): the backbone runs
-once per image for all draws. Every iteration takes ``batch_size`` images, one random draw
-each, and minimises the mean of ``softplus(v_front - v_back)`` over their known pairs.
+The detector is frozen (no gradients, eval mode): only the head learns. The training RoIs
+are (``rois``) the detector's own region proposals matched to the GT instances
+(``"detector"``, the default, as the authors trained: :func:`rapkit.model.data.match_proposals`)
+or the GT boxes and jittered copies of them (``"gt-jitter"``, in ``draws``). Because the
+detector never changes, its per-RoI outputs (the 257x14x14 head inputs) are computed once
+per image (and box draw) and cached (``cache=True``, the default): the backbone runs once
+per image. The matched proposals themselves are always computed once, before training
+(``--no-cache`` then recomputes only the head inputs of the same boxes). Every iteration
+takes ``batch_size`` images (one random draw each under gt-jitter) and minimises the mean of
+``softplus(v_front - v_back)`` over their pairs of RoIs whose instances have a known relation.
 
 Defaults are the paper's: SGD lr 0.002, momentum 0.9, weight decay 1e-4, 5000 iterations
 at batch 16, lr / 10 at half. A held-out fraction of the images (``val_fraction``) gives
@@ -30,19 +35,21 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError, InputError
-from .data import RelationDataset, RelImage, draw_boxes, load_relation_dataset
+from .data import RelationDataset, RelImage, RoiSet, draw_boxes, load_relation_dataset, match_proposals
 from .detector import LoadedDetector, load_detector
 from .device import Dist, dist_setup
-from .features import recalibrate_bn, roi_inputs, to_tensor
+from .features import recalibrate_bn, roi_inputs, rpn_proposals, to_tensor
 from .head import RelationHead, head_payload, save_head_file
 from .loss import pair_correct, relation_loss
 
 OPTIMIZERS = ("sgd", "adam")
+ROI_SCHEMES = ("detector", "gt-jitter")
 
 # Options that must match between a run and the run it resumes.
 _RESUME_KEYS = (
     "arch", "min_size", "max_size", "labels", "iterations", "batch_size", "lr", "momentum",
     "weight_decay", "lr_drop", "optimizer", "draws", "min_iou", "val_fraction", "bn_recalibrate", "seed",
+    "rois", "rois_per_image",
 )
 
 
@@ -66,6 +73,8 @@ class TrainConfig:
     weight_decay: float = 1e-4
     lr_drop: float = 0.5
     optimizer: str = "sgd"
+    rois: str = "detector"
+    rois_per_image: int = 128
     draws: int = 4
     min_iou: float = 0.5
     cache: bool = True
@@ -92,7 +101,8 @@ class TrainConfig:
             if v < 0 or (v == 0 and not allow_zero):
                 raise ConfigError(f"--{name.replace('_', '-')} must be {'>= 0' if allow_zero else '> 0'}, got {v}")
 
-        for n in ("iterations", "batch_size", "eval_every", "checkpoint_every", "log_every", "draws", "detector_batch"):
+        for n in ("iterations", "batch_size", "eval_every", "checkpoint_every", "log_every", "draws", "detector_batch",
+                  "rois_per_image"):
             pos(n)
         for n in ("lr", "cache_max_gb"):
             pos(n)
@@ -100,6 +110,8 @@ class TrainConfig:
             pos(n, allow_zero=True)
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
+        if self.rois not in ROI_SCHEMES:
+            raise ConfigError(f"--rois must be one of {', '.join(ROI_SCHEMES)}, got {self.rois!r}")
         if self.select not in ("best", "last"):
             raise ConfigError(f"--select must be best or last, got {self.select!r}")
         if not 0.0 <= self.val_fraction < 1.0:
@@ -133,6 +145,9 @@ class TrainResult:
     device: str
     world_size: int
     records: list[dict] = field(default_factory=list)
+    rois: str = "detector"
+    n_train_rois: int = 0  # training RoIs (detector: matched proposals; gt-jitter: boxes per draw x draws)
+    n_train_roi_pairs: int = 0  # pairs of the loss over all training images (gt-jitter: per draw)
 
 
 # --------------------------------------------------------------------------- features
@@ -212,6 +227,61 @@ def compute_inputs(
             if on_image is not None:
                 on_image(1)
     return out
+
+
+def compute_proposal_inputs(
+    det: LoadedDetector,
+    images: list[RelImage],
+    k: int,
+    seed: int,
+    min_iou: float,
+    device: torch.device,
+    *,
+    with_inputs: bool = True,
+    detector_batch: int = 4,
+    workers: int = 0,
+    amp: bool = False,
+    store_dtype: torch.dtype = torch.float16,
+    on_image: Callable[[int], None] | None = None,
+) -> tuple[list[RoiSet], list[torch.Tensor] | None]:
+    """``--rois detector``: the frozen detector's region proposals of every image matched to
+    its instances (:func:`rapkit.model.data.match_proposals`, up to ``k`` per image) and,
+    with ``with_inputs``, their head inputs (r_i, 257, 14, 14) from the same backbone pass,
+    stored on the CPU as ``store_dtype``.
+
+    >>> rois, inputs = compute_proposal_inputs(det, ds.images, 128, 0, 0.5, torch.device("cpu"))   # doctest: +SKIP
+    >>> rois[0].pairs.shape, inputs[0].shape                                                      # doctest: +SKIP
+    ((412, 2), torch.Size([64, 257, 14, 14]))
+    """
+    rois: list[RoiSet | None] = [None] * len(images)
+    out: list[torch.Tensor] | None = [torch.zeros(0)] * len(images) if with_inputs else None
+    for chunk in _iter_images(images, detector_batch, workers):
+        idx = [k_ for k_, _ in chunk]
+        tens = [to_tensor(rgb, device) for _, rgb in chunk]
+
+        def choose(j: int, props: np.ndarray, idx: list[int] = idx) -> tuple[np.ndarray, np.ndarray]:
+            r = match_proposals(images[idx[j]], props, k, seed, min_iou)
+            rois[idx[j]] = r
+            return r.boxes, r.labels
+
+        with torch.autocast(device.type, enabled=amp and device.type == "cuda"):
+            if with_inputs:
+                _, x = rpn_proposals(det.model, tens, choose)
+            else:
+                props, _ = rpn_proposals(det.model, tens)
+                for j, p in enumerate(props):
+                    choose(j, p)
+                x = None
+        if x is not None and out is not None:
+            x = x.to("cpu", store_dtype)
+            start = 0
+            for i in idx:
+                n = len(rois[i].boxes)  # type: ignore[union-attr]
+                out[i] = x[start : start + n]
+                start += n
+        if on_image is not None:
+            on_image(len(chunk))
+    return [r for r in rois if r is not None], out
 
 
 @torch.no_grad()
@@ -310,6 +380,9 @@ class _Inputs:
 
     cache: list[list[torch.Tensor]] | None
     val: list[torch.Tensor]
+    rois: list[RoiSet] | None = None  # --rois detector: the matched proposals of each training image
+    n_rois: int = 0  # training RoIs over all ranks (gt-jitter: boxes of one draw)
+    n_roi_pairs: int = 0  # RoI pairs of the loss over all ranks (gt-jitter: of one draw)
 
 
 @dataclass
@@ -322,6 +395,7 @@ class Batch:
     inputs: torch.Tensor  # (n, 257, 14, 14)
     front: torch.Tensor  # int64 (K,)
     back: torch.Tensor  # int64 (K,)
+    boxes: list[np.ndarray] | None = None  # the RoIs of each sampled image, in ``inputs`` order
 
 
 @dataclass
@@ -340,6 +414,8 @@ class _Learner:
     best_iteration: int = 0
     best_state: dict[str, torch.Tensor] | None = None
     window: list[float] = field(default_factory=list)  # losses since the last record
+    n_rois: int = 0  # training RoIs (all ranks)
+    n_roi_pairs: int = 0  # RoI pairs of the loss (all ranks)
 
 
 def _lr_at(cfg: TrainConfig, it: int) -> float:
@@ -406,6 +482,7 @@ def _train(run: _Run, on_step: Callable[[dict], None] | None, on_cache: Callable
     data = _prepare(run)
     inputs = _compute_inputs(run, data, on_cache)
     learner = _make_learner(run, resume_state)
+    learner.n_rois, learner.n_roi_pairs = inputs.n_rois, inputs.n_roi_pairs
     for it in range(learner.start_it, cfg.iterations):
         batch = make_batch(run, data, inputs, it)
         lr = _lr_at(cfg, it)
@@ -529,7 +606,10 @@ def _compute_inputs(run: _Run, data: _Data, on_cache: Callable[[int], None] | No
     of the held-out images' GT boxes, computed once: the detector is frozen."""
     cfg, dist, device, say = run.cfg, run.dist, run.device, run.say
     draws = list(range(cfg.draws))
-    n_rois = sum(len(i.labels) for i in data.my_train) * len(draws) + sum(len(i.labels) for i in data.my_val)
+    if cfg.rois == "detector":  # an upper bound: every image with k matched proposals
+        n_rois = sum(min(cfg.rois_per_image, 4096) for _ in data.my_train) + sum(len(i.labels) for i in data.my_val)
+    else:
+        n_rois = sum(len(i.labels) for i in data.my_train) * len(draws) + sum(len(i.labels) for i in data.my_val)
     est_gb = n_rois * 257 * 14 * 14 * 2 / 1e9
     use_cache = cfg.cache and est_gb <= cfg.cache_max_gb
     if cfg.cache and not use_cache:
@@ -540,9 +620,23 @@ def _compute_inputs(run: _Run, data: _Data, on_cache: Callable[[int], None] | No
         + (f", {dist.world} processes" if dist.active else "")
     )
     common: dict[str, Any] = {"detector_batch": cfg.detector_batch, "workers": cfg.workers, "amp": run.amp, "on_image": on_cache}
-    cache = compute_inputs(data.det, data.my_train, draws, cfg.seed, cfg.min_iou, device, **common) if use_cache else None
+    rois = None
+    n_r = float(sum(len(i.labels) for i in data.my_train))
+    n_p = float(sum(len(i.pairs) for i in data.my_train))
+    if cfg.rois == "detector":
+        say(f"training RoIs: the detector's region proposals with IoU >= {cfg.min_iou:g} to an instance of a known pair "
+            f"(and the GT boxes), up to {cfg.rois_per_image} per image")
+        rois, xs = compute_proposal_inputs(data.det, data.my_train, cfg.rois_per_image, cfg.seed, cfg.min_iou, device,
+                                           with_inputs=use_cache, **common)
+        cache = [[x] for x in xs] if xs is not None else None
+        n_r, n_p = float(sum(len(r.boxes) for r in rois)), float(sum(len(r.pairs) for r in rois))
+    n_r, n_p = run.dist.sum([n_r, n_p], device)
+    if cfg.rois == "detector":
+        say(f"{int(n_r)} training RoIs, {int(n_p)} RoI pairs with a known relation")
+    else:
+        cache = compute_inputs(data.det, data.my_train, draws, cfg.seed, cfg.min_iou, device, **common) if use_cache else None
     val = [x[0] for x in compute_inputs(data.det, data.my_val, [0], cfg.seed, cfg.min_iou, device, **common)]
-    return _Inputs(cache, val)
+    return _Inputs(cache, val, rois, int(n_r), int(n_p))
 
 
 # ---- step
@@ -567,6 +661,8 @@ def make_batch(run: _Run, data: _Data, inputs: _Inputs, it: int) -> Batch:
     cache, or computed now by the frozen detector) and their known pairs."""
     cfg, device = run.cfg, run.device
     my_train = data.my_train
+    if inputs.rois is not None:
+        return _make_proposal_batch(run, data, inputs, it)
     pick, dsel = sample_batch(cfg.seed, run.dist.rank, it, len(my_train), cfg.batch_size // run.dist.world, cfg.draws)
     if inputs.cache is not None:
         xs = [inputs.cache[k][d] for k, d in zip(pick, dsel)]
@@ -582,7 +678,41 @@ def make_batch(run: _Run, data: _Data, inputs: _Inputs, it: int) -> Batch:
         backs.append(pr[:, 1] + off)
         off += len(my_train[k].labels)
     return Batch([my_train[k].image_id for k in pick], [int(d) for d in dsel], torch.cat(xs),
-                 torch.from_numpy(np.concatenate(fronts)), torch.from_numpy(np.concatenate(backs)))
+                 torch.from_numpy(np.concatenate(fronts)), torch.from_numpy(np.concatenate(backs)),
+                 [draw_boxes(my_train[k], int(d), cfg.seed, cfg.min_iou) for k, d in zip(pick, dsel)])
+
+
+def _make_proposal_batch(run: _Run, data: _Data, inputs: _Inputs, it: int) -> Batch:
+    """``--rois detector``: the sampled images' matched proposals, their head inputs (cached,
+    or computed now for the same boxes) and every RoI pair with a known relation."""
+    cfg, device = run.cfg, run.device
+    rois = inputs.rois
+    assert rois is not None
+    pick, _ = sample_batch(cfg.seed, run.dist.rank, it, len(data.my_train), cfg.batch_size // run.dist.world, 1)
+    xs = []
+    for k in pick:
+        if inputs.cache is not None:
+            xs.append(inputs.cache[k][0])
+        else:
+            img, r = data.my_train[k], rois[k]
+            with torch.autocast(device.type, enabled=run.amp and device.type == "cuda"):
+                x = roi_inputs(data.det.model, [to_tensor(_read_image(img), device)], [torch.from_numpy(r.boxes)],
+                               [torch.from_numpy(r.labels)])
+            xs.append(x.to("cpu", torch.float16))
+    fronts, backs = [], []
+    off = 0
+    for k in pick:
+        pr = rois[k].pairs
+        fronts.append(pr[:, 0] + off)
+        backs.append(pr[:, 1] + off)
+        off += len(rois[k].boxes)
+    return Batch([data.my_train[k].image_id for k in pick], [0] * len(pick), torch.cat(xs),
+                 torch.from_numpy(np.concatenate(fronts)), torch.from_numpy(np.concatenate(backs)),
+                 [rois[k].boxes for k in pick])
+
+
+def _read_image(img: RelImage) -> np.ndarray:
+    return _ImageReader([img])[0][1]
 
 
 def _make_learner(run: _Run, resume_state: dict | None) -> _Learner:
@@ -689,6 +819,9 @@ def _finalize(run: _Run, data: _Data, learner: _Learner) -> TrainResult:
         "n_val_images": len(data.val),
         "world_size": dist.world,
         "device": str(device),
+        "rois": cfg.rois,
+        "n_train_rois": learner.n_rois,
+        "n_train_roi_pairs": learner.n_roi_pairs,
     }
     n_train_pairs = sum(len(i.pairs) for i in data.train)
     n_val_pairs = sum(len(i.pairs) for i in data.val)
@@ -707,7 +840,7 @@ def _finalize(run: _Run, data: _Data, learner: _Learner) -> TrainResult:
             save_json(log_path, _json_safe(log), cfg.force, indent=1)
     dist.barrier()
     return TrainResult(str(cfg.output), cfg.iterations, chosen_it, val_acc, len(data.train), n_train_pairs, n_val_pairs,
-                       seconds, str(device), dist.world, records)
+                       seconds, str(device), dist.world, records, cfg.rois, learner.n_rois, learner.n_roi_pairs)
 
 
 def _json_safe(o: Any) -> Any:
@@ -725,6 +858,7 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "compute_inputs",
+    "compute_proposal_inputs",
     "evaluate_pairs",
     "head_values",
     "make_batch",
