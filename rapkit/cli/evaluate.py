@@ -221,8 +221,8 @@ def _threshold(name: str, what: str, default: str) -> click.Option:
     "table_output",
     type=click.Path(dir_okay=False),
     default=None,
-    help="[sweep, ablation, relations with --by-category] Also write the rows to .csv, .json, .parquet "
-    "(needs pyarrow) or .md.",
+    help="[sweep, ablation, relations] Also write the rows (under --relations: the --by-category table) to .csv, "
+    ".json, .parquet (needs pyarrow) or .md.",
 )
 @force_option
 @workers_option
