@@ -5,7 +5,7 @@ on a small synthetic world, and the test fails when a documented command breaks.
 or ``console`` is a shell block (in a ``console`` block only the ``$ `` lines, with their
 ``\\`` continuations, are commands; the other lines are output). Any other info string is not
 run: ``python``, ``json``, ``toml``, and ``text`` for output samples, usage synopses with
-``[optional]`` brackets and folder layouts. A shell block whose first line is
+``[optional]`` brackets and folder layouts. Indented code blocks are not extracted. A shell block whose first line is
 ``# not run: <reason>`` is not run; the reason is required and printed. Nothing else is
 skipped. The convention is documented in docs/architecture.md ("Docs that run").
 
@@ -24,7 +24,8 @@ test provides or changes:
 * the detector checkpoint ``model.pth`` / ``maskrcnn.pth``: built once per session by
   running the README's one-liner (the block that saves ``maskrcnn.pth``), a randomly
   initialised resnet18_fpn Mask R-CNN; ``rapkit train`` gets that checkpoint's layout, the
-  world's image size and a small batch as leading options (a block's own options win);
+  world's image size, a small batch and ``--iterations 2`` as leading options (a block's own
+  options win);
 * ``--iterations N`` becomes ``--iterations 2`` (``TOUR_ITERATIONS`` overrides).
 
 Also checked (from the README's tour, folded in here): no ``[--option]`` bracket syntax in a
@@ -75,7 +76,8 @@ FILES = {
 SUBSTITUTIONS = [
     (r"--iterations \d+", f"--iterations {ITERATIONS}", "short training"),
     (r"\brapkit train\b", f"rapkit train --arch resnet18_fpn --min-size {WORLD['height']} "
-     f"--max-size {WORLD['width']} --batch-size 2", "the test checkpoint's layout, the world's size"),
+     f"--max-size {WORLD['width']} --batch-size 2 --iterations {ITERATIONS}",
+     "the test checkpoint's layout, the world's size, a short training (the block's own options win)"),
 ]
 
 #: environment of examples/*.sh (their paths and sizes come from variables)
@@ -171,7 +173,8 @@ def test_extraction_rules(tmp_path):
     assert got[1].excluded == "slow" and got[0].excluded is None
     assert got[2].script == "rapkit c \\\n    --d\nrapkit e\n"
     assert substitute("rapkit train --iterations 5000 -o h.pt") == (
-        f"rapkit train --arch resnet18_fpn --min-size 100 --max-size 140 --batch-size 2 --iterations {ITERATIONS} -o h.pt")
+        f"rapkit train --arch resnet18_fpn --min-size 100 --max-size 140 --batch-size 2 --iterations {ITERATIONS} "
+        f"--iterations {ITERATIONS} -o h.pt")
 
 
 def test_shell_blocks_are_well_formed():
@@ -254,9 +257,12 @@ def _needs_torch(blocks: list[Block]) -> bool:
     return any(re.search(r"rapkit (train|predict)|import torch|DETECTOR", b.script) for b in blocks)
 
 
-def _place(dest: Path, world, request) -> set[str]:
-    """Copy the placeholders into a fresh working folder; return the top-level names."""
+def _place(dest: Path, world, request, torch: bool) -> set[str]:
+    """Copy the placeholders into a fresh working folder (the checkpoints only when a block
+    needs torch); return the top-level names."""
     for rel, what in FILES.items():
+        if what == "checkpoint" and not torch:
+            continue
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         src = request.getfixturevalue("checkpoint") if what == "checkpoint" else getattr(world, what)
@@ -274,10 +280,11 @@ def test_docs_run(path: Path, tmp_path, docs_world, request, capsys, git_repo):
     blocks = shell_blocks(path)
     runnable = [b for b in blocks if b.excluded is None]
     excluded = [b for b in blocks if b.excluded is not None]
-    if _needs_torch(runnable):
+    torch = _needs_torch(runnable)
+    if torch:
         pytest.importorskip("torch")
         pytest.importorskip("torchvision")
-    placed = _place(tmp_path, docs_world, request) if runnable else set()
+    placed = _place(tmp_path, docs_world, request, torch) if runnable else set()
     stderr = {}
     for b in runnable:
         if path.suffix == ".sh":
