@@ -34,8 +34,22 @@ def run_demo(out: Path, cache: Path, n: int, workers: int) -> tuple[float, float
 
     env = dict(os.environ)
     env["NUMBA_CACHE_DIR"] = str(cache)
-    cmd = [sys.executable, "-m", "rapkit", "demo", "-o", str(out), "-n", str(n), "--workers", str(workers),
-           "--no-render", "--force", "--format", "json"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "rapkit",
+        "demo",
+        "-o",
+        str(out),
+        "-n",
+        str(n),
+        "--workers",
+        str(workers),
+        "--no-render",
+        "--force",
+        "--format",
+        "json",
+    ]
     c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
@@ -62,19 +76,26 @@ def main() -> None:
             w = run_demo(tmp / "out", cache, args.num_images, args.workers)
             cold.append(c)
             warm.append(w)
-            print(f"  round {rnd + 1}: cold {c[0]:6.1f} s wall ({c[1]:6.1f} s CPU), warm {w[0]:6.1f} s wall "
-                  f"({w[1]:6.1f} s CPU)  load {_load()}", flush=True)
+            print(
+                f"  round {rnd + 1}: cold {c[0]:6.1f} s wall ({c[1]:6.1f} s CPU), warm {w[0]:6.1f} s wall "
+                f"({w[1]:6.1f} s CPU)  load {_load()}",
+                flush=True,
+            )
             first = [ln for ln in c[2].splitlines() if "compil" in ln.lower()]
             if first and rnd == 0:
                 print(f"  cold run's stderr about compiling: {first[0]}")
         cw, cc = np.median([c[0] for c in cold]), np.median([c[1] for c in cold])
         ww, wc = np.median([w[0] for w in warm]), np.median([w[1] for w in warm])
-        print(f"\nrapkit demo -n {args.num_images} --workers {args.workers}, medians of {args.repeat}; "
-              f"load average {_load()}")
+        print(
+            f"\nrapkit demo -n {args.num_images} --workers {args.workers}, medians of {args.repeat}; "
+            f"load average {_load()}"
+        )
         print(f"  cold (empty NUMBA_CACHE_DIR): {cw:6.1f} s wall ({cc:6.1f} s CPU)")
         print(f"  warm:                         {ww:6.1f} s wall ({wc:6.1f} s CPU)")
-        print(f"  cold / warm: wall {cw / ww:.2f}x, CPU {cc / wc:.2f}x  (target <= 1.5x: "
-              f"{'met' if cw / ww <= 1.5 else 'NOT met'})")
+        print(
+            f"  cold / warm: wall {cw / ww:.2f}x, CPU {cc / wc:.2f}x  (target <= 1.5x: "
+            f"{'met' if cw / ww <= 1.5 else 'NOT met'})"
+        )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

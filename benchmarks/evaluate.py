@@ -100,7 +100,11 @@ def _draw_image(rng: np.random.Generator, image_id: int):
     # VOID gaps (outlines and blobs)
     for _ in range(int(rng.integers(3, 8))):
         x, y = rng.integers(0, W), rng.integers(0, H)
-        d.line([(x, y), (x + rng.integers(-200, 200), y + rng.integers(-100, 100))], fill=(0, 0, 0), width=int(rng.integers(1, 6)))
+        d.line(
+            [(x, y), (x + rng.integers(-200, 200), y + rng.integers(-100, 100))],
+            fill=(0, 0, 0),
+            width=int(rng.integers(1, 6)),
+        )
     gt = rgb2id(np.asarray(img))
     present = set(np.unique(gt).tolist())
     segs = [s for s in segs if s["id"] in present]
@@ -129,7 +133,11 @@ def _draw_image(rng: np.random.Generator, image_id: int):
         pcat[sid] = int(rng.choice(THINGS[:20]))
     for _ in range(int(rng.integers(3, 8))):  # ragged boundaries
         x, y = rng.integers(0, W), rng.integers(0, H)
-        pd.line([(x, y), (x + rng.integers(-300, 300), y + rng.integers(-200, 200))], fill=color(int(rng.choice(list(pcat)))), width=int(rng.integers(1, 4)))
+        pd.line(
+            [(x, y), (x + rng.integers(-300, 300), y + rng.integers(-200, 200))],
+            fill=color(int(rng.choice(list(pcat)))),
+            width=int(rng.integers(1, 4)),
+        )
     pred = rgb2id(np.asarray(pimg))
     ppresent = set(np.unique(pred).tolist()) - {0}
     psegs = [{"id": i, "category_id": pcat[i], "iscrowd": 0} for i in sorted(ppresent)]
@@ -197,8 +205,11 @@ class _IdGen:
         c = self.cats[cat]
         base = np.array(c["color"], np.int64)
         while True:
-            col = base if not c["isthing"] and tuple(base) not in self.taken else np.clip(
-                base + self.rng.integers(-30, 31, 3), 0, 255)
+            col = (
+                base
+                if not c["isthing"] and tuple(base) not in self.taken
+                else np.clip(base + self.rng.integers(-30, 31, 3), 0, 255)
+            )
             i = int(col[0] + 256 * col[1] + 65536 * col[2])
             if i not in self.taken:
                 self.taken.add(i)
@@ -217,8 +228,15 @@ def _segments_info(ids: np.ndarray, cat_of: dict[int, tuple[int, int]]) -> list[
         if i == 0:
             continue
         cat, crowd = cat_of[i]
-        out.append({"id": i, "category_id": cat, "iscrowd": crowd, "area": int(cnt[k]),
-                    "bbox": [int(x0[k]), int(y0[k]), int(x1[k] - x0[k] + 1), int(y1[k] - y0[k] + 1)]})
+        out.append(
+            {
+                "id": i,
+                "category_id": cat,
+                "iscrowd": crowd,
+                "area": int(cnt[k]),
+                "bbox": [int(x0[k]), int(y0[k]), int(x1[k] - x0[k] + 1), int(y1[k] - y0[k] + 1)],
+            }
+        )
     return out
 
 
@@ -250,7 +268,7 @@ def _coco_pair(rng: np.random.Generator, src: list, cats: dict[int, dict]):
             else:
                 new[t] = gen(cat)
             cat_of[int(new[t])] = (cat, crowd)
-        gt[:, j * wk:(j + 1) * wk] = new[inv.reshape(crop.shape)]
+        gt[:, j * wk : (j + 1) * wk] = new[inv.reshape(crop.shape)]
     # prediction: drop, shift, relabel, invent; fresh ids as a predictor would make them
     pred = np.zeros_like(gt)
     pcat: dict[int, tuple[int, int]] = {}
@@ -317,12 +335,12 @@ def filter_mix(folder: Path, limit: int = 200) -> np.ndarray:
         b = f.read_bytes()
         pos, idat, w, h, bpp = 8, [], 0, 0, 3
         while pos < len(b):
-            n, t = int.from_bytes(b[pos:pos + 4], "big"), b[pos + 4:pos + 8]
+            n, t = int.from_bytes(b[pos : pos + 4], "big"), b[pos + 4 : pos + 8]
             if t == b"IHDR":
-                w, h = int.from_bytes(b[pos + 8:pos + 12], "big"), int.from_bytes(b[pos + 12:pos + 16], "big")
+                w, h = int.from_bytes(b[pos + 8 : pos + 12], "big"), int.from_bytes(b[pos + 12 : pos + 16], "big")
                 bpp = {2: 3, 6: 4, 0: 1}[b[pos + 17]]
             elif t == b"IDAT":
-                idat.append(b[pos + 8:pos + 8 + n])
+                idat.append(b[pos + 8 : pos + 8 + n])
             pos += 12 + n
         raw = np.frombuffer(zlib.decompress(b"".join(idat)), np.uint8)
         counts += np.bincount(raw[:: 1 + w * bpp][:h], minlength=5)[:5]
@@ -376,7 +394,10 @@ def run(tool: str, gt: Path, pred: Path, workers: int, warm: Path) -> dict:
     """In-process timing: the tool's evaluation call in a fresh interpreter."""
     out = subprocess.run(
         [sys.executable, "-c", RUNNERS[tool], str(gt), str(pred), str(workers), str(warm)],
-        capture_output=True, text=True, env=_env(workers), check=False,
+        capture_output=True,
+        text=True,
+        env=_env(workers),
+        check=False,
     )
     if out.returncode != 0:
         raise SystemExit(f"{tool} failed:\n{out.stderr[-3000:]}")
@@ -386,12 +407,31 @@ def run(tool: str, gt: Path, pred: Path, workers: int, warm: Path) -> dict:
 def whole(tool: str, gt: Path, pred: Path, workers: int) -> tuple[float, float]:
     """Whole-process wall time: ``rapkit evaluate`` or a hotcoco script, start-up included."""
     if tool == "rapkit":
-        cmd = [sys.executable, "-m", "rapkit", "evaluate", "--gt", str(gt), "--pred", str(pred),
-               "--workers", str(workers), "--format", "json", "--quiet"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "rapkit",
+            "evaluate",
+            "--gt",
+            str(gt),
+            "--pred",
+            str(pred),
+            "--workers",
+            str(workers),
+            "--format",
+            "json",
+            "--quiet",
+        ]
     else:
-        cmd = [sys.executable, "-c", "import sys\nfrom hotcoco.panoptic import pq_compute\n"
-               "import contextlib, io\nwith contextlib.redirect_stdout(io.StringIO()):\n"
-               "    pq_compute(sys.argv[1], sys.argv[2])", str(gt), str(pred)]
+        cmd = [
+            sys.executable,
+            "-c",
+            "import sys\nfrom hotcoco.panoptic import pq_compute\n"
+            "import contextlib, io\nwith contextlib.redirect_stdout(io.StringIO()):\n"
+            "    pq_compute(sys.argv[1], sys.argv[2])",
+            str(gt),
+            str(pred),
+        ]
     import resource
 
     c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -414,15 +454,24 @@ def main() -> None:
     ap.add_argument("--n", "--images", dest="n", type=int, default=2000, help="number of image pairs (default 2000)")
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="worker counts to time (default 1 2)")
     ap.add_argument("--repeat", type=int, default=3, help="interleaved rounds; medians are reported (default 3)")
-    ap.add_argument("--modes", nargs="+", default=["whole", "inproc"], choices=["whole", "inproc"],
-                    help="whole-process and/or in-process timings (default both)")
+    ap.add_argument(
+        "--modes",
+        nargs="+",
+        default=["whole", "inproc"],
+        choices=["whole", "inproc"],
+        help="whole-process and/or in-process timings (default both)",
+    )
     ap.add_argument("--no-parity", action="store_true", help="skip the panopticapi parity check")
-    ap.add_argument("--data", type=Path, default=None,
-                    help="keep the generated pairs in this folder and reuse them on later runs")
+    ap.add_argument(
+        "--data", type=Path, default=None, help="keep the generated pairs in this folder and reuse them on later runs"
+    )
     ap.add_argument("--sample", type=Path, default=SAMPLE, help="the COCO sample folder (coco case)")
     args = ap.parse_args()
-    gen_fn = (lambda root, n, seed=0: generate_coco(root, n, seed, args.sample)) if args.case == "coco" \
+    gen_fn = (
+        (lambda root, n, seed=0: generate_coco(root, n, seed, args.sample))
+        if args.case == "coco"
         else generate_synthetic
+    )
     with tempfile.TemporaryDirectory(prefix="rapkit-bench-") as tmp:
         root = Path(tmp)
         data = args.data if args.data is not None else root / "data"
@@ -438,12 +487,16 @@ def main() -> None:
         anns = json.loads(gj.read_text())["annotations"]
         nseg = np.mean([len(a["segments_info"]) for a in anns])
         ncrowd = sum(s["iscrowd"] for a in anns for s in a["segments_info"])
-        print(f"case {args.case}: {args.n} pairs {W}x{H}, {nseg:.1f} GT segments per image, {ncrowd} crowd "
-              f"(generated in {gen:.1f} s)")
+        print(
+            f"case {args.case}: {args.n} pairs {W}x{H}, {nseg:.1f} GT segments per image, {ncrowd} crowd "
+            f"(generated in {gen:.1f} s)"
+        )
         for side in ("gt", "pred"):
             mix = filter_mix(data / side)
-            print(f"  {side:4s} PNG row filters (first 200 files): "
-                  + ", ".join(f"{n} {100 * f:.1f}%" for n, f in zip(("None", "Sub", "Up", "Avg", "Paeth"), mix)))
+            print(
+                f"  {side:4s} PNG row filters (first 200 files): "
+                + ", ".join(f"{n} {100 * f:.1f}%" for n, f in zip(("None", "Sub", "Up", "Avg", "Paeth"), mix))
+            )
         times: dict = {}
         results = {}
         for rnd in range(args.repeat):
@@ -453,8 +506,11 @@ def main() -> None:
                         dt, cpu = whole(tool, gj, pj, w)
                         times.setdefault(("whole", tool, w), []).append(dt)
                         times.setdefault(("cpu", tool, w), []).append(cpu)
-                        print(f"  round {rnd + 1}: whole process {tool:8s} workers={w}: {dt:6.2f} s wall, "
-                              f"{cpu:6.2f} s CPU  (load {_load()})", flush=True)
+                        print(
+                            f"  round {rnd + 1}: whole process {tool:8s} workers={w}: {dt:6.2f} s wall, "
+                            f"{cpu:6.2f} s CPU  (load {_load()})",
+                            flush=True,
+                        )
                     if "inproc" in args.modes:
                         r = run(tool, gj, pj, w, root / "warm")
                         times.setdefault(("inproc", tool, w), []).append(r["seconds"])
@@ -462,14 +518,22 @@ def main() -> None:
                         extra = f"  (kernel cache warm-up {r['warmup']:.2f} s, not counted)" if "warmup" in r else ""
                         if "cpu" in r:
                             extra = f"  (CPU/wall = {r['cpu'] / r['seconds']:.2f} cores)"
-                        print(f"  round {rnd + 1}: in-process    {tool:8s} workers={w}: {r['seconds']:6.2f} s{extra}",
-                              flush=True)
-        print("(whole, CPU s: user + system seconds of the process and its workers; less sensitive to a "
-              "loaded machine than wall time)")
-        print(f"\nmedians of {args.repeat} interleaved round(s), {args.n} images, os.cpu_count() = {os.cpu_count()}, "
-              f"load average now {_load()}")
-        print(f"{'mode':14s} {'workers':>7s} {'hotcoco s':>10s} {'rapkit s':>9s} {'rapkit ms/img':>14s} "
-              f"{'rapkit speed vs hotcoco':>24s}")
+                        print(
+                            f"  round {rnd + 1}: in-process    {tool:8s} workers={w}: {r['seconds']:6.2f} s{extra}",
+                            flush=True,
+                        )
+        print(
+            "(whole, CPU s: user + system seconds of the process and its workers; less sensitive to a "
+            "loaded machine than wall time)"
+        )
+        print(
+            f"\nmedians of {args.repeat} interleaved round(s), {args.n} images, os.cpu_count() = {os.cpu_count()}, "
+            f"load average now {_load()}"
+        )
+        print(
+            f"{'mode':14s} {'workers':>7s} {'hotcoco s':>10s} {'rapkit s':>9s} {'rapkit ms/img':>14s} "
+            f"{'rapkit speed vs hotcoco':>24s}"
+        )
         names = {"whole": "whole process", "cpu": "whole, CPU s", "inproc": "in-process"}
         for mode in ("whole", "cpu", "inproc"):
             for w in args.workers:
@@ -483,7 +547,9 @@ def main() -> None:
             ref = run("panopticapi", gj, pj, 1, root / "warm")["result"]
             for w in args.workers:
                 got = results[("rapkit", w)]
-                same = all(got[k] == ref[k] for k in ("All", "Things", "Stuff")) and got["per_class"] == ref["per_class"]
+                same = (
+                    all(got[k] == ref[k] for k in ("All", "Things", "Stuff")) and got["per_class"] == ref["per_class"]
+                )
                 print(f"rapkit workers={w} == panopticapi (1 process) on every value: {same}")
             for w in args.workers:
                 h = results[("hotcoco", w)]

@@ -40,7 +40,9 @@ def make_or_reuse_world(root: Path | None, n: int, seed: int, workers: int) -> t
         got = json.loads((root / "truth.json").read_text())["config"]
         if got.get("n_images") == n and got.get("seed") == seed and got.get("height") == 480:
             return root, False
-        raise SystemExit(f"{root} holds another world ({got.get('n_images')} images, seed {got.get('seed')}); pick another --world")
+        raise SystemExit(
+            f"{root} holds another world ({got.get('n_images')} images, seed {got.get('seed')}); pick another --world"
+        )
     target = root if root is not None else Path(tempfile.mkdtemp(prefix="rapkit-bench-rel-")) / "world"
     t0 = time.perf_counter()
     make_world(target, cfg, workers=workers)
@@ -130,7 +132,10 @@ def main() -> None:
         anns0 = [a for a in inst_doc["annotations"] if a["image_id"] == im0["id"]]
         masks0 = decode_instances(anns0, im0["height"], im0["width"])
         ids0 = read_id_map_fast(panoptic.with_suffix("") / first["file_name"])
-        segs0 = [Segment(s["id"], s["category_id"], s["area"], tuple(s["bbox"]), s["iscrowd"]) for s in first["segments_info"]]
+        segs0 = [
+            Segment(s["id"], s["category_id"], s["area"], tuple(s["bbox"]), s["iscrowd"])
+            for s in first["segments_info"]
+        ]
         extract_relations(masks0, ids0, segs0)
         del inst_doc
 
@@ -156,20 +161,33 @@ def main() -> None:
         per_img_base = t_base / nb
         t = results[1][1].totals
         print()
-        print(f"world: {args.images} images 640x480, {t['instances']} instances, {t['relations']} relations "
-              f"(theta={args.theta}), {t['unmatched']} unmatched, {t['ties']} ties, {t['hidden']} hidden")
+        print(
+            f"world: {args.images} images 640x480, {t['instances']} instances, {t['relations']} relations "
+            f"(theta={args.theta}), {t['unmatched']} unmatched, {t['ties']} ties, {t['hidden']} hidden"
+        )
         print(f"{'implementation':<44}{'seconds':>10}{'images/s':>11}{'speed-up':>10}")
         base_total = per_img_base * args.images
-        print(f"{'baseline: per-pair full-image numpy (1 core)':<44}{base_total:>10.2f}{args.images / base_total:>11.1f}"
-              f"{1.0:>10.2f}   (measured on {nb} images, extrapolated)")
+        print(
+            f"{'baseline: per-pair full-image numpy (1 core)':<44}{base_total:>10.2f}{args.images / base_total:>11.1f}"
+            f"{1.0:>10.2f}   (measured on {nb} images, extrapolated)"
+        )
         for workers, (sec, _) in results.items():
-            print(f"{f'rapkit, {workers} worker(s)':<44}{sec:>10.2f}{args.images / sec:>11.1f}{base_total / sec:>10.2f}")
-        print(f"baseline relations == rapkit relations on the first {nb} images: {agree}"
-              f" ({len(base_rels)} vs {len(ours_subset)})")
-        print(f"rapkit, 1 worker: {1e3 * cpu_1 / args.images:.2f} ms CPU per image "
-              f"({args.images / cpu_1:.0f} images/s per fully available core)")
-        print("load average (1, 5, 15 min) at the end: " + ", ".join(f"{v:.1f}" for v in os.getloadavg())
-              + f" on {os.cpu_count()} cores (other jobs share them: timings scale with it)")
+            print(
+                f"{f'rapkit, {workers} worker(s)':<44}{sec:>10.2f}{args.images / sec:>11.1f}{base_total / sec:>10.2f}"
+            )
+        print(
+            f"baseline relations == rapkit relations on the first {nb} images: {agree}"
+            f" ({len(base_rels)} vs {len(ours_subset)})"
+        )
+        print(
+            f"rapkit, 1 worker: {1e3 * cpu_1 / args.images:.2f} ms CPU per image "
+            f"({args.images / cpu_1:.0f} images/s per fully available core)"
+        )
+        print(
+            "load average (1, 5, 15 min) at the end: "
+            + ", ".join(f"{v:.1f}" for v in os.getloadavg())
+            + f" on {os.cpu_count()} cores (other jobs share them: timings scale with it)"
+        )
         print("target: >= 200 images/s with 2 workers ->", "met" if args.images / results[2][0] >= 200 else "NOT met")
     finally:
         if temporary:

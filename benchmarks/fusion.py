@@ -46,8 +46,9 @@ STUFF = [187, 190, 193, 199]
 
 
 def categories() -> list[dict]:
-    return ([{"id": c, "name": f"thing{c}", "isthing": 1, "color": [c, 0, 0]} for c in THINGS]
-            + [{"id": c, "name": f"stuff{c}", "isthing": 0, "color": [0, c, 0]} for c in STUFF])
+    return [{"id": c, "name": f"thing{c}", "isthing": 1, "color": [c, 0, 0]} for c in THINGS] + [
+        {"id": c, "name": f"stuff{c}", "isthing": 0, "color": [0, c, 0]} for c in STUFF
+    ]
 
 
 def make_scene(rng: np.random.Generator, n: int, dense: bool = False) -> tuple[list[dict], np.ndarray]:
@@ -77,9 +78,15 @@ def make_scene(rng: np.random.Generator, n: int, dense: bool = False) -> tuple[l
             sub = ((xx[y0:y1, x0:x1] - cx) / rx) ** 2 + ((yy[y0:y1, x0:x1] - cy) / ry) ** 2 <= 1
             m[y0:y1, x0:x1] = sub
         r = cm.encode(np.asfortranarray(m))
-        props.append({"category_id": int(rng.choice(THINGS)), "score": round(float(rng.uniform(0.05, 1.0)), 4),
-                      "segmentation": {"size": [H, W], "counts": r["counts"].decode()},
-                      "relation": round(float(rng.normal(0, 1)), 4), "_geom": (cx, cy, rx, ry)})
+        props.append(
+            {
+                "category_id": int(rng.choice(THINGS)),
+                "score": round(float(rng.uniform(0.05, 1.0)), 4),
+                "segmentation": {"size": [H, W], "counts": r["counts"].decode()},
+                "relation": round(float(rng.normal(0, 1)), 4),
+                "_geom": (cx, cy, rx, ry),
+            }
+        )
     for p in props:
         p.pop("_geom")
     sem = np.zeros((H, W), np.uint8)
@@ -130,7 +137,7 @@ def numpy_fuse(props: list[dict], sem: np.ndarray | None, rho=0.5, tau=0.5, stuf
     return pan, segs
 
 
-BASELINE_SCRIPT = r'''
+BASELINE_SCRIPT = r"""
 import json, sys, os
 import numpy as np
 from PIL import Image
@@ -152,7 +159,7 @@ for im in imgs:
     Image.fromarray(rgb).save(os.path.join(out, "panoptic", stem + ".png"))
     anns.append({"image_id": im["id"], "file_name": stem + ".png", "segments_info": segs})
 json.dump({"annotations": anns}, open(os.path.join(out, "panoptic.json"), "w"))
-'''
+"""
 
 
 # ----------------------------------------------------------------------------- parts
@@ -167,9 +174,18 @@ def part_kernels(sizes, n_scenes: int, reps: int = 5) -> list[list]:
     for n in sizes:
         rng = np.random.default_rng(n)
         scenes = [make_scene(rng, n) for _ in range(n_scenes)]
-        pobjs = [Proposals(k, H, W, np.array([p["score"] for p in ps]), np.array([p["category_id"] for p in ps]),
-                           np.array([p["relation"] for p in ps]), [p["segmentation"] for p in ps])
-                 for k, (ps, _) in enumerate(scenes)]
+        pobjs = [
+            Proposals(
+                k,
+                H,
+                W,
+                np.array([p["score"] for p in ps]),
+                np.array([p["category_id"] for p in ps]),
+                np.array([p["relation"] for p in ps]),
+                [p["segmentation"] for p in ps],
+            )
+            for k, (ps, _) in enumerate(scenes)
+        ]
         decoded = [decode_scene(p) for p in pobjs]
         rap, heu = FusionParams(), FusionParams.heuristic()
 
@@ -192,8 +208,9 @@ def part_kernels(sizes, n_scenes: int, reps: int = 5) -> list[list]:
                     t = time.perf_counter()
                     f(k)
                     best[name][k] = min(best[name][k], time.perf_counter() - t)
-        t_base, t_dec, t_rap_f, t_heu_f, t_rap, t_heu = (float(best[x].mean()) for x in
-                                                        ("base", "dec", "rap_f", "heu_f", "rap", "heu"))
+        t_base, t_dec, t_rap_f, t_heu_f, t_rap, t_heu = (
+            float(best[x].mean()) for x in ("base", "dec", "rap_f", "heu_f", "rap", "heu")
+        )
         # the heuristic must agree with the baseline pixel for pixel (category map)
         for k in range(min(3, n_scenes)):
             res = fuse_scene(decoded[k], scenes[k][1], heu, table)
@@ -201,8 +218,19 @@ def part_kernels(sizes, n_scenes: int, reps: int = 5) -> list[list]:
             cat_r = np.array([0] + [s.category_id for s in res.segments])[res.id_map]
             cat_b = np.array([0] + [s["category_id"] for s in segs])[pan]
             assert np.array_equal(cat_r, cat_b), "heuristic differs from the numpy baseline"
-        rows.append([n, t_base * 1e3, t_rap * 1e3, t_heu * 1e3, t_dec * 1e3, t_rap_f * 1e3, t_heu_f * 1e3,
-                     t_base / t_rap, t_base / t_heu])
+        rows.append(
+            [
+                n,
+                t_base * 1e3,
+                t_rap * 1e3,
+                t_heu * 1e3,
+                t_dec * 1e3,
+                t_rap_f * 1e3,
+                t_heu_f * 1e3,
+                t_base / t_rap,
+                t_base / t_heu,
+            ]
+        )
     return rows
 
 
@@ -222,8 +250,12 @@ def write_dataset(root: Path, n_images: int, n: int, dense: bool = False) -> dic
         name = f"{iid:012d}"
         images.append({"id": iid, "file_name": name + ".jpg", "height": H, "width": W})
         Image.fromarray(sem).save(root / "semantic" / (name + ".png"))
-    paths = {"proposals": root / "proposals.json", "images": root / "images.json",
-             "categories": root / "categories.json", "semantic": root / "semantic"}
+    paths = {
+        "proposals": root / "proposals.json",
+        "images": root / "images.json",
+        "categories": root / "categories.json",
+        "semantic": root / "semantic",
+    }
     paths["proposals"].write_text(json.dumps(props))
     paths["images"].write_text(json.dumps({"images": images}))
     paths["categories"].write_text(json.dumps(categories()))
@@ -235,8 +267,10 @@ def mask_stats(paths: dict[str, Path], n_images: int) -> tuple[float, float]:
     from pycocotools import mask as cm
 
     props = json.loads(paths["proposals"].read_text())
-    areas = [float(cm.area({"size": p["segmentation"]["size"], "counts": p["segmentation"]["counts"].encode()}))
-             for p in props]
+    areas = [
+        float(cm.area({"size": p["segmentation"]["size"], "counts": p["segmentation"]["counts"].encode()}))
+        for p in props
+    ]
     return float(np.mean(areas)), float(np.sum(areas)) / (n_images * H * W)
 
 
@@ -259,9 +293,29 @@ def run_cmd(cmd: list[str], reps: int = 1) -> tuple[float, float]:
 
 
 def rapkit_cmd(paths, out: Path, workers: int, strategy: str) -> list[str]:
-    return [sys.executable, "-m", "rapkit", "fuse", "--proposals", str(paths["proposals"]), "--image-info",
-            str(paths["images"]), "--categories", str(paths["categories"]), "--semantic", str(paths["semantic"]),
-            "-o", str(out), "--strategy", strategy, "--workers", str(workers), "-q", "--format", "json"]
+    return [
+        sys.executable,
+        "-m",
+        "rapkit",
+        "fuse",
+        "--proposals",
+        str(paths["proposals"]),
+        "--image-info",
+        str(paths["images"]),
+        "--categories",
+        str(paths["categories"]),
+        "--semantic",
+        str(paths["semantic"]),
+        "-o",
+        str(out),
+        "--strategy",
+        strategy,
+        "--workers",
+        str(workers),
+        "-q",
+        "--format",
+        "json",
+    ]
 
 
 def _load() -> str:
@@ -283,10 +337,21 @@ def main() -> None:
 
     if args.kernels:
         rows = part_kernels([20, 100, 300], n_scenes)
-        print("1. ms per image, RLE in -> id map + segments (stuff included), one process; "
-              "per scene the best of 5 repetitions, mean over scenes")
-        hdr = ["N", "numpy baseline", "rapkit RAP", "rapkit heuristic", "(decode)", "(RAP fuse)", "(heur fuse)",
-               "RAP speedup", "heur speedup"]
+        print(
+            "1. ms per image, RLE in -> id map + segments (stuff included), one process; "
+            "per scene the best of 5 repetitions, mean over scenes"
+        )
+        hdr = [
+            "N",
+            "numpy baseline",
+            "rapkit RAP",
+            "rapkit heuristic",
+            "(decode)",
+            "(RAP fuse)",
+            "(heur fuse)",
+            "RAP speedup",
+            "heur speedup",
+        ]
         print("  " + " | ".join(f"{h:>15}" for h in hdr))
         for r in rows:
             print("  " + " | ".join(f"{v:>15.2f}" if isinstance(v, float) else f"{v:>15}" for v in r))
@@ -297,8 +362,10 @@ def main() -> None:
         t = time.perf_counter()
         paths = write_dataset(tmp / "data", n_images, 100, dense)
         area, cover = mask_stats(paths, n_images)
-        print(f"case {args.case}: {n_images} images, 100 proposals each, mean mask area {area:.0f} px, "
-              f"masks cover {cover:.1f}x the image (written in {time.perf_counter() - t:.1f} s)")
+        print(
+            f"case {args.case}: {n_images} images, 100 proposals each, mean mask area {area:.0f} px, "
+            f"masks cover {cover:.1f}x the image (written in {time.perf_counter() - t:.1f} s)"
+        )
         run_cmd(rapkit_cmd(paths, tmp / "warm", 1, "rap"))  # numba cache warm-up, page cache
         outs = iter(range(1000))
 
@@ -309,36 +376,55 @@ def main() -> None:
         script.write_text(BASELINE_SCRIPT)
         bench_file = str(Path(__file__).resolve())
         runs: dict[str, list] = {}
-        labels = {"base": "numpy pipeline (json, pycocotools, numpy, PIL), 1 process",
-                  "heu1": "rapkit fuse --strategy heuristic, 1 worker",
-                  "rap1": "rapkit fuse --strategy rap, 1 worker", "rap2": "rapkit fuse --strategy rap, 2 workers"}
+        labels = {
+            "base": "numpy pipeline (json, pycocotools, numpy, PIL), 1 process",
+            "heu1": "rapkit fuse --strategy heuristic, 1 worker",
+            "rap1": "rapkit fuse --strategy rap, 1 worker",
+            "rap2": "rapkit fuse --strategy rap, 2 workers",
+        }
         for rnd in range(args.repeat):
             for key in ("base", "rap1", "heu1", "rap2"):
                 if key == "base":
-                    cmd = [sys.executable, str(script), bench_file, str(paths["proposals"]),
-                           str(paths["images"]), str(paths["semantic"]), str(fresh("base"))]
+                    cmd = [
+                        sys.executable,
+                        str(script),
+                        bench_file,
+                        str(paths["proposals"]),
+                        str(paths["images"]),
+                        str(paths["semantic"]),
+                        str(fresh("base")),
+                    ]
                 else:
                     strategy = "heuristic" if key.startswith("heu") else "rap"
                     cmd = rapkit_cmd(paths, fresh(strategy), int(key[-1]), strategy)
                 r = run_cmd(cmd)
                 runs.setdefault(key, []).append(r)
-                print(f"  round {rnd + 1}: {labels[key]:<57}{r[0]:7.2f} s ({r[1]:6.2f} CPU s)  load {_load()}",
-                      flush=True)
+                print(
+                    f"  round {rnd + 1}: {labels[key]:<57}{r[0]:7.2f} s ({r[1]:6.2f} CPU s)  load {_load()}", flush=True
+                )
         med = {k: (float(np.median([r[0] for r in v])), float(np.median([r[1] for r in v]))) for k, v in runs.items()}
         tb = med["base"]
-        print(f"\n2./3. whole process on {n_images} images ({args.case}, N = 100; JSON in, PNGs + JSON out); "
-              f"medians of {args.repeat} interleaved rounds; wall s (CPU s); load average {_load()}")
+        print(
+            f"\n2./3. whole process on {n_images} images ({args.case}, N = 100; JSON in, PNGs + JSON out); "
+            f"medians of {args.repeat} interleaved rounds; wall s (CPU s); load average {_load()}"
+        )
         print(f"  {labels['base']:<57}{tb[0]:7.2f} ({tb[1]:6.2f})  {n_images / tb[0]:7.1f} img/s")
         for key in ("heu1", "rap1", "rap2"):
             t_ = med[key]
-            print(f"  {labels[key]:<57}{t_[0]:7.2f} ({t_[1]:6.2f})  {n_images / t_[0]:7.1f} img/s"
-                  f"  speedup wall {tb[0] / t_[0]:5.1f}x, CPU {tb[1] / t_[1]:5.1f}x")
-        print("  (with 2 workers the CPU seconds leave out the forkserver's workers, which are not children of the"
-              " command; compare wall times there)")
+            print(
+                f"  {labels[key]:<57}{t_[0]:7.2f} ({t_[1]:6.2f})  {n_images / t_[0]:7.1f} img/s"
+                f"  speedup wall {tb[0] / t_[0]:5.1f}x, CPU {tb[1] / t_[1]:5.1f}x"
+            )
+        print(
+            "  (with 2 workers the CPU seconds leave out the forkserver's workers, which are not children of the"
+            " command; compare wall times there)"
+        )
         per = [b[0] / r[0] for b, r in zip(runs["base"], runs["rap1"])]
         print(f"  single-round ratios (rap, 1 worker): {', '.join(f'{x:.1f}x' for x in per)}")
-        print(f"  target: whole rapkit fuse (rap, 1 worker) >= 10x the numpy pipeline: wall {tb[0] / med['rap1'][0]:.1f}x"
-              f" -> {'met' if tb[0] / med['rap1'][0] >= 10 else 'NOT met'}")
+        print(
+            f"  target: whole rapkit fuse (rap, 1 worker) >= 10x the numpy pipeline: wall {tb[0] / med['rap1'][0]:.1f}x"
+            f" -> {'met' if tb[0] / med['rap1'][0] >= 10 else 'NOT met'}"
+        )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -30,8 +30,12 @@ def main() -> None:
     ap.add_argument("--naive-settings", type=int, default=3)
     ap.add_argument("--height", type=int, default=480)
     ap.add_argument("--width", type=int, default=640)
-    ap.add_argument("--false-per-image", type=float, default=0.5,
-                    help="simulated false detections per image (e.g. 40 for a dense, COCO-dump-like 50 per image)")
+    ap.add_argument(
+        "--false-per-image",
+        type=float,
+        default=0.5,
+        help="simulated false detections per image (e.g. 40 for a dense, COCO-dump-like 50 per image)",
+    )
     ap.add_argument("--keep", type=Path, default=None, help="reuse/keep the world in this folder")
     args = ap.parse_args()
 
@@ -46,8 +50,14 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="rapkit-bench-sweep-"))
     try:
         root = args.keep or tmp / "world"
-        cfg = SynthConfig(n_images=args.images, height=args.height, width=args.width, seed=0, render_images=False,
-                          false_per_image=args.false_per_image)
+        cfg = SynthConfig(
+            n_images=args.images,
+            height=args.height,
+            width=args.width,
+            seed=0,
+            render_images=False,
+            false_per_image=args.false_per_image,
+        )
         if args.keep and (root / "panoptic.json").exists():
             world = WorldPaths.under(root)
             print(f"reusing world {root}")
@@ -65,12 +75,20 @@ def main() -> None:
         run_sweep(world.panoptic, world.proposals, grid[:2], semantic_path=world.semantic, workers=1)
 
         t0 = time.perf_counter()
-        res = run_sweep(world.panoptic, world.proposals, grid, semantic_path=world.semantic, workers=args.workers,
-                        swept=["rho", "tau", "gamma"])
+        res = run_sweep(
+            world.panoptic,
+            world.proposals,
+            grid,
+            semantic_path=world.semantic,
+            workers=args.workers,
+            swept=["rho", "tau", "gamma"],
+        )
         t_sweep = time.perf_counter() - t0
         per = t_sweep / (args.images * n_set)
-        print(f"rapkit sweep: {args.images} images x {n_set} settings in {t_sweep:.1f} s "
-              f"({1000 * per:.3f} ms per image-setting, {args.workers} workers)")
+        print(
+            f"rapkit sweep: {args.images} images x {n_set} settings in {t_sweep:.1f} s "
+            f"({1000 * per:.3f} ms per image-setting, {args.workers} workers)"
+        )
 
         # naive loop on a subset
 
@@ -87,15 +105,25 @@ def main() -> None:
         t0 = time.perf_counter()
         for k, p in enumerate(picks):
             out = sub / f"fused{k}"
-            fuse(sub / "proposals.json", sub / "gt.json", world.categories, out, p, semantic_path=world.semantic,
-                 workers=args.workers, force=True)
+            fuse(
+                sub / "proposals.json",
+                sub / "gt.json",
+                world.categories,
+                out,
+                p,
+                semantic_path=world.semantic,
+                workers=args.workers,
+                force=True,
+            )
             evaluate_pq(sub / "gt.json", out / "panoptic.json", gt_dir=world.panoptic_dir, workers=args.workers)
             shutil.rmtree(out)
         t_naive = time.perf_counter() - t0
         per_naive = t_naive / (len(keep) * len(picks))
         naive_full = per_naive * args.images * n_set
-        print(f"naive fuse+evaluate: {len(keep)} images x {len(picks)} settings in {t_naive:.1f} s "
-              f"({1000 * per_naive:.2f} ms per image-setting) -> {naive_full:.0f} s extrapolated to the full sweep")
+        print(
+            f"naive fuse+evaluate: {len(keep)} images x {len(picks)} settings in {t_naive:.1f} s "
+            f"({1000 * per_naive:.2f} ms per image-setting) -> {naive_full:.0f} s extrapolated to the full sweep"
+        )
         print(f"speed-up of the sweep over the naive loop: {per_naive / per:.1f}x (target >= 50x)")
         est = per * 5000 * 126
         print(f"extrapolated 5x5x5 (+ baseline) over 5000 images: {est:.0f} s = {est / 60:.1f} min (target < 10 min)")

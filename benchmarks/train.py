@@ -118,21 +118,31 @@ def main(argv: list[str] | None = None) -> int:
         configs += [("cuda", False), ("cuda", True)]
     rows = [bench(d, a, args) for d, a in configs]
     meta = {
-        "arch": args.arch, "batch": args.batch, "image": f"{int(round(args.min_size * 4 / 3))}x{args.min_size}",
-        "iters": args.iters, "torch": torch.__version__, "cpu_threads": torch.get_num_threads(),
+        "arch": args.arch,
+        "batch": args.batch,
+        "image": f"{int(round(args.min_size * 4 / 3))}x{args.min_size}",
+        "iters": args.iters,
+        "torch": torch.__version__,
+        "cpu_threads": torch.get_num_threads(),
         "python": platform.python_version(),
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
     }
     if args.json:
         print(json.dumps({"meta": meta, "results": rows}, indent=1))
         return 0
-    print(f"relation head training, {meta['arch']}, batch {args.batch}, images {meta['image']}, "
-          f"{args.objects} RoIs/image, torch {meta['torch']}, {meta['cpu_threads']} CPU threads, GPU: {meta['gpu'] or 'none'}")
-    print(f"{'config':<12}{'frozen fwd s':>14}{'head step s':>13}{'it/s no cache':>15}{'it/s cached':>13}{'cache x':>9}")
+    print(
+        f"relation head training, {meta['arch']}, batch {args.batch}, images {meta['image']}, "
+        f"{args.objects} RoIs/image, torch {meta['torch']}, {meta['cpu_threads']} CPU threads, GPU: {meta['gpu'] or 'none'}"
+    )
+    print(
+        f"{'config':<12}{'frozen fwd s':>14}{'head step s':>13}{'it/s no cache':>15}{'it/s cached':>13}{'cache x':>9}"
+    )
     for r in rows:
         name = r["device"] + (" amp" if r["amp"] else "")
-        print(f"{name:<12}{r['frozen_forward_s']:>14.3f}{r['head_step_s']:>13.3f}{r['it_per_s_uncached']:>15.3f}"
-              f"{r['it_per_s_cached']:>13.3f}{r['cache_speedup']:>9.1f}")
+        print(
+            f"{name:<12}{r['frozen_forward_s']:>14.3f}{r['head_step_s']:>13.3f}{r['it_per_s_uncached']:>15.3f}"
+            f"{r['it_per_s_cached']:>13.3f}{r['cache_speedup']:>9.1f}"
+        )
     if not torch.cuda.is_available():
         print("no CUDA GPU available: GPU rows (fp32 and mixed precision) not measured")
     return 0

@@ -52,8 +52,15 @@ def scene(shift: int, head_wrong: bool = False):
     # smaller = closer to the camera (paper 3.3), so the cup gets the smaller value
     masks = np.stack([person, cup])
     rles = mask_utils.encode(np.asfortranarray(masks.transpose(1, 2, 0).astype(np.uint8)))
-    props = Proposals(image_id=shift, height=H, width=W, scores=np.array([0.95, 0.90]),
-                      category_ids=np.array([1, 47]), relations=np.array([-1.0, 1.0] if head_wrong else [1.0, -1.0]), rles=list(rles))
+    props = Proposals(
+        image_id=shift,
+        height=H,
+        width=W,
+        scores=np.array([0.95, 0.90]),
+        category_ids=np.array([1, 47]),
+        relations=np.array([-1.0, 1.0] if head_wrong else [1.0, -1.0]),
+        rles=list(rles),
+    )
     return gt, segments, semantic, props
 
 
@@ -66,9 +73,11 @@ def main() -> None:
         st = rapkit.pq_stats(gt, segments, segs, CATEGORIES, pred_map=id_map, image_id=0)
         res = rapkit.summarize(st, CATEGORIES)
         cup_pixels = sum(s.area for s in segs if s.category_id == 47)
-        print(f"{name:9s}: cup keeps {cup_pixels:4d} of {int((gt == 4).sum())} pixels; "
-              f"PQ {100 * res.all.pq:.1f}, PQ^Th {100 * res.things.pq:.1f}, TP {sum(st.tp.values())}, "
-              f"FP {sum(st.fp.values())}, FN {sum(st.fn.values())}")
+        print(
+            f"{name:9s}: cup keeps {cup_pixels:4d} of {int((gt == 4).sum())} pixels; "
+            f"PQ {100 * res.all.pq:.1f}, PQ^Th {100 * res.things.pq:.1f}, TP {sum(st.tp.values())}, "
+            f"FP {sum(st.fp.values())}, FN {sum(st.fn.values())}"
+        )
 
     # a small dataset fused with RAP (the head orders every third image wrongly), in three shards
     per_image = []
@@ -83,8 +92,10 @@ def main() -> None:
     assert total == merge_stats(per_image)
     result = rapkit.summarize(total, CATEGORIES)
     assert result == rapkit.summarize(merge_stats(per_image), CATEGORIES)  # bit for bit
-    print(f"{total.n_images} images in 3 shards: PQ {100 * result.all.pq:.2f}  SQ {100 * result.all.sq:.2f}  "
-          f"RQ {100 * result.all.rq:.2f}  (Things PQ {100 * result.things.pq:.2f}, Stuff PQ {100 * result.stuff.pq:.2f})")
+    print(
+        f"{total.n_images} images in 3 shards: PQ {100 * result.all.pq:.2f}  SQ {100 * result.all.sq:.2f}  "
+        f"RQ {100 * result.all.rq:.2f}  (Things PQ {100 * result.things.pq:.2f}, Stuff PQ {100 * result.stuff.pq:.2f})"
+    )
 
 
 if __name__ == "__main__":

@@ -57,14 +57,25 @@ def convert(outputs, images, categories, out: Path, force: bool = False) -> int:
     stuff = sorted(c for c, cat in categories.items() if not cat.isthing)
     sem_map = [0, *stuff]  # sem_seg class 0 = "things" -> void; 1.. = stuff ids in increasing order
     (out / "semantic").mkdir(parents=True, exist_ok=True)
-    with ProposalWriter(out / "proposals.json", label_map=contiguous_label_map(things), categories=categories,
-                        images=images, force=force) as w:
+    with ProposalWriter(
+        out / "proposals.json",
+        label_map=contiguous_label_map(things),
+        categories=categories,
+        images=images,
+        force=force,
+    ) as w:
         for iid, o in outputs:
             inst = o["instances"]
             w.add(iid, numpy(inst.pred_masks), numpy(inst.scores), numpy(inst.pred_classes))
             if "sem_seg" in o:
-                write_semantic_png(out / "semantic" / semantic_png_name(images[iid].file_name), numpy(o["sem_seg"]),
-                                   label_map=sem_map, categories=categories, image_id=iid, force=force)
+                write_semantic_png(
+                    out / "semantic" / semantic_png_name(images[iid].file_name),
+                    numpy(o["sem_seg"]),
+                    label_map=sem_map,
+                    categories=categories,
+                    image_id=iid,
+                    force=force,
+                )
     write_image_info(out / "images.json", images.values(), categories=categories, force=force)
     return w.n_proposals
 
@@ -93,13 +104,21 @@ def demo_outputs(images, categories, seed=0):
         h, w = info.height, info.width
         n = int(rng.integers(2, 7))
         y, x = np.mgrid[:h, :w]
-        masks = np.stack([np.hypot(x - rng.uniform(0, w), y - rng.uniform(0, h)) < rng.uniform(0.1, 0.3) * min(h, w)
-                          for _ in range(n)])
-        inst = SimpleNamespace(pred_masks=masks, scores=rng.uniform(0.3, 1.0, n).astype(np.float32),
-                               pred_classes=rng.integers(0, k_things, n), pred_boxes=np.zeros((n, 4), np.float32))
+        masks = np.stack(
+            [
+                np.hypot(x - rng.uniform(0, w), y - rng.uniform(0, h)) < rng.uniform(0.1, 0.3) * min(h, w)
+                for _ in range(n)
+            ]
+        )
+        inst = SimpleNamespace(
+            pred_masks=masks,
+            scores=rng.uniform(0.3, 1.0, n).astype(np.float32),
+            pred_classes=rng.integers(0, k_things, n),
+            pred_boxes=np.zeros((n, 4), np.float32),
+        )
         sem = rng.normal(0, 0.1, (1 + n_stuff, h, w)).astype(np.float32)
         sem[1 + int(rng.integers(n_stuff)), : h // 2] += 1.0
-        sem[1 + int(rng.integers(n_stuff)), h // 2:] += 1.0
+        sem[1 + int(rng.integers(n_stuff)), h // 2 :] += 1.0
         yield iid, {"instances": inst, "sem_seg": sem}
 
 

@@ -59,14 +59,25 @@ def convert(results, images, categories, out: Path, semantic=None, force: bool =
     seg_map = contiguous_label_map(categories)  # mmseg class k -> k-th smallest category id
     seg_map[255] = 0  # ignore -> void
     (out / "semantic").mkdir(parents=True, exist_ok=True)
-    with ProposalWriter(out / "proposals.json", label_map=contiguous_label_map(things), categories=categories,
-                        images=images, force=force) as w:
+    with ProposalWriter(
+        out / "proposals.json",
+        label_map=contiguous_label_map(things),
+        categories=categories,
+        images=images,
+        force=force,
+    ) as w:
         for iid, sample in results:
             p = sample.pred_instances
             w.add(iid, numpy(p.masks), numpy(p.scores), numpy(p.labels))
     for iid, seg in (semantic or {}).items():
-        write_semantic_png(out / "semantic" / semantic_png_name(images[iid].file_name), numpy(seg.pred_sem_seg.data)[0],
-                           label_map=seg_map, categories=categories, image_id=iid, force=force)
+        write_semantic_png(
+            out / "semantic" / semantic_png_name(images[iid].file_name),
+            numpy(seg.pred_sem_seg.data)[0],
+            label_map=seg_map,
+            categories=categories,
+            image_id=iid,
+            force=force,
+        )
     write_image_info(out / "images.json", images.values(), categories=categories, force=force)
     return w.n_proposals
 
@@ -89,10 +100,18 @@ def demo_outputs(images, categories, seed=0):
         h, w = info.height, info.width
         n = int(rng.integers(2, 7))
         y, x = np.mgrid[:h, :w]
-        masks = np.stack([np.hypot(x - rng.uniform(0, w), y - rng.uniform(0, h)) < rng.uniform(0.1, 0.3) * min(h, w)
-                          for _ in range(n)])
-        inst = SimpleNamespace(masks=masks, scores=rng.uniform(0.3, 1.0, n).astype(np.float32),
-                               labels=rng.integers(0, k_things, n), bboxes=np.zeros((n, 4), np.float32))
+        masks = np.stack(
+            [
+                np.hypot(x - rng.uniform(0, w), y - rng.uniform(0, h)) < rng.uniform(0.1, 0.3) * min(h, w)
+                for _ in range(n)
+            ]
+        )
+        inst = SimpleNamespace(
+            masks=masks,
+            scores=rng.uniform(0.3, 1.0, n).astype(np.float32),
+            labels=rng.integers(0, k_things, n),
+            bboxes=np.zeros((n, 4), np.float32),
+        )
         dets.append((iid, SimpleNamespace(pred_instances=inst)))
         label = np.where(np.arange(h)[:, None] < h // 2, rng.choice(stuff_classes), rng.choice(stuff_classes))
         label = np.broadcast_to(label, (h, w)).copy()

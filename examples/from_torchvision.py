@@ -60,8 +60,9 @@ def convert(outputs, images, categories, label_map, out: Path, force: bool = Fal
     lmap = resolve_label_map(label_map)  # {label: category id}, None = labels are category ids
     dropped = 0
     out.mkdir(parents=True, exist_ok=True)
-    with ProposalWriter(out / "proposals.json", label_map=label_map, categories=categories, images=images,
-                        force=force) as w:
+    with ProposalWriter(
+        out / "proposals.json", label_map=label_map, categories=categories, images=images, force=force
+    ) as w:
         for iid, o in outputs:
             labels = numpy(o["labels"])
             keep = np.array([(lmap.get(int(v)) if lmap is not None else int(v)) in things for v in labels], bool)
@@ -71,8 +72,14 @@ def convert(outputs, images, categories, label_map, out: Path, force: bool = Fal
     if semantic is not None:  # {image_id: C x H x W logits} of a segmentation model
         (out / "semantic").mkdir(exist_ok=True)
         for iid, logits in semantic.items():
-            write_semantic_png(out / "semantic" / semantic_png_name(images[iid].file_name), numpy(logits),
-                               label_map=stuff_map, categories=categories, image_id=iid, force=force)
+            write_semantic_png(
+                out / "semantic" / semantic_png_name(images[iid].file_name),
+                numpy(logits),
+                label_map=stuff_map,
+                categories=categories,
+                image_id=iid,
+                force=force,
+            )
     write_image_info(out / "images.json", images.values(), categories=categories, force=force)
     return w.n_proposals, dropped
 
@@ -114,11 +121,20 @@ def demo_outputs(images, categories, seed=0):
         for k in range(n):
             cx, cy, r = rng.uniform(0, w), rng.uniform(0, h), rng.uniform(0.1, 0.3) * min(h, w)
             masks[k, 0] = np.clip(1.5 - np.hypot(x - cx, y - cy) / r, 0, 1)
-        dets.append((iid, {"boxes": np.zeros((n, 4), np.float32), "labels": rng.choice(things, n),
-                           "scores": rng.uniform(0.3, 1.0, n).astype(np.float32), "masks": masks}))
+        dets.append(
+            (
+                iid,
+                {
+                    "boxes": np.zeros((n, 4), np.float32),
+                    "labels": rng.choice(things, n),
+                    "scores": rng.uniform(0.3, 1.0, n).astype(np.float32),
+                    "masks": masks,
+                },
+            )
+        )
         logits = rng.normal(0, 0.1, (1 + len(stuff), h, w)).astype(np.float32)
         logits[1 + int(rng.integers(len(stuff))), : h // 2] += 1.0  # class 0 = background (void)
-        logits[1 + int(rng.integers(len(stuff))), h // 2:] += 1.0
+        logits[1 + int(rng.integers(len(stuff))), h // 2 :] += 1.0
         sem[iid] = logits
     return dets, sem, [0, *stuff]
 
@@ -151,7 +167,9 @@ def main(argv=None):
         runs = list(run_model(args, images, categories))
         label_map = runs[0][2] if runs else contiguous_label_map([], start=1)
         n, dropped = convert(((iid, o) for iid, o, _ in runs), images, categories, label_map, out, args.force)
-    print(f"wrote {n} proposal(s) for {len(images)} image(s) to {out} ({dropped} with a label outside the categories dropped)")
+    print(
+        f"wrote {n} proposal(s) for {len(images)} image(s) to {out} ({dropped} with a label outside the categories dropped)"
+    )
 
 
 if __name__ == "__main__":

@@ -29,9 +29,7 @@ SCHEMA_VERSION = 2  # 2: PQ/SQ/RQ and accuracies in percent (1 held fractions)
 
 #: metric names (case-insensitive) that hold a fraction in the library and a percentage in
 #: every CLI output; also every name ending in ``accuracy``
-PERCENT_KEYS = frozenset(
-    f"{d}{m}{s}" for d in ("", "d") for m in ("pq", "sq", "rq") for s in ("", "_th", "_st")
-)
+PERCENT_KEYS = frozenset(f"{d}{m}{s}" for d in ("", "d") for m in ("pq", "sq", "rq") for s in ("", "_th", "_st"))
 
 
 def is_percent_key(key: Any) -> bool:

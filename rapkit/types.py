@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, asdict
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -138,7 +138,7 @@ class FusionParams:
             raise ConfigError(f"stuff_area must be a non-negative integer, got {self.stuff_area!r}")
 
     @classmethod
-    def heuristic(cls, rho: float = 0.5, tau: float = 0.5, stuff_area: int = 4096) -> "FusionParams":
+    def heuristic(cls, rho: float = 0.5, tau: float = 0.5, stuff_area: int = 4096) -> FusionParams:
         """The panopticapi/detectron2 baseline (rho = tau = 0.5)."""
         return cls(strategy="heuristic", rho=rho, tau=tau, stuff_area=stuff_area)
 

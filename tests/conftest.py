@@ -97,8 +97,15 @@ def write_panoptic_dataset(root: Path, name: str, images: list[dict], categories
         segs = []
         for s in im["segments"]:
             area = s["area"] if "area" in s else int((im["id_map"] == s["id"]).sum())
-            segs.append({"id": s["id"], "category_id": s["category_id"], "iscrowd": s.get("iscrowd", 0),
-                         "area": area, "bbox": [0, 0, 1, 1]})
+            segs.append(
+                {
+                    "id": s["id"],
+                    "category_id": s["category_id"],
+                    "iscrowd": s.get("iscrowd", 0),
+                    "area": area,
+                    "bbox": [0, 0, 1, 1],
+                }
+            )
         anns.append({"image_id": im["image_id"], "file_name": fn, "segments_info": segs})
     p = root / f"{name}.json"
     p.write_text(json.dumps({"images": infos, "annotations": anns, "categories": categories}))
@@ -176,9 +183,14 @@ def pq_kit() -> SimpleNamespace:
     ``oracle(gt_json, pred_json)``, ``assert_same(ours, theirs)``,
     ``write_dataset(root, name, images, categories)``, ``perturbed(tmp_path, seed)``,
     ``categories`` (:data:`TOY_CATEGORIES`), ``sample`` (the COCO sample folder)."""
-    return SimpleNamespace(oracle=panopticapi_one_process, assert_same=assert_same_pq,
-                           write_dataset=write_panoptic_dataset, perturbed=perturbed_predictions,
-                           categories=TOY_CATEGORIES, sample=SAMPLE)
+    return SimpleNamespace(
+        oracle=panopticapi_one_process,
+        assert_same=assert_same_pq,
+        write_dataset=write_panoptic_dataset,
+        perturbed=perturbed_predictions,
+        categories=TOY_CATEGORIES,
+        sample=SAMPLE,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -195,8 +207,9 @@ def synth_world(tmp_path_factory):
         if key not in made:
             config.setdefault("render_images", False)
             root = tmp_path_factory.mktemp("world")
-            made[key] = make_world(root / "w", SynthConfig(n_images=n_images, height=height, width=width, seed=seed,
-                                                            **config))
+            made[key] = make_world(
+                root / "w", SynthConfig(n_images=n_images, height=height, width=width, seed=seed, **config)
+            )
         return made[key]
 
     return build

@@ -22,7 +22,7 @@ def _loaded(stmt: str, argv: list[str], mods: tuple[str, ...]) -> list[str]:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     line = [ln for ln in out.stdout.splitlines() if ln.startswith("LOADED:")]
     assert line, out.stdout + out.stderr
-    return [m for m in line[-1][len("LOADED:"):].split(",") if m]
+    return [m for m in line[-1][len("LOADED:") :].split(",") if m]
 
 
 def test_import_rapkit_loads_neither_torch_nor_numba():

@@ -133,7 +133,9 @@ FILE_METHODS = frozenset(
 )
 
 # pandas writers: a file operation only when given a path (positional or keyword).
-FRAME_WRITERS = frozenset({"to_csv", "to_parquet", "to_json", "to_excel", "to_markdown", "to_feather", "to_hdf", "to_html"})
+FRAME_WRITERS = frozenset(
+    {"to_csv", "to_parquet", "to_json", "to_excel", "to_markdown", "to_feather", "to_hdf", "to_html"}
+)
 FRAME_PATH_KWARGS = frozenset({"path", "path_or_buf", "buf", "excel_writer", "fname"})
 
 # (module relative to rapkit/, resolved call) -> reason. Keep it short and justified.
@@ -185,7 +187,9 @@ class _Scanner(ast.NodeVisitor):
         f = node.func
         name = self._dotted(f)
         if name is not None:
-            name = {"np": "numpy", "pd": "pandas"}.get(name.split(".")[0], name.split(".")[0]) + name[len(name.split(".")[0]):]
+            name = {"np": "numpy", "pd": "pandas"}.get(name.split(".")[0], name.split(".")[0]) + name[
+                len(name.split(".")[0]) :
+            ]
             if name in FILE_CALLS:
                 self.found.append((node.lineno, name))
                 return
@@ -241,9 +245,14 @@ def test_every_allowed_exception_is_still_needed():
         ("import torch\ntorch.save(m, 'm.pt')", [(2, "torch.save")]),
         ("with open('a') as f:\n    pass", [(1, "open")]),
         ("from pathlib import Path\nPath('a').write_text('x')", [(2, ".write_text()")]),
-        ("p.write_bytes(b'')\nimg.save('a.png')\nq.open('rb')", [(1, ".write_bytes()"), (2, ".save()"), (3, ".open()")]),
-        ("import shutil, os\nshutil.copyfile(a, b)\nos.replace(a, b)\nos.makedirs(d)",
-         [(2, "shutil.copyfile"), (3, "os.replace"), (4, "os.makedirs")]),
+        (
+            "p.write_bytes(b'')\nimg.save('a.png')\nq.open('rb')",
+            [(1, ".write_bytes()"), (2, ".save()"), (3, ".open()")],
+        ),
+        (
+            "import shutil, os\nshutil.copyfile(a, b)\nos.replace(a, b)\nos.makedirs(d)",
+            [(2, "shutil.copyfile"), (3, "os.replace"), (4, "os.makedirs")],
+        ),
         ("df.to_csv('a.csv')\ndf.to_json(path_or_buf=p)", [(1, ".to_csv(path)"), (2, ".to_json(path)")]),
         # not file operations
         ("import json\ns = json.dumps(x)\nprint(s)\ndf.to_csv()\ndf.to_json(orient='records')", []),

@@ -27,11 +27,13 @@ COMMANDS = ("fuse", "extract-relations", "evaluate", "relation-accuracy", "check
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("-n", "--examples", type=int, default=2000, help="cases per command (default 2000)")
-    ap.add_argument("-k", "--command", choices=COMMANDS, action="append",
-                    help="only this command (repeatable; default all)")
+    ap.add_argument(
+        "-k", "--command", choices=COMMANDS, action="append", help="only this command (repeatable; default all)"
+    )
     ap.add_argument("--mem-gib", type=float, default=8.0, help="address-space limit of the run (default 8 GiB)")
     ap.add_argument("--log", help="append one line per case to this file")
     ap.add_argument("--derandomize", action="store_true", help="CI's fixed sequence instead of random cases")
@@ -53,12 +55,24 @@ def main(argv: list[str] | None = None) -> int:
 
     before = Path(log).read_text().count("\n") if Path(log).exists() else 0
     t0 = time.time()
-    cmd = [sys.executable, "-m", "pytest", str(ROOT / "tests" / "test_fuzz.py"), "-q", "-p", "no:cacheprovider",
-           "-k", select, "--hypothesis-show-statistics"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        str(ROOT / "tests" / "test_fuzz.py"),
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-k",
+        select,
+        "--hypothesis-show-statistics",
+    ]
     rc = subprocess.call(cmd, cwd=ROOT, env=env, preexec_fn=cap if os.name == "posix" else None)
     n = Path(log).read_text().count("\n") - before if Path(log).exists() else 0
-    print(f"fuzz: {n} cases over {', '.join(cmds)} in {time.time() - t0:.0f} s; log {log}; pytest exit {rc}",
-          file=sys.stderr)
+    print(
+        f"fuzz: {n} cases over {', '.join(cmds)} in {time.time() - t0:.0f} s; log {log}; pytest exit {rc}",
+        file=sys.stderr,
+    )
     return rc
 
 

@@ -41,10 +41,20 @@ def main(sample: Path, out: Path) -> None:
                 if a.get("iscrowd"):
                     continue
                 counts = seg["counts"] if isinstance(seg["counts"], str) else seg["counts"].decode()
-                proposals.append({"image_id": iid, "category_id": cid, "score": round(1.0 - 0.01 * k, 4),
-                                  "relation": float(k), "segmentation": {"size": seg["size"], "counts": counts}})
+                proposals.append(
+                    {
+                        "image_id": iid,
+                        "category_id": cid,
+                        "score": round(1.0 - 0.01 * k, 4),
+                        "relation": float(k),
+                        "segmentation": {"size": seg["size"], "counts": counts},
+                    }
+                )
             else:
-                rle = {"size": seg["size"], "counts": seg["counts"].encode() if isinstance(seg["counts"], str) else seg["counts"]}
+                rle = {
+                    "size": seg["size"],
+                    "counts": seg["counts"].encode() if isinstance(seg["counts"], str) else seg["counts"],
+                }
                 sem[cm.decode(rle) == 1] = cid
         Image.fromarray(sem).save(out / "semantic" / im["file_name"].replace(".jpg", ".png"))
     (out / "proposals.json").write_text(json.dumps(proposals))

@@ -122,18 +122,28 @@ def _json_format(args: list[str], state: dict) -> bool:
     return fmt == "json"
 
 
-def error_object(code: int, kind: str, message: str, *, file: Any = None, image_id: Any = None,
-                 segment_id: Any = None) -> dict:
+def error_object(
+    code: int, kind: str, message: str, *, file: Any = None, image_id: Any = None, segment_id: Any = None
+) -> dict:
     """The JSON a failure prints on stdout under ``--format json``.
 
     >>> error_object(3, "input", "bad RLE", file="p.json", image_id=7)["error"]["code"]
     3
     """
+
     def plain(v: Any) -> Any:
         return v if v is None or isinstance(v, (int, float, str, bool)) else str(v)
 
-    return {"error": {"code": code, "kind": kind, "message": message, "file": plain(file),
-                      "image_id": plain(image_id), "segment_id": plain(segment_id)}}
+    return {
+        "error": {
+            "code": code,
+            "kind": kind,
+            "message": message,
+            "file": plain(file),
+            "image_id": plain(image_id),
+            "segment_id": plain(segment_id),
+        }
+    }
 
 
 _KINDS = {1: "gate", 2: "config", 3: "input"}
@@ -167,14 +177,26 @@ def _run(group: click.Group, args: list[str], prog_name: str, extra: dict) -> in
     except RapkitError as e:
         if debug:
             raise
-        return fail(e.exit_code, _KINDS.get(e.exit_code, "error"), f"rapkit: error: {e}", e.message,
-                    file=e.file, image_id=e.image_id, segment_id=e.segment_id)
+        return fail(
+            e.exit_code,
+            _KINDS.get(e.exit_code, "error"),
+            f"rapkit: error: {e}",
+            e.message,
+            file=e.file,
+            image_id=e.image_id,
+            segment_id=e.segment_id,
+        )
     except (click.exceptions.Abort, KeyboardInterrupt):
         return fail(130, "interrupted", "rapkit: interrupted", "interrupted")
     except click.ClickException as e:
         e.show()
-        return fail(e.exit_code, "usage" if isinstance(e, click.UsageError) else "config", None, e.format_message(),
-                    file=getattr(e, "filename", None))
+        return fail(
+            e.exit_code,
+            "usage" if isinstance(e, click.UsageError) else "config",
+            None,
+            e.format_message(),
+            file=getattr(e, "filename", None),
+        )
     except click.exceptions.Exit as e:
         return e.exit_code
     except BrokenPipeError:
@@ -186,8 +208,12 @@ def _run(group: click.Group, args: list[str], prog_name: str, extra: dict) -> in
             return fail(130, "interrupted", "rapkit: interrupted", "interrupted")
         if debug:
             raise
-        return fail(70, "internal", f"rapkit: internal error: {type(e).__name__}: {e} (rerun with --debug for a traceback)",
-                    f"{type(e).__name__}: {e}")
+        return fail(
+            70,
+            "internal",
+            f"rapkit: internal error: {type(e).__name__}: {e} (rerun with --debug for a traceback)",
+            f"{type(e).__name__}: {e}",
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import click
 
@@ -40,8 +41,10 @@ def config_default_map(path: str, commands: list[str]) -> dict[str, Any]:
     common = {k: v for k, v in data.items() if not isinstance(v, dict)}
     unknown = [k for k in tables if k not in commands]
     if unknown:
-        raise ConfigError(f"{path}: unknown command table [{unknown[0]}]{_did_you_mean(unknown[0], commands)}; "
-                          f"known: {', '.join(commands)}")
+        raise ConfigError(
+            f"{path}: unknown command table [{unknown[0]}]{_did_you_mean(unknown[0], commands)}; "
+            f"known: {', '.join(commands)}"
+        )
     keys = {name: config_keys(_load_command(name)) for name in commands}
     all_keys = {k for ks in keys.values() for k in ks}
     for k in common:
@@ -161,13 +164,22 @@ class JsonPath(click.Path):
 
 def output_option(help: str, *, folder: bool = False, required: bool = True, default: Any = None) -> Callable:
     """``-o/--output``: the output file (or folder) of every command."""
-    return click.option("-o", "--output", "output", required=required and default is None, default=default,
-                        type=click.Path(file_okay=not folder, dir_okay=folder), help=help)
+    return click.option(
+        "-o",
+        "--output",
+        "output",
+        required=required and default is None,
+        default=default,
+        type=click.Path(file_okay=not folder, dir_okay=folder),
+        help=help,
+    )
 
 
 def output_options(f: Callable) -> Callable:
     """``--format table|json|csv`` and ``--quiet``."""
-    f = click.option("--quiet", "-q", is_flag=True, help="No progress bars or status lines on stderr (warnings still show).")(f)
+    f = click.option(
+        "--quiet", "-q", is_flag=True, help="No progress bars or status lines on stderr (warnings still show)."
+    )(f)
     f = click.option(
         "--format",
         "fmt",
@@ -302,7 +314,7 @@ class _Ticker:
             if text:
                 click.echo(text, err=True)
 
-    def __enter__(self) -> "_Ticker":
+    def __enter__(self) -> _Ticker:
         self.thread.start()
         return self
 
@@ -324,11 +336,24 @@ def progress_group(quiet: bool = False) -> Iterator[Callable[[str, int | None], 
             yield ticker.add
         return
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
-    cols = [TextColumn("{task.description:<20}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            TimeRemainingColumn()]
+    cols = [
+        TextColumn("{task.description:<20}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    ]
     with Progress(*cols, console=Console(stderr=True), transient=True) as prog:
+
         def add(name: str, total: int | None) -> Step:
             task = prog.add_task(name, total=total)
 

@@ -12,16 +12,39 @@ from ._common import Command, JsonPath, emit, output_options, progress, resolve_
     cls=Command,
     epilog="Example: rapkit check --gt world/panoptic.json --pred fused/panoptic.json --format json",
 )
-@click.option("--gt", "gt_path", type=JsonPath("--gt-dir"), default=None,
-              help="GT COCO panoptic JSON (areas are compared with the PNGs).")
-@click.option("--gt-dir", type=click.Path(file_okay=False), default=None,
-              help="Folder of GT PNGs [default: the GT JSON's path without .json].")
-@click.option("--pred", "pred_path", type=JsonPath("--pred-dir"), default=None,
-              help="Predicted COCO panoptic JSON (categories checked against the GT's when --gt is given).")
-@click.option("--pred-dir", type=click.Path(file_okay=False), default=None,
-              help="Folder of predicted PNGs [default: the prediction JSON's path without .json].")
-@click.option("--max-rows", type=click.IntRange(min=0), default=50, show_default=True,
-              help="Issues listed in the table at most (JSON lists all).")
+@click.option(
+    "--gt",
+    "gt_path",
+    type=JsonPath("--gt-dir"),
+    default=None,
+    help="GT COCO panoptic JSON (areas are compared with the PNGs).",
+)
+@click.option(
+    "--gt-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Folder of GT PNGs [default: the GT JSON's path without .json].",
+)
+@click.option(
+    "--pred",
+    "pred_path",
+    type=JsonPath("--pred-dir"),
+    default=None,
+    help="Predicted COCO panoptic JSON (categories checked against the GT's when --gt is given).",
+)
+@click.option(
+    "--pred-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Folder of predicted PNGs [default: the prediction JSON's path without .json].",
+)
+@click.option(
+    "--max-rows",
+    type=click.IntRange(min=0),
+    default=50,
+    show_default=True,
+    help="Issues listed in the table at most (JSON lists all).",
+)
 @workers_option
 @output_options
 def command(gt_path, gt_dir, pred_path, pred_dir, max_rows, workers, fmt, quiet):
@@ -35,9 +58,16 @@ def command(gt_path, gt_dir, pred_path, pred_dir, max_rows, workers, fmt, quiet)
     from ..pipeline.check import check_verdict, run_check
 
     with progress(None, "check", quiet) as advance:
-        results, report = run_check(gt_path, pred_path, gt_dir=gt_dir, pred_dir=pred_dir,
-                                    workers=resolve_workers(workers), max_rows=max_rows, progress=advance,
-                                    on_start=advance.start)
+        results, report = run_check(
+            gt_path,
+            pred_path,
+            gt_dir=gt_dir,
+            pred_dir=pred_dir,
+            workers=resolve_workers(workers),
+            max_rows=max_rows,
+            progress=advance,
+            on_start=advance.start,
+        )
     emit(report, fmt)
     verdict, error = check_verdict(results)
     status(verdict, quiet)

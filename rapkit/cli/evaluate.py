@@ -70,8 +70,7 @@ def _threshold(name: str, what: str, default: str) -> click.Option:
     "gt_path",
     type=click.Path(dir_okay=False),
     default=None,
-    help="[PQ, sweep, ablation] GT COCO panoptic JSON (its 'categories' decide the classes and "
-    "things/stuff).",
+    help="[PQ, sweep, ablation] GT COCO panoptic JSON (its 'categories' decide the classes and things/stuff).",
 )
 @click.option(
     "--gt-dir",
@@ -95,9 +94,7 @@ def _threshold(name: str, what: str, default: str) -> click.Option:
     default=None,
     help=f"{PQ} Folder of predicted PNGs [default: the prediction JSON's path without .json].",
 )
-@click.option(
-    "--per-class", is_flag=True, help=f"{PQ} Add a per-class table (PQ SQ RQ TP FP FN)."
-)
+@click.option("--per-class", is_flag=True, help=f"{PQ} Add a per-class table (PQ SQ RQ TP FP FN).")
 @click.option(
     "--per-image",
     is_flag=True,

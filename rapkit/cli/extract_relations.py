@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import click
 
-from ._common import Command, JsonPath, emit, force_option, output_option, output_options, progress, resolve_workers, workers_option
+from ._common import (
+    Command,
+    JsonPath,
+    emit,
+    force_option,
+    output_option,
+    output_options,
+    progress,
+    resolve_workers,
+    workers_option,
+)
 
 
 @click.command(
@@ -15,22 +25,46 @@ from ._common import Command, JsonPath, emit, force_option, output_option, outpu
         "--panoptic world/panoptic.json --theta 0.2 -o relations.json --rap-instances instances_rap.json -j 2"
     ),
 )
-@click.option("--instances", "instances", required=True, type=JsonPath(),
-              help="COCO instances JSON (polygons / RLE, iscrowd).")
-@click.option("--panoptic", "panoptic", required=True, type=JsonPath("--panoptic-dir"),
-              help="COCO panoptic JSON (segments_info per image).")
-@click.option("--panoptic-dir", type=click.Path(file_okay=False), default=None,
-              help="Folder of panoptic PNGs [default: the panoptic JSON's path without .json].")
-@click.option("--theta", type=click.FloatRange(0, 1), default=0.2, show_default=True,
-              help="A pair counts when |O|/|I_i| or |O|/|I_j| exceeds theta (strictly).")
-@click.option("--rule", type=click.Choice(["paper", "majority", "deficit"]), default="paper", show_default=True,
-              help="paper: of the overlap pixels the panoptic map gives to the two instances, the one with "
-                   "more is in front (two-way plurality); majority: the instance given more than half of "
-                   "the overlap is in front, else no relation; deficit (authors' code): the instance that "
-                   "lost fewer of its own pixels is in front.")
+@click.option(
+    "--instances", "instances", required=True, type=JsonPath(), help="COCO instances JSON (polygons / RLE, iscrowd)."
+)
+@click.option(
+    "--panoptic",
+    "panoptic",
+    required=True,
+    type=JsonPath("--panoptic-dir"),
+    help="COCO panoptic JSON (segments_info per image).",
+)
+@click.option(
+    "--panoptic-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Folder of panoptic PNGs [default: the panoptic JSON's path without .json].",
+)
+@click.option(
+    "--theta",
+    type=click.FloatRange(0, 1),
+    default=0.2,
+    show_default=True,
+    help="A pair counts when |O|/|I_i| or |O|/|I_j| exceeds theta (strictly).",
+)
+@click.option(
+    "--rule",
+    type=click.Choice(["paper", "majority", "deficit"]),
+    default="paper",
+    show_default=True,
+    help="paper: of the overlap pixels the panoptic map gives to the two instances, the one with "
+    "more is in front (two-way plurality); majority: the instance given more than half of "
+    "the overlap is in front, else no relation; deficit (authors' code): the instance that "
+    "lost fewer of its own pixels is in front.",
+)
 @output_option("Relations JSON to write.")
-@click.option("--rap-instances", type=click.Path(dir_okay=False), default=None,
-              help="Also write the instances JSON with an 'overlap' list (ids on top) on every annotation [default: not written].")
+@click.option(
+    "--rap-instances",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also write the instances JSON with an 'overlap' list (ids on top) on every annotation [default: not written].",
+)
 @force_option
 @workers_option
 @output_options

@@ -23,8 +23,8 @@ stuff segments follow in ascending category id. Semantics: ``docs/fusion.md``.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
 
 import numpy as np
 
@@ -80,7 +80,7 @@ class Scene:
         out = np.zeros((self.height, self.width), bool)
         x0, x1, y0, y1 = (int(v) for v in self.boxes[k])
         if x1 > x0:
-            out[y0:y1, x0:x1] = self.masks[self.offsets[k]:self.offsets[k + 1]].reshape(x1 - x0, y1 - y0).T
+            out[y0:y1, x0:x1] = self.masks[self.offsets[k] : self.offsets[k + 1]].reshape(x1 - x0, y1 - y0).T
         return out
 
 
@@ -195,9 +195,23 @@ def fuse_scene(
         raise InputError(f"proposal #{k} has no relation value (needed by strategy rap)", image_id=scene.image_id)
     t_kernel = time.perf_counter() if timings is not None else 0.0
     canvas, status, visible, events = fusion.fuse_instances(
-        scene.boxes, scene.areas, scene.offsets, scene.masks, scene.labels, scene.relations, order, w, h,
-        tau=params.tau, gamma=params.gamma, ra=ra, ca=ca, eo=eo, reference=reference,
-        overlaps=scene.overlaps() if use_overlap_cache else None, record_events=record_events,
+        scene.boxes,
+        scene.areas,
+        scene.offsets,
+        scene.masks,
+        scene.labels,
+        scene.relations,
+        order,
+        w,
+        h,
+        tau=params.tau,
+        gamma=params.gamma,
+        ra=ra,
+        ca=ca,
+        eo=eo,
+        reference=reference,
+        overlaps=scene.overlaps() if use_overlap_cache else None,
+        record_events=record_events,
     )
     if timings is not None:
         timings["fusion_kernel"] = timings.get("fusion_kernel", 0.0) + (time.perf_counter() - t_kernel)
@@ -213,7 +227,9 @@ def fuse_scene(
     if semantic is not None:
         sem = np.asarray(semantic)
         if sem.shape != (h, w):
-            raise InputError(f"semantic map is {sem.shape[1]}x{sem.shape[0]}, image is {w}x{h}", image_id=scene.image_id)
+            raise InputError(
+                f"semantic map is {sem.shape[1]}x{sem.shape[0]}, image is {w}x{h}", image_id=scene.image_id
+            )
         if sem.dtype != np.uint8:
             raise InputError(f"semantic map must be uint8 labels, got {sem.dtype}", image_id=scene.image_id)
         sem = np.ascontiguousarray(sem)
@@ -221,13 +237,23 @@ def fuse_scene(
     segments: list[Segment] = []
     for sid, i in enumerate(thing_ids, start=1):
         r = float(scene.relations[i])
-        segments.append(Segment(sid, int(scene.labels[i]), int(area[sid]), tuple(int(v) for v in bbox[sid]), 0,
-                                score=float(scene.scores[i]), relation=None if np.isnan(r) else r))
+        segments.append(
+            Segment(
+                sid,
+                int(scene.labels[i]),
+                int(area[sid]),
+                tuple(int(v) for v in bbox[sid]),
+                0,
+                score=float(scene.scores[i]),
+                relation=None if np.isnan(r) else r,
+            )
+        )
     for s in range(classes.shape[0]):
         sid = len(thing_ids) + 1 + s
         segments.append(Segment(sid, int(classes[s]), int(area[sid]), tuple(int(v) for v in bbox[sid]), 0))
-    return FusionResult(scene.image_id, id_map, segments, status, segment_of, events,
-                        int(classes.shape[0]), int(area[0]))
+    return FusionResult(
+        scene.image_id, id_map, segments, status, segment_of, events, int(classes.shape[0]), int(area[0])
+    )
 
 
 def fuse_image(

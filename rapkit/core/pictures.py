@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import colorsys
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -218,7 +219,7 @@ def _text_coverage(text: str, size: int) -> np.ndarray:
     a = np.asarray(im)
     rows = np.nonzero(a.any(axis=1))[0]
     if rows.size:  # trim the empty rows above and below (the font's ascent)
-        a = a[rows[0]:rows[-1] + 1]
+        a = a[rows[0] : rows[-1] + 1]
     a = np.ascontiguousarray(a)
     a.setflags(write=False)
     return a
@@ -245,7 +246,7 @@ class LabelBox:
     w: int
     h: int
 
-    def overlaps(self, o: "LabelBox") -> bool:
+    def overlaps(self, o: LabelBox) -> bool:
         return not (self.x + self.w <= o.x or o.x + o.w <= self.x or self.y + self.h <= o.y or o.y + o.h <= self.y)
 
 
@@ -330,12 +331,19 @@ def label_mask(boxes: Sequence[LabelBox], shape: tuple[int, int]) -> np.ndarray:
     """Pixels covered by label boxes."""
     m = np.zeros(shape, bool)
     for b in boxes:
-        m[b.y:b.y + b.h, b.x:b.x + b.w] = True
+        m[b.y : b.y + b.h, b.x : b.x + b.w] = True
     return m
 
 
-def draw_labels(rgb: np.ndarray, boxes: Sequence[LabelBox], *, font_size: int = 11, pad: int = 1,
-                background: RGB = LABEL_BACKGROUND, ink: RGB = LABEL_TEXT) -> np.ndarray:
+def draw_labels(
+    rgb: np.ndarray,
+    boxes: Sequence[LabelBox],
+    *,
+    font_size: int = 11,
+    pad: int = 1,
+    background: RGB = LABEL_BACKGROUND,
+    ink: RGB = LABEL_TEXT,
+) -> np.ndarray:
     """Draw label boxes (solid background, anti-aliased text) onto a copy of ``rgb``."""
     out = np.array(rgb, np.uint8, copy=True)
     bg = np.array(background, np.float32)
@@ -344,8 +352,8 @@ def draw_labels(rgb: np.ndarray, boxes: Sequence[LabelBox], *, font_size: int = 
         cov = text_coverage(b.text, font_size).astype(np.float32)[..., None] / 255.0
         region = np.empty((b.h, b.w, 3), np.float32)
         region[...] = bg
-        region[pad:pad + cov.shape[0], pad:pad + cov.shape[1]] = cov * fg + (1.0 - cov) * bg
-        out[b.y:b.y + b.h, b.x:b.x + b.w] = np.rint(region).astype(np.uint8)
+        region[pad : pad + cov.shape[0], pad : pad + cov.shape[1]] = cov * fg + (1.0 - cov) * bg
+        out[b.y : b.y + b.h, b.x : b.x + b.w] = np.rint(region).astype(np.uint8)
     return out
 
 
@@ -403,8 +411,10 @@ def overlay(
     ids = np.asarray(id_map)
     img = np.asarray(image)
     if img.shape[:2] != ids.shape:
-        raise InputError(f"image is {img.shape[1]}x{img.shape[0]} but the panoptic PNG is {ids.shape[1]}x{ids.shape[0]}",
-                         image_id=image_id)
+        raise InputError(
+            f"image is {img.shape[1]}x{img.shape[0]} but the panoptic PNG is {ids.shape[1]}x{ids.shape[0]}",
+            image_id=image_id,
+        )
     for sid, cid in segments.items():
         if cid not in categories:
             raise InputError(f"category {cid} is not in the categories", image_id=image_id, segment_id=sid)
@@ -420,8 +430,10 @@ def overlay(
         present = [k for k in segments if k != 0 and area.get(k, 0) >= min_label_area]
         anchors = anchor_points(ids, present)
         # things first (they are what a fusion decides), then the deepest segments
-        anchors = {k: (x, y, d + (1 << 20) * bool(getattr(categories.get(segments[k]), "isthing", False)))
-                   for k, (x, y, d) in anchors.items()}
+        anchors = {
+            k: (x, y, d + (1 << 20) * bool(getattr(categories.get(segments[k]), "isthing", False)))
+            for k, (x, y, d) in anchors.items()
+        }
         texts = {k: label_text(categories.get(segments[k]), segments[k]) for k in anchors}
         boxes = place_labels(anchors, texts, ids.shape, font_size=font_size)
         rgb = draw_labels(rgb, boxes, font_size=font_size)
@@ -601,8 +613,12 @@ class DrawnRelation:
     status: str | None = None
 
 
-STATUS_COLORS: dict[str | None, RGB] = {None: ARROW_COLOR, "correct": CORRECT_COLOR, "wrong": WRONG_COLOR,
-                                         "unmatched": UNKNOWN_COLOR}
+STATUS_COLORS: dict[str | None, RGB] = {
+    None: ARROW_COLOR,
+    "correct": CORRECT_COLOR,
+    "wrong": WRONG_COLOR,
+    "unmatched": UNKNOWN_COLOR,
+}
 
 
 def relations_picture(
@@ -633,14 +649,16 @@ def relations_picture(
     used = sorted({r.front for r in relations} | {r.back for r in relations})
     for iid in used:
         if iid not in instances:
-            raise InputError("relation names an instance that is not in the instances JSON", image_id=image_id,
-                             segment_id=iid)
+            raise InputError(
+                "relation names an instance that is not in the instances JSON", image_id=image_id, segment_id=iid
+            )
     cent: dict[int, tuple[float, float]] = {}
     for iid in used:
         cid, m = instances[iid]
         if m.shape != (h, w):
-            raise InputError(f"instance mask is {m.shape[1]}x{m.shape[0]}, the image {w}x{h}", image_id=image_id,
-                             segment_id=iid)
+            raise InputError(
+                f"instance mask is {m.shape[1]}x{m.shape[0]}, the image {w}x{h}", image_id=image_id, segment_id=iid
+            )
         if not m.any():
             raise InputError("instance mask is empty", image_id=image_id, segment_id=iid)
         cent[iid] = mask_centroid(m)
@@ -652,22 +670,28 @@ def relations_picture(
     for r in sorted(relations, key=lambda r: rank.get(r.status, 0)):
         p, q = cent[r.front], cent[r.back]
         a, b = _shorten(p, q, 3.0 * scale)  # arrows meeting at a centroid stay apart
-        m = arrow_mask((h, w), a, b, width=width * scale, head_length=head_length * scale, head_width=head_width * scale)
+        m = arrow_mask(
+            (h, w), a, b, width=width * scale, head_length=head_length * scale, head_width=head_width * scale
+        )
         img[dilate(m) & ~m] = OUTLINE_COLOR
         img[m] = STATUS_COLORS.get(r.status, UNKNOWN_COLOR)
         arrows.append((r.front, r.back, p, q, r.status, m))
     boxes: list[LabelBox] = []
     if labels:
         anchors = {iid: (cent[iid][0], cent[iid][1] - 2 * font_size, int(instances[iid][1].sum())) for iid in used}
-        texts = {iid: f"{categories[instances[iid][0]].name if instances[iid][0] in categories else '?'} #{iid}"
-                 for iid in used}
+        texts = {
+            iid: f"{categories[instances[iid][0]].name if instances[iid][0] in categories else '?'} #{iid}"
+            for iid in used
+        }
         boxes = place_labels(anchors, texts, (h, w), font_size=font_size)
         img = draw_labels(img, boxes, font_size=font_size)
     info = {"arrows": [(f, b, p, q, s) for f, b, p, q, s, _ in arrows]}
     return Picture(img, None, label_mask(boxes, (h, w)), boxes, info)
 
 
-def _shorten(p: tuple[float, float], q: tuple[float, float], by: float) -> tuple[tuple[float, float], tuple[float, float]]:
+def _shorten(
+    p: tuple[float, float], q: tuple[float, float], by: float
+) -> tuple[tuple[float, float], tuple[float, float]]:
     """The segment p-q with ``by`` pixels taken off each end (unchanged when it is short)."""
     length = math.hypot(q[0] - p[0], q[1] - p[1])
     if length <= 6 * by or by <= 0:
@@ -685,8 +709,12 @@ def relations_legend(statuses: Sequence[str | None]) -> list[tuple[RGB | None, s
     if all(s is None for s in statuses):
         return [(None, "front -> back:"), (ARROW_COLOR, f"{len(statuses)} relation(s)")]
     n = {k: sum(1 for s in statuses if s == k) for k in ("correct", "wrong", "unmatched")}
-    return [(None, "front -> back:"), (CORRECT_COLOR, f"correct {n['correct']}"), (WRONG_COLOR, f"wrong {n['wrong']}"),
-            (UNKNOWN_COLOR, f"no matched proposal {n['unmatched']}")]
+    return [
+        (None, "front -> back:"),
+        (CORRECT_COLOR, f"correct {n['correct']}"),
+        (WRONG_COLOR, f"wrong {n['wrong']}"),
+        (UNKNOWN_COLOR, f"no matched proposal {n['unmatched']}"),
+    ]
 
 
 def _erode(mask: np.ndarray) -> np.ndarray:
@@ -724,8 +752,9 @@ def resize_nearest(arr: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return a[ys][:, xs]
 
 
-def title_strip(title: str | Sequence[tuple[RGB | None, str]], width: int, *, font_size: int = 11,
-                pad: int = 3) -> np.ndarray:
+def title_strip(
+    title: str | Sequence[tuple[RGB | None, str]], width: int, *, font_size: int = 11, pad: int = 3
+) -> np.ndarray:
     """A dark strip ``width`` pixels wide with a title in white. The title is a string, or a
     legend: ``(colour, text)`` items, each drawn as a colour swatch (none for ``None``)
     followed by its text. Items that do not fit on a line go to the next one; an item wider
@@ -756,19 +785,20 @@ def title_strip(title: str | Sequence[tuple[RGB | None, str]], width: int, *, fo
         top = pad + line * line_h
         if color is not None:
             y0 = top + (line_h - sw) // 2
-            strip[y0:y0 + sw, x:min(x + sw, width - pad)] = color
+            strip[y0 : y0 + sw, x : min(x + sw, width - pad)] = color
             x += sw + 3
         cw = min(cov.shape[1], max(0, width - pad - x))
         if cw > 0:
             y0 = top + (line_h - cov.shape[0]) // 2
             c = cov[:, :cw].astype(np.float32)[..., None] / 255.0
-            region = strip[y0:y0 + cov.shape[0], x:x + cw].astype(np.float32)
-            strip[y0:y0 + cov.shape[0], x:x + cw] = np.rint(c * 255.0 + (1.0 - c) * region).astype(np.uint8)
+            region = strip[y0 : y0 + cov.shape[0], x : x + cw].astype(np.float32)
+            strip[y0 : y0 + cov.shape[0], x : x + cw] = np.rint(c * 255.0 + (1.0 - c) * region).astype(np.uint8)
     return strip
 
 
-def panels(images: Sequence[np.ndarray], titles: Sequence[Any] | None = None, *, gap: int = 4,
-           font_size: int = 11) -> tuple[np.ndarray, list[tuple[int, int]]]:
+def panels(
+    images: Sequence[np.ndarray], titles: Sequence[Any] | None = None, *, gap: int = 4, font_size: int = 11
+) -> tuple[np.ndarray, list[tuple[int, int]]]:
     """Side-by-side panels (same height) with an optional title strip above each (a string
     or a legend, see :func:`title_strip`); returns the picture and each panel's top-left
     ``(x, y)`` in it."""
@@ -785,9 +815,9 @@ def panels(images: Sequence[np.ndarray], titles: Sequence[Any] | None = None, *,
     for k, im in enumerate(images):
         if strips:
             s = strips[k]
-            out[:s.shape[0], x:x + im.shape[1]] = s
-            out[s.shape[0]:th, x:x + im.shape[1]] = 32
-        out[th:th + h, x:x + im.shape[1]] = im
+            out[: s.shape[0], x : x + im.shape[1]] = s
+            out[s.shape[0] : th, x : x + im.shape[1]] = 32
+        out[th : th + h, x : x + im.shape[1]] = im
         where.append((x, th))
         x += im.shape[1] + gap
     return out, where
@@ -876,8 +906,9 @@ def sweep_figure(df: Any, *, metric: str = "PQ", style: str = "heatmap", unit: s
                     if np.isfinite(v):
                         r, g_, b, _ = im.cmap(im.norm(v))
                         dark = 0.299 * r + 0.587 * g_ + 0.114 * b < 0.5
-                        ax.text(j, i, f"{v:.1f}", ha="center", va="center", fontsize=8,
-                                color="white" if dark else "black")
+                        ax.text(
+                            j, i, f"{v:.1f}", ha="center", va="center", fontsize=8, color="white" if dark else "black"
+                        )
         fig.colorbar(im, ax=list(axes), label=label)
         fig.suptitle(f"Threshold sweep (Table 1): {metric}, rap rows{base_note}")
         return fig
@@ -954,8 +985,9 @@ def gap_matrix(df: Any, value: str | None = None) -> tuple[Any, str]:
     first = df.columns[0]
     nums = [c for c in df.columns[1:] if df[c].dtype.kind in "fiu"]
     if not nums:
-        raise InputError("relation-gap table needs columns front, back and a value, or a first label column "
-                         "and numeric columns")
+        raise InputError(
+            "relation-gap table needs columns front, back and a value, or a first label column and numeric columns"
+        )
     return df.set_index(first)[nums], value or "value"
 
 
@@ -968,8 +1000,13 @@ def gap_figure(df: Any, *, value: str | None = None, unit: str | None = None) ->
     fig = _figure(min(2.5 + 0.45 * n_c, 24), min(2.0 + 0.4 * n_r, 24))
     ax = fig.subplots()
     lim = float(np.nanmax(np.abs(vals), initial=0.0)) or 1.0
-    im = ax.imshow(vals, cmap="RdBu_r", vmin=-lim if np.nanmin(vals, initial=0) < 0 else None,
-                   vmax=lim if np.nanmin(vals, initial=0) < 0 else None, aspect="auto")
+    im = ax.imshow(
+        vals,
+        cmap="RdBu_r",
+        vmin=-lim if np.nanmin(vals, initial=0) < 0 else None,
+        vmax=lim if np.nanmin(vals, initial=0) < 0 else None,
+        aspect="auto",
+    )
     ax.set_xticks(range(n_c), [str(c) for c in mat.columns], rotation=60, ha="right", fontsize=7)
     ax.set_yticks(range(n_r), [str(r) for r in mat.index], fontsize=7)
     ax.set_xlabel(str(mat.columns.name or "back"))
@@ -980,8 +1017,15 @@ def gap_figure(df: Any, *, value: str | None = None, unit: str | None = None) ->
                 if np.isfinite(vals[i, j]):
                     r, g, b, _ = im.cmap(im.norm(vals[i, j]))
                     dark = 0.299 * r + 0.587 * g + 0.114 * b < 0.5
-                    ax.text(j, i, f"{vals[i, j]:.2g}", ha="center", va="center", fontsize=6,
-                            color="white" if dark else "black")
+                    ax.text(
+                        j,
+                        i,
+                        f"{vals[i, j]:.2g}",
+                        ha="center",
+                        va="center",
+                        fontsize=6,
+                        color="white" if dark else "black",
+                    )
     fig.colorbar(im, ax=ax, label=f"{name}{' (%)' if pct else ''}")
     ax.set_title("Per-category relation gap (Fig. 3)")
     return fig
@@ -997,10 +1041,43 @@ def figure_rgb(fig: Any) -> np.ndarray:
 
 
 __all__ = [
-    "category_palette", "distinct_color", "segment_categories", "color_segments", "blend", "grey_image", "dim",
-    "contour_mask", "text_coverage", "LabelBox", "anchor_points", "place_labels", "label_mask", "draw_labels",
-    "Picture", "label_text", "overlay", "corresponding_pixels", "agree_mask", "differ_mask", "compare_panel",
-    "mask_centroid", "arrow_mask", "dilate", "DrawnRelation", "STATUS_COLORS", "relations_picture", "relations_legend", "fit_size",
-    "resize_nearest", "title_strip", "panels", "table_unit", "sweep_figure", "ablation_figure", "gap_matrix",
-    "gap_figure", "figure_rgb", "PLOT_HINT",
+    "category_palette",
+    "distinct_color",
+    "segment_categories",
+    "color_segments",
+    "blend",
+    "grey_image",
+    "dim",
+    "contour_mask",
+    "text_coverage",
+    "LabelBox",
+    "anchor_points",
+    "place_labels",
+    "label_mask",
+    "draw_labels",
+    "Picture",
+    "label_text",
+    "overlay",
+    "corresponding_pixels",
+    "agree_mask",
+    "differ_mask",
+    "compare_panel",
+    "mask_centroid",
+    "arrow_mask",
+    "dilate",
+    "DrawnRelation",
+    "STATUS_COLORS",
+    "relations_picture",
+    "relations_legend",
+    "fit_size",
+    "resize_nearest",
+    "title_strip",
+    "panels",
+    "table_unit",
+    "sweep_figure",
+    "ablation_figure",
+    "gap_matrix",
+    "gap_figure",
+    "figure_rgb",
+    "PLOT_HINT",
 ]

@@ -33,8 +33,9 @@ raise :class:`~rapkit.errors.InputError` naming the image and segment (panoptica
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -62,7 +63,7 @@ class PairHistogram:
     shape: tuple[int, int] | None = None
 
     @classmethod
-    def from_keys(cls, keys: np.ndarray, counts: np.ndarray, shape: tuple[int, int] | None = None) -> "PairHistogram":
+    def from_keys(cls, keys: np.ndarray, counts: np.ndarray, shape: tuple[int, int] | None = None) -> PairHistogram:
         """From combined keys ``gt * 2**24 + pred`` (any order, unique) and their counts."""
         keys = np.asarray(keys, dtype=np.uint64)
         counts = np.asarray(counts, dtype=np.int64)
@@ -137,7 +138,7 @@ class PQStats:
     def n_images(self) -> int:
         return int(self.orders.size)
 
-    def merge(self, other: "PQStats") -> "PQStats":
+    def merge(self, other: PQStats) -> PQStats:
         """A new PQStats covering both operands (commutative and associative).
 
         >>> (PQStats() + PQStats()).n_images
@@ -147,10 +148,10 @@ class PQStats:
             raise TypeError(f"cannot merge PQStats with {type(other).__name__}")
         return merge_stats([self, other])
 
-    def __add__(self, other: "PQStats") -> "PQStats":
+    def __add__(self, other: PQStats) -> PQStats:
         return self.merge(other)
 
-    def __radd__(self, other: Any) -> "PQStats":  # sum([...]) starts from 0
+    def __radd__(self, other: Any) -> PQStats:  # sum([...]) starts from 0
         if isinstance(other, int) and other == 0:
             return self
         return NotImplemented
@@ -159,9 +160,14 @@ class PQStats:
         idx = np.lexsort((self.rank, self.order))
         nz = lambda d: {k: v for k, v in d.items() if v}  # noqa: E731
         return (
-            nz(self.tp), nz(self.fp), nz(self.fn),
-            self.order[idx].tolist(), self.rank[idx].tolist(), self.category[idx].tolist(),
-            self.iou[idx].tolist(), sorted(self.orders.tolist()),
+            nz(self.tp),
+            nz(self.fp),
+            nz(self.fn),
+            self.order[idx].tolist(),
+            self.rank[idx].tolist(),
+            self.category[idx].tolist(),
+            self.iou[idx].tolist(),
+            sorted(self.orders.tolist()),
         )
 
     def __eq__(self, other: object) -> bool:
@@ -184,7 +190,7 @@ class PQStats:
         }
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "PQStats":
+    def from_dict(cls, d: Mapping[str, Any]) -> PQStats:
         """Inverse of :meth:`to_dict`."""
         return cls(
             tp={int(k): int(v) for k, v in d["tp"].items()},
@@ -323,11 +329,15 @@ def pq_stats(
                 continue
             raise InputError("id in the prediction PNG but not in its JSON", image_id=image_id, segment_id=p_id)
         if pred_cat[p_id] not in cats:
-            raise InputError(f"predicted segment has unknown category_id {pred_cat[p_id]}", image_id=image_id, segment_id=p_id)
+            raise InputError(
+                f"predicted segment has unknown category_id {pred_cat[p_id]}", image_id=image_id, segment_id=p_id
+            )
     missing = [sid for sid in pred_cat if sid not in pred_area]
     if missing:
         raise InputError(
-            f"predicted segment(s) {missing} in the JSON but not in the prediction PNG", image_id=image_id, segment_id=missing[0]
+            f"predicted segment(s) {missing} in the JSON but not in the prediction PNG",
+            image_id=image_id,
+            segment_id=missing[0],
         )
     void_inter: dict[int, int] = {}
     for g_id, p_id, c in zip(hg, hp, hc):
@@ -439,8 +449,15 @@ class ClassResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "category_id": self.category_id, "name": self.name, "isthing": self.isthing,
-            "pq": self.pq, "sq": self.sq, "rq": self.rq, "tp": self.tp, "fp": self.fp, "fn": self.fn,
+            "category_id": self.category_id,
+            "name": self.name,
+            "isthing": self.isthing,
+            "pq": self.pq,
+            "sq": self.sq,
+            "rq": self.rq,
+            "tp": self.tp,
+            "fp": self.fp,
+            "fn": self.fn,
             "iou": self.iou,
         }
 

@@ -40,8 +40,9 @@ use the rapkit matching under both protocols (the authors' code has neither).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any, Iterable, Literal, Mapping, Sequence
+from typing import Any, Literal
 
 import numpy as np
 
@@ -76,7 +77,7 @@ class RelationAccStats:
     pair_score_correct: int = 0
     box_matched: int = 0  # protocol "authors": proposals matched to an instance by box IoU (0 otherwise)
 
-    def __add__(self, other: "RelationAccStats") -> "RelationAccStats":
+    def __add__(self, other: RelationAccStats) -> RelationAccStats:
         if not isinstance(other, RelationAccStats):
             return NotImplemented
         return RelationAccStats(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
@@ -132,9 +133,13 @@ def match_proposals(scene: Scene, instances: Sequence[InstanceMask], iou_thresho
             ay0, ay1 = max(y0, gy0), min(y1, gy0 + gh)
             if ax0 >= ax1 or ay0 >= ay1:
                 continue
-            crop = scene.masks[scene.offsets[k]:scene.offsets[k + 1]].reshape(x1 - x0, y1 - y0)
-            inter = int(np.count_nonzero(crop[ax0 - x0:ax1 - x0, ay0 - y0:ay1 - y0].astype(bool)
-                                         & gt_t[ax0 - gx0:ax1 - gx0, ay0 - gy0:ay1 - gy0]))
+            crop = scene.masks[scene.offsets[k] : scene.offsets[k + 1]].reshape(x1 - x0, y1 - y0)
+            inter = int(
+                np.count_nonzero(
+                    crop[ax0 - x0 : ax1 - x0, ay0 - y0 : ay1 - y0].astype(bool)
+                    & gt_t[ax0 - gx0 : ax1 - gx0, ay0 - gy0 : ay1 - gy0]
+                )
+            )
             union = int(scene.areas[k]) + garea - inter
             iou = inter / union if union else 0.0
             if iou > iou_threshold:
@@ -170,8 +175,14 @@ def image_relation_stats(
         front_of[(f, b)] = f
         front_of[(b, f)] = f
     pm = match if pair_match is None else pair_match
-    st = RelationAccStats(images=1, proposals=len(scene), instances=int(n_instances),
-                          matched=int((pm >= 0).sum()), events=int(events.shape[0]), gt_pairs=len(rel_list))
+    st = RelationAccStats(
+        images=1,
+        proposals=len(scene),
+        instances=int(n_instances),
+        matched=int((pm >= 0).sum()),
+        events=int(events.shape[0]),
+        gt_pairs=len(rel_list),
+    )
     for i, j in events.tolist():
         a, b = int(match[i]), int(match[j])
         if a < 0 or b < 0 or a == b:
@@ -383,8 +394,10 @@ def authors_events(scene: Scene, result: FusionResult, params: FusionParams) -> 
             if under[j + 1] > 0:
                 out.append((i, j))
         if hit != (st == OVERLAP):
-            raise RuntimeError(f"image {scene.image_id}: replay of proposal #{i} disagrees with the fusion "
-                               f"(excessive-overlap hit {hit}, status {st})")
+            raise RuntimeError(
+                f"image {scene.image_id}: replay of proposal #{i} disagrees with the fusion "
+                f"(excessive-overlap hit {hit}, status {st})"
+            )
         if st in (KEPT, EMPTIED):
             take = mask & (val > scene.relations[i]) if ra else mask & (seg == 0)
             seg[take] = i + 1
@@ -478,9 +491,14 @@ def category_pair_table(
     rows = []
     for (fc, bc), (n, correct, ties, gap) in stats.cells.items():
         row: dict[str, Any] = {
-            "front": names.get(fc, str(fc)), "back": names.get(bc, str(bc)), "front_id": fc, "back_id": bc,
-            "mean_gap": gap / n if n else float("nan"), "accuracy": correct / n if n else float("nan"),
-            "pairs": int(n), "ties": int(ties),
+            "front": names.get(fc, str(fc)),
+            "back": names.get(bc, str(bc)),
+            "front_id": fc,
+            "back_id": bc,
+            "mean_gap": gap / n if n else float("nan"),
+            "accuracy": correct / n if n else float("nan"),
+            "pairs": int(n),
+            "ties": int(ties),
         }
         if train_counts is not None:
             row["train_count"] = int(train_counts.get((fc, bc), 0))
@@ -491,6 +509,7 @@ def category_pair_table(
     df = pd.DataFrame(rows, columns=cols)
     key = "train_count" if train_counts is not None else "pairs"
     if len(df):
-        df = df.sort_values([key, "pairs", "front_id", "back_id"], ascending=[False, False, True, True],
-                            kind="stable").reset_index(drop=True)
+        df = df.sort_values(
+            [key, "pairs", "front_id", "back_id"], ascending=[False, False, True, True], kind="stable"
+        ).reset_index(drop=True)
     return df

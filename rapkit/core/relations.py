@@ -36,7 +36,8 @@ the image's panoptic id map:
 
 from __future__ import annotations
 
-from typing import Literal, Sequence
+from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 
@@ -254,7 +255,9 @@ def extract_relations(
         if m.mask.dtype != np.bool_ or m.mask.ndim != 2:
             raise ValueError(f"instance {m.id}: mask must be a 2-D bool array")
         if h and w and (m.x0 < 0 or m.y0 < 0 or m.x0 + w > width or m.y0 + h > height):
-            raise InputError(f"instance {m.id}: mask crop {m.bbox} lies outside the {width}x{height} image", image_id=image_id)
+            raise InputError(
+                f"instance {m.id}: mask crop {m.bbox} lies outside the {width}x{height} image", image_id=image_id
+            )
     histograms, visibility = _kernels(kernels)
 
     seg_sorted = sorted(segments, key=lambda s: s.id)

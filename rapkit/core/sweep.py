@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -140,8 +141,14 @@ def prepare_image(
         if isinstance(s, Segment):
             segs.append({"id": s.id, "category_id": s.category_id, "area": s.area, "iscrowd": s.iscrowd})
         else:
-            segs.append({"id": int(s["id"]), "category_id": int(s["category_id"]), "area": s.get("area", 0),
-                         "iscrowd": int(s.get("iscrowd", 0))})
+            segs.append(
+                {
+                    "id": int(s["id"]),
+                    "category_id": int(s["category_id"]),
+                    "area": s.get("area", 0),
+                    "iscrowd": int(s.get("iscrowd", 0)),
+                }
+            )
     return SweepImage(
         image_id=scene.image_id,
         position=int(position),
@@ -175,8 +182,21 @@ def fuse_prepared(img: SweepImage, params: FusionParams, is_stuff: np.ndarray):
         bad = int(order[np.isnan(img.relations[order])][0])
         raise InputError(f"proposal #{bad} has no relation value (needed by strategy rap)", image_id=img.image_id)
     owner, status, visible = k.fuse_atoms(
-        img.weight, img.ptr, img.idx, img.areas, img.boxes, img.labels, img.relations, order, img.overlaps,
-        tau=params.tau, gamma=params.gamma, ra=ra, ca=ca, eo=eo, reference=reference,
+        img.weight,
+        img.ptr,
+        img.idx,
+        img.areas,
+        img.boxes,
+        img.labels,
+        img.relations,
+        order,
+        img.overlaps,
+        tau=params.tau,
+        gamma=params.gamma,
+        ra=ra,
+        ca=ca,
+        eo=eo,
+        reference=reference,
     )
     status = reported(status)  # not a candidate: dropped by score
     n = img.areas.shape[0]
@@ -194,7 +214,9 @@ def fuse_prepared(img: SweepImage, params: FusionParams, is_stuff: np.ndarray):
     return pred, segs, status
 
 
-def image_stats(img: SweepImage, params: FusionParams, categories: Mapping[int, Category], is_stuff: np.ndarray | None = None):
+def image_stats(
+    img: SweepImage, params: FusionParams, categories: Mapping[int, Category], is_stuff: np.ndarray | None = None
+):
     """PQ statistics of one prepared image fused with ``params`` (no pixels touched)."""
     from ..kernels import sweep as k
     from .pq import PairHistogram, pq_stats

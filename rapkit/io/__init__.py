@@ -7,8 +7,16 @@ The adapters (:mod:`rapkit.io.adapters`) are exported here, loaded on first use:
 >>> from rapkit.io import ProposalWriter, write_semantic_png   # doctest: +SKIP
 """
 
-_ADAPTERS = ("ProposalWriter", "write_semantic_png", "write_image_info", "semantic_png_name",
-             "contiguous_label_map", "resolve_label_map", "COCO80", "BUILTIN_LABEL_MAPS")
+_ADAPTERS = (
+    "ProposalWriter",
+    "write_semantic_png",
+    "write_image_info",
+    "semantic_png_name",
+    "contiguous_label_map",
+    "resolve_label_map",
+    "COCO80",
+    "BUILTIN_LABEL_MAPS",
+)
 
 
 def __getattr__(name: str):

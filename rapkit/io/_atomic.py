@@ -100,7 +100,7 @@ def process_start_time(pid: int) -> int | None:
         return None
     try:
         # field 2 (comm) is in parentheses and may hold spaces: count fields after the last ')'
-        rest = stat[stat.rindex(b")") + 2:].split()
+        rest = stat[stat.rindex(b")") + 2 :].split()
         return int(rest[22 - 3])
     except (ValueError, IndexError):
         return None
@@ -231,7 +231,7 @@ def fsync_tree(p: Path) -> None:
     if p.is_symlink() or not p.is_dir():
         _fsync_path(p)
         return
-    for root, dirs, files in os.walk(p, topdown=False):
+    for root, _dirs, files in os.walk(p, topdown=False):
         for f in files:
             fp = os.path.join(root, f)
             if not os.path.islink(fp):
@@ -344,8 +344,10 @@ def _holder(lp: Path) -> str:
 
 
 def _busy(p: Path, lp: Path) -> ConfigError:
-    return ConfigError(f"{p}: another rapkit process{_holder(lp)} is writing this output; "
-                       "wait for it to finish (or stop it) and run again")
+    return ConfigError(
+        f"{p}: another rapkit process{_holder(lp)} is writing this output; "
+        "wait for it to finish (or stop it) and run again"
+    )
 
 
 #: seconds a writer waits for a held lock before giving up: long enough for another run's
@@ -428,7 +430,7 @@ def _tidy(parent: Path, n: str, held: Path | None, removed: list[Path]) -> None:
         suffix = "." + tag
         if not n.endswith(suffix) or len(n) <= len(suffix) + 1:
             continue
-        target = parent / n[1:-len(suffix)]
+        target = parent / n[1 : -len(suffix)]
         if held is not None and target == held:
             if recover:
                 _recover(target)

@@ -62,9 +62,86 @@ from .semantic import known_labels
 
 #: COCO's 80 thing category ids in contiguous order (detectron2 / mmdetection label i -> COCO80[i])
 COCO80: tuple[int, ...] = (
-    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 27, 28, 31, 32,
-    33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59,
-    60, 61, 62, 63, 64, 65, 67, 70, 72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82, 84, 85, 86, 87, 88, 89, 90,
+    1,
+    2,
+    3,
+    4,
+    5,
+    6,
+    7,
+    8,
+    9,
+    10,
+    11,
+    13,
+    14,
+    15,
+    16,
+    17,
+    18,
+    19,
+    20,
+    21,
+    22,
+    23,
+    24,
+    25,
+    27,
+    28,
+    31,
+    32,
+    33,
+    34,
+    35,
+    36,
+    37,
+    38,
+    39,
+    40,
+    41,
+    42,
+    43,
+    44,
+    46,
+    47,
+    48,
+    49,
+    50,
+    51,
+    52,
+    53,
+    54,
+    55,
+    56,
+    57,
+    58,
+    59,
+    60,
+    61,
+    62,
+    63,
+    64,
+    65,
+    67,
+    70,
+    72,
+    73,
+    74,
+    75,
+    76,
+    77,
+    78,
+    79,
+    80,
+    81,
+    82,
+    84,
+    85,
+    86,
+    87,
+    88,
+    89,
+    90,
 )
 
 BUILTIN_LABEL_MAPS = ("coco80", "coco91")
@@ -103,16 +180,21 @@ def resolve_label_map(label_map: LabelMapLike) -> dict[int, int] | None:
             return {i: c for i, c in enumerate(COCO80)}
         if name == "coco91":
             return {c: c for c in COCO80}
-        raise ConfigError(f"unknown label map {label_map!r}; built-in maps: {', '.join(BUILTIN_LABEL_MAPS)} "
-                          "(or pass a list indexed by label, or a dict)")
+        raise ConfigError(
+            f"unknown label map {label_map!r}; built-in maps: {', '.join(BUILTIN_LABEL_MAPS)} "
+            "(or pass a list indexed by label, or a dict)"
+        )
     if isinstance(label_map, Mapping):
         items = list(label_map.items())
     elif isinstance(label_map, (Sequence, np.ndarray)) and not isinstance(label_map, (bytes, bytearray)):
-        items = list(enumerate(np.asarray(label_map, dtype=object).tolist() if isinstance(label_map, np.ndarray)
-                               else label_map))
+        items = list(
+            enumerate(np.asarray(label_map, dtype=object).tolist() if isinstance(label_map, np.ndarray) else label_map)
+        )
     else:
-        raise ConfigError(f"label_map must be None, a list, a dict or one of {', '.join(BUILTIN_LABEL_MAPS)}, "
-                          f"got {type(label_map).__name__}")
+        raise ConfigError(
+            f"label_map must be None, a list, a dict or one of {', '.join(BUILTIN_LABEL_MAPS)}, "
+            f"got {type(label_map).__name__}"
+        )
     out: dict[int, int] = {}
     for k, v in items:
         if not _is_int(k):
@@ -174,8 +256,9 @@ def _image_dict(i: Any) -> Any:
 def _vector(x: Any, n: int, name: str, iid: Any, file: Any) -> np.ndarray:
     a = np.asarray(x)
     if a.ndim == 0 or a.ndim > 1 and not (a.ndim == 2 and a.shape[1] == 1):
-        raise InputError(f"{name} must be a vector of {n} values (one per mask), got shape {a.shape}",
-                         file=file, image_id=iid)
+        raise InputError(
+            f"{name} must be a vector of {n} values (one per mask), got shape {a.shape}", file=file, image_id=iid
+        )
     a = a.reshape(-1)
     if a.shape[0] != n:
         raise InputError(f"{name} has {a.shape[0]} values but there are {n} masks", file=file, image_id=iid)
@@ -188,8 +271,16 @@ def _first(bad: np.ndarray) -> int:
     return int(np.flatnonzero(bad)[0])
 
 
-def map_labels(labels: np.ndarray, lmap: dict[int, int] | None, *, what: str = "labels", iid: Any = None,
-               file: Any = None, describe: str = "the label map", allow_void: bool = False) -> np.ndarray:
+def map_labels(
+    labels: np.ndarray,
+    lmap: dict[int, int] | None,
+    *,
+    what: str = "labels",
+    iid: Any = None,
+    file: Any = None,
+    describe: str = "the label map",
+    allow_void: bool = False,
+) -> np.ndarray:
     """``labels`` (any shape, integer values) -> category ids (int64) through ``lmap``
     (:func:`resolve_label_map`; ``None`` = identity); an InputError names the first label
     not in the map (``what[index]``), a NaN or a non-integer value.
@@ -205,7 +296,9 @@ def map_labels(labels: np.ndarray, lmap: dict[int, int] | None, *, what: str = "
         frac = a != np.round(a)
         if frac.any():
             k = _first(frac.ravel())
-            raise InputError(f"{what}{_index(a, frac)} = {float(a.ravel()[k])!r} is not an integer label", file=file, image_id=iid)
+            raise InputError(
+                f"{what}{_index(a, frac)} = {float(a.ravel()[k])!r} is not an integer label", file=file, image_id=iid
+            )
         a = a.astype(np.int64)
     elif a.dtype.kind == "b" or a.dtype.kind not in "iu":
         raise InputError(f"{what} must be integers, got dtype {a.dtype}", file=file, image_id=iid)
@@ -260,8 +353,15 @@ class ProposalWriter:
     ...     w.add(1, np.ones((1, 4, 4), bool), [0.9], [1], relations=[0.3])
     """
 
-    def __init__(self, path: str | os.PathLike, label_map: LabelMapLike = None, force: bool = False, *,
-                 categories: Any = None, images: Any = None) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        label_map: LabelMapLike = None,
+        force: bool = False,
+        *,
+        categories: Any = None,
+        images: Any = None,
+    ) -> None:
         self.path = Path(path)
         self.label_map = label_map
         self._lmap = resolve_label_map(label_map)
@@ -294,8 +394,16 @@ class ProposalWriter:
     def closed(self) -> bool:
         return not self._open
 
-    def add(self, image_id: int, masks: Any, scores: Any, labels: Any, relations: Any = None,
-            height: int | None = None, width: int | None = None) -> int:
+    def add(
+        self,
+        image_id: int,
+        masks: Any,
+        scores: Any,
+        labels: Any,
+        relations: Any = None,
+        height: int | None = None,
+        width: int | None = None,
+    ) -> int:
         """Validate and append one image's proposals; returns how many were written.
 
         ``masks``: (N, H, W) bool, or uint8 holding 0/1 (convert torch tensors with
@@ -320,30 +428,47 @@ class ProposalWriter:
                 raise InputError("image is not in the image list", file=file, image_id=iid)
         m = np.asarray(masks)
         if m.ndim != 3:
-            hint = (" (torchvision's N x 1 x H x W mask probabilities: pass masks[:, 0] > 0.5)"
-                    if m.ndim == 4 and m.shape[1] == 1 else "")
+            hint = (
+                " (torchvision's N x 1 x H x W mask probabilities: pass masks[:, 0] > 0.5)"
+                if m.ndim == 4 and m.shape[1] == 1
+                else ""
+            )
             raise InputError(f"masks must be N x H x W, got shape {m.shape}{hint}", file=file, image_id=iid)
         n, h, w = (int(v) for v in m.shape)
         if n == 0 and (h == 0 or w == 0):
             h = int(height) if height is not None else (info.height if info else 0)
             w = int(width) if width is not None else (info.width if info else 0)
         if height is not None and int(height) != h or width is not None and int(width) != w:
-            raise InputError(f"masks are {w}x{h} but height x width is given as {width}x{height}",
-                             file=file, image_id=iid)
+            raise InputError(
+                f"masks are {w}x{h} but height x width is given as {width}x{height}", file=file, image_id=iid
+            )
         if info is not None and (h, w) != (info.height, info.width):
-            raise InputError(f"masks are {w}x{h} but the image is {info.width}x{info.height} in the image list",
-                             file=file, image_id=iid)
+            raise InputError(
+                f"masks are {w}x{h} but the image is {info.width}x{info.height} in the image list",
+                file=file,
+                image_id=iid,
+            )
         if h <= 0 or w <= 0:
-            raise InputError(f"masks have no pixels ({w}x{h}); give height and width for an image without proposals",
-                             file=file, image_id=iid)
+            raise InputError(
+                f"masks have no pixels ({w}x{h}); give height and width for an image without proposals",
+                file=file,
+                image_id=iid,
+            )
         if m.dtype == np.uint8:
             bad = (m > 1).reshape(n, -1).any(axis=1)
             if bad.any():
-                raise InputError(f"masks[{_first(bad)}] holds values other than 0 and 1 (uint8 masks are 0/1; "
-                                 "threshold probabilities first, e.g. masks > 0.5)", file=file, image_id=iid)
+                raise InputError(
+                    f"masks[{_first(bad)}] holds values other than 0 and 1 (uint8 masks are 0/1; "
+                    "threshold probabilities first, e.g. masks > 0.5)",
+                    file=file,
+                    image_id=iid,
+                )
         elif m.dtype != np.bool_:
-            raise InputError(f"masks must be bool or uint8 (0/1), got {m.dtype}; threshold probabilities first, "
-                             "e.g. masks > 0.5", file=file, image_id=iid)
+            raise InputError(
+                f"masks must be bool or uint8 (0/1), got {m.dtype}; threshold probabilities first, e.g. masks > 0.5",
+                file=file,
+                image_id=iid,
+            )
         s = _vector(scores, n, "scores", iid, file).astype(np.float64)
         nan = np.isnan(s)
         if nan.any():
@@ -358,19 +483,28 @@ class ProposalWriter:
             for k, c in enumerate(cids.tolist()):
                 cat = self._cats.get(c)
                 if cat is None:
-                    raise InputError(f"labels[{k}] = {int(lab[k])} maps to category {c}, which is not in the categories",
-                                     file=file, image_id=iid)
+                    raise InputError(
+                        f"labels[{k}] = {int(lab[k])} maps to category {c}, which is not in the categories",
+                        file=file,
+                        image_id=iid,
+                    )
                 if not cat.isthing:
-                    raise InputError(f"labels[{k}] = {int(lab[k])} maps to category {c} ({cat.name}), a stuff category, "
-                                     "not a thing", file=file, image_id=iid)
+                    raise InputError(
+                        f"labels[{k}] = {int(lab[k])} maps to category {c} ({cat.name}), a stuff category, not a thing",
+                        file=file,
+                        image_id=iid,
+                    )
         rel = None
         if relations is not None:
             rel = _vector(relations, n, "relations", iid, file).astype(np.float64)
             bad = ~np.isfinite(rel)
             if bad.any():
                 k = _first(bad)
-                raise InputError(f"relations[{k}] = {float(rel[k])!r} is not a finite number (pass relations=None for none)",
-                                 file=file, image_id=iid)
+                raise InputError(
+                    f"relations[{k}] = {float(rel[k])!r} is not a finite number (pass relations=None for none)",
+                    file=file,
+                    image_id=iid,
+                )
         # everything checked: encode and write this image
         from pycocotools import mask as mask_utils
 
@@ -437,9 +571,17 @@ class ProposalWriter:
 # --------------------------------------------------------------------------- semantic
 
 
-def write_semantic_png(path: str | os.PathLike, label_map_or_logits: Any, label_map: LabelMapLike = None, *,
-                       categories: Any = None, height: int | None = None, width: int | None = None,
-                       image_id: Any = None, force: bool = False) -> Path:
+def write_semantic_png(
+    path: str | os.PathLike,
+    label_map_or_logits: Any,
+    label_map: LabelMapLike = None,
+    *,
+    categories: Any = None,
+    height: int | None = None,
+    width: int | None = None,
+    image_id: Any = None,
+    force: bool = False,
+) -> Path:
     """Write one image's semantic map as an 8-bit PNG of category ids (0 = void), the format
     of ``rapkit fuse --semantic DIR`` (name it like the image with ``.png``:
     :func:`semantic_png_name`).
@@ -460,7 +602,9 @@ def write_semantic_png(path: str | os.PathLike, label_map_or_logits: Any, label_
     a = np.asarray(label_map_or_logits)
     if a.ndim == 3:
         if a.dtype.kind not in "biuf" or a.shape[0] == 0:
-            raise InputError(f"logits must be C x H x W numbers with C >= 1, got {a.dtype} {a.shape}", file=p, image_id=iid)
+            raise InputError(
+                f"logits must be C x H x W numbers with C >= 1, got {a.dtype} {a.shape}", file=p, image_id=iid
+            )
         if a.dtype.kind == "f":
             nan = np.isnan(a)
             if nan.any():
@@ -471,35 +615,49 @@ def write_semantic_png(path: str | os.PathLike, label_map_or_logits: Any, label_
         labels = a
         what = "labels"
     else:
-        raise InputError(f"a semantic map must be H x W labels or C x H x W logits, got shape {a.shape}",
-                         file=p, image_id=iid)
+        raise InputError(
+            f"a semantic map must be H x W labels or C x H x W logits, got shape {a.shape}", file=p, image_id=iid
+        )
     h, w = labels.shape
     if h == 0 or w == 0:
         raise InputError("the semantic map has no pixels", file=p, image_id=iid)
     if height is not None and int(height) != h or width is not None and int(width) != w:
-        raise InputError(f"the semantic map is {w}x{h} but height x width is given as {width}x{height}",
-                         file=p, image_id=iid)
+        raise InputError(
+            f"the semantic map is {w}x{h} but height x width is given as {width}x{height}", file=p, image_id=iid
+        )
     lmap = resolve_label_map(label_map)
     if lmap is None:
         ids = map_labels(labels, None, what=what, iid=iid, file=p)
         out = (ids < 0) | (ids > 255)
         if out.any():
-            raise InputError(f"{what}{_index(ids, out)} = {int(ids.ravel()[_first(out.ravel())])} is not a category id "
-                             "that fits an 8-bit PNG (1..254; 0 and 255 are void)", file=p, image_id=iid)
+            raise InputError(
+                f"{what}{_index(ids, out)} = {int(ids.ravel()[_first(out.ravel())])} is not a category id "
+                "that fits an 8-bit PNG (1..254; 0 and 255 are void)",
+                file=p,
+                image_id=iid,
+            )
     else:
         ids = map_labels(labels, lmap, what=what, iid=iid, file=p, describe=_describe(label_map), allow_void=True)
         big = ids > 254
         if big.any():
-            raise InputError(f"{what}{_index(ids, big)} maps to category {int(ids.ravel()[_first(big.ravel())])}, "
-                             "which does not fit an 8-bit PNG (ids 1..254)", file=p, image_id=iid)
+            raise InputError(
+                f"{what}{_index(ids, big)} maps to category {int(ids.ravel()[_first(big.ravel())])}, "
+                "which does not fit an 8-bit PNG (ids 1..254)",
+                file=p,
+                image_id=iid,
+            )
     ids8 = ids.astype(np.uint8)
     cats = _categories(categories)
     if cats is not None:
         known = known_labels(cats)
         bad = ~known[ids8]
         if bad.any():
-            raise InputError(f"{what}{_index(ids8, bad)} gives category {int(ids8.ravel()[_first(bad.ravel())])}, "
-                             "which is not in the categories", file=p, image_id=iid)
+            raise InputError(
+                f"{what}{_index(ids8, bad)} gives category {int(ids8.ravel()[_first(bad.ravel())])}, "
+                "which is not in the categories",
+                file=p,
+                image_id=iid,
+            )
     return write_bytes_atomic(p, encode_png_labels(ids8), force)
 
 
@@ -515,8 +673,9 @@ def semantic_png_name(file_name: str) -> str:
 # --------------------------------------------------------------------------- image list
 
 
-def write_image_info(path: str | os.PathLike, images: Iterable[Any], *, categories: Any = None,
-                     force: bool = False) -> Path:
+def write_image_info(
+    path: str | os.PathLike, images: Iterable[Any], *, categories: Any = None, force: bool = False
+) -> Path:
     """Write the image list (``--image-info``): ``{"images": [{id, file_name, height, width}]}``,
     plus ``categories`` (COCO panoptic category dicts, ``Category`` objects or a file) when
     given, so the same file also serves as ``--categories``.
@@ -535,11 +694,17 @@ def write_image_info(path: str | os.PathLike, images: Iterable[Any], *, categori
             raise InputError("image has no file_name", file=path, image_id=info.id)
         stem = Path(info.file_name).stem
         if stem in seen:
-            raise InputError(f"file name {info.file_name!r} has the stem of image {seen[stem]}'s (the PNGs would clash)",
-                             file=path, image_id=info.id)
+            raise InputError(
+                f"file name {info.file_name!r} has the stem of image {seen[stem]}'s (the PNGs would clash)",
+                file=path,
+                image_id=info.id,
+            )
         seen[stem] = info.id
-    doc: dict[str, Any] = {"images": [{"id": i.id, "file_name": i.file_name, "height": i.height, "width": i.width}
-                                      for i in parsed.values()]}
+    doc: dict[str, Any] = {
+        "images": [
+            {"id": i.id, "file_name": i.file_name, "height": i.height, "width": i.width} for i in parsed.values()
+        ]
+    }
     cats = _categories(categories)
     if cats is not None:
         doc["categories"] = [c.to_json() for c in cats.values()]

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import numbers
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -53,7 +54,9 @@ def _is_int(v: Any) -> bool:
     return isinstance(v, numbers.Integral) and not isinstance(v, bool)
 
 
-def validate_segmentation(seg: Any, height: int, width: int, *, file: Any = None, image_id: Any = None, ann_id: Any = None) -> str:
+def validate_segmentation(
+    seg: Any, height: int, width: int, *, file: Any = None, image_id: Any = None, ann_id: Any = None
+) -> str:
     """Check one ``segmentation`` value; returns its kind: ``"polygons"``, ``"rle"`` or ``"urle"``.
 
     >>> validate_segmentation([[0, 0, 4, 0, 4, 4]], 8, 8)
@@ -85,8 +88,10 @@ def validate_segmentation(seg: Any, height: int, width: int, *, file: Any = None
             lim = _POLY_LIMIT * (max(height, width) + 1)
             far = float(np.abs(arr.astype(np.float64)).max())
             if far > lim:
-                raise bad(f"polygon #{k} has a coordinate far outside the {width}x{height} image "
-                          f"({far:g}; the limit is {lim})")
+                raise bad(
+                    f"polygon #{k} has a coordinate far outside the {width}x{height} image "
+                    f"({far:g}; the limit is {lim})"
+                )
         return "polygons"
     if isinstance(seg, dict):
         size, counts = seg.get("size"), seg.get("counts")
@@ -114,7 +119,9 @@ def parse_instances(data: Any, file: Any = None) -> InstancesDataset:
     if isinstance(data, dict) and isinstance(data.get("annotations"), list):
         first = next((a for a in data["annotations"] if isinstance(a, dict)), None)
         if first is not None and "segments_info" in first:
-            raise InputError("not a COCO instances JSON: this is a panoptic JSON (annotations carry segments_info)", file=file)
+            raise InputError(
+                "not a COCO instances JSON: this is a panoptic JSON (annotations carry segments_info)", file=file
+            )
     anns = require_list(data, "annotations", file, "instances")
     require_list(data, "images", file, "instances")
     cats_raw = require_list(data, "categories", file, "instances")
@@ -128,7 +135,11 @@ def parse_instances(data: Any, file: Any = None) -> InstancesDataset:
         for key in ("id", "image_id", "category_id"):
             if not _is_int(a.get(key)):
                 aid = a.get("id", f"#{k}")
-                raise InputError(f"annotation {aid}: needs an integer '{key}'", file=file, image_id=a.get("image_id") if _is_int(a.get("image_id")) else None)
+                raise InputError(
+                    f"annotation {aid}: needs an integer '{key}'",
+                    file=file,
+                    image_id=a.get("image_id") if _is_int(a.get("image_id")) else None,
+                )
         aid, iid, cid = int(a["id"]), int(a["image_id"]), int(a["category_id"])
         if iid not in images:
             raise InputError(f"annotation {aid}: refers to an image that is not in 'images'", file=file, image_id=iid)
@@ -228,7 +239,9 @@ def decode_instances(
         try:
             rles.append(annotation_rle(seg, height, width))
         except (ValueError, TypeError, UnicodeEncodeError) as e:
-            raise InputError(f"annotation {a.get('id')}: cannot decode segmentation: {e}", file=file, image_id=image_id) from None
+            raise InputError(
+                f"annotation {a.get('id')}: cannot decode segmentation: {e}", file=file, image_id=image_id
+            ) from None
     out: list[InstanceMask] = []
     if fast and rles:
         from ..kernels.rle import decode_rles
@@ -241,7 +254,9 @@ def decode_instances(
             x0, x1, y0, y1 = (int(v) for v in boxes[k])
             crop = flat[offs[k] : offs[k + 1]].reshape(x1 - x0, y1 - y0).T
             mask = np.ascontiguousarray(crop).view(bool) if crop.size else np.zeros((0, 0), bool)
-            out.append(InstanceMask(int(a["id"]), int(a["category_id"]), int(a.get("iscrowd", 0)), x0, y0, mask, int(areas[k])))
+            out.append(
+                InstanceMask(int(a["id"]), int(a["category_id"]), int(a.get("iscrowd", 0)), x0, y0, mask, int(areas[k]))
+            )
         return out
     from pycocotools import mask as mask_utils
 
@@ -250,7 +265,9 @@ def decode_instances(
             x0, y0, crop = crop_decode(rle)
             area = int(mask_utils.area(rle))
         except (ValueError, TypeError) as e:
-            raise InputError(f"annotation {a.get('id')}: cannot decode segmentation: {e}", file=file, image_id=image_id) from None
+            raise InputError(
+                f"annotation {a.get('id')}: cannot decode segmentation: {e}", file=file, image_id=image_id
+            ) from None
         if int(np.count_nonzero(crop)) != area:
             raise InputError(f"annotation {a.get('id')}: malformed RLE counts", file=file, image_id=image_id)
         out.append(InstanceMask(int(a["id"]), int(a["category_id"]), int(a.get("iscrowd", 0)), x0, y0, crop, area))

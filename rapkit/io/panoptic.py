@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -109,8 +110,11 @@ def parse_images(data: Any, file: Any = None) -> dict[int, ImageInfo]:
         if info.height <= 0 or info.width <= 0:
             raise InputError(f"non-positive size {info.width}x{info.height}", file=file, image_id=info.id)
         if info.height * info.width > MAX_PIXELS:  # canvases of this size would exhaust memory
-            raise InputError(f"image size {info.width}x{info.height} is too large (over {MAX_PIXELS} pixels)",
-                             file=file, image_id=info.id)
+            raise InputError(
+                f"image size {info.width}x{info.height} is too large (over {MAX_PIXELS} pixels)",
+                file=file,
+                image_id=info.id,
+            )
         if info.id in out:
             raise InputError("image id appears twice in 'images'", file=file, image_id=info.id)
         out[info.id] = info
@@ -159,7 +163,13 @@ class Issue:
     message: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"level": self.level, "kind": self.kind, "image_id": self.image_id, "segment_id": self.segment_id, "message": self.message}
+        return {
+            "level": self.level,
+            "kind": self.kind,
+            "image_id": self.image_id,
+            "segment_id": self.segment_id,
+            "message": self.message,
+        }
 
 
 @dataclass
@@ -215,7 +225,9 @@ def scan_annotations(
     seen_images: set[int] = set()
     for k, a in enumerate(anns_raw):
         if not isinstance(a, dict) or "image_id" not in a or not isinstance(a.get("segments_info"), list):
-            found("annotation", f"annotation #{k} is not a panoptic annotation (needs image_id and a segments_info list)")
+            found(
+                "annotation", f"annotation #{k} is not a panoptic annotation (needs image_id and a segments_info list)"
+            )
             continue
         try:
             iid = int(a["image_id"])
@@ -320,16 +332,21 @@ def _segment(s: dict, sid: int, cid: int, file: Any, image_id: int) -> Segment:
             relation=float(s["relation"]) if s.get("relation") is not None else None,
         )
     except (TypeError, ValueError, OverflowError):
-        raise InputError("segments_info entry has a malformed area, bbox, iscrowd, score or relation",
-                         file=file, image_id=image_id, segment_id=sid) from None
+        raise InputError(
+            "segments_info entry has a malformed area, bbox, iscrowd, score or relation",
+            file=file,
+            image_id=image_id,
+            segment_id=sid,
+        ) from None
 
 
 def _segment_compact(s: dict, sid: int, cid: int, file: Any, image_id: int) -> tuple[int, int, int, int]:
     try:
         return sid, cid, int(s.get("area", 0)), int(s.get("iscrowd", 0))
     except (TypeError, ValueError, OverflowError):
-        raise InputError("segments_info entry has a malformed area or iscrowd", file=file, image_id=image_id,
-                         segment_id=sid) from None
+        raise InputError(
+            "segments_info entry has a malformed area or iscrowd", file=file, image_id=image_id, segment_id=sid
+        ) from None
 
 
 def load_panoptic(

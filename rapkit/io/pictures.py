@@ -42,15 +42,23 @@ def image_file(images_dir: str | os.PathLike | None, info: ImageInfo) -> Path | 
     return None
 
 
-def read_image(path: str | os.PathLike, *, image_id: Any = None, size: tuple[int, int] | None = None,
-               expect: tuple[int, int] | None = None) -> np.ndarray:
+def read_image(
+    path: str | os.PathLike,
+    *,
+    image_id: Any = None,
+    size: tuple[int, int] | None = None,
+    expect: tuple[int, int] | None = None,
+) -> np.ndarray:
     """An image file as (H, W, 3) uint8 RGB. ``expect`` ``(h, w)``: the size the image must
     have (InputError otherwise, naming file and image); ``size`` ``(h, w)``: resize to it
     (Lanczos), after the check."""
     arr = read_rgb(path, image_id=image_id)
     if expect is not None and arr.shape[:2] != tuple(expect):
-        raise InputError(f"image is {arr.shape[1]}x{arr.shape[0]} but the panoptic entry says {expect[1]}x{expect[0]}",
-                         file=path, image_id=image_id)
+        raise InputError(
+            f"image is {arr.shape[1]}x{arr.shape[0]} but the panoptic entry says {expect[1]}x{expect[0]}",
+            file=path,
+            image_id=image_id,
+        )
     if size is not None and arr.shape[:2] != tuple(size):
         arr = resize_rgb(arr, size)
     return arr

@@ -30,7 +30,7 @@ def _chunk(tag: bytes, payload: bytes) -> bytes:
     return struct.pack(">I", len(payload)) + tag + payload + struct.pack(">I", zlib.crc32(tag + payload) & 0xFFFFFFFF)
 
 
-def _compress(raw: "bytes | np.ndarray", level: int) -> bytes:
+def _compress(raw: bytes | np.ndarray, level: int) -> bytes:
     try:
         import deflate
 

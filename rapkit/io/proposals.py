@@ -20,7 +20,8 @@ from __future__ import annotations
 import math
 import numbers
 import os
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -43,8 +44,14 @@ def _int(v: Any) -> bool:
     return isinstance(v, numbers.Integral) and not isinstance(v, bool)
 
 
-def _check_one(k: int, p: Any, images: Mapping[int, ImageInfo], categories: Mapping[int, Category],
-               require_relation: bool, file: Any) -> tuple[int, dict, float, int, float]:
+def _check_one(
+    k: int,
+    p: Any,
+    images: Mapping[int, ImageInfo],
+    categories: Mapping[int, Category],
+    require_relation: bool,
+    file: Any,
+) -> tuple[int, dict, float, int, float]:
     """Validate proposal ``k`` in full: ``(image_id, rle, score, category_id, relation)`` or an
     :class:`InputError` naming what is wrong."""
     where = f"proposal #{k}"
@@ -64,7 +71,9 @@ def _check_one(k: int, p: Any, images: Mapping[int, ImageInfo], categories: Mapp
     if cat is None:
         raise InputError(f"{where}: unknown category {cid}", file=file, image_id=iid)
     if not cat.isthing:
-        raise InputError(f"{where}: category {cid} ({cat.name}) is a stuff category, not a thing", file=file, image_id=iid)
+        raise InputError(
+            f"{where}: category {cid} ({cat.name}) is a stuff category, not a thing", file=file, image_id=iid
+        )
     s = p.get("score")
     if not _num(s) or not math.isfinite(s) or not 0.0 <= s <= 1.0:
         raise InputError(f"{where}: score must be a number in [0, 1], got {s!r}", file=file, image_id=iid)
@@ -72,11 +81,19 @@ def _check_one(k: int, p: Any, images: Mapping[int, ImageInfo], categories: Mapp
     if not isinstance(seg, dict) or "size" not in seg or "counts" not in seg:
         raise InputError(f"{where}: segmentation must be an RLE {{size, counts}}", file=file, image_id=iid)
     size = seg["size"]
-    if (not isinstance(size, (list, tuple)) or len(size) != 2
-            or not _num(size[0]) or not _num(size[1]) or size[0] != info.height or size[1] != info.width):
+    if (
+        not isinstance(size, (list, tuple))
+        or len(size) != 2
+        or not _num(size[0])
+        or not _num(size[1])
+        or size[0] != info.height
+        or size[1] != info.width
+    ):
         raise InputError(
             f"{where}: RLE size {size!r} differs from the image size [{info.height}, {info.width}] (height, width)",
-            file=file, image_id=iid)
+            file=file,
+            image_id=iid,
+        )
     counts = seg["counts"]
     if isinstance(counts, list):
         from pycocotools import mask as mask_utils
@@ -100,8 +117,12 @@ def _check_one(k: int, p: Any, images: Mapping[int, ImageInfo], categories: Mapp
     else:
         raise InputError(f"{where}: relation value must be a number, got {rel!r}", file=file, image_id=iid)
     if require_relation and math.isnan(r):
-        raise InputError(f"{where} has no relation value (missing, null or NaN); --strategy rap needs one "
-                         "(use --strategy heuristic or --no-ra)", file=file, image_id=iid)
+        raise InputError(
+            f"{where} has no relation value (missing, null or NaN); --strategy rap needs one "
+            "(use --strategy heuristic or --no-ra)",
+            file=file,
+            image_id=iid,
+        )
     return iid, {"size": [info.height, info.width], "counts": counts}, float(s), int(cid), r
 
 
@@ -126,7 +147,9 @@ def parse_proposals(
     if isinstance(raw, dict) and isinstance(raw.get("annotations"), list):
         raw = raw["annotations"]
     if not isinstance(raw, list):
-        raise InputError("proposals must be a COCO results list of {image_id, category_id, score, segmentation}", file=file)
+        raise InputError(
+            "proposals must be a COCO results list of {image_id, category_id, score, segmentation}", file=file
+        )
     # Fast path for the common, plainly valid entry (exact JSON types, in-range values); any
     # other entry goes through :func:`_check_one`, which accepts or rejects it in full.
     thing_ids = {c for c, cat in categories.items() if type(c) is int and cat.isthing}
@@ -146,15 +169,30 @@ def parse_proposals(
             rel = p.get("relation", p)
             ts = type(s)
             tr = type(rel)
-            if (type(iid) is int and type(cid) is int and cid in thing_ids and (ts is float or ts is int)
-                    and 0.0 <= s <= 1.0 and type(seg) is dict and (tr is float or tr is int) and -inf < rel < inf):
+            if (
+                type(iid) is int
+                and type(cid) is int
+                and cid in thing_ids
+                and (ts is float or ts is int)
+                and 0.0 <= s <= 1.0
+                and type(seg) is dict
+                and (tr is float or tr is int)
+                and -inf < rel < inf
+            ):
                 hw = sizes.get(iid)
                 size = seg.get("size")
                 counts = seg.get("counts")
                 tc = type(counts)
-                if (hw is not None and type(size) is list and len(size) == 2 and type(size[0]) is int
-                        and type(size[1]) is int and size[0] == hw[0] and size[1] == hw[1]
-                        and (tc is str and counts.isascii() or tc is bytes)):
+                if (
+                    hw is not None
+                    and type(size) is list
+                    and len(size) == 2
+                    and type(size[0]) is int
+                    and type(size[1]) is int
+                    and size[0] == hw[0]
+                    and size[1] == hw[1]
+                    and (tc is str and counts.isascii() or tc is bytes)
+                ):
                     per[iid].append(k)
                     rles.append({"size": [hw[0], hw[1]], "counts": counts})
                     scores.append(float(s))
@@ -199,8 +237,9 @@ def load_proposals(
 
     >>> props = load_proposals("proposals.json", images, categories, require_relation=True)  # doctest: +SKIP
     """
-    return parse_proposals(load_json(path, "proposals"), images, categories,
-                           require_relation=require_relation, file=path)
+    return parse_proposals(
+        load_json(path, "proposals"), images, categories, require_relation=require_relation, file=path
+    )
 
 
 def proposals_to_json(props: Proposals) -> list[dict]:
@@ -213,9 +252,15 @@ def proposals_to_json(props: Proposals) -> list[dict]:
     out = []
     for k in range(len(props)):
         c = props.rles[k]["counts"]
-        d = {"image_id": int(props.image_id), "category_id": int(props.category_ids[k]),
-             "score": float(props.scores[k]),
-             "segmentation": {"size": [props.height, props.width], "counts": c.decode("ascii") if isinstance(c, bytes) else c}}
+        d = {
+            "image_id": int(props.image_id),
+            "category_id": int(props.category_ids[k]),
+            "score": float(props.scores[k]),
+            "segmentation": {
+                "size": [props.height, props.width],
+                "counts": c.decode("ascii") if isinstance(c, bytes) else c,
+            },
+        }
         if not math.isnan(props.relations[k]):
             d["relation"] = float(props.relations[k])
         out.append(d)

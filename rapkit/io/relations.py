@@ -22,9 +22,10 @@ on every annotation: the ids of the instances in front of it (RAP's training for
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from ..errors import ConfigError, InputError
 from ..types import ImageRelations, Relation
@@ -75,7 +76,9 @@ def image_record(r: ImageRelations) -> dict[str, Any]:
     }
 
 
-def relations_document(images: Iterable[ImageRelations], *, theta: float, rule: str, totals: dict[str, int]) -> dict[str, Any]:
+def relations_document(
+    images: Iterable[ImageRelations], *, theta: float, rule: str, totals: dict[str, int]
+) -> dict[str, Any]:
     """The relations JSON as a Python object (field order is part of the format)."""
     return {
         "schema_version": SCHEMA_VERSION,
@@ -107,7 +110,10 @@ def parse_relations(data: Any, file: Any = None) -> RelationsFile:
     if not isinstance(data, dict) or data.get("kind") != "relations" or not isinstance(data.get("images"), list):
         raise InputError("not a rapkit relations JSON (needs kind 'relations' and an 'images' list)", file=file)
     if data.get("schema_version") != SCHEMA_VERSION:
-        raise InputError(f"relations schema_version {data.get('schema_version')!r} is not supported (expected {SCHEMA_VERSION})", file=file)
+        raise InputError(
+            f"relations schema_version {data.get('schema_version')!r} is not supported (expected {SCHEMA_VERSION})",
+            file=file,
+        )
     params = data.get("parameters") or {}
     try:
         theta = float(params["theta"])
@@ -123,8 +129,16 @@ def parse_relations(data: Any, file: Any = None) -> RelationsFile:
         try:
             iid = int(im["image_id"])
             rels = [
-                Relation(iid, int(x["front"]), int(x["back"]), int(x["overlap"]), float(x["ratio_front"]),
-                         float(x["ratio_back"]), int(x["front_pixels"]), int(x["back_pixels"]))
+                Relation(
+                    iid,
+                    int(x["front"]),
+                    int(x["back"]),
+                    int(x["overlap"]),
+                    float(x["ratio_front"]),
+                    float(x["ratio_back"]),
+                    int(x["front_pixels"]),
+                    int(x["back_pixels"]),
+                )
                 for x in im["relations"]
             ]
             r = ImageRelations(
@@ -138,7 +152,9 @@ def parse_relations(data: Any, file: Any = None) -> RelationsFile:
                 hidden=[(int(a), int(b)) for a, b in im.get("hidden", [])],
             )
         except (KeyError, TypeError, ValueError, OverflowError, AttributeError):
-            raise InputError(f"images entry #{k} is malformed (needs image_id and relations of front/back/overlap...)", file=file) from None
+            raise InputError(
+                f"images entry #{k} is malformed (needs image_id and relations of front/back/overlap...)", file=file
+            ) from None
         if iid in out.images:
             raise InputError("image appears twice", file=file, image_id=iid)
         out.images[iid] = r

@@ -18,9 +18,9 @@ image that is not in the image list.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
 
 import numpy as np
 
@@ -59,7 +59,9 @@ def known_labels(categories: Mapping[int, Category]) -> np.ndarray:
     return t
 
 
-def open_semantic(path: str | os.PathLike, images: Mapping[int, ImageInfo], categories: Mapping[int, Category]) -> SemanticSource:
+def open_semantic(
+    path: str | os.PathLike, images: Mapping[int, ImageInfo], categories: Mapping[int, Category]
+) -> SemanticSource:
     """Open a semantic source (folder of PNGs or COCO-stuff JSON) and validate what can be
     checked up front (for JSON: every entry).
 
@@ -75,7 +77,9 @@ def open_semantic(path: str | os.PathLike, images: Mapping[int, ImageInfo], cate
     if isinstance(raw, dict) and isinstance(raw.get("annotations"), list):
         raw = raw["annotations"]
     if not isinstance(raw, list):
-        raise InputError("semantic JSON must be a COCO-stuff results list of {image_id, category_id, segmentation}", file=p)
+        raise InputError(
+            "semantic JSON must be a COCO-stuff results list of {image_id, category_id, segmentation}", file=p
+        )
     rles: dict[int, list[tuple[int, dict]]] = {}
     for k, a in enumerate(raw):
         if not isinstance(a, dict):
@@ -93,8 +97,11 @@ def open_semantic(path: str | os.PathLike, images: Mapping[int, ImageInfo], cate
             raise InputError(f"entry #{k}: unknown category {cid}", file=p, image_id=iid)
         info = images[iid]
         if size != [info.height, info.width]:
-            raise InputError(f"entry #{k}: RLE size {size} differs from the image size [{info.height}, {info.width}]",
-                             file=p, image_id=iid)
+            raise InputError(
+                f"entry #{k}: RLE size {size} differs from the image size [{info.height}, {info.width}]",
+                file=p,
+                image_id=iid,
+            )
         rles.setdefault(iid, []).append((cid, {"size": size, "counts": seg["counts"]}))
     return SemanticSource(p, "json", known, rles)
 
@@ -149,8 +156,11 @@ def _read_png_pil(p: Path, info: ImageInfo, known: np.ndarray) -> np.ndarray:
     if arr.ndim != 2:
         raise InputError(f"semantic PNG must be a single-channel label map, got mode {mode}", file=p, image_id=info.id)
     if arr.shape != (info.height, info.width):
-        raise InputError(f"semantic PNG is {arr.shape[1]}x{arr.shape[0]} but the image is {info.width}x{info.height}",
-                         file=p, image_id=info.id)
+        raise InputError(
+            f"semantic PNG is {arr.shape[1]}x{arr.shape[0]} but the image is {info.width}x{info.height}",
+            file=p,
+            image_id=info.id,
+        )
     if arr.dtype != np.uint8:
         if arr.size and (int(arr.min()) < 0 or int(arr.max()) > 255):
             bad = int(arr.max()) if int(arr.max()) > 255 else int(arr.min())
@@ -164,11 +174,18 @@ def _read_png_pil(p: Path, info: ImageInfo, known: np.ndarray) -> np.ndarray:
 def _checked(arr: np.ndarray, hist: np.ndarray, p: Path, info: ImageInfo, known: np.ndarray) -> np.ndarray:
     """``arr`` (2-D uint8, value histogram ``hist``) after the size and label checks."""
     if arr.shape != (info.height, info.width):
-        raise InputError(f"semantic PNG is {arr.shape[1]}x{arr.shape[0]} but the image is {info.width}x{info.height}",
-                         file=p, image_id=info.id)
+        raise InputError(
+            f"semantic PNG is {arr.shape[1]}x{arr.shape[0]} but the image is {info.width}x{info.height}",
+            file=p,
+            image_id=info.id,
+        )
     present = hist > 0
     bad = np.nonzero(present & ~known)[0]
     if bad.size:
-        raise InputError(f"semantic PNG holds label(s) {', '.join(str(int(v)) for v in bad[:5])}, "
-                         "not category ids (0 and 255 are void)", file=p, image_id=info.id)
+        raise InputError(
+            f"semantic PNG holds label(s) {', '.join(str(int(v)) for v in bad[:5])}, "
+            "not category ids (0 and 255 are void)",
+            file=p,
+            image_id=info.id,
+        )
     return np.ascontiguousarray(arr)

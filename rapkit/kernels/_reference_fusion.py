@@ -108,7 +108,7 @@ def full_masks(boxes, offsets, masks, height: int, width: int) -> np.ndarray:
     for k in range(n):
         x0, x1, y0, y1 = (int(v) for v in boxes[k])
         if x1 > x0 and y1 > y0:
-            crop = masks[offsets[k]:offsets[k + 1]].reshape(x1 - x0, y1 - y0).T
+            crop = masks[offsets[k] : offsets[k + 1]].reshape(x1 - x0, y1 - y0).T
             out[k, y0:y1, x0:x1] = crop.astype(bool)
     return out
 
@@ -129,8 +129,26 @@ def ref_pairwise_overlaps(boxes, offsets, masks) -> np.ndarray:
     return out
 
 
-def ref_fuse_instances(boxes, areas, offsets, masks, labels, relations, order, width, height, *,
-                       tau, gamma, ra, ca, eo, reference, overlaps=None, record_events=False):
+def ref_fuse_instances(
+    boxes,
+    areas,
+    offsets,
+    masks,
+    labels,
+    relations,
+    order,
+    width,
+    height,
+    *,
+    tau,
+    gamma,
+    ra,
+    ca,
+    eo,
+    reference,
+    overlaps=None,
+    record_events=False,
+):
     """Twin of :func:`rapkit.kernels.fusion.fuse_instances`: Algorithm 1 on full-image masks."""
     n = boxes.shape[0]
     fm = full_masks(boxes, offsets, masks, height, width)
@@ -199,7 +217,7 @@ def ref_compose(canvas, semantic, is_stuff, stuff_area, thing_lut, n_things):
         seg_of = np.zeros(256, np.int64)
         cls = np.zeros(256, np.int64)
         counts = np.bincount(semantic[free].astype(np.int64), minlength=256)
-        classes = cls[:decide.number_stuff_segments(counts, is_stuff, stuff_area, n_things, seg_of, cls)].copy()
+        classes = cls[: decide.number_stuff_segments(counts, is_stuff, stuff_area, n_things, seg_of, cls)].copy()
         stuff = free & (seg_of[semantic] > 0)
         out[stuff] = seg_of[semantic][stuff]
     n_ids = n_things + classes.shape[0]

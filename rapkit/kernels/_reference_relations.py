@@ -20,7 +20,11 @@ def ref_image_histograms(id_map, seg_ids, boxes, offsets, masks) -> tuple[int, n
     n = boxes.shape[0]
     flat = id_map.astype(np.int64).ravel()
     pos = np.searchsorted(seg_ids, flat)
-    known = (pos < seg_ids.size) & (seg_ids[np.minimum(pos, max(seg_ids.size - 1, 0))] == flat) if seg_ids.size else np.zeros(flat.size, bool)
+    known = (
+        (pos < seg_ids.size) & (seg_ids[np.minimum(pos, max(seg_ids.size - 1, 0))] == flat)
+        if seg_ids.size
+        else np.zeros(flat.size, bool)
+    )
     bad = ~known & (flat != 0)
     hist = np.zeros((n, n_lab), np.int64)
     labels = np.where(flat == 0, 0, pos + 1)

@@ -46,7 +46,7 @@ def canonical_atoms(weight, base, base_keys, ptr, idx):
     n = ptr.shape[0] - 1
     cover = [set() for _ in range(weight.shape[0])]
     for k in range(n):
-        for a in idx[ptr[k]:ptr[k + 1]]:
+        for a in idx[ptr[k] : ptr[k + 1]]:
             cover[int(a)].add(k)
     out = {}
     for a in range(weight.shape[0]):
@@ -69,7 +69,7 @@ def ref_fuse_atoms(weight, ptr, idx, areas, boxes, labels, rel, order, overlaps,
         if area == 0:
             status[i] = EMPTY
             continue
-        at = idx[ptr[i]:ptr[i + 1]]
+        at = idx[ptr[i] : ptr[i + 1]]
         own = owner[at]
         w = weight[at]
         occ = own >= 0

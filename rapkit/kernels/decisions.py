@@ -99,7 +99,6 @@ def occupancy_drop(n_occupied, area, tau):
     return n_occupied / area > tau
 
 
-
 def number_stuff_segments(free_counts, is_stuff, stuff_area, n_things, segment_of, classes):
     """Stuff fill (Kirillov et al.): a stuff class becomes a segment when its still-free
     pixels number at least ``stuff_area`` (and more than 0). Those classes, in ascending

@@ -31,12 +31,12 @@ number_stuff_segments = _inline(_d.number_stuff_segments)
 mark_emptied = _inline(_d.mark_emptied)
 
 __all__ = [
-           "canvas_drop",
-           "category_drop",
-           "excessive_overlap",
-           "mark_emptied",
-           "number_stuff_segments",
-           "occupancy_drop",
-           "overlap_may_be_excessive",
-           "takes_over",
+    "canvas_drop",
+    "category_drop",
+    "excessive_overlap",
+    "mark_emptied",
+    "number_stuff_segments",
+    "occupancy_drop",
+    "overlap_may_be_excessive",
+    "takes_over",
 ]

@@ -33,8 +33,37 @@ def fixed_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.n
             c, n = 0xC0 + s - 280, 8
         codes[s] = int(format(c, f"0{n}b")[::-1], 2)  # Huffman codes are sent MSB first
         lens[s] = n
-    base = [3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163,
-            195, 227, 258]
+    base = [
+        3,
+        4,
+        5,
+        6,
+        7,
+        8,
+        9,
+        10,
+        11,
+        13,
+        15,
+        17,
+        19,
+        23,
+        27,
+        31,
+        35,
+        43,
+        51,
+        59,
+        67,
+        83,
+        99,
+        115,
+        131,
+        163,
+        195,
+        227,
+        258,
+    ]
     extra = [0] * 8 + [1] * 4 + [2] * 4 + [3] * 4 + [4] * 4 + [5] * 4 + [0]
     lsym = np.zeros(259, np.int64)
     lext = np.zeros(259, np.int64)

@@ -42,8 +42,8 @@ def _crop_overlap(boxes, offs, masks, i, j):
     for x in range(ax0, ax1):
         oi = offs[i] + (x - boxes[i, 0]) * bhi + (ay0 - boxes[i, 2])
         oj = offs[j] + (x - boxes[j, 0]) * bhj + (ay0 - boxes[j, 2])
-        ri = masks[oi:oi + n]
-        rj = masks[oj:oj + n]
+        ri = masks[oi : oi + n]
+        rj = masks[oj : oj + n]
         for t in range(n):
             tot += ri[t] & rj[t]
     return tot
@@ -62,8 +62,25 @@ def _pairwise_overlaps(boxes, offs, masks):
 
 
 @njit(cache=True, nogil=True)
-def _fuse(boxes, areas, offs, masks, labels, rel, order, width, height, tau, gamma,
-          ra, ca, eo, reference, overlaps, record_events):
+def _fuse(
+    boxes,
+    areas,
+    offs,
+    masks,
+    labels,
+    rel,
+    order,
+    width,
+    height,
+    tau,
+    gamma,
+    ra,
+    ca,
+    eo,
+    reference,
+    overlaps,
+    record_events,
+):
     n = boxes.shape[0]
     canvas = np.zeros((height, width), np.int32)
     status = np.full(n, UNSEEN, np.int8)
@@ -93,7 +110,7 @@ def _fuse(boxes, areas, offs, masks, labels, rel, order, width, height, tau, gam
         f_same = 0
         f_vis = 0
         for x in range(x0, x1):
-            mrow = masks[offs[i] + (x - x0) * bh: offs[i] + (x - x0 + 1) * bh]
+            mrow = masks[offs[i] + (x - x0) * bh : offs[i] + (x - x0 + 1) * bh]
             crow = canvas[y0:y1, x]
             for t in range(bh):
                 if mrow[t]:
@@ -147,7 +164,7 @@ def _fuse(boxes, areas, offs, masks, labels, rel, order, width, height, tau, gam
                     ov = 0
                     if visible[j] > 0:
                         for x in range(x0, x1):
-                            mrow = masks[offs[i] + (x - x0) * bh: offs[i] + (x - x0 + 1) * bh]
+                            mrow = masks[offs[i] + (x - x0) * bh : offs[i] + (x - x0 + 1) * bh]
                             crow = canvas[y0:y1, x]
                             for t in range(bh):
                                 if mrow[t] and crow[t] == j + 1:
@@ -163,7 +180,7 @@ def _fuse(boxes, areas, offs, masks, labels, rel, order, width, height, tau, gam
         # paint C_i (lines 21-22)
         lab = np.int32(i + 1)
         for x in range(x0, x1):
-            mrow = masks[offs[i] + (x - x0) * bh: offs[i] + (x - x0 + 1) * bh]
+            mrow = masks[offs[i] + (x - x0) * bh : offs[i] + (x - x0 + 1) * bh]
             crow = canvas[y0:y1, x]
             for t in range(bh):
                 if mrow[t]:
@@ -322,13 +339,35 @@ def fuse_instances(
         _check("overlaps", overlaps, np.int64, 2)
         if overlaps.shape != (n, n):
             raise ValueError(f"overlaps must be ({n}, {n})")
-    return _fuse(boxes, areas, offsets, masks, labels, relations, order, np.int64(width), np.int64(height),
-                 float(tau), float(gamma), bool(ra), bool(ca), bool(eo), bool(reference), overlaps,
-                 bool(record_events))
+    return _fuse(
+        boxes,
+        areas,
+        offsets,
+        masks,
+        labels,
+        relations,
+        order,
+        np.int64(width),
+        np.int64(height),
+        float(tau),
+        float(gamma),
+        bool(ra),
+        bool(ca),
+        bool(eo),
+        bool(reference),
+        overlaps,
+        bool(record_events),
+    )
 
 
-def compose(canvas: np.ndarray, semantic: np.ndarray | None, is_stuff: np.ndarray, stuff_area: int,
-            thing_lut: np.ndarray, n_things: int):
+def compose(
+    canvas: np.ndarray,
+    semantic: np.ndarray | None,
+    is_stuff: np.ndarray,
+    stuff_area: int,
+    thing_lut: np.ndarray,
+    n_things: int,
+):
     """Turn the (H, W) instance canvas into the final uint32 id map, with stuff.
 
     ``thing_lut`` (uint32, N + 1 entries) maps canvas values (proposal index + 1) to thing

@@ -85,8 +85,15 @@ def pair_key(g: np.uint32, p: np.uint32) -> np.uint64:
 
 
 @njit(cache=True, nogil=True)
-def fold_pair_row(gi: np.ndarray, pi: np.ndarray, keys: np.ndarray, counts: np.ndarray, run_g: np.uint32,
-                  run_p: np.uint32, run_n: np.int64) -> tuple:
+def fold_pair_row(
+    gi: np.ndarray,
+    pi: np.ndarray,
+    keys: np.ndarray,
+    counts: np.ndarray,
+    run_g: np.uint32,
+    run_p: np.uint32,
+    run_n: np.int64,
+) -> tuple:
     """Fold one row of GT ids ``gi`` and predicted ids ``pi`` into the table: runs of equal
     (gt, pred) pairs are counted and inserted once. The open run is carried to the next
     row (returned). The caller guarantees room for ``len(gi)`` new keys."""

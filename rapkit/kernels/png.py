@@ -360,8 +360,15 @@ def decode_gray(raw: np.ndarray, h: int, w: int) -> tuple[np.ndarray, np.ndarray
 
 
 @njit(cache=True, nogil=True)
-def _fold_rgb_rows(g: np.ndarray, p: np.ndarray, keys: np.ndarray, counts: np.ndarray, run_g: np.uint32,
-                   run_p: np.uint32, run_n: np.int64) -> tuple:
+def _fold_rgb_rows(
+    g: np.ndarray,
+    p: np.ndarray,
+    keys: np.ndarray,
+    counts: np.ndarray,
+    run_g: np.uint32,
+    run_p: np.uint32,
+    run_n: np.int64,
+) -> tuple:
     """:func:`rapkit.kernels.hashtable.fold_pair_row` for two unfiltered RGB rows, ids built inline."""
     new = np.int64(0)
     for x in range(g.shape[0] // 3):
@@ -381,8 +388,14 @@ def _fold_rgb_rows(g: np.ndarray, p: np.ndarray, keys: np.ndarray, counts: np.nd
 
 @njit(cache=True, nogil=True)
 def _pair_png_kernel(
-    raw_g: np.ndarray, bpp_g: np.int64, raw_p: np.ndarray, bpp_p: np.int64, h: np.int64, w: np.int64,
-    keys: np.ndarray, counts: np.ndarray,
+    raw_g: np.ndarray,
+    bpp_g: np.int64,
+    raw_p: np.ndarray,
+    bpp_p: np.int64,
+    h: np.int64,
+    w: np.int64,
+    keys: np.ndarray,
+    counts: np.ndarray,
 ) -> tuple:
     # Row by row: unfilter the GT and the prediction row, turn both into id rows, fold the
     # runs of equal (gt, pred) pairs into the hash table. Only a few rows live in memory.
@@ -440,8 +453,9 @@ def _zero_up_row(ftype: np.int64, src: np.ndarray) -> bool:
 
 
 @njit(cache=True, nogil=True)
-def _fold_rgb_row(g: np.ndarray, p: np.ndarray, keys: np.ndarray, counts: np.ndarray, rk: np.ndarray,
-                  rc: np.ndarray) -> tuple:
+def _fold_rgb_row(
+    g: np.ndarray, p: np.ndarray, keys: np.ndarray, counts: np.ndarray, rk: np.ndarray, rc: np.ndarray
+) -> tuple:
     """Fold one pair of unfiltered RGB rows into the table; the row's runs (keys, counts) are
     also written to ``rk``/``rc`` so that a repeated row can add them again. Runs end at the
     row's end. Returns (number of runs, number of new keys)."""
@@ -475,8 +489,9 @@ def _fold_rgb_row(g: np.ndarray, p: np.ndarray, keys: np.ndarray, counts: np.nda
 
 
 @njit(cache=True, nogil=True)
-def _pair_rgb_kernel(raw_g: np.ndarray, raw_p: np.ndarray, h: np.int64, w: np.int64, keys: np.ndarray,
-                     counts: np.ndarray) -> tuple:
+def _pair_rgb_kernel(
+    raw_g: np.ndarray, raw_p: np.ndarray, h: np.int64, w: np.int64, keys: np.ndarray, counts: np.ndarray
+) -> tuple:
     # :func:`_pair_png_kernel` for two RGB PNGs. A row that is Up-filtered with zero residuals
     # in both PNGs repeats the previous pair of rows: it is neither unfiltered nor folded, its
     # runs (kept from the last folded row) are added again, once per streak of repeats.

@@ -160,7 +160,7 @@ def _png_idat(ids, codes, lens, lsym, lext, lval):
     out[p + 1] = (adler >> 16) & 255
     out[p + 2] = (adler >> 8) & 255
     out[p + 3] = adler & 255
-    return out[:p + 4].copy()
+    return out[: p + 4].copy()
 
 
 def png_idat(ids: np.ndarray) -> np.ndarray:

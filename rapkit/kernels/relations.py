@@ -137,16 +137,23 @@ def _check_packed(id_map, boxes, offsets, masks) -> None:
         raise ValueError("boxes must be (N, 4) and offsets (N + 1,)")
     h, w = id_map.shape
     if n:
-        if (boxes[:, 0] < 0).any() or (boxes[:, 1] < 0).any() or (boxes[:, 2] > w).any() or (boxes[:, 3] > h).any() \
-                or (boxes[:, 2] < boxes[:, 0]).any() or (boxes[:, 3] < boxes[:, 1]).any():
+        if (
+            (boxes[:, 0] < 0).any()
+            or (boxes[:, 1] < 0).any()
+            or (boxes[:, 2] > w).any()
+            or (boxes[:, 3] > h).any()
+            or (boxes[:, 2] < boxes[:, 0]).any()
+            or (boxes[:, 3] < boxes[:, 1]).any()
+        ):
             raise ValueError("boxes must lie inside the id map")
         sizes = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
         if offsets[0] != 0 or not np.array_equal(np.diff(offsets), sizes) or offsets[-1] != masks.shape[0]:
             raise ValueError("offsets do not match the box sizes and the masks length")
 
 
-def image_histograms(id_map: np.ndarray, seg_ids: np.ndarray, boxes: np.ndarray, offsets: np.ndarray,
-                     masks: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+def image_histograms(
+    id_map: np.ndarray, seg_ids: np.ndarray, boxes: np.ndarray, offsets: np.ndarray, masks: np.ndarray
+) -> tuple[int, np.ndarray, np.ndarray]:
     """``(bad_id, areas (S+1,), hist (N, S+1))`` of one image.
 
     ``seg_ids``: sorted unique int64 segment ids. ``bad_id`` is the first (row-major) id of
@@ -167,8 +174,9 @@ def image_histograms(id_map: np.ndarray, seg_ids: np.ndarray, boxes: np.ndarray,
     return int(bad), areas, hist
 
 
-def pair_visibility(id_map: np.ndarray, boxes: np.ndarray, offsets: np.ndarray, masks: np.ndarray,
-                    own: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def pair_visibility(
+    id_map: np.ndarray, boxes: np.ndarray, offsets: np.ndarray, masks: np.ndarray, own: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """``(ov, vis)``, both (N, N) int64: ``ov[i, j] = |I_i ∩ I_j|`` (symmetric, diagonal 0) and
     ``vis[i, j]`` = pixels of ``I_i ∩ I_j`` whose map id is ``own[i]`` (instance i's segment
     id, -1 = none).

@@ -132,7 +132,7 @@ def _decode_batch(chars, char_offs, height, width):
                     x = p // height
                     y = p - x * height
                     stop = min(e - p, height - y)
-                    row = flat[base + (x - x0) * bh + (y - y0): base + (x - x0) * bh + (y - y0) + stop]
+                    row = flat[base + (x - x0) * bh + (y - y0) : base + (x - x0) * bh + (y - y0) + stop]
                     for t in range(stop):
                         row[t] = 1
                     p += stop

@@ -106,8 +106,8 @@ def _build_atoms(keys, height, boxes, offs, masks):
         prev_a = -1
         prev_r = -1
         for x in range(x0, x1):
-            mrow = masks[offs[k] + (x - x0) * bh: offs[k] + (x - x0 + 1) * bh]
-            arow = atom[x * height + y0: x * height + y1]
+            mrow = masks[offs[k] + (x - x0) * bh : offs[k] + (x - x0 + 1) * bh]
+            arow = atom[x * height + y0 : x * height + y1]
             for t in range(bh):
                 if mrow[t]:
                     a = arow[t]
@@ -159,8 +159,8 @@ def _build_atoms(keys, height, boxes, offs, masks):
             idx = _grow_i32(idx, 0)
         prev = -1
         for x in range(x0, x1):
-            mrow = masks[offs[k] + (x - x0) * bh: offs[k] + (x - x0 + 1) * bh]
-            arow = atom[x * height + y0: x * height + y1]
+            mrow = masks[offs[k] + (x - x0) * bh : offs[k] + (x - x0 + 1) * bh]
+            arow = atom[x * height + y0 : x * height + y1]
             for t in range(bh):
                 if mrow[t]:
                     if arow[t] == prev:
@@ -219,8 +219,9 @@ def build_atoms(keys: np.ndarray, height: int, boxes: np.ndarray, offsets: np.nd
         raise ValueError("masks must be a flat uint8 array")
     if height <= 0 or keys.shape[0] % height:
         raise ValueError("keys length must be a multiple of height")
-    return _build_atoms(keys, int(height), np.ascontiguousarray(boxes), np.ascontiguousarray(offsets),
-                        np.ascontiguousarray(masks))
+    return _build_atoms(
+        keys, int(height), np.ascontiguousarray(boxes), np.ascontiguousarray(offsets), np.ascontiguousarray(masks)
+    )
 
 
 @njit(cache=True, nogil=True)
@@ -303,8 +304,24 @@ def _fuse_atoms(weight, ptr, idx, areas, boxes, labels, rel, order, overlaps, ta
     return owner, status, visible
 
 
-def fuse_atoms(weight, ptr, idx, areas, boxes, labels, rel, order, overlaps, *, tau: float, gamma: float,
-               ra: bool, ca: bool, eo: bool, reference: bool):
+def fuse_atoms(
+    weight,
+    ptr,
+    idx,
+    areas,
+    boxes,
+    labels,
+    rel,
+    order,
+    overlaps,
+    *,
+    tau: float,
+    gamma: float,
+    ra: bool,
+    ca: bool,
+    eo: bool,
+    reference: bool,
+):
     """Algorithm 1 / the heuristic on atoms: ``(owner per atom, status, visible)``.
 
     Same decisions as :func:`rapkit.kernels.fusion.fuse_instances` on the pixels.
@@ -314,8 +331,23 @@ def fuse_atoms(weight, ptr, idx, areas, boxes, labels, rel, order, overlaps, *, 
         raise ValueError("overlaps must be (N, N) int64")
     if order.dtype != np.int64 or labels.dtype != np.int64 or rel.dtype != np.float64:
         raise ValueError("order/labels must be int64 and rel float64")
-    return _fuse_atoms(weight, ptr, idx, areas, boxes, labels, rel, np.ascontiguousarray(order), overlaps,
-                       float(tau), float(gamma), bool(ra), bool(ca), bool(eo), bool(reference))
+    return _fuse_atoms(
+        weight,
+        ptr,
+        idx,
+        areas,
+        boxes,
+        labels,
+        rel,
+        np.ascontiguousarray(order),
+        overlaps,
+        float(tau),
+        float(gamma),
+        bool(ra),
+        bool(ca),
+        bool(eo),
+        bool(reference),
+    )
 
 
 @njit(cache=True, nogil=True)

@@ -13,8 +13,9 @@ the comparison of each PNG with its ``segments_info``.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from ..core.parallel import imap_ordered
 from ..errors import ConfigError, InputError
@@ -82,14 +83,30 @@ def _check_task(task: tuple) -> tuple[list[Issue], str]:
     json_ids = {s["id"] for s in segs}
     for sid in sorted(area):
         if sid != 0 and sid not in json_ids:
-            issues.append(Issue("error", "id_not_in_json", iid, sid, f"id in the PNG ({area[sid]} pixels) but not in the JSON"))
+            issues.append(
+                Issue("error", "id_not_in_json", iid, sid, f"id in the PNG ({area[sid]} pixels) but not in the JSON")
+            )
     for s in segs:
         sid = s["id"]
         if sid not in area:
-            issues.append(Issue("error" if not is_gt else "warning", "segment_not_in_png", iid, sid, "segment in the JSON but not in the PNG"))
+            issues.append(
+                Issue(
+                    "error" if not is_gt else "warning",
+                    "segment_not_in_png",
+                    iid,
+                    sid,
+                    "segment in the JSON but not in the PNG",
+                )
+            )
         elif is_gt and s.get("area") is not None and s["area"] != area[sid]:
             issues.append(
-                Issue("error", "area_mismatch", iid, sid, f"JSON area {s['area']} but the PNG has {area[sid]} pixels (can push PQ above 100)")
+                Issue(
+                    "error",
+                    "area_mismatch",
+                    iid,
+                    sid,
+                    f"JSON area {s['area']} but the PNG has {area[sid]} pixels (can push PQ above 100)",
+                )
             )
     return issues, kind
 
@@ -126,7 +143,9 @@ def check_panoptic(
     if on_start is not None:
         on_start(len(tasks))
     png_kinds: dict[str, int] = {}
-    for found, kind in imap_ordered(_check_task, tasks, workers, on_result=(lambda r: progress(1)) if progress else None):
+    for found, kind in imap_ordered(
+        _check_task, tasks, workers, on_result=(lambda r: progress(1)) if progress else None
+    ):
         issues.extend(found)
         png_kinds[kind] = png_kinds.get(kind, 0) + 1
     return CheckResult(str(json_path), str(pdir), len(tasks), n_segments, issues, png_kinds)
@@ -138,16 +157,41 @@ def check_report(results: list[tuple[str, CheckResult]], max_rows: int = 50) -> 
     detail = []
     for label, res in results:
         counts = res.counts()
-        summary.append([label, res.n_images, res.n_segments, res.n_errors, len(res.issues) - res.n_errors,
-                        ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "-",
-                        ", ".join(f"{k} {v}" for k, v in sorted(res.png_kinds.items()))])
+        summary.append(
+            [
+                label,
+                res.n_images,
+                res.n_segments,
+                res.n_errors,
+                len(res.issues) - res.n_errors,
+                ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "-",
+                ", ".join(f"{k} {v}" for k, v in sorted(res.png_kinds.items())),
+            ]
+        )
         for i in res.issues[:max_rows]:
-            detail.append([label, i.level, i.kind, "-" if i.image_id is None else str(i.image_id),
-                           "-" if i.segment_id is None else str(i.segment_id), i.message])
-    tables = [Table("check", ["input", "images", "segments", "errors", "warnings", "issues", "PNG kinds"], summary, title="Check")]
+            detail.append(
+                [
+                    label,
+                    i.level,
+                    i.kind,
+                    "-" if i.image_id is None else str(i.image_id),
+                    "-" if i.segment_id is None else str(i.segment_id),
+                    i.message,
+                ]
+            )
+    tables = [
+        Table(
+            "check",
+            ["input", "images", "segments", "errors", "warnings", "issues", "PNG kinds"],
+            summary,
+            title="Check",
+        )
+    ]
     notes = []
     if detail:
-        tables.append(Table("issues", ["input", "level", "kind", "image", "segment", "message"], detail, title="Issues"))
+        tables.append(
+            Table("issues", ["input", "level", "kind", "image", "segment", "message"], detail, title="Issues")
+        )
         total = sum(len(r.issues) for _, r in results)
         if total > len(detail):
             notes.append(f"{total - len(detail)} more issue(s) not shown (use --format json for all)")
@@ -171,8 +215,12 @@ def check_verdict(results: list[tuple[str, CheckResult]]) -> tuple[str, InputErr
     if not n_err:
         return verdict, None
     res, first = next((r, i) for _, r in results for i in r.issues if i.level == "error")
-    return verdict, InputError(f"{n_err} error(s) found; first: {first.kind}: {first.message}", file=res.json_path,
-                               image_id=first.image_id, segment_id=first.segment_id)
+    return verdict, InputError(
+        f"{n_err} error(s) found; first: {first.kind}: {first.message}",
+        file=res.json_path,
+        image_id=first.image_id,
+        segment_id=first.segment_id,
+    )
 
 
 def _step(on_start: Callable[[int, str], None] | None, name: str) -> Callable[[int], None] | None:
@@ -203,15 +251,33 @@ def run_check(
     results: list[tuple[str, CheckResult]] = []
     cats = None
     if gt_json is not None:
-        results.append(("GT", check_panoptic(gt_json, gt_dir, gt=True, workers=workers, progress=progress,
-                                             on_start=_step(on_start, "check GT"))))
+        results.append(
+            (
+                "GT",
+                check_panoptic(
+                    gt_json, gt_dir, gt=True, workers=workers, progress=progress, on_start=_step(on_start, "check GT")
+                ),
+            )
+        )
         try:
             cats = load_categories(gt_json)
         except InputError:
             cats = None
     if pred_json is not None:
-        results.append(("prediction", check_panoptic(pred_json, pred_dir, gt=False, categories=cats, workers=workers,
-                                                     progress=progress, on_start=_step(on_start, "check prediction"))))
+        results.append(
+            (
+                "prediction",
+                check_panoptic(
+                    pred_json,
+                    pred_dir,
+                    gt=False,
+                    categories=cats,
+                    workers=workers,
+                    progress=progress,
+                    on_start=_step(on_start, "check prediction"),
+                ),
+            )
+        )
     return results, check_report(results, max_rows=max_rows)
 
 

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from ..core.parallel import imap_ordered
 from ..core.pq import PQResult, PQStats, merge_stats, summarize
@@ -108,7 +109,10 @@ def load_gt_pred(
     pred = load_panoptic(pred_json, pred_dir, check_categories=False, compact=True)
     for d, what in ((gt, "GT"), (pred, "prediction")):
         if not d.png_dir.is_dir():
-            raise InputError(f"{what} PNG folder {d.png_dir} does not exist (pass --{'gt' if what == 'GT' else 'pred'}-dir)", file=d.json_path)
+            raise InputError(
+                f"{what} PNG folder {d.png_dir} does not exist (pass --{'gt' if what == 'GT' else 'pred'}-dir)",
+                file=d.json_path,
+            )
     return gt, pred, gt.categories
 
 
@@ -223,25 +227,45 @@ def pq_report(ev: PQEvaluation, per_class: bool = False, per_image: bool = False
     TP/FP/FN when ``per_class``, per-image rows (PQ, PQ^Th, TP, FP, FN) when ``per_image``;
     JSON data with fractions (the renderer gives percent)."""
     r = ev.result
-    rows = [[name, _pct(s.pq), _pct(s.sq), _pct(s.rq), s.n] for name, s in (("All", r.all), ("Things", r.things), ("Stuff", r.stuff))]
+    rows = [
+        [name, _pct(s.pq), _pct(s.sq), _pct(s.rq), s.n]
+        for name, s in (("All", r.all), ("Things", r.things), ("Stuff", r.stuff))
+    ]
     tables = [Table("pq", ["", "PQ", "SQ", "RQ", "N"], rows, title=f"Panoptic quality ({ev.n_images} images)")]
     if per_class:
         present = [c for c in r.per_class.values() if c.tp + c.fp + c.fn > 0]
         crow = [
-            [c.name, c.category_id, "thing" if c.isthing else "stuff", _pct(c.pq), _pct(c.sq), _pct(c.rq), c.tp, c.fp, c.fn]
+            [
+                c.name,
+                c.category_id,
+                "thing" if c.isthing else "stuff",
+                _pct(c.pq),
+                _pct(c.sq),
+                _pct(c.rq),
+                c.tp,
+                c.fp,
+                c.fn,
+            ]
             for c in present
         ]
         absent = len(r.per_class) - len(present)
         title = "Per class" + (f" ({absent} classes absent from GT and prediction not shown)" if absent else "")
-        tables.append(Table("per_class", ["class", "id", "kind", "PQ", "SQ", "RQ", "TP", "FP", "FN"], crow, title=title))
+        tables.append(
+            Table("per_class", ["class", "id", "kind", "PQ", "SQ", "RQ", "TP", "FP", "FN"], crow, title=title)
+        )
     data = ev.to_dict()
     if not per_class:
         data.pop("per_class", None)
     if per_image:
         rows = per_image_rows(ev)
-        tables.append(Table("per_image", ["image", "PQ", "PQ^Th", "TP", "FP", "FN"],
-                            [[r["image_id"], _pct(r["pq"]), _pct(r["pq_th"]), r["tp"], r["fp"], r["fn"]] for r in rows],
-                            title=f"Per image ({len(rows)} images, GT order; PQ of an image with no class present: -)"))
+        tables.append(
+            Table(
+                "per_image",
+                ["image", "PQ", "PQ^Th", "TP", "FP", "FN"],
+                [[r["image_id"], _pct(r["pq"]), _pct(r["pq_th"]), r["tp"], r["fp"], r["fn"]] for r in rows],
+                title=f"Per image ({len(rows)} images, GT order; PQ of an image with no class present: -)",
+            )
+        )
         data["per_image"] = rows
     return Report("evaluate", data, tables)
 
@@ -259,8 +283,14 @@ def image_row(stats: PQStats, categories: dict[int, Category]) -> dict[str, Any]
     """
     r = summarize(stats, categories)
     iid = stats.image_ids[0] if len(stats.image_ids) == 1 else None
-    return {"image_id": iid, "pq": r.all.pq, "pq_th": r.things.pq,
-            "tp": sum(stats.tp.values()), "fp": sum(stats.fp.values()), "fn": sum(stats.fn.values())}
+    return {
+        "image_id": iid,
+        "pq": r.all.pq,
+        "pq_th": r.things.pq,
+        "tp": sum(stats.tp.values()),
+        "fp": sum(stats.fp.values()),
+        "fn": sum(stats.fn.values()),
+    }
 
 
 def per_image_rows(ev: PQEvaluation) -> list[dict[str, Any]]:
@@ -287,9 +317,15 @@ def delta_rows(a: PQEvaluation, b: PQEvaluation) -> list[dict[str, Any]]:
         raise ValueError("the two evaluations cover different images")
     rows = []
     for k, (x, y) in enumerate(zip(ra, rb)):
-        rows.append({"image_id": x["image_id"], "dpq": _nan0(y["pq"]) - _nan0(x["pq"]),
-                     "a": {key: v for key, v in x.items() if key != "image_id"},
-                     "b": {key: v for key, v in y.items() if key != "image_id"}, "_k": k})
+        rows.append(
+            {
+                "image_id": x["image_id"],
+                "dpq": _nan0(y["pq"]) - _nan0(x["pq"]),
+                "a": {key: v for key, v in x.items() if key != "image_id"},
+                "b": {key: v for key, v in y.items() if key != "image_id"},
+                "_k": k,
+            }
+        )
     rows.sort(key=lambda r: (-abs(r["dpq"]), r["_k"]))
     for r in rows:
         del r["_k"]
@@ -307,17 +343,36 @@ def delta_report(a: PQEvaluation, b: PQEvaluation, names: tuple[str, str] = ("A"
     table = Table(
         "per_image",
         ["image", "dPQ (B-A)", "PQ A", "PQ B", "PQ^Th A", "PQ^Th B", "TP A", "TP B", "FP A", "FP B", "FN A", "FN B"],
-        [[r["image_id"], _pct(r["dpq"]), _pct(r["a"]["pq"]), _pct(r["b"]["pq"]), _pct(r["a"]["pq_th"]),
-          _pct(r["b"]["pq_th"]), r["a"]["tp"], r["b"]["tp"], r["a"]["fp"], r["b"]["fp"], r["a"]["fn"], r["b"]["fn"]]
-         for r in rows],
+        [
+            [
+                r["image_id"],
+                _pct(r["dpq"]),
+                _pct(r["a"]["pq"]),
+                _pct(r["b"]["pq"]),
+                _pct(r["a"]["pq_th"]),
+                _pct(r["b"]["pq_th"]),
+                r["a"]["tp"],
+                r["b"]["tp"],
+                r["a"]["fp"],
+                r["b"]["fp"],
+                r["a"]["fn"],
+                r["b"]["fn"],
+            ]
+            for r in rows
+        ],
         title=f"Per image: dPQ = PQ(B) - PQ(A), largest |dPQ| first ({len(rows)} images)",
     )
     da, db = a.to_dict(), b.to_dict()
     for d, name in ((da, names[0]), (db, names[1])):
         d.pop("per_class", None)
         d["pred"] = name
-    data = {"n_images": a.n_images, "A": da, "B": db, "per_image": rows,
-            "warnings": list(dict.fromkeys(a.warnings + b.warnings))}
+    data = {
+        "n_images": a.n_images,
+        "A": da,
+        "B": db,
+        "per_image": rows,
+        "warnings": list(dict.fromkeys(a.warnings + b.warnings)),
+    }
     return Report("evaluate", data, [ta, tb, table])
 
 
@@ -343,9 +398,15 @@ def combine_reports(kind: str, parts: list[tuple[str | None, Report]]) -> Report
 # --------------------------------------------------------------------------- gates
 
 GATE_KEYS = {
-    "PQ": ("all", "pq"), "SQ": ("all", "sq"), "RQ": ("all", "rq"),
-    "PQ_th": ("things", "pq"), "SQ_th": ("things", "sq"), "RQ_th": ("things", "rq"),
-    "PQ_st": ("stuff", "pq"), "SQ_st": ("stuff", "sq"), "RQ_st": ("stuff", "rq"),
+    "PQ": ("all", "pq"),
+    "SQ": ("all", "sq"),
+    "RQ": ("all", "rq"),
+    "PQ_th": ("things", "pq"),
+    "SQ_th": ("things", "sq"),
+    "RQ_th": ("things", "rq"),
+    "PQ_st": ("stuff", "pq"),
+    "SQ_st": ("stuff", "sq"),
+    "RQ_st": ("stuff", "rq"),
 }
 
 

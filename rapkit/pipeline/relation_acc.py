@@ -12,8 +12,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from ..core.relation_acc import (
     CategoryPairStats,
@@ -43,8 +44,9 @@ def _task(args: tuple) -> tuple[RelationAccStats, CategoryPairStats | None]:
 
     info, props, anns, pairs, params, inst_file, protocol, by_category = args
     try:
-        inst = decode_instances([a for a in anns if not a.get("iscrowd", 0)], info.height, info.width,
-                                file=inst_file, image_id=info.id)
+        inst = decode_instances(
+            [a for a in anns if not a.get("iscrowd", 0)], info.height, info.width, file=inst_file, image_id=info.id
+        )
         return relation_accuracy_parts(props, inst, pairs, params, protocol=protocol, by_category=by_category)
     except RapkitError as e:
         raise e.with_context(image_id=info.id)
@@ -71,7 +73,9 @@ def check_table_output(path: str | os.PathLike, force: bool = False) -> None:
     check_writable(p, force)
 
 
-def train_pair_counts(train_relations: str | os.PathLike, train_instances: str | os.PathLike) -> dict[tuple[int, int], int]:
+def train_pair_counts(
+    train_relations: str | os.PathLike, train_instances: str | os.PathLike
+) -> dict[tuple[int, int], int]:
     """How often each ordered ``(front category, back category)`` is a relation in a
     training relations JSON; the categories come from its instances JSON (InputError, exit 3,
     for a relation whose instance or image is not in it)."""
@@ -89,8 +93,11 @@ def train_pair_counts(train_relations: str | os.PathLike, train_instances: str |
     for iid, f, b in rels.pairs():
         for x in (f, b):
             if (iid, x) not in cat:
-                raise InputError(f"relation instance {x} is not an annotation of this image in {train_instances}",
-                                 file=train_relations, image_id=iid)
+                raise InputError(
+                    f"relation instance {x} is not an annotation of this image in {train_instances}",
+                    file=train_relations,
+                    image_id=iid,
+                )
         key = (cat[(iid, f)], cat[(iid, b)])
         counts[key] = counts.get(key, 0) + 1
     return counts
@@ -128,17 +135,22 @@ def evaluate_relations_full(
 
     check_protocol(protocol)
     if (train_relations is None) != (train_instances is None):
-        raise ConfigError("--train-relations and --train-instances go together (the training relations and "
-                          "the instances JSON that gives their categories)")
+        raise ConfigError(
+            "--train-relations and --train-instances go together (the training relations and "
+            "the instances JSON that gives their categories)"
+        )
     if train_relations is not None and not by_category:
         raise ConfigError("--train-relations applies to --by-category")
     ds = load_instances(instances_path)
-    props = load_proposals(proposals_path, ds.images, ds.categories,
-                           require_relation=params.strategy == "rap" and params.ra)
+    props = load_proposals(
+        proposals_path, ds.images, ds.categories, require_relation=params.strategy == "rap" and params.ra
+    )
     rels = read_relations(relations_path)
     for iid in rels.images:
         if iid not in ds.images:
-            raise InputError("relations for an image that is not in the instances JSON", file=relations_path, image_id=iid)
+            raise InputError(
+                "relations for an image that is not in the instances JSON", file=relations_path, image_id=iid
+            )
     train = train_pair_counts(train_relations, train_instances) if train_relations is not None else None
     if workers <= 0:
         workers = os.cpu_count() or 1
@@ -149,8 +161,16 @@ def evaluate_relations_full(
         for iid, info in ds.images.items():
             r = rels.images.get(iid)
             pairs = [(x.front, x.back) for x in r.relations] if r is not None else []
-            yield (info, props[iid], ds.by_image.get(iid, []), pairs, params, str(instances_path), protocol,
-                   by_category)
+            yield (
+                info,
+                props[iid],
+                ds.by_image.get(iid, []),
+                pairs,
+                params,
+                str(instances_path),
+                protocol,
+                by_category,
+            )
 
     total = RelationAccStats()
     cats = CategoryPairStats() if by_category else None
@@ -185,13 +205,15 @@ def evaluate_relations(
     Returns ``(RelationAccStats, rapkit.report.Report)``; :func:`evaluate_relations_full`
     has the per-category table too.
     """
-    ev = evaluate_relations_full(proposals_path, instances_path, relations_path, params, workers, progress,
-                                 on_start, protocol=protocol)
+    ev = evaluate_relations_full(
+        proposals_path, instances_path, relations_path, params, workers, progress, on_start, protocol=protocol
+    )
     return ev.stats, ev.report
 
 
-def relation_report(stats: RelationAccStats, params: FusionParams | None = None, *, protocol: str = "rapkit",
-                    by_category: Any = None):
+def relation_report(
+    stats: RelationAccStats, params: FusionParams | None = None, *, protocol: str = "rapkit", by_category: Any = None
+):
     """A :class:`rapkit.report.Report` with the two accuracies (x100) and their counts, and
     with ``by_category`` (the DataFrame of
     :func:`~rapkit.core.relation_acc.category_pair_table`) the per-category-pair table.
@@ -202,20 +224,32 @@ def relation_report(stats: RelationAccStats, params: FusionParams | None = None,
     from ..report import Report, Table, percent_frame, table_from_dataframe
 
     s = summarize(stats)
-    pct = (lambda v: v * 100.0 if v == v else float("nan"))
+    pct = lambda v: v * 100.0 if v == v else float("nan")
     rows: list[list[Any]] = [
-        ["fusion (pairs met by Algorithm 1)", pct(s["fusion_accuracy"]), pct(s["fusion_score_order_accuracy"]),
-         stats.fusion_pairs, stats.fusion_ties],
-        ["all matched GT pairs", pct(s["pair_accuracy"]), pct(s["pair_score_order_accuracy"]), stats.pairs,
-         stats.pair_ties],
+        [
+            "fusion (pairs met by Algorithm 1)",
+            pct(s["fusion_accuracy"]),
+            pct(s["fusion_score_order_accuracy"]),
+            stats.fusion_pairs,
+            stats.fusion_ties,
+        ],
+        [
+            "all matched GT pairs",
+            pct(s["pair_accuracy"]),
+            pct(s["pair_score_order_accuracy"]),
+            stats.pairs,
+            stats.pair_ties,
+        ],
     ]
     title = "relation accuracy (%)" if protocol == "rapkit" else f"relation accuracy (%), protocol {protocol}"
     t = Table("relation_accuracy", ["pairs", "relation acc", "score-order acc", "N", "ties"], rows, title=title)
     data: dict[str, Any] = {"relation_accuracy": s, "protocol": protocol}
     if params is not None:
         data["params"] = params.to_dict()
-    notes = [f"{stats.matched} of {stats.proposals} proposals matched to {stats.instances} GT instances "
-             f"(IoU > 0.5); {stats.pairs} of {stats.gt_pairs} GT pairs have both instances matched."]
+    notes = [
+        f"{stats.matched} of {stats.proposals} proposals matched to {stats.instances} GT instances "
+        f"(IoU > 0.5); {stats.pairs} of {stats.gt_pairs} GT pairs have both instances matched."
+    ]
     if protocol == "authors":
         notes.append(
             f"protocol authors: fusion pairs from {stats.box_matched} proposals matched by box IoU "
@@ -225,8 +259,10 @@ def relation_report(stats: RelationAccStats, params: FusionParams | None = None,
     tables = [t]
     if by_category is not None:
         shown = percent_frame(by_category.drop(columns=["front_id", "back_id"]))
-        tables.append(table_from_dataframe(shown, "by_category",
-                                           title="relation value gap by category pair (front, back); accuracy %",
-                                           decimals=2))
+        tables.append(
+            table_from_dataframe(
+                shown, "by_category", title="relation value gap by category pair (front, back); accuracy %", decimals=2
+            )
+        )
         data["by_category"] = by_category.to_dict(orient="records")
     return Report("relation_accuracy", data, tables, notes)

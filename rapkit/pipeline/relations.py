@@ -12,8 +12,9 @@ JSON's ``images`` list, so the same inputs give the same output bytes for any wo
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING
 
 from ..core.relations import RULES, extract_relations
 from ..errors import ConfigError, InputError, RapkitError
@@ -114,9 +115,16 @@ def _check(theta: float, rule: str) -> None:
         raise ConfigError(f"theta must be in [0, 1], got {theta}")
 
 
-def _extract(ds: InstancesDataset, pan: PanopticDataset, *, theta: float, rule: str, workers: int,
-             progress: Callable[[int], None] | None,
-             on_start: Callable[[int], None] | None = None) -> RelationsRun:
+def _extract(
+    ds: InstancesDataset,
+    pan: PanopticDataset,
+    *,
+    theta: float,
+    rule: str,
+    workers: int,
+    progress: Callable[[int], None] | None,
+    on_start: Callable[[int], None] | None = None,
+) -> RelationsRun:
     from ..core.parallel import imap_ordered
 
     instances, panoptic = ds.path, pan.json_path
@@ -133,7 +141,9 @@ def _extract(ds: InstancesDataset, pan: PanopticDataset, *, theta: float, rule: 
                 continue
             pa = pan.annotations.get(iid)
             if pa is None:
-                raise InputError("image has instance annotations but no panoptic annotation", file=panoptic, image_id=iid)
+                raise InputError(
+                    "image has instance annotations but no panoptic annotation", file=panoptic, image_id=iid
+                )
             pinfo = pan.images.get(iid)
             if pinfo is not None and (pinfo.height, pinfo.width) != (info.height, info.width):
                 raise InputError(
@@ -141,8 +151,17 @@ def _extract(ds: InstancesDataset, pan: PanopticDataset, *, theta: float, rule: 
                     file=panoptic,
                     image_id=iid,
                 )
-            yield _Task(iid, info.height, info.width, anns, str(pan.png_dir / pa.file_name), pa.segments,
-                        float(theta), rule, str(instances))
+            yield _Task(
+                iid,
+                info.height,
+                info.width,
+                anns,
+                str(pan.png_dir / pa.file_name),
+                pa.segments,
+                float(theta),
+                rule,
+                str(instances),
+            )
 
     def batches() -> Iterator[list[_Task | ImageRelations]]:
         batch: list[_Task | ImageRelations] = []
@@ -168,8 +187,13 @@ def _extract(ds: InstancesDataset, pan: PanopticDataset, *, theta: float, rule: 
 
 _BATCH = 8
 # imported once by the forkserver, so each worker starts with the compiled kernels loaded
-_PRELOAD = ("pycocotools.mask", "rapkit.kernels.warm_relations", "rapkit.io.png", "rapkit.io.coco",
-            "rapkit.pipeline.relations")
+_PRELOAD = (
+    "pycocotools.mask",
+    "rapkit.kernels.warm_relations",
+    "rapkit.io.png",
+    "rapkit.io.coco",
+    "rapkit.pipeline.relations",
+)
 
 
 def _dispatch(item: _Task | ImageRelations) -> ImageRelations:
@@ -209,8 +233,18 @@ def run_extract_relations(
     ds = load_instances(instances)
     pan = load_panoptic(panoptic, panoptic_dir)
     run = _extract(ds, pan, theta=theta, rule=rule, workers=workers, progress=progress, on_start=on_start)
-    run.outputs.update(write_relations_outputs(output, run.images, theta=run.theta, rule=run.rule, totals=run.totals,
-                                               rap_instances=rap_instances, instances=ds.raw, force=force))
+    run.outputs.update(
+        write_relations_outputs(
+            output,
+            run.images,
+            theta=run.theta,
+            rule=run.rule,
+            totals=run.totals,
+            rap_instances=rap_instances,
+            instances=ds.raw,
+            force=force,
+        )
+    )
     return run
 
 

@@ -154,11 +154,7 @@ class GateResult:
 
     @property
     def message(self) -> str:
-        return (
-            "quality gate failed: " + "; ".join(self.failed)
-            if self.failed
-            else "quality gate passed"
-        )
+        return "quality gate failed: " + "; ".join(self.failed) if self.failed else "quality gate passed"
 
 
 @dataclass
@@ -194,25 +190,14 @@ def _values(name: str, v: Sequence[float] | float | None) -> list[float] | None:
     if v is None:
         return None
     if isinstance(v, str):
-        raise ConfigError(
-            f"--{name}: expected {_COMMA_FORM} as a list, got the string {v!r}"
-        )
+        raise ConfigError(f"--{name}: expected {_COMMA_FORM} as a list, got the string {v!r}")
     items = [v] if isinstance(v, (int, float)) else list(v)
     if not items:
-        raise ConfigError(
-            f"--{name}: empty value list; expected {_COMMA_FORM}, e.g. --{name} 0.5,0.6"
-        )
+        raise ConfigError(f"--{name}: empty value list; expected {_COMMA_FORM}, e.g. --{name} 0.5,0.6")
     out = []
     for x in items:
-        if (
-            isinstance(x, bool)
-            or not isinstance(x, (int, float))
-            or math.isnan(x)
-            or not 0.0 <= x <= 1.0
-        ):
-            raise ConfigError(
-                f"--{name}: {x!r} is not in [0, 1]; expected {_COMMA_FORM}, e.g. --{name} 0.5,0.6"
-            )
+        if isinstance(x, bool) or not isinstance(x, (int, float)) or math.isnan(x) or not 0.0 <= x <= 1.0:
+            raise ConfigError(f"--{name}: {x!r} is not in [0, 1]; expected {_COMMA_FORM}, e.g. --{name} 0.5,0.6")
         out.append(float(x))
     return out
 
@@ -227,25 +212,17 @@ def _is_number(s: str) -> bool:
 
 def _given(req: EvaluateRequest, names: Sequence[str]) -> list[str]:
     """The options among ``names`` (request fields) that were given, as ``--option``."""
-    return [
-        f"--{n.replace('_', '-')}"
-        for n in names
-        if getattr(req, n) not in (None, False)
-    ]
+    return [f"--{n.replace('_', '-')}" for n in names if getattr(req, n) not in (None, False)]
 
 
-def _one_value(
-    what: str, lists: Mapping[str, list[float] | None], stuff_area: int, variant: str
-) -> FusionParams:
+def _one_value(what: str, lists: Mapping[str, list[float] | None], stuff_area: int, variant: str) -> FusionParams:
     """One FusionParams from single-valued rho/tau/gamma (defaults: the paper's best)."""
     one = {}
     for name, vals in lists.items():
         if vals is not None:
             if len(vals) != 1:
                 shown = ",".join(f"{v:g}" for v in vals)
-                raise ConfigError(
-                    f"{what} takes one value of --{name}, got {shown} (value lists are for --sweep)"
-                )
+                raise ConfigError(f"{what} takes one value of --{name}, got {shown} (value lists are for --sweep)")
             one[name] = vals[0]
     return FusionParams(stuff_area=stuff_area, variant=variant, **one)
 
@@ -254,30 +231,19 @@ def _plan(req: EvaluateRequest) -> EvaluatePlan:
     # words the command line took as parameter names but that are values: "--rho 0.5 0.6"
     numbers = [p for p in req.sweep_params if _is_number(p)]
     if numbers:
-        names = (
-            "; the arguments of --sweep are parameter names (rho tau gamma)"
-            if req.sweep
-            else ""
-        )
+        names = "; the arguments of --sweep are parameter names (rho tau gamma)" if req.sweep else ""
         raise ConfigError(
-            f"unexpected value {numbers[0]!r}: value lists are {_COMMA_FORM} without spaces, "
-            f"e.g. --rho 0.5,0.6{names}"
+            f"unexpected value {numbers[0]!r}: value lists are {_COMMA_FORM} without spaces, e.g. --rho 0.5,0.6{names}"
         )
     if req.sweep and req.ablation:
-        raise ConfigError(
-            "--sweep and --ablation are exclusive: run them one after the other"
-        )
-    lists = {
-        name: _values(name, getattr(req, name)) for name in ("rho", "tau", "gamma")
-    }
+        raise ConfigError("--sweep and --ablation are exclusive: run them one after the other")
+    lists = {name: _values(name, getattr(req, name)) for name in ("rho", "tau", "gamma")}
     if req.sweep or req.ablation:
         return _plan_sweep(req, lists)
     return _plan_evaluate(req, lists)
 
 
-def _plan_sweep(
-    req: EvaluateRequest, lists: Mapping[str, list[float] | None]
-) -> EvaluatePlan:
+def _plan_sweep(req: EvaluateRequest, lists: Mapping[str, list[float] | None]) -> EvaluatePlan:
     from ..core.sweep import ablation_grid, make_grid
 
     flag = "--sweep" if req.sweep else "--ablation"
@@ -288,9 +254,7 @@ def _plan_sweep(
         )
     pq_only = _given(req, ("pred_dir", "per_class", "per_image", "check", "fail_under"))
     if pq_only:
-        raise ConfigError(
-            f"{pq_only[0]} applies to PQ evaluation (--gt with --pred), not to {flag}"
-        )
+        raise ConfigError(f"{pq_only[0]} applies to PQ evaluation (--gt with --pred), not to {flag}")
     rel_only = _given(req, ("relations", "instances", "by_category", "train_relations", "train_instances"))
     if req.protocol != "rapkit":
         rel_only.append("--protocol")
@@ -299,40 +263,29 @@ def _plan_sweep(
             f"{rel_only[0]} applies to relation accuracy (--relations, --proposals, --instances), not to {flag}"
         )
     if req.gt is None:
-        raise ConfigError(
-            f"{flag} needs --gt (the GT panoptic JSON every setting is scored against)"
-        )
+        raise ConfigError(f"{flag} needs --gt (the GT panoptic JSON every setting is scored against)")
     if req.proposals is None:
         raise ConfigError(f"{flag} needs --proposals (the dumped detections to fuse)")
     if req.ablation:
         if req.sweep_params:
             raise ConfigError(
-                f"unexpected argument(s) {' '.join(req.sweep_params)} with --ablation "
-                f"(parameter names go with --sweep)"
+                f"unexpected argument(s) {' '.join(req.sweep_params)} with --ablation (parameter names go with --sweep)"
             )
         base = _one_value("--ablation", lists, req.stuff_area, req.variant)
         return EvaluatePlan("ablation", grid=ablation_grid(base))
     names = list(req.sweep_params)
     if not names:
-        raise ConfigError(
-            "--sweep needs the parameters to vary, e.g. --sweep rho tau gamma"
-        )
-    grid = make_grid(
-        names, FusionParams(stuff_area=req.stuff_area, variant=req.variant), **lists
-    )
+        raise ConfigError("--sweep needs the parameters to vary, e.g. --sweep rho tau gamma")
+    grid = make_grid(names, FusionParams(stuff_area=req.stuff_area, variant=req.variant), **lists)
     return EvaluatePlan("sweep", grid=grid, swept=names)
 
 
-def _plan_evaluate(
-    req: EvaluateRequest, lists: Mapping[str, list[float] | None]
-) -> EvaluatePlan:
+def _plan_evaluate(req: EvaluateRequest, lists: Mapping[str, list[float] | None]) -> EvaluatePlan:
     from .evaluate import parse_gates
 
     if req.sweep_params:
         words = " ".join(req.sweep_params)
-        raise ConfigError(
-            f"unexpected argument(s) {words} (did you mean --sweep {words}?)"
-        )
+        raise ConfigError(f"unexpected argument(s) {words} (did you mean --sweep {words}?)")
     compare = _check_preds(req)
     sweep_only = _given(req, ("semantic", "categories"))
     if sweep_only:
@@ -391,12 +344,8 @@ def _plan_evaluate(
                 f"(relation accuracy takes its GT from --instances and --relations)"
             )
     if req.decoder not in ("fast", "pil"):
-        raise ConfigError(
-            f"--decoder: unknown decoder {req.decoder!r}; choose fast or pil"
-        )
-    return EvaluatePlan(
-        "evaluate", pq=req.pred is not None, relation_params=rel_params, gates=gates, compare=compare
-    )
+        raise ConfigError(f"--decoder: unknown decoder {req.decoder!r}; choose fast or pil")
+    return EvaluatePlan("evaluate", pq=req.pred is not None, relation_params=rel_params, gates=gates, compare=compare)
 
 
 def _check_preds(req: EvaluateRequest) -> bool:
@@ -485,17 +434,11 @@ def run_evaluate(
     return _run_sweep(request, plan, progress, on_start, log)
 
 
-def _run_evaluate(
-    req: EvaluateRequest, plan: EvaluatePlan, progress, on_start, on_report
-) -> EvaluateOutcome:
+def _run_evaluate(req: EvaluateRequest, plan: EvaluatePlan, progress, on_start, on_report) -> EvaluateOutcome:
     from ..errors import InputError
     from .evaluate import check_gates, combine_reports, evaluate_pq
 
-    step = (
-        (lambda name: lambda n: on_start(n, name))
-        if on_start is not None
-        else (lambda name: None)
-    )
+    step = (lambda name: lambda n: on_start(n, name)) if on_start is not None else (lambda name: None)
     parts: list[tuple[str | None, Any]] = []
     checks: list[tuple[str, CheckResult]] = []
     warnings: list[str] = []
@@ -510,9 +453,7 @@ def _run_evaluate(
 
         if on_start is not None:
             on_start(None, "check GT")
-        gt_res = check_panoptic(
-            req.gt, req.gt_dir, gt=True, workers=req.workers, progress=progress
-        )
+        gt_res = check_panoptic(req.gt, req.gt_dir, gt=True, workers=req.workers, progress=progress)
         try:
             cats = load_categories(req.gt)
         except InputError:
@@ -597,8 +538,16 @@ def _run_compare(req: EvaluateRequest, step) -> EvaluateOutcome:
     a_path, b_path = req.preds
     evs = []
     for name, path in (("A", a_path), ("B", b_path)):
-        ev, _ = evaluate_pq(req.gt, path, req.gt_dir, None, workers=req.workers, per_image=True,
-                            fast=req.decoder == "fast", on_start=step(f"PQ {name}"))
+        ev, _ = evaluate_pq(
+            req.gt,
+            path,
+            req.gt_dir,
+            None,
+            workers=req.workers,
+            per_image=True,
+            fast=req.decoder == "fast",
+            on_start=step(f"PQ {name}"),
+        )
         evs.append(ev)
     a, b = evs
     report = delta_report(a, b, (str(a_path), str(b_path)))
@@ -606,9 +555,7 @@ def _run_compare(req: EvaluateRequest, step) -> EvaluateOutcome:
     return EvaluateOutcome(report, None, "evaluate", warnings, a, evaluation_b=b, per_image_delta=delta_rows(a, b))
 
 
-def _run_sweep(
-    req: EvaluateRequest, plan: EvaluatePlan, progress, on_start, log
-) -> EvaluateOutcome:
+def _run_sweep(req: EvaluateRequest, plan: EvaluatePlan, progress, on_start, log) -> EvaluateOutcome:
     from ..io._atomic import check_writable
     from .sweep import run_sweep, sweep_report, write_table
 

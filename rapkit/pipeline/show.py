@@ -24,9 +24,10 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -57,8 +58,11 @@ class ShowResult:
             rows = [[p["chart"], p["source"], p["path"]] for p in self.pictures]
             t = Table("pictures", cols, rows, title=f"rapkit show charts -> {self.output}")
             return Report("show", self._data(), [t])
-        extra = [k for k in ("differing_pixels", "relations", "correct", "wrong", "unmatched")
-                 if any(k in p for p in self.pictures)]
+        extra = [
+            k
+            for k in ("differing_pixels", "relations", "correct", "wrong", "unmatched")
+            if any(k in p for p in self.pictures)
+        ]
         top = any("dpq" in p for p in self.pictures)
         cols = ["image_id", *extra, *(["PQ A", "PQ B", "dPQ"] if top else []), "path"]
         rows = []
@@ -73,15 +77,21 @@ class ShowResult:
         return Report("show", self._data(), [t])
 
     def _data(self) -> dict[str, Any]:
-        return {"picture": self.kind, "output": self.output, "pictures": self.pictures,
-                "missing_images": self.missing_images, "seconds": self.seconds}
+        return {
+            "picture": self.kind,
+            "output": self.output,
+            "pictures": self.pictures,
+            "missing_images": self.missing_images,
+            "seconds": self.seconds,
+        }
 
 
 # --------------------------------------------------------------------------- selection
 
 
-def select_images(available: Sequence[int], ids: Sequence[int] | None = None, first: int | None = None, *,
-                  file: Any = None) -> list[int]:
+def select_images(
+    available: Sequence[int], ids: Sequence[int] | None = None, first: int | None = None, *, file: Any = None
+) -> list[int]:
     """The images to draw: ``ids`` (in the order given; each must be in ``available``),
     else every available image, then cut to the ``first`` ones.
 
@@ -112,8 +122,9 @@ def _unique_names(infos: Sequence[ImageInfo], file: Any) -> list[str]:
     seen: dict[str, int] = {}
     for info, n in zip(infos, names):
         if n in seen:
-            raise InputError(f"images {seen[n]} and {info.id} map to the same picture name {n}", file=file,
-                             image_id=info.id)
+            raise InputError(
+                f"images {seen[n]} and {info.id} map to the same picture name {n}", file=file, image_id=info.id
+            )
         seen[n] = info.id
     return names
 
@@ -131,8 +142,10 @@ def _image_sources(images_dir: Any, infos: Sequence[ImageInfo], notify: Notify |
             notify("no --images folder: pictures are drawn on a grey background")
         else:
             ex = missing[0].file_name or f"image {missing[0].id}"
-            notify(f"{len(missing)} of {len(infos)} images not found under {images_dir} (e.g. {ex}): "
-                   "drawn on a grey background")
+            notify(
+                f"{len(missing)} of {len(infos)} images not found under {images_dir} (e.g. {ex}): "
+                "drawn on a grey background"
+            )
     return [str(p) if p is not None else None for p in paths], len(missing)
 
 
@@ -172,12 +185,24 @@ def _segments(ann: Any) -> dict[int, int]:
 
 def _check_png_dir(ds: Any) -> None:
     if not ds.png_dir.is_dir():
-        raise InputError("panoptic PNG folder not found (default: the JSON's name without .json; "
-                         "pass --panoptic-dir)", file=ds.png_dir)
+        raise InputError(
+            "panoptic PNG folder not found (default: the JSON's name without .json; pass --panoptic-dir)",
+            file=ds.png_dir,
+        )
 
 
-def _run(kind: str, output: Any, force: bool, tasks: list[tuple], fn: Callable, workers: int,
-         progress: Callable[[int], None] | None, missing: int, t0: float, file: Any) -> ShowResult:
+def _run(
+    kind: str,
+    output: Any,
+    force: bool,
+    tasks: list[tuple],
+    fn: Callable,
+    workers: int,
+    progress: Callable[[int], None] | None,
+    missing: int,
+    t0: float,
+    file: Any,
+) -> ShowResult:
     from ..core.parallel import imap_ordered
     from ..io._atomic import atomic_path
 
@@ -256,8 +281,12 @@ def show_overlay(
     for i in chosen:
         for sid, cid in _segments(ds.annotations[i]).items():
             if cid not in cats:
-                raise InputError(f"category {cid} is not in the categories", file=categories_path or panoptic_path,
-                                 image_id=i, segment_id=sid)
+                raise InputError(
+                    f"category {cid} is not in the categories",
+                    file=categories_path or panoptic_path,
+                    image_id=i,
+                    segment_id=sid,
+                )
         png = ds.png_dir / ds.annotations[i].file_name
         if not png.is_file():
             raise InputError("panoptic PNG not found", file=png, image_id=i)
@@ -265,8 +294,19 @@ def show_overlay(
     sources, missing = _image_sources(images_dir, sel, notify)
     if on_start is not None:
         on_start(len(sel))
-    tasks = [(info, str(ds.png_dir / ds.annotations[info.id].file_name), _segments(ds.annotations[info.id]), cats, src,
-              alpha, max_size, name) for info, src, name in zip(sel, sources, names)]
+    tasks = [
+        (
+            info,
+            str(ds.png_dir / ds.annotations[info.id].file_name),
+            _segments(ds.annotations[info.id]),
+            cats,
+            src,
+            alpha,
+            max_size,
+            name,
+        )
+        for info, src, name in zip(sel, sources, names)
+    ]
     return _run("overlay", output, force, tasks, _overlay_task, workers, progress, missing, t0, panoptic_path)
 
 
@@ -278,8 +318,14 @@ def _check_alpha(alpha: float) -> None:
 # --------------------------------------------------------------------------- compare
 
 
-def per_image_pq(gt_map: np.ndarray, gt_segments: Sequence[Any], pred_map: np.ndarray, pred_segments: Sequence[Any],
-                 categories: Mapping[int, Category], image_id: Any = None) -> float:
+def per_image_pq(
+    gt_map: np.ndarray,
+    gt_segments: Sequence[Any],
+    pred_map: np.ndarray,
+    pred_segments: Sequence[Any],
+    categories: Mapping[int, Category],
+    image_id: Any = None,
+) -> float:
     """PQ (All, fraction) of one image with :func:`rapkit.core.pq.pq_stats` and
     :func:`~rapkit.core.pq.summarize`; an image with no class present counts as 0.
 
@@ -345,9 +391,12 @@ def _compare_task(args: tuple) -> dict[str, Any]:
     base = _base_image(image_path, (h, w), size, iid)
     pa = overlay(base, resize_nearest(a, size), a_segs, cats, alpha=alpha, image_id=iid).rgb
     pb = overlay(base, resize_nearest(b, size), b_segs, cats, alpha=alpha, image_id=iid).rgb
-    pd_ = compare_panel(base, resize_nearest(differs, size),
-                        None if a_right is None else resize_nearest(a_right, size),
-                        None if b_right is None else resize_nearest(b_right, size))
+    pd_ = compare_panel(
+        base,
+        resize_nearest(differs, size),
+        None if a_right is None else resize_nearest(a_right, size),
+        None if b_right is None else resize_nearest(b_right, size),
+    )
     from ..core.pictures import A_RIGHT_COLOR, B_RIGHT_COLOR, DIFF_COLOR, NEITHER_COLOR
 
     la, lb = labels
@@ -445,10 +494,19 @@ def show_compare(
         ptasks = []
         for i in chosen:
             info = infos[i]
-            ptasks.append((i, str(dg.png_dir / dg.annotations[i].file_name), dg.annotations[i].segments,
-                           (info.height, info.width) if info.height else None,
-                           str(da.png_dir / da.annotations[i].file_name), da.annotations[i].segments,
-                           str(db.png_dir / db.annotations[i].file_name), db.annotations[i].segments, cats))
+            ptasks.append(
+                (
+                    i,
+                    str(dg.png_dir / dg.annotations[i].file_name),
+                    dg.annotations[i].segments,
+                    (info.height, info.width) if info.height else None,
+                    str(da.png_dir / da.annotations[i].file_name),
+                    da.annotations[i].segments,
+                    str(db.png_dir / db.annotations[i].file_name),
+                    db.annotations[i].segments,
+                    cats,
+                )
+            )
         w = (os.cpu_count() or 1) if workers <= 0 else workers
         scores = list(imap_ordered(_compare_pq_task, ptasks, min(w, max(1, len(ptasks)))))
         position = {iid: k for k, iid in enumerate(chosen)}
@@ -466,9 +524,23 @@ def show_compare(
     for info, src, name in zip(sel, sources, names):
         i = info.id
         gt = (str(dg.png_dir / dg.annotations[i].file_name), _segments(dg.annotations[i])) if dg is not None else None
-        tasks.append((info, str(da.png_dir / da.annotations[i].file_name), _segments(da.annotations[i]),
-                      str(db.png_dir / db.annotations[i].file_name), _segments(db.annotations[i]), gt, cats,
-                      tuple(labels), src, alpha, max_size, extras[i], name))
+        tasks.append(
+            (
+                info,
+                str(da.png_dir / da.annotations[i].file_name),
+                _segments(da.annotations[i]),
+                str(db.png_dir / db.annotations[i].file_name),
+                _segments(db.annotations[i]),
+                gt,
+                cats,
+                tuple(labels),
+                src,
+                alpha,
+                max_size,
+                extras[i],
+                name,
+            )
+        )
     return _run("compare", output, force, tasks, _compare_task, workers, progress, missing, t0, a_path)
 
 
@@ -513,8 +585,12 @@ def _relations_task(args: tuple) -> dict[str, Any]:
     masks = {}
     for k in needed:
         if k not in by_id:
-            raise InputError("relation names an instance that is not in the instances JSON", file=inst_file,
-                             image_id=iid, segment_id=k)
+            raise InputError(
+                "relation names an instance that is not in the instances JSON",
+                file=inst_file,
+                image_id=iid,
+                segment_id=k,
+            )
         masks[k] = (by_id[k].category_id, resize_nearest(full_mask(by_id[k], h, w), size))
     base = _base_image(image_path, (h, w), size, iid)
     drawn = [DrawnRelation(f, b, status[(f, b)]) for f, b in pairs]
@@ -561,8 +637,9 @@ def show_relations(
     rels = read_relations(relations_path)
     for iid in rels.images:
         if iid not in ds.images:
-            raise InputError("relations for an image that is not in the instances JSON", file=relations_path,
-                             image_id=iid)
+            raise InputError(
+                "relations for an image that is not in the instances JSON", file=relations_path, image_id=iid
+            )
     props = None
     if proposals_path is not None:
         from ..io.proposals import load_proposals
@@ -583,8 +660,19 @@ def show_relations(
         r = rels.images.get(info.id)
         pairs = [(x.front, x.back) for x in r.relations] if r is not None else []
         anns = ds.by_image.get(info.id, [])
-        tasks.append((info, anns, pairs, props[info.id] if props is not None else None, ds.categories, src, max_size,
-                      str(instances_path), name))
+        tasks.append(
+            (
+                info,
+                anns,
+                pairs,
+                props[info.id] if props is not None else None,
+                ds.categories,
+                src,
+                max_size,
+                str(instances_path),
+                name,
+            )
+        )
     return _run("relations", output, force, tasks, _relations_task, workers, progress, missing, t0, relations_path)
 
 
@@ -653,5 +741,14 @@ def show_charts(
     return res
 
 
-__all__ = ["ShowResult", "select_images", "per_image_pq", "show_overlay", "show_compare", "show_relations",
-           "show_charts", "require_matplotlib", "CHART_NAMES"]
+__all__ = [
+    "ShowResult",
+    "select_images",
+    "per_image_pq",
+    "show_overlay",
+    "show_compare",
+    "show_relations",
+    "show_charts",
+    "require_matplotlib",
+    "CHART_NAMES",
+]

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from ..errors import ConfigError, InputError, RapkitError
 from ..types import Category, FusionParams
@@ -129,15 +130,28 @@ def run_sweep(
     def tasks():
         for position, (iid, ann) in enumerate(gt.annotations.items()):
             info = images[iid]
-            segs = [{"id": s.id, "category_id": s.category_id, "area": s.area, "iscrowd": s.iscrowd} for s in ann.segments]
-            yield (position, info, props[iid], sem.item(info) if sem is not None else None,
-                   str(gt.png_dir / ann.file_name), segs)
+            segs = [
+                {"id": s.id, "category_id": s.category_id, "area": s.area, "iscrowd": s.iscrowd} for s in ann.segments
+            ]
+            yield (
+                position,
+                info,
+                props[iid],
+                sem.item(info) if sem is not None else None,
+                str(gt.png_dir / ann.file_name),
+                segs,
+            )
 
     per_setting: list[list] = [[] for _ in params]
     try:
-        for stats in imap_ordered(_image_task, tasks(), max(1, workers), initializer=_init_worker,
-                                  initargs=(cats, params, known),
-                                  on_result=(lambda r: progress(1)) if progress is not None else None):
+        for stats in imap_ordered(
+            _image_task,
+            tasks(),
+            max(1, workers),
+            initializer=_init_worker,
+            initargs=(cats, params, known),
+            on_result=(lambda r: progress(1)) if progress is not None else None,
+        ):
             for k, s in enumerate(stats):
                 per_setting[k].append(s)
     except RapkitError as e:
@@ -168,7 +182,9 @@ def sweep_report(res: SweepResult, *, kind: str = "sweep") -> Any:
     pct = {"PQ", "SQ", "RQ", "PQ_th", "PQ_st", "dPQ", "dPQ_th"}
     rows = []
     for _, r in df.iterrows():
-        rows.append([(100.0 * r[c] if c in pct else (r[c] if not isinstance(r[c], float) else round(r[c], 4))) for c in cols])
+        rows.append(
+            [(100.0 * r[c] if c in pct else (r[c] if not isinstance(r[c], float) else round(r[c], 4))) for c in cols]
+        )
     best = res.best()
     title = "Ablation (paper Table 2), x100" if kind == "ablation" else "Threshold sweep (paper Table 1), x100"
     tables = [Table(kind, cols, rows, title=title, highlight_rows=[best], decimals=2)]
@@ -183,9 +199,15 @@ def sweep_report(res: SweepResult, *, kind: str = "sweep") -> Any:
         piv = pivot_table1(df, "dPQ")
         pcols = [f"{t:g}/{g:g}" for t, g in piv.columns]
         prow = [[f"{rho:g}", *[100.0 * v for v in piv.loc[rho].tolist()]] for rho in piv.index]
-        tables.append(Table("table1", ["rho \\ tau/gamma", *pcols], prow,
-                            title="dPQ vs the baseline in Table 1's layout (rows rho, columns tau/gamma), x100",
-                            decimals=2))
+        tables.append(
+            Table(
+                "table1",
+                ["rho \\ tau/gamma", *pcols],
+                prow,
+                title="dPQ vs the baseline in Table 1's layout (rows rho, columns tau/gamma), x100",
+                decimals=2,
+            )
+        )
     data = {
         "n_images": res.n_images,
         "seconds": res.seconds,

@@ -113,8 +113,15 @@ class SynthConfig:
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise ConfigError(f"{name} must be in [0, 1], got {v}")
-        for name in ("depth_noise", "relation_noise", "score_noise", "mask_noise", "semantic_noise",
-                     "void_blobs", "false_per_image"):
+        for name in (
+            "depth_noise",
+            "relation_noise",
+            "score_noise",
+            "mask_noise",
+            "semantic_noise",
+            "void_blobs",
+            "false_per_image",
+        ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0")
 
@@ -224,8 +231,14 @@ def generate_image(cfg: SynthConfig, index: int) -> SynthImage:
         cx, cy = rng.uniform(0.2, 0.8) * w, rng.uniform(0.2, 0.6) * h
         m = np.zeros((h, w), bool)
         for _ in range(int(rng.integers(3, 7))):
-            m |= ellipse_mask(h, w, cx + rng.normal(0, 0.06 * w), cy + rng.normal(0, 0.04 * h),
-                               rng.uniform(0.02, 0.05) * w, rng.uniform(0.05, 0.1) * h)
+            m |= ellipse_mask(
+                h,
+                w,
+                cx + rng.normal(0, 0.06 * w),
+                cy + rng.normal(0, 0.04 * h),
+                rng.uniform(0.02, 0.05) * w,
+                rng.uniform(0.05, 0.1) * h,
+            )
         if m.sum() >= 16:
             k += 1
             instances.append(SynthInstance(base + k, 1, float(8.0 + rng.normal(0, 0.3)), 1, m, None))
@@ -237,8 +250,9 @@ def generate_image(cfg: SynthConfig, index: int) -> SynthImage:
         id_map[stuff_map == sid] = seg
     void = np.zeros((h, w), bool)
     for _ in range(int(rng.poisson(cfg.void_blobs))):
-        void |= ellipse_mask(h, w, rng.uniform(0, w), rng.uniform(0, h), rng.uniform(0.02, 0.08) * w,
-                              rng.uniform(0.02, 0.08) * h)
+        void |= ellipse_mask(
+            h, w, rng.uniform(0, w), rng.uniform(0, h), rng.uniform(0.02, 0.08) * w, rng.uniform(0.02, 0.08) * h
+        )
     id_map[void] = 0
     order = sorted(range(len(instances)), key=lambda i: (-instances[i].depth, instances[i].id))
     for i in order:
@@ -250,7 +264,9 @@ def generate_image(cfg: SynthConfig, index: int) -> SynthImage:
     for inst in sorted(instances, key=lambda s: s.id):
         a = area_of.get(inst.id, 0)
         if a > 0:
-            segments.append(Segment(inst.id, inst.category_id, int(a), tuple(mask_bbox(id_map == inst.id)), inst.iscrowd))
+            segments.append(
+                Segment(inst.id, inst.category_id, int(a), tuple(mask_bbox(id_map == inst.id)), inst.iscrowd)
+            )
     for sid in stuff_ids:
         seg = stuff_seg_id[sid]
         a = area_of.get(seg, 0)
@@ -258,7 +274,9 @@ def generate_image(cfg: SynthConfig, index: int) -> SynthImage:
             segments.append(Segment(seg, sid, int(a), tuple(mask_bbox(id_map == seg)), 0))
 
     # ---- predicted semantic map: thing ids on thing pixels, stuff elsewhere, with noise
-    sem_stuff = _paint_stuff(stuff_params, stuff_ids, h, w, float(rng.integers(-cfg.semantic_shift, cfg.semantic_shift + 1)))
+    sem_stuff = _paint_stuff(
+        stuff_params, stuff_ids, h, w, float(rng.integers(-cfg.semantic_shift, cfg.semantic_shift + 1))
+    )
     semantic = sem_stuff.copy()
     if cfg.semantic_noise > 0:
         target = cfg.semantic_noise * h * w
@@ -308,14 +326,28 @@ def generate_image(cfg: SynthConfig, index: int) -> SynthImage:
         area = float(inst.mask.sum())
         add(m, score_for(area), inst.category_id, inst.depth + rng.normal(0, cfg.relation_noise), inst.id, "true")
         if rng.random() < cfg.p_dup_same:
-            m2 = raster_polygon(clip_flat(jitter_polygon(rng, pts, size, cfg.mask_noise, 0.08, rng.uniform(0.85, 1.1)), h, w), h, w)
-            add(m2, score_for(area, rng.uniform(0.6, 0.95)), inst.category_id,
-                inst.depth + rng.normal(0, cfg.relation_noise), inst.id, "dup_same")
+            m2 = raster_polygon(
+                clip_flat(jitter_polygon(rng, pts, size, cfg.mask_noise, 0.08, rng.uniform(0.85, 1.1)), h, w), h, w
+            )
+            add(
+                m2,
+                score_for(area, rng.uniform(0.6, 0.95)),
+                inst.category_id,
+                inst.depth + rng.normal(0, cfg.relation_noise),
+                inst.id,
+                "dup_same",
+            )
         if rng.random() < cfg.p_dup_other:
             others = [t[0] for t in THINGS if t[0] != inst.category_id]
             m3 = raster_polygon(clip_flat(jitter_polygon(rng, pts, size, cfg.mask_noise, 0.04), h, w), h, w)
-            add(m3, score_for(area, rng.uniform(0.5, 0.9)), int(others[int(rng.integers(len(others)))]),
-                inst.depth + rng.normal(0, cfg.relation_noise), inst.id, "dup_other")
+            add(
+                m3,
+                score_for(area, rng.uniform(0.5, 0.9)),
+                int(others[int(rng.integers(len(others)))]),
+                inst.depth + rng.normal(0, cfg.relation_noise),
+                inst.id,
+                "dup_other",
+            )
     for _ in range(int(rng.poisson(cfg.false_per_image))):
         t = THINGS[int(rng.integers(len(THINGS)))]
         size = rng.uniform(t[5][0], t[5][1]) * dim
@@ -336,8 +368,20 @@ def generate_image(cfg: SynthConfig, index: int) -> SynthImage:
     )
 
     rgb = render(rng, stuff_map, void, instances, order, {t[0]: t[6] for t in THINGS}) if cfg.render_images else None
-    return SynthImage(image_id, f"{image_id:012d}.jpg", h, w, instances, id_map, segments, semantic,
-                      proposals, np.asarray(p_inst, np.int64).reshape(n), p_kind, rgb)
+    return SynthImage(
+        image_id,
+        f"{image_id:012d}.jpg",
+        h,
+        w,
+        instances,
+        id_map,
+        segments,
+        semantic,
+        proposals,
+        np.asarray(p_inst, np.int64).reshape(n),
+        p_kind,
+        rgb,
+    )
 
 
 __all__ = ["STUFF", "THINGS", "SynthConfig", "SynthImage", "SynthInstance", "categories", "generate_image"]

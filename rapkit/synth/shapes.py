@@ -16,10 +16,22 @@ from typing import Any
 import numpy as np
 
 _RENDER_THING = {  # appearance colours differ from the palette colours on purpose
-    47: (230, 80, 60), 44: (40, 170, 90), 73: (150, 150, 170), 1: (210, 160, 120),
-    18: (120, 80, 40), 62: (60, 90, 200), 67: (170, 120, 60), 63: (200, 60, 160),
+    47: (230, 80, 60),
+    44: (40, 170, 90),
+    73: (150, 150, 170),
+    1: (210, 160, 120),
+    18: (120, 80, 40),
+    62: (60, 90, 200),
+    67: (170, 120, 60),
+    63: (200, 60, 160),
 }
-_RENDER_STUFF = {187: (140, 190, 235), 199: (200, 195, 180), 190: (120, 110, 100), 193: (70, 150, 60), 149: (85, 85, 90)}
+_RENDER_STUFF = {
+    187: (140, 190, 235),
+    199: (200, 195, 180),
+    190: (120, 110, 100),
+    193: (70, 150, 60),
+    149: (85, 85, 90),
+}
 
 # --------------------------------------------------------------------------- geometry
 
@@ -124,8 +136,9 @@ def texture(rng: np.random.Generator, kind: str, h: int, w: int, phase: int) -> 
     return np.zeros((h, w), np.float32)
 
 
-def jitter_polygon(rng: np.random.Generator, pts: np.ndarray, size: float, noise: float,
-                    shift: float = 0.0, scale: float = 1.0) -> np.ndarray:
+def jitter_polygon(
+    rng: np.random.Generator, pts: np.ndarray, size: float, noise: float, shift: float = 0.0, scale: float = 1.0
+) -> np.ndarray:
     c = pts.mean(0)
     q = (pts - c) * scale + c
     q = q + rng.normal(0, noise * size, size=q.shape)
@@ -133,8 +146,14 @@ def jitter_polygon(rng: np.random.Generator, pts: np.ndarray, size: float, noise
     return q
 
 
-def render(rng: np.random.Generator, stuff_map: np.ndarray, void: np.ndarray, instances: list[Any],
-            order: list[int], texture_of: dict[int, str]) -> np.ndarray:
+def render(
+    rng: np.random.Generator,
+    stuff_map: np.ndarray,
+    void: np.ndarray,
+    instances: list[Any],
+    order: list[int],
+    texture_of: dict[int, str],
+) -> np.ndarray:
     """Paint the picture: textured stuff bands, VOID, things far to near with their own
     colour and texture and a dark outline (so occlusion boundaries are visible)."""
     h, w = stuff_map.shape
@@ -160,8 +179,6 @@ def render(rng: np.random.Generator, stuff_map: np.ndarray, void: np.ndarray, in
         img[edge] *= 0.5
     img += rng.normal(0, 4, size=img.shape).astype(np.float32)
     return np.clip(img, 0, 255).astype(np.uint8)
-
-
 
 
 __all__ = [

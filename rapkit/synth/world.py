@@ -37,8 +37,17 @@ class WorldPaths:
     @classmethod
     def under(cls, root: str | Path) -> WorldPaths:
         r = Path(root)
-        return cls(r, r / "images", r / "instances.json", r / "panoptic.json", r / "panoptic",
-                   r / "categories.json", r / "proposals.json", r / "semantic", r / "truth.json")
+        return cls(
+            r,
+            r / "images",
+            r / "instances.json",
+            r / "panoptic.json",
+            r / "panoptic",
+            r / "categories.json",
+            r / "proposals.json",
+            r / "semantic",
+            r / "truth.json",
+        )
 
 
 def _image_records(cfg: SynthConfig, index: int) -> dict[str, Any]:
@@ -52,31 +61,52 @@ def _image_records(cfg: SynthConfig, index: int) -> dict[str, Any]:
     anns = []
     for inst in sorted(img.instances, key=lambda s: s.id):
         seg: Any = uncompressed_rle(inst.mask) if inst.iscrowd else [inst.polygon]
-        anns.append({
-            "id": inst.id, "image_id": img.image_id, "category_id": inst.category_id, "segmentation": seg,
-            "area": int(inst.mask.sum()), "bbox": mask_bbox(inst.mask), "iscrowd": inst.iscrowd,
-        })
+        anns.append(
+            {
+                "id": inst.id,
+                "image_id": img.image_id,
+                "category_id": inst.category_id,
+                "segmentation": seg,
+                "area": int(inst.mask.sum()),
+                "bbox": mask_bbox(inst.mask),
+                "iscrowd": inst.iscrowd,
+            }
+        )
     stem = f"{img.image_id:012d}"
     pan = {"image_id": img.image_id, "file_name": stem + ".png", "segments_info": [s.to_json() for s in img.segments]}
     props = []
     for j in range(len(img.proposals)):
         rle = img.proposals.rles[j]
-        props.append({
-            "image_id": img.image_id, "category_id": int(img.proposals.category_ids[j]),
-            "score": float(img.proposals.scores[j]), "segmentation": rle,
-            "bbox": [float(v) for v in mask_utils.toBbox(dict(rle, counts=rle["counts"].encode("ascii")))],
-            "relation": float(img.proposals.relations[j]),
-        })
+        props.append(
+            {
+                "image_id": img.image_id,
+                "category_id": int(img.proposals.category_ids[j]),
+                "score": float(img.proposals.scores[j]),
+                "segmentation": rle,
+                "bbox": [float(v) for v in mask_utils.toBbox(dict(rle, counts=rle["counts"].encode("ascii")))],
+                "relation": float(img.proposals.relations[j]),
+            }
+        )
     truth = {
         "image_id": img.image_id,
-        "instances": [{"id": i.id, "category_id": i.category_id, "depth": round(i.depth, 6), "iscrowd": i.iscrowd}
-                      for i in sorted(img.instances, key=lambda s: s.id)],
+        "instances": [
+            {"id": i.id, "category_id": i.category_id, "depth": round(i.depth, 6), "iscrowd": i.iscrowd}
+            for i in sorted(img.instances, key=lambda s: s.id)
+        ],
         "proposal_instance": img.proposal_instance.tolist(),
         "proposal_kind": img.proposal_kind,
     }
-    return {"image": image_entry, "anns": anns, "pan": pan, "props": props, "stem": stem,
-            "pan_png": encode_png_rgb_ids(img.id_map), "sem_png": encode_png_labels(img.semantic),
-            "jpg": encode_jpeg(img.rgb) if img.rgb is not None else None, "truth": truth}
+    return {
+        "image": image_entry,
+        "anns": anns,
+        "pan": pan,
+        "props": props,
+        "stem": stem,
+        "pan_png": encode_png_rgb_ids(img.id_map),
+        "sem_png": encode_png_labels(img.semantic),
+        "jpg": encode_jpeg(img.rgb) if img.rgb is not None else None,
+        "truth": truth,
+    }
 
 
 def _records_task(args: tuple[SynthConfig, int]) -> dict[str, Any]:
@@ -145,20 +175,25 @@ def make_world(
             if progress is not None:
                 progress(1)
         info = {"description": "rapkit synthetic world", "version": "1", "seed": cfg.seed}
-        writer.write_json("instances.json", {"info": info, "images": images, "annotations": anns, "categories": thing_cats})
+        writer.write_json(
+            "instances.json", {"info": info, "images": images, "annotations": anns, "categories": thing_cats}
+        )
         writer.write_json("panoptic.json", {"info": info, "images": images, "annotations": pans, "categories": cats})
         writer.write_json("categories.json", cats)
         writer.write_json("proposals.json", props)
         # the ceiling of a category-only cue on overlapping pairs of the first images
         sample = [pr for i in range(min(cfg.n_images, 50)) for pr in _overlap_pairs(cfg, i)]
         ceiling = relation_ceiling(truth, sample)
-        writer.write_json("truth.json", {
-            "schema_version": 1,
-            "config": cfg.to_dict(),
-            "depth_rank": {str(t[0]): t[3] for t in THINGS},
-            "category_ceiling": None if math.isnan(ceiling) else round(ceiling, 4),
-            "images": truth,
-        })
+        writer.write_json(
+            "truth.json",
+            {
+                "schema_version": 1,
+                "config": cfg.to_dict(),
+                "depth_rank": {str(t[0]): t[3] for t in THINGS},
+                "category_ceiling": None if math.isnan(ceiling) else round(ceiling, 4),
+                "images": truth,
+            },
+        )
     return WorldPaths.under(out)
 
 

@@ -32,7 +32,7 @@ def test_unknown_command_is_usage_error():
 
 def test_config_file_supplies_defaults(tmp_path):
     cfg = tmp_path / "rapkit.toml"
-    cfg.write_text('quiet = true\n[synth]\nheight = 64\nwidth = 80\nno-render = true\n')
+    cfg.write_text("quiet = true\n[synth]\nheight = 64\nwidth = 80\nno-render = true\n")
     out = tmp_path / "w"
     r = run("--config", str(cfg), "synth", "-o", str(out), "-n", "1", "--format", "json")
     assert r.returncode == 0, r.stderr
@@ -94,7 +94,13 @@ def test_error_message_names_location():
 
 def test_report_formats():
     rep = Report("t", {"a": 1.5, "nan": float("nan")}, [Table("x", ["name", "v"], [["r", 0.25]])], notes=["reading"])
-    assert json.loads(render(rep, "json")) == {"schema_version": 2, "kind": "t", "unit": "percent", "a": 1.5, "nan": None}
+    assert json.loads(render(rep, "json")) == {
+        "schema_version": 2,
+        "kind": "t",
+        "unit": "percent",
+        "a": 1.5,
+        "nan": None,
+    }
     assert render(rep, "csv").splitlines() == ["name,v", "r,0.25"]
     text = render(rep, "table")
     assert "0.2" in text and "reading" in text

@@ -103,7 +103,9 @@ def test_fail_under(pq_kit, tmp_path, capsys):
     pq = 100 * pq_kit.oracle(GT, pred)["All"]["pq"]
     code, out, err = run(capsys, "evaluate", "--gt", GT, "--pred", pred, "-q", "--fail-under", f"PQ={pq - 1:.3f}")
     assert code == 0, err
-    code, out, err = run(capsys, "evaluate", "--gt", GT, "--pred", pred, "-q", "--fail-under", f"PQ={pq + 1:.3f},SQ_th=0")
+    code, out, err = run(
+        capsys, "evaluate", "--gt", GT, "--pred", pred, "-q", "--fail-under", f"PQ={pq + 1:.3f},SQ_th=0"
+    )
     assert code == 1 and "PQ" in err and "gate" in err
     assert "All" in out  # the table is printed before the gate decides
     code, _, err = run(capsys, "evaluate", "--gt", GT, "--pred", pred, "-q", "--fail-under", "XQ=3")
@@ -232,13 +234,40 @@ def world(tmp_path_factory):
 @pytest.mark.parametrize("strategy", ["rap", "heuristic"])
 def test_fuse_output_evaluates_without_conversion(pq_kit, world, tmp_path, capsys, strategy):
     out = tmp_path / "fused"
-    code, _, err = run(capsys, "fuse", "--proposals", world.proposals, "--image-info", world.instances, "--categories",
-                       world.categories, "--semantic", world.semantic, "-o", out, "--strategy", strategy, "-q")
+    code, _, err = run(
+        capsys,
+        "fuse",
+        "--proposals",
+        world.proposals,
+        "--image-info",
+        world.instances,
+        "--categories",
+        world.categories,
+        "--semantic",
+        world.semantic,
+        "-o",
+        out,
+        "--strategy",
+        strategy,
+        "-q",
+    )
     assert code == 0, err
     want = pq_kit.oracle(Path(world.panoptic), out / "panoptic.json")
     for j in ("1", "2"):
-        code, stdout, err = run(capsys, "evaluate", "--gt", world.panoptic, "--pred", out / "panoptic.json",
-                                "--format", "json", "-q", "--per-class", "-j", j)
+        code, stdout, err = run(
+            capsys,
+            "evaluate",
+            "--gt",
+            world.panoptic,
+            "--pred",
+            out / "panoptic.json",
+            "--format",
+            "json",
+            "-q",
+            "--per-class",
+            "-j",
+            j,
+        )
         assert code == 0, err
         d = json.loads(stdout)
         ours = {k: d[k] for k in ("All", "Things", "Stuff")}
@@ -249,16 +278,44 @@ def test_fuse_output_evaluates_without_conversion(pq_kit, world, tmp_path, capsy
 
 def test_relation_accuracy_through_evaluate(world, tmp_path, capsys):
     rel = tmp_path / "relations.json"
-    code, _, err = run(capsys, "extract-relations", "--instances", world.instances, "--panoptic", world.panoptic,
-                       "-o", rel, "-q")
+    code, _, err = run(
+        capsys, "extract-relations", "--instances", world.instances, "--panoptic", world.panoptic, "-o", rel, "-q"
+    )
     assert code == 0, err
     out = tmp_path / "fused"
-    code, _, err = run(capsys, "fuse", "--proposals", world.proposals, "--image-info", world.instances, "--categories",
-                       world.categories, "--semantic", world.semantic, "-o", out, "-q")
+    code, _, err = run(
+        capsys,
+        "fuse",
+        "--proposals",
+        world.proposals,
+        "--image-info",
+        world.instances,
+        "--categories",
+        world.categories,
+        "--semantic",
+        world.semantic,
+        "-o",
+        out,
+        "-q",
+    )
     assert code == 0, err
-    code, stdout, err = run(capsys, "evaluate", "--gt", world.panoptic, "--pred", out / "panoptic.json",
-                            "--relations", rel, "--proposals", world.proposals, "--instances", world.instances,
-                            "--format", "json", "-q")
+    code, stdout, err = run(
+        capsys,
+        "evaluate",
+        "--gt",
+        world.panoptic,
+        "--pred",
+        out / "panoptic.json",
+        "--relations",
+        rel,
+        "--proposals",
+        world.proposals,
+        "--instances",
+        world.instances,
+        "--format",
+        "json",
+        "-q",
+    )
     assert code == 0, err
     d = json.loads(stdout)
     assert "All" in d and "relation_accuracy" in d
@@ -268,8 +325,19 @@ def test_relation_accuracy_through_evaluate(world, tmp_path, capsys):
     stats, _ = evaluate_relations(world.proposals, world.instances, rel, FusionParams())
     assert d["relation_accuracy"]["pairs"] == stats.pairs > 0
     assert d["relation_accuracy"]["fusion_pairs"] == stats.fusion_pairs
-    code, stdout, err = run(capsys, "evaluate", "--relations", rel, "--proposals", world.proposals,
-                            "--instances", world.instances, "--rho", "0.5", "-q")
+    code, stdout, err = run(
+        capsys,
+        "evaluate",
+        "--relations",
+        rel,
+        "--proposals",
+        world.proposals,
+        "--instances",
+        world.instances,
+        "--rho",
+        "0.5",
+        "-q",
+    )
     assert code == 0, err
     assert "relation" in stdout
 
@@ -290,7 +358,9 @@ def test_gates_parse_and_nan_fails():
 
 def test_split_without_class_is_documented_nan(pq_kit, tmp_path, capsys):
     g = np.array([[1, 1], [1, 0]], np.uint32)
-    gt = pq_kit.write_dataset(tmp_path, "gt", [{"image_id": 5, "id_map": g, "segments": [{"id": 1, "category_id": 1}]}], pq_kit.categories)
+    gt = pq_kit.write_dataset(
+        tmp_path, "gt", [{"image_id": 5, "id_map": g, "segments": [{"id": 1, "category_id": 1}]}], pq_kit.categories
+    )
     code, out, err = run(capsys, "evaluate", "--gt", gt, "--pred", gt, "--format", "json", "-q")
     assert code == 0, err
     d = json.loads(out)

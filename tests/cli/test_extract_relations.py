@@ -57,8 +57,21 @@ def truth(theta: float) -> set[tuple[int, int, int]]:
 @pytest.mark.parametrize("theta", [0.05, 0.2, 0.5])
 def test_files_on_disk_give_the_generators_truth(world, tmp_path, capsys, theta):
     out = tmp_path / "rel.json"
-    code, stdout, err = cli(capsys, "extract-relations", "--instances", world.instances, "--panoptic", world.panoptic,
-                            "--theta", theta, "-o", out, "--format", "json", "--quiet")
+    code, stdout, err = cli(
+        capsys,
+        "extract-relations",
+        "--instances",
+        world.instances,
+        "--panoptic",
+        world.panoptic,
+        "--theta",
+        theta,
+        "-o",
+        out,
+        "--format",
+        "json",
+        "--quiet",
+    )
     assert code == 0, err
     rf = read_relations(out)
     got = set(rf.pairs())
@@ -91,8 +104,21 @@ def test_workers_give_identical_bytes_and_rap_instances(world, tmp_path, capsys)
 
 def test_csv_summary_and_deficit_rule(world, tmp_path, capsys):
     out = tmp_path / "d.json"
-    code, stdout, _ = cli(capsys, "extract-relations", "--instances", world.instances, "--panoptic", world.panoptic,
-                          "--rule", "deficit", "-o", out, "--format", "csv", "-q")
+    code, stdout, _ = cli(
+        capsys,
+        "extract-relations",
+        "--instances",
+        world.instances,
+        "--panoptic",
+        world.panoptic,
+        "--rule",
+        "deficit",
+        "-o",
+        out,
+        "--format",
+        "csv",
+        "-q",
+    )
     assert code == 0
     assert stdout.splitlines()[0] == "total,count" and any(r.startswith("relations,") for r in stdout.splitlines())
     assert read_relations(out).rule == "deficit"
@@ -151,8 +177,9 @@ def break_png_id(root: Path) -> tuple[str, int]:
     iid, a = _image_with_things(root)
     for ann in pan["annotations"]:
         if ann["image_id"] == iid:
-            ann["segments_info"] = [s for s in ann["segments_info"] if s["category_id"] < 100][1:] + \
-                [s for s in ann["segments_info"] if s["category_id"] >= 100]
+            ann["segments_info"] = [s for s in ann["segments_info"] if s["category_id"] < 100][1:] + [
+                s for s in ann["segments_info"] if s["category_id"] >= 100
+            ]
     _save(root / "panoptic.json", pan)
     return a["file_name"], iid
 
@@ -225,9 +252,20 @@ def break_image_sizes_disagree(root: Path) -> tuple[str, int]:
     return "panoptic.json", iid
 
 
-BREAKERS = [break_no_panoptic_annotation, break_image_sizes_disagree, break_missing_png, break_png_size, break_png_id, break_malformed_json, break_not_coco,
-            break_panoptic_as_instances, break_unknown_category, break_short_polygon, break_rle_size,
-            break_unknown_image]
+BREAKERS = [
+    break_no_panoptic_annotation,
+    break_image_sizes_disagree,
+    break_missing_png,
+    break_png_size,
+    break_png_id,
+    break_malformed_json,
+    break_not_coco,
+    break_panoptic_as_instances,
+    break_unknown_category,
+    break_short_polygon,
+    break_rle_size,
+    break_unknown_image,
+]
 
 
 @pytest.mark.parametrize("breaker", BREAKERS, ids=lambda f: f.__name__[6:])
@@ -236,8 +274,21 @@ def test_bad_input_exit_3_names_file_and_image(wcopy, tmp_path, capsys, breaker)
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     out, rap = out_dir / "rel.json", out_dir / "rap.json"
-    code, stdout, err = cli(capsys, "extract-relations", "--instances", wcopy / "instances.json",
-                            "--panoptic", wcopy / "panoptic.json", "-o", out, "--rap-instances", rap, "-q", "-j", 2)
+    code, stdout, err = cli(
+        capsys,
+        "extract-relations",
+        "--instances",
+        wcopy / "instances.json",
+        "--panoptic",
+        wcopy / "panoptic.json",
+        "-o",
+        out,
+        "--rap-instances",
+        rap,
+        "-q",
+        "-j",
+        2,
+    )
     assert code == 3, err
     assert "Traceback" not in err and err.startswith("rapkit: error: ")
     assert fname in err
@@ -247,9 +298,19 @@ def test_bad_input_exit_3_names_file_and_image(wcopy, tmp_path, capsys, breaker)
 
 
 def test_output_must_not_overwrite_an_input(wcopy, capsys):
-    code, _, err = cli(capsys, "extract-relations", "--instances", wcopy / "instances.json", "--panoptic",
-                       wcopy / "panoptic.json", "-o", wcopy / "r.json", "--rap-instances", wcopy / "instances.json",
-                       "--force")
+    code, _, err = cli(
+        capsys,
+        "extract-relations",
+        "--instances",
+        wcopy / "instances.json",
+        "--panoptic",
+        wcopy / "panoptic.json",
+        "-o",
+        wcopy / "r.json",
+        "--rap-instances",
+        wcopy / "instances.json",
+        "--force",
+    )
     assert code == 2 and "overwrite" in err
     assert _load(wcopy / "instances.json")["annotations"][0].get("overlap") is None
 
@@ -258,16 +319,38 @@ def test_messages_are_precise(wcopy, capsys):
     break_short_polygon(wcopy)
     inst = _load(wcopy / "instances.json")
     a = _first_thing_ann(inst)
-    code, _, err = cli(capsys, "extract-relations", "--instances", wcopy / "instances.json",
-                       "--panoptic", wcopy / "panoptic.json", "-o", wcopy / "r.json")
+    code, _, err = cli(
+        capsys,
+        "extract-relations",
+        "--instances",
+        wcopy / "instances.json",
+        "--panoptic",
+        wcopy / "panoptic.json",
+        "-o",
+        wcopy / "r.json",
+    )
     assert code == 3 and f"annotation {a['id']}" in err and "at least 3" in err
 
 
 def test_subprocess_error_has_no_traceback(wcopy):
     break_png_id(wcopy)
-    r = subprocess.run([sys.executable, "-m", "rapkit", "extract-relations", "--instances", str(wcopy / "instances.json"),
-                        "--panoptic", str(wcopy / "panoptic.json"), "-o", str(wcopy / "r.json")],
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rapkit",
+            "extract-relations",
+            "--instances",
+            str(wcopy / "instances.json"),
+            "--panoptic",
+            str(wcopy / "panoptic.json"),
+            "-o",
+            str(wcopy / "r.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 3 and "Traceback" not in r.stderr and "not in segments_info" in r.stderr
     assert not (wcopy / "r.json").exists()
 

@@ -32,8 +32,13 @@ def run(capsys, *args):
 
 
 def base_args(world, out, **over):
-    a = {"--proposals": world.proposals, "--image-info": world.instances, "--categories": world.categories,
-         "--semantic": world.semantic, "-o": out}
+    a = {
+        "--proposals": world.proposals,
+        "--image-info": world.instances,
+        "--categories": world.categories,
+        "--semantic": world.semantic,
+        "-o": out,
+    }
     a.update(over)
     return [x for k, v in a.items() if v is not None for x in (k, v)]
 
@@ -46,8 +51,9 @@ def test_fuse_writes_panoptic_output_that_panopticapi_evaluates(world, tmp_path,
     assert summary["images"] == 3 and summary["proposals"] > 0
     assert summary["kept"] + sum(summary["dropped"].values()) == summary["proposals"]
     pj = json.loads((out / "panoptic.json").read_text())
-    assert len(pj["annotations"]) == 3 and sorted(p.name for p in (out / "panoptic").iterdir()) == \
-        sorted(a["file_name"] for a in pj["annotations"])
+    assert len(pj["annotations"]) == 3 and sorted(p.name for p in (out / "panoptic").iterdir()) == sorted(
+        a["file_name"] for a in pj["annotations"]
+    )
     for ann in pj["annotations"]:
         ids = read_id_map(out / "panoptic" / ann["file_name"])
         segs = {s["id"]: s for s in ann["segments_info"]}
@@ -58,8 +64,12 @@ def test_fuse_writes_panoptic_output_that_panopticapi_evaluates(world, tmp_path,
             assert set(s) >= {"id", "category_id", "area", "bbox", "iscrowd"}
     from panopticapi.evaluation import pq_compute
 
-    res = pq_compute(str(world.panoptic), str(out / "panoptic.json"), gt_folder=str(world.panoptic_dir),
-                     pred_folder=str(out / "panoptic"))
+    res = pq_compute(
+        str(world.panoptic),
+        str(out / "panoptic.json"),
+        gt_folder=str(world.panoptic_dir),
+        pred_folder=str(out / "panoptic"),
+    )
     assert 0.3 < res["All"]["pq"] <= 1.0
 
 
@@ -77,11 +87,26 @@ def test_force_and_switches(world, tmp_path, capsys):
     assert run(capsys, "fuse", *base_args(world, out), "-q")[0] == 0
     code, _, err = run(capsys, "fuse", *base_args(world, out), "-q")
     assert code == 2 and "--force" in err
-    code, stdout, _ = run(capsys, "fuse", *base_args(world, out), "-q", "--force", "--no-ra", "--no-ca", "--no-eo",
-                          "--rho", "0.5", "--tau", "0.5", "--format", "json")
+    code, stdout, _ = run(
+        capsys,
+        "fuse",
+        *base_args(world, out),
+        "-q",
+        "--force",
+        "--no-ra",
+        "--no-ca",
+        "--no-eo",
+        "--rho",
+        "0.5",
+        "--tau",
+        "0.5",
+        "--format",
+        "json",
+    )
     assert code == 0
-    heur = json.loads(run(capsys, "fuse", *base_args(world, tmp_path / "h"), "-q", "--strategy", "heuristic",
-                          "--format", "json")[1])
+    heur = json.loads(
+        run(capsys, "fuse", *base_args(world, tmp_path / "h"), "-q", "--strategy", "heuristic", "--format", "json")[1]
+    )
     s = json.loads(stdout)
     assert s["kept"] == heur["kept"] and s["params"]["ra"] is False
 
@@ -107,14 +132,20 @@ def first_image(world):
 
 
 CASES = {
-    "rle_size": (lambda d: d[1]["segmentation"].__setitem__("size", [10, 10]), "proposal #1: RLE size [10, 10] differs"),
+    "rle_size": (
+        lambda d: d[1]["segmentation"].__setitem__("size", [10, 10]),
+        "proposal #1: RLE size [10, 10] differs",
+    ),
     "unknown_category": (lambda d: d[2].__setitem__("category_id", 999), "proposal #2: unknown category 999"),
     "stuff_category": (lambda d: d[2].__setitem__("category_id", 187), "is a stuff category"),
     "nan_relation": (lambda d: d[0].__setitem__("relation", float("nan")), "proposal #0 has no relation value"),
     "missing_relation": (lambda d: d[3].pop("relation"), "proposal #3 has no relation value"),
     "score_high": (lambda d: d[1].__setitem__("score", 1.5), "proposal #1: score must be a number in [0, 1]"),
     "score_negative": (lambda d: d[1].__setitem__("score", -0.1), "proposal #1: score must be a number in [0, 1]"),
-    "unknown_image": (lambda d: d[4].__setitem__("image_id", 123456), "proposal #4 is for an image that is not in the image list"),
+    "unknown_image": (
+        lambda d: d[4].__setitem__("image_id", 123456),
+        "proposal #4 is for an image that is not in the image list",
+    ),
 }
 
 
@@ -176,8 +207,13 @@ def test_semantic_coco_stuff_json(world, tmp_path, capsys):
             if c in (0, 255):
                 continue
             r = cm.encode(np.asfortranarray((arr == c).astype(np.uint8)))
-            entries.append({"image_id": im["id"], "category_id": int(c),
-                            "segmentation": {"size": [int(v) for v in r["size"]], "counts": r["counts"].decode()}})
+            entries.append(
+                {
+                    "image_id": im["id"],
+                    "category_id": int(c),
+                    "segmentation": {"size": [int(v) for v in r["size"]], "counts": r["counts"].decode()},
+                }
+            )
     sj = tmp_path / "stuff.json"
     sj.write_text(json.dumps(entries))
     a, b = tmp_path / "a", tmp_path / "b"
@@ -200,8 +236,8 @@ def test_png_writer_round_trips_through_pil_and_the_fast_reader(tmp_path):
     rng = np.random.default_rng(0)
     for h, w in [(1, 1), (3, 7), (64, 50), (5, 700)]:
         ids = rng.integers(0, 1 << 24, (h, w)).astype(np.uint32)
-        ids[h // 2:, : w // 2] = 5
-        ids[:, w // 3: w // 2] = 0
+        ids[h // 2 :, : w // 2] = 5
+        ids[:, w // 3 : w // 2] = 0
         for level in (None, 2):
             data = encode_id_map_png(ids, level)
             with Image.open(io.BytesIO(data)) as im:

@@ -31,8 +31,14 @@ from rapkit.cli import cli
 
 EXAMPLES = int(os.environ.get("RAPKIT_FUZZ_EXAMPLES", "120"))
 RANDOM = os.environ.get("RAPKIT_FUZZ_RANDOM", "0") not in ("0", "")
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=not RANDOM, database=None,
-                suppress_health_check=list(HealthCheck), print_blob=True)
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=not RANDOM,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+    print_blob=True,
+)
 
 
 # --------------------------------------------------------------------------- the world
@@ -53,12 +59,24 @@ def base(tmp_path_factory):
     from rapkit.synth import SynthConfig, make_world
 
     root = tmp_path_factory.mktemp("fuzz")
-    w = make_world(root / "w", SynthConfig(n_images=2, height=40, width=48, seed=7, things_per_image=4,
-                                           render_images=False))
+    w = make_world(
+        root / "w", SynthConfig(n_images=2, height=40, width=48, seed=7, things_per_image=4, render_images=False)
+    )
     r = CliRunner().invoke(cli, ["fuse", *_fuse_io(root / "w"), "-o", str(root / "w" / "pred"), "-q"])
     assert r.exit_code == 0, r.output
-    r = CliRunner().invoke(cli, ["extract-relations", "--instances", str(w.instances), "--panoptic", str(w.panoptic),
-                                 "-o", str(root / "w" / "relations.json"), "-q"])
+    r = CliRunner().invoke(
+        cli,
+        [
+            "extract-relations",
+            "--instances",
+            str(w.instances),
+            "--panoptic",
+            str(w.panoptic),
+            "-o",
+            str(root / "w" / "relations.json"),
+            "-q",
+        ],
+    )
     assert r.exit_code == 0, r.output
     (root / "w" / "truth.json").unlink(missing_ok=True)
     return root / "w"
@@ -72,16 +90,23 @@ def _option(command: str, dest: str) -> str:
 
 
 def _fuse_io(w: Path) -> list[str]:
-    return ["--proposals", str(w / "proposals.json"), _option("fuse", "images_path"), str(w / "instances.json"),
-            "--categories", str(w / "categories.json"), "--semantic", str(w / "semantic")]
+    return [
+        "--proposals",
+        str(w / "proposals.json"),
+        _option("fuse", "images_path"),
+        str(w / "instances.json"),
+        "--categories",
+        str(w / "categories.json"),
+        "--semantic",
+        str(w / "semantic"),
+    ]
 
 
 # target -> (the file to mutate (relative to the world), its kind)
 TARGETS = {
     "fuse": ["proposals.json", "instances.json", "categories.json", "semantic/000000000001.png"],
     "extract-relations": ["instances.json", "panoptic.json", "panoptic/000000000002.png"],
-    "evaluate": ["panoptic.json", "pred/panoptic.json", "pred/panoptic/000000000001.png",
-                 "panoptic/000000000001.png"],
+    "evaluate": ["panoptic.json", "pred/panoptic.json", "pred/panoptic/000000000001.png", "panoptic/000000000001.png"],
     "relation-accuracy": ["relations.json", "proposals.json", "instances.json"],
     "check": ["panoptic.json", "pred/panoptic.json", "pred/panoptic/000000000002.png"],
 }
@@ -92,14 +117,34 @@ def command_args(command: str, w: Path, out: Path) -> tuple[list[str], Path | No
     if command == "fuse":
         return ["fuse", *_fuse_io(w), "-o", str(out / "fused")], out / "fused"
     if command == "extract-relations":
-        return ["extract-relations", "--instances", str(w / "instances.json"), "--panoptic", str(w / "panoptic.json"),
-                "-o", str(out / "rel.json")], out / "rel.json"
+        return [
+            "extract-relations",
+            "--instances",
+            str(w / "instances.json"),
+            "--panoptic",
+            str(w / "panoptic.json"),
+            "-o",
+            str(out / "rel.json"),
+        ], out / "rel.json"
     if command == "evaluate":
-        return ["evaluate", "--gt", str(w / "panoptic.json"), "--pred", str(w / "pred" / "panoptic.json"),
-                "--per-class"], None
+        return [
+            "evaluate",
+            "--gt",
+            str(w / "panoptic.json"),
+            "--pred",
+            str(w / "pred" / "panoptic.json"),
+            "--per-class",
+        ], None
     if command == "relation-accuracy":
-        return ["evaluate", "--relations", str(w / "relations.json"), "--proposals", str(w / "proposals.json"),
-                "--instances", str(w / "instances.json")], None
+        return [
+            "evaluate",
+            "--relations",
+            str(w / "relations.json"),
+            "--proposals",
+            str(w / "proposals.json"),
+            "--instances",
+            str(w / "instances.json"),
+        ], None
     if command == "check":
         return ["check", "--gt", str(w / "panoptic.json"), "--pred", str(w / "pred" / "panoptic.json")], None
     raise AssertionError(command)
@@ -107,10 +152,38 @@ def command_args(command: str, w: Path, out: Path) -> tuple[list[str], Path | No
 
 # --------------------------------------------------------------------------- mutations
 
-ODD_VALUES = [None, True, False, 0, -1, 1, 2**31, 2**63, -(2**63) - 1, 10**30, 0.5, -0.0, 1e308, math.inf,
-              -math.inf, math.nan, "", "1", "x", "\x00", [], [0], [[]], {}, {"a": 1}, [1, 2, 3, 4],
-              [-5.0, -5.0, 1e9, 1e9], {"size": [1, 1], "counts": ""}, {"size": [40, 48], "counts": [40 * 48]},
-              {"size": [40, 48], "counts": [1, 2, 3]}]
+ODD_VALUES = [
+    None,
+    True,
+    False,
+    0,
+    -1,
+    1,
+    2**31,
+    2**63,
+    -(2**63) - 1,
+    10**30,
+    0.5,
+    -0.0,
+    1e308,
+    math.inf,
+    -math.inf,
+    math.nan,
+    "",
+    "1",
+    "x",
+    "\x00",
+    [],
+    [0],
+    [[]],
+    {},
+    {"a": 1},
+    [1, 2, 3, 4],
+    [-5.0, -5.0, 1e9, 1e9],
+    {"size": [1, 1], "counts": ""},
+    {"size": [40, 48], "counts": [40 * 48]},
+    {"size": [40, 48], "counts": [1, 2, 3]},
+]
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**65), 2**65) | st.floats() | st.text(max_size=6),
@@ -147,9 +220,9 @@ def _edit_string(data, s: str) -> str:
     if how == "cut":
         return s[:i]
     if how == "char":
-        return s[:i] + data.draw(st.characters(min_codepoint=32, max_codepoint=0x2FF)) + s[i + 1:]
+        return s[:i] + data.draw(st.characters(min_codepoint=32, max_codepoint=0x2FF)) + s[i + 1 :]
     if how == "drop":
-        return s[:i] + s[i + 1:]
+        return s[:i] + s[i + 1 :]
     return s[:i] + s[i:] + s[i:]
 
 
@@ -157,7 +230,9 @@ def mutate_json(data, obj):
     """One structural mutation of a JSON document, in place where possible; returns it."""
     paths = _paths(obj)
     path = data.draw(st.sampled_from(paths), label="path")
-    kind = data.draw(st.sampled_from(["replace", "odd", "delete", "duplicate", "edit", "scale", "retype"]), label="kind")
+    kind = data.draw(
+        st.sampled_from(["replace", "odd", "delete", "duplicate", "edit", "scale", "retype"]), label="kind"
+    )
     if not path:
         return copy.deepcopy(data.draw(st.sampled_from(ODD_VALUES))) if kind in ("replace", "odd") else obj
     parent, key = _get(obj, path[:-1]), path[-1]
@@ -175,8 +250,9 @@ def mutate_json(data, obj):
     elif kind == "edit" and isinstance(old, str):
         parent[key] = _edit_string(data, old)
     elif kind == "scale" and isinstance(old, (int, float)) and not isinstance(old, bool):
-        parent[key] = data.draw(st.sampled_from([-old, old * 1000, old + 1, old - 1, old / 3,
-                                                 int(old) if math.isfinite(old) else 0]))
+        parent[key] = data.draw(
+            st.sampled_from([-old, old * 1000, old + 1, old - 1, old / 3, int(old) if math.isfinite(old) else 0])
+        )
     elif kind == "retype":
         parent[key] = str(old) if not isinstance(old, str) else (int(old) if old.isdigit() else [old])
     else:
@@ -205,8 +281,9 @@ def mutate_json_file(data, path: Path) -> str:
 
 def mutate_png_file(data, path: Path) -> str:
     raw = bytearray(path.read_bytes())
-    how = data.draw(st.sampled_from(["truncate", "flip", "flip", "garbage", "reshape", "mode", "empty", "dir"]),
-                    label="png-how")
+    how = data.draw(
+        st.sampled_from(["truncate", "flip", "flip", "garbage", "reshape", "mode", "empty", "dir"]), label="png-how"
+    )
     if how == "truncate":
         path.write_bytes(bytes(raw[: data.draw(st.integers(0, len(raw) - 1))]))
     elif how == "flip":
@@ -309,8 +386,13 @@ def test_fuzz_subprocess(base, tmp_path, command, target, edit):
     out = tmp_path / "out"
     out.mkdir()
     args, _ = command_args(command, w, out)
-    r = subprocess.run([sys.executable, "-m", "rapkit", *args, "-q", "--format", "json"], capture_output=True,
-                       text=True, timeout=300, check=False)
+    r = subprocess.run(
+        [sys.executable, "-m", "rapkit", *args, "-q", "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert r.returncode == 3, r.stderr
     assert "Traceback" not in r.stderr and json.loads(r.stdout.strip().splitlines()[-1])["error"]["code"] == 3
     assert list(out.iterdir()) == []
@@ -325,12 +407,14 @@ def json_edit(fn):
         data = json.loads(path.read_text())
         fn(data)
         path.write_text(json.dumps(data))
+
     return edit
 
 
 def _poly_coord(value):
     def fn(d):
         d["annotations"][0]["segmentation"] = [[0, 0, 10, 0, value, 10]]
+
     return json_edit(fn)
 
 
@@ -339,6 +423,7 @@ def _set(*path_value):
 
     def fn(d):
         _get(d, path[:-1])[path[-1]] = value(_get(d, path)) if callable(value) else value
+
     return json_edit(fn)
 
 
@@ -347,6 +432,7 @@ def _flip_png_byte(i: int, bit: int):
         raw = bytearray(path.read_bytes())
         raw[i] ^= 1 << bit
         path.write_bytes(bytes(raw))
+
     return edit
 
 
@@ -357,36 +443,76 @@ REGRESSIONS = {
     "poly-2**40": ("extract-relations", "instances.json", _poly_coord(2**40), "far outside"),
     "poly-1e9": ("extract-relations", "instances.json", _poly_coord(1e9), "far outside"),
     # numpy ValueError on a ragged polygon list: internal error (exit 70)
-    "poly-nested": ("extract-relations", "instances.json", _set("annotations", 0, "segmentation", 0, 0, [1, 2]),
-                    "polygon #0 is not a list of numbers"),
+    "poly-nested": (
+        "extract-relations",
+        "instances.json",
+        _set("annotations", 0, "segmentation", 0, 0, [1, 2]),
+        "polygon #0 is not a list of numbers",
+    ),
     # int(None) on a category color: internal error (exit 70)
-    "color-null": ("evaluate", "pred/panoptic.json", _set("categories", 0, "color", 0, None),
-                   "color must be three numbers"),
-    "color-null-check": ("check", "panoptic.json", _set("categories", 0, "color", 0, None),
-                         "color must be three numbers"),
+    "color-null": (
+        "evaluate",
+        "pred/panoptic.json",
+        _set("categories", 0, "color", 0, None),
+        "color must be three numbers",
+    ),
+    "color-null-check": (
+        "check",
+        "panoptic.json",
+        _set("categories", 0, "color", 0, None),
+        "color must be three numbers",
+    ),
     # str.encode('ascii') on RLE counts in the RLE kernel's wrapper: internal error (exit 70)
-    "counts-non-ascii-fuse": ("fuse", "proposals.json", _set(0, "segmentation", "counts", lambda c: "\x80" + c[1:]),
-                              "malformed RLE counts"),
-    "counts-non-ascii-relacc": ("relation-accuracy", "proposals.json",
-                                _set(0, "segmentation", "counts", lambda c: "\x80" + c[1:]), "malformed RLE counts"),
+    "counts-non-ascii-fuse": (
+        "fuse",
+        "proposals.json",
+        _set(0, "segmentation", "counts", lambda c: "\x80" + c[1:]),
+        "malformed RLE counts",
+    ),
+    "counts-non-ascii-relacc": (
+        "relation-accuracy",
+        "proposals.json",
+        _set(0, "segmentation", "counts", lambda c: "\x80" + c[1:]),
+        "malformed RLE counts",
+    ),
     # int(inf) raised OverflowError (not caught like TypeError/ValueError): exit 70
     "category-id-inf": ("fuse", "categories.json", _set(0, "id", math.inf), "non-integer id"),
-    "image-id-inf": ("extract-relations", "instances.json", _set("images", 0, "id", math.inf),
-                     "needs integer id, height and width"),
+    "image-id-inf": (
+        "extract-relations",
+        "instances.json",
+        _set("images", 0, "id", math.inf),
+        "needs integer id, height and width",
+    ),
     # an image of 2**40 pixels: canvases allocated until the process was killed out of memory
     "image-huge": ("fuse", "instances.json", _set("images", 0, "height", 2**31), "too large"),
     # PIL raises ValueError for a truncated IHDR chunk: exit 70
     "png-ihdr-length": ("evaluate", "pred/panoptic/000000000001.png", _flip_png_byte(11, 0), "cannot decode PNG"),
     # int(inf) in the panoptic JSON's annotations: OverflowError, exit 70
-    "gt-image-id-inf": ("evaluate", "panoptic.json", _set("annotations", 0, "image_id", math.inf),
-                        "non-integer image_id"),
-    "segment-id-inf": ("evaluate", "pred/panoptic.json", _set("annotations", 0, "segments_info", 0, "id", math.inf),
-                       "needs integer 'id' and 'category_id'"),
-    "segment-area-inf": ("evaluate", "panoptic.json", _set("annotations", 0, "segments_info", 0, "area", -math.inf),
-                         "malformed area"),
+    "gt-image-id-inf": (
+        "evaluate",
+        "panoptic.json",
+        _set("annotations", 0, "image_id", math.inf),
+        "non-integer image_id",
+    ),
+    "segment-id-inf": (
+        "evaluate",
+        "pred/panoptic.json",
+        _set("annotations", 0, "segments_info", 0, "id", math.inf),
+        "needs integer 'id' and 'category_id'",
+    ),
+    "segment-area-inf": (
+        "evaluate",
+        "panoptic.json",
+        _set("annotations", 0, "segments_info", 0, "area", -math.inf),
+        "malformed area",
+    ),
     # 'totals' a list: AttributeError, exit 70
-    "relations-totals-list": ("relation-accuracy", "relations.json", _set("totals", lambda t: [t, t]),
-                              "'totals' must map names to counts"),
+    "relations-totals-list": (
+        "relation-accuracy",
+        "relations.json",
+        _set("totals", lambda t: [t, t]),
+        "'totals' must map names to counts",
+    ),
 }
 
 

@@ -30,8 +30,18 @@ def option(command: str, dest: str) -> str:
 
 
 def fuse_args(world, out, proposals=None):
-    return ["fuse", "--proposals", str(proposals or world.proposals), option("fuse", "images_path"), str(world.instances),
-            "--categories", str(world.categories), "-o", str(out), "-q"]
+    return [
+        "fuse",
+        "--proposals",
+        str(proposals or world.proposals),
+        option("fuse", "images_path"),
+        str(world.instances),
+        "--categories",
+        str(world.categories),
+        "-o",
+        str(out),
+        "-q",
+    ]
 
 
 def run(capsys, *args):
@@ -76,8 +86,9 @@ def test_bad_input_carries_image_and_segment_ids(world, tmp_path, capsys):
     ann = next(a for a in pj["annotations"] if a["segments_info"])
     dropped = ann["segments_info"].pop(0)
     (fused / "panoptic.json").write_text(json.dumps(pj))
-    code, out, err = run(capsys, "evaluate", "--gt", world.panoptic, "--pred", fused / "panoptic.json", "-q",
-                         "--format", "json")
+    code, out, err = run(
+        capsys, "evaluate", "--gt", world.panoptic, "--pred", fused / "panoptic.json", "-q", "--format", "json"
+    )
     assert code == 3
     e = last_error(out)
     assert e["image_id"] == ann["image_id"] and e["segment_id"] == dropped["id"]
@@ -103,8 +114,19 @@ def test_usage_and_config_errors_are_exit_2(world, tmp_path, capsys):
 def test_gate_failure_is_exit_1_after_the_report(world, tmp_path, capsys):
     fused = tmp_path / "fused"
     assert run(capsys, *fuse_args(world, fused))[0] == 0
-    code, out, err = run(capsys, "evaluate", "--gt", world.panoptic, "--pred", fused / "panoptic.json", "-q",
-                         "--format", "json", "--fail-under", "PQ=100.1")
+    code, out, err = run(
+        capsys,
+        "evaluate",
+        "--gt",
+        world.panoptic,
+        "--pred",
+        fused / "panoptic.json",
+        "-q",
+        "--format",
+        "json",
+        "--fail-under",
+        "PQ=100.1",
+    )
     assert code == 1 and "gate" in err
     lines = out.strip().splitlines()
     assert last_error(out) == {**last_error(out), "code": 1, "kind": "gate"}
@@ -141,10 +163,18 @@ def test_subprocess_exit_codes_and_json(world, tmp_path):
     shutil.copy(world.proposals, bad)
     with open(bad, "r+b") as f:
         f.truncate(len(bad.read_bytes()) // 2)
-    for args, want in ((fuse_args(world, tmp_path / "o", bad), 3), (["fuse", "--nope"], 2),
-                       (["check", "--gt", str(tmp_path / "none.json")], None)):
-        r = subprocess.run([sys.executable, "-m", "rapkit", *args, "--format", "json"], capture_output=True,
-                           text=True, timeout=120, check=False)
+    for args, want in (
+        (fuse_args(world, tmp_path / "o", bad), 3),
+        (["fuse", "--nope"], 2),
+        (["check", "--gt", str(tmp_path / "none.json")], None),
+    ):
+        r = subprocess.run(
+            [sys.executable, "-m", "rapkit", *args, "--format", "json"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         if want is None:
             want = r.returncode
             assert want in (2, 3)

@@ -6,11 +6,15 @@ from __future__ import annotations
 import pytest
 
 CASES = [
-    (["fuse", "--proposals", "p.json", "--images", "world/instances.json", "--categories", "c.json", "-o", "f"],
-     "--image-info"),
+    (
+        ["fuse", "--proposals", "p.json", "--images", "world/instances.json", "--categories", "c.json", "-o", "f"],
+        "--image-info",
+    ),
     (["fuse", "--images=world/panoptic.json"], "--image-info"),
-    (["fuse", "--proposals", "p.json", "--image-info", "i.json", "--categories", "c.json", "--out", "fused"],
-     "-o/--output"),
+    (
+        ["fuse", "--proposals", "p.json", "--image-info", "i.json", "--categories", "c.json", "--out", "fused"],
+        "-o/--output",
+    ),
     (["synth", "world/", "-n", "3"], "-o/--output world/"),
     (["synth", "-o", "world", "--images", "200"], "-n/--num-images"),
     (["demo", "demo-out/"], "-o/--output demo-out/"),

@@ -51,8 +51,13 @@ def read_png(path) -> np.ndarray:
         return np.asarray(im.convert("RGB"))
 
 
-def write_panoptic(root: Path, name: str, maps: dict[int, np.ndarray], cats_of: dict[int, dict[int, int]],
-                   categories: list[dict] | None) -> Path:
+def write_panoptic(
+    root: Path,
+    name: str,
+    maps: dict[int, np.ndarray],
+    cats_of: dict[int, dict[int, int]],
+    categories: list[dict] | None,
+) -> Path:
     """A COCO panoptic JSON ``root/name.json`` + PNG folder ``root/name/`` from id maps."""
     d = root / name
     d.mkdir(parents=True)
@@ -61,8 +66,17 @@ def write_panoptic(root: Path, name: str, maps: dict[int, np.ndarray], cats_of: 
         fn = f"{iid:012d}.png"
         write_id_map_png(d / fn, ids.astype(np.uint32))
         images.append({"id": iid, "file_name": f"{iid:012d}.jpg", "height": ids.shape[0], "width": ids.shape[1]})
-        segs = [{"id": int(s), "category_id": int(cats_of[iid][int(s)]), "area": int((ids == s).sum()),
-                 "bbox": [0, 0, 1, 1], "iscrowd": 0} for s in np.unique(ids) if s != 0]
+        segs = [
+            {
+                "id": int(s),
+                "category_id": int(cats_of[iid][int(s)]),
+                "area": int((ids == s).sum()),
+                "bbox": [0, 0, 1, 1],
+                "iscrowd": 0,
+            }
+            for s in np.unique(ids)
+            if s != 0
+        ]
         anns.append({"image_id": iid, "file_name": fn, "segments_info": segs})
     doc = {"images": images, "annotations": anns}
     if categories is not None:
@@ -85,8 +99,20 @@ CATEGORIES = [
 def test_overlay_alpha_one_decodes_back_to_the_fused_map(fused, tmp_path, cli):
     world, out = fused
     pics = tmp_path / "pics"
-    code, stdout, err = cli("show", "overlay", "--panoptic", out / "panoptic.json", "--images", world.images_dir,
-                            "--alpha", "1", "-o", pics, "--format", "json")
+    code, stdout, err = cli(
+        "show",
+        "overlay",
+        "--panoptic",
+        out / "panoptic.json",
+        "--images",
+        world.images_dir,
+        "--alpha",
+        "1",
+        "-o",
+        pics,
+        "--format",
+        "json",
+    )
     assert code == 0, err
     listed = json.loads(stdout)["pictures"]
     pj = json.loads((out / "panoptic.json").read_text())
@@ -134,8 +160,20 @@ def test_overlay_missing_images_are_grey_and_said_once(fused, tmp_path, cli):
     world, out = fused
     empty = tmp_path / "empty"
     empty.mkdir()
-    code, _, err = cli("show", "overlay", "--panoptic", world.panoptic, "--images", empty, "--alpha", "0",
-                       "-o", tmp_path / "p", "--max-size", "64")
+    code, _, err = cli(
+        "show",
+        "overlay",
+        "--panoptic",
+        world.panoptic,
+        "--images",
+        empty,
+        "--alpha",
+        "0",
+        "-o",
+        tmp_path / "p",
+        "--max-size",
+        "64",
+    )
     assert code == 0, err
     assert err.count("grey") == 1 and "2 of 2 images" in err
     rgb = read_png(tmp_path / "p" / "000000000001.png")
@@ -210,14 +248,15 @@ def planted_pair(tmp_path: Path, with_gt: bool = False):
 def third_panel(rgb: np.ndarray, h: int, w: int) -> np.ndarray:
     top = rgb.shape[0] - h
     x0 = 2 * (w + 4)
-    return rgb[top:, x0:x0 + w]
+    return rgb[top:, x0 : x0 + w]
 
 
 def test_compare_marks_exactly_the_planted_pixels(tmp_path, cli):
     pa, pb, _, expect = planted_pair(tmp_path)
     out = tmp_path / "cmp"
-    code, stdout, err = cli("show", "compare", "--a", pa, "--b", pb, "--names", "heuristic,rap", "-o", out,
-                            "--format", "json")
+    code, stdout, err = cli(
+        "show", "compare", "--a", pa, "--b", pb, "--names", "heuristic,rap", "-o", out, "--format", "json"
+    )
     assert code == 0, err
     rec = json.loads(stdout)["pictures"][0]
     assert rec["differing_pixels"] == int(expect.sum())
@@ -256,8 +295,9 @@ def test_compare_top_picks_the_images_that_differ_most_in_pq(tmp_path, cli):
     bmaps[2][:, :] = 2  # image 2: B misses the person entirely
     bmaps[3][:, 18:22] = 2  # image 3: a small shift, still matched
     pb = write_panoptic(tmp_path, "b", bmaps, cats, CATEGORIES)
-    code, stdout, err = cli("show", "compare", "--a", pa, "--b", pb, "--gt", pg, "--top", "1", "-o",
-                            tmp_path / "top", "--format", "json")
+    code, stdout, err = cli(
+        "show", "compare", "--a", pa, "--b", pb, "--gt", pg, "--top", "1", "-o", tmp_path / "top", "--format", "json"
+    )
     assert code == 0, err
     pics = json.loads(stdout)["pictures"]
     assert [p["image_id"] for p in pics] == [2]
@@ -283,25 +323,73 @@ def relations_inputs(tmp_path: Path):
     h, w = 80, 120
     inst = {
         "images": [{"id": 1, "file_name": "000000000001.jpg", "height": h, "width": w}],
-        "categories": [{"id": 1, "name": "person", "isthing": 1, "color": [220, 20, 60]},
-                       {"id": 2, "name": "dog", "isthing": 1, "color": [0, 0, 230]}],
+        "categories": [
+            {"id": 1, "name": "person", "isthing": 1, "color": [220, 20, 60]},
+            {"id": 2, "name": "dog", "isthing": 1, "color": [0, 0, 230]},
+        ],
         "annotations": [
-            {"id": 5, "image_id": 1, "category_id": 1, "segmentation": rect_poly(10, 10, 50, 40), "iscrowd": 0,
-             "area": 1200, "bbox": [10, 10, 40, 30]},
-            {"id": 6, "image_id": 1, "category_id": 2, "segmentation": rect_poly(40, 30, 110, 70), "iscrowd": 0,
-             "area": 2800, "bbox": [40, 30, 70, 40]},
-            {"id": 7, "image_id": 1, "category_id": 2, "segmentation": rect_poly(90, 5, 115, 25), "iscrowd": 0,
-             "area": 500, "bbox": [90, 5, 25, 20]},
+            {
+                "id": 5,
+                "image_id": 1,
+                "category_id": 1,
+                "segmentation": rect_poly(10, 10, 50, 40),
+                "iscrowd": 0,
+                "area": 1200,
+                "bbox": [10, 10, 40, 30],
+            },
+            {
+                "id": 6,
+                "image_id": 1,
+                "category_id": 2,
+                "segmentation": rect_poly(40, 30, 110, 70),
+                "iscrowd": 0,
+                "area": 2800,
+                "bbox": [40, 30, 70, 40],
+            },
+            {
+                "id": 7,
+                "image_id": 1,
+                "category_id": 2,
+                "segmentation": rect_poly(90, 5, 115, 25),
+                "iscrowd": 0,
+                "area": 500,
+                "bbox": [90, 5, 25, 20],
+            },
         ],
     }
     ip = tmp_path / "instances.json"
     ip.write_text(json.dumps(inst))
-    rel = {"schema_version": 1, "kind": "relations", "parameters": {"theta": 0.2, "rule": "majority"},
-           "totals": {}, "images": [{"image_id": 1, "relations": [
-               {"front": 5, "back": 6, "overlap": 100, "ratio_front": 0.1, "ratio_back": 0.05, "front_pixels": 80,
-                "back_pixels": 20},
-               {"front": 7, "back": 6, "overlap": 0, "ratio_front": 0.0, "ratio_back": 0.0, "front_pixels": 0,
-                "back_pixels": 0}]}]}
+    rel = {
+        "schema_version": 1,
+        "kind": "relations",
+        "parameters": {"theta": 0.2, "rule": "majority"},
+        "totals": {},
+        "images": [
+            {
+                "image_id": 1,
+                "relations": [
+                    {
+                        "front": 5,
+                        "back": 6,
+                        "overlap": 100,
+                        "ratio_front": 0.1,
+                        "ratio_back": 0.05,
+                        "front_pixels": 80,
+                        "back_pixels": 20,
+                    },
+                    {
+                        "front": 7,
+                        "back": 6,
+                        "overlap": 0,
+                        "ratio_front": 0.0,
+                        "ratio_back": 0.0,
+                        "front_pixels": 0,
+                        "back_pixels": 0,
+                    },
+                ],
+            }
+        ],
+    }
     rp = tmp_path / "relations.json"
     rp.write_text(json.dumps(rel))
     return ip, rp, (h, w)
@@ -318,7 +406,7 @@ def test_relations_arrow_pixels_lie_between_the_centroids(tmp_path, cli):
     rgb = read_png(out / "000000000001.png")
     assert rgb.shape[1] == w and rgb.shape[0] > h  # the legend strip on top
     assert (rgb[: rgb.shape[0] - h] == P.ARROW_COLOR).all(axis=2).any()  # its swatch
-    rgb = rgb[rgb.shape[0] - h:]
+    rgb = rgb[rgb.shape[0] - h :]
     ds = load_instances(ip)
     masks = {m.id: full_mask(m, h, w) for m in decode_instances(ds.by_image[1], h, w, fast=False)}
     cent = {k: (np.nonzero(m)[1].mean(), np.nonzero(m)[0].mean()) for k, m in masks.items()}
@@ -344,18 +432,22 @@ def test_relations_colours_arrows_by_the_proposals(tmp_path, cli):
 
     ip, rp, (h, w) = relations_inputs(tmp_path)
     props = []
-    for ann_id, box, cat, rel in ((5, (10, 10, 50, 40), 1, 0.2), (6, (40, 30, 110, 70), 2, 0.5),
-                                  (7, (90, 5, 115, 25), 2, 0.9)):
+    for _ann_id, box, cat, rel in (
+        (5, (10, 10, 50, 40), 1, 0.2),
+        (6, (40, 30, 110, 70), 2, 0.5),
+        (7, (90, 5, 115, 25), 2, 0.9),
+    ):
         m = np.zeros((h, w), np.uint8, order="F")
-        m[box[1]:box[3], box[0]:box[2]] = 1
+        m[box[1] : box[3], box[0] : box[2]] = 1
         rle = mask_utils.encode(np.asfortranarray(m))
         rle["counts"] = rle["counts"].decode()
         props.append({"image_id": 1, "category_id": cat, "score": 0.9, "segmentation": rle, "relation": rel})
     pp = tmp_path / "proposals.json"
     pp.write_text(json.dumps(props))
     out = tmp_path / "rel"
-    code, stdout, err = cli("show", "relations", "--relations", rp, "--instances", ip, "--proposals", pp, "-o", out,
-                            "--format", "json")
+    code, stdout, err = cli(
+        "show", "relations", "--relations", rp, "--instances", ip, "--proposals", pp, "-o", out, "--format", "json"
+    )
     assert code == 0, err
     rec = json.loads(stdout)["pictures"][0]
     assert (rec["correct"], rec["wrong"], rec["unmatched"]) == (1, 1, 0)  # 5 (0.2) < 6 (0.5); 7 (0.9) > 6
@@ -368,14 +460,36 @@ def test_relations_colours_arrows_by_the_proposals(tmp_path, cli):
 
 
 def sweep_rows(scale: float) -> list[dict]:
-    rows = [{"row": "baseline", "strategy": "heuristic", "rho": 0.5, "tau": 0.5, "gamma": 0.5,
-             "PQ": 0.40 * scale, "PQ_th": 0.3 * scale, "PQ_st": 0.5 * scale, "dPQ": 0.0}]
+    rows = [
+        {
+            "row": "baseline",
+            "strategy": "heuristic",
+            "rho": 0.5,
+            "tau": 0.5,
+            "gamma": 0.5,
+            "PQ": 0.40 * scale,
+            "PQ_th": 0.3 * scale,
+            "PQ_st": 0.5 * scale,
+            "dPQ": 0.0,
+        }
+    ]
     for rho in (0.5, 0.6):
         for tau in (0.5, 0.6):
             for gamma in (0.4, 0.5):
                 pq = 0.40 + 0.1 * rho - 0.05 * tau + 0.01 * gamma
-                rows.append({"row": f"rho={rho}", "strategy": "rap", "rho": rho, "tau": tau, "gamma": gamma,
-                             "PQ": pq * scale, "PQ_th": pq * scale, "PQ_st": 0.5 * scale, "dPQ": (pq - 0.4) * scale})
+                rows.append(
+                    {
+                        "row": f"rho={rho}",
+                        "strategy": "rap",
+                        "rho": rho,
+                        "tau": tau,
+                        "gamma": gamma,
+                        "PQ": pq * scale,
+                        "PQ_th": pq * scale,
+                        "PQ_st": 0.5 * scale,
+                        "dPQ": (pq - 0.4) * scale,
+                    }
+                )
     return rows
 
 
@@ -384,24 +498,49 @@ def test_charts_write_pngs_from_csv_json_in_either_unit(tmp_path, cli):
     import pandas as pd
 
     pd.DataFrame(sweep_rows(1.0)).to_csv(tmp_path / "sweep.csv", index=False)  # fractions
-    (tmp_path / "ablation.json").write_text(json.dumps({"schema_version": 2, "unit": "percent", "rows": [
-        {"row": "heuristic", "PQ": 40.0, "PQ_th": 30.0, "PQ_st": 50.0},
-        {"row": "RA", "PQ": 44.0, "PQ_th": 36.0, "PQ_st": 50.0},
-        {"row": "RA+CA+EO", "PQ": 46.0, "PQ_th": 39.0, "PQ_st": 50.0}]}))
-    pd.DataFrame([{"front": f, "back": b, "gap": 0.1 * i} for i, (f, b) in
-                  enumerate([("person", "dog"), ("dog", "person"), ("person", "person")])]).to_csv(
-        tmp_path / "gap.csv", index=False)
+    (tmp_path / "ablation.json").write_text(
+        json.dumps(
+            {
+                "schema_version": 2,
+                "unit": "percent",
+                "rows": [
+                    {"row": "heuristic", "PQ": 40.0, "PQ_th": 30.0, "PQ_st": 50.0},
+                    {"row": "RA", "PQ": 44.0, "PQ_th": 36.0, "PQ_st": 50.0},
+                    {"row": "RA+CA+EO", "PQ": 46.0, "PQ_th": 39.0, "PQ_st": 50.0},
+                ],
+            }
+        )
+    )
+    pd.DataFrame(
+        [
+            {"front": f, "back": b, "gap": 0.1 * i}
+            for i, (f, b) in enumerate([("person", "dog"), ("dog", "person"), ("person", "person")])
+        ]
+    ).to_csv(tmp_path / "gap.csv", index=False)
     out = tmp_path / "charts"
-    code, stdout, err = cli("show", "charts", "--sweep-table", tmp_path / "sweep.csv", "--ablation-table",
-                            tmp_path / "ablation.json", "--gap-table", tmp_path / "gap.csv", "-o", out, "--format", "json")
+    code, stdout, err = cli(
+        "show",
+        "charts",
+        "--sweep-table",
+        tmp_path / "sweep.csv",
+        "--ablation-table",
+        tmp_path / "ablation.json",
+        "--gap-table",
+        tmp_path / "gap.csv",
+        "-o",
+        out,
+        "--format",
+        "json",
+    )
     assert code == 0, err
     assert sorted(p.name for p in out.iterdir()) == ["ablation.png", "relation_gap.png", "sweep.png"]
     for name in ("ablation.png", "relation_gap.png", "sweep.png"):
         rgb = read_png(out / name)
         assert rgb.shape[0] > 200 and rgb.shape[1] > 300 and rgb.std() > 10
     assert [p["chart"] for p in json.loads(stdout)["pictures"]] == ["sweep", "ablation", "gap"]
-    code, _, err = cli("show", "charts", "--sweep-table", tmp_path / "sweep.csv", "--style", "lines", "-o",
-                       tmp_path / "lines", "-q")
+    code, _, err = cli(
+        "show", "charts", "--sweep-table", tmp_path / "sweep.csv", "--style", "lines", "-o", tmp_path / "lines", "-q"
+    )
     assert code == 0, err and (tmp_path / "lines" / "sweep.png").is_file()
 
 
@@ -437,10 +576,12 @@ def test_every_subcommand_has_an_example_and_defaults(cli, sub):
 
 
 def test_show_help_loads_neither_matplotlib_nor_numba_nor_torch():
-    probe = ("import sys\nfrom rapkit.cli import main\n"
-             "for argv in (['show', '--help'], ['show', 'charts', '--help'], ['show', 'overlay', '--help']):\n"
-             "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
-             "print('LOADED:' + ','.join(m for m in ('matplotlib', 'numba', 'torch') if m in sys.modules))")
+    probe = (
+        "import sys\nfrom rapkit.cli import main\n"
+        "for argv in (['show', '--help'], ['show', 'charts', '--help'], ['show', 'overlay', '--help']):\n"
+        "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
+        "print('LOADED:' + ','.join(m for m in ('matplotlib', 'numba', 'torch') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip().splitlines()[-1] == "LOADED:", out.stdout + out.stderr
 

@@ -34,8 +34,14 @@ def fused(small_world, tmp_path_factory):
     from rapkit.types import FusionParams
 
     root = tmp_path_factory.mktemp("units")
-    fuse(small_world.proposals, small_world.panoptic, small_world.categories, root / "fused", FusionParams(),
-         semantic_path=small_world.semantic)
+    fuse(
+        small_world.proposals,
+        small_world.panoptic,
+        small_world.categories,
+        root / "fused",
+        FusionParams(),
+        semantic_path=small_world.semantic,
+    )
     run_extract_relations(small_world.instances, small_world.panoptic, root / "relations.json")
     return root
 
@@ -44,8 +50,19 @@ def test_evaluate_table_csv_json_agree_in_percent(cli, small_world, fused):
     from rapkit.pipeline.evaluate import evaluate_pq
 
     w = small_world
-    args = ["evaluate", "--gt", w.panoptic, "--pred", fused / "fused" / "panoptic.json", "--relations",
-            fused / "relations.json", "--proposals", w.proposals, "--instances", w.instances]
+    args = [
+        "evaluate",
+        "--gt",
+        w.panoptic,
+        "--pred",
+        fused / "fused" / "panoptic.json",
+        "--relations",
+        fused / "relations.json",
+        "--proposals",
+        w.proposals,
+        "--instances",
+        w.instances,
+    ]
     outs = {}
     for fmt in ("json", "csv", "table"):
         code, out, err = cli(*args, "--format", fmt, "-q")
@@ -61,15 +78,20 @@ def test_evaluate_table_csv_json_agree_in_percent(cli, small_world, fused):
             assert float(rows[split][m.upper()]) == d[split][m]
         line = next(ln for ln in outs["table"].splitlines() if ln.strip("│ ").startswith(split))
         assert f"{d[split]['pq']:.1f}" in line
-    acc = d["relation_accuracy"]["relation_accuracy"] if "relation_accuracy" in d["relation_accuracy"] else d["relation_accuracy"]
+    acc = (
+        d["relation_accuracy"]["relation_accuracy"]
+        if "relation_accuracy" in d["relation_accuracy"]
+        else d["relation_accuracy"]
+    )
     rel = _csv_rows(outs["csv"], "relation_accuracy")
     assert float(rel[1]["relation acc"]) == pytest.approx(acc["pair_accuracy"], abs=1e-9)
     assert 1 < acc["pair_accuracy"] <= 100
     assert f"{acc['pair_accuracy']:.1f}" in outs["table"]
 
 
-@pytest.mark.parametrize("mode", [["--sweep", "rho", "tau", "--rho", "0.5,0.7", "--tau", "0.6"], ["--ablation"]],
-                         ids=["sweep", "ablation"])
+@pytest.mark.parametrize(
+    "mode", [["--sweep", "rho", "tau", "--rho", "0.5,0.7", "--tau", "0.6"], ["--ablation"]], ids=["sweep", "ablation"]
+)
 def test_sweep_and_ablation_outputs_agree_in_percent(cli, small_world, fused, mode):
     w = small_world
     kind = mode[0].lstrip("-")
@@ -119,6 +141,11 @@ def test_library_keeps_fractions(small_world):
     from rapkit.core.sweep import make_grid
     from rapkit.pipeline.sweep import run_sweep
 
-    res = run_sweep(small_world.panoptic, small_world.proposals, make_grid(["rho"], rho=[0.5]),
-                    semantic_path=small_world.semantic, swept=["rho"])
+    res = run_sweep(
+        small_world.panoptic,
+        small_world.proposals,
+        make_grid(["rho"], rho=[0.5]),
+        semantic_path=small_world.semantic,
+        swept=["rho"],
+    )
     assert 0 < res.table["PQ"].max() <= 1

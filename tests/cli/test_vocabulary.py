@@ -12,8 +12,14 @@ import pytest
 from rapkit.cli import COMMANDS
 from rapkit.cli._common import FORMATS, float_list
 
-ARCHS = ("maskrcnn_resnet50_fpn", "maskrcnn_resnet50_fpn_v2", "resnet18_fpn", "resnet34_fpn", "resnet50_fpn",
-         "resnet101_fpn")
+ARCHS = (
+    "maskrcnn_resnet50_fpn",
+    "maskrcnn_resnet50_fpn_v2",
+    "resnet18_fpn",
+    "resnet34_fpn",
+    "resnet50_fpn",
+    "resnet101_fpn",
+)
 
 
 def _cmd(name: str) -> click.Command:
@@ -52,8 +58,10 @@ MEANING = {
     "--num-images": ("a count of images (-n)", lambda p: _count(p, 1) and "-n" in p.opts),
     "--output": ("the output file or folder (-o)", lambda p: "-o" in p.opts and isinstance(p.type, click.Path)),
     "--detector": ("the detector checkpoint file", json_file),
-    "--workers": ("worker processes, 0 = every core, default 1 (-j)",
-                  lambda p: _count(p, 0) and p.type.min == 0 and p.default == 1 and "-j" in p.opts),
+    "--workers": (
+        "worker processes, 0 = every core, default 1 (-j)",
+        lambda p: _count(p, 0) and p.type.min == 0 and p.default == 1 and "-j" in p.opts,
+    ),
     "--format": ("table|json|csv", _choice(FORMATS)),
     "--quiet": ("no progress on stderr (-q)", lambda p: p.is_flag and "-q" in p.opts),
     "--force": ("replace an existing output", flag),
@@ -127,8 +135,9 @@ def _long(p) -> str:
 def test_option_has_help_and_default(name, param):
     assert param.help and param.help.strip(), f"rapkit {name} {_long(param)} has no help text"
     unset = getattr(click._utils, "UNSET", None) if hasattr(click, "_utils") else None
-    has_default = (param.default not in (None, (), []) and param.default is not unset and not param.is_flag
-                   and not param.required)
+    has_default = (
+        param.default not in (None, (), []) and param.default is not unset and not param.is_flag and not param.required
+    )
     if has_default and not param.show_default:
         ctx = _by_name(name).context_settings
         assert ctx.get("show_default"), f"rapkit {name} {_long(param)}: default {param.default!r} not shown in --help"

@@ -19,8 +19,14 @@ from rapkit.types import Category, FusionParams, Proposals
 
 SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "panopticapi_sample"
 
-CATS = {1: Category(1, "person", True), 44: Category(44, "bottle", True), 46: Category(46, "wine glass", True),
-        67: Category(67, "dining table", True), 187: Category(187, "sky", False), 199: Category(199, "wall", False)}
+CATS = {
+    1: Category(1, "person", True),
+    44: Category(44, "bottle", True),
+    46: Category(46, "wine glass", True),
+    67: Category(67, "dining table", True),
+    187: Category(187, "sky", False),
+    199: Category(199, "wall", False),
+}
 
 
 def rle_of(m: np.ndarray) -> dict:
@@ -31,8 +37,15 @@ def rle_of(m: np.ndarray) -> dict:
 def props(masks, scores, labels, rels=None, image_id=1) -> Proposals:
     h, w = masks[0].shape if masks else (8, 8)
     n = len(masks)
-    return Proposals(image_id, h, w, np.asarray(scores, float), np.asarray(labels, np.int64),
-                     np.full(n, np.nan) if rels is None else np.asarray(rels, float), [rle_of(m) for m in masks])
+    return Proposals(
+        image_id,
+        h,
+        w,
+        np.asarray(scores, float),
+        np.asarray(labels, np.int64),
+        np.full(n, np.nan) if rels is None else np.asarray(rels, float),
+        [rle_of(m) for m in masks],
+    )
 
 
 def rect(h, w, y0, y1, x0, x1):
@@ -131,7 +144,9 @@ def test_emptied_segments_are_removed_and_ids_are_sequential():
 def test_ablation_all_off_is_the_heuristic():
     rng = np.random.default_rng(3)
     h, w = 30, 40
-    masks = [rect(h, w, *sorted(rng.integers(0, h, 2) + [0, 3]), *sorted(rng.integers(0, w, 2) + [0, 3])) for _ in range(12)]
+    masks = [
+        rect(h, w, *sorted(rng.integers(0, h, 2) + [0, 3]), *sorted(rng.integers(0, w, 2) + [0, 3])) for _ in range(12)
+    ]
     p = props(masks, rng.choice([0.55, 0.7, 0.9], 12), rng.choice([1, 44, 46], 12), rng.random(12))
     sem = rng.choice(np.array([0, 187, 199], np.uint8), (h, w))
     a = fuse_image(p, sem, FusionParams(rho=0.5, tau=0.5, ra=False, ca=False, eo=False, stuff_area=5), CATS)
@@ -158,8 +173,15 @@ def test_segments_carry_area_bbox_score_relation_and_stuff():
     sem[0:2, 0:2] = 1  # thing ids in the semantic map are ignored
     p = props([m], [0.75], [1], [0.25])
     id_map, segs = fuse_image(p, sem, FusionParams(stuff_area=100), CATS)
-    assert segs[0].to_json() == {"id": 1, "category_id": 1, "area": 150, "bbox": [30, 10, 15, 10], "iscrowd": 0,
-                                 "score": 0.75, "relation": 0.25}
+    assert segs[0].to_json() == {
+        "id": 1,
+        "category_id": 1,
+        "area": 150,
+        "bbox": [30, 10, 15, 10],
+        "iscrowd": 0,
+        "score": 0.75,
+        "relation": 0.25,
+    }
     assert [(s.id, s.category_id, s.area) for s in segs[1:]] == [(2, 187, 40 * 80 - 150 - 4), (3, 199, 40 * 80)]
     assert id_map.dtype == np.uint32 and (id_map[0:2, 0:2] == 0).all()
     id2, segs2 = fuse_image(p, sem, FusionParams(stuff_area=3200), CATS)  # sky has 3046 free pixels
@@ -211,7 +233,10 @@ def same_partition(a, b):
 
 
 def check_heuristic(p: Proposals, sem, rho, tau, stuff_area):
-    anns = [{"score": float(p.scores[k]), "category_id": int(p.category_ids[k]), "segmentation": p.rles[k]} for k in range(len(p))]
+    anns = [
+        {"score": float(p.scores[k]), "category_id": int(p.category_ids[k]), "segmentation": p.rles[k]}
+        for k in range(len(p))
+    ]
     want_cat, want_seg = panopticapi_rule(anns, sem, {187, 199}, p.height, p.width, rho, tau, stuff_area)
     id_map, segs = fuse_image(p, sem, FusionParams(strategy="heuristic", rho=rho, tau=tau, stuff_area=stuff_area), CATS)
     assert np.array_equal(category_map(id_map, segs), want_cat)
@@ -220,8 +245,12 @@ def check_heuristic(p: Proposals, sem, rho, tau, stuff_area):
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.integers(0, 2**31 - 1), st.sampled_from([0.0, 0.3, 0.5, 0.7]), st.sampled_from([0.0, 0.2, 0.5, 1.0]),
-       st.sampled_from([0, 1, 30]))
+@given(
+    st.integers(0, 2**31 - 1),
+    st.sampled_from([0.0, 0.3, 0.5, 0.7]),
+    st.sampled_from([0.0, 0.2, 0.5, 1.0]),
+    st.sampled_from([0, 1, 30]),
+)
 def test_heuristic_equals_panopticapi_rule_random(seed, rho, tau, stuff_area):
     rng = np.random.default_rng(seed)
     h, w = int(rng.integers(4, 30)), int(rng.integers(4, 30))
@@ -233,7 +262,11 @@ def test_heuristic_equals_panopticapi_rule_random(seed, rho, tau, stuff_area):
             m &= rng.random((h, w)) < 0.8
         masks.append(m)
     scores = rng.choice([0.2, 0.5, 0.7, 0.9], n)
-    p = props(masks, scores, rng.choice([1, 44, 46], n)) if n else Proposals(1, h, w, np.zeros(0), np.zeros(0, np.int64), np.zeros(0), [])
+    p = (
+        props(masks, scores, rng.choice([1, 44, 46], n))
+        if n
+        else Proposals(1, h, w, np.zeros(0), np.zeros(0, np.int64), np.zeros(0), [])
+    )
     sem = rng.choice(np.array([0, 1, 187, 199, 255], np.uint8), (h, w))
     check_heuristic(p, sem, rho, tau, stuff_area)
 
@@ -268,13 +301,25 @@ def test_perfect_proposals_fuse_back_to_the_panoptic_ground_truth():
                 things.append((seg, cid))
             else:
                 sem[cm.decode({"size": seg["size"], "counts": seg["counts"].encode()}) == 1] = cid
-        p = Proposals(iid, h, w, np.ones(len(things)), np.array([c for _, c in things], np.int64),
-                      np.zeros(len(things)), [s for s, _ in things])
+        p = Proposals(
+            iid,
+            h,
+            w,
+            np.ones(len(things)),
+            np.array([c for _, c in things], np.int64),
+            np.zeros(len(things)),
+            [s for s, _ in things],
+        )
         gt_ann = next(a for a in gt["annotations"] if a["image_id"] == iid)
         gt_ids = read_id_map(SAMPLE / "panoptic_examples" / gt_ann["file_name"])
-        gt_cat = category_map(gt_ids, [type("S", (), {"id": s["id"], "category_id": s["category_id"]}) for s in gt_ann["segments_info"]])
-        for params in (FusionParams(stuff_area=0), FusionParams.heuristic(stuff_area=0),
-                       FusionParams(stuff_area=0, variant="reference")):
+        gt_cat = category_map(
+            gt_ids, [type("S", (), {"id": s["id"], "category_id": s["category_id"]}) for s in gt_ann["segments_info"]]
+        )
+        for params in (
+            FusionParams(stuff_area=0),
+            FusionParams.heuristic(stuff_area=0),
+            FusionParams(stuff_area=0, variant="reference"),
+        ):
             id_map, segs = fuse_image(p, sem, params, cats)
             assert np.array_equal(category_map(id_map, segs), gt_cat)
             assert same_partition(id_map, gt_ids)
@@ -303,8 +348,9 @@ def correctly_ordered_instances(img, res) -> int:
 def test_rap_keeps_more_correctly_ordered_instances_than_the_heuristic():
     from rapkit.synth import SynthConfig, categories, generate_image
 
-    cfg = SynthConfig(n_images=12, height=120, width=160, seed=11, render_images=False, things_per_image=9,
-                      relation_noise=0.05)
+    cfg = SynthConfig(
+        n_images=12, height=120, width=160, seed=11, render_images=False, things_per_image=9, relation_noise=0.05
+    )
     table = stuff_table(categories())
     rap = heu = 0
     for k in range(cfg.n_images):

@@ -85,13 +85,13 @@ def test_overlay_alpha_blends_and_zero_shows_the_image():
 def test_labels_stay_inside_and_never_overlap():
     ids = np.zeros((40, 60), np.uint32)
     for k in range(12):  # many tiny segments: most labels must be left out rather than overlap
-        ids[(k // 4) * 12:(k // 4) * 12 + 6, (k % 4) * 14:(k % 4) * 14 + 6] = k + 1
+        ids[(k // 4) * 12 : (k // 4) * 12 + 6, (k % 4) * 14 : (k % 4) * 14 + 6] = k + 1
     segs = {k + 1: 1 + k % 3 for k in range(12)}
     pic = P.overlay(np.zeros((40, 60, 3), np.uint8), ids, segs, CATS, min_label_area=0)
     assert pic.boxes
     for i, a in enumerate(pic.boxes):
         assert 0 <= a.x and a.x + a.w <= 60 and 0 <= a.y and a.y + a.h <= 40
-        for b in pic.boxes[i + 1:]:
+        for b in pic.boxes[i + 1 :]:
             assert not a.overlaps(b)
 
 
@@ -178,8 +178,9 @@ def _distance_to_segment(ys, xs, p, q):
     return np.hypot(xs - (p[0] + tc * d[0]), ys - (p[1] + tc * d[1])), t
 
 
-@pytest.mark.parametrize("p,q", [((10, 10), (90, 50)), ((80, 60), (15, 5)), ((50, 5), (50, 65)), ((5, 30), (95, 30)),
-                                 ((40, 40), (46, 43))])
+@pytest.mark.parametrize(
+    "p,q", [((10, 10), (90, 50)), ((80, 60), (15, 5)), ((50, 5), (50, 65)), ((5, 30), (95, 30)), ((40, 40), (46, 43))]
+)
 def test_arrow_pixels_lie_between_start_and_end(p, q):
     m = P.arrow_mask((70, 100), p, q, width=3, head_length=12, head_width=10)
     ys, xs = np.nonzero(m)

@@ -58,7 +58,6 @@ def test_sample_gt_against_perturbed_predictions(pq_kit, tmp_path, seed):
 # --------------------------------------------------------------------------- random panoptic pairs
 
 
-
 def random_image(pq_kit, rng: random.Random, image_id: int, h: int, w: int) -> tuple[dict, dict]:
     """A random GT/prediction pair with crowd, VOID, unmatched, unknown-id and tiny segments."""
     gt = np.zeros((h, w), np.uint32)
@@ -69,13 +68,17 @@ def random_image(pq_kit, rng: random.Random, image_id: int, h: int, w: int) -> t
         y0, x0 = rng.randrange(h), rng.randrange(w)
         y1, x1 = min(h, y0 + rng.choice([1, 2, 4, h])), min(w, x0 + rng.choice([1, 3, 5, w]))
         gt[y0:y1, x0:x1] = ids[k]
-        gsegs.append({"id": ids[k], "category_id": rng.choice(pq_kit.categories)["id"], "iscrowd": int(rng.random() < 0.25)})
+        gsegs.append(
+            {"id": ids[k], "category_id": rng.choice(pq_kit.categories)["id"], "iscrowd": int(rng.random() < 0.25)}
+        )
     if rng.random() < 0.3:  # an id in the GT PNG that the GT JSON does not list
         gt[rng.randrange(h), :] = ids[n]
     present = set(np.unique(gt).tolist())
     gsegs = [s for s in gsegs if s["id"] in present]
     if rng.random() < 0.2 and gsegs:  # a GT segment listed but absent from the PNG
-        gsegs.append({"id": 77, "category_id": rng.choice(pq_kit.categories)["id"], "iscrowd": 0, "area": rng.choice([0, 5])})
+        gsegs.append(
+            {"id": 77, "category_id": rng.choice(pq_kit.categories)["id"], "iscrowd": 0, "area": rng.choice([0, 5])}
+        )
     pred = gt.copy()
     gmap = {s["id"]: s for s in gsegs}
     pmap: dict[int, int] = {}
@@ -173,7 +176,9 @@ def _per_image_stats(pq_kit, tmp_path: Path) -> tuple[list[PQStats], dict]:
     for order, (iid, ga) in enumerate(g.annotations.items()):
         gm = read_id_map(g.png_path(iid))
         pm = read_id_map(p.png_path(iid))
-        parts.append(pq_stats(gm, ga.segments, p.annotations[iid].segments, g.categories, pred_map=pm, image_id=iid, order=order))
+        parts.append(
+            pq_stats(gm, ga.segments, p.annotations[iid].segments, g.categories, pred_map=pm, image_id=iid, order=order)
+        )
     return parts, g.categories
 
 
@@ -231,7 +236,9 @@ def _crash_case(pq_kit, tmp_path: Path, kind: str) -> tuple[Path, Path]:
     pm = p if kind != "shape" else np.zeros((3, 3), np.uint32)
     if kind == "shape":
         psegs = []
-    pred = pq_kit.write_dataset(tmp_path, "pred", [{"image_id": 42, "id_map": pm, "segments": psegs}], pq_kit.categories)
+    pred = pq_kit.write_dataset(
+        tmp_path, "pred", [{"image_id": 42, "id_map": pm, "segments": psegs}], pq_kit.categories
+    )
     return gt, pred
 
 
@@ -268,10 +275,24 @@ def test_split_without_class_is_nan_not_a_crash(pq_kit, tmp_path):
 
 def test_gt_image_without_prediction(pq_kit, tmp_path):
     g = np.ones((2, 2), np.uint32)
-    gt = pq_kit.write_dataset(tmp_path, "gt", [{"image_id": 8, "id_map": g, "segments": [{"id": 1, "category_id": 1}]},
-                                        {"image_id": 9, "id_map": g, "segments": [{"id": 1, "category_id": 1}]}], pq_kit.categories)
-    pred = pq_kit.write_dataset(tmp_path, "pred", [{"image_id": 8, "id_map": g, "segments": [{"id": 1, "category_id": 1}]},
-                                            {"image_id": 11, "id_map": g, "segments": [{"id": 1, "category_id": 1}]}], pq_kit.categories)
+    gt = pq_kit.write_dataset(
+        tmp_path,
+        "gt",
+        [
+            {"image_id": 8, "id_map": g, "segments": [{"id": 1, "category_id": 1}]},
+            {"image_id": 9, "id_map": g, "segments": [{"id": 1, "category_id": 1}]},
+        ],
+        pq_kit.categories,
+    )
+    pred = pq_kit.write_dataset(
+        tmp_path,
+        "pred",
+        [
+            {"image_id": 8, "id_map": g, "segments": [{"id": 1, "category_id": 1}]},
+            {"image_id": 11, "id_map": g, "segments": [{"id": 1, "category_id": 1}]},
+        ],
+        pq_kit.categories,
+    )
     with pytest.raises(InputError, match="no prediction") as e:
         rapkit_eval(gt, pred)
     assert e.value.image_id == 9
@@ -281,8 +302,12 @@ def test_prediction_for_unknown_image_is_ignored_and_counted(pq_kit, tmp_path):
     g = np.ones((2, 2), np.uint32)
     seg = [{"id": 1, "category_id": 1}]
     gt = pq_kit.write_dataset(tmp_path, "gt", [{"image_id": 8, "id_map": g, "segments": seg}], pq_kit.categories)
-    pred = pq_kit.write_dataset(tmp_path, "pred", [{"image_id": 8, "id_map": g, "segments": seg},
-                                            {"image_id": 11, "id_map": g, "segments": seg}], pq_kit.categories)
+    pred = pq_kit.write_dataset(
+        tmp_path,
+        "pred",
+        [{"image_id": 8, "id_map": g, "segments": seg}, {"image_id": 11, "id_map": g, "segments": seg}],
+        pq_kit.categories,
+    )
     ev = rapkit_eval(gt, pred)
     assert ev.ignored_pred_images == [11] and ev.n_images == 1
     assert ev.warnings and "11" in ev.warnings[0]
@@ -293,8 +318,15 @@ def test_wrong_gt_area_reproduces_panopticapi(pq_kit, tmp_path):
     """A GT area smaller than the PNG's can make PQ exceed 1 in panopticapi; rapkit gives
     the same number (and `check` reports the cause)."""
     g = np.array([[1, 1, 1, 1], [1, 1, 0, 0]], np.uint32)
-    gt = pq_kit.write_dataset(tmp_path, "gt", [{"image_id": 1, "id_map": g, "segments": [{"id": 1, "category_id": 1, "area": 2}]}], pq_kit.categories)
-    pred = pq_kit.write_dataset(tmp_path, "pred", [{"image_id": 1, "id_map": g, "segments": [{"id": 1, "category_id": 1}]}], pq_kit.categories)
+    gt = pq_kit.write_dataset(
+        tmp_path,
+        "gt",
+        [{"image_id": 1, "id_map": g, "segments": [{"id": 1, "category_id": 1, "area": 2}]}],
+        pq_kit.categories,
+    )
+    pred = pq_kit.write_dataset(
+        tmp_path, "pred", [{"image_id": 1, "id_map": g, "segments": [{"id": 1, "category_id": 1}]}], pq_kit.categories
+    )
     theirs = pq_kit.oracle(gt, pred)
     ev = rapkit_eval(gt, pred)
     pq_kit.assert_same(ev.result.to_panopticapi(), theirs)

@@ -9,8 +9,13 @@ import pytest
 from pycocotools import mask as cm
 
 from rapkit.core.fusion import decode_scene
-from rapkit.core.relation_acc import (RelationAccStats, image_relation_stats, match_proposals,
-                                      relation_accuracy_image, summarize)
+from rapkit.core.relation_acc import (
+    RelationAccStats,
+    image_relation_stats,
+    match_proposals,
+    relation_accuracy_image,
+    summarize,
+)
 from rapkit.types import FusionParams, InstanceMask, Proposals
 
 
@@ -32,7 +37,9 @@ def props(masks, scores, labels, rels) -> Proposals:
 def inst(iid, cid, m, crowd=0):
     ys, xs = np.nonzero(m)
     y0, x0 = ys.min(), xs.min()
-    return InstanceMask(iid, cid, crowd, int(x0), int(y0), np.ascontiguousarray(m[y0:ys.max() + 1, x0:xs.max() + 1]))
+    return InstanceMask(
+        iid, cid, crowd, int(x0), int(y0), np.ascontiguousarray(m[y0 : ys.max() + 1, x0 : xs.max() + 1])
+    )
 
 
 H, W = 40, 60
@@ -91,8 +98,10 @@ def test_events_only_from_the_pair_loop():
 
 def test_stats_merge_in_any_order():
     rng = np.random.default_rng(0)
-    parts = [RelationAccStats(**{k: int(v) for k, v in zip(RelationAccStats().to_dict(), rng.integers(0, 9, 14))})
-             for _ in range(5)]
+    parts = [
+        RelationAccStats(**{k: int(v) for k, v in zip(RelationAccStats().to_dict(), rng.integers(0, 9, 14))})
+        for _ in range(5)
+    ]
     a = parts[0] + parts[1] + parts[2] + parts[3] + parts[4]
     b = (parts[4] + parts[2]) + (parts[0] + (parts[3] + parts[1]))
     assert a == b and a.images == sum(p.images for p in parts)
@@ -105,8 +114,9 @@ def test_pair_accuracy_matches_the_simulated_relation_noise():
     from rapkit.synth import SynthConfig, generate_image
 
     sigma = 0.8
-    cfg = SynthConfig(n_images=40, height=120, width=160, seed=5, render_images=False, things_per_image=8,
-                      relation_noise=sigma)
+    cfg = SynthConfig(
+        n_images=40, height=120, width=160, seed=5, render_images=False, things_per_image=8, relation_noise=sigma
+    )
     total = RelationAccStats()
     expected = []
     for k in range(cfg.n_images):
@@ -131,7 +141,9 @@ def test_pair_accuracy_matches_the_simulated_relation_noise():
     assert total.pairs == len(expected) and total.pairs >= 100
     exp = float(np.sum(expected))
     se = math.sqrt(float(np.sum([q * (1 - q) for q in expected])))
-    print("pair accuracy: measured", total.pair_correct, "expected", round(exp, 1), "se", round(se, 1), "of", total.pairs)
+    print(
+        "pair accuracy: measured", total.pair_correct, "expected", round(exp, 1), "se", round(se, 1), "of", total.pairs
+    )
     assert abs(total.pair_correct - exp) <= 4 * se + 1, (total.pair_correct, exp, se)
     assert 0.6 < total.pair_correct / total.pairs < 0.99
 
@@ -144,8 +156,20 @@ def test_evaluate_relations_pipeline_on_a_world(tmp_path):
     paths = make_world(tmp_path / "w", SynthConfig(n_images=6, height=96, width=128, seed=2, render_images=False))
     rel = tmp_path / "rel.json"
     with pytest.raises(SystemExit) as ex:
-        main(["extract-relations", "--instances", str(paths.instances), "--panoptic", str(paths.panoptic),
-              "-o", str(rel), "-q", "--format", "json"])
+        main(
+            [
+                "extract-relations",
+                "--instances",
+                str(paths.instances),
+                "--panoptic",
+                str(paths.panoptic),
+                "-o",
+                str(rel),
+                "-q",
+                "--format",
+                "json",
+            ]
+        )
     assert ex.value.code == 0
     s1, rep = evaluate_relations(paths.proposals, paths.instances, rel, FusionParams())
     s2, _ = evaluate_relations(paths.proposals, paths.instances, rel, FusionParams(), workers=2)

@@ -39,7 +39,9 @@ def props(masks, scores, labels, rels) -> Proposals:
 def inst(iid, cid, m, crowd=0):
     ys, xs = np.nonzero(m)
     y0, x0 = ys.min(), xs.min()
-    return InstanceMask(iid, cid, crowd, int(x0), int(y0), np.ascontiguousarray(m[y0:ys.max() + 1, x0:xs.max() + 1]))
+    return InstanceMask(
+        iid, cid, crowd, int(x0), int(y0), np.ascontiguousarray(m[y0 : ys.max() + 1, x0 : xs.max() + 1])
+    )
 
 
 def fusion_counts(st):
@@ -48,8 +50,10 @@ def fusion_counts(st):
 
 def both(p, gt, rels, params=None):
     params = params or FusionParams()
-    return (relation_accuracy_image(p, gt, rels, params, protocol="rapkit"),
-            relation_accuracy_image(p, gt, rels, params, protocol="authors"))
+    return (
+        relation_accuracy_image(p, gt, rels, params, protocol="rapkit"),
+        relation_accuracy_image(p, gt, rels, params, protocol="authors"),
+    )
 
 
 # --------------------------------------------------------------------------- (a) matching
@@ -175,8 +179,7 @@ def test_authors_replay_agrees_with_the_fusion_on_a_synthetic_world():
     from rapkit.core.fusion import fuse_scene
     from rapkit.synth import SynthConfig, generate_image
 
-    cfg = SynthConfig(n_images=12, height=120, width=160, seed=9, render_images=False, p_dup_same=0.4,
-                      p_dup_other=0.3)
+    cfg = SynthConfig(n_images=12, height=120, width=160, seed=9, render_images=False, p_dup_same=0.4, p_dup_other=0.3)
     fewer = 0
     for k in range(cfg.n_images):
         img = generate_image(cfg, k)

@@ -170,8 +170,22 @@ def test_majority_rule_through_the_cli_records_the_rule(tmp_path):
     for rule in ("paper", "majority"):
         out = tmp_path / f"{rule}.json"
         with pytest.raises(SystemExit) as ex:
-            main(["extract-relations", "--instances", str(paths.instances), "--panoptic", str(paths.panoptic),
-                  "--rule", rule, "-o", str(out), "-q", "--format", "json"])
+            main(
+                [
+                    "extract-relations",
+                    "--instances",
+                    str(paths.instances),
+                    "--panoptic",
+                    str(paths.panoptic),
+                    "--rule",
+                    rule,
+                    "-o",
+                    str(out),
+                    "-q",
+                    "--format",
+                    "json",
+                ]
+            )
         assert ex.value.code == 0
         doc = json.loads(out.read_text())
         assert doc["parameters"]["rule"] == rule
@@ -395,8 +409,15 @@ def test_polygon_and_rle_inputs_give_the_same_relations(encoding):
 
     n = 0
     for img in synth_images(6, seed=4):
-        polys = [{"id": i.id, "category_id": i.category_id, "iscrowd": i.iscrowd,
-                  "segmentation": [i.polygon] if i.polygon is not None else as_rle(i.mask)} for i in img.instances]
+        polys = [
+            {
+                "id": i.id,
+                "category_id": i.category_id,
+                "iscrowd": i.iscrowd,
+                "segmentation": [i.polygon] if i.polygon is not None else as_rle(i.mask),
+            }
+            for i in img.instances
+        ]
         rles = [dict(a, segmentation=as_rle(i.mask)) for a, i in zip(polys, img.instances)]
         got = []
         for anns in (polys, rles):

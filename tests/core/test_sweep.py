@@ -4,15 +4,22 @@ import itertools
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rapkit.core.fusion import decode_scene, fuse_scene, stuff_table
 from rapkit.core.pq import pq_stats
-from rapkit.core.sweep import ablation_grid, image_stats, make_grid, prepare_image, fuse_prepared
+from rapkit.core.sweep import ablation_grid, fuse_prepared, image_stats, make_grid, prepare_image
 from rapkit.errors import ConfigError
 from rapkit.kernels import sweep as K
-from rapkit.kernels._reference_sweep import (canonical_atoms, ref_build_atoms, ref_fuse_atoms, ref_pair_counts,
-                                             ref_pred_ids, ref_xmajor_keys)
+from rapkit.kernels._reference_sweep import (
+    canonical_atoms,
+    ref_build_atoms,
+    ref_fuse_atoms,
+    ref_pair_counts,
+    ref_pred_ids,
+    ref_xmajor_keys,
+)
 from rapkit.synth import SynthConfig, categories, generate_image
 from rapkit.types import FusionParams, Proposals
 
@@ -25,15 +32,27 @@ def _all_settings():
     for rho, tau, gamma in itertools.product([0.3, 0.6], [0.4, 0.6], [0.5, 0.8]):
         out.append(FusionParams(strategy="heuristic", rho=rho, tau=tau))
         for ra, ca, eo, var in itertools.product([True, False], repeat=3 + 1):
-            out.append(FusionParams(rho=rho, tau=tau, gamma=gamma, ra=ra, ca=ca, eo=eo,
-                                    variant="reference" if var else "paper"))
+            out.append(
+                FusionParams(
+                    rho=rho, tau=tau, gamma=gamma, ra=ra, ca=ca, eo=eo, variant="reference" if var else "paper"
+                )
+            )
     return out
 
 
 @pytest.fixture(scope="module")
 def world():
-    cfg = SynthConfig(n_images=4, height=96, width=128, seed=11, things_per_image=9, p_dup_same=0.4,
-                      p_dup_other=0.3, false_per_image=1.0, render_images=False)
+    cfg = SynthConfig(
+        n_images=4,
+        height=96,
+        width=128,
+        seed=11,
+        things_per_image=9,
+        p_dup_same=0.4,
+        p_dup_other=0.3,
+        false_per_image=1.0,
+        render_images=False,
+    )
     return [generate_image(cfg, k) for k in range(cfg.n_images)]
 
 
@@ -45,8 +64,9 @@ def test_atoms_sweep_equals_pixel_fusion_and_pq(world):
         assert int(prep.weight.sum()) == img.height * img.width
         for p in settings_:
             res = fuse_scene(scene, img.semantic, p, CATS)
-            want = pq_stats(img.id_map, img.segments, res.segments, CATS, pred_map=res.id_map,
-                            image_id=img.image_id, order=pos)
+            want = pq_stats(
+                img.id_map, img.segments, res.segments, CATS, pred_map=res.id_map, image_id=img.image_id, order=pos
+            )
             got = image_stats(prep, p, CATS, IS_STUFF)
             assert got == want, (img.image_id, p)
             _, segs, status = fuse_prepared(prep, p, IS_STUFF)
@@ -81,8 +101,9 @@ def test_kernels_equal_twins(data):
     rels = data.draw(st.lists(st.sampled_from([0.0, 1.0, 2.0]), min_size=n, max_size=n))
     scene = _scene_from_masks(masks, scores, labels, rels)
     gt = np.array(data.draw(st.lists(st.integers(0, 3), min_size=h * w, max_size=h * w)), np.uint32).reshape(h, w)
-    sem = np.array(data.draw(st.lists(st.sampled_from([0, 187, 190]), min_size=h * w, max_size=h * w)),
-                   np.uint8).reshape(h, w)
+    sem = np.array(
+        data.draw(st.lists(st.sampled_from([0, 187, 190]), min_size=h * w, max_size=h * w)), np.uint8
+    ).reshape(h, w)
     keys = K.xmajor_keys(gt, sem)
     assert np.array_equal(keys, ref_xmajor_keys(gt, sem))
     got = K.build_atoms(keys, h, scene.boxes, scene.offsets, scene.masks)

@@ -49,8 +49,22 @@ def rapkit(*args) -> None:
 def fuse_and_evaluate(world, src: Path, out: Path, semantic: bool = True) -> None:
     """The adapters' files through `rapkit fuse` and `rapkit evaluate` (exit 0 each)."""
     extra = ["--semantic", src / "semantic"] if semantic else []
-    rapkit("fuse", "--proposals", src / "proposals.json", "--image-info", src / "images.json",
-           "--categories", world.categories, *extra, "--strategy", "heuristic", "--stuff-area", "64", "-o", out)
+    rapkit(
+        "fuse",
+        "--proposals",
+        src / "proposals.json",
+        "--image-info",
+        src / "images.json",
+        "--categories",
+        world.categories,
+        *extra,
+        "--strategy",
+        "heuristic",
+        "--stuff-area",
+        "64",
+        "-o",
+        out,
+    )
     rapkit("evaluate", "--gt", world.panoptic, "--pred", out / "panoptic.json")
 
 
@@ -84,8 +98,14 @@ def test_every_example_is_tested_and_has_a_header():
 
 
 def test_api_numpy():
-    r = subprocess.run([sys.executable, str(EXAMPLES / "api_numpy.py")], env=env(), capture_output=True, text=True,
-                       timeout=300, check=False)
+    r = subprocess.run(
+        [sys.executable, str(EXAMPLES / "api_numpy.py")],
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     lines = r.stdout.splitlines()
     assert lines[0].startswith("heuristic: cup keeps    0") and lines[1].startswith("RAP      : cup keeps  525 of 525")
@@ -95,12 +115,29 @@ def test_api_numpy():
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_demo_outputs_are_accepted_by_fuse_and_evaluate(world, tmp_path, framework):
     out = tmp_path / "converted"
-    r = subprocess.run([sys.executable, str(EXAMPLES / f"from_{framework}.py"), "--demo", "--image-info",
-                        str(world.panoptic), "--categories", str(world.categories), "-o", str(out)],
-                       env=env(), capture_output=True, text=True, timeout=300, check=False)
+    r = subprocess.run(
+        [
+            sys.executable,
+            str(EXAMPLES / f"from_{framework}.py"),
+            "--demo",
+            "--image-info",
+            str(world.panoptic),
+            "--categories",
+            str(world.categories),
+            "-o",
+            str(out),
+        ],
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     props = json.loads((out / "proposals.json").read_text())
-    assert props and {p["image_id"] for p in props} <= {i["id"] for i in json.loads(world.panoptic.read_text())["images"]}
+    assert props and {p["image_id"] for p in props} <= {
+        i["id"] for i in json.loads(world.panoptic.read_text())["images"]
+    }
     assert len(list((out / "semantic").glob("*.png"))) == 6
     fuse_and_evaluate(world, out, tmp_path / "fused")
 
@@ -120,10 +157,32 @@ def test_from_torchvision_on_a_real_model(world, checkpoint, tmp_path, capsys):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        _load_example("from_torchvision").main([
-            "--detector", str(checkpoint), "--arch", "resnet18_fpn", "--min-size", str(H), "--max-size", str(W),
-            "--score-threshold", "0", "--max-detections", "5", "--rpn-top-n", "50", "--images", str(world.images_dir),
-            "--image-info", str(world.panoptic), "--categories", str(world.categories), "-o", str(tmp_path / "tv")])
+        _load_example("from_torchvision").main(
+            [
+                "--detector",
+                str(checkpoint),
+                "--arch",
+                "resnet18_fpn",
+                "--min-size",
+                str(H),
+                "--max-size",
+                str(W),
+                "--score-threshold",
+                "0",
+                "--max-detections",
+                "5",
+                "--rpn-top-n",
+                "50",
+                "--images",
+                str(world.images_dir),
+                "--image-info",
+                str(world.panoptic),
+                "--categories",
+                str(world.categories),
+                "-o",
+                str(tmp_path / "tv"),
+            ]
+        )
     finally:
         torch.set_num_threads(threads)
     assert "wrote 30 proposal(s) for 6 image(s)" in capsys.readouterr().out
@@ -139,20 +198,50 @@ def test_coco_workflow(world, checkpoint, tmp_path):
     """The whole workflow script, its variables pointed at the world (train = val here)."""
     w = world
     variables = dict(
-        TRAIN_IMAGES=w.images_dir, TRAIN_INSTANCES=w.instances, TRAIN_PANOPTIC=w.panoptic,
-        VAL_IMAGES=w.images_dir, VAL_INSTANCES=w.instances, VAL_PANOPTIC=w.panoptic, CATEGORIES=w.categories,
-        VAL_SEMANTIC=w.semantic, VAL_DETECTIONS=w.proposals, DETECTOR=checkpoint, ARCH="resnet18_fpn",
-        MIN_SIZE=H, MAX_SIZE=W, ITERATIONS=2, BATCH_SIZE=2, STUFF_AREA=64, PICTURES=2, WORKERS=1,
+        TRAIN_IMAGES=w.images_dir,
+        TRAIN_INSTANCES=w.instances,
+        TRAIN_PANOPTIC=w.panoptic,
+        VAL_IMAGES=w.images_dir,
+        VAL_INSTANCES=w.instances,
+        VAL_PANOPTIC=w.panoptic,
+        CATEGORIES=w.categories,
+        VAL_SEMANTIC=w.semantic,
+        VAL_DETECTIONS=w.proposals,
+        DETECTOR=checkpoint,
+        ARCH="resnet18_fpn",
+        MIN_SIZE=H,
+        MAX_SIZE=W,
+        ITERATIONS=2,
+        BATCH_SIZE=2,
+        STUFF_AREA=64,
+        PICTURES=2,
+        WORKERS=1,
         OUT=tmp_path / "out",
     )
     e = env()
     e.update({k: str(v) for k, v in variables.items()})
-    r = subprocess.run(["bash", str(EXAMPLES / "coco_workflow.sh")], cwd=tmp_path, env=e, capture_output=True,
-                       text=True, timeout=600, check=False)
+    r = subprocess.run(
+        ["bash", str(EXAMPLES / "coco_workflow.sh")],
+        cwd=tmp_path,
+        env=e,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert r.returncode == 0, f"stdout:\n{r.stdout[-2000:]}\nstderr:\n{r.stderr[-4000:]}"
     out = tmp_path / "out"
-    for name in ("relations_train.json", "head.pt", "proposals_val.json", "heuristic/panoptic.json",
-                 "rap/panoptic.json", "per_image.csv", "relation_gap.csv", "sweep.csv", "ablation.csv"):
+    for name in (
+        "relations_train.json",
+        "head.pt",
+        "proposals_val.json",
+        "heuristic/panoptic.json",
+        "rap/panoptic.json",
+        "per_image.csv",
+        "relation_gap.csv",
+        "sweep.csv",
+        "ablation.csv",
+    ):
         assert (out / name).exists(), name
     rows = [ln for ln in (out / "per_image.csv").read_text().splitlines() if ln.startswith("per_image,")]
     assert len(rows) == 6

@@ -110,22 +110,25 @@ def test_builtin_maps_in_the_writer(tmp_path):
 GOOD = dict(masks=masks(3), scores=[0.9, 0.5, 0.1], labels=[1, 47, 1], relations=[0.1, 0.2, 0.3])
 
 
-@pytest.mark.parametrize("change, message", [
-    (dict(masks=masks(3)[0]), r"masks must be N x H x W, got shape \(6, 8\)"),
-    (dict(masks=masks(3)[:, None]), r"N x 1 x H x W .* masks\[:, 0\] > 0.5"),
-    (dict(masks=np.zeros((3, H + 1, W), bool)), r"masks are 8x7 but the image is 8x6"),
-    (dict(masks=masks(2)), r"scores has 3 values but there are 2 masks"),
-    (dict(masks=masks(3).astype(np.float32)), r"must be bool or uint8"),
-    (dict(masks=masks(3).astype(np.uint8) * 255), r"masks\[0\] holds values other than 0 and 1"),
-    (dict(scores=[0.9, 1.5, 0.1]), r"scores\[1\] = 1.5 is outside \[0, 1\]"),
-    (dict(scores=[0.9, 0.5, -0.1]), r"scores\[2\] = -0.1 is outside"),
-    (dict(scores=[0.9, float("nan"), 0.1]), r"scores\[1\] is NaN"),
-    (dict(labels=[1, 47, 3]), r"labels\[2\] = 3 is not in the label map"),
-    (dict(labels=[1.0, float("nan"), 1.0]), r"labels\[1\] is NaN"),
-    (dict(relations=[0.1, float("nan"), 0.3]), r"relations\[1\] = nan is not a finite number"),
-    (dict(relations=[0.1, 0.2, float("inf")]), r"relations\[2\] = inf"),
-    (dict(image_id=8), r"image is not in the image list"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (dict(masks=masks(3)[0]), r"masks must be N x H x W, got shape \(6, 8\)"),
+        (dict(masks=masks(3)[:, None]), r"N x 1 x H x W .* masks\[:, 0\] > 0.5"),
+        (dict(masks=np.zeros((3, H + 1, W), bool)), r"masks are 8x7 but the image is 8x6"),
+        (dict(masks=masks(2)), r"scores has 3 values but there are 2 masks"),
+        (dict(masks=masks(3).astype(np.float32)), r"must be bool or uint8"),
+        (dict(masks=masks(3).astype(np.uint8) * 255), r"masks\[0\] holds values other than 0 and 1"),
+        (dict(scores=[0.9, 1.5, 0.1]), r"scores\[1\] = 1.5 is outside \[0, 1\]"),
+        (dict(scores=[0.9, 0.5, -0.1]), r"scores\[2\] = -0.1 is outside"),
+        (dict(scores=[0.9, float("nan"), 0.1]), r"scores\[1\] is NaN"),
+        (dict(labels=[1, 47, 3]), r"labels\[2\] = 3 is not in the label map"),
+        (dict(labels=[1.0, float("nan"), 1.0]), r"labels\[1\] is NaN"),
+        (dict(relations=[0.1, float("nan"), 0.3]), r"relations\[1\] = nan is not a finite number"),
+        (dict(relations=[0.1, 0.2, float("inf")]), r"relations\[2\] = inf"),
+        (dict(image_id=8), r"image is not in the image list"),
+    ],
+)
 def test_bad_arrays_name_image_and_index_and_nothing_is_written(tmp_path, change, message):
     args = dict(GOOD, image_id=9)
     args.update(change)
@@ -205,15 +208,18 @@ def test_semantic_label_map_and_logits(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["a.png", "b.png"]
 
 
-@pytest.mark.parametrize("arr, lmap, message", [
-    (np.full((2, H, W), np.nan, np.float32), None, r"logits\[0, 0, 0\] is NaN"),
-    (np.full((H, W), 3), [0, 187], r"labels\[0, 0\] = 3 is not in the label map"),
-    (np.full((H, W), 300), None, r"labels\[0, 0\] = 300 is not a category id that fits an 8-bit PNG"),
-    (np.full((H, W), 1), {1: 300}, r"labels\[0, 0\] maps to category 300, which does not fit"),
-    (np.full((H, W), 5), None, r"labels\[0, 0\] gives category 5, which is not in the categories"),
-    (np.full((H, W), 0.5), None, r"labels\[0, 0\] = 0.5 is not an integer label"),
-    (np.zeros((1, 1, H, W)), None, r"H x W labels or C x H x W logits, got shape \(1, 1, 6, 8\)"),
-])
+@pytest.mark.parametrize(
+    "arr, lmap, message",
+    [
+        (np.full((2, H, W), np.nan, np.float32), None, r"logits\[0, 0, 0\] is NaN"),
+        (np.full((H, W), 3), [0, 187], r"labels\[0, 0\] = 3 is not in the label map"),
+        (np.full((H, W), 300), None, r"labels\[0, 0\] = 300 is not a category id that fits an 8-bit PNG"),
+        (np.full((H, W), 1), {1: 300}, r"labels\[0, 0\] maps to category 300, which does not fit"),
+        (np.full((H, W), 5), None, r"labels\[0, 0\] gives category 5, which is not in the categories"),
+        (np.full((H, W), 0.5), None, r"labels\[0, 0\] = 0.5 is not an integer label"),
+        (np.zeros((1, 1, H, W)), None, r"H x W labels or C x H x W logits, got shape \(1, 1, 6, 8\)"),
+    ],
+)
 def test_semantic_bad_arrays(tmp_path, arr, lmap, message):
     with pytest.raises(InputError, match=message) as e:
         write_semantic_png(tmp_path / "x.png", arr, label_map=lmap, categories=CATS, image_id=139)
@@ -225,9 +231,11 @@ def test_semantic_bad_arrays(tmp_path, arr, lmap, message):
 
 
 def test_image_info(tmp_path):
-    p = write_image_info(tmp_path / "images.json", [(7, "a.jpg", H, W), {"id": 9, "file_name": "b.jpg", "height": H,
-                                                                         "width": W}, ImageInfo(3, "c.png", 2, 3)],
-                         categories=CATS)
+    p = write_image_info(
+        tmp_path / "images.json",
+        [(7, "a.jpg", H, W), {"id": 9, "file_name": "b.jpg", "height": H, "width": W}, ImageInfo(3, "c.png", 2, 3)],
+        categories=CATS,
+    )
     assert load_images(p) == {7: IMAGES[7], 9: IMAGES[9], 3: ImageInfo(3, "c.png", 2, 3)}
     from rapkit.io.panoptic import load_categories
 

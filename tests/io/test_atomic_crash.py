@@ -38,14 +38,43 @@ def option(command: str, dest: str) -> str:
 
 
 def fuse_args(world, out: Path, strategy: str) -> list[str]:
-    return ["fuse", "--proposals", str(world.proposals), option("fuse", "images_path"), str(world.instances),
-            "--categories", str(world.categories), "--semantic", str(world.semantic), "-o", str(out),
-            "--strategy", strategy, "--force", "-q"]
+    return [
+        "fuse",
+        "--proposals",
+        str(world.proposals),
+        option("fuse", "images_path"),
+        str(world.instances),
+        "--categories",
+        str(world.categories),
+        "--semantic",
+        str(world.semantic),
+        "-o",
+        str(out),
+        "--strategy",
+        strategy,
+        "--force",
+        "-q",
+    ]
 
 
 def sweep_args(world, out: Path, rhos: str) -> list[str]:
-    return ["evaluate", "--sweep", "rho", "--gt", str(world.panoptic), "--proposals", str(world.proposals),
-            "--semantic", str(world.semantic), "--rho", rhos, "-o", str(out), "--force", "-q"]
+    return [
+        "evaluate",
+        "--sweep",
+        "rho",
+        "--gt",
+        str(world.panoptic),
+        "--proposals",
+        str(world.proposals),
+        "--semantic",
+        str(world.semantic),
+        "--rho",
+        rhos,
+        "-o",
+        str(out),
+        "--force",
+        "-q",
+    ]
 
 
 def env(**extra: str) -> dict:
@@ -55,8 +84,14 @@ def env(**extra: str) -> dict:
 
 
 def rapkit(args: list[str], **extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "rapkit", *args], capture_output=True, text=True,
-                          env=env(**extra), timeout=300, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "rapkit", *args],
+        capture_output=True,
+        text=True,
+        env=env(**extra),
+        timeout=300,
+        check=False,
+    )
 
 
 def snapshot(path: Path) -> dict[str, bytes]:
@@ -70,9 +105,13 @@ def kill_at(args: list[str], stage: str, tmp_path: Path, **extra: str) -> int:
     """Start rapkit, SIGKILL it once it has paused at ``stage``; return its pid."""
     mark = tmp_path / f"paused-{stage}"
     mark.unlink(missing_ok=True)
-    proc = subprocess.Popen([sys.executable, "-m", "rapkit", *args], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True,
-                            env=env(RAPKIT_TEST_PAUSE_AT=stage, RAPKIT_TEST_PAUSE_FILE=str(mark), **extra))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rapkit", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env(RAPKIT_TEST_PAUSE_AT=stage, RAPKIT_TEST_PAUSE_FILE=str(mark), **extra),
+    )
     try:
         deadline = time.monotonic() + 240
         while not (mark.exists() and mark.read_text().strip() == stage):
@@ -106,8 +145,9 @@ BEFORE = ("locked", "temp-created", "temp-written", "synced")
 AFTER = ("renamed",)
 
 
-@pytest.mark.parametrize("stage,exchange", [*((s, "1") for s in BEFORE + AFTER), ("between-renames", "0"),
-                                            ("renamed", "0")])
+@pytest.mark.parametrize(
+    "stage,exchange", [*((s, "1") for s in BEFORE + AFTER), ("between-renames", "0"), ("renamed", "0")]
+)
 def test_fuse_killed_at_each_stage(world, fused, tmp_path, stage, exchange):
     runs = tmp_path / "runs"
     runs.mkdir()
@@ -155,7 +195,9 @@ def test_sweep_output_killed_at_each_stage(world, tmp_path, stage):
         assert out.read_bytes() != old and out.read_bytes().count(b"\n") > old.count(b"\n")
     else:
         assert out.read_bytes() == old
-        assert [n for n in debris if "rapkit-tmp" in n] == [f for f in debris if f.startswith(f".sweep.csv.rapkit-tmp-{pid}-")]
+        assert [n for n in debris if "rapkit-tmp" in n] == [
+            f for f in debris if f.startswith(f".sweep.csv.rapkit-tmp-{pid}-")
+        ]
         assert len([n for n in debris if "rapkit-tmp" in n]) == 1
     r = rapkit(sweep_args(world, out, "0.5,0.7"))
     assert r.returncode == 0, r.stderr
@@ -175,8 +217,12 @@ def test_fuse_killed_after_random_delays(world, fused, tmp_path):
     shutil.copytree(fused["heuristic"], out)
     old, new = snapshot(fused["heuristic"]), snapshot(fused["rap"])
     for _ in range(4):
-        proc = subprocess.Popen([sys.executable, "-m", "rapkit", *fuse_args(world, out, "rap")],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env())
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "rapkit", *fuse_args(world, out, "rap")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env(),
+        )
         time.sleep(rng.uniform(0.2, 2.5))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
@@ -197,9 +243,13 @@ def test_concurrent_writer_gets_exit_2_while_the_first_finishes(world, fused, tm
     out = runs / "out"
     shutil.copytree(fused["heuristic"], out)
     mark = tmp_path / "mark"
-    first = subprocess.Popen([sys.executable, "-m", "rapkit", *fuse_args(world, out, "rap")],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                             env=env(RAPKIT_TEST_PAUSE_AT="temp-written:12", RAPKIT_TEST_PAUSE_FILE=str(mark)))
+    first = subprocess.Popen(
+        [sys.executable, "-m", "rapkit", *fuse_args(world, out, "rap")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env(RAPKIT_TEST_PAUSE_AT="temp-written:12", RAPKIT_TEST_PAUSE_FILE=str(mark)),
+    )
     try:
         deadline = time.monotonic() + 240
         while not mark.exists():
@@ -230,9 +280,16 @@ def test_two_concurrent_fuse_runs_never_mix(world, fused, tmp_path):
     shutil.copytree(fused["heuristic"], out)
     refs = {s: snapshot(p) for s, p in fused.items()}
     for _ in range(2):
-        procs = [subprocess.Popen([sys.executable, "-m", "rapkit", *fuse_args(world, out, s)],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env())
-                 for s in ("rap", "heuristic")]
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "rapkit", *fuse_args(world, out, s)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env(),
+            )
+            for s in ("rap", "heuristic")
+        ]
         results = [(p.wait(timeout=300), p.stderr.read()) for p in procs]
         for p in procs:
             p.stderr.close()

@@ -145,7 +145,10 @@ def test_malformed_and_missing_files(tmp_path):
 
 
 def test_image_without_annotations_is_kept(tmp_path):
-    images = [{"id": 7, "file_name": "x.jpg", "height": H, "width": W}, {"id": 8, "file_name": "y.jpg", "height": H, "width": W}]
+    images = [
+        {"id": 7, "file_name": "x.jpg", "height": H, "width": W},
+        {"id": 8, "file_name": "y.jpg", "height": H, "width": W},
+    ]
     p = tmp_path / "i.json"
     p.write_text(json.dumps(doc([ann(1, POLY)], images=images)))
     ds = load_instances(p)

@@ -64,8 +64,9 @@ def _rels():
 def test_write_relations_outputs(tmp_path):
     rel, rap = tmp_path / "rel.json", tmp_path / "rap.json"
     instances = {"images": [], "annotations": [{"id": 11}, {"id": 12}]}
-    got = write_relations_outputs(rel, _rels(), theta=0.2, rule="paper", totals={"relations": 1},
-                                  rap_instances=rap, instances=instances)
+    got = write_relations_outputs(
+        rel, _rels(), theta=0.2, rule="paper", totals={"relations": 1}, rap_instances=rap, instances=instances
+    )
     assert got == {"rap_instances": str(rap), "relations": str(rel)}
     assert read_relations(rel).pairs() == [(3, 11, 12)]
     assert [a["overlap"] for a in json.loads(rap.read_text())["annotations"]] == [[], [11]]
@@ -90,17 +91,21 @@ def _doc():
         "images": [{"id": 1, "file_name": "1.jpg", "height": 2, "width": 2}],
         "categories": [{"id": 1, "name": "person", "isthing": 1}],
         "annotations": [
-            {"image_id": 1, "file_name": "1.png", "segments_info": [
-                {"id": 5, "category_id": 1, "area": 3},
-                {"id": 5, "category_id": 1, "area": 3},      # duplicate
-                {"id": 0, "category_id": 1, "area": 1},      # VOID id
-                {"id": 6, "category_id": 9, "area": 1},      # unknown category
-                {"id": "x", "category_id": 1},                # not an integer
-                {"id": 7, "category_id": 1, "iscrowd": 2},    # no area (GT), odd iscrowd
-            ]},
-            {"image_id": 1, "segments_info": []},                # second annotation of image 1
-            {"image_id": "two", "segments_info": []},            # non-integer image id
-            {"segments_info": []},                               # no image id
+            {
+                "image_id": 1,
+                "file_name": "1.png",
+                "segments_info": [
+                    {"id": 5, "category_id": 1, "area": 3},
+                    {"id": 5, "category_id": 1, "area": 3},  # duplicate
+                    {"id": 0, "category_id": 1, "area": 1},  # VOID id
+                    {"id": 6, "category_id": 9, "area": 1},  # unknown category
+                    {"id": "x", "category_id": 1},  # not an integer
+                    {"id": 7, "category_id": 1, "iscrowd": 2},  # no area (GT), odd iscrowd
+                ],
+            },
+            {"image_id": 1, "segments_info": []},  # second annotation of image 1
+            {"image_id": "two", "segments_info": []},  # non-integer image id
+            {"segments_info": []},  # no image id
         ],
     }
 

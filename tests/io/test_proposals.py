@@ -25,9 +25,27 @@ def _entries() -> list[dict]:
         {"image_id": 1, "category_id": 3, "score": 0.0, "relation_val": 1.5, "segmentation": seg1},  # alias
         {"image_id": 1, "category_id": 1, "score": 0.5, "relation": None, "relation_val": 3.0, "segmentation": seg1},
         {"image_id": 5, "category_id": 1, "score": 0.4, "segmentation": seg5},  # no relation
-        {"image_id": 5, "category_id": 1, "score": 0.4, "relation": 0.1, "segmentation": {"size": [4.0, 1.0], "counts": "04"}},
-        {"image_id": 1, "category_id": 3, "score": 0.7, "relation": 0.3, "segmentation": {"size": [2, 3], "counts": [0, 6]}},
-        {"image_id": 1, "category_id": 3, "score": 0.7, "relation": 0.3, "segmentation": {"size": (2, 3), "counts": b"06"}},
+        {
+            "image_id": 5,
+            "category_id": 1,
+            "score": 0.4,
+            "relation": 0.1,
+            "segmentation": {"size": [4.0, 1.0], "counts": "04"},
+        },
+        {
+            "image_id": 1,
+            "category_id": 3,
+            "score": 0.7,
+            "relation": 0.3,
+            "segmentation": {"size": [2, 3], "counts": [0, 6]},
+        },
+        {
+            "image_id": 1,
+            "category_id": 3,
+            "score": 0.7,
+            "relation": 0.3,
+            "segmentation": {"size": (2, 3), "counts": b"06"},
+        },
         {"image_id": 5, "category_id": 3, "score": 0.2, "relation": 7.0, "segmentation": seg5, "bbox": [0, 0, 1, 1]},
     ]
 
@@ -63,19 +81,25 @@ def test_fast_path_equals_full_validation():
     assert got[1].relations.tolist()[:2] == [0.25, 1.5] and math.isnan(got[1].relations[2])
 
 
-@pytest.mark.parametrize("bad, message", [
-    ({"image_id": 2, "category_id": 1, "score": 0.5, "relation": 0.1}, "not in the image list"),
-    ({"image_id": True, "category_id": 1, "score": 0.5, "relation": 0.1}, "no integer image_id"),
-    ({"image_id": 1, "category_id": 187, "score": 0.5, "relation": 0.1}, "stuff category"),
-    ({"image_id": 1, "category_id": 4, "score": 0.5, "relation": 0.1}, "unknown category 4"),
-    ({"image_id": 1, "category_id": 1, "score": 1.5, "relation": 0.1}, "score must be a number"),
-    ({"image_id": 1, "category_id": 1, "score": math.nan, "relation": 0.1}, "score must be a number"),
-    ({"image_id": 1, "category_id": 1, "score": 0.5, "relation": math.inf}, "must be finite"),
-    ({"image_id": 1, "category_id": 1, "score": 0.5, "relation": "x"}, "must be a number"),
-    ({"image_id": 1, "category_id": 1, "score": 0.5, "relation": math.nan}, "no relation value"),
-    ({"image_id": 1, "category_id": 1, "score": 0.5}, "no relation value"),
-    ({"image_id": 1, "category_id": 1, "score": 0.5, "relation": 0.1, "size": [3, 2]}, "differs from the image size"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"image_id": 2, "category_id": 1, "score": 0.5, "relation": 0.1}, "not in the image list"),
+        ({"image_id": True, "category_id": 1, "score": 0.5, "relation": 0.1}, "no integer image_id"),
+        ({"image_id": 1, "category_id": 187, "score": 0.5, "relation": 0.1}, "stuff category"),
+        ({"image_id": 1, "category_id": 4, "score": 0.5, "relation": 0.1}, "unknown category 4"),
+        ({"image_id": 1, "category_id": 1, "score": 1.5, "relation": 0.1}, "score must be a number"),
+        ({"image_id": 1, "category_id": 1, "score": math.nan, "relation": 0.1}, "score must be a number"),
+        ({"image_id": 1, "category_id": 1, "score": 0.5, "relation": math.inf}, "must be finite"),
+        ({"image_id": 1, "category_id": 1, "score": 0.5, "relation": "x"}, "must be a number"),
+        ({"image_id": 1, "category_id": 1, "score": 0.5, "relation": math.nan}, "no relation value"),
+        ({"image_id": 1, "category_id": 1, "score": 0.5}, "no relation value"),
+        (
+            {"image_id": 1, "category_id": 1, "score": 0.5, "relation": 0.1, "size": [3, 2]},
+            "differs from the image size",
+        ),
+    ],
+)
 def test_invalid_entry_raises_like_full_validation(bad, message):
     entry = dict(bad)
     seg = {"size": entry.pop("size", [2, 3]), "counts": "06"}

@@ -94,9 +94,14 @@ def test_stuff_numbering_and_emptied_marking_plain_and_compiled():
 def _checks_called(module) -> set[str]:
     """Names ``decide.<name>`` that a fusion path's source calls."""
     tree = ast.parse(inspect.getsource(module))
-    return {node.func.attr for node in ast.walk(tree) if isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name)
-            and node.func.value.id == "decide"}
+    return {
+        node.func.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == "decide"
+    }
 
 
 @pytest.mark.parametrize("name", decisions_jit.__all__)
@@ -167,8 +172,12 @@ def scenes(draw):
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(scenes(), st.sampled_from(list(itertools.product([False, True], repeat=4))),
-       st.sampled_from([0.0, 0.25, 0.5, 0.6, 1.0]), st.sampled_from([0.0, 0.5, 0.6, 1.0]))
+@given(
+    scenes(),
+    st.sampled_from(list(itertools.product([False, True], repeat=4))),
+    st.sampled_from([0.0, 0.25, 0.5, 0.6, 1.0]),
+    st.sampled_from([0.0, 0.5, 0.6, 1.0]),
+)
 def test_pixel_and_atom_paths_agree_with_each_other_and_their_twins(scene, flags, tau, gamma):
     h, w, masks, scores, rels, labels, sem = scene
     ra, ca, eo, reference = flags
@@ -193,7 +202,7 @@ def test_pixel_and_atom_paths_agree_with_each_other_and_their_twins(scene, flags
     atom_of = {}
     cover = [set() for _ in range(weight.shape[0])]
     for k in range(len(masks)):
-        for a in idx[ptr[k]:ptr[k + 1]]:
+        for a in idx[ptr[k] : ptr[k + 1]]:
             cover[int(a)].add(k)
     for a in range(weight.shape[0]):
         atom_of[(int(base_keys[base[a]]), frozenset(cover[a]))] = a

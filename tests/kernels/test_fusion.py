@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pycocotools import mask as cm
 
-from rapkit.kernels import fusion, png_encode, rle
 from rapkit.kernels import _reference as ref
+from rapkit.kernels import fusion, png_encode, rle
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -35,10 +35,10 @@ def scenes(draw, max_n: int = 10):
             pass
         elif kind == 1:  # rectangle
             y0, x0 = rng.integers(0, h), rng.integers(0, w)
-            m[y0:y0 + rng.integers(1, h + 1), x0:x0 + rng.integers(1, w + 1)] = True
+            m[y0 : y0 + rng.integers(1, h + 1), x0 : x0 + rng.integers(1, w + 1)] = True
         elif kind == 2:  # ragged blob
             y0, x0 = rng.integers(0, h), rng.integers(0, w)
-            m[y0:y0 + rng.integers(1, h + 1), x0:x0 + rng.integers(1, w + 1)] = True
+            m[y0 : y0 + rng.integers(1, h + 1), x0 : x0 + rng.integers(1, w + 1)] = True
             m &= rng.random((h, w)) < 0.7
         else:  # near-duplicate of an earlier mask
             if masks:
@@ -81,9 +81,14 @@ def test_rle_decode_large_runs_and_bad_strings():
 
 
 @SETTINGS
-@given(scenes(), st.sampled_from(list(itertools.product([False, True], repeat=4))),
-       st.sampled_from([0.0, 0.3, 0.5, 0.6, 1.0]), st.sampled_from([0.0, 0.3, 0.5, 0.6, 1.0]), st.booleans(),
-       st.booleans())
+@given(
+    scenes(),
+    st.sampled_from(list(itertools.product([False, True], repeat=4))),
+    st.sampled_from([0.0, 0.3, 0.5, 0.6, 1.0]),
+    st.sampled_from([0.0, 0.3, 0.5, 0.6, 1.0]),
+    st.booleans(),
+    st.booleans(),
+)
 def test_fuse_kernel_matches_twin(scene, flags, tau, gamma, cached, events):
     h, w, masks, scores, rels, labels = scene
     boxes, areas, offs, flat, _ = decode(h, w, masks)
@@ -97,8 +102,9 @@ def test_fuse_kernel_matches_twin(scene, flags, tau, gamma, cached, events):
     for name, a, b in zip(["canvas", "status", "visible", "events"], got, want):
         assert np.array_equal(a, b), name
     if events:  # the events do not change the decisions
-        quiet = fusion.fuse_instances(boxes, areas, offs, flat, labels, rels, order, w, h, overlaps=ov,
-                                      **dict(kw, record_events=False))
+        quiet = fusion.fuse_instances(
+            boxes, areas, offs, flat, labels, rels, order, w, h, overlaps=ov, **dict(kw, record_events=False)
+        )
         assert np.array_equal(quiet[0], got[0]) and np.array_equal(quiet[1], got[1]) and quiet[3].shape == (0, 2)
 
 
@@ -138,7 +144,7 @@ def test_compose_matches_twin(h, w, seed, stuff_area, with_sem):
 @given(st.integers(1, 12), st.integers(1, 12), st.integers(0, 2**31 - 1))
 def test_png_rows_match_twin(h, w, seed):
     ids = np.random.default_rng(seed).integers(0, 1 << 24, (h, w)).astype(np.uint32)
-    ids[h // 2:] = ids[0]  # repeated rows
+    ids[h // 2 :] = ids[0]  # repeated rows
     assert np.array_equal(png_encode.png_up_rows(ids), ref.ref_png_up_rows(ids))
 
 
@@ -152,14 +158,14 @@ def test_png_idat_matches_twin_and_inflates_to_the_rows(h, w, seed, kind):
         ids = np.zeros((h, w), np.uint32)
         for _ in range(int(rng.integers(0, 6))):
             y, x = rng.integers(0, h), rng.integers(0, w)
-            ids[y:y + rng.integers(1, h + 1), x:x + rng.integers(1, w + 1)] = rng.integers(0, 1 << 24)
+            ids[y : y + rng.integers(1, h + 1), x : x + rng.integers(1, w + 1)] = rng.integers(0, 1 << 24)
     elif kind == 1:  # few values, short runs
         ids = (rng.integers(0, 3, (h, w)) * rng.integers(0, 1 << 22)).astype(np.uint32)
     elif kind == 2:  # noise
         ids = rng.integers(0, 1 << 24, (h, w)).astype(np.uint32)
     else:  # long constant rows (matches split at 258 bytes)
         ids = np.full((h, w), rng.integers(0, 1 << 24), np.uint32)
-        ids[h // 2:, : w // 3] = 0
+        ids[h // 2 :, : w // 3] = 0
     got = png_encode.png_idat(ids)
     assert zlib.decompress(got.tobytes()) == png_encode.png_up_rows(ids).tobytes()
     assert np.array_equal(got, ref.ref_png_idat(ids))
@@ -167,8 +173,15 @@ def test_png_idat_matches_twin_and_inflates_to_the_rows(h, w, seed, kind):
 
 def test_wrappers_reject_bad_arrays():
     z = np.zeros
-    good = dict(boxes=z((1, 4), np.int64), areas=z(1, np.int64), offsets=z(2, np.int64), masks=z(0, np.uint8),
-                labels=z(1, np.int64), relations=z(1), order=z(1, np.int64))
+    good = dict(
+        boxes=z((1, 4), np.int64),
+        areas=z(1, np.int64),
+        offsets=z(2, np.int64),
+        masks=z(0, np.uint8),
+        labels=z(1, np.int64),
+        relations=z(1),
+        order=z(1, np.int64),
+    )
     kw = dict(tau=0.5, gamma=0.5, ra=True, ca=True, eo=True, reference=False)
     fusion.fuse_instances(*good.values(), 2, 2, **kw)
     bad = dict(good, labels=z(1, np.int32))

@@ -10,8 +10,7 @@ from rapkit.kernels import hashtable as H
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 40), st.integers(0, 40), st.integers(1, 5)), max_size=300),
-       st.integers(1, 64))
+@given(st.lists(st.tuples(st.integers(0, 40), st.integers(0, 40), st.integers(1, 5)), max_size=300), st.integers(1, 64))
 def test_insert_grow_compact_match_unique_counts(pairs, capacity):
     keys, counts = H.new_table(capacity)
     assert keys.shape[0] >= max(capacity, 16) and keys.shape[0] & (keys.shape[0] - 1) == 0

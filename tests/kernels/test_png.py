@@ -75,13 +75,20 @@ def write_png(path: Path, px: np.ndarray, filters, *, idat_chunks: int = 1, inte
     comp = zlib.compress(bytes(raw), 6)
     parts = [comp[i * len(comp) // idat_chunks : (i + 1) * len(comp) // idat_chunks] for i in range(idat_chunks)]
     ihdr = struct.pack(">IIBBBBB", w, h, 8, 6 if c == 4 else 2, 0, 0, int(interlace))
-    data = b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + b"".join(_chunk(b"IDAT", p) for p in parts) + _chunk(b"IEND", b"")
+    data = (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", ihdr)
+        + b"".join(_chunk(b"IDAT", p) for p in parts)
+        + _chunk(b"IEND", b"")
+    )
     path.write_bytes(data)
 
 
 def _random_ids(rng, h, w, n=12) -> np.ndarray:
     # blocky maps (like panoptic maps) with some noise, ids spanning all three channels
-    ids = rng.choice(np.array([0] + [int(rng.integers(1, 1 << 24)) for _ in range(n)], np.uint32), size=(h // 4 + 1, w // 4 + 1))
+    ids = rng.choice(
+        np.array([0] + [int(rng.integers(1, 1 << 24)) for _ in range(n)], np.uint32), size=(h // 4 + 1, w // 4 + 1)
+    )
     m = np.kron(ids, np.ones((4, 4), np.uint32))[:h, :w]
     noise = rng.random((h, w)) < 0.05
     m[noise] = rng.integers(0, 1 << 24, size=int(noise.sum()))
@@ -374,8 +381,12 @@ def write_gray_png(path: Path, px: np.ndarray, filters, *, idat_chunks: int = 1)
     comp = zlib.compress(bytes(raw), 6)
     parts = [comp[i * len(comp) // idat_chunks : (i + 1) * len(comp) // idat_chunks] for i in range(idat_chunks)]
     ihdr = struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + b"".join(_chunk(b"IDAT", p) for p in parts)
-                     + _chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", ihdr)
+        + b"".join(_chunk(b"IDAT", p) for p in parts)
+        + _chunk(b"IEND", b"")
+    )
 
 
 def _random_labels(rng, h, w) -> np.ndarray:
@@ -437,15 +448,22 @@ def test_gray_fast_reader_declines_other_kinds(tmp_path):
     Image.fromarray(px, "L").save(p)  # PIL's own grayscale writer: fast path, same pixels
     got = read_gray8_fast(p)
     assert got is not None and np.array_equal(got[0], np.asarray(Image.open(p)))
-    for name, img in [("p.png", Image.fromarray(px, "L").convert("P")), ("i16.png", Image.fromarray(px.astype(np.uint16))),
-                      ("rgb.png", Image.fromarray(np.dstack([px] * 3), "RGB"))]:
+    for name, img in [
+        ("p.png", Image.fromarray(px, "L").convert("P")),
+        ("i16.png", Image.fromarray(px.astype(np.uint16))),
+        ("rgb.png", Image.fromarray(np.dstack([px] * 3), "RGB")),
+    ]:
         img.save(tmp_path / name)
         assert read_gray8_fast(tmp_path / name) is None, name
     assert read_gray8_fast(tmp_path / "missing.png") is None
     bad = tmp_path / "badfilter.png"
     raw = bytes([7] + [0] * 3)  # one row, filter type 7
-    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", 3, 1, 8, 0, 0, 0, 0))
-                    + _chunk(b"IDAT", zlib.compress(raw)) + _chunk(b"IEND", b""))
+    bad.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", struct.pack(">IIBBBBB", 3, 1, 8, 0, 0, 0, 0))
+        + _chunk(b"IDAT", zlib.compress(raw))
+        + _chunk(b"IEND", b"")
+    )
     assert read_gray8_fast(bad) is None
 
 

@@ -59,11 +59,14 @@ def test_mean_gap_rises_with_the_depth_rank_distance(tmp_path):
     from rapkit.pipeline.relations import run_extract_relations
     from rapkit.synth import SynthConfig, make_world
 
-    world = make_world(tmp_path / "w", SynthConfig(n_images=150, height=120, width=160, seed=11,
-                                                   render_images=False, things_per_image=10))
+    world = make_world(
+        tmp_path / "w",
+        SynthConfig(n_images=150, height=120, width=160, seed=11, render_images=False, things_per_image=10),
+    )
     run_extract_relations(world.instances, world.panoptic, tmp_path / "rel.json")
-    ev = evaluate_relations_full(world.proposals, world.instances, tmp_path / "rel.json", FusionParams(),
-                                 by_category=True)
+    ev = evaluate_relations_full(
+        world.proposals, world.instances, tmp_path / "rel.json", FusionParams(), by_category=True
+    )
     df = ev.by_category
     assert int(df["pairs"].sum()) == ev.stats.pairs and int(df["ties"].sum()) == ev.stats.pair_ties
     assert int(np.round((df["accuracy"] * df["pairs"]).sum())) == ev.stats.pair_correct
@@ -72,8 +75,9 @@ def test_mean_gap_rises_with_the_depth_rank_distance(tmp_path):
     big = df[df["pairs"] >= 20]
     dist = np.array([rank[b] - rank[f] for f, b in zip(big["front_id"], big["back_id"])])
     rho = spearman(dist, big["mean_gap"].to_numpy())
-    print(big.assign(distance=dist)[["front", "back", "distance", "mean_gap", "accuracy", "pairs"]]
-          .to_string(index=False))
+    print(
+        big.assign(distance=dist)[["front", "back", "distance", "mean_gap", "accuracy", "pairs"]].to_string(index=False)
+    )
     print(f"{len(big)} category pairs with >= 20 pairs; Spearman rho = {rho:.4f}")
     assert len(big) >= 10 and len(set(dist.tolist())) >= 5
     assert rho >= 0.7
@@ -114,7 +118,7 @@ def test_by_category_in_every_format_accuracies_in_percent(world, capsys):
     code, out, _ = run(capsys, *args, "--format", "csv")
     assert code == 0
     # several tables: each with its own header row and a leading "table" column
-    section = out[out.index("table,front,"):]
+    section = out[out.index("table,front,") :]
     recs = [r for r in csv.DictReader(io.StringIO(section)) if r["table"] == "by_category"]
     assert len(recs) == len(rows)
     assert float(recs[0]["accuracy"]) == pytest.approx(rows[0]["accuracy"])
@@ -160,8 +164,16 @@ def test_output_files_csv_json_and_parquet(world, tmp_path, capsys):
 
 def test_training_frequency_sorts_the_rows(world, tmp_path):
     w, rel = world
-    out = run_evaluate(EvaluateRequest(relations=rel, proposals=w.proposals, instances=w.instances,
-                                       by_category=True, train_relations=rel, train_instances=w.instances))
+    out = run_evaluate(
+        EvaluateRequest(
+            relations=rel,
+            proposals=w.proposals,
+            instances=w.instances,
+            by_category=True,
+            train_relations=rel,
+            train_instances=w.instances,
+        )
+    )
     df = out.relation_by_category
     assert list(df["train_count"]) == sorted(df["train_count"], reverse=True)
     # the same file: every matched GT pair is one of its relations
@@ -193,24 +205,42 @@ RELS = {"relations": "rel.json", "proposals": "props.json", "instances": "inst.j
 SWEEP = {"gt": "gt.json", "proposals": "props.json", "sweep": True, "sweep_params": ("rho",)}
 
 INVALID = [
-    (dict(SWEEP, by_category=True),
-     "--by-category applies to relation accuracy (--relations, --proposals, --instances), not to --sweep"),
-    (dict(SWEEP, protocol="authors"),
-     "--protocol applies to relation accuracy (--relations, --proposals, --instances), not to --sweep"),
-    ({"gt": "gt.json", "pred": "p.json", "by_category": True},
-     "--by-category applies to relation accuracy (--relations, --proposals, --instances), not to PQ alone"),
-    ({"gt": "gt.json", "pred": "p.json", "protocol": "authors"},
-     "--protocol applies to relation accuracy (--relations, --proposals, --instances), not to PQ alone"),
+    (
+        dict(SWEEP, by_category=True),
+        "--by-category applies to relation accuracy (--relations, --proposals, --instances), not to --sweep",
+    ),
+    (
+        dict(SWEEP, protocol="authors"),
+        "--protocol applies to relation accuracy (--relations, --proposals, --instances), not to --sweep",
+    ),
+    (
+        {"gt": "gt.json", "pred": "p.json", "by_category": True},
+        "--by-category applies to relation accuracy (--relations, --proposals, --instances), not to PQ alone",
+    ),
+    (
+        {"gt": "gt.json", "pred": "p.json", "protocol": "authors"},
+        "--protocol applies to relation accuracy (--relations, --proposals, --instances), not to PQ alone",
+    ),
     (dict(RELS, protocol="paper"), "--protocol: unknown protocol 'paper'; choose rapkit or authors"),
     (dict(RELS, output="t.csv"), "--output applies to --sweep, --ablation and --by-category (relation accuracy)"),
-    (dict(RELS, train_relations="r.json", train_instances="i.json"),
-     "--train-relations applies to --by-category (the training frequency of each category pair)"),
-    (dict(RELS, by_category=True, train_relations="r.json"),
-     ("--by-category's training frequency needs --train-relations and --train-instances (missing "
-      "--train-instances; the instances JSON gives the categories of the training relations)")),
-    (dict(RELS, by_category=True, train_instances="i.json"),
-     ("--by-category's training frequency needs --train-relations and --train-instances (missing "
-      "--train-relations; the instances JSON gives the categories of the training relations)")),
+    (
+        dict(RELS, train_relations="r.json", train_instances="i.json"),
+        "--train-relations applies to --by-category (the training frequency of each category pair)",
+    ),
+    (
+        dict(RELS, by_category=True, train_relations="r.json"),
+        (
+            "--by-category's training frequency needs --train-relations and --train-instances (missing "
+            "--train-instances; the instances JSON gives the categories of the training relations)"
+        ),
+    ),
+    (
+        dict(RELS, by_category=True, train_instances="i.json"),
+        (
+            "--by-category's training frequency needs --train-relations and --train-instances (missing "
+            "--train-relations; the instances JSON gives the categories of the training relations)"
+        ),
+    ),
 ]
 
 
@@ -222,6 +252,12 @@ def test_invalid_requests(kwargs, message):
 
 
 def test_valid_requests_plan_relation_accuracy():
-    plan = EvaluateRequest(**RELS, by_category=True, protocol="authors", output="t.parquet",
-                           train_relations="r.json", train_instances="i.json").plan()
+    plan = EvaluateRequest(
+        **RELS,
+        by_category=True,
+        protocol="authors",
+        output="t.parquet",
+        train_relations="r.json",
+        train_instances="i.json",
+    ).plan()
     assert plan.mode == "evaluate" and plan.relation_params is not None and not plan.pq

@@ -30,8 +30,10 @@ INVALID = [
     # the comma form: "--rho 0.5 0.6" leaves 0.6 as an argument
     (
         dict(SWEEP, sweep_params=("rho", "0.6")),
-        ("unexpected value '0.6': value lists are comma-separated numbers in [0, 1] without spaces, "
-        "e.g. --rho 0.5,0.6; the arguments of --sweep are parameter names (rho tau gamma)"),
+        (
+            "unexpected value '0.6': value lists are comma-separated numbers in [0, 1] without spaces, "
+            "e.g. --rho 0.5,0.6; the arguments of --sweep are parameter names (rho tau gamma)"
+        ),
     ),
     (
         dict(RELS, rho=[0.5], sweep_params=("0.6",)),
@@ -40,13 +42,17 @@ INVALID = [
     # sweep / ablation
     (
         dict(SWEEP, pred=PRED),
-        ("--sweep fuses the proposals itself and takes no --pred (a fused panoptic JSON): "
-        "pass the detections with --proposals instead"),
+        (
+            "--sweep fuses the proposals itself and takes no --pred (a fused panoptic JSON): "
+            "pass the detections with --proposals instead"
+        ),
     ),
     (
         dict(ABL, pred=PRED),
-        ("--ablation fuses the proposals itself and takes no --pred (a fused panoptic JSON): "
-        "pass the detections with --proposals instead"),
+        (
+            "--ablation fuses the proposals itself and takes no --pred (a fused panoptic JSON): "
+            "pass the detections with --proposals instead"
+        ),
     ),
     (dict(SWEEP, fail_under="PQ=50"), "--fail-under applies to PQ evaluation (--gt with --pred), not to --sweep"),
     (dict(SWEEP, check=True), "--check applies to PQ evaluation (--gt with --pred), not to --sweep"),
@@ -60,8 +66,10 @@ INVALID = [
         dict(ABL, instances=INST),
         "--instances applies to relation accuracy (--relations, --proposals, --instances), not to --ablation",
     ),
-    ({"proposals": PROPS, "sweep": True, "sweep_params": ("rho",)},
-     "--sweep needs --gt (the GT panoptic JSON every setting is scored against)"),
+    (
+        {"proposals": PROPS, "sweep": True, "sweep_params": ("rho",)},
+        "--sweep needs --gt (the GT panoptic JSON every setting is scored against)",
+    ),
     ({"gt": GT, "ablation": True}, "--ablation needs --proposals (the dumped detections to fuse)"),
     (dict(SWEEP, sweep_params=()), "--sweep needs the parameters to vary, e.g. --sweep rho tau gamma"),
     (dict(ABL, sweep_params=("rho",)), "unexpected argument(s) rho with --ablation (parameter names go with --sweep)"),
@@ -69,14 +77,26 @@ INVALID = [
     (dict(SWEEP, sweep_params=("alpha",)), "cannot sweep 'alpha'; sweepable parameters: rho, tau, gamma"),
     (dict(SWEEP, tau=[0.5, 0.6]), "tau has 2 values but is not swept; add it to --sweep or give one value"),
     # values (the library's own check; the command line's --rho checks them too)
-    (dict(SWEEP, rho=[0.5, 1.5]), "--rho: 1.5 is not in [0, 1]; expected comma-separated numbers in [0, 1], e.g. --rho 0.5,0.6"),
-    (dict(SWEEP, gamma=[]), "--gamma: empty value list; expected comma-separated numbers in [0, 1], e.g. --gamma 0.5,0.6"),
-    (dict(SWEEP, rho="0.5,0.6"), "--rho: expected comma-separated numbers in [0, 1] as a list, got the string '0.5,0.6'"),
+    (
+        dict(SWEEP, rho=[0.5, 1.5]),
+        "--rho: 1.5 is not in [0, 1]; expected comma-separated numbers in [0, 1], e.g. --rho 0.5,0.6",
+    ),
+    (
+        dict(SWEEP, gamma=[]),
+        "--gamma: empty value list; expected comma-separated numbers in [0, 1], e.g. --gamma 0.5,0.6",
+    ),
+    (
+        dict(SWEEP, rho="0.5,0.6"),
+        "--rho: expected comma-separated numbers in [0, 1] as a list, got the string '0.5,0.6'",
+    ),
     (dict(SWEEP, tau=[float("nan")]), "--tau: nan is not in [0, 1]"),
     # PQ / relation accuracy
     ({"gt": GT, "pred": PRED, "semantic": "sem/"}, "--semantic applies to --sweep and --ablation only"),
     ({"gt": GT, "pred": PRED, "categories": "c.json"}, "--categories applies to --sweep and --ablation only"),
-    ({"gt": GT, "pred": PRED, "output": "rows.csv"}, "--output applies to --sweep, --ablation and --by-category (relation accuracy)"),
+    (
+        {"gt": GT, "pred": PRED, "output": "rows.csv"},
+        "--output applies to --sweep, --ablation and --by-category (relation accuracy)",
+    ),
     ({"pred": PRED}, "--pred needs --gt"),
     (
         {"gt": GT, "pred": PRED, "relations": REL},
@@ -84,26 +104,37 @@ INVALID = [
     ),
     (
         {"gt": GT, "proposals": PROPS},
-        ("relation accuracy needs --relations, --proposals and --instances (missing --relations, --instances); "
-        "to fuse the proposals and score PQ, add --sweep PARAM... or --ablation"),
+        (
+            "relation accuracy needs --relations, --proposals and --instances (missing --relations, --instances); "
+            "to fuse the proposals and score PQ, add --sweep PARAM... or --ablation"
+        ),
     ),
-    (dict(RELS, tau=[0.5, 0.6]), "relation accuracy takes one value of --tau, got 0.5,0.6 (value lists are for --sweep)"),
+    (
+        dict(RELS, tau=[0.5, 0.6]),
+        "relation accuracy takes one value of --tau, got 0.5,0.6 (value lists are for --sweep)",
+    ),
     (
         {"gt": GT, "pred": PRED, "rho": [0.5]},
-        ("--rho applies to --sweep, --ablation and relation accuracy (--relations, --proposals, --instances), "
-        "not to PQ alone"),
+        (
+            "--rho applies to --sweep, --ablation and relation accuracy (--relations, --proposals, --instances), "
+            "not to PQ alone"
+        ),
     ),
     (dict(RELS, check=True), "--check needs --gt and --pred"),
     (dict(RELS, fail_under="PQ=1"), "--fail-under needs a PQ evaluation (--gt and --pred)"),
     (
         dict(RELS, gt=GT),
-        ("--gt applies to PQ evaluation, which needs --pred too "
-        "(relation accuracy takes its GT from --instances and --relations)"),
+        (
+            "--gt applies to PQ evaluation, which needs --pred too "
+            "(relation accuracy takes its GT from --instances and --relations)"
+        ),
     ),
     (
         dict(RELS, per_class=True),
-        ("--per-class applies to PQ evaluation, which needs --pred too "
-        "(relation accuracy takes its GT from --instances and --relations)"),
+        (
+            "--per-class applies to PQ evaluation, which needs --pred too "
+            "(relation accuracy takes its GT from --instances and --relations)"
+        ),
     ),
     ({"gt": GT, "pred": PRED, "fail_under": "XQ=3"}, "--fail-under: 'XQ=3' is not KEY=VALUE with KEY one of"),
     ({"gt": GT, "pred": PRED, "fail_under": {"PQ": "abc"}}, "--fail-under: 'abc' is not a number"),
@@ -143,7 +174,12 @@ def test_plans():
 
     p = EvaluateRequest(**dict(SWEEP, sweep_params=("rho", "tau"), rho=[0.5, 0.6], tau=(0.5, 0.6), gamma=0.4)).plan()
     assert p.mode == "sweep" and p.swept == ["rho", "tau"]
-    assert [(g.rho, g.tau, g.gamma) for g in p.grid] == [(0.5, 0.5, 0.4), (0.5, 0.6, 0.4), (0.6, 0.5, 0.4), (0.6, 0.6, 0.4)]
+    assert [(g.rho, g.tau, g.gamma) for g in p.grid] == [
+        (0.5, 0.5, 0.4),
+        (0.5, 0.6, 0.4),
+        (0.6, 0.5, 0.4),
+        (0.6, 0.6, 0.4),
+    ]
 
     p = EvaluateRequest(**dict(SWEEP, sweep_params=("rho", "tau", "gamma"))).plan()
     assert len(p.grid) == 4 * 4 * 4  # the default lists cover the paper's Table 1
@@ -186,8 +222,14 @@ def test_run_pq_relations_and_gate(world):
     w, root = world
     pred = root / "fused" / "panoptic.json"
     starts, on_start, progress = _recorder()
-    req = EvaluateRequest(gt=w.panoptic, pred=pred, relations=root / "relations.json", proposals=w.proposals,
-                          instances=w.instances, fail_under="PQ=0,SQ_th=100.5")
+    req = EvaluateRequest(
+        gt=w.panoptic,
+        pred=pred,
+        relations=root / "relations.json",
+        proposals=w.proposals,
+        instances=w.instances,
+        fail_under="PQ=0,SQ_th=100.5",
+    )
     out = run_evaluate(req, on_start=on_start, progress=progress)
     ev, rep = evaluate_pq(w.panoptic, pred)
     assert out.mode == "evaluate" and out.evaluation.result == ev.result
@@ -211,8 +253,15 @@ def test_run_sweep_and_ablation(world, tmp_path):
     lines: list[str] = []
     starts, on_start, progress = _recorder()
     out_csv = tmp_path / "rows.csv"
-    req = EvaluateRequest(gt=w.panoptic, proposals=w.proposals, semantic=w.semantic, sweep=True,
-                          sweep_params=("rho",), rho=[0.5, 0.7], output=out_csv)
+    req = EvaluateRequest(
+        gt=w.panoptic,
+        proposals=w.proposals,
+        semantic=w.semantic,
+        sweep=True,
+        sweep_params=("rho",),
+        rho=[0.5, 0.7],
+        output=out_csv,
+    )
     out = run_evaluate(req, on_start=on_start, progress=progress, log=lines.append)
     assert out.mode == "sweep" and out.gate is None and out.sweep.labels == ["baseline", "rho=0.5", "rho=0.7"]
     assert [r["row"] for r in out.report.data["rows"]] == ["baseline", "rho=0.5", "rho=0.7"]
@@ -237,8 +286,9 @@ def test_bad_data_is_an_input_error_and_check_report_comes_first(world, tmp_path
     assert e.value.exit_code == 3
     reports = []
     with pytest.raises(InputError, match="does not exist"):
-        run_evaluate(EvaluateRequest(gt=gt, pred=root / "fused" / "panoptic.json", check=True),
-                     on_report=reports.append)
+        run_evaluate(
+            EvaluateRequest(gt=gt, pred=root / "fused" / "panoptic.json", check=True), on_report=reports.append
+        )
     assert len(reports) == 1 and reports[0].kind == "check"
     d = json.loads(json.dumps(reports[0].data, default=str))
     assert set(d["check"]["inputs"]) == {"GT", "prediction"}

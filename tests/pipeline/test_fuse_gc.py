@@ -78,15 +78,36 @@ def test_cli_process_exit_codes_and_outputs_with_frozen_shutdown(world, tmp_path
     from rapkit.io.panoptic import read_id_map
 
     def run(out, proposals):
-        return subprocess.run([sys.executable, "-m", "rapkit", "fuse", "--proposals", str(proposals), "--image-info",
-                               str(world.instances), "--categories", str(world.categories), "--semantic",
-                               str(world.semantic), "-o", str(out), "-q", "--format", "json"],
-                              capture_output=True, text=True)
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "rapkit",
+                "fuse",
+                "--proposals",
+                str(proposals),
+                "--image-info",
+                str(world.instances),
+                "--categories",
+                str(world.categories),
+                "--semantic",
+                str(world.semantic),
+                "-o",
+                str(out),
+                "-q",
+                "--format",
+                "json",
+            ],
+            capture_output=True,
+            text=True,
+        )
 
     r = run(tmp_path / "a", world.proposals)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["images"] == 2
-    fuse(world.proposals, world.instances, world.categories, tmp_path / "b", FusionParams(), semantic_path=world.semantic)
+    fuse(
+        world.proposals, world.instances, world.categories, tmp_path / "b", FusionParams(), semantic_path=world.semantic
+    )
     assert (tmp_path / "a" / "panoptic.json").read_bytes() == (tmp_path / "b" / "panoptic.json").read_bytes()
     for png in sorted((tmp_path / "b" / "panoptic").glob("*.png")):
         assert png.read_bytes() == (tmp_path / "a" / "panoptic" / png.name).read_bytes()
@@ -103,6 +124,20 @@ def test_in_process_main_does_not_freeze(world, tmp_path, capsys):
     from rapkit.cli import main
 
     with pytest.raises(SystemExit) as e:
-        main(["fuse", "--proposals", str(world.proposals), "--image-info", str(world.instances), "--categories",
-              str(world.categories), "-o", str(tmp_path / "o"), "-q", "--format", "json"])
+        main(
+            [
+                "fuse",
+                "--proposals",
+                str(world.proposals),
+                "--image-info",
+                str(world.instances),
+                "--categories",
+                str(world.categories),
+                "-o",
+                str(tmp_path / "o"),
+                "-q",
+                "--format",
+                "json",
+            ]
+        )
     assert e.value.code == 0 and gc.get_freeze_count() == 0

@@ -24,8 +24,15 @@ def world(tmp_path_factory):
 
 
 def _fuse(world, out, workers=1):
-    return fuse(world.proposals, world.instances, world.categories, out, FusionParams(), semantic_path=world.semantic,
-                workers=workers)
+    return fuse(
+        world.proposals,
+        world.instances,
+        world.categories,
+        out,
+        FusionParams(),
+        semantic_path=world.semantic,
+        workers=workers,
+    )
 
 
 @pytest.mark.parametrize("workers", [1, 2])

@@ -35,9 +35,26 @@ def world(tmp_path_factory):
     w = make_world(root / "world", SynthConfig(n_images=6, height=96, width=128, seed=3, render_images=False))
     a = root / "a"
     with pytest.raises(SystemExit) as e:
-        main(["fuse", "--proposals", str(w.proposals), "--image-info", str(w.panoptic), "--categories",
-              str(w.categories), "--semantic", str(w.semantic), "--strategy", "heuristic", "--stuff-area", "64",
-              "-o", str(a), "-q"])
+        main(
+            [
+                "fuse",
+                "--proposals",
+                str(w.proposals),
+                "--image-info",
+                str(w.panoptic),
+                "--categories",
+                str(w.categories),
+                "--semantic",
+                str(w.semantic),
+                "--strategy",
+                "heuristic",
+                "--stuff-area",
+                "64",
+                "-o",
+                str(a),
+                "-q",
+            ]
+        )
     assert e.value.code == 0
     b = root / "b"
     shutil.copytree(a, b)
@@ -49,8 +66,13 @@ def world(tmp_path_factory):
     flat = arr.reshape(-1, 3)
     flat = flat[np.random.default_rng(0).permutation(len(flat))]
     Image.fromarray(np.ascontiguousarray(flat.reshape(arr.shape))).save(png)
-    return {"gt": w.panoptic, "a": a / "panoptic.json", "b": b / "panoptic.json", "bad": bad["image_id"],
-            "n": len(pans)}
+    return {
+        "gt": w.panoptic,
+        "a": a / "panoptic.json",
+        "b": b / "panoptic.json",
+        "bad": bad["image_id"],
+        "n": len(pans),
+    }
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -99,8 +121,20 @@ def test_delta_ranking_puts_the_planted_image_first(world):
 
 
 def test_cli_two_preds_in_percent(world, capsys):
-    code, out, _ = run(capsys, "evaluate", "--gt", world["gt"], "--pred", world["a"], "--pred", world["b"],
-                       "--per-image", "--format", "json", "-q")
+    code, out, _ = run(
+        capsys,
+        "evaluate",
+        "--gt",
+        world["gt"],
+        "--pred",
+        world["a"],
+        "--pred",
+        world["b"],
+        "--per-image",
+        "--format",
+        "json",
+        "-q",
+    )
     assert code == 0
     d = json.loads(out)
     assert d["unit"] == "percent"
@@ -110,19 +144,33 @@ def test_cli_two_preds_in_percent(world, capsys):
     assert first["dpq"] == pytest.approx(b_pq - a_pq)
     assert 1.0 < a_pq <= 100.0 and abs(first["dpq"]) > 20.0  # percent, not fractions
     assert d["A"]["All"]["pq"] > d["B"]["All"]["pq"] > 1.0
-    code, out, _ = run(capsys, "evaluate", "--gt", world["gt"], "--pred", world["a"], "--pred", world["b"],
-                       "--per-image", "-q")
+    code, out, _ = run(
+        capsys, "evaluate", "--gt", world["gt"], "--pred", world["a"], "--pred", world["b"], "--per-image", "-q"
+    )
     assert code == 0 and "dPQ (B-A)" in out and "largest |dPQ| first" in out
-    code, out, _ = run(capsys, "evaluate", "--gt", world["gt"], "--pred", world["a"], "--pred", world["b"],
-                       "--per-image", "--format", "csv", "-q")
+    code, out, _ = run(
+        capsys,
+        "evaluate",
+        "--gt",
+        world["gt"],
+        "--pred",
+        world["a"],
+        "--pred",
+        world["b"],
+        "--per-image",
+        "--format",
+        "csv",
+        "-q",
+    )
     assert code == 0
     lines = [ln for ln in out.splitlines() if ln.startswith("per_image,")]
     assert len(lines) == world["n"] and lines[0].split(",")[1] == str(world["bad"])
 
 
 def test_cli_one_pred_per_image(world, capsys):
-    code, out, _ = run(capsys, "evaluate", "--gt", world["gt"], "--pred", world["a"], "--per-image",
-                       "--format", "json", "-q")
+    code, out, _ = run(
+        capsys, "evaluate", "--gt", world["gt"], "--pred", world["a"], "--per-image", "--format", "json", "-q"
+    )
     assert code == 0
     d = json.loads(out)
     rows = d["per_image"]
@@ -132,21 +180,33 @@ def test_cli_one_pred_per_image(world, capsys):
     assert code == 0 and "Per image" in out and "PQ^Th" in out
 
 
-@pytest.mark.parametrize("fields, words", [
-    (dict(pred=("a.json", "b.json")), "add --per-image"),
-    (dict(pred=("a.json", "b.json", "c.json"), per_image=True), "one prediction, or two"),
-    (dict(pred=("a.json", "b.json"), per_image=True, relations="r.json", proposals="p.json",
-          instances="i.json"), "--relations applies to relation accuracy with one --pred"),
-    (dict(pred=("a.json", "b.json"), per_image=True, per_class=True), "--per-class applies to PQ evaluation of one"),
-    (dict(pred=("a.json", "b.json"), per_image=True, fail_under="PQ=50"), "--fail-under applies"),
-    (dict(pred=("a.json", "b.json"), per_image=True, check=True), "--check applies"),
-    (dict(pred=("a.json", "b.json"), per_image=True, pred_dir="d"), "--pred-dir applies"),
-    (dict(proposals="p.json", sweep=True, sweep_params=("rho",), per_image=True),
-     "--per-image applies to PQ evaluation (--gt with --pred), not to --sweep"),
-    (dict(proposals="p.json", ablation=True, per_image=True), "not to --ablation"),
-    (dict(gt=None, relations="r.json", proposals="p.json", instances="i.json", per_image=True),
-     "--per-image applies to PQ evaluation, which needs --pred"),
-])
+@pytest.mark.parametrize(
+    "fields, words",
+    [
+        (dict(pred=("a.json", "b.json")), "add --per-image"),
+        (dict(pred=("a.json", "b.json", "c.json"), per_image=True), "one prediction, or two"),
+        (
+            dict(pred=("a.json", "b.json"), per_image=True, relations="r.json", proposals="p.json", instances="i.json"),
+            "--relations applies to relation accuracy with one --pred",
+        ),
+        (
+            dict(pred=("a.json", "b.json"), per_image=True, per_class=True),
+            "--per-class applies to PQ evaluation of one",
+        ),
+        (dict(pred=("a.json", "b.json"), per_image=True, fail_under="PQ=50"), "--fail-under applies"),
+        (dict(pred=("a.json", "b.json"), per_image=True, check=True), "--check applies"),
+        (dict(pred=("a.json", "b.json"), per_image=True, pred_dir="d"), "--pred-dir applies"),
+        (
+            dict(proposals="p.json", sweep=True, sweep_params=("rho",), per_image=True),
+            "--per-image applies to PQ evaluation (--gt with --pred), not to --sweep",
+        ),
+        (dict(proposals="p.json", ablation=True, per_image=True), "not to --ablation"),
+        (
+            dict(gt=None, relations="r.json", proposals="p.json", instances="i.json", per_image=True),
+            "--per-image applies to PQ evaluation, which needs --pred",
+        ),
+    ],
+)
 def test_option_checks(fields, words):
     kwargs = dict(gt="gt.json")
     kwargs.update(fields)
@@ -157,8 +217,9 @@ def test_option_checks(fields, words):
 def test_option_checks_cli(capsys, tmp_path):
     code, _, err = run(capsys, "evaluate", "--gt", "g.json", "--pred", "a.json", "--pred", "b.json")
     assert code == 2 and "--per-image" in err
-    code, _, err = run(capsys, "evaluate", "--gt", "g.json", "--pred", "a.json", "--pred", "b.json", "--pred",
-                       "c.json", "--per-image")
+    code, _, err = run(
+        capsys, "evaluate", "--gt", "g.json", "--pred", "a.json", "--pred", "b.json", "--pred", "c.json", "--per-image"
+    )
     assert code == 2 and "got 3" in err
 
 
@@ -172,6 +233,7 @@ def test_config_file_gives_one_or_two_preds(world, capsys, tmp_path):
     code, out, _ = run(capsys, "--config", two, "evaluate", "--gt", world["gt"], "--format", "json", "-q")
     assert code == 0 and json.loads(out)["per_image"][0]["image_id"] == world["bad"]
     # the command line replaces the config file's value
-    code, out, _ = run(capsys, "--config", two, "evaluate", "--gt", world["gt"], "--pred", world["a"], "--format",
-                       "json", "-q")
+    code, out, _ = run(
+        capsys, "--config", two, "evaluate", "--gt", world["gt"], "--pred", world["a"], "--format", "json", "-q"
+    )
     assert code == 0 and "A" not in json.loads(out)

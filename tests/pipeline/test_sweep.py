@@ -30,8 +30,9 @@ def _fuse_eval(world, root, p, name):
 def test_sweep_rows_equal_fuse_plus_evaluate(world):
     paths, root = world
     grid = make_grid(["rho", "tau", "gamma"], rho=[0.5, 0.6], tau=[0.5, 0.6], gamma=[0.5, 0.7])
-    res = run_sweep(paths.panoptic, paths.proposals, grid, semantic_path=paths.semantic,
-                    swept=["rho", "tau", "gamma"], workers=2)
+    res = run_sweep(
+        paths.panoptic, paths.proposals, grid, semantic_path=paths.semantic, swept=["rho", "tau", "gamma"], workers=2
+    )
     assert len(res.results) == 1 + 8 and res.labels[0] == "baseline"
     base = _fuse_eval(paths, root, FusionParams.heuristic(), "base")
     assert res.results[0] == base
@@ -55,8 +56,9 @@ def test_ablation_rows_equal_fuse_with_switches(world):
 
 def test_write_table_formats(world, tmp_path):
     paths, _ = world
-    res = run_sweep(paths.panoptic, paths.proposals, make_grid(["rho"], rho=[0.5, 0.7]), semantic_path=paths.semantic,
-                    swept=["rho"])
+    res = run_sweep(
+        paths.panoptic, paths.proposals, make_grid(["rho"], rho=[0.5, 0.7]), semantic_path=paths.semantic, swept=["rho"]
+    )
     for ext in ("csv", "json", "md"):
         out = write_table(res, tmp_path / f"rows.{ext}")
         assert out.read_text().strip()

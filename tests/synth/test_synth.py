@@ -93,8 +93,17 @@ def test_overlaps_span_the_theta_range_including_same_category():
 
 
 def test_detector_knobs():
-    none = SynthConfig(n_images=1, height=120, width=160, p_miss=0, p_dup_same=0, p_dup_other=0, false_per_image=0,
-                       relation_noise=0, render_images=False)
+    none = SynthConfig(
+        n_images=1,
+        height=120,
+        width=160,
+        p_miss=0,
+        p_dup_same=0,
+        p_dup_other=0,
+        false_per_image=0,
+        relation_noise=0,
+        render_images=False,
+    )
     img = generate_image(none, 0)
     visible = {s.id for s in img.segments}
     expected = [i.id for i in img.instances if not i.iscrowd and i.id in visible]
@@ -112,6 +121,8 @@ def test_cli_synth_refuses_to_overwrite(tmp_path):
     assert res.exit_code == 0, res.output
     res = r.invoke(cli, ["synth", "-o", str(out), "-n", "2"])
     assert res.exit_code != 0
-    res = r.invoke(cli, ["synth", "-o", str(out), "-n", "2", "--height", "64", "--width", "80", "--force", "--format", "json"])
+    res = r.invoke(
+        cli, ["synth", "-o", str(out), "-n", "2", "--height", "64", "--width", "80", "--force", "--format", "json"]
+    )
     assert res.exit_code == 0
     assert json.loads(res.output)["images"] == 2
