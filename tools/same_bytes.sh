@@ -100,7 +100,8 @@ def walk(o, n, path, scaled):
     elif o != n:
         bad.append(f"{path}: {o!r} vs {n!r}")
 walk(old, new, "", False)
-print("\n".join(bad[:20]))
+if bad:
+    print("\n".join(bad[:20]))
 sys.exit(1 if bad else 0)
 PYEOF
   then note "same: evaluate $name"; else note "DIFFERENT: evaluate $name"; fail=1; fi
