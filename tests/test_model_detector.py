@@ -38,8 +38,11 @@ def test_state_dict_checkpoint_loads_bit_identical_and_frozen(r18):
 def test_other_checkpoint_layouts(r18, wrap, tmp_path):
     model, _ = r18
     sd = model.state_dict()
-    obj = {"model": sd, "optimizer": {}, "epoch": 3} if wrap == "model-key" else (
-        {"module." + k: v for k, v in sd.items()} if wrap == "module-prefix" else model)
+    obj = (
+        {"model": sd, "optimizer": {}, "epoch": 3}
+        if wrap == "model-key"
+        else ({"module." + k: v for k, v in sd.items()} if wrap == "module-prefix" else model)
+    )
     torch.save(obj, tmp_path / "c.pth")
     det = load_detector(tmp_path / "c.pth", "resnet18_fpn")
     assert det.num_classes == 7

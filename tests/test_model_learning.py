@@ -33,7 +33,9 @@ def test_head_learns_depth_order_on_held_out_images(tmp_path):
     from rapkit.pipeline.relations import run_extract_relations
     from rapkit.synth import SynthConfig, make_world
 
-    paths = make_world(tmp_path / "w", SynthConfig(n_images=N_TRAIN + N_TEST, height=H, width=W, seed=11, depth_noise=0.3))
+    paths = make_world(
+        tmp_path / "w", SynthConfig(n_images=N_TRAIN + N_TEST, height=H, width=W, seed=11, depth_noise=0.3)
+    )
     truth = json.loads(paths.truth.read_text())
     # depth = category rank + N(0, 0.3^2): a perfect per-category ranking scores about 0.95
     # (same-category pairs count as a coin flip), well above the bar
@@ -47,11 +49,26 @@ def test_head_learns_depth_order_on_held_out_images(tmp_path):
     torch.manual_seed(0)
     save_detector_checkpoint(build_detector("resnet18_fpn", 91, min_size=H, max_size=W), tmp_path / "det.pth")
     cfg = TrainConfig(
-        checkpoint=str(tmp_path / "det.pth"), arch="resnet18_fpn", images=str(paths.images_dir), instances=str(paths.instances),
-        relations=str(tmp_path / "train.json"), output=str(tmp_path / "head.pt"), min_size=H, max_size=W,
+        checkpoint=str(tmp_path / "det.pth"),
+        arch="resnet18_fpn",
+        images=str(paths.images_dir),
+        instances=str(paths.instances),
+        relations=str(tmp_path / "train.json"),
+        output=str(tmp_path / "head.pt"),
+        min_size=H,
+        max_size=W,
         # a fast setting for the test (the defaults stay the paper's SGD schedule)
-        optimizer="adam", lr=1e-4, iterations=40, batch_size=8, draws=1, rois="gt-jitter", lr_drop=0.75, eval_every=10, val_fraction=0.15,
-        bn_recalibrate=32, seed=0,
+        optimizer="adam",
+        lr=1e-4,
+        iterations=40,
+        batch_size=8,
+        draws=1,
+        rois="gt-jitter",
+        lr_drop=0.75,
+        eval_every=10,
+        val_fraction=0.15,
+        bn_recalibrate=32,
+        seed=0,
     )
     res = train_head(cfg)
     assert res.n_train_images >= 110
@@ -59,7 +76,9 @@ def test_head_learns_depth_order_on_held_out_images(tmp_path):
     head, meta = load_head_file(tmp_path / "head.pt")
     det = load_detector(tmp_path / "det.pth", "resnet18_fpn", min_size=H, max_size=W)
     apply_buffers(det.model, meta["detector_buffers"])
-    test = load_relation_dataset(paths.images_dir, paths.instances, tmp_path / "test.json", det.num_classes, label_map=meta["label_map"])
+    test = load_relation_dataset(
+        paths.images_dir, paths.instances, tmp_path / "test.json", det.num_classes, label_map=meta["label_map"]
+    )
     assert not {im.image_id for im in test.images} & set(ids[:N_TRAIN])  # held-out images only
     correct, total = evaluate_pairs(det, head, test)
     assert total >= 200  # enough pairs for the bar to mean something

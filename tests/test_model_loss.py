@@ -10,11 +10,11 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("torchvision")
 
+from rapkit.errors import InputError  # noqa: E402
 from rapkit.model.data import box_iou, jitter_boxes  # noqa: E402
 from rapkit.model.detector import make_label_map  # noqa: E402
 from rapkit.model.head import RelationHead, head_input  # noqa: E402
 from rapkit.model.loss import pair_correct, relation_loss, stable_softplus  # noqa: E402
-from rapkit.errors import InputError  # noqa: E402
 
 
 def test_loss_equals_paper_formula_on_hand_values():
@@ -22,12 +22,16 @@ def test_loss_equals_paper_formula_on_hand_values():
     front = torch.tensor([0, 1, 3])
     back = torch.tensor([2, 0, 1])
     # log(1 + exp(v_i - v_j)) for each (front i, back j), averaged over K = 3 pairs
-    expect = (math.log(1 + math.exp(0.5 - 2.0)) + math.log(1 + math.exp(-1.0 - 0.5)) + math.log(1 + math.exp(0.0 + 1.0))) / 3
+    expect = (
+        math.log(1 + math.exp(0.5 - 2.0)) + math.log(1 + math.exp(-1.0 - 0.5)) + math.log(1 + math.exp(0.0 + 1.0))
+    ) / 3
     got = float(relation_loss(v, front, back))
     assert got == pytest.approx(expect, rel=1e-6)
     # the F_ij = -1 case of eq. 1 is the same pair listed the other way round
     assert float(relation_loss(v, back, front)) == pytest.approx(
-        (math.log(1 + math.exp(2.0 - 0.5)) + math.log(1 + math.exp(0.5 + 1.0)) + math.log(1 + math.exp(-1.0))) / 3, rel=1e-6)
+        (math.log(1 + math.exp(2.0 - 0.5)) + math.log(1 + math.exp(0.5 + 1.0)) + math.log(1 + math.exp(-1.0))) / 3,
+        rel=1e-6,
+    )
 
 
 def test_loss_finite_for_large_gaps():
@@ -48,7 +52,9 @@ def test_gradient_pushes_front_down_and_back_up():
     s = 1 / (1 + math.exp(-(0.3 - 0.1)))
     assert float(v.grad[0]) == pytest.approx(s, rel=1e-6)
     v2 = v.detach() - 0.5 * v.grad
-    assert float(relation_loss(v2, torch.tensor([0]), torch.tensor([1]))) < float(relation_loss(v.detach(), torch.tensor([0]), torch.tensor([1])))
+    assert float(relation_loss(v2, torch.tensor([0]), torch.tensor([1]))) < float(
+        relation_loss(v.detach(), torch.tensor([0]), torch.tensor([1]))
+    )
 
 
 def test_no_pairs_gives_zero_connected_loss():

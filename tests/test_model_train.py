@@ -64,10 +64,26 @@ def world(tmp_path_factory):
 
 def cfg_for(world, out, **over) -> TrainConfig:
     p = world["paths"]
-    kw = dict(checkpoint=str(world["checkpoint"]), arch="resnet18_fpn", images=str(p.images_dir), instances=str(p.instances),
-              relations=str(world["relations"]), output=str(out), min_size=H, max_size=W, iterations=4, batch_size=2,
-              draws=1, optimizer="adam", lr=1e-4, eval_every=2, log_every=1, val_fraction=0.2, checkpoint_every=2,
-              rois="gt-jitter")  # the draw-based tests below; --rois detector: tests/model/test_train_rois.py
+    kw = dict(
+        checkpoint=str(world["checkpoint"]),
+        arch="resnet18_fpn",
+        images=str(p.images_dir),
+        instances=str(p.instances),
+        relations=str(world["relations"]),
+        output=str(out),
+        min_size=H,
+        max_size=W,
+        iterations=4,
+        batch_size=2,
+        draws=1,
+        optimizer="adam",
+        lr=1e-4,
+        eval_every=2,
+        log_every=1,
+        val_fraction=0.2,
+        checkpoint_every=2,
+        rois="gt-jitter",
+    )  # the draw-based tests below; --rois detector: tests/model/test_train_rois.py
     kw.update(over)
     return TrainConfig(**kw)
 
@@ -81,10 +97,40 @@ def run(capsys, *args):
 
 def cli_train_args(world, out, *extra):
     p = world["paths"]
-    return ["train", "--detector", world["checkpoint"], "--arch", "resnet18_fpn", "--images", p.images_dir,
-            "--instances", p.instances, "--relations", world["relations"], "-o", out, "--min-size", H, "--max-size", W,
-            "--iterations", 2, "--batch-size", 2, "--draws", 1, "--eval-every", 1, "--optimizer", "adam", "--lr", "1e-4",
-            "--rois-per-image", 16, *extra]
+    return [
+        "train",
+        "--detector",
+        world["checkpoint"],
+        "--arch",
+        "resnet18_fpn",
+        "--images",
+        p.images_dir,
+        "--instances",
+        p.instances,
+        "--relations",
+        world["relations"],
+        "-o",
+        out,
+        "--min-size",
+        H,
+        "--max-size",
+        W,
+        "--iterations",
+        2,
+        "--batch-size",
+        2,
+        "--draws",
+        1,
+        "--eval-every",
+        1,
+        "--optimizer",
+        "adam",
+        "--lr",
+        "1e-4",
+        "--rois-per-image",
+        16,
+        *extra,
+    ]
 
 
 def head_state(path):
@@ -174,7 +220,9 @@ def test_resume_continues_from_saved_iteration(world, tmp_path, trained):
     ckpt = torch.load(str(b) + ".ckpt", weights_only=True)
     assert ckpt["iteration"] == 2
     steps, notes = [], []
-    train_head(cfg_for(world, b, draws=2, resume=True), on_step=lambda r: steps.append(r["iteration"]), on_status=notes.append)
+    train_head(
+        cfg_for(world, b, draws=2, resume=True), on_step=lambda r: steps.append(r["iteration"]), on_status=notes.append
+    )
     assert steps == [3, 4]
     assert any("resuming" in n and "iteration 2" in n for n in notes)
     got, _ = head_state(b)
@@ -236,8 +284,20 @@ def test_cuda_request_without_gpu(world, tmp_path, capsys):
     assert code == 2
     assert "no CUDA GPU" in err and "Traceback" not in err
     assert _leftovers(tmp_path, "h.pt") == []
-    code, _, err = run(capsys, "predict", "--detector", world["checkpoint"], "--head", "x.pt", "--images",
-                       world["paths"].images_dir, "-o", tmp_path / "p.json", "--device", "cuda")
+    code, _, err = run(
+        capsys,
+        "predict",
+        "--detector",
+        world["checkpoint"],
+        "--head",
+        "x.pt",
+        "--images",
+        world["paths"].images_dir,
+        "-o",
+        tmp_path / "p.json",
+        "--device",
+        "cuda",
+    )
     assert code == 2 and "no CUDA GPU" in err and not (tmp_path / "p.json").exists()
 
 
@@ -259,8 +319,26 @@ def test_predict_output_is_accepted_by_fuse(world, trained, tmp_path, capsys):
     head, _ = trained
     p = world["paths"]
     out = tmp_path / "pred.json"
-    code, stdout, err = run(capsys, "predict", "--detector", world["checkpoint"], "--head", head, "--images", p.images_dir,
-                            "--image-info", p.instances, "-o", out, "--max-detections", 5, "--rpn-top-n", 50, "--format", "json")
+    code, stdout, err = run(
+        capsys,
+        "predict",
+        "--detector",
+        world["checkpoint"],
+        "--head",
+        head,
+        "--images",
+        p.images_dir,
+        "--image-info",
+        p.instances,
+        "-o",
+        out,
+        "--max-detections",
+        5,
+        "--rpn-top-n",
+        50,
+        "--format",
+        "json",
+    )
     assert code == 0, err
     dets = json.loads(out.read_text())
     assert dets and json.loads(stdout)["detections"] == len(dets)
@@ -270,8 +348,22 @@ def test_predict_output_is_accepted_by_fuse(world, trained, tmp_path, capsys):
     assert {d["image_id"] for d in dets} <= set(load_images(p.instances))
     props = load_proposals(out, load_images(p.instances), load_categories(p.categories), require_relation=True)
     assert sum(len(v) for v in props.values()) == len(dets)
-    code, _, err = run(capsys, "fuse", "--proposals", out, "--image-info", p.instances, "--categories", p.categories,
-                       "--semantic", p.semantic, "-o", tmp_path / "fused", "--rho", "0.5")
+    code, _, err = run(
+        capsys,
+        "fuse",
+        "--proposals",
+        out,
+        "--image-info",
+        p.instances,
+        "--categories",
+        p.categories,
+        "--semantic",
+        p.semantic,
+        "-o",
+        tmp_path / "fused",
+        "--rho",
+        "0.5",
+    )
     assert code == 0, err
     pan = json.loads((tmp_path / "fused" / "panoptic.json").read_text())
     assert sum(1 for a in pan["annotations"] for s in a["segments_info"] if "relation" in s) > 0
@@ -288,8 +380,24 @@ def test_predict_proposals_keeps_every_detection_and_only_adds_relation(world, t
     src = tmp_path / "in.json"
     src.write_text(json.dumps(given))
     out = tmp_path / "out.json"
-    code, stdout, err = run(capsys, "predict", "--detector", world["checkpoint"], "--head", head, "--images", p.images_dir,
-                       "--image-info", p.instances, "--proposals", src, "-o", out, "--format", "csv")
+    code, stdout, err = run(
+        capsys,
+        "predict",
+        "--detector",
+        world["checkpoint"],
+        "--head",
+        head,
+        "--images",
+        p.images_dir,
+        "--image-info",
+        p.instances,
+        "--proposals",
+        src,
+        "-o",
+        out,
+        "--format",
+        "csv",
+    )
     assert code == 0, err
     stages = [r for r in csv.reader(io.StringIO(stdout)) if r and r[0] == "predict_stages"]
     assert [r[1].split(" ")[0] for r in stages] == ["detector", "relation", "other", "total"]
@@ -300,8 +408,18 @@ def test_predict_proposals_keeps_every_detection_and_only_adds_relation(world, t
         rest = {k: v for k, v in b.items() if k != "relation"}
         assert rest == {k: v for k, v in a.items() if k != "relation"}
         assert isinstance(b["relation"], float)
-    code, _, err = run(capsys, "fuse", "--proposals", out, "--image-info", p.instances, "--categories", p.categories,
-                       "-o", tmp_path / "fused")
+    code, _, err = run(
+        capsys,
+        "fuse",
+        "--proposals",
+        out,
+        "--image-info",
+        p.instances,
+        "--categories",
+        p.categories,
+        "-o",
+        tmp_path / "fused",
+    )
     assert code == 0, err
 
 
@@ -314,13 +432,26 @@ def _free_port() -> int:
 @pytest.mark.slow
 def test_torchrun_two_processes_gloo(world, tmp_path):
     out = tmp_path / "ddp.pt"
-    args = [str(a) for a in cli_train_args(world, out, "--batch-size", 4, "--iterations", 2, "--save-every", 1,
-                                           "--format", "json")]
+    args = [
+        str(a)
+        for a in cli_train_args(world, out, "--batch-size", 4, "--iterations", 2, "--save-every", 1, "--format", "json")
+    ]
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", str(_free_port()),
-           "-m", "rapkit", *args]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
-                            start_new_session=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc-per-node",
+        "2",
+        "--master-port",
+        str(_free_port()),
+        "-m",
+        "rapkit",
+        *args,
+    ]
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path, start_new_session=True
+    )
     try:
         stdout, stderr = proc.communicate(timeout=900)  # a hang guard, not a speed claim (slow under load)
     except subprocess.TimeoutExpired:
@@ -339,8 +470,10 @@ def test_torchrun_two_processes_gloo(world, tmp_path):
 
 @pytest.mark.parametrize("name", ["train", "predict"])
 def test_help_does_not_import_torch(name):
-    code = (f"import sys\nfrom rapkit.cli import main\nsys.argv = ['rapkit', '{name}', '--help']\n"
-            "try:\n    main()\nexcept SystemExit:\n    pass\nprint('TORCH' if 'torch' in sys.modules else 'CLEAN')")
+    code = (
+        f"import sys\nfrom rapkit.cli import main\nsys.argv = ['rapkit', '{name}', '--help']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\nprint('TORCH' if 'torch' in sys.modules else 'CLEAN')"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)  # hang guard
     assert r.stdout.strip().endswith("CLEAN"), r.stdout + r.stderr
     assert "Example: rapkit" in r.stdout
@@ -448,9 +581,19 @@ def test_cuda_train_and_predict(world, tmp_path, amp):
     from rapkit.model.predict import PredictConfig, predict
 
     p = world["paths"]
-    s = predict(PredictConfig(checkpoint=str(world["checkpoint"]), head=str(out), images=str(p.images_dir),
-                              image_info=str(p.instances), output=str(tmp_path / "pred.json"), device="cuda", amp=amp,
-                              max_detections=5, rpn_top_n=50))
+    s = predict(
+        PredictConfig(
+            checkpoint=str(world["checkpoint"]),
+            head=str(out),
+            images=str(p.images_dir),
+            image_info=str(p.instances),
+            output=str(tmp_path / "pred.json"),
+            device="cuda",
+            amp=amp,
+            max_detections=5,
+            rpn_top_n=50,
+        )
+    )
     dets = json.loads((tmp_path / "pred.json").read_text())
     assert s.detections == len(dets) > 0
     assert all(isinstance(d["relation"], float) for d in dets)

@@ -4,16 +4,35 @@ from __future__ import annotations
 
 import click
 
-from ._common import Command, emit, force_option, output_option, output_options, progress_group, resolve_workers, status, workers_option
+from ._common import (
+    Command,
+    emit,
+    force_option,
+    output_option,
+    output_options,
+    progress_group,
+    resolve_workers,
+    status,
+    workers_option,
+)
 
 
 @click.command("demo", cls=Command, epilog="Example: rapkit demo -o demo-out -n 100 --workers 2")
 @output_option("Output folder for everything the demo writes.", folder=True, default="demo-out")
-@click.option("-n", "--num-images", "images", type=click.IntRange(4, 16000), default=100, show_default=True,
-              help="Images in the synthetic world (a count).")
+@click.option(
+    "-n",
+    "--num-images",
+    "images",
+    type=click.IntRange(4, 16000),
+    default=100,
+    show_default=True,
+    help="Images in the synthetic world (a count).",
+)
 @click.option("--height", type=click.IntRange(min=64), default=480, show_default=True, help="Image height, in pixels.")
 @click.option("--width", type=click.IntRange(min=64), default=640, show_default=True, help="Image width, in pixels.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed of the world; same seed -> same numbers.")
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Random seed of the world; same seed -> same numbers."
+)
 @click.option("--no-render", is_flag=True, help="Skip writing the world's JPEG images.")
 @force_option
 @workers_option
@@ -28,6 +47,16 @@ def command(output, images, height, width, seed, no_render, force, workers, fmt,
     from ..pipeline.demo import run_demo
 
     with progress_group(quiet) as bars:
-        res = run_demo(output, images=images, height=height, width=width, seed=seed, workers=resolve_workers(workers),
-                       force=force, render_images=not no_render, log=lambda s: status(s, quiet), progress=bars)
+        res = run_demo(
+            output,
+            images=images,
+            height=height,
+            width=width,
+            seed=seed,
+            workers=resolve_workers(workers),
+            force=force,
+            render_images=not no_render,
+            log=lambda s: status(s, quiet),
+            progress=bars,
+        )
     emit(res.report, fmt)

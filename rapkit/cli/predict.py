@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import click
 
-from ._common import Command, JsonPath, emit, force_option, output_option, output_options, progress, resolve_workers, status, warn, workers_option
+from ._common import (
+    Command,
+    JsonPath,
+    emit,
+    force_option,
+    output_option,
+    output_options,
+    progress,
+    resolve_workers,
+    status,
+    warn,
+    workers_option,
+)
 from .train import ARCHS, arch_help, require_torch
 
 
@@ -18,31 +30,89 @@ from .train import ARCHS, arch_help, require_torch
         "--images coco/val2017 --image-info instances_val2017.json --proposals detections.json -o proposals.json"
     ),
 )
-@click.option("--detector", required=True, type=click.Path(dir_okay=False), help="Detector checkpoint: the one the head was trained on.")
-@click.option("--head", "head_path", required=True, type=click.Path(dir_okay=False), help="Head file of `rapkit train`.")
+@click.option(
+    "--detector",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Detector checkpoint: the one the head was trained on.",
+)
+@click.option(
+    "--head", "head_path", required=True, type=click.Path(dir_okay=False), help="Head file of `rapkit train`."
+)
 @click.option("--images", required=True, type=click.Path(file_okay=False), help="Folder of images.")
 @output_option("COCO results JSON to write (the --proposals of rapkit fuse).")
-@click.option("--proposals", type=JsonPath(), default=None,
-              help="COCO results JSON of another detector: keep every entry, add 'relation'.")
-@click.option("--image-info", type=JsonPath(), default=None,
-              help="COCO JSON with an 'images' list (ids by file name) [default: ids from numeric file names].")
-@click.option("--arch", type=click.Choice(ARCHS), metavar="NAME", default=None,
-              help=arch_help("Detector architecture [default: the head file's]:"))
-@click.option("--score-threshold", type=click.FloatRange(0, 1), default=0.05, show_default=True,
-              help="Keep detections scoring at least this (0-1).")
-@click.option("--mask-threshold", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.5, show_default=True,
-              help="Mask probability (0-1) above which a pixel belongs to the detection.")
-@click.option("--max-detections", type=click.IntRange(min=1), default=100, show_default=True, help="Detections kept per image at most.")
-@click.option("--rpn-top-n", type=click.IntRange(min=1), default=None,
-              help="Region proposals kept per image and FPN level before/after NMS [default: the checkpoint's, 1000].")
+@click.option(
+    "--proposals",
+    type=JsonPath(),
+    default=None,
+    help="COCO results JSON of another detector: keep every entry, add 'relation'.",
+)
+@click.option(
+    "--image-info",
+    type=JsonPath(),
+    default=None,
+    help="COCO JSON with an 'images' list (ids by file name) [default: ids from numeric file names].",
+)
+@click.option(
+    "--arch",
+    type=click.Choice(ARCHS),
+    metavar="NAME",
+    default=None,
+    help=arch_help("Detector architecture [default: the head file's]:"),
+)
+@click.option(
+    "--score-threshold",
+    type=click.FloatRange(0, 1),
+    default=0.05,
+    show_default=True,
+    help="Keep detections scoring at least this (0-1).",
+)
+@click.option(
+    "--mask-threshold",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.5,
+    show_default=True,
+    help="Mask probability (0-1) above which a pixel belongs to the detection.",
+)
+@click.option(
+    "--max-detections",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="Detections kept per image at most.",
+)
+@click.option(
+    "--rpn-top-n",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Region proposals kept per image and FPN level before/after NMS [default: the checkpoint's, 1000].",
+)
 @click.option("--batch-size", type=click.IntRange(min=1), default=2, show_default=True, help="Images per forward pass.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N].")
 @click.option("--amp/--no-amp", default=None, help="Mixed precision [default: on with CUDA].")
 @force_option
 @workers_option
 @output_options
-def command(detector, head_path, images, output, proposals, image_info, arch, score_threshold, mask_threshold, max_detections,
-            rpn_top_n, batch_size, device, amp, force, workers, fmt, quiet):
+def command(
+    detector,
+    head_path,
+    images,
+    output,
+    proposals,
+    image_info,
+    arch,
+    score_threshold,
+    mask_threshold,
+    max_detections,
+    rpn_top_n,
+    batch_size,
+    device,
+    amp,
+    force,
+    workers,
+    fmt,
+    quiet,
+):
     """Run the detector + relation head over a folder of images and write proposals with
     'relation' values for `rapkit fuse` (or, with --proposals, add 'relation' to given detections)."""
     require_torch()
@@ -50,25 +120,58 @@ def command(detector, head_path, images, output, proposals, image_info, arch, sc
     from ..report import Report, Table
 
     n_workers = resolve_workers(workers)
-    cfg = PredictConfig(checkpoint=detector, head=head_path, images=images, output=output, arch=arch, proposals=proposals,
-                        image_info=image_info, score_threshold=score_threshold, mask_threshold=mask_threshold,
-                        max_detections=max_detections, rpn_top_n=rpn_top_n, batch_size=batch_size, device=device, amp=amp,
-                        workers=n_workers if n_workers > 1 else 0, force=force)
+    cfg = PredictConfig(
+        checkpoint=detector,
+        head=head_path,
+        images=images,
+        output=output,
+        arch=arch,
+        proposals=proposals,
+        image_info=image_info,
+        score_threshold=score_threshold,
+        mask_threshold=mask_threshold,
+        max_detections=max_detections,
+        rpn_top_n=rpn_top_n,
+        batch_size=batch_size,
+        device=device,
+        amp=amp,
+        workers=n_workers if n_workers > 1 else 0,
+        force=force,
+    )
     with progress(None, "predict", quiet) as advance:
         s = predict(cfg, progress=advance)
     per_image = s.detections / s.images if s.images else 0.0
-    status(f"predict: {s.detections} detection(s) in {s.images} image(s), {per_image:.1f} per image -> {s.output}", quiet)
+    status(
+        f"predict: {s.detections} detection(s) in {s.images} image(s), {per_image:.1f} per image -> {s.output}", quiet
+    )
     if s.images and s.detections == 0:
-        warn(f"no detections in {s.images} image(s) (the output holds none): is --detector trained for these images, "
-             f"--arch right, or --score-threshold {score_threshold:g} too high?")
-    data = {"output": s.output, "mode": s.mode, "images": s.images, "detections": s.detections,
-            "detections_per_image": round(per_image, 3),
-            "dropped_unknown_category": s.dropped_unknown_category, "device": s.device}
+        warn(
+            f"no detections in {s.images} image(s) (the output holds none): is --detector trained for these images, "
+            f"--arch right, or --score-threshold {score_threshold:g} too high?"
+        )
+    data = {
+        "output": s.output,
+        "mode": s.mode,
+        "images": s.images,
+        "detections": s.detections,
+        "detections_per_image": round(per_image, 3),
+        "dropped_unknown_category": s.dropped_unknown_category,
+        "device": s.device,
+    }
     ms = s.ms_per_image()
     data["ms_per_image"] = {k: round(v, 3) for k, v in ms.items()}
-    labels = {"detector": "detector forward (head inputs included)", "head": "relation head",
-              "other": "other (reading images, masks to RLE, loading, writing)", "total": "total (whole command)"}
-    times = Table("predict_stages", ["stage", "ms per image"], [[labels[k], round(ms.get(k, 0.0), 3)] for k in labels],
-                  title="time per stage (paper Table 5), summed over images", decimals=3)
+    labels = {
+        "detector": "detector forward (head inputs included)",
+        "head": "relation head",
+        "other": "other (reading images, masks to RLE, loading, writing)",
+        "total": "total (whole command)",
+    }
+    times = Table(
+        "predict_stages",
+        ["stage", "ms per image"],
+        [[labels[k], round(ms.get(k, 0.0), 3)] for k in labels],
+        title="time per stage (paper Table 5), summed over images",
+        decimals=3,
+    )
     rows = [[k, v] for k, v in data.items() if k != "ms_per_image"]
     emit(Report("predict", data, [Table("predict", ["item", "value"], rows, title="predict"), times]), fmt)

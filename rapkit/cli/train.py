@@ -9,9 +9,26 @@ import os
 
 import click
 
-from ._common import Command, emit, force_option, output_option, output_options, progress_group, resolve_workers, status, workers_option
+from ._common import (
+    Command,
+    emit,
+    force_option,
+    output_option,
+    output_options,
+    progress_group,
+    resolve_workers,
+    status,
+    workers_option,
+)
 
-ARCHS = ("maskrcnn_resnet50_fpn", "maskrcnn_resnet50_fpn_v2", "resnet18_fpn", "resnet34_fpn", "resnet50_fpn", "resnet101_fpn")
+ARCHS = (
+    "maskrcnn_resnet50_fpn",
+    "maskrcnn_resnet50_fpn_v2",
+    "resnet18_fpn",
+    "resnet34_fpn",
+    "resnet50_fpn",
+    "resnet101_fpn",
+)
 #: --arch choices, one line each in --help (the default fits torchvision's COCO Mask R-CNN checkpoints)
 ARCH_HELP = {
     "maskrcnn_resnet50_fpn": "torchvision's model: its COCO checkpoints",
@@ -49,64 +66,211 @@ def require_torch() -> None:
         "Multi-GPU: torchrun --nproc-per-node 4 -m rapkit train ... (rank 0 writes the files)."
     ),
 )
-@click.option("--detector", required=True, type=click.Path(dir_okay=False),
-              help="Detector checkpoint: torchvision Mask R-CNN (state dict or whole model).")
-@click.option("--arch", type=click.Choice(ARCHS), metavar="NAME", default=ARCH_DEFAULT, show_default=True,
-              help=arch_help("Detector architecture of the checkpoint:"))
+@click.option(
+    "--detector",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Detector checkpoint: torchvision Mask R-CNN (state dict or whole model).",
+)
+@click.option(
+    "--arch",
+    type=click.Choice(ARCHS),
+    metavar="NAME",
+    default=ARCH_DEFAULT,
+    show_default=True,
+    help=arch_help("Detector architecture of the checkpoint:"),
+)
 @click.option("--images", required=True, type=click.Path(file_okay=False), help="Folder of the training images.")
-@click.option("--instances", required=True, type=click.Path(dir_okay=False), help="COCO instances JSON (boxes, categories).")
-@click.option("--relations", required=True, type=click.Path(dir_okay=False), help="Relations JSON of `rapkit extract-relations`.")
+@click.option(
+    "--instances", required=True, type=click.Path(dir_okay=False), help="COCO instances JSON (boxes, categories)."
+)
+@click.option(
+    "--relations", required=True, type=click.Path(dir_okay=False), help="Relations JSON of `rapkit extract-relations`."
+)
 @output_option("Head file to write (.pt).")
-@click.option("--min-size", type=click.IntRange(min=32), default=800, show_default=True, help="Detector input: shorter side, in pixels.")
-@click.option("--max-size", type=click.IntRange(min=32), default=1333, show_default=True, help="Detector input: longest side at most, in pixels.")
-@click.option("--labels", type=click.Choice(["auto", "coco", "contiguous"]), default="auto", show_default=True,
-              help="How detector labels map to dataset category ids.")
-@click.option("--iterations", type=click.IntRange(min=1), default=5000, show_default=True, help="Training iterations (batches).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True, help="Images per iteration (all processes).")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=0.002, show_default=True, help="Learning rate.")
+@click.option(
+    "--min-size",
+    type=click.IntRange(min=32),
+    default=800,
+    show_default=True,
+    help="Detector input: shorter side, in pixels.",
+)
+@click.option(
+    "--max-size",
+    type=click.IntRange(min=32),
+    default=1333,
+    show_default=True,
+    help="Detector input: longest side at most, in pixels.",
+)
+@click.option(
+    "--labels",
+    type=click.Choice(["auto", "coco", "contiguous"]),
+    default="auto",
+    show_default=True,
+    help="How detector labels map to dataset category ids.",
+)
+@click.option(
+    "--iterations", type=click.IntRange(min=1), default=5000, show_default=True, help="Training iterations (batches)."
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=16,
+    show_default=True,
+    help="Images per iteration (all processes).",
+)
+@click.option(
+    "--lr", type=click.FloatRange(min=0, min_open=True), default=0.002, show_default=True, help="Learning rate."
+)
 @click.option("--momentum", type=click.FloatRange(min=0), default=0.9, show_default=True, help="SGD momentum.")
 @click.option("--weight-decay", type=click.FloatRange(min=0), default=1e-4, show_default=True, help="L2 weight decay.")
-@click.option("--lr-drop", type=click.FloatRange(0, 1, min_open=True), default=0.5, show_default=True,
-              help="Fraction of the iterations after which lr is divided by 10 (1 = never).")
-@click.option("--optimizer", type=click.Choice(["sgd", "adam"]), default="sgd", show_default=True, help="Optimizer of the head.")
-@click.option("--rois", type=click.Choice(["detector", "gt-jitter"]), default="detector", show_default=True,
-              help="Training RoIs: the detector's own region proposals matched to the GT instances (as the authors "
-                   "trained), or the GT boxes and jittered copies (--draws).")
-@click.option("--rois-per-image", type=click.IntRange(min=1), default=128, show_default=True,
-              help="--rois detector: matched proposals kept per image at most (the authors' 128; fewer train faster on CPU).")
-@click.option("--draws", type=click.IntRange(min=1), default=4, show_default=True,
-              help="--rois gt-jitter: box draws per image, the GT boxes plus DRAWS-1 jittered sets (IoU >= --min-iou).")
-@click.option("--min-iou", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.5, show_default=True,
-              help="Minimum IoU (0-1) of a training RoI with its instance's GT box (a matched proposal, a jittered box).")
-@click.option("--cache/--no-cache", default=True, show_default=True, help="Cache the frozen detector's head inputs per draw.")
-@click.option("--cache-max-gb", type=click.FloatRange(min=0, min_open=True), default=8.0, show_default=True,
-              help="Above this estimated size, in GB, the cache is skipped.")
-@click.option("--val-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.1, show_default=True,
-              help="Held-out share (0-1) of the images for the pair accuracy.")
-@click.option("--eval-every", type=click.IntRange(min=1), default=100, show_default=True,
-              help="Held-out pair accuracy every N iterations.")
-@click.option("--select", type=click.Choice(["best", "last"]), default="best", show_default=True,
-              help="Keep the head with the best held-out accuracy, or the last one.")
-@click.option("--bn-recalibrate", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Re-estimate backbone batch-norm statistics on N training images first (stored in the head file).")
+@click.option(
+    "--lr-drop",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=0.5,
+    show_default=True,
+    help="Fraction of the iterations after which lr is divided by 10 (1 = never).",
+)
+@click.option(
+    "--optimizer", type=click.Choice(["sgd", "adam"]), default="sgd", show_default=True, help="Optimizer of the head."
+)
+@click.option(
+    "--rois",
+    type=click.Choice(["detector", "gt-jitter"]),
+    default="detector",
+    show_default=True,
+    help="Training RoIs: the detector's own region proposals matched to the GT instances (as the authors "
+    "trained), or the GT boxes and jittered copies (--draws).",
+)
+@click.option(
+    "--rois-per-image",
+    type=click.IntRange(min=1),
+    default=128,
+    show_default=True,
+    help="--rois detector: matched proposals kept per image at most (the authors' 128; fewer train faster on CPU).",
+)
+@click.option(
+    "--draws",
+    type=click.IntRange(min=1),
+    default=4,
+    show_default=True,
+    help="--rois gt-jitter: box draws per image, the GT boxes plus DRAWS-1 jittered sets (IoU >= --min-iou).",
+)
+@click.option(
+    "--min-iou",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.5,
+    show_default=True,
+    help="Minimum IoU (0-1) of a training RoI with its instance's GT box (a matched proposal, a jittered box).",
+)
+@click.option(
+    "--cache/--no-cache", default=True, show_default=True, help="Cache the frozen detector's head inputs per draw."
+)
+@click.option(
+    "--cache-max-gb",
+    type=click.FloatRange(min=0, min_open=True),
+    default=8.0,
+    show_default=True,
+    help="Above this estimated size, in GB, the cache is skipped.",
+)
+@click.option(
+    "--val-fraction",
+    type=click.FloatRange(0, 1, max_open=True),
+    default=0.1,
+    show_default=True,
+    help="Held-out share (0-1) of the images for the pair accuracy.",
+)
+@click.option(
+    "--eval-every",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="Held-out pair accuracy every N iterations.",
+)
+@click.option(
+    "--select",
+    type=click.Choice(["best", "last"]),
+    default="best",
+    show_default=True,
+    help="Keep the head with the best held-out accuracy, or the last one.",
+)
+@click.option(
+    "--bn-recalibrate",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Re-estimate backbone batch-norm statistics on N training images first (stored in the head file).",
+)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N].")
 @click.option("--amp/--no-amp", default=None, help="Mixed precision [default: on with CUDA].")
-@click.option("--detector-batch", type=click.IntRange(min=1), default=4, show_default=True, help="Images per frozen forward.")
+@click.option(
+    "--detector-batch", type=click.IntRange(min=1), default=4, show_default=True, help="Images per frozen forward."
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed; same seed -> same head.")
-@click.option("--save-every", "checkpoint_every", type=click.IntRange(min=1), default=500, show_default=True,
-              help="Save the training state every N iterations (for --resume / --resume-from).")
-@click.option("--resume-from", "checkpoint_file", type=click.Path(dir_okay=False), default=None,
-              help="Training-state file to continue from (and keep saving to) [default: OUTPUT.ckpt, used with --resume].")
+@click.option(
+    "--save-every",
+    "checkpoint_every",
+    type=click.IntRange(min=1),
+    default=500,
+    show_default=True,
+    help="Save the training state every N iterations (for --resume / --resume-from).",
+)
+@click.option(
+    "--resume-from",
+    "checkpoint_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Training-state file to continue from (and keep saving to) [default: OUTPUT.ckpt, used with --resume].",
+)
 @click.option("--resume", is_flag=True, help="Continue from the training state OUTPUT.ckpt (or --resume-from).")
 @click.option("--log", type=click.Path(dir_okay=False), default=None, help="JSON log [default: OUTPUT with .log.json].")
-@click.option("--log-every", type=click.IntRange(min=1), default=20, show_default=True, help="Log a record every N iterations.")
+@click.option(
+    "--log-every", type=click.IntRange(min=1), default=20, show_default=True, help="Log a record every N iterations."
+)
 @force_option
 @workers_option
 @output_options
-def command(detector, arch, images, instances, relations, output, min_size, max_size, labels, iterations, batch_size, lr,
-            momentum, weight_decay, lr_drop, optimizer, rois, rois_per_image, draws, min_iou, cache, cache_max_gb, val_fraction, eval_every, select,
-            bn_recalibrate, device, amp, detector_batch, seed, checkpoint_every, checkpoint_file, resume, log, log_every,
-            force, workers, fmt, quiet):
+def command(
+    detector,
+    arch,
+    images,
+    instances,
+    relations,
+    output,
+    min_size,
+    max_size,
+    labels,
+    iterations,
+    batch_size,
+    lr,
+    momentum,
+    weight_decay,
+    lr_drop,
+    optimizer,
+    rois,
+    rois_per_image,
+    draws,
+    min_iou,
+    cache,
+    cache_max_gb,
+    val_fraction,
+    eval_every,
+    select,
+    bn_recalibrate,
+    device,
+    amp,
+    detector_batch,
+    seed,
+    checkpoint_every,
+    checkpoint_file,
+    resume,
+    log,
+    log_every,
+    force,
+    workers,
+    fmt,
+    quiet,
+):
     """Fine-tune the relation head on a frozen Mask R-CNN (only the head learns).
 
     Pairs come from the relations JSON. RoIs (--rois detector) are the frozen detector's
@@ -123,13 +287,43 @@ def command(detector, arch, images, instances, relations, output, min_size, max_
     quiet = quiet or rank != 0
     n_workers = resolve_workers(workers)
     cfg = TrainConfig(
-        checkpoint=detector, images=images, instances=instances, relations=relations, output=output, arch=arch,
-        min_size=min_size, max_size=max_size, labels=labels, iterations=iterations, batch_size=batch_size, lr=lr,
-        momentum=momentum, weight_decay=weight_decay, lr_drop=lr_drop, optimizer=optimizer, rois=rois, rois_per_image=rois_per_image, draws=draws, min_iou=min_iou,
-        cache=cache, cache_max_gb=cache_max_gb, val_fraction=val_fraction, eval_every=eval_every, select=select,
-        bn_recalibrate=bn_recalibrate, device=device, amp=amp, workers=n_workers if n_workers > 1 else 0,
-        detector_batch=detector_batch, seed=seed, checkpoint_every=checkpoint_every, checkpoint_path=checkpoint_file,
-        resume=resume or checkpoint_file is not None, log=log, log_every=log_every, force=force,
+        checkpoint=detector,
+        images=images,
+        instances=instances,
+        relations=relations,
+        output=output,
+        arch=arch,
+        min_size=min_size,
+        max_size=max_size,
+        labels=labels,
+        iterations=iterations,
+        batch_size=batch_size,
+        lr=lr,
+        momentum=momentum,
+        weight_decay=weight_decay,
+        lr_drop=lr_drop,
+        optimizer=optimizer,
+        rois=rois,
+        rois_per_image=rois_per_image,
+        draws=draws,
+        min_iou=min_iou,
+        cache=cache,
+        cache_max_gb=cache_max_gb,
+        val_fraction=val_fraction,
+        eval_every=eval_every,
+        select=select,
+        bn_recalibrate=bn_recalibrate,
+        device=device,
+        amp=amp,
+        workers=n_workers if n_workers > 1 else 0,
+        detector_batch=detector_batch,
+        seed=seed,
+        checkpoint_every=checkpoint_every,
+        checkpoint_path=checkpoint_file,
+        resume=resume or checkpoint_file is not None,
+        log=log,
+        log_every=log_every,
+        force=force,
     )
     with progress_group(quiet) as bars:
         on_cache = bars("train: detector features (images)", None)
@@ -143,7 +337,9 @@ def command(detector, arch, images, instances, relations, output, min_size, max_
             if "val_pair_accuracy" in rec and not quiet:
                 acc = rec["val_pair_accuracy"]
                 acc_s = "-" if acc is None else f"{100 * acc:.1f}%"
-                status(f"iteration {rec['iteration']}/{iterations}: loss {rec['loss']:.4f}, lr {rec['lr']:g}, held-out pair accuracy {acc_s}")
+                status(
+                    f"iteration {rec['iteration']}/{iterations}: loss {rec['loss']:.4f}, lr {rec['lr']:g}, held-out pair accuracy {acc_s}"
+                )
 
         res = train_head(cfg, on_step=on_step, on_status=lambda s: status(s, quiet), on_cache=on_cache)
     data = {

@@ -132,7 +132,9 @@ def load_relation_dataset(
     for iid in sorted(pairs_by_image):
         pairs = pairs_by_image[iid]
         if iid not in inst.images:
-            raise InputError(f"image {iid} of the relations JSON is not in {Path(instances).name}", file=rel_path, image_id=iid)
+            raise InputError(
+                f"image {iid} of the relations JSON is not in {Path(instances).name}", file=rel_path, image_id=iid
+            )
         anns = {int(a["id"]): a for a in inst.by_image[iid]}
         for f, b in pairs:
             for aid in (f, b):
@@ -143,7 +145,9 @@ def load_relation_dataset(
                         image_id=iid,
                     )
             if f == b:
-                raise InputError(f"relation with the same annotation {f} in front and back", file=rel_path, image_id=iid)
+                raise InputError(
+                    f"relation with the same annotation {f} in front and back", file=rel_path, image_id=iid
+                )
         if not pairs:
             skipped += 1
             continue
@@ -156,7 +160,9 @@ def load_relation_dataset(
             ann = anns[aid]
             cid = int(ann["category_id"])
             if cid not in cat_to_label:
-                raise InputError(f"annotation {aid}: category {cid} has no detector label", file=Path(instances), image_id=iid)
+                raise InputError(
+                    f"annotation {aid}: category {cid} has no detector label", file=Path(instances), image_id=iid
+                )
             x, y, w, h = _bbox_of(ann, info.height, info.width)
             if not (w > 0 and h > 0):
                 raise InputError(f"annotation {aid}: empty bounding box", file=Path(instances), image_id=iid)
@@ -173,8 +179,11 @@ def load_relation_dataset(
             x, y, w, h = _bbox_of(anns[aid], info.height, info.width)
             all_boxes[k] = (x, y, x + w, y + h)
         all_local = np.array([index.get(a, -1) for a in all_ids], np.int64)
-        out.append(RelImage(iid, path, info.height, info.width, np.array(ids, np.int64), boxes, labels, pr,
-                            all_boxes, all_local))
+        out.append(
+            RelImage(
+                iid, path, info.height, info.width, np.array(ids, np.int64), boxes, labels, pr, all_boxes, all_local
+            )
+        )
         n_pairs += len(pr)
     if missing:
         iid, name = missing[0]
@@ -215,8 +224,9 @@ def box_iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-12)
 
 
-def match_proposals(img: RelImage, proposals: np.ndarray, k: int, seed: int, min_iou: float = 0.5,
-                    add_gt: bool = True) -> RoiSet:
+def match_proposals(
+    img: RelImage, proposals: np.ndarray, k: int, seed: int, min_iou: float = 0.5, add_gt: bool = True
+) -> RoiSet:
     """The ``--rois detector`` training RoIs of ``img`` from its region ``proposals``
     ((n, 4) xyxy, original pixels; see the module docstring). A pure function of its
     arguments: the same proposals give the same RoIs and pairs.
@@ -261,11 +271,18 @@ def match_proposals(img: RelImage, proposals: np.ndarray, k: int, seed: int, min
         if len(rf) and len(rb):
             pairs.append(np.stack(np.meshgrid(rf, rb, indexing="ij"), -1).reshape(-1, 2))
     pr = np.concatenate(pairs).astype(np.int64) if pairs else np.zeros((0, 2), np.int64)
-    return RoiSet(cand[pick].astype(np.float32), img.labels[r_inst].astype(np.int64), r_inst,
-                  best_iou[pick].astype(np.float32), pr)
+    return RoiSet(
+        cand[pick].astype(np.float32),
+        img.labels[r_inst].astype(np.int64),
+        r_inst,
+        best_iou[pick].astype(np.float32),
+        pr,
+    )
 
 
-def jitter_boxes(boxes: np.ndarray, rng: np.random.Generator, height: int, width: int, min_iou: float = 0.5, tries: int = 20) -> np.ndarray:
+def jitter_boxes(
+    boxes: np.ndarray, rng: np.random.Generator, height: int, width: int, min_iou: float = 0.5, tries: int = 20
+) -> np.ndarray:
     """One jittered box per GT box, each with IoU >= ``min_iou`` to its GT box (clipped to
     the image; a box that finds no valid jitter in ``tries`` draws stays the GT box).
 

@@ -58,9 +58,9 @@ def build_detector(arch: str, num_classes: int, *, min_size: int = 800, max_size
     >>> build_detector("resnet18_fpn", 3).roi_heads.mask_predictor.mask_fcn_logits.out_channels   # doctest: +SKIP
     3
     """
+    from torchvision.models import resnet50
     from torchvision.models.detection import MaskRCNN, maskrcnn_resnet50_fpn_v2
     from torchvision.models.detection.backbone_utils import _resnet_fpn_extractor, resnet_fpn_backbone
-    from torchvision.models import resnet50
     from torchvision.ops.misc import FrozenBatchNorm2d
 
     if arch not in ARCHS:
@@ -97,7 +97,10 @@ def _torch_load(path: Path) -> Any:
         try:
             return torch.load(path, map_location="cpu", weights_only=False)
         except Exception as e:  # noqa: BLE001 - any failure means "not a checkpoint we can read"
-            raise InputError(f"not a readable torch checkpoint ({type(first).__name__}: {str(first).splitlines()[0] if str(first) else ''}; {type(e).__name__})", file=path) from None
+            raise InputError(
+                f"not a readable torch checkpoint ({type(first).__name__}: {str(first).splitlines()[0] if str(first) else ''}; {type(e).__name__})",
+                file=path,
+            ) from None
     except Exception as e:  # noqa: BLE001
         raise InputError(f"not a readable torch checkpoint ({type(e).__name__})", file=path) from None
 
@@ -118,7 +121,7 @@ def extract_state_dict(obj: Any, path: Any = None) -> dict[str, torch.Tensor]:
         raise InputError("checkpoint holds neither a model nor a state dict", file=path)
     sd = {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
     if sd and all(k.startswith("module.") for k in sd):
-        sd = {k[len("module."):]: v for k, v in sd.items()}
+        sd = {k[len("module.") :]: v for k, v in sd.items()}
     if CLS_KEY not in sd:
         raise InputError(f"checkpoint is not a torchvision Mask R-CNN (no '{CLS_KEY}')", file=path)
     return sd
@@ -150,7 +153,10 @@ def load_state_checked(model: nn.Module, sd: dict[str, torch.Tensor], arch: str,
         if shapes:
             k = shapes[0]
             parts.append(f"{len(shapes)} shape mismatch(es), e.g. {k} {tuple(sd[k].shape)} vs {tuple(own[k].shape)}")
-        raise InputError(f"checkpoint does not fit --arch {arch}: " + "; ".join(parts) + f" (architectures: {', '.join(ARCHS)})", file=path)
+        raise InputError(
+            f"checkpoint does not fit --arch {arch}: " + "; ".join(parts) + f" (architectures: {', '.join(ARCHS)})",
+            file=path,
+        )
     fill = {k: v for k, v in own.items() if k not in sd}
     merged = dict(sd)
     merged.update(fill)
@@ -172,7 +178,9 @@ def load_detector(path: str | os.PathLike, arch: str, *, min_size: int = 800, ma
     model = build_detector(arch, k, min_size=min_size, max_size=max_size)
     load_state_checked(model, sd, arch, p)
     freeze(model)
-    return LoadedDetector(model=model, arch=arch, num_classes=k, min_size=int(min_size), max_size=int(max_size), source=str(p))
+    return LoadedDetector(
+        model=model, arch=arch, num_classes=k, min_size=int(min_size), max_size=int(max_size), source=str(p)
+    )
 
 
 def freeze(model: nn.Module) -> nn.Module:

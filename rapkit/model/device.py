@@ -14,7 +14,6 @@ import torch
 from ..errors import ConfigError
 
 
-
 def resolve_device(name: str) -> torch.device:
     """``auto`` -> cuda when available else cpu; a CUDA request without a GPU is a ConfigError.
 

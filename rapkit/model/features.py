@@ -11,7 +11,7 @@ torch.Size([5, 257, 14, 14])
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import torch
@@ -37,22 +37,31 @@ def _scale_boxes(boxes: torch.Tensor, orig: tuple[int, int], new: tuple[int, int
 
 
 @torch.no_grad()
-def roi_inputs(model: nn.Module, images: list[torch.Tensor], boxes: list[torch.Tensor], labels: list[torch.Tensor]) -> torch.Tensor:
+def roi_inputs(
+    model: nn.Module, images: list[torch.Tensor], boxes: list[torch.Tensor], labels: list[torch.Tensor]
+) -> torch.Tensor:
     """Head inputs (sum n_i, 257, 14, 14) for given boxes of a batch of images (frozen model)."""
     orig = [tuple(int(s) for s in im.shape[-2:]) for im in images]
     il, _ = model.transform(images)
     feats = model.backbone(il.tensors)
-    scaled = [_scale_boxes(b.to(il.tensors.device, torch.float32), o, n) for b, o, n in zip(boxes, orig, il.image_sizes)]
+    scaled = [
+        _scale_boxes(b.to(il.tensors.device, torch.float32), o, n) for b, o, n in zip(boxes, orig, il.image_sizes)
+    ]
     rh = model.roi_heads
     mf = rh.mask_roi_pool(feats, scaled, il.image_sizes)
     logits = rh.mask_predictor(rh.mask_head(mf))
-    lab = torch.cat([lb.to(logits.device, torch.int64) for lb in labels]) if labels else torch.zeros(0, dtype=torch.int64)
+    lab = (
+        torch.cat([lb.to(logits.device, torch.int64) for lb in labels]) if labels else torch.zeros(0, dtype=torch.int64)
+    )
     return head_input(mf, logits, lab)
 
 
 @torch.no_grad()
-def rpn_proposals(model: nn.Module, images: list[torch.Tensor], choose: Callable[[int, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
-                  ) -> tuple[list[np.ndarray], torch.Tensor | None]:
+def rpn_proposals(
+    model: nn.Module,
+    images: list[torch.Tensor],
+    choose: Callable[[int, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
+) -> tuple[list[np.ndarray], torch.Tensor | None]:
     """The region proposals of the frozen detector's RPN (eval mode: deterministic, the
     checkpoint's post-NMS top-n, in the RPN's ranking) as float32 (n, 4) xyxy arrays in
     original image pixels, one per image.
@@ -69,13 +78,18 @@ def rpn_proposals(model: nn.Module, images: list[torch.Tensor], choose: Callable
     il, _ = model.transform(images)
     feats = model.backbone(il.tensors)
     proposals, _ = model.rpn(il, feats)
-    props = [_scale_boxes(p.float(), n, o).cpu().numpy().astype(np.float32) for p, n, o in zip(proposals, il.image_sizes, orig)]
+    props = [
+        _scale_boxes(p.float(), n, o).cpu().numpy().astype(np.float32)
+        for p, n, o in zip(proposals, il.image_sizes, orig)
+    ]
     if choose is None:
         return props, None
     chosen = [choose(k, p) for k, p in enumerate(props)]
     dev = il.tensors.device
-    scaled = [_scale_boxes(torch.from_numpy(np.ascontiguousarray(b)).to(dev, torch.float32), o, n)
-              for (b, _), o, n in zip(chosen, orig, il.image_sizes)]
+    scaled = [
+        _scale_boxes(torch.from_numpy(np.ascontiguousarray(b)).to(dev, torch.float32), o, n)
+        for (b, _), o, n in zip(chosen, orig, il.image_sizes)
+    ]
     rh = model.roi_heads
     mf = rh.mask_roi_pool(feats, scaled, il.image_sizes)
     logits = rh.mask_predictor(rh.mask_head(mf))

@@ -24,7 +24,9 @@ ROI_SIZE = 14
 class RelationHead(nn.Module):
     """Four 3x3 convolutions (the last with stride 2), FC 1024, FC 1."""
 
-    def __init__(self, in_channels: int = IN_CHANNELS, channels: int = 256, fc: int = 1024, roi_size: int = ROI_SIZE) -> None:
+    def __init__(
+        self, in_channels: int = IN_CHANNELS, channels: int = 256, fc: int = 1024, roi_size: int = ROI_SIZE
+    ) -> None:
         super().__init__()
         self.in_channels = in_channels
         self.roi_size = roi_size
@@ -75,17 +77,24 @@ def head_input(mask_features: torch.Tensor, mask_logits: torch.Tensor, labels: t
     return torch.cat([mask_features, prob.to(mask_features.dtype)], dim=1)
 
 
-
-
 # --------------------------------------------------------------------------- head files
 
 HEAD_FORMAT = "rapkit-relation-head"
 HEAD_VERSION = 1
 
 
-def head_payload(head: RelationHead, *, arch: str, num_classes: int, min_size: int, max_size: int,
-                 label_map: dict[int, int], detector_buffers: dict[str, torch.Tensor] | None = None,
-                 train_info: dict | None = None, category_ids: list[int] | None = None) -> dict:
+def head_payload(
+    head: RelationHead,
+    *,
+    arch: str,
+    num_classes: int,
+    min_size: int,
+    max_size: int,
+    label_map: dict[int, int],
+    detector_buffers: dict[str, torch.Tensor] | None = None,
+    train_info: dict | None = None,
+    category_ids: list[int] | None = None,
+) -> dict:
     """Everything ``rapkit predict`` needs besides the detector checkpoint (tensors and
     plain values only, so it loads with ``weights_only=True``)."""
     return {
@@ -136,7 +145,9 @@ def load_head_file(path) -> tuple[RelationHead, dict]:
     if not isinstance(payload, dict) or payload.get("format") != HEAD_FORMAT:
         raise InputError("not a rapkit head file (written by `rapkit train`)", file=p)
     if payload.get("version") != HEAD_VERSION:
-        raise InputError(f"head file version {payload.get('version')} is not supported (expected {HEAD_VERSION})", file=p)
+        raise InputError(
+            f"head file version {payload.get('version')} is not supported (expected {HEAD_VERSION})", file=p
+        )
     head = RelationHead()
     try:
         head.load_state_dict(payload["head"])

@@ -28,7 +28,9 @@ def relation_loss(values: torch.Tensor, front: torch.Tensor, back: torch.Tensor)
     distributed training sees every parameter).
     """
     if front.shape != back.shape or front.dim() != 1:
-        raise ValueError(f"front and back must be 1-D and equal in shape, got {tuple(front.shape)} and {tuple(back.shape)}")
+        raise ValueError(
+            f"front and back must be 1-D and equal in shape, got {tuple(front.shape)} and {tuple(back.shape)}"
+        )
     if front.numel() == 0:
         return values.sum() * 0.0
     diff = values[front].float() - values[back].float()

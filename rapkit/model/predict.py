@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -32,9 +32,9 @@ import torch
 from ..errors import ConfigError, InputError
 from ..types import ImageInfo
 from .detector import load_detector
+from .device import resolve_device
 from .features import apply_buffers, detect, roi_inputs, to_tensor
 from .head import load_head_file
-from .device import resolve_device
 from .train import collate_list, head_values
 
 
@@ -116,7 +116,10 @@ def _image_list(cfg: PredictConfig, wanted: set[int] | None) -> list[ImageInfo]:
     out = []
     for p in list_images(root):
         if not p.stem.isdigit():
-            raise InputError(f"cannot derive an image id from the file name {p.name!r}; pass --image-info (a COCO JSON with 'images')", file=p)
+            raise InputError(
+                f"cannot derive an image id from the file name {p.name!r}; pass --image-info (a COCO JSON with 'images')",
+                file=p,
+            )
         out.append(ImageInfo(int(p.stem), p.name, 0, 0))
     ids = [i.id for i in out]
     if len(set(ids)) != len(ids):
@@ -125,7 +128,11 @@ def _image_list(cfg: PredictConfig, wanted: set[int] | None) -> list[ImageInfo]:
         have = set(ids)
         lack = sorted(wanted - have)
         if lack:
-            raise InputError(f"no image file for image {lack[0]} of the proposals (looked for <id>.jpg/png in the folder)", file=root, image_id=lack[0])
+            raise InputError(
+                f"no image file for image {lack[0]} of the proposals (looked for <id>.jpg/png in the folder)",
+                file=root,
+                image_id=lack[0],
+            )
         out = [i for i in out if i.id in wanted]
     return out
 
@@ -143,14 +150,18 @@ class _Reader(torch.utils.data.Dataset):
         info = self.infos[k]
         rgb = read_rgb(self.root / info.file_name, info.id)
         if info.height and (rgb.shape[0], rgb.shape[1]) != (info.height, info.width):
-            raise InputError(f"image is {rgb.shape[1]}x{rgb.shape[0]} but the image list says {info.width}x{info.height}",
-                             file=self.root / info.file_name, image_id=info.id)
+            raise InputError(
+                f"image is {rgb.shape[1]}x{rgb.shape[0]} but the image list says {info.width}x{info.height}",
+                file=self.root / info.file_name,
+                image_id=info.id,
+            )
         return k, rgb
 
 
 def _batches(root: Path, infos: list[ImageInfo], batch: int, workers: int):
-    yield from torch.utils.data.DataLoader(_Reader(root, infos), batch_size=batch, shuffle=False, num_workers=workers,
-                                           collate_fn=collate_list)
+    yield from torch.utils.data.DataLoader(
+        _Reader(root, infos), batch_size=batch, shuffle=False, num_workers=workers, collate_fn=collate_list
+    )
 
 
 def _rle(mask: np.ndarray) -> dict:
@@ -182,7 +193,9 @@ def _load_raw_proposals(path: str) -> list[dict]:
 def _box_of(d: dict, k: int, path: str) -> list[float]:
     bb = d.get("bbox")
     if bb is not None:
-        if not (isinstance(bb, list) and len(bb) == 4 and all(isinstance(v, (int, float)) and math.isfinite(v) for v in bb)):
+        if not (
+            isinstance(bb, list) and len(bb) == 4 and all(isinstance(v, (int, float)) and math.isfinite(v) for v in bb)
+        ):
             raise InputError(f"proposal #{k}: 'bbox' must be [x, y, width, height]", file=path, image_id=d["image_id"])
         x, y, w, h = (float(v) for v in bb)
         return [x, y, x + w, y + h]
@@ -197,7 +210,9 @@ def _box_of(d: dict, k: int, path: str) -> list[float]:
             rle["counts"] = rle["counts"].encode("ascii")
         x, y, w, h = (float(v) for v in mask_utils.toBbox(rle))
     except Exception:  # noqa: BLE001
-        raise InputError(f"proposal #{k}: 'segmentation' is not an RLE mask", file=path, image_id=d["image_id"]) from None
+        raise InputError(
+            f"proposal #{k}: 'segmentation' is not an RLE mask", file=path, image_id=d["image_id"]
+        ) from None
     return [x, y, x + w, y + h]
 
 
@@ -222,7 +237,10 @@ def predict(cfg: PredictConfig, progress: Callable[[int], None] | None = None) -
         raise ConfigError(f"--arch {arch} differs from the head's detector architecture {meta['arch']} ({cfg.head})")
     det = load_detector(cfg.checkpoint, arch, min_size=meta["min_size"], max_size=meta["max_size"])
     if det.num_classes != meta["num_classes"]:
-        raise InputError(f"detector has {det.num_classes} classes but the head was trained with {meta['num_classes']}", file=cfg.checkpoint)
+        raise InputError(
+            f"detector has {det.num_classes} classes but the head was trained with {meta['num_classes']}",
+            file=cfg.checkpoint,
+        )
     apply_buffers(det.model, meta.get("detector_buffers") or {})
     det.model.to(device)
     head.to(device)
@@ -243,8 +261,11 @@ def predict(cfg: PredictConfig, progress: Callable[[int], None] | None = None) -
         by_image: dict[int, list[int]] = {}
         for k, d in enumerate(props):
             if d["category_id"] not in cat_to_label:
-                raise InputError(f"proposal #{k}: category {d['category_id']} has no label in the head's label map",
-                                 file=cfg.proposals, image_id=d["image_id"])
+                raise InputError(
+                    f"proposal #{k}: category {d['category_id']} has no label in the head's label map",
+                    file=cfg.proposals,
+                    image_id=d["image_id"],
+                )
             by_image.setdefault(d["image_id"], []).append(k)
         infos = _image_list(cfg, set(by_image))
         known_ids = {i.id for i in infos}
@@ -258,7 +279,9 @@ def predict(cfg: PredictConfig, progress: Callable[[int], None] | None = None) -
                 iid = infos[k].id
                 ks = by_image[iid]
                 tens.append(to_tensor(rgb, device))
-                boxes.append(torch.tensor([_box_of(props[j], j, cfg.proposals) for j in ks], dtype=torch.float32).reshape(-1, 4))
+                boxes.append(
+                    torch.tensor([_box_of(props[j], j, cfg.proposals) for j in ks], dtype=torch.float32).reshape(-1, 4)
+                )
                 labels.append(torch.tensor([cat_to_label[props[j]["category_id"]] for j in ks], dtype=torch.int64))
                 idxs.extend(ks)
             t = clock.now()
@@ -309,14 +332,16 @@ def predict(cfg: PredictConfig, progress: Callable[[int], None] | None = None) -
                     dropped += 1
                     continue
                 x0, y0, x1, y1 = (float(t) for t in d["boxes"][j].float().cpu())
-                out.append({
-                    "image_id": int(iid),
-                    "category_id": int(cid),
-                    "score": float(d["scores"][j].float()),
-                    "bbox": [round(x0, 2), round(y0, 2), round(x1 - x0, 2), round(y1 - y0, 2)],
-                    "segmentation": _rle(masks[j]),
-                    "relation": float(v[j]),
-                })
+                out.append(
+                    {
+                        "image_id": int(iid),
+                        "category_id": int(cid),
+                        "score": float(d["scores"][j].float()),
+                        "bbox": [round(x0, 2), round(y0, 2), round(x1 - x0, 2), round(y1 - y0, 2)],
+                        "segmentation": _rle(masks[j]),
+                        "relation": float(v[j]),
+                    }
+                )
         if progress is not None:
             progress(len(chunk))
     save_json(cfg.output, out, cfg.force)

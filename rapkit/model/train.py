@@ -47,9 +47,24 @@ ROI_SCHEMES = ("detector", "gt-jitter")
 
 # Options that must match between a run and the run it resumes.
 _RESUME_KEYS = (
-    "arch", "min_size", "max_size", "labels", "iterations", "batch_size", "lr", "momentum",
-    "weight_decay", "lr_drop", "optimizer", "draws", "min_iou", "val_fraction", "bn_recalibrate", "seed",
-    "rois", "rois_per_image",
+    "arch",
+    "min_size",
+    "max_size",
+    "labels",
+    "iterations",
+    "batch_size",
+    "lr",
+    "momentum",
+    "weight_decay",
+    "lr_drop",
+    "optimizer",
+    "draws",
+    "min_iou",
+    "val_fraction",
+    "bn_recalibrate",
+    "seed",
+    "rois",
+    "rois_per_image",
 )
 
 
@@ -101,8 +116,16 @@ class TrainConfig:
             if v < 0 or (v == 0 and not allow_zero):
                 raise ConfigError(f"--{name.replace('_', '-')} must be {'>= 0' if allow_zero else '> 0'}, got {v}")
 
-        for n in ("iterations", "batch_size", "eval_every", "checkpoint_every", "log_every", "draws", "detector_batch",
-                  "rois_per_image"):
+        for n in (
+            "iterations",
+            "batch_size",
+            "eval_every",
+            "checkpoint_every",
+            "log_every",
+            "draws",
+            "detector_batch",
+            "rois_per_image",
+        ):
             pos(n)
         for n in ("lr", "cache_max_gb"):
             pos(n)
@@ -285,7 +308,9 @@ def compute_proposal_inputs(
 
 
 @torch.no_grad()
-def head_values(head: torch.nn.Module, inputs: torch.Tensor, device: torch.device, amp: bool = False, chunk: int = 256) -> torch.Tensor:
+def head_values(
+    head: torch.nn.Module, inputs: torch.Tensor, device: torch.device, amp: bool = False, chunk: int = 256
+) -> torch.Tensor:
     """Relation values (float32, CPU) of cached head inputs, in chunks.
 
     >>> head_values(RelationHead().eval(), torch.zeros(3, 257, 14, 14), torch.device("cpu")).shape
@@ -299,7 +324,9 @@ def head_values(head: torch.nn.Module, inputs: torch.Tensor, device: torch.devic
     return torch.cat(vals) if vals else torch.zeros(0)
 
 
-def pair_accuracy(head: torch.nn.Module, images: list[RelImage], inputs: list[torch.Tensor], device: torch.device, amp: bool = False) -> tuple[int, int]:
+def pair_accuracy(
+    head: torch.nn.Module, images: list[RelImage], inputs: list[torch.Tensor], device: torch.device, amp: bool = False
+) -> tuple[int, int]:
     """``(correct, total)`` over the known pairs of ``images`` given their GT-box head inputs.
 
     >>> pair_accuracy(head, ds.images, [x[0] for x in cache], torch.device("cpu"))   # doctest: +SKIP
@@ -332,7 +359,17 @@ def evaluate_pairs(
     """
     device = torch.device(device)
     head = head.to(device)
-    inputs = compute_inputs(det, dataset.images, [0], 0, 0.5, device, detector_batch=detector_batch, workers=workers, store_dtype=torch.float32)
+    inputs = compute_inputs(
+        det,
+        dataset.images,
+        [0],
+        0,
+        0.5,
+        device,
+        detector_batch=detector_batch,
+        workers=workers,
+        store_dtype=torch.float32,
+    )
     return pair_accuracy(head, dataset.images, [x[0] for x in inputs], device)
 
 
@@ -613,28 +650,42 @@ def _compute_inputs(run: _Run, data: _Data, on_cache: Callable[[int], None] | No
     est_gb = n_rois * 257 * 14 * 14 * 2 / 1e9
     use_cache = cfg.cache and est_gb <= cfg.cache_max_gb
     if cfg.cache and not use_cache:
-        say(f"head-input cache would need {est_gb:.1f} GB (> --cache-max-gb {cfg.cache_max_gb}); computing features every iteration")
+        say(
+            f"head-input cache would need {est_gb:.1f} GB (> --cache-max-gb {cfg.cache_max_gb}); computing features every iteration"
+        )
     say(
         f"{len(data.train)} training image(s) ({sum(len(i.pairs) for i in data.train)} pairs), "
         f"{len(data.val)} validation image(s) ({sum(len(i.pairs) for i in data.val)} pairs); device {device}"
         + (f", {dist.world} processes" if dist.active else "")
     )
-    common: dict[str, Any] = {"detector_batch": cfg.detector_batch, "workers": cfg.workers, "amp": run.amp, "on_image": on_cache}
+    common: dict[str, Any] = {
+        "detector_batch": cfg.detector_batch,
+        "workers": cfg.workers,
+        "amp": run.amp,
+        "on_image": on_cache,
+    }
     rois = None
     n_r = float(sum(len(i.labels) for i in data.my_train))
     n_p = float(sum(len(i.pairs) for i in data.my_train))
     if cfg.rois == "detector":
-        say(f"training RoIs: the detector's region proposals with IoU >= {cfg.min_iou:g} to an instance of a known pair "
-            f"(and the GT boxes), up to {cfg.rois_per_image} per image")
-        rois, xs = compute_proposal_inputs(data.det, data.my_train, cfg.rois_per_image, cfg.seed, cfg.min_iou, device,
-                                           with_inputs=use_cache, **common)
+        say(
+            f"training RoIs: the detector's region proposals with IoU >= {cfg.min_iou:g} to an instance of a known pair "
+            f"(and the GT boxes), up to {cfg.rois_per_image} per image"
+        )
+        rois, xs = compute_proposal_inputs(
+            data.det, data.my_train, cfg.rois_per_image, cfg.seed, cfg.min_iou, device, with_inputs=use_cache, **common
+        )
         cache = [[x] for x in xs] if xs is not None else None
         n_r, n_p = float(sum(len(r.boxes) for r in rois)), float(sum(len(r.pairs) for r in rois))
     n_r, n_p = run.dist.sum([n_r, n_p], device)
     if cfg.rois == "detector":
         say(f"{int(n_r)} training RoIs, {int(n_p)} RoI pairs with a known relation")
     else:
-        cache = compute_inputs(data.det, data.my_train, draws, cfg.seed, cfg.min_iou, device, **common) if use_cache else None
+        cache = (
+            compute_inputs(data.det, data.my_train, draws, cfg.seed, cfg.min_iou, device, **common)
+            if use_cache
+            else None
+        )
     val = [x[0] for x in compute_inputs(data.det, data.my_val, [0], cfg.seed, cfg.min_iou, device, **common)]
     return _Inputs(cache, val, rois, int(n_r), int(n_p))
 
@@ -642,7 +693,9 @@ def _compute_inputs(run: _Run, data: _Data, on_cache: Callable[[int], None] | No
 # ---- step
 
 
-def sample_batch(seed: int, rank: int, it: int, n_images: int, per_rank: int, n_draws: int) -> tuple[np.ndarray, np.ndarray]:
+def sample_batch(
+    seed: int, rank: int, it: int, n_images: int, per_rank: int, n_draws: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Which of this rank's training images (indices) and which box draw of each iteration
     ``it`` uses: a function of ``(seed, rank, it)`` only, so a resumed run samples the same.
 
@@ -669,7 +722,10 @@ def make_batch(run: _Run, data: _Data, inputs: _Inputs, it: int) -> Batch:
     else:
         xs = []
         for k, d in zip(pick, dsel):
-            xs.extend(x[0] for x in compute_inputs(data.det, [my_train[k]], [int(d)], cfg.seed, cfg.min_iou, device, amp=run.amp))
+            xs.extend(
+                x[0]
+                for x in compute_inputs(data.det, [my_train[k]], [int(d)], cfg.seed, cfg.min_iou, device, amp=run.amp)
+            )
     fronts, backs = [], []
     off = 0
     for k in pick:
@@ -677,9 +733,14 @@ def make_batch(run: _Run, data: _Data, inputs: _Inputs, it: int) -> Batch:
         fronts.append(pr[:, 0] + off)
         backs.append(pr[:, 1] + off)
         off += len(my_train[k].labels)
-    return Batch([my_train[k].image_id for k in pick], [int(d) for d in dsel], torch.cat(xs),
-                 torch.from_numpy(np.concatenate(fronts)), torch.from_numpy(np.concatenate(backs)),
-                 [draw_boxes(my_train[k], int(d), cfg.seed, cfg.min_iou) for k, d in zip(pick, dsel)])
+    return Batch(
+        [my_train[k].image_id for k in pick],
+        [int(d) for d in dsel],
+        torch.cat(xs),
+        torch.from_numpy(np.concatenate(fronts)),
+        torch.from_numpy(np.concatenate(backs)),
+        [draw_boxes(my_train[k], int(d), cfg.seed, cfg.min_iou) for k, d in zip(pick, dsel)],
+    )
 
 
 def _make_proposal_batch(run: _Run, data: _Data, inputs: _Inputs, it: int) -> Batch:
@@ -696,8 +757,12 @@ def _make_proposal_batch(run: _Run, data: _Data, inputs: _Inputs, it: int) -> Ba
         else:
             img, r = data.my_train[k], rois[k]
             with torch.autocast(device.type, enabled=run.amp and device.type == "cuda"):
-                x = roi_inputs(data.det.model, [to_tensor(_read_image(img), device)], [torch.from_numpy(r.boxes)],
-                               [torch.from_numpy(r.labels)])
+                x = roi_inputs(
+                    data.det.model,
+                    [to_tensor(_read_image(img), device)],
+                    [torch.from_numpy(r.boxes)],
+                    [torch.from_numpy(r.labels)],
+                )
             xs.append(x.to("cpu", torch.float16))
     fronts, backs = [], []
     off = 0
@@ -706,9 +771,14 @@ def _make_proposal_batch(run: _Run, data: _Data, inputs: _Inputs, it: int) -> Ba
         fronts.append(pr[:, 0] + off)
         backs.append(pr[:, 1] + off)
         off += len(rois[k].boxes)
-    return Batch([data.my_train[k].image_id for k in pick], [0] * len(pick), torch.cat(xs),
-                 torch.from_numpy(np.concatenate(fronts)), torch.from_numpy(np.concatenate(backs)),
-                 [rois[k].boxes for k in pick])
+    return Batch(
+        [data.my_train[k].image_id for k in pick],
+        [0] * len(pick),
+        torch.cat(xs),
+        torch.from_numpy(np.concatenate(fronts)),
+        torch.from_numpy(np.concatenate(backs)),
+        [rois[k].boxes for k in pick],
+    )
 
 
 def _read_image(img: RelImage) -> np.ndarray:
@@ -724,9 +794,13 @@ def _make_learner(run: _Run, resume_state: dict | None) -> _Learner:
     head.train()
     model: torch.nn.Module = head
     if dist.active:
-        model = torch.nn.parallel.DistributedDataParallel(head, device_ids=[device.index] if device.type == "cuda" else None)
+        model = torch.nn.parallel.DistributedDataParallel(
+            head, device_ids=[device.index] if device.type == "cuda" else None
+        )
     if cfg.optimizer == "sgd":
-        opt: torch.optim.Optimizer = torch.optim.SGD(head.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+        opt: torch.optim.Optimizer = torch.optim.SGD(
+            head.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+        )
     else:
         opt = torch.optim.Adam(head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     learner = _Learner(head, model, opt, torch.amp.GradScaler("cuda", enabled=run.amp), device, run.amp)
@@ -781,8 +855,12 @@ def _record(run: _Run, data: _Data, inputs: _Inputs, learner: _Learner, n: int, 
     if not (log_now or eval_now):
         return None
     mean = run.dist.sum([sum(learner.window), float(len(learner.window))], run.device)
-    rec: dict[str, Any] = {"iteration": n, "loss": mean[0] / max(mean[1], 1.0), "lr": lr,
-                           "elapsed_s": round(time.perf_counter() - run.t0, 3)}
+    rec: dict[str, Any] = {
+        "iteration": n,
+        "loss": mean[0] / max(mean[1], 1.0),
+        "lr": lr,
+        "elapsed_s": round(time.perf_counter() - run.t0, 3),
+    }
     learner.window = []
     if eval_now:
         acc = _evaluate(run, data, inputs, learner)
@@ -827,20 +905,49 @@ def _finalize(run: _Run, data: _Data, learner: _Learner) -> TrainResult:
     n_val_pairs = sum(len(i.pairs) for i in data.val)
     if dist.rank == 0:
         det = data.det
-        payload = head_payload(out_head, arch=det.arch, num_classes=det.num_classes, min_size=det.min_size, max_size=det.max_size,
-                               label_map=data.dataset.label_map, detector_buffers=data.buffers, train_info=info,
-                               category_ids=data.dataset.category_ids)
+        payload = head_payload(
+            out_head,
+            arch=det.arch,
+            num_classes=det.num_classes,
+            min_size=det.min_size,
+            max_size=det.max_size,
+            label_map=data.dataset.label_map,
+            detector_buffers=data.buffers,
+            train_info=info,
+            category_ids=data.dataset.category_ids,
+        )
         save_head_file(cfg.output, payload, cfg.force)
         log_path = cfg.log_path()
         if log_path is not None:
             from ..io.jsonio import save_json
 
-            log = {"schema_version": 1, "kind": "train-log", **info, "n_train_pairs": n_train_pairs, "n_val_pairs": n_val_pairs,
-                   "seconds": round(seconds, 3), "records": records}
+            log = {
+                "schema_version": 1,
+                "kind": "train-log",
+                **info,
+                "n_train_pairs": n_train_pairs,
+                "n_val_pairs": n_val_pairs,
+                "seconds": round(seconds, 3),
+                "records": records,
+            }
             save_json(log_path, _json_safe(log), cfg.force, indent=1)
     dist.barrier()
-    return TrainResult(str(cfg.output), cfg.iterations, chosen_it, val_acc, len(data.train), n_train_pairs, n_val_pairs,
-                       seconds, str(device), dist.world, records, cfg.rois, learner.n_rois, learner.n_roi_pairs)
+    return TrainResult(
+        str(cfg.output),
+        cfg.iterations,
+        chosen_it,
+        val_acc,
+        len(data.train),
+        n_train_pairs,
+        n_val_pairs,
+        seconds,
+        str(device),
+        dist.world,
+        records,
+        cfg.rois,
+        learner.n_rois,
+        learner.n_roi_pairs,
+    )
 
 
 def _json_safe(o: Any) -> Any:

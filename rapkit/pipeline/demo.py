@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..types import FusionParams
 from .sweep import without_unused_gamma
@@ -81,7 +82,7 @@ def run_demo(
     from .sweep import run_sweep
 
     say = log or (lambda s: None)
-    bar = progress or (lambda name, total: (lambda n=1: None))
+    bar = progress or (lambda name, total: lambda n=1: None)
     t_start = time.perf_counter()
     steps: list[tuple[str, str, float]] = []
     res = DemoResult(Path(out), None)
@@ -99,14 +100,27 @@ def run_demo(
         step("synth", f"{ws['images']} images, {ws['instances']} instances, {ws['proposals']} proposals", t0)
 
         t0 = time.perf_counter()
-        rel = run_extract_relations(world.instances, world.panoptic, tmp / "relations.json", theta=0.2,
-                                    workers=workers, progress=bar("relations", images))
+        rel = run_extract_relations(
+            world.instances,
+            world.panoptic,
+            tmp / "relations.json",
+            theta=0.2,
+            workers=workers,
+            progress=bar("relations", images),
+        )
         step("extract-relations", f"{rel.totals['relations']} relations (theta 0.2)", t0)
 
         t0 = time.perf_counter()
         grid = make_grid(["rho", "tau", "gamma"], RAP, **SWEEP_VALUES)
-        sw = run_sweep(world.panoptic, world.proposals, grid, semantic_path=world.semantic, workers=workers,
-                       swept=["rho", "tau", "gamma"], progress=bar("sweep", images))
+        sw = run_sweep(
+            world.panoptic,
+            world.proposals,
+            grid,
+            semantic_path=world.semantic,
+            workers=workers,
+            swept=["rho", "tau", "gamma"],
+            progress=bar("sweep", images),
+        )
         write_dataframe(without_unused_gamma(sw.table), tmp / "sweep.csv")
         res.sweep = sw
         rap = res.rap_params = sw.grid[sw.best()]
@@ -116,18 +130,36 @@ def run_demo(
         for name, params in (("heuristic", HEURISTIC), ("rap", rap)):
             t0 = time.perf_counter()
             fdir = tmp / f"fused_{name}"
-            summary = fuse(world.proposals, world.panoptic, world.categories, fdir, params,
-                           semantic_path=world.semantic, workers=workers, progress=bar(f"fuse {name}", images))
-            ev, _ = evaluate_pq(world.panoptic, fdir / "panoptic.json", workers=workers,
-                                progress=bar(f"evaluate {name}", images))
+            summary = fuse(
+                world.proposals,
+                world.panoptic,
+                world.categories,
+                fdir,
+                params,
+                semantic_path=world.semantic,
+                workers=workers,
+                progress=bar(f"fuse {name}", images),
+            )
+            ev, _ = evaluate_pq(
+                world.panoptic, fdir / "panoptic.json", workers=workers, progress=bar(f"evaluate {name}", images)
+            )
             evals[name] = ev.result
-            step(f"fuse + evaluate ({name} {_setting(params)})", f"kept {summary.kept} of {summary.proposals}, "
-                 f"PQ {100 * ev.result.all.pq:.1f}", t0)
+            step(
+                f"fuse + evaluate ({name} {_setting(params)})",
+                f"kept {summary.kept} of {summary.proposals}, PQ {100 * ev.result.all.pq:.1f}",
+                t0,
+            )
         res.pq = {k: v.to_dict() for k, v in evals.items()}
 
         t0 = time.perf_counter()
-        rstats, _ = evaluate_relations(world.proposals, world.instances, tmp / "relations.json", rap,
-                                       workers=workers, progress=bar("relation accuracy", images))
+        rstats, _ = evaluate_relations(
+            world.proposals,
+            world.instances,
+            tmp / "relations.json",
+            rap,
+            workers=workers,
+            progress=bar("relation accuracy", images),
+        )
         from ..core.relation_acc import summarize as rsum
 
         racc = rsum(rstats)
@@ -137,8 +169,14 @@ def run_demo(
         t0 = time.perf_counter()
         # Table 2's RAP rows at the chosen setting; the heuristic row is the baseline (rho = tau = 0.5)
         rows = [(lab, p) for lab, p in ablation_grid(rap) if p.strategy != "heuristic"]
-        abl = run_sweep(world.panoptic, world.proposals, rows, semantic_path=world.semantic,
-                        workers=workers, progress=bar("ablation", images))
+        abl = run_sweep(
+            world.panoptic,
+            world.proposals,
+            rows,
+            semantic_path=world.semantic,
+            workers=workers,
+            progress=bar("ablation", images),
+        )
         write_dataframe(without_unused_gamma(abl.table), tmp / "ablation.csv")
         res.ablation = abl
         step("ablation", "3 RAP rows + the heuristic baseline -> ablation.csv", t0)
@@ -150,7 +188,10 @@ def run_demo(
 
 
 def _rows_json(df: Any) -> list[dict[str, Any]]:
-    return [{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()} for _, row in without_unused_gamma(df).iterrows()]
+    return [
+        {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+        for _, row in without_unused_gamma(df).iterrows()
+    ]
 
 
 def demo_report(res: DemoResult, evals: dict[str, Any], racc: dict[str, Any], rel_totals: dict[str, int]) -> Any:
@@ -165,21 +206,45 @@ def demo_report(res: DemoResult, evals: dict[str, Any], racc: dict[str, Any], re
     rap_s = f"RAP at {_setting(rap)} (the sweep's best), {RELATIONS_NOTE}"
     tables = []
     notes = []
-    tables.append(Table("steps", ["step", "result", "seconds"], [list(s) for s in res.steps],
-                        title=f"rapkit demo -> {res.out}", decimals=1))
+    tables.append(
+        Table(
+            "steps",
+            ["step", "result", "seconds"],
+            [list(s) for s in res.steps],
+            title=f"rapkit demo -> {res.out}",
+            decimals=1,
+        )
+    )
 
     rows = []
     for name, label in (("heuristic", f"heuristic ({_setting(HEURISTIC)})"), ("rap", f"RAP ({_setting(rap)})")):
         r = evals[name]
         rows.append([label, pct(r.all.pq), pct(r.all.sq), pct(r.all.rq), pct(r.things.pq), pct(r.stuff.pq)])
     h, r = evals["heuristic"], evals["rap"]
-    rows.append(["improvement", pct(r.all.pq - h.all.pq), pct(r.all.sq - h.all.sq), pct(r.all.rq - h.all.rq),
-                 pct(r.things.pq - h.things.pq), pct(r.stuff.pq - h.stuff.pq)])
-    tables.append(Table("pq", ["fusion", "PQ", "SQ", "RQ", "PQ_th", "PQ_st"], rows, decimals=2,
-                        title=f"Panoptic quality (paper Table 3 shape), %: {base}; {rap_s}"))
-    notes.append(f"PQ: RAP {'beats' if r.things.pq > h.things.pq else 'does not beat'} the heuristic on things "
-                 f"({pct(r.things.pq - h.things.pq):+.2f} PQ_th, {pct(r.all.pq - h.all.pq):+.2f} PQ); "
-                 "stuff barely moves, as in the paper.")
+    rows.append(
+        [
+            "improvement",
+            pct(r.all.pq - h.all.pq),
+            pct(r.all.sq - h.all.sq),
+            pct(r.all.rq - h.all.rq),
+            pct(r.things.pq - h.things.pq),
+            pct(r.stuff.pq - h.stuff.pq),
+        ]
+    )
+    tables.append(
+        Table(
+            "pq",
+            ["fusion", "PQ", "SQ", "RQ", "PQ_th", "PQ_st"],
+            rows,
+            decimals=2,
+            title=f"Panoptic quality (paper Table 3 shape), %: {base}; {rap_s}",
+        )
+    )
+    notes.append(
+        f"PQ: RAP {'beats' if r.things.pq > h.things.pq else 'does not beat'} the heuristic on things "
+        f"({pct(r.things.pq - h.things.pq):+.2f} PQ_th, {pct(r.all.pq - h.all.pq):+.2f} PQ); "
+        "stuff barely moves, as in the paper."
+    )
 
     abl = res.ablation
     arow = []
@@ -187,12 +252,19 @@ def demo_report(res: DemoResult, evals: dict[str, Any], racc: dict[str, Any], re
         x = abl.results[k]
         name = f"heuristic ({_setting(HEURISTIC)})" if lab == "baseline" else lab
         arow.append([name, pct(x.all.pq), pct(x.all.sq), pct(x.all.rq), pct(x.things.pq), pct(x.stuff.pq)])
-    tables.append(Table("ablation", ["fusion", "PQ", "SQ", "RQ", "PQ_th", "PQ_st"], arow, decimals=2,
-                        title=f"Ablation (paper Table 2 shape), %: {base}; RAP rows at {_setting(rap)}, "
-                              f"{RELATIONS_NOTE}"))
+    tables.append(
+        Table(
+            "ablation",
+            ["fusion", "PQ", "SQ", "RQ", "PQ_th", "PQ_st"],
+            arow,
+            decimals=2,
+            title=f"Ablation (paper Table 2 shape), %: {base}; RAP rows at {_setting(rap)}, {RELATIONS_NOTE}",
+        )
+    )
     gain = [b[1] - a[1] for a, b in zip(arow[:-1], arow[1:])]
-    notes.append("Ablation: each part's PQ change, heuristic -> RA -> +CA -> +EO: "
-                 + ", ".join(f"{g:+.2f}" for g in gain) + ".")
+    notes.append(
+        "Ablation: each part's PQ change, heuristic -> RA -> +CA -> +EO: " + ", ".join(f"{g:+.2f}" for g in gain) + "."
+    )
 
     sw = res.sweep
     piv = pivot_table1(sw.table, "dPQ")
@@ -202,29 +274,48 @@ def demo_report(res: DemoResult, evals: dict[str, Any], racc: dict[str, Any], re
     for rho in piv.index:
         prow.append([f"rho={rho:g} dPQ", *[pct(v) for v in piv.loc[rho].tolist()]])
         prow.append([f"rho={rho:g} dPQ_th", *[pct(v) for v in pth.loc[rho].tolist()]])
-    tables.append(Table("sweep", [f"vs {base}", *cols], prow, decimals=2,
-                        title=f"Sensitivity to rho, tau, gamma (paper Table 1 shape), % vs {base}; RAP with "
-                              f"{RELATIONS_NOTE}"))
+    tables.append(
+        Table(
+            "sweep",
+            [f"vs {base}", *cols],
+            prow,
+            decimals=2,
+            title=f"Sensitivity to rho, tau, gamma (paper Table 1 shape), % vs {base}; RAP with {RELATIONS_NOTE}",
+        )
+    )
     b = sw.table.iloc[sw.best()]
-    notes.append(f"Sweep: best rho={b['rho']:g} tau={b['tau']:g} gamma={b['gamma']:g} with {pct(b['dPQ']):+.2f} PQ "
-                 f"and {pct(b['dPQ_th']):+.2f} PQ_th over the baseline: the RAP setting of every table here "
-                 "(chosen on this same world).")
+    notes.append(
+        f"Sweep: best rho={b['rho']:g} tau={b['tau']:g} gamma={b['gamma']:g} with {pct(b['dPQ']):+.2f} PQ "
+        f"and {pct(b['dPQ_th']):+.2f} PQ_th over the baseline: the RAP setting of every table here "
+        "(chosen on this same world)."
+    )
 
     acc_rows = [
         ["score order (heuristic)", pct(racc["fusion_score_order_accuracy"]), pct(racc["pair_score_order_accuracy"])],
         ["relation values (RAP)", pct(racc["fusion_accuracy"]), pct(racc["pair_accuracy"])],
     ]
-    tables.append(Table("relation_accuracy", ["order from", "Acc. (pairs met in fusion)", "Acc. (all matched GT pairs)"],
-                        acc_rows, decimals=2,
-                        title=f"Occlusion order accuracy (paper Table 4 shape), %: fusion at {_setting(rap)}; "
-                              f"{RELATIONS_NOTE}"))
-    notes.append(f"Relations: {rel_totals['relations']} GT relations; the relation values order "
-                 f"{pct(racc['fusion_accuracy']):.1f}% of the overlaps met in fusion correctly, the score order "
-                 f"{pct(racc['fusion_score_order_accuracy']):.1f}%.")
-    notes.append(f"Everything is in {res.out}: world/, relations.json, fused_heuristic/, fused_rap/, ablation.csv, "
-                 f"sweep.csv (metrics in %; {res.seconds:.1f} s in all).")
-    notes.append("next: the same on your own data (COCO panoptic GT, your detector's proposals with relation "
-                 "values from rapkit predict, semantic label maps):")
+    tables.append(
+        Table(
+            "relation_accuracy",
+            ["order from", "Acc. (pairs met in fusion)", "Acc. (all matched GT pairs)"],
+            acc_rows,
+            decimals=2,
+            title=f"Occlusion order accuracy (paper Table 4 shape), %: fusion at {_setting(rap)}; {RELATIONS_NOTE}",
+        )
+    )
+    notes.append(
+        f"Relations: {rel_totals['relations']} GT relations; the relation values order "
+        f"{pct(racc['fusion_accuracy']):.1f}% of the overlaps met in fusion correctly, the score order "
+        f"{pct(racc['fusion_score_order_accuracy']):.1f}%."
+    )
+    notes.append(
+        f"Everything is in {res.out}: world/, relations.json, fused_heuristic/, fused_rap/, ablation.csv, "
+        f"sweep.csv (metrics in %; {res.seconds:.1f} s in all)."
+    )
+    notes.append(
+        "next: the same on your own data (COCO panoptic GT, your detector's proposals with relation "
+        "values from rapkit predict, semantic label maps):"
+    )
     notes.extend(f"  {c}" for c in NEXT_STEPS)
     data = {
         "out": str(res.out),

@@ -20,24 +20,37 @@ from __future__ import annotations
 import gc
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
-
-import numpy as np
+from typing import Any
 
 from ..errors import RapkitError
 from ..io.panoptic import PANOPTIC_DIR, PANOPTIC_JSON, png_name
 from ..types import Category, FusionParams, Proposals
 
-__all__ = ["PANOPTIC_DIR", "PANOPTIC_JSON", "STAGES", "FuseSummary", "fuse", "png_name", "summary_report", "tune_allocator"]
+__all__ = [
+    "PANOPTIC_DIR",
+    "PANOPTIC_JSON",
+    "STAGES",
+    "FuseSummary",
+    "fuse",
+    "png_name",
+    "summary_report",
+    "tune_allocator",
+]
 
 #: the per-image stages timed by :func:`fuse` (paper Table 5): RLE + semantic-map decoding,
 #: the instance kernel (Algorithm 1 or the heuristic), stuff + id map + segment list, PNG
 #: writing; ``other`` is the rest of the worker's per-image time (timer gaps, bookkeeping)
 STAGES = ("decode", "fusion_kernel", "stuff_compose", "png_write", "other")
-STAGE_LABELS = {"decode": "decode (RLE masks + semantic map)", "fusion_kernel": "fusion kernel",
-                "stuff_compose": "stuff / compose", "png_write": "PNG write", "other": "other (per-image overhead)"}
+STAGE_LABELS = {
+    "decode": "decode (RLE masks + semantic map)",
+    "fusion_kernel": "fusion kernel",
+    "stuff_compose": "stuff / compose",
+    "png_write": "PNG write",
+    "other": "other (per-image overhead)",
+}
 
 
 @dataclass
@@ -114,7 +127,7 @@ class _InputsGC:
     image loop. On exit the frozen objects are unfrozen and the collector's state restored.
     A caller's own :func:`gc.freeze` is respected (nothing is frozen then)."""
 
-    def __enter__(self) -> "_InputsGC":
+    def __enter__(self) -> _InputsGC:
         self.enabled = gc.isenabled()
         self.froze = False
         gc.disable()
@@ -161,8 +174,12 @@ def _task(args: tuple) -> tuple[dict, dict[str, int], dict[str, float]]:
     counts = res.counts()
     t4 = clock()
     kernel = tm.get("fusion_kernel", 0.0)
-    times = {"decode": t1 - t0, "fusion_kernel": kernel, "stuff_compose": (t2 - t1 - kernel) + (t4 - t3),
-             "png_write": t3 - t2}
+    times = {
+        "decode": t1 - t0,
+        "fusion_kernel": kernel,
+        "stuff_compose": (t2 - t1 - kernel) + (t4 - t3),
+        "png_write": t3 - t2,
+    }
     times["total"] = clock() - t0
     return ann, counts, times
 
@@ -230,8 +247,9 @@ def fuse(
 
             try:
                 init = _worker_init if tune_memory else None
-                for ann, counts, times in imap_ordered(_task, tasks(), workers, initializer=init,
-                                                on_result=(lambda r: progress(1)) if progress else None):
+                for ann, counts, times in imap_ordered(
+                    _task, tasks(), workers, initializer=init, on_result=(lambda r: progress(1)) if progress else None
+                ):
                     annotations.append(ann)
                     summary.images += 1
                     summary.proposals += counts["proposals"]
@@ -270,9 +288,14 @@ def summary_report(summary: FuseSummary):
         ["proposals in", summary.proposals],
         ["kept (thing segments)", summary.kept],
     ]
-    labels = {"score": "dropped: score < rho", "empty": "dropped: empty mask", "category": "dropped: category-aware check",
-              "overlap": "dropped: excessive-overlap check", "canvas": "dropped: canvas (overlap share) check",
-              "emptied": "removed: covered by later proposals"}
+    labels = {
+        "score": "dropped: score < rho",
+        "empty": "dropped: empty mask",
+        "category": "dropped: category-aware check",
+        "overlap": "dropped: excessive-overlap check",
+        "canvas": "dropped: canvas (overlap share) check",
+        "emptied": "removed: covered by later proposals",
+    }
     for k, v in summary.dropped.items():
         rows.append([labels.get(k, k), v])
     rows.append(["stuff segments", summary.stuff_segments])
@@ -281,10 +304,16 @@ def summary_report(summary: FuseSummary):
     t = Table("fuse", ["quantity", "value"], rows, title=f"rapkit fuse -> {summary.output}", decimals=2)
     ms = summary.stage_ms_per_image()
     total = ms["total"]
-    stage_rows: list[list[Any]] = [[STAGE_LABELS[k], round(ms[k], 3), round(100.0 * ms[k] / total, 1) if total else 0.0]
-                                   for k in STAGES]
+    stage_rows: list[list[Any]] = [
+        [STAGE_LABELS[k], round(ms[k], 3), round(100.0 * ms[k] / total, 1) if total else 0.0] for k in STAGES
+    ]
     stage_rows.append(["total (per image, in the workers)", round(total, 3), 100.0 if total else 0.0])
     stage_rows.append(["wall (whole run / images)", round(ms["wall"], 3), None])
-    st = Table("fuse_stages", ["stage", "ms per image", "share (%)"], stage_rows,
-               title="time per stage (paper Table 5), summed over images and workers", decimals=3)
+    st = Table(
+        "fuse_stages",
+        ["stage", "ms per image", "share (%)"],
+        stage_rows,
+        title="time per stage (paper Table 5), summed over images and workers",
+        decimals=3,
+    )
     return Report("fuse", summary.to_dict(), [t, st])

@@ -90,10 +90,18 @@ def test_matching_prefers_the_best_overlapping_annotation():
     from rapkit.model.data import RelImage
 
     # instance 0 and 1 in a pair; annotation 2 (no relation) sits where the proposal is
-    img = RelImage(1, Path("x"), 100, 100, np.array([10, 11]), np.array([[0, 0, 50, 50], [50, 50, 100, 100]], np.float32),
-                   np.array([3, 4]), np.array([[0, 1]]),
-                   all_boxes=np.array([[0, 0, 50, 50], [50, 50, 100, 100], [0, 0, 40, 50]], np.float32),
-                   all_local=np.array([0, 1, -1]))
+    img = RelImage(
+        1,
+        Path("x"),
+        100,
+        100,
+        np.array([10, 11]),
+        np.array([[0, 0, 50, 50], [50, 50, 100, 100]], np.float32),
+        np.array([3, 4]),
+        np.array([[0, 1]]),
+        all_boxes=np.array([[0, 0, 50, 50], [50, 50, 100, 100], [0, 0, 40, 50]], np.float32),
+        all_local=np.array([0, 1, -1]),
+    )
     r = match_proposals(img, np.array([[0, 0, 41, 50], [0, 0, 49, 50], [52, 50, 100, 99]], np.float32), k=10, seed=0)
     # the first proposal matches annotation 2 best (no known pair): dropped; the others kept
     assert np.allclose(r.iou, [1.0, 1.0, 49 * 50 / 2500, 48 * 49 / 2500], atol=1e-6)
@@ -109,8 +117,12 @@ def test_pairs_are_exactly_the_relation_pairs_among_the_rois(matched):
     total = 0
     for img, r in zip(ds.images, rois):
         known = {(int(f), int(b)) for f, b in img.pairs}
-        want = {(i, j) for i in range(len(r.boxes)) for j in range(len(r.boxes))
-                if (int(r.instance[i]), int(r.instance[j])) in known}
+        want = {
+            (i, j)
+            for i in range(len(r.boxes))
+            for j in range(len(r.boxes))
+            if (int(r.instance[i]), int(r.instance[j])) in known
+        }
         got = [tuple(p) for p in r.pairs.tolist()]
         assert len(got) == len(set(got)) and set(got) == want
         total += len(got)
@@ -123,11 +135,17 @@ def test_proposals_are_deterministic(world, matched):
     coordinates may move in the last bits: they are compared loosely then.)"""
     ds, rois, _ = matched
     det = load_detector(world["checkpoint"], "resnet18_fpn", min_size=H, max_size=W)
-    again, none = compute_proposal_inputs(det, ds.images, K, 0, 0.5, torch.device("cpu"), with_inputs=False, detector_batch=3)
+    again, none = compute_proposal_inputs(
+        det, ds.images, K, 0, 0.5, torch.device("cpu"), with_inputs=False, detector_batch=3
+    )
     assert none is None
     for a, b in zip(rois, again):
-        assert np.array_equal(a.boxes, b.boxes) and np.array_equal(a.pairs, b.pairs) and np.array_equal(a.labels, b.labels)
-    single, _ = compute_proposal_inputs(det, ds.images, K, 0, 0.5, torch.device("cpu"), with_inputs=False, detector_batch=1)
+        assert (
+            np.array_equal(a.boxes, b.boxes) and np.array_equal(a.pairs, b.pairs) and np.array_equal(a.labels, b.labels)
+        )
+    single, _ = compute_proposal_inputs(
+        det, ds.images, K, 0, 0.5, torch.device("cpu"), with_inputs=False, detector_batch=1
+    )
     same_shape = [(a, b) for a, b in zip(rois, single) if a.boxes.shape == b.boxes.shape]
     assert len(same_shape) >= len(rois) - 1
     assert max(float(np.abs(a.boxes - b.boxes).max()) for a, b in same_shape) < 0.05
@@ -135,10 +153,27 @@ def test_proposals_are_deterministic(world, matched):
 
 def _cfg(world, out, **over):
     p = world["paths"]
-    kw = dict(checkpoint=str(world["checkpoint"]), arch="resnet18_fpn", images=str(p.images_dir), instances=str(p.instances),
-              relations=str(world["relations"]), output=str(out), min_size=H, max_size=W, iterations=3, batch_size=2,
-              optimizer="sgd", lr=0.002, eval_every=3, log_every=1, val_fraction=0.2, checkpoint_every=10,
-              rois="detector", rois_per_image=K, select="last")
+    kw = dict(
+        checkpoint=str(world["checkpoint"]),
+        arch="resnet18_fpn",
+        images=str(p.images_dir),
+        instances=str(p.instances),
+        relations=str(world["relations"]),
+        output=str(out),
+        min_size=H,
+        max_size=W,
+        iterations=3,
+        batch_size=2,
+        optimizer="sgd",
+        lr=0.002,
+        eval_every=3,
+        log_every=1,
+        val_fraction=0.2,
+        checkpoint_every=10,
+        rois="detector",
+        rois_per_image=K,
+        select="last",
+    )
     kw.update(over)
     return TrainConfig(**kw)
 
@@ -198,10 +233,39 @@ def test_cli_train_with_each_rois_value(world, tmp_path, capsys, monkeypatch, ro
     monkeypatch.setenv("RAPKIT_PROGRESS", "0")
     p = world["paths"]
     out = tmp_path / "head.pt"
-    args = ["train", "--detector", world["checkpoint"], "--arch", "resnet18_fpn", "--images", p.images_dir,
-            "--instances", p.instances, "--relations", world["relations"], "-o", out, "--min-size", H, "--max-size", W,
-            "--iterations", 2, "--batch-size", 2, "--eval-every", 1, "--rois", rois, "--rois-per-image", 8, "--draws", 2,
-            "--format", "json"]
+    args = [
+        "train",
+        "--detector",
+        world["checkpoint"],
+        "--arch",
+        "resnet18_fpn",
+        "--images",
+        p.images_dir,
+        "--instances",
+        p.instances,
+        "--relations",
+        world["relations"],
+        "-o",
+        out,
+        "--min-size",
+        H,
+        "--max-size",
+        W,
+        "--iterations",
+        2,
+        "--batch-size",
+        2,
+        "--eval-every",
+        1,
+        "--rois",
+        rois,
+        "--rois-per-image",
+        8,
+        "--draws",
+        2,
+        "--format",
+        "json",
+    ]
     with pytest.raises(SystemExit) as e:
         main([str(a) for a in args])
     cap = capsys.readouterr()

@@ -9,8 +9,26 @@ from rapkit.cli import cli
 
 def test_demo_runs_and_rap_beats_heuristic_on_things(tmp_path):
     out = tmp_path / "demo"
-    r = CliRunner().invoke(cli, ["demo", "-o", str(out), "-n", "16", "--height", "240", "--width", "320",
-                                 "--workers", "1", "--no-render", "--format", "json", "--quiet"])
+    r = CliRunner().invoke(
+        cli,
+        [
+            "demo",
+            "-o",
+            str(out),
+            "-n",
+            "16",
+            "--height",
+            "240",
+            "--width",
+            "320",
+            "--workers",
+            "1",
+            "--no-render",
+            "--format",
+            "json",
+            "--quiet",
+        ],
+    )
     assert r.exit_code == 0, r.output
     d = json.loads(r.output)
     assert d["kind"] == "demo"
@@ -32,8 +50,25 @@ def test_demo_runs_and_rap_beats_heuristic_on_things(tmp_path):
     for name in ("world", "relations.json", "fused_heuristic", "fused_rap", "ablation.csv", "sweep.csv"):
         assert (out / name).exists(), name
     # table output shows the paper-shaped tables with a reading under them
-    r2 = CliRunner().invoke(cli, ["demo", "-o", str(out), "-n", "8", "--height", "160", "--width", "200",
-                                  "--workers", "1", "--no-render", "--force", "--quiet"])
+    r2 = CliRunner().invoke(
+        cli,
+        [
+            "demo",
+            "-o",
+            str(out),
+            "-n",
+            "8",
+            "--height",
+            "160",
+            "--width",
+            "200",
+            "--workers",
+            "1",
+            "--no-render",
+            "--force",
+            "--quiet",
+        ],
+    )
     assert r2.exit_code == 0, r2.output
     for title in ("Table 1", "Table 2", "Table 3", "Table 4", "PQ: RAP"):
         assert title in r2.output
