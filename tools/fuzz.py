@@ -1,6 +1,6 @@
 """A longer fuzz run than CI's, for releases: random (not derandomized) mutations of every input
 kind fed to ``extract-relations``, ``fuse``, ``evaluate`` (PQ and relation accuracy) and
-``check`` (the cases of ``tests/test_fuzz.py``), under a memory limit so that an input that
+``check`` (the cases of ``tests/cli/test_fuzz.py``), under a memory limit so that an input that
 makes rapkit allocate without bound fails the case instead of the machine.
 
     python tools/fuzz.py                       # 2000 cases per command, 8 GiB address space
@@ -9,7 +9,7 @@ makes rapkit allocate without bound fails the case instead of the machine.
 
 Exit status: pytest's (0 = every case ended with exit 0 or 3, no traceback, nothing left
 behind). A failure prints hypothesis's minimal example and a ``@reproduce_failure`` line;
-turn each bug found into a fixed case in ``REGRESSIONS`` of ``tests/test_fuzz.py``.
+turn each bug found into a fixed case in ``REGRESSIONS`` of ``tests/cli/test_fuzz.py``.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ and ``check``. Every run must end with exit 0 or 3, never print a traceback, and
 partial output or a temporary behind.
 
 CI runs a fixed (derandomized) sequence, 120 cases per command, about a minute in all. Longer runs, random each time:
-``RAPKIT_FUZZ_EXAMPLES=2000 RAPKIT_FUZZ_RANDOM=1 pytest tests/test_fuzz.py`` or
+``RAPKIT_FUZZ_EXAMPLES=2000 RAPKIT_FUZZ_RANDOM=1 pytest tests/cli/test_fuzz.py`` or
 ``python tools/fuzz.py`` (see its ``--help``).
 """
 
@@ -46,7 +46,7 @@ FUZZ = settings(
 
 @pytest.fixture(scope="module", autouse=True)
 def _no_fsync():
-    """Throwaway outputs: skip fsync (atomicity is what is checked; tests/test_atomic_* cover
+    """Throwaway outputs: skip fsync (atomicity is what is checked; tests/io/test_atomic_* cover
     durability), so a busy disk cannot stretch the run."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("RAPKIT_FSYNC", "0")

@@ -82,5 +82,6 @@ def test_demo_refuses_existing_output(tmp_path):
     out = tmp_path / "demo"
     out.mkdir()
     r = CliRunner().invoke(cli, ["demo", "-o", str(out), "-n", "4"])
-    assert r.exit_code != 0
+    assert r.exit_code == 2, r.output  # a usage/config error: the output exists and --force was not given
+    assert "exists" in r.output and "--force" in r.output
     assert list(out.iterdir()) == []
