@@ -75,16 +75,26 @@ FILES = {
 #: (pattern, replacement, why): the only edits made to a documented command
 SUBSTITUTIONS = [
     (r"--iterations \d+", f"--iterations {ITERATIONS}", "short training"),
-    (r"\brapkit train\b", f"rapkit train --arch resnet18_fpn --min-size {WORLD['height']} "
-     f"--max-size {WORLD['width']} --batch-size 2 --iterations {ITERATIONS}",
-     "the test checkpoint's layout, the world's size, a short training (the block's own options win)"),
+    (
+        r"\brapkit train\b",
+        f"rapkit train --arch resnet18_fpn --min-size {WORLD['height']} "
+        f"--max-size {WORLD['width']} --batch-size 2 --iterations {ITERATIONS}",
+        "the test checkpoint's layout, the world's size, a short training (the block's own options win)",
+    ),
 ]
 
 #: environment of examples/*.sh (their paths and sizes come from variables)
 SCRIPT_ENV = {
-    "COCO": "coco", "VAL_DETECTIONS": "detections_val2017.json", "VAL_SEMANTIC": "semantic_val2017",
-    "DETECTOR": "model.pth", "ARCH": "resnet18_fpn", "MIN_SIZE": str(WORLD["height"]),
-    "MAX_SIZE": str(WORLD["width"]), "ITERATIONS": ITERATIONS, "BATCH_SIZE": "2", "STUFF_AREA": "64",
+    "COCO": "coco",
+    "VAL_DETECTIONS": "detections_val2017.json",
+    "VAL_SEMANTIC": "semantic_val2017",
+    "DETECTOR": "model.pth",
+    "ARCH": "resnet18_fpn",
+    "MIN_SIZE": str(WORLD["height"]),
+    "MAX_SIZE": str(WORLD["width"]),
+    "ITERATIONS": ITERATIONS,
+    "BATCH_SIZE": "2",
+    "STUFF_AREA": "64",
     "PICTURES": "2",
 }
 
@@ -166,15 +176,18 @@ def substitute(script: str) -> str:
 
 def test_extraction_rules(tmp_path):
     md = tmp_path / "x.md"
-    md.write_text("a\n```\nrapkit a\n```\n```python\nx = 1\n```\n```text\nout\n```\n````bash\n# not run: slow\n"
-                  "rapkit b\n````\n```console\n$ rapkit c \\\n    --d\noutput line\n$ rapkit e\n```\n")
+    md.write_text(
+        "a\n```\nrapkit a\n```\n```python\nx = 1\n```\n```text\nout\n```\n````bash\n# not run: slow\n"
+        "rapkit b\n````\n```console\n$ rapkit c \\\n    --d\noutput line\n$ rapkit e\n```\n"
+    )
     got = shell_blocks(md)
     assert [(b.line, b.fence) for b in got] == [(2, ""), (11, "bash"), (15, "console")]
     assert got[1].excluded == "slow" and got[0].excluded is None
     assert got[2].script == "rapkit c \\\n    --d\nrapkit e\n"
     assert substitute("rapkit train --iterations 5000 -o h.pt") == (
         f"rapkit train --arch resnet18_fpn --min-size 100 --max-size 140 --batch-size 2 --iterations {ITERATIONS} "
-        f"--iterations {ITERATIONS} -o h.pt")
+        f"--iterations {ITERATIONS} -o h.pt"
+    )
 
 
 def test_shell_blocks_are_well_formed():
@@ -224,10 +237,19 @@ def _env() -> dict[str, str]:
 
 
 def _run(script: str, cwd: Path, where: str, env: dict[str, str] | None = None, args=("-c",)) -> str:
-    r = subprocess.run(["bash", "-euo", "pipefail", *args, script] if args else ["bash", script], cwd=cwd,
-                       env=env or _env(), capture_output=True, text=True, timeout=900, check=False)
-    assert r.returncode == 0, (f"documented command failed (exit {r.returncode}) at {where}:\n{script}"
-                               f"\n--- stdout:\n{r.stdout[-2000:]}\n--- stderr:\n{r.stderr[-3000:]}")
+    r = subprocess.run(
+        ["bash", "-euo", "pipefail", *args, script] if args else ["bash", script],
+        cwd=cwd,
+        env=env or _env(),
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert r.returncode == 0, (
+        f"documented command failed (exit {r.returncode}) at {where}:\n{script}"
+        f"\n--- stdout:\n{r.stdout[-2000:]}\n--- stderr:\n{r.stderr[-3000:]}"
+    )
     return r.stderr
 
 
