@@ -88,6 +88,14 @@ def encode_png(rgb: np.ndarray, compress_level: int = 1) -> bytes:
     return buf.getvalue()
 
 
+def picture_folder(path: str | os.PathLike) -> Path:
+    """Create the folder that holds several ``rapkit show`` outputs (e.g. the demo's
+    ``pictures/``; plain mkdir: call it inside an atomic output folder)."""
+    p = Path(path)
+    p.mkdir(parents=True, exist_ok=True)
+    return p
+
+
 def write_png(path: str | os.PathLike, rgb: np.ndarray) -> Path:
     """Write a picture as an RGB PNG at ``path`` (plain write: call it inside an atomic
     output folder, see :func:`rapkit.io._atomic.atomic_path`)."""

@@ -54,6 +54,7 @@ class DemoResult:
     rap_params: FusionParams = RAP
     ablation: Any = None
     sweep: Any = None
+    pictures: dict[str, list[str]] = field(default_factory=dict)
     seconds: float = 0.0
 
 
@@ -90,7 +91,7 @@ def run_demo(
     def step(name: str, what: str, t0: float) -> None:
         dt = time.perf_counter() - t0
         steps.append((name, what, dt))
-        say(f"[{len(steps)}/7] {name}: {what} ({dt:.1f} s)")
+        say(f"[{len(steps)}/8] {name}: {what} ({dt:.1f} s)")
 
     with atomic_path(out, force, directory=True) as tmp:
         t0 = time.perf_counter()
@@ -181,10 +182,50 @@ def run_demo(
         res.ablation = abl
         step("ablation", "3 RAP rows + the heuristic baseline -> ablation.csv", t0)
 
+        t0 = time.perf_counter()
+        res.pictures = _pictures(tmp, world, workers, n=min(3, images))
+        step("pictures", f"{sum(len(v) for v in res.pictures.values())} PNGs -> pictures/", t0)
+
     res.steps = steps
     res.seconds = time.perf_counter() - t_start
     res.report = demo_report(res, evals, racc, rel.totals)
     return res
+
+
+def _pictures(tmp: Path, world: Any, workers: int, n: int) -> dict[str, list[str]]:
+    """``pictures/overlay`` (RAP's result on the first ``n`` images), ``pictures/compare``
+    (heuristic vs RAP against the GT on the ``n`` images where their PQ differs most) and
+    ``pictures/relations`` (the GT relations, coloured by the simulated relation values)."""
+    from ..io.pictures import picture_folder
+    from .show import show_compare, show_overlay, show_relations
+
+    pics = picture_folder(tmp / "pictures")
+    images = world.images_dir if Path(world.images_dir).is_dir() else None
+    made = {
+        "overlay": show_overlay(
+            tmp / "fused_rap" / "panoptic.json", pics / "overlay", images_dir=images, first=n, workers=workers
+        ),
+        "compare": show_compare(
+            tmp / "fused_heuristic" / "panoptic.json",
+            tmp / "fused_rap" / "panoptic.json",
+            pics / "compare",
+            gt_path=world.panoptic,
+            labels=("heuristic", "rap"),
+            images_dir=images,
+            top=n,
+            workers=workers,
+        ),
+        "relations": show_relations(
+            tmp / "relations.json",
+            world.instances,
+            pics / "relations",
+            images_dir=images,
+            proposals_path=world.proposals,
+            first=n,
+            workers=workers,
+        ),
+    }
+    return {kind: [f"pictures/{kind}/{Path(p['path']).name}" for p in r.pictures] for kind, r in made.items()}
 
 
 def _rows_json(df: Any) -> list[dict[str, Any]]:
@@ -309,9 +350,12 @@ def demo_report(res: DemoResult, evals: dict[str, Any], racc: dict[str, Any], re
         f"{pct(racc['fusion_score_order_accuracy']):.1f}%."
     )
     notes.append(
-        f"Everything is in {res.out}: world/, relations.json, fused_heuristic/, fused_rap/, ablation.csv, "
+        f"Everything is in {res.out}: world/, relations.json, fused_heuristic/, fused_rap/, pictures/, ablation.csv, "
         f"sweep.csv (metrics in %; {res.seconds:.1f} s in all)."
     )
+    for kind, names in res.pictures.items():
+        if names:
+            notes.append(f"Pictures ({kind}): " + ", ".join(str(res.out / n) for n in names))
     notes.append(
         "next: the same on your own data (COCO panoptic GT, your detector's proposals with relation "
         "values from rapkit predict, semantic label maps):"
@@ -329,6 +373,7 @@ def demo_report(res: DemoResult, evals: dict[str, Any], racc: dict[str, Any], re
         "relation_accuracy": racc,
         "ablation": _rows_json(res.ablation.table),
         "sweep": _rows_json(res.sweep.table),
+        "pictures": res.pictures,
         "next": NEXT_STEPS,
     }
     return Report("demo", data, tables, notes)

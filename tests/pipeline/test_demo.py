@@ -38,6 +38,12 @@ def test_demo_runs_and_rap_beats_heuristic_on_things(tmp_path):
     assert [row["row"] for row in d["ablation"]] == ["baseline", "RA", "RA+CA", "RA+CA+EO"]
     base = d["ablation"][0]
     assert (base["strategy"], base["rho"], base["tau"], base["gamma"]) == ("heuristic", 0.5, 0.5, None)
+    # pictures: 3 overlays, the 3 images where heuristic and RAP differ most, 3 relation pictures
+    assert {k: len(v) for k, v in d["pictures"].items()} == {"overlay": 3, "compare": 3, "relations": 3}
+    for names in d["pictures"].values():
+        for name in names:
+            png = (out / name).read_bytes()
+            assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 1000, name
     assert len(d["sweep"]) == 9 and d["sweep"][0]["gamma"] is None
     # the sweep's best setting is the RAP of the comparison and the ablation, with the same numbers
     best = max(d["sweep"][1:], key=lambda r: r["PQ"])
