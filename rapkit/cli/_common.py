@@ -158,6 +158,9 @@ class JsonPath(click.Path):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, (str, os.PathLike)) and os.path.isdir(value):
             where = f"; a folder goes to {self.folder_option}" if self.folder_option else ""
+            inside = os.path.join(os.fspath(value), "panoptic.json")
+            if os.path.isfile(inside):  # e.g. the output folder of rapkit fuse
+                where += f"; did you mean {inside}?"
             self.fail(f"{os.fspath(value)!r} is a folder, not a JSON file{where}", param, ctx)
         return super().convert(value, param, ctx)
 

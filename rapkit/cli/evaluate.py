@@ -11,6 +11,7 @@ from __future__ import annotations
 import click
 
 from ._common import (
+    JsonPath,
     emit,
     float_list,
     force_option,
@@ -68,7 +69,7 @@ def _threshold(name: str, what: str, default: str) -> click.Option:
 @click.option(
     "--gt",
     "gt_path",
-    type=click.Path(dir_okay=False),
+    type=JsonPath("--gt-dir"),
     default=None,
     help="[PQ, sweep, ablation] GT COCO panoptic JSON (its 'categories' decide the classes and things/stuff).",
 )
@@ -82,7 +83,7 @@ def _threshold(name: str, what: str, default: str) -> click.Option:
     "--pred",
     "pred_paths",
     cls=_PredOption,
-    type=click.Path(dir_okay=False),
+    type=JsonPath("--pred-dir"),
     multiple=True,
     help=f"{PQ} Predicted COCO panoptic JSON, e.g. the panoptic.json written by rapkit fuse "
     "(--sweep and --ablation fuse --proposals instead). Twice (--pred A --pred B) with --per-image: "
@@ -123,14 +124,14 @@ def _threshold(name: str, what: str, default: str) -> click.Option:
 @click.option(
     "--relations",
     "relations_path",
-    type=click.Path(dir_okay=False),
+    type=JsonPath(),
     default=None,
     help=f"{REL} Relations JSON (rapkit extract-relations): adds relation accuracy (paper Table 4).",
 )
 @click.option(
     "--proposals",
     "proposals_path",
-    type=click.Path(dir_okay=False),
+    type=JsonPath(),
     default=None,
     help="[relations, sweep, ablation] Proposals JSON (COCO results with 'relation'): scored for "
     "relation accuracy, or fused by --sweep/--ablation.",
@@ -138,7 +139,7 @@ def _threshold(name: str, what: str, default: str) -> click.Option:
 @click.option(
     "--instances",
     "instances_path",
-    type=click.Path(dir_okay=False),
+    type=JsonPath(),
     default=None,
     help=f"{REL} COCO instances JSON (the GT masks relation accuracy matches proposals to).",
 )

@@ -213,6 +213,9 @@ def test_default_tick_interval_is_about_ten_seconds(monkeypatch):
             "a folder goes to --panoptic-dir",
         ),
         (["check", "--gt", "{w}/panoptic"], "a folder goes to --gt-dir"),
+        (["evaluate", "--gt", "{w}/panoptic", "--pred", "{w}/panoptic.json"], "a folder goes to --gt-dir"),
+        (["evaluate", "--gt", "{w}/panoptic.json", "--pred", "{w}/panoptic"], "a folder goes to --pred-dir"),
+        (["evaluate", "--gt", "{w}/panoptic.json", "--pred", "{w}"], "did you mean {w}/panoptic.json?"),
         (
             [
                 "fuse",
@@ -233,7 +236,7 @@ def test_folder_where_a_json_is_expected_names_the_folder_option(cli, small_worl
     monkeypatch.chdir(tmp_path)
     code, out, err = cli(*[a.format(w=small_world.root) for a in args])
     assert code == 2
-    assert hint in err
+    assert hint.format(w=small_world.root) in err
 
 
 def test_check_prints_a_one_line_verdict(cli, small_world, tmp_path):
