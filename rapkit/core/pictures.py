@@ -969,13 +969,19 @@ def ablation_figure(df: Any, *, metrics: Sequence[str] = ("PQ", "PQ_th", "PQ_st"
 
 def gap_matrix(df: Any, value: str | None = None) -> tuple[Any, str]:
     """The per-category table as a matrix: long form (columns ``front``, ``back`` and a
-    numeric value column: ``value`` or the first other numeric column) pivoted to rows =
+    numeric value column: ``mean_gap`` as ``rapkit evaluate --by-category`` writes it, else
+    ``value``, else the first other numeric column that is not an id) pivoted to rows =
     front category, columns = back category; or a wide table (first column = row labels,
     the other numeric columns = column labels) as it is. Returns ``(matrix, value name)``."""
     cols = [str(c) for c in df.columns]
     if "front" in cols and "back" in cols:
         if value is None:
-            nums = [c for c in df.columns if c not in ("front", "back") and df[c].dtype.kind in "fiu"]
+            preferred = [c for c in ("mean_gap", "value") if c in cols]
+            nums = preferred or [
+                c
+                for c in df.columns
+                if c not in ("front", "back") and not str(c).endswith("_id") and df[c].dtype.kind in "fiu"
+            ]
             if not nums:
                 raise InputError("relation-gap table has no numeric value column")
             value = str(nums[0])
@@ -995,7 +1001,8 @@ def gap_figure(df: Any, *, value: str | None = None, unit: str | None = None) ->
     """The per-category relation gap (paper Fig. 3) as a heatmap (see :func:`gap_matrix`)."""
     mat, name = gap_matrix(df, value)
     vals = mat.values.astype(np.float64)
-    pct = unit == "percent" or (unit is None and np.nanmax(np.abs(vals), initial=0.0) > 1.5)
+    # the gap v_back - v_front is in relation-value units, never a percentage
+    pct = name != "mean_gap" and (unit == "percent" or (unit is None and np.nanmax(np.abs(vals), initial=0.0) > 1.5))
     n_r, n_c = mat.shape
     fig = _figure(min(2.5 + 0.45 * n_c, 24), min(2.0 + 0.4 * n_r, 24))
     ax = fig.subplots()

@@ -240,3 +240,26 @@ def test_text_coverage_is_legible_size():
     a = P.text_coverage("person 1")
     assert 6 <= a.shape[0] <= 14 and a.shape[1] > 30 and a.max() == 255
     assert math.isclose(P.text_coverage("x").shape[0], P.text_coverage("x").shape[0])
+
+
+def test_gap_matrix_reads_the_by_category_table_of_evaluate():
+    """The columns `rapkit evaluate --by-category -o` writes: the heatmap shows mean_gap,
+    never an id column, and the gap is not labelled as a percentage."""
+    import pandas as pd
+
+    from rapkit.core.pictures import gap_matrix
+
+    df = pd.DataFrame(
+        {
+            "front": ["dog", "cup"],
+            "back": ["table", "table"],
+            "front_id": [18, 47],
+            "back_id": [67, 67],
+            "mean_gap": [2.5, -0.5],
+            "accuracy": [100.0, 40.0],
+            "pairs": [4, 5],
+        }
+    )
+    mat, name = gap_matrix(df)
+    assert name == "mean_gap"
+    assert mat.loc["dog", "table"] == 2.5 and mat.loc["cup", "table"] == -0.5
