@@ -20,34 +20,54 @@ def encode(m: np.ndarray) -> bytes:
     return cm.encode(np.asfortranarray(m.astype(np.uint8)))["counts"]
 
 
+def pixel_bytes(draw, h: int, w: int, per_pixel: int = 1) -> np.ndarray:
+    """``per_pixel`` hypothesis-drawn bytes for every pixel, as an (h, w, per_pixel) uint8 array
+    (one draw, so that large images stay within hypothesis's budget; shrinks towards zeros)."""
+    raw = draw(st.binary(min_size=h * w * per_pixel, max_size=h * w * per_pixel))
+    return np.frombuffer(raw, np.uint8).reshape(h, w, per_pixel)
+
+
+def pixel_ids(draw, h: int, w: int) -> np.ndarray:
+    """Any (h, w) map of 24-bit ids."""
+    b = pixel_bytes(draw, h, w, 3).astype(np.uint32)
+    return b[..., 0] | b[..., 1] << 8 | b[..., 2] << 16
+
+
+def sparse_bits(draw, h: int, w: int, planes: int) -> np.ndarray:
+    """Any (h, w) boolean mask, each pixel True with chance 2**-planes (the AND of ``planes``
+    drawn bit planes); shrinks towards all False."""
+    size = h * w
+    raw = draw(st.binary(min_size=planes * -(-size // 8), max_size=planes * -(-size // 8)))
+    bits = np.unpackbits(np.frombuffer(raw, np.uint8)).reshape(planes, -1)[:, :size]
+    return bits.all(axis=0).reshape(h, w)
+
+
+ATTRIBUTES = list(itertools.product([0.3, 0.5, 0.6, 0.8, 1.0], [0.0, 1.0, 2.0, 3.0], [1, 2, 3]))
+KINDS = st.sampled_from(["empty", "rectangle", "ragged", "near-duplicate"])
+
+
 @st.composite
 def scenes(draw, max_n: int = 10):
     h = draw(st.integers(1, 18))
     w = draw(st.integers(1, 18))
     n = draw(st.integers(0, max_n))
-    seed = draw(st.integers(0, 2**31 - 1))
-    rng = np.random.default_rng(seed)
     masks = []
-    for _ in range(n):
-        kind = rng.integers(0, 4)
+    rects = st.tuples(st.integers(0, h - 1), st.integers(0, w - 1), st.integers(1, h), st.integers(1, w))
+    for kind in draw(st.lists(KINDS, min_size=n, max_size=n)):
         m = np.zeros((h, w), bool)
-        if kind == 0:  # empty
-            pass
-        elif kind == 1:  # rectangle
-            y0, x0 = rng.integers(0, h), rng.integers(0, w)
-            m[y0 : y0 + rng.integers(1, h + 1), x0 : x0 + rng.integers(1, w + 1)] = True
-        elif kind == 2:  # ragged blob
-            y0, x0 = rng.integers(0, h), rng.integers(0, w)
-            m[y0 : y0 + rng.integers(1, h + 1), x0 : x0 + rng.integers(1, w + 1)] = True
-            m &= rng.random((h, w)) < 0.7
-        else:  # near-duplicate of an earlier mask
-            if masks:
-                m = masks[rng.integers(0, len(masks))].copy()
-                m ^= rng.random((h, w)) < 0.1
+        if kind in ("rectangle", "ragged"):
+            y0, x0, dy, dx = draw(rects)
+            m[y0 : y0 + dy, x0 : x0 + dx] = True
+            if kind == "ragged":  # the rectangle with holes (about a quarter of it; any set of them)
+                m &= ~sparse_bits(draw, h, w, 2)
+        elif kind == "near-duplicate" and masks:  # an earlier mask with pixels flipped (about 1 in 8)
+            m = masks[draw(st.integers(0, len(masks) - 1))] ^ sparse_bits(draw, h, w, 3)
         masks.append(m)
-    scores = rng.choice([0.3, 0.5, 0.6, 0.8, 1.0], size=n)  # ties on purpose
-    rels = rng.choice([0.0, 1.0, 2.0, 3.0], size=n).astype(np.float64)  # ties on purpose
-    labels = rng.integers(1, 4, size=n).astype(np.int64)
+    # score, relation, label of each: ties on purpose
+    attrs = draw(st.lists(st.sampled_from(ATTRIBUTES), min_size=n, max_size=n))
+    scores = np.array([a[0] for a in attrs], np.float64).reshape(n)
+    rels = np.array([a[1] for a in attrs], np.float64).reshape(n)
+    labels = np.array([a[2] for a in attrs], np.int64).reshape(n)
     return h, w, masks, scores, rels, labels
 
 
@@ -121,17 +141,27 @@ def test_pairwise_overlaps_match_twin(scene):
     assert np.array_equal(got, ref.ref_pairwise_overlaps(boxes, offs, flat))
 
 
-@SETTINGS
-@given(st.integers(1, 20), st.integers(1, 20), st.integers(0, 2**31 - 1), st.integers(0, 40), st.booleans())
-def test_compose_matches_twin(h, w, seed, stuff_area, with_sem):
-    rng = np.random.default_rng(seed)
+@st.composite
+def compose_inputs(draw):
+    h, w = draw(st.integers(1, 20)), draw(st.integers(1, 20))
     n = 5
-    canvas = np.where(rng.random((h, w)) < 0.4, rng.integers(1, n + 1, (h, w)), 0).astype(np.int32)
-    sem = rng.choice(np.array([0, 5, 6, 7, 200, 255], np.uint8), size=(h, w)) if with_sem else None
+    raw = pixel_bytes(draw, h, w)[..., 0].astype(np.int32)
+    canvas = np.where(raw < 154, 0, 1 + raw % n).astype(np.int32)  # about 40% of the pixels in an instance
+    values = np.array([0, 5, 6, 7, 200, 255], np.uint8)
+    sem = values[pixel_bytes(draw, h, w)[..., 0] % values.size] if draw(st.booleans()) else None
+    kept = draw(st.lists(st.booleans(), min_size=n, max_size=n))
+    return canvas, sem, np.nonzero(kept)[0] + 1
+
+
+@SETTINGS
+@given(compose_inputs(), st.integers(0, 40))
+def test_compose_matches_twin(inputs, stuff_area):
+    canvas, sem, keep = inputs
+    h, w = canvas.shape
+    n = 5
     is_stuff = np.zeros(256, bool)
     is_stuff[[5, 7, 200]] = True
     lut = np.zeros(n + 1, np.uint32)
-    keep = np.nonzero(rng.random(n) < 0.7)[0] + 1
     lut[keep] = np.arange(1, keep.size + 1, dtype=np.uint32)
     got = fusion.compose(canvas, sem, is_stuff, stuff_area, lut, keep.size)
     want = ref.ref_compose(canvas, sem, is_stuff, stuff_area, lut, keep.size)
@@ -140,32 +170,44 @@ def test_compose_matches_twin(h, w, seed, stuff_area, with_sem):
     assert got[2].sum() == h * w
 
 
-@SETTINGS
-@given(st.integers(1, 12), st.integers(1, 12), st.integers(0, 2**31 - 1))
-def test_png_rows_match_twin(h, w, seed):
-    ids = np.random.default_rng(seed).integers(0, 1 << 24, (h, w)).astype(np.uint32)
+@st.composite
+def id_maps(draw):
+    h, w = draw(st.integers(1, 12)), draw(st.integers(1, 12))
+    ids = pixel_ids(draw, h, w)
     ids[h // 2 :] = ids[0]  # repeated rows
+    return ids
+
+
+@SETTINGS
+@given(id_maps())
+def test_png_rows_match_twin(ids):
     assert np.array_equal(png_encode.png_up_rows(ids), ref.ref_png_up_rows(ids))
 
 
+@st.composite
+def png_id_maps(draw):
+    h, w = draw(st.integers(1, 9)), draw(st.integers(1, 300))
+    kind = draw(st.sampled_from(["blocks", "few values", "noise", "long rows"]))
+    if kind == "blocks":  # like a panoptic map
+        ids = np.zeros((h, w), np.uint32)
+        for _ in range(draw(st.integers(0, 5))):
+            y, x = draw(st.integers(0, h - 1)), draw(st.integers(0, w - 1))
+            ids[y : y + draw(st.integers(1, h)), x : x + draw(st.integers(1, w))] = draw(st.integers(0, (1 << 24) - 1))
+    elif kind == "few values":  # short runs
+        ids = (pixel_bytes(draw, h, w)[..., 0] % 3).astype(np.uint32) * draw(st.integers(0, (1 << 22) - 1))
+    elif kind == "noise":
+        ids = pixel_ids(draw, h, w)
+    else:  # long constant rows (matches split at 258 bytes)
+        ids = np.full((h, w), draw(st.integers(0, (1 << 24) - 1)), np.uint32)
+        ids[h // 2 :, : w // 3] = 0
+    return ids
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.integers(1, 9), st.integers(1, 300), st.integers(0, 2**31 - 1), st.integers(0, 3))
-def test_png_idat_matches_twin_and_inflates_to_the_rows(h, w, seed, kind):
+@given(png_id_maps())
+def test_png_idat_matches_twin_and_inflates_to_the_rows(ids):
     import zlib
 
-    rng = np.random.default_rng(seed)
-    if kind == 0:  # blocks, like a panoptic map
-        ids = np.zeros((h, w), np.uint32)
-        for _ in range(int(rng.integers(0, 6))):
-            y, x = rng.integers(0, h), rng.integers(0, w)
-            ids[y : y + rng.integers(1, h + 1), x : x + rng.integers(1, w + 1)] = rng.integers(0, 1 << 24)
-    elif kind == 1:  # few values, short runs
-        ids = (rng.integers(0, 3, (h, w)) * rng.integers(0, 1 << 22)).astype(np.uint32)
-    elif kind == 2:  # noise
-        ids = rng.integers(0, 1 << 24, (h, w)).astype(np.uint32)
-    else:  # long constant rows (matches split at 258 bytes)
-        ids = np.full((h, w), rng.integers(0, 1 << 24), np.uint32)
-        ids[h // 2 :, : w // 3] = 0
     got = png_encode.png_idat(ids)
     assert zlib.decompress(got.tobytes()) == png_encode.png_up_rows(ids).tobytes()
     assert np.array_equal(got, ref.ref_png_idat(ids))
