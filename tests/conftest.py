@@ -194,6 +194,15 @@ def pq_kit() -> SimpleNamespace:
 
 
 @pytest.fixture(scope="session")
+def scene_kit() -> SimpleNamespace:
+    """The plain scene builders of tests/builders.py (``rect``, ``props``, ``inst``), for
+    tests that build their scenes inside the test."""
+    import builders
+
+    return SimpleNamespace(rect=builders.rect, props=builders.props, inst=builders.inst)
+
+
+@pytest.fixture(scope="session")
 def synth_world(tmp_path_factory):
     """``synth_world(n_images=5, height=100, width=140, seed=2, **config) -> WorldPaths``: a
     synthetic world written by the library (no JPEGs unless ``render_images=True``), made

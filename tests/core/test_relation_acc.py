@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from pycocotools import mask as cm
+from builders import inst, props, rect
 
 from rapkit.core.fusion import decode_scene
 from rapkit.core.relation_acc import (
@@ -16,31 +16,7 @@ from rapkit.core.relation_acc import (
     relation_accuracy_image,
     summarize,
 )
-from rapkit.types import FusionParams, InstanceMask, Proposals
-
-
-def rect(h, w, y0, y1, x0, x1):
-    m = np.zeros((h, w), bool)
-    m[y0:y1, x0:x1] = True
-    return m
-
-
-def props(masks, scores, labels, rels) -> Proposals:
-    h, w = masks[0].shape
-    rles = []
-    for m in masks:
-        r = cm.encode(np.asfortranarray(m.astype(np.uint8)))
-        rles.append({"size": [h, w], "counts": r["counts"].decode()})
-    return Proposals(1, h, w, np.asarray(scores, float), np.asarray(labels, np.int64), np.asarray(rels, float), rles)
-
-
-def inst(iid, cid, m, crowd=0):
-    ys, xs = np.nonzero(m)
-    y0, x0 = ys.min(), xs.min()
-    return InstanceMask(
-        iid, cid, crowd, int(x0), int(y0), np.ascontiguousarray(m[y0 : ys.max() + 1, x0 : xs.max() + 1])
-    )
-
+from rapkit.types import FusionParams
 
 H, W = 40, 60
 TABLE = rect(H, W, 10, 40, 0, 60)
