@@ -219,8 +219,13 @@ def _run(group: click.Group, args: list[str], prog_name: str, extra: dict) -> in
 def main(argv: list[str] | None = None) -> int:
     """Console entry point; exits with the documented exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if argv is None:  # a real process: the first run's numba compiles get one line on stderr
+        from ..kernels import _compile_notice
+
+        _compile_notice.arm()
     code = _run(cli, args, "rapkit", {})
     if argv is None:  # the process ends here (console script, python -m rapkit)
+        _compile_notice.report()
         _before_exit()
     sys.exit(code)
 

@@ -71,9 +71,14 @@ def _initial_atoms(keys):
 
 
 @njit(cache=True, nogil=True)
-def _grow_i32(a, fill):
-    b = np.full(2 * a.shape[0], fill, np.int32)
-    b[: a.shape[0]] = a
+def _grow_i32(a):
+    """``a`` at twice the length, the new half -1 (an element loop: a slice assignment would
+    compile numba's shape-mismatch error formatting, seconds of a cold start)."""
+    b = np.empty(2 * a.shape[0], np.int32)
+    for i in range(a.shape[0]):
+        b[i] = a[i]
+    for i in range(a.shape[0], b.shape[0]):
+        b[i] = -1
     return b
 
 
@@ -99,9 +104,9 @@ def _build_atoms(keys, height, boxes, offs, masks):
         # a mask creates at most one new atom per atom it touches: grow before the pixel loop
         need = n_atoms + min(np.int64(x1 - x0) * bh, np.int64(n_atoms))
         while need > base_of.shape[0]:
-            base_of = _grow_i32(base_of, -1)
-            remap = _grow_i32(remap, -1)
-            touched = _grow_i32(touched, 0)
+            base_of = _grow_i32(base_of)
+            remap = _grow_i32(remap)
+            touched = _grow_i32(touched)
         nt = 0
         prev_a = -1
         prev_r = -1
@@ -143,10 +148,11 @@ def _build_atoms(keys, height, boxes, offs, masks):
         if newid[a] >= 0:
             weight[newid[a]] = weight_all[a]
             base[newid[a]] = base_of[a]
-    # per-proposal atom lists (CSR, ascending atom id)
+    # per-proposal atom lists (CSR), first in pixel order, with how many proposals cover each atom
     ptr = np.zeros(n + 1, np.int64)
     idx = np.empty(max(16, 4 * m), np.int32)
     last = np.full(m, -1, np.int64)
+    deg = np.zeros(m + 1, np.int64)
     ni = 0
     for k in range(n):
         x0 = boxes[k, 0]
@@ -154,9 +160,8 @@ def _build_atoms(keys, height, boxes, offs, masks):
         y0 = boxes[k, 2]
         y1 = boxes[k, 3]
         bh = y1 - y0
-        start = ni
         while ni + min(np.int64(x1 - x0) * bh, np.int64(m)) > idx.shape[0]:
-            idx = _grow_i32(idx, 0)
+            idx = _grow_i32(idx)
         prev = -1
         for x in range(x0, x1):
             mrow = masks[offs[k] + (x - x0) * bh : offs[k] + (x - x0 + 1) * bh]
@@ -170,9 +175,27 @@ def _build_atoms(keys, height, boxes, offs, masks):
                     if last[a] != k:
                         last[a] = k
                         idx[ni] = a
+                        deg[a + 1] += 1
                         ni += 1
-        idx[start:ni] = np.sort(idx[start:ni])
         ptr[k + 1] = ni
+    # ascending atom ids per proposal: a counting sort through the atom -> proposals lists
+    # (linear, and no sort routine to compile)
+    for a in range(m):
+        deg[a + 1] += deg[a]
+    by_atom = np.empty(ni, np.int32)
+    for k in range(n):
+        for u in range(ptr[k], ptr[k + 1]):
+            a = idx[u]
+            by_atom[deg[a]] = k
+            deg[a] += 1
+    fill = ptr[:n].copy()
+    v = 0
+    for a in range(m):
+        for _ in range(v, deg[a]):
+            k = by_atom[v]
+            idx[fill[k]] = a
+            fill[k] += 1
+            v += 1
     return weight, base, base_keys, ptr, idx[:ni].copy()
 
 
@@ -373,24 +396,38 @@ def _pred_ids(owner, weight, atom_sem, lut, is_stuff, stuff_area, n_things):
 
 @njit(cache=True, nogil=True)
 def _pair_counts(gt, pred, weight):
-    """(gt, pred) pair pixel counts over atoms, sorted by ``gt * 2**24 + pred``."""
+    """(gt, pred) pair pixel counts over atoms, sorted by ``gt * 2**24 + pred``.
+
+    The distinct pairs (a few dozen per image) are kept sorted as they come: a binary search
+    per atom, an insertion per new pair (no sort routine to compile)."""
     m = gt.shape[0]
-    key = np.empty(m, np.uint64)
-    for a in range(m):
-        key[a] = (np.uint64(gt[a]) << np.uint64(24)) | np.uint64(pred[a])
-    order = np.argsort(key, kind="mergesort")
     out_k = np.empty(m, np.uint64)
     out_c = np.empty(m, np.int64)
     nk = 0
-    for q in range(m):
-        a = order[q]
-        k = key[a]
-        if nk > 0 and out_k[nk - 1] == k:
-            out_c[nk - 1] += weight[a]
+    last = 0
+    for a in range(m):
+        k = (np.uint64(gt[a]) << np.uint64(24)) | np.uint64(pred[a])
+        if nk > 0 and out_k[last] == k:  # runs of one pair
+            out_c[last] += weight[a]
+            continue
+        lo = 0
+        hi = nk
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if out_k[mid] < k:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo < nk and out_k[lo] == k:
+            out_c[lo] += weight[a]
         else:
-            out_k[nk] = k
-            out_c[nk] = weight[a]
+            for q in range(nk, lo, -1):
+                out_k[q] = out_k[q - 1]
+                out_c[q] = out_c[q - 1]
+            out_k[lo] = k
+            out_c[lo] = weight[a]
             nk += 1
+        last = lo
     return out_k[:nk].copy(), out_c[:nk].copy()
 
 
