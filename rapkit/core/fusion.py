@@ -32,7 +32,17 @@ from ..errors import InputError
 from ..kernels.status import KEPT, STATUS_NAMES, reported
 from ..types import Category, FusionParams, Proposals, Segment
 
-__all__ = ["STATUS_NAMES", "FusionResult", "Scene", "decode_scene", "fuse_image", "fuse_scene", "stuff_table"]
+__all__ = [
+    "STATUS_NAMES",
+    "FusionResult",
+    "RunScene",
+    "Scene",
+    "decode_run_scene",
+    "decode_scene",
+    "fuse_image",
+    "fuse_scene",
+    "stuff_table",
+]
 
 
 def _kernels():
@@ -84,6 +94,28 @@ class Scene:
         return out
 
 
+def _counts_of(proposals: Proposals) -> list:
+    counts = []
+    for k, r in enumerate(proposals.rles):
+        c = r.get("counts") if isinstance(r, dict) else None
+        if not isinstance(c, (str, bytes)):
+            raise InputError(f"proposal #{k}: segmentation must be a compressed RLE", image_id=proposals.image_id)
+        counts.append(c)
+    return counts
+
+
+def _raise_bad_rle(status: np.ndarray, proposals: Proposals) -> None:
+    bad = np.nonzero(status)[0]
+    if bad.size:
+        k = int(bad[0])
+        why = (
+            "malformed RLE counts"
+            if status[k] == 1
+            else f"RLE runs do not cover the {proposals.width}x{proposals.height} image"
+        )
+        raise InputError(f"proposal #{k}: {why}", image_id=proposals.image_id)
+
+
 def decode_scene(proposals: Proposals) -> Scene:
     """Decode an image's proposals (compressed RLE) into a reusable :class:`Scene`.
 
@@ -94,18 +126,8 @@ def decode_scene(proposals: Proposals) -> Scene:
     """
     _, rle = _kernels()
     h, w = int(proposals.height), int(proposals.width)
-    counts = []
-    for k, r in enumerate(proposals.rles):
-        c = r.get("counts") if isinstance(r, dict) else None
-        if not isinstance(c, (str, bytes)):
-            raise InputError(f"proposal #{k}: segmentation must be a compressed RLE", image_id=proposals.image_id)
-        counts.append(c)
-    boxes, areas, offs, flat, status = rle.decode_rles(counts, h, w)
-    bad = np.nonzero(status)[0]
-    if bad.size:
-        k = int(bad[0])
-        why = "malformed RLE counts" if status[k] == 1 else f"RLE runs do not cover the {w}x{h} image"
-        raise InputError(f"proposal #{k}: {why}", image_id=proposals.image_id)
+    boxes, areas, offs, flat, status = rle.decode_rles(_counts_of(proposals), h, w)
+    _raise_bad_rle(status, proposals)
     scores = np.ascontiguousarray(proposals.scores, dtype=np.float64)
     return Scene(
         image_id=int(proposals.image_id),
@@ -118,6 +140,71 @@ def decode_scene(proposals: Proposals) -> Scene:
         areas=areas,
         offsets=offs,
         masks=flat,
+        order=np.argsort(-scores, kind="stable").astype(np.int64),
+    )
+
+
+@dataclass
+class RunScene:
+    """One image's proposals as column runs (see :func:`rapkit.kernels.rle.decode_rle_runs`),
+    for one fusion at score threshold ``rho``: the masks of proposals below it are validated
+    but not kept. What ``rapkit fuse`` decodes; :class:`Scene` is the reusable form.
+    """
+
+    image_id: int
+    height: int
+    width: int
+    rho: float
+    scores: np.ndarray
+    labels: np.ndarray
+    relations: np.ndarray
+    boxes: np.ndarray
+    areas: np.ndarray
+    col_offsets: np.ndarray
+    col_ptr: np.ndarray
+    run_y0: np.ndarray
+    run_y1: np.ndarray
+    order: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.scores.shape[0])
+
+    def candidates(self, rho: float) -> np.ndarray:
+        """Proposal indices with score >= rho, in painting order (rho must not be below the decoded one)."""
+        if rho < self.rho:
+            raise ValueError(f"scene decoded for rho >= {self.rho}, asked for {rho}")
+        return np.ascontiguousarray(self.order[self.scores[self.order] >= rho])
+
+
+def decode_run_scene(proposals: Proposals, rho: float = 0.0) -> RunScene:
+    """Decode an image's proposals into column runs, keeping the masks of score >= ``rho``.
+
+    Every RLE is still checked (a malformed one is an error whatever its score).
+
+    >>> s = decode_run_scene(Proposals(1, 2, 2, np.array([0.9]), np.array([1]), np.array([0.5]),
+    ...                                [{"size": [2, 2], "counts": "04"}]))
+    >>> s.boxes.tolist(), s.areas.tolist(), s.run_y1.tolist()
+    ([[0, 2, 0, 2]], [4], [2, 2])
+    """
+    _, rle = _kernels()
+    h, w = int(proposals.height), int(proposals.width)
+    scores = np.ascontiguousarray(proposals.scores, dtype=np.float64)
+    boxes, areas, col_offs, col_ptr, y0, y1, status = rle.decode_rle_runs(_counts_of(proposals), h, w, scores >= rho)
+    _raise_bad_rle(status, proposals)
+    return RunScene(
+        image_id=int(proposals.image_id),
+        height=h,
+        width=w,
+        rho=float(rho),
+        scores=scores,
+        labels=np.ascontiguousarray(proposals.category_ids, dtype=np.int64),
+        relations=np.ascontiguousarray(proposals.relations, dtype=np.float64),
+        boxes=boxes,
+        areas=areas,
+        col_offsets=col_offs,
+        col_ptr=col_ptr,
+        run_y0=y0,
+        run_y1=y1,
         order=np.argsort(-scores, kind="stable").astype(np.int64),
     )
 
@@ -163,7 +250,7 @@ def stuff_table(categories: Mapping[int, Category] | Iterable[Category]) -> np.n
 
 
 def fuse_scene(
-    scene: Scene,
+    scene: Scene | RunScene,
     semantic: np.ndarray | None,
     params: FusionParams,
     categories: Mapping[int, Category] | Iterable[Category] | np.ndarray,
@@ -172,11 +259,12 @@ def fuse_scene(
     use_overlap_cache: bool = False,
     timings: dict[str, float] | None = None,
 ) -> FusionResult:
-    """Fuse a decoded scene: Algorithm 1 or the heuristic, then stuff.
+    """Fuse a decoded scene (box crops or column runs): Algorithm 1 or the heuristic, then stuff.
 
     ``semantic`` is an (H, W) uint8 label map (category ids; 0/255 void, thing ids ignored)
     or None. ``categories`` may also be a precomputed :func:`stuff_table`.
-    ``use_overlap_cache`` reuses :meth:`Scene.overlaps` (worth it across many settings).
+    ``use_overlap_cache`` reuses :meth:`Scene.overlaps` (worth it across many settings; a
+    :class:`RunScene` merges overlaps from its runs instead).
     ``timings``, when given, gets ``"fusion_kernel"`` added: the seconds spent in the
     instance kernel (Algorithm 1 / the heuristic); the rest of the call is stuff/compose.
 
@@ -194,25 +282,38 @@ def fuse_scene(
         k = int(order[np.isnan(scene.relations[order])][0])
         raise InputError(f"proposal #{k} has no relation value (needed by strategy rap)", image_id=scene.image_id)
     t_kernel = time.perf_counter() if timings is not None else 0.0
-    canvas, status, visible, events = fusion.fuse_instances(
-        scene.boxes,
-        scene.areas,
-        scene.offsets,
-        scene.masks,
-        scene.labels,
-        scene.relations,
-        order,
-        w,
-        h,
-        tau=params.tau,
-        gamma=params.gamma,
-        ra=ra,
-        ca=ca,
-        eo=eo,
-        reference=reference,
-        overlaps=scene.overlaps() if use_overlap_cache else None,
-        record_events=record_events,
-    )
+    kw = dict(tau=params.tau, gamma=params.gamma, ra=ra, ca=ca, eo=eo, reference=reference)
+    if isinstance(scene, RunScene):
+        canvas, status, visible, events = fusion.fuse_runs(
+            scene.boxes,
+            scene.areas,
+            scene.col_offsets,
+            scene.col_ptr,
+            scene.run_y0,
+            scene.run_y1,
+            scene.labels,
+            scene.relations,
+            order,
+            w,
+            h,
+            record_events=record_events,
+            **kw,
+        )
+    else:
+        canvas, status, visible, events = fusion.fuse_instances(
+            scene.boxes,
+            scene.areas,
+            scene.offsets,
+            scene.masks,
+            scene.labels,
+            scene.relations,
+            order,
+            w,
+            h,
+            overlaps=scene.overlaps() if use_overlap_cache else None,
+            record_events=record_events,
+            **kw,
+        )
     if timings is not None:
         timings["fusion_kernel"] = timings.get("fusion_kernel", 0.0) + (time.perf_counter() - t_kernel)
     status = reported(status)  # not a candidate: dropped by score

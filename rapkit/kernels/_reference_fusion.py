@@ -1,6 +1,8 @@
 """Plain-numpy twins of the RLE and fusion kernels (full-image masks, per-proposal loops).
 
-Same arguments and results as :mod:`rapkit.kernels.rle` and :mod:`rapkit.kernels.fusion`;
+Same arguments and results as :mod:`rapkit.kernels.rle` and :mod:`rapkit.kernels.fusion`
+(the run kernels, ``decode_rle_runs`` and ``fuse_runs``, have the same twins as the crop
+ones: the pixels their runs cover are the crops' pixels);
 they are the executable specification the kernels are tested against. The checks of
 Algorithm 1 are the functions of :mod:`rapkit.kernels.decisions`, the very ones the kernels
 compile. No numba here.
@@ -16,7 +18,9 @@ from .status import CANVAS, CATEGORY, EMPTY, KEPT, OVERLAP, UNSEEN
 __all__ = [
     "crops_from_full",
     "full_masks",
+    "full_masks_from_runs",
     "ref_compose",
+    "ref_decode_rle_runs",
     "ref_decode_rles",
     "ref_full_mask",
     "ref_fuse_instances",
@@ -99,6 +103,48 @@ def ref_decode_rles(counts_list: list, height: int, width: int):
                 status[k] = 1
     boxes, areas, offs, flat = crops_from_full(full, height, width)
     return boxes, areas, offs, flat, status
+
+
+def ref_decode_rle_runs(counts_list: list, height: int, width: int, need=None):
+    """Twin of :func:`rapkit.kernels.rle.decode_rle_runs` (maximal runs per column, as a
+    minimal RLE such as pycocotools writes gives them)."""
+    boxes, areas, _, _, status = ref_decode_rles(counts_list, height, width)
+    n = len(counts_list)
+    need = np.ones(n, bool) if need is None else np.asarray(need, bool)
+    col_offs = np.zeros(n + 1, np.int64)
+    ptr: list[int] = []
+    y0s: list[int] = []
+    y1s: list[int] = []
+    for k, c in enumerate(counts_list):
+        x0, x1 = int(boxes[k, 0]), int(boxes[k, 1])
+        if areas[k] == 0 or not need[k]:
+            col_offs[k + 1] = col_offs[k] + 1
+            ptr.append(len(y0s))
+            continue
+        m = ref_full_mask(c, height, width)
+        for x in range(x0, x1):
+            ptr.append(len(y0s))
+            col = np.concatenate([[False], m[:, x], [False]]).astype(np.int8)
+            d = np.diff(col)
+            y0s.extend(np.nonzero(d == 1)[0].tolist())
+            y1s.extend(np.nonzero(d == -1)[0].tolist())
+        ptr.append(len(y0s))
+        col_offs[k + 1] = col_offs[k] + (x1 - x0) + 1
+    as64 = lambda v: np.array(v, np.int64)  # noqa: E731
+    return boxes, areas, col_offs, as64(ptr), as64(y0s), as64(y1s), status
+
+
+def full_masks_from_runs(boxes, col_offsets, col_ptr, run_y0, run_y1, height: int, width: int) -> np.ndarray:
+    """Column runs -> (N, H, W) bool full-image masks."""
+    n = boxes.shape[0]
+    out = np.zeros((n, height, width), bool)
+    for k in range(n):
+        x0 = int(boxes[k, 0])
+        for x in range(x0, x0 + int(col_offsets[k + 1] - col_offsets[k]) - 1):
+            c = int(col_offsets[k]) + x - x0
+            for r in range(int(col_ptr[c]), int(col_ptr[c + 1])):
+                out[k, run_y0[r] : run_y1[r], x] = True
+    return out
 
 
 def full_masks(boxes, offsets, masks, height: int, width: int) -> np.ndarray:

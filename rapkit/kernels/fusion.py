@@ -23,7 +23,7 @@ from numba import njit
 from . import decisions_jit as decide
 from .status import CANVAS, CATEGORY, EMPTY, KEPT, OVERLAP, STATUS_NAMES, UNSEEN
 
-__all__ = ["STATUS_NAMES", "compose", "fuse_instances", "pairwise_overlaps"]
+__all__ = ["STATUS_NAMES", "compose", "fuse_instances", "fuse_runs", "pairwise_overlaps"]
 
 
 @njit(cache=True, nogil=True)
@@ -200,6 +200,189 @@ def _fuse(
 
 
 @njit(cache=True, nogil=True)
+def _run_overlap(boxes, col_offs, col_ptr, run_y0, run_y1, i, j):
+    """|I_i ∩ I_j| for two masks given as column runs: per shared column, a merge of the runs."""
+    ax0 = max(boxes[i, 0], boxes[j, 0])
+    ax1 = min(boxes[i, 1], boxes[j, 1])
+    if ax0 >= ax1 or max(boxes[i, 2], boxes[j, 2]) >= min(boxes[i, 3], boxes[j, 3]):
+        return 0
+    bi = col_offs[i] - boxes[i, 0]
+    bj = col_offs[j] - boxes[j, 0]
+    tot = 0
+    for x in range(ax0, ax1):
+        a = col_ptr[bi + x]
+        ae = col_ptr[bi + x + 1]
+        b = col_ptr[bj + x]
+        be = col_ptr[bj + x + 1]
+        while a < ae and b < be:
+            lo = max(run_y0[a], run_y0[b])
+            hi = min(run_y1[a], run_y1[b])
+            if hi > lo:
+                tot += hi - lo
+            if run_y1[a] < run_y1[b]:
+                a += 1
+            else:
+                b += 1
+    return tot
+
+
+@njit(cache=True, nogil=True)
+def _fuse_runs(
+    boxes,
+    areas,
+    col_offs,
+    col_ptr,
+    run_y0,
+    run_y1,
+    labels,
+    rel,
+    order,
+    width,
+    height,
+    tau,
+    gamma,
+    ra,
+    ca,
+    eo,
+    reference,
+    record_events,
+):
+    """:func:`_fuse` on column runs over an x-major canvas (W, H): every canvas column a mask
+    touches is contiguous, and the canvas is read in runs of equal values."""
+    n = boxes.shape[0]
+    canvas = np.zeros((width, height), np.int32)  # x-major: canvas[x] is column x
+    status = np.full(n, UNSEEN, np.int8)
+    visible = np.zeros(n, np.int64)
+    kept = np.empty(n, np.int64)
+    nk = 0
+    ev = np.empty((max(16, 4 * n), 2), np.int64)
+    ne = 0
+    for i in order:
+        area = areas[i]
+        if area == 0:
+            status[i] = EMPTY
+            continue
+        x0 = boxes[i, 0]
+        x1 = boxes[i, 1]
+        y0 = boxes[i, 2]
+        y1 = boxes[i, 3]
+        bi = col_offs[i] - x0
+        li = labels[i]
+        ri = rel[i]
+        n_same = 0
+        n_occ = 0
+        n_vis = 0
+        for x in range(x0, x1):
+            col = canvas[x]
+            for r in range(col_ptr[bi + x], col_ptr[bi + x + 1]):
+                t = run_y0[r]
+                e = run_y1[r]
+                while t < e:
+                    c = col[t]
+                    u = t + 1
+                    while u < e and col[u] == c:
+                        u += 1
+                    m = u - t
+                    if c == 0:
+                        n_vis += m
+                    else:
+                        n_occ += m
+                        if labels[c - 1] == li:
+                            n_same += m
+                        if decide.takes_over(rel[c - 1], ri):
+                            n_vis += m
+                    t = u
+        # category-aware check (lines 4-8)
+        if ca and decide.category_drop(n_same, area, tau, reference):
+            status[i] = CATEGORY
+            continue
+        # pairs met (lines 9-16): events and excessive-overlap check
+        drop_eo = False
+        for kk in range(nk):
+            if not record_events and (drop_eo or not eo):
+                break
+            j = kept[kk]
+            if boxes[j, 0] >= x1 or boxes[j, 1] <= x0 or boxes[j, 2] >= y1 or boxes[j, 3] <= y0:
+                continue
+            if not record_events:
+                # O_ij <= the boxes' intersection: skip pairs that cannot reach gamma
+                ibox = (min(x1, boxes[j, 1]) - max(x0, boxes[j, 0])) * (min(y1, boxes[j, 3]) - max(y0, boxes[j, 2]))
+                if not decide.overlap_may_be_excessive(ibox, area, areas[j], gamma, reference):
+                    continue
+            o = _run_overlap(boxes, col_offs, col_ptr, run_y0, run_y1, i, j)
+            if o == 0:
+                continue
+            if record_events:
+                if ne == ev.shape[0]:
+                    ev2 = np.empty((2 * ne, 2), np.int64)
+                    ev2[:ne] = ev[:ne]
+                    ev = ev2
+                ev[ne, 0] = i
+                ev[ne, 1] = j
+                ne += 1
+            if eo and not drop_eo:
+                if reference:  # against j's visible segment
+                    ov = 0
+                    if visible[j] > 0:
+                        lab_j = np.int32(j + 1)
+                        for x in range(x0, x1):
+                            col = canvas[x]
+                            for r in range(col_ptr[bi + x], col_ptr[bi + x + 1]):
+                                for t in range(run_y0[r], run_y1[r]):
+                                    if col[t] == lab_j:
+                                        ov += 1
+                    drop_eo = decide.excessive_overlap(ov, area, visible[j], gamma)
+                else:
+                    drop_eo = decide.excessive_overlap(o, area, areas[j], gamma)
+        # canvas check (lines 17-19); the heuristic's occupied share with ra off
+        drop_canvas = decide.canvas_drop(n_vis, area, tau) if ra else decide.occupancy_drop(n_occ, area, tau)
+        if drop_eo or drop_canvas:
+            status[i] = OVERLAP if drop_eo else CANVAS
+            continue
+        # paint C_i (lines 21-22), run by run of equal canvas values
+        lab = np.int32(i + 1)
+        vis_i = 0
+        for x in range(x0, x1):
+            col = canvas[x]
+            for r in range(col_ptr[bi + x], col_ptr[bi + x + 1]):
+                t = run_y0[r]
+                e = run_y1[r]
+                while t < e:
+                    c = col[t]
+                    u = t + 1
+                    while u < e and col[u] == c:
+                        u += 1
+                    if c == 0 or (ra and decide.takes_over(rel[c - 1], ri)):
+                        if c != 0:
+                            visible[c - 1] -= u - t
+                        vis_i += u - t
+                        col[t:u] = lab
+                    t = u
+        visible[i] = vis_i
+        status[i] = KEPT
+        kept[nk] = i
+        nk += 1
+    decide.mark_emptied(status, visible, kept, nk)
+    return _transpose(canvas), status, visible, ev[:ne].copy()
+
+
+@njit(cache=True, nogil=True)
+def _transpose(a):
+    """(W, H) -> (H, W) C-contiguous, in 32 x 32 tiles."""
+    nx, ny = a.shape
+    out = np.empty((ny, nx), a.dtype)
+    for xb in range(0, nx, 32):
+        xe = min(xb + 32, nx)
+        for yb in range(0, ny, 32):
+            ye = min(yb + 32, ny)
+            for y in range(yb, ye):
+                orow = out[y]
+                for x in range(xb, xe):
+                    orow[x] = a[x, y]
+    return out
+
+
+@njit(cache=True, nogil=True)
 def _compose(canvas, sem, has_sem, is_stuff, stuff_area, thing_lut, n_things):
     height, width = canvas.shape
     counts = np.zeros(256, np.int64)
@@ -356,6 +539,81 @@ def fuse_instances(
         bool(eo),
         bool(reference),
         overlaps,
+        bool(record_events),
+    )
+
+
+def fuse_runs(
+    boxes: np.ndarray,
+    areas: np.ndarray,
+    col_offsets: np.ndarray,
+    col_ptr: np.ndarray,
+    run_y0: np.ndarray,
+    run_y1: np.ndarray,
+    labels: np.ndarray,
+    relations: np.ndarray,
+    order: np.ndarray,
+    width: int,
+    height: int,
+    *,
+    tau: float,
+    gamma: float,
+    ra: bool,
+    ca: bool,
+    eo: bool,
+    reference: bool,
+    record_events: bool = False,
+):
+    """:func:`fuse_instances` on masks given as column runs (:func:`rapkit.kernels.rle.decode_rle_runs`).
+
+    Same decisions and results (canvas, status, visible, events); the work follows the runs
+    and the canvas pixels they cover, and pair overlaps are merged from the runs. Masks of
+    proposals not in ``order`` need no runs.
+
+    >>> z = np.zeros
+    >>> c, st, vis, ev = fuse_runs(z((0, 4), np.int64), z(0, np.int64), z(1, np.int64), z(0, np.int64),
+    ...     z(0, np.int64), z(0, np.int64), z(0, np.int64), z(0), z(0, np.int64), 3, 2, tau=.6, gamma=.5,
+    ...     ra=True, ca=True, eo=True, reference=False)
+    >>> c.shape
+    (2, 3)
+    """
+    n = boxes.shape[0]
+    _check("boxes", boxes, np.int64, 2)
+    for name, a in (("areas", areas), ("col_offsets", col_offsets), ("col_ptr", col_ptr)):
+        _check(name, a, np.int64, 1)
+    for name, a in (("run_y0", run_y0), ("run_y1", run_y1), ("labels", labels), ("order", order)):
+        _check(name, a, np.int64, 1)
+    _check("relations", relations, np.float64, 1)
+    if boxes.shape[1] != 4 or areas.shape[0] != n or labels.shape[0] != n or relations.shape[0] != n:
+        raise ValueError("boxes, areas, labels, relations must describe the same N proposals")
+    if col_offsets.shape[0] != n + 1 or (n and col_offsets[-1] > col_ptr.shape[0]):
+        raise ValueError("col_offsets must have N + 1 entries within col_ptr")
+    if run_y0.shape != run_y1.shape or (col_ptr.size and col_ptr.max() > run_y0.shape[0]):
+        raise ValueError("col_ptr must point into run_y0 / run_y1 of equal length")
+    if order.size and (order.min() < 0 or order.max() >= n):
+        raise ValueError("order holds an index outside [0, N)")
+    if order.size:
+        k = order[areas[order] > 0]
+        if np.any(col_offsets[k + 1] - col_offsets[k] != boxes[k, 1] - boxes[k, 0] + 1):
+            raise ValueError("a proposal in order has no runs for its box columns")
+    return _fuse_runs(
+        boxes,
+        areas,
+        col_offsets,
+        col_ptr,
+        run_y0,
+        run_y1,
+        labels,
+        relations,
+        order,
+        np.int64(width),
+        np.int64(height),
+        float(tau),
+        float(gamma),
+        bool(ra),
+        bool(ca),
+        bool(eo),
+        bool(reference),
         bool(record_events),
     )
 

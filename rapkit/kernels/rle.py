@@ -48,7 +48,8 @@ def _parse_counts(chars, start, stop, out, out_pos):
 
 
 @njit(cache=True, nogil=True)
-def _decode_batch(chars, char_offs, height, width):
+def _scan_rles(chars, char_offs, height, width):
+    """Parse every RLE of an image: (runs, run offsets, boxes, areas, status)."""
     n = char_offs.shape[0] - 1
     runs = np.empty(chars.shape[0] + 1, np.int64)
     run_offs = np.zeros(n + 1, np.int64)
@@ -111,6 +112,13 @@ def _decode_batch(chars, char_offs, height, width):
             boxes[k, 3] = y1 + 1
         areas[k] = area
         pos += m
+    return runs, run_offs, boxes, areas, status
+
+
+@njit(cache=True, nogil=True)
+def _decode_batch(chars, char_offs, height, width):
+    runs, run_offs, boxes, areas, status = _scan_rles(chars, char_offs, height, width)
+    n = boxes.shape[0]
     offs = np.zeros(n + 1, np.int64)
     for k in range(n):
         offs[k + 1] = offs[k] + (boxes[k, 1] - boxes[k, 0]) * (boxes[k, 3] - boxes[k, 2])
@@ -138,6 +146,56 @@ def _decode_batch(chars, char_offs, height, width):
                     p += stop
             s += c
     return boxes, areas, offs, flat, status
+
+
+@njit(cache=True, nogil=True)
+def _decode_runs(chars, char_offs, height, width, need):
+    runs, run_offs, boxes, areas, status = _scan_rles(chars, char_offs, height, width)
+    n = boxes.shape[0]
+    col_offs = np.zeros(n + 1, np.int64)
+    n_pieces = 0
+    for k in range(n):
+        bw = boxes[k, 1] - boxes[k, 0] if areas[k] > 0 and need[k] else 0
+        col_offs[k + 1] = col_offs[k] + bw + 1
+        if bw > 0:
+            s = np.int64(0)
+            for r in range(run_offs[k + 1] - run_offs[k]):
+                c = runs[run_offs[k] + r]
+                if r % 2 == 1 and c > 0:
+                    n_pieces += (s + c - 1) // height - s // height + 1
+                s += c
+    col_ptr = np.empty(col_offs[n], np.int64)
+    run_y0 = np.empty(n_pieces, np.int64)
+    run_y1 = np.empty(n_pieces, np.int64)
+    q = 0
+    for k in range(n):
+        base = col_offs[k]
+        bw = col_offs[k + 1] - base - 1
+        x0 = boxes[k, 0]
+        cx = x0  # the next column whose first piece is not yet set
+        if bw > 0:
+            s = np.int64(0)
+            for r in range(run_offs[k + 1] - run_offs[k]):
+                c = runs[run_offs[k] + r]
+                if r % 2 == 1 and c > 0:
+                    p = s
+                    e = s + c
+                    while p < e:
+                        x = p // height
+                        y = p - x * height
+                        stop = min(e - p, height - y)
+                        while cx <= x:
+                            col_ptr[base + cx - x0] = q
+                            cx += 1
+                        run_y0[q] = y
+                        run_y1[q] = y + stop
+                        q += 1
+                        p += stop
+                s += c
+        while cx <= x0 + bw:
+            col_ptr[base + cx - x0] = q
+            cx += 1
+    return boxes, areas, col_offs, col_ptr, run_y0, run_y1, status
 
 
 def _to_bytes(counts) -> bytes:
@@ -171,12 +229,50 @@ def decode_rles(counts_list: list, height: int, width: int):
     return decode_packed(chars, offs, height, width)
 
 
-def decode_packed(chars: np.ndarray, char_offsets: np.ndarray, height: int, width: int):
-    """:func:`decode_rles` on pre-packed counts (see :func:`pack_counts`)."""
+def decode_rle_runs(counts_list: list, height: int, width: int, need: np.ndarray | None = None):
+    """Decode compressed COCO RLE strings of one image into column runs (no pixels written).
+
+    Returns ``(boxes (N,4) int64 [x0, x1, y0, y1), areas (N,) int64, col_offsets (N+1,) int64,
+    col_ptr int64, run_y0 int64, run_y1 int64, status (N,) int64)``. Column ``x`` of mask
+    ``k`` (``x0 <= x < x1``) holds the pixels ``run_y0[r] <= y < run_y1[r]`` for
+    ``col_ptr[col_offsets[k] + x - x0] <= r < col_ptr[col_offsets[k] + x - x0 + 1]``, in
+    ascending ``y`` (pieces may touch: an RLE need not be minimal). Boxes, areas and status are
+    those of :func:`decode_rles`; masks that are empty, invalid or have ``need[k]`` False get no
+    runs (``col_offsets[k + 1] - col_offsets[k] == 1``).
+
+    >>> out = decode_rle_runs([b"13", b"04"], 2, 2)
+    >>> [a.tolist() for a in out[:2]], out[3].tolist(), out[4].tolist(), out[5].tolist()
+    ([[[0, 2, 0, 2], [0, 2, 0, 2]], [3, 4]], [0, 1, 2, 2, 3, 4], [1, 0, 0, 0], [2, 2, 2, 2])
+    """
+    chars, offs = pack_counts(counts_list)
+    return decode_packed_runs(chars, offs, height, width, need)
+
+
+def decode_packed_runs(
+    chars: np.ndarray, char_offsets: np.ndarray, height: int, width: int, need: np.ndarray | None = None
+):
+    """:func:`decode_rle_runs` on pre-packed counts (see :func:`pack_counts`)."""
+    _check_packed(chars, char_offsets, height, width)
+    n = char_offsets.shape[0] - 1
+    if need is None:
+        need = np.ones(n, np.bool_)
+    elif need.dtype != np.bool_ or need.shape != (n,):
+        raise ValueError(f"need must be a ({n},) bool array")
+    return _decode_runs(
+        chars, np.ascontiguousarray(char_offsets), np.int64(height), np.int64(width), np.ascontiguousarray(need)
+    )
+
+
+def _check_packed(chars: np.ndarray, char_offsets: np.ndarray, height: int, width: int) -> None:
     if chars.dtype != np.uint8 or chars.ndim != 1 or not chars.flags.c_contiguous:
         raise ValueError("chars must be a contiguous 1-D uint8 array")
     if char_offsets.dtype != np.int64 or char_offsets.ndim != 1 or char_offsets.shape[0] < 1:
         raise ValueError("char_offsets must be a 1-D int64 array with N + 1 entries")
     if height <= 0 or width <= 0:
         raise ValueError(f"image size must be positive, got {width}x{height}")
+
+
+def decode_packed(chars: np.ndarray, char_offsets: np.ndarray, height: int, width: int):
+    """:func:`decode_rles` on pre-packed counts (see :func:`pack_counts`)."""
+    _check_packed(chars, char_offsets, height, width)
     return _decode_batch(chars, np.ascontiguousarray(char_offsets), np.int64(height), np.int64(width))

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pycocotools import mask as cm
 
-from rapkit.core.fusion import decode_scene, fuse_image, fuse_scene, stuff_table
+from rapkit.core.fusion import decode_run_scene, decode_scene, fuse_image, fuse_scene, stuff_table
 from rapkit.errors import InputError
 from rapkit.io.panoptic import load_categories, read_id_map
 from rapkit.types import Category, FusionParams, Proposals
@@ -378,3 +378,48 @@ def test_rap_keeps_more_correctly_ordered_instances_than_the_heuristic():
         heu += correctly_ordered_instances(img, fuse_scene(scene, img.semantic, FusionParams.heuristic(), table))
     print("correctly ordered instances: rap", rap, "heuristic", heu)
     assert rap > heu * 1.05, (rap, heu)
+
+
+# --------------------------------------------------------------------------- column runs (what rapkit fuse decodes)
+
+
+def same_result(a, b) -> None:
+    assert np.array_equal(a.id_map, b.id_map)
+    assert [s.to_json() for s in a.segments] == [s.to_json() for s in b.segments]
+    for name in ("status", "segment_of", "events"):
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
+    assert (a.n_stuff, a.void_pixels) == (b.n_stuff, b.void_pixels)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    heuristic_scenes(),
+    st.sampled_from([0.0, 0.5, 0.7]),
+    st.sampled_from(["rap", "paper-reference", "heuristic"]),
+    st.booleans(),
+)
+def test_run_scene_fuses_like_the_crop_scene(scene, rho, kind, events):
+    p, sem = scene
+    p.relations = np.linspace(0.0, 2.0, len(p)) if len(p) else p.relations
+    params = {
+        "rap": FusionParams(rho=rho),
+        "paper-reference": FusionParams(rho=rho, variant="reference"),
+        "heuristic": FusionParams.heuristic(rho=rho),
+    }[kind]
+    want = fuse_scene(decode_scene(p), sem, params, CATS, record_events=events)
+    got = fuse_scene(decode_run_scene(p, rho), sem, params, CATS, record_events=events)
+    same_result(got, want)
+
+
+def test_run_scene_checks_every_rle_and_refuses_a_lower_rho():
+    m = rect(8, 8, 0, 4, 0, 4)
+    p = props([m, m], [0.9, 0.1], [1, 1], [0.5, 0.5], image_id=3)
+    p.rles[1] = {"size": [8, 8], "counts": "0"}  # below rho, still checked
+    with pytest.raises(InputError, match="proposal #1: RLE runs do not cover") as e:
+        decode_run_scene(p, 0.5)
+    assert e.value.image_id == 3
+    p.rles[1] = p.rles[0]
+    s = decode_run_scene(p, 0.5)
+    assert s.col_offsets.tolist() == [0, 5, 6]  # proposal 1 (below rho) has no runs
+    with pytest.raises(ValueError, match="rho"):
+        fuse_scene(s, None, FusionParams(rho=0.05), CATS)

@@ -128,6 +128,68 @@ def test_fuse_kernel_matches_twin(scene, flags, tau, gamma, cached, events):
         assert np.array_equal(quiet[0], got[0]) and np.array_equal(quiet[1], got[1]) and quiet[3].shape == (0, 2)
 
 
+def decode_runs(h, w, masks, need=None):
+    return rle.decode_rle_runs([encode(m) for m in masks], h, w, need)
+
+
+@SETTINGS
+@given(scenes(), st.data())
+def test_rle_runs_match_twin_and_the_masks(scene, data):
+    h, w, masks, *_ = scene
+    need = np.array(data.draw(st.lists(st.booleans(), min_size=len(masks), max_size=len(masks))), bool)
+    got = decode_runs(h, w, masks, need)
+    want = ref.ref_decode_rle_runs([encode(m) for m in masks], h, w, need)
+    for name, a, b in zip(["boxes", "areas", "col_offsets", "col_ptr", "run_y0", "run_y1", "status"], got, want):
+        assert np.array_equal(a, b), name
+    full = np.array(masks, bool).reshape(len(masks), h, w) & need[:, None, None]
+    assert np.array_equal(ref.full_masks_from_runs(*got[:1], *got[2:6], h, w), full)
+
+
+def test_rle_runs_of_non_minimal_and_bad_strings():
+    h, w = 300, 7
+    m = np.zeros((h, w), bool)
+    m[:, 2:5] = True  # runs spanning whole columns (multi-char counts)
+    m[5, 0] = True
+    # [1, 2, 0, 3, ...]: a zero-length gap splits one run of 5 into touching pieces of 2 and 3
+    split = cm.frPyObjects({"size": [h, w], "counts": [1, 2, 0, 3, h * w - 6]}, h, w)["counts"]
+    counts = [encode(m), encode(np.ones((h, w))), b"", b"0", b"@", split]
+    got = rle.decode_rle_runs(counts, h, w)
+    crops = rle.decode_rles(counts, h, w)
+    assert np.array_equal(got[0], crops[0]) and np.array_equal(got[1], crops[1]) and np.array_equal(got[6], crops[4])
+    full = ref.full_masks_from_runs(got[0], *got[2:6], h, w)
+    assert np.array_equal(full, ref.full_masks(crops[0], crops[2], crops[3], h, w))
+    assert got[6].tolist() == [0, 0, 2, 2, 1, 0]
+    c = got[2][5]
+    assert got[3][c + 1] - got[3][c] == 2  # the touching pieces stay two runs
+    with pytest.raises(ValueError, match="need"):
+        rle.decode_rle_runs(counts, h, w, np.ones(2, bool))
+
+
+@SETTINGS
+@given(
+    scenes(),
+    st.sampled_from(list(itertools.product([False, True], repeat=4))),
+    st.sampled_from([0.0, 0.3, 0.5, 0.6, 1.0]),
+    st.sampled_from([0.0, 0.3, 0.5, 0.6, 1.0]),
+    st.booleans(),
+)
+def test_fuse_runs_matches_twin(scene, flags, tau, gamma, events):
+    h, w, masks, scores, rels, labels = scene
+    boxes, areas, offs, flat, _ = decode(h, w, masks)
+    order = np.argsort(-scores, kind="stable").astype(np.int64)
+    order = np.ascontiguousarray(order[scores[order] >= 0.5])
+    need = np.zeros(len(masks), bool)
+    need[order] = True  # proposals below rho get no runs
+    runs = decode_runs(h, w, masks, need)
+    ra, ca, eo, reference = flags
+    kw = dict(tau=tau, gamma=gamma, ra=ra, ca=ca, eo=eo, reference=reference, record_events=events)
+    got = fusion.fuse_runs(*runs[:6], labels, rels, order, w, h, **kw)
+    want = ref.ref_fuse_instances(boxes, areas, offs, flat, labels, rels, order, w, h, **kw)
+    for name, a, b in zip(["canvas", "status", "visible", "events"], got, want):
+        assert np.array_equal(a, b), name
+    assert got[0].flags.c_contiguous and got[0].dtype == np.int32
+
+
 @SETTINGS
 @given(scenes())
 def test_pairwise_overlaps_match_twin(scene):
@@ -238,3 +300,19 @@ def test_wrappers_reject_bad_arrays():
         fusion.compose(z((2, 3), np.int32), z((3, 2), np.uint8), z(256, bool), 1, z(1, np.uint32), 0)
     with pytest.raises(ValueError, match="chars"):
         rle.decode_packed(z(3, np.int64), z(2, np.int64), 2, 2)
+    runs = dict(
+        boxes=np.array([[0, 2, 0, 2]], np.int64),
+        areas=np.array([4], np.int64),
+        col_offsets=np.array([0, 1], np.int64),  # no runs for the box's two columns
+        col_ptr=z(1, np.int64),
+        run_y0=z(0, np.int64),
+        run_y1=z(0, np.int64),
+        labels=z(1, np.int64),
+        relations=z(1),
+        order=z(1, np.int64),
+    )
+    with pytest.raises(ValueError, match="no runs"):
+        fusion.fuse_runs(*runs.values(), 2, 2, **kw)
+    fusion.fuse_runs(*dict(runs, order=z(0, np.int64)).values(), 2, 2, **kw)  # not painted: runs not needed
+    with pytest.raises(ValueError, match="run_y0"):
+        fusion.fuse_runs(*dict(runs, run_y0=z(0, np.int32)).values(), 2, 2, **kw)
