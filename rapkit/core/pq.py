@@ -505,6 +505,24 @@ def _name(c: Any, cid: int) -> str:
     return str(c.get("name", cid))
 
 
+def _iou_sums(stats: PQStats) -> dict[int, float]:
+    """Per category, the sum of its IoUs added left to right in (image position, rank) order,
+    as panopticapi's ``+=`` adds them (``np.cumsum`` adds sequentially, one after the other).
+
+    >>> _iou_sums(PQStats(order=np.array([1, 0]), rank=np.array([0, 0]), category=np.array([5, 5]),
+    ...                   iou=np.array([0.1, 0.7]), orders=np.array([0, 1])))
+    {5: 0.7999999999999999}
+    """
+    idx = np.lexsort((stats.rank, stats.order))
+    cat = stats.category[idx]
+    by_cat = np.argsort(cat, kind="stable")  # each category's IoUs keep their order
+    cat = cat[by_cat]
+    iou = stats.iou[idx][by_cat]
+    starts = np.flatnonzero(np.r_[True, cat[1:] != cat[:-1]]) if cat.size else np.zeros(0, np.int64)
+    ends = np.r_[starts[1:], cat.size].astype(np.int64)
+    return {int(cat[a]): float(np.cumsum(iou[a:b])[-1]) for a, b in zip(starts.tolist(), ends.tolist())}
+
+
 def summarize(stats: PQStats, categories: Mapping[int, Any] | Iterable[Any]) -> PQResult:
     """All / Things / Stuff and per-class PQ, SQ, RQ from merged statistics.
 
@@ -516,10 +534,7 @@ def summarize(stats: PQStats, categories: Mapping[int, Any] | Iterable[Any]) -> 
     0
     """
     cats = _category_ids(categories)
-    idx = np.lexsort((stats.rank, stats.order))
-    iou_sum: dict[int, float] = {}
-    for cid, v in zip(stats.category[idx].tolist(), stats.iou[idx].tolist()):
-        iou_sum[cid] = iou_sum.get(cid, 0.0) + v  # left to right, as panopticapi's +=
+    iou_sum = _iou_sums(stats)
 
     per_class: dict[int, ClassResult] = {}
     splits: dict[str, SplitResult] = {}

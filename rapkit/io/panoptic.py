@@ -15,6 +15,7 @@ import contextlib
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,6 @@ import numpy as np
 
 from ..errors import InputError
 from ..types import Category, ImageInfo, PanopticImage, Segment
-from ._atomic import atomic_path
 from .jsonio import dumps, load_json, require_list
 
 
@@ -384,6 +384,153 @@ def load_panoptic(
     )
 
 
+@dataclass
+class SegmentArrays:
+    """The segments of a panoptic JSON as flat int64 arrays, image by image (what PQ needs).
+
+    Image ``k`` (``image_ids[k]``, PNG ``file_names[k]``, JSON order) owns the entries
+    ``offsets[k]:offsets[k + 1]`` of ``id``, ``category_id``, ``area`` (0 where the JSON has
+    none) and ``iscrowd``, in the order of its ``segments_info``.
+    """
+
+    image_ids: list[int]
+    file_names: list[str]
+    offsets: np.ndarray
+    id: np.ndarray
+    category_id: np.ndarray
+    area: np.ndarray
+    iscrowd: np.ndarray
+
+    def row_of(self) -> dict[int, int]:
+        """``{image_id: k}``."""
+        return {iid: k for k, iid in enumerate(self.image_ids)}
+
+
+def _segment_rows(anns_raw: list, images: dict[int, ImageInfo], full: bool) -> tuple | None:
+    # One pass over plain JSON: (image ids, PNG names, segments per image, rows of (id,
+    # category_id[, area, iscrowd])); None at the first unusual entry.
+    iids: list[int] = []
+    names: list[str] = []
+    lens: list[int] = []
+    rows: list[tuple] = []
+    get = itemgetter("id", "category_id", "area", "iscrowd") if full else itemgetter("id", "category_id")
+    try:
+        for a in anns_raw:
+            iid = a["image_id"]
+            segs = a["segments_info"]
+            if type(iid) is not int or type(segs) is not list:
+                return None
+            fname = a.get("file_name")
+            iids.append(iid)
+            names.append(fname if type(fname) is str and fname else png_file_name(a, iid, images))
+            lens.append(len(segs))
+            try:
+                part = list(map(get, segs))
+            except KeyError:
+                if not full:
+                    return None
+                part = [(s["id"], s["category_id"], s.get("area", 0), s.get("iscrowd", 0)) for s in segs]
+            rows += part
+    except (KeyError, TypeError, AttributeError):
+        return None
+    return iids, names, lens, rows
+
+
+def _fast_segment_arrays(
+    anns_raw: list, images: dict[int, ImageInfo], categories: dict[int, Category] | None, full: bool = True
+) -> SegmentArrays | None:
+    # Plain JSON (integer ids, categories, areas; dict entries) is read in one pass and
+    # checked with numpy. Anything else (and any error) -> None: the caller then goes through
+    # scan_annotations, which accepts the same inputs and words the errors. Without ``full``
+    # area and iscrowd are not read (0).
+    got = _segment_rows(anns_raw, images, full)
+    if got is None:
+        return None
+    iids, names, lens, rows = got
+    if len(set(iids)) != len(iids):
+        return None
+    n = len(rows)
+    ncol = 4 if full else 2
+    try:
+        arr = np.array(rows) if n else np.zeros((0, ncol), np.int64)
+    except (OverflowError, ValueError):
+        return None
+    if arr.dtype != np.int64 or arr.shape != (n, ncol):
+        return None
+    if not full:
+        arr = np.concatenate([arr, np.zeros((n, 2), np.int64)], axis=1)
+    sid, cat = arr[:, 0], arr[:, 1]
+    if n and not sid.all():
+        return None  # id 0
+    offsets = np.zeros(len(lens) + 1, np.int64)
+    np.cumsum(lens, out=offsets[1:])
+    if n > 1:
+        img = np.repeat(np.arange(len(lens)), lens)
+        o = np.lexsort((sid, img))
+        if ((img[o][1:] == img[o][:-1]) & (sid[o][1:] == sid[o][:-1])).any():
+            return None  # a duplicate segment id
+    if categories and n and not np.isin(cat, np.fromiter(categories, np.int64, len(categories))).all():
+        return None
+    return SegmentArrays(
+        iids,
+        names,
+        offsets,
+        np.ascontiguousarray(sid),
+        np.ascontiguousarray(cat),
+        np.ascontiguousarray(arr[:, 2]),
+        np.ascontiguousarray(arr[:, 3]),
+    )
+
+
+def load_panoptic_arrays(
+    json_path: str | os.PathLike,
+    png_dir: str | os.PathLike | None = None,
+    *,
+    check_categories: bool = True,
+    areas: bool = True,
+) -> tuple[PanopticDataset, SegmentArrays | None]:
+    """:func:`load_panoptic` for PQ: the same checks and errors, but the segments come as
+    :class:`SegmentArrays` (the dataset's ``annotations`` is then empty).
+
+    Plain JSON takes a fast path (one pass, checks in numpy); otherwise the file goes
+    through :func:`load_panoptic` (``compact=True``): its error is raised, or its segments
+    are turned into arrays. ``None`` instead of arrays when a value does not fit int64 (the
+    caller then uses the dataset's ``annotations``, which are filled in that case). Without
+    ``areas`` the ``area`` and ``iscrowd`` arrays are 0 (a prediction's are not needed).
+    """
+    data = load_json(json_path, "panoptic")
+    anns_raw = require_list(data, "annotations", json_path, "panoptic")
+    images = parse_images(data, json_path) if "images" in data else {}
+    cats = parse_categories(data["categories"], json_path) if "categories" in data else {}
+    root = Path(json_path)
+    png = Path(png_dir) if png_dir is not None else default_png_dir(json_path)
+    arrays = _fast_segment_arrays(anns_raw, images, cats if check_categories else None, areas)
+    if arrays is not None:
+        return PanopticDataset(root, png, images, cats, {}), arrays
+    anns: dict[int, PanopticImage] = {}
+    for e in scan_annotations(anns_raw, json_path, images, cats if check_categories else None):
+        segs = [_segment_compact(s, sid, cid, json_path, e.image_id) for sid, cid, s in e.segments]
+        info = images.get(e.image_id)
+        anns[e.image_id] = PanopticImage(
+            e.image_id, e.file_name, segs, info.height if info else None, info.width if info else None
+        )
+    ds = PanopticDataset(root, png, images, cats, anns)
+    flat = [s for a in anns.values() for s in a.segments]
+    try:
+        arr = np.array(flat, np.int64).reshape(len(flat), 4)
+    except OverflowError:
+        return ds, None
+    offsets = np.zeros(len(anns) + 1, np.int64)
+    np.cumsum([len(a.segments) for a in anns.values()], out=offsets[1:])
+    arrays = SegmentArrays(
+        list(anns),
+        [a.file_name for a in anns.values()],
+        offsets,
+        *(np.ascontiguousarray(arr[:, k]) for k in range(4)),
+    )
+    return PanopticDataset(root, png, images, cats, {}), arrays
+
+
 # --------------------------------------------------------------------------- PNG
 
 
@@ -514,6 +661,8 @@ def panoptic_output(out_dir: str | os.PathLike, force: bool = False) -> Iterator
     ...     write_id_map_png_fast(out.png_path("1.png"), id_map)
     ...     out.write_json(images.values(), annotations, cats.values())
     """
+    from ._atomic import atomic_path  # not imported by readers (hashlib and more)
+
     with atomic_path(out_dir, force, directory=True) as tmp:
         out = PanopticOutput(tmp)
         out.png_dir.mkdir()

@@ -29,18 +29,22 @@ import numpy as np
 from ..errors import InputError
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_CHUNK = struct.Struct(">I4s")
+_CRC = struct.Struct(">I")
+_IHDR = struct.Struct(">IIBBBBB")
 
 
 @dataclass
 class PngData:
-    """A parsed PNG: header fields and the concatenated (still compressed) IDAT bytes."""
+    """A parsed PNG: header fields and the concatenated (still compressed) IDAT bytes (a
+    memoryview of the file's bytes when the image data is one chunk)."""
 
     width: int
     height: int
     bit_depth: int
     color_type: int
     interlace: int
-    idat: bytes
+    idat: bytes | memoryview
 
     @property
     def fast(self) -> bool:
@@ -59,15 +63,23 @@ class PngData:
         return 4 if self.color_type == 6 else 3
 
 
-def _read_bytes(path: Path, image_id: Any) -> bytes:
+def _read_bytes(path: str | os.PathLike, image_id: Any) -> bytes:
     try:
-        return path.read_bytes()
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            size = os.fstat(fd).st_size
+            data = os.read(fd, size + 1)  # one read, unless the file changed size meanwhile
+            if len(data) != size:
+                data += b"".join(iter(lambda: os.read(fd, 1 << 20), b""))
+        finally:
+            os.close(fd)
+        return data
     except FileNotFoundError:
-        raise InputError("panoptic PNG not found", file=path, image_id=image_id) from None
+        raise InputError("panoptic PNG not found", file=Path(path), image_id=image_id) from None
     except IsADirectoryError:
-        raise InputError("expected a PNG file, found a folder", file=path, image_id=image_id) from None
+        raise InputError("expected a PNG file, found a folder", file=Path(path), image_id=image_id) from None
     except OSError as e:
-        raise InputError(f"cannot read PNG: {e.strerror}", file=path, image_id=image_id) from None
+        raise InputError(f"cannot read PNG: {e.strerror}", file=Path(path), image_id=image_id) from None
 
 
 def parse_png(data: bytes) -> PngData | None:
@@ -78,21 +90,23 @@ def parse_png(data: bytes) -> PngData | None:
     pos = 8
     n = len(data)
     header = None
-    idat: list[bytes] = []
+    view = memoryview(data)
+    idat: list = []
+    unpack = _CHUNK.unpack_from
     while pos + 8 <= n:
-        length, ctype = struct.unpack(">I4s", data[pos : pos + 8])
+        length, ctype = unpack(data, pos)
         start = pos + 8
         end = start + length
         if end + 4 > n:
             return None
-        if not idat and zlib.crc32(data[pos + 4 : end]) != struct.unpack(">I", data[end : end + 4])[0]:
+        if ctype == b"IDAT":
+            idat.append(view[start:end])
+        elif not idat and zlib.crc32(view[pos + 4 : end]) != _CRC.unpack_from(data, end)[0]:
             return None  # like PIL: chunks before the image data must have a valid CRC
-        if ctype == b"IHDR":
+        elif ctype == b"IHDR":
             if length != 13:
                 return None
-            header = struct.unpack(">IIBBBBB", data[start:end])
-        elif ctype == b"IDAT":
-            idat.append(data[start:end])
+            header = _IHDR.unpack_from(data, start)
         elif ctype == b"IEND":
             break
         pos = end + 4  # IDAT CRCs are not checked (neither by PIL); zlib's adler32 checks the data
@@ -101,7 +115,7 @@ def parse_png(data: bytes) -> PngData | None:
     w, h, depth, ctype_, comp, filt, inter = header
     if comp != 0 or filt != 0 or w == 0 or h == 0:
         return None
-    return PngData(w, h, depth, ctype_, inter, b"".join(idat))
+    return PngData(w, h, depth, ctype_, inter, idat[0] if len(idat) == 1 else b"".join(idat))
 
 
 def _inflate(png: PngData) -> np.ndarray | None:
@@ -217,18 +231,18 @@ def read_pair_keys(
 
     >>> keys, counts, shape = read_pair_keys("gt/1.png", "pred/1.png", image_id=1)   # doctest: +SKIP
     """
-    gp, pp = Path(gt_path), Path(pred_path)
     if fast:
-        g = parse_png(_read_bytes(gp, image_id))
-        p = parse_png(_read_bytes(pp, image_id))
+        g = parse_png(_read_bytes(gt_path, image_id))
+        p = parse_png(_read_bytes(pred_path, image_id))
         if g is not None and p is not None and g.fast and p.fast:
             if (g.height, g.width) != (p.height, p.width):
                 raise InputError(
                     f"GT PNG is {g.width}x{g.height} but the prediction PNG is {p.width}x{p.height}",
-                    file=pp,
+                    file=Path(pred_path),
                     image_id=image_id,
                 )
-            _check_shape((g.height, g.width), shape, gp, image_id)
+            if shape is not None:
+                _check_shape((g.height, g.width), shape, Path(gt_path), image_id)
             rg = _inflate(g)
             rp = _inflate(p)
             if rg is not None and rp is not None:
@@ -240,6 +254,7 @@ def read_pair_keys(
                     keys = None
                 if keys is not None:
                     return keys, counts, (g.height, g.width)
+    gp, pp = Path(gt_path), Path(pred_path)
     gm = read_id_map_fast(gp, image_id=image_id) if fast else _pil_ids(gp, image_id, None)
     pm = read_id_map_fast(pp, image_id=image_id) if fast else _pil_ids(pp, image_id, None)
     if gm.shape != pm.shape:

@@ -1,4 +1,5 @@
-"""Plain-numpy twins of :mod:`rapkit.kernels.png` and :mod:`rapkit.kernels.pq`.
+"""Plain-numpy twins of :mod:`rapkit.kernels.png`, :mod:`rapkit.kernels.pq` and
+:mod:`rapkit.kernels.pq_match`.
 
 They follow the PNG specification literally (the Paeth predictor in its specification form)
 and count pairs with ``np.unique``; slow, for tests and as the executable specification.
@@ -87,4 +88,92 @@ def ref_pair_keys_png(
     return ref_pair_keys_maps(ref_decode_ids(raw_gt, h, w, bpp_gt), ref_decode_ids(raw_pred, h, w, bpp_pred))
 
 
-__all__ = ["ref_paeth", "ref_unfilter", "ref_decode_ids", "ref_decode_gray", "ref_pair_keys_maps", "ref_pair_keys_png"]
+def ref_match_image(
+    keys: np.ndarray,
+    counts: np.ndarray,
+    g_id: np.ndarray,
+    g_cat: np.ndarray,
+    g_area: np.ndarray,
+    g_crowd: np.ndarray,
+    p_id: np.ndarray,
+    p_cat: np.ndarray,
+    known: np.ndarray,
+    tp: np.ndarray,
+    fp: np.ndarray,
+    fn: np.ndarray,
+    crowd_of: np.ndarray,
+    m_cat: np.ndarray,
+    m_iou: np.ndarray,
+) -> tuple[int, int]:
+    """Twin of :func:`rapkit.kernels.pq_match.match_image`, written with dicts as
+    panopticapi's loop is (same arguments, same side effects, same return value)."""
+    gids = [int(v) for v in g_id]
+    pids = [int(v) for v in p_id]
+    if len(set(gids)) != len(gids) or len(set(pids)) != len(pids):
+        return 1, 0
+    gt = {sid: j for j, sid in enumerate(gids)}
+    pr = {sid: j for j, sid in enumerate(pids)}
+    hist = [(int(k) >> 24, int(k) & 0xFFFFFF, int(c)) for k, c in zip(keys, counts)]
+    p_area: dict[int, int] = {}
+    for _, p, c in hist:
+        p_area[p] = p_area.get(p, 0) + c
+    for p in sorted(p_area):
+        if p not in pr:
+            if p == 0:
+                continue
+            return 1, 0
+        if not known[p_cat[pr[p]]]:
+            return 1, 0
+    if any(p not in p_area for p in pids):
+        return 1, 0
+    void_inter = {p: c for g, p, c in hist if g == 0}
+    matched_g: set[int] = set()
+    matched_p: set[int] = set()
+    n = 0
+    for g, p, inter in hist:
+        if g not in gt or p not in pr:
+            continue
+        gi, pi = gt[g], pr[p]
+        if int(g_crowd[gi]) == 1 or int(g_cat[gi]) != int(p_cat[pi]):
+            continue
+        union = p_area[p] + int(g_area[gi]) - inter - void_inter.get(p, 0)
+        iou = np.inf if union == 0 else inter / union
+        if iou > 0.5:
+            c = int(g_cat[gi])
+            tp[c] += 1
+            m_cat[n] = c
+            m_iou[n] = iou
+            n += 1
+            matched_g.add(g)
+            matched_p.add(p)
+    crowd: dict[int, int] = {}
+    for j, g in enumerate(gids):
+        if g in matched_g:
+            continue
+        if int(g_crowd[j]) == 1:
+            crowd[int(g_cat[j])] = g
+            continue
+        fn[int(g_cat[j])] += 1
+    counted = {(g, p): c for g, p, c in hist}
+    for j, p in enumerate(pids):
+        if p in matched_p:
+            continue
+        c = int(p_cat[j])
+        inter = void_inter.get(p, 0)
+        if c in crowd:
+            inter += counted.get((crowd[c], p), 0)
+        if inter / p_area[p] > 0.5:
+            continue
+        fp[c] += 1
+    return 0, n
+
+
+__all__ = [
+    "ref_match_image",
+    "ref_paeth",
+    "ref_unfilter",
+    "ref_decode_ids",
+    "ref_decode_gray",
+    "ref_pair_keys_maps",
+    "ref_pair_keys_png",
+]
