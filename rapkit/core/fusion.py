@@ -227,6 +227,9 @@ class FusionResult:
     events: np.ndarray
     n_stuff: int
     void_pixels: int
+    #: ``(row_ptr, run_x, run_v)``: the id map's runs along its rows (see
+    #: :func:`rapkit.kernels.fusion.compose`), for :func:`rapkit.io.png_write.write_id_runs_png`
+    row_runs: tuple | None = field(default=None, repr=False)
 
     def counts(self) -> dict[str, int]:
         """Per-status proposal counts plus ``stuff`` segments and ``void_pixels``."""
@@ -334,7 +337,9 @@ def fuse_scene(
         if sem.dtype != np.uint8:
             raise InputError(f"semantic map must be uint8 labels, got {sem.dtype}", image_id=scene.image_id)
         sem = np.ascontiguousarray(sem)
-    id_map, classes, area, bbox = fusion.compose(canvas, sem, is_stuff, int(params.stuff_area), lut, len(thing_ids))
+    id_map, classes, area, bbox, *runs = fusion.compose(
+        canvas, sem, is_stuff, int(params.stuff_area), lut, len(thing_ids), row_runs=True, check=False
+    )
     segments: list[Segment] = []
     for sid, i in enumerate(thing_ids, start=1):
         r = float(scene.relations[i])
@@ -353,7 +358,15 @@ def fuse_scene(
         sid = len(thing_ids) + 1 + s
         segments.append(Segment(sid, int(classes[s]), int(area[sid]), tuple(int(v) for v in bbox[sid]), 0))
     return FusionResult(
-        scene.image_id, id_map, segments, status, segment_of, events, int(classes.shape[0]), int(area[0])
+        scene.image_id,
+        id_map,
+        segments,
+        status,
+        segment_of,
+        events,
+        int(classes.shape[0]),
+        int(area[0]),
+        tuple(runs),
     )
 
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from .deflate import FIXED_TABLES
 
-__all__ = ["ref_png_idat", "ref_png_up_rows"]
+__all__ = ["ref_png_idat", "ref_png_idat_runs", "ref_png_up_rows", "ref_runs_to_ids"]
 
 
 def ref_png_up_rows(ids: np.ndarray) -> np.ndarray:
@@ -87,3 +87,20 @@ def ref_png_idat(ids: np.ndarray) -> np.ndarray:
     raw = ref_png_up_rows(ids.astype(np.uint32)).tobytes()
     out += zlib.adler32(raw).to_bytes(4, "big")
     return np.frombuffer(bytes(out), np.uint8)
+
+
+def ref_runs_to_ids(row_ptr: np.ndarray, run_x: np.ndarray, run_v: np.ndarray, width: int) -> np.ndarray:
+    """The (H, W) id map of runs along rows (``(row_ptr, run_x, run_v)``)."""
+    h = row_ptr.shape[0] - 1
+    ids = np.zeros((h, width), np.uint32)
+    for y in range(h):
+        lo, hi = int(row_ptr[y]), int(row_ptr[y + 1])
+        ends = list(run_x[lo + 1 : hi]) + [width]
+        for r, e in zip(range(lo, hi), ends):
+            ids[y, run_x[r] : e] = run_v[r]
+    return ids
+
+
+def ref_png_idat_runs(row_ptr: np.ndarray, run_x: np.ndarray, run_v: np.ndarray, width: int) -> np.ndarray:
+    """Twin of :func:`rapkit.kernels.png_encode.png_idat_runs`: the runs' id map, encoded."""
+    return ref_png_idat(ref_runs_to_ids(row_ptr, run_x, run_v, width))

@@ -226,6 +226,16 @@ def _run_overlap(boxes, col_offs, col_ptr, run_y0, run_y1, i, j):
     return tot
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _push(ts, to, tn, start, value):
+    """Append interval (start, value) to a column being rebuilt, merged into an equal neighbour."""
+    if tn > 0 and to[tn - 1] == value:
+        return tn
+    ts[tn] = start
+    to[tn] = value
+    return tn + 1
+
+
 @njit(cache=True, nogil=True)
 def _fuse_runs(
     boxes,
@@ -247,16 +257,31 @@ def _fuse_runs(
     reference,
     record_events,
 ):
-    """:func:`_fuse` on column runs over an x-major canvas (W, H): every canvas column a mask
-    touches is contiguous, and the canvas is read in runs of equal values."""
+    """:func:`_fuse` on column runs over a canvas kept as runs too: column ``x`` of the canvas
+    is ``cn[x]`` intervals, interval ``k`` starting at ``cs[x, k]`` (``cs[x, 0] = 0``; it ends
+    where the next starts, the last at ``height``) with value ``co[x, k]`` (proposal + 1,
+    0 = free), neighbours never equal. Counting and painting cost per interval, not pixel."""
     n = boxes.shape[0]
-    canvas = np.zeros((width, height), np.int32)  # x-major: canvas[x] is column x
     status = np.full(n, UNSEEN, np.int8)
     visible = np.zeros(n, np.int64)
     kept = np.empty(n, np.int64)
     nk = 0
     ev = np.empty((max(16, 4 * n), 2), np.int64)
     ne = 0
+    # capacity: painting one run splits at most one interval into three
+    per_col = np.zeros(width, np.int64)
+    for i in order:
+        if areas[i] > 0:
+            x0 = boxes[i, 0]
+            bi = col_offs[i] - x0
+            for x in range(x0, boxes[i, 1]):
+                per_col[x] += col_ptr[bi + x + 1] - col_ptr[bi + x]
+    cap = 1 + 2 * (per_col.max() if width > 0 else 0)
+    cs = np.zeros((width, cap), np.int32)
+    co = np.zeros((width, cap), np.int32)
+    cn = np.ones(width, np.int64)
+    ts = np.empty(cap, np.int32)
+    to = np.empty(cap, np.int32)
     for i in order:
         area = areas[i]
         if area == 0:
@@ -273,16 +298,19 @@ def _fuse_runs(
         n_occ = 0
         n_vis = 0
         for x in range(x0, x1):
-            col = canvas[x]
+            m_x = cn[x]
+            s_x = cs[x]
+            o_x = co[x]
+            k = 0
             for r in range(col_ptr[bi + x], col_ptr[bi + x + 1]):
-                t = run_y0[r]
-                e = run_y1[r]
-                while t < e:
-                    c = col[t]
-                    u = t + 1
-                    while u < e and col[u] == c:
-                        u += 1
-                    m = u - t
+                ya = run_y0[r]
+                yb = run_y1[r]
+                while k + 1 < m_x and s_x[k + 1] <= ya:
+                    k += 1
+                while k < m_x and s_x[k] < yb:
+                    e = s_x[k + 1] if k + 1 < m_x else height
+                    m = min(e, yb) - max(s_x[k], ya)
+                    c = o_x[k]
                     if c == 0:
                         n_vis += m
                     else:
@@ -291,7 +319,9 @@ def _fuse_runs(
                             n_same += m
                         if decide.takes_over(rel[c - 1], ri):
                             n_vis += m
-                    t = u
+                    if e > yb:
+                        break
+                    k += 1
         # category-aware check (lines 4-8)
         if ca and decide.category_drop(n_same, area, tau, reference):
             status[i] = CATEGORY
@@ -324,13 +354,21 @@ def _fuse_runs(
                 if reference:  # against j's visible segment
                     ov = 0
                     if visible[j] > 0:
-                        lab_j = np.int32(j + 1)
-                        for x in range(x0, x1):
-                            col = canvas[x]
+                        lab_j = j + 1
+                        for x in range(max(x0, boxes[j, 0]), min(x1, boxes[j, 1])):
+                            m_x = cn[x]
+                            s_x = cs[x]
+                            o_x = co[x]
                             for r in range(col_ptr[bi + x], col_ptr[bi + x + 1]):
-                                for t in range(run_y0[r], run_y1[r]):
-                                    if col[t] == lab_j:
-                                        ov += 1
+                                ya = run_y0[r]
+                                yb = run_y1[r]
+                                for k in range(m_x):
+                                    if o_x[k] == lab_j:
+                                        e = s_x[k + 1] if k + 1 < m_x else height
+                                        lo = max(s_x[k], ya)
+                                        hi = min(e, yb)
+                                        if hi > lo:
+                                            ov += hi - lo
                     drop_eo = decide.excessive_overlap(ov, area, visible[j], gamma)
                 else:
                     drop_eo = decide.excessive_overlap(o, area, areas[j], gamma)
@@ -339,31 +377,63 @@ def _fuse_runs(
         if drop_eo or drop_canvas:
             status[i] = OVERLAP if drop_eo else CANVAS
             continue
-        # paint C_i (lines 21-22), run by run of equal canvas values
+        # paint C_i (lines 21-22): rewrite the intervals each run covers
         lab = np.int32(i + 1)
         vis_i = 0
         for x in range(x0, x1):
-            col = canvas[x]
+            s_x = cs[x]
+            o_x = co[x]
             for r in range(col_ptr[bi + x], col_ptr[bi + x + 1]):
-                t = run_y0[r]
-                e = run_y1[r]
-                while t < e:
-                    c = col[t]
-                    u = t + 1
-                    while u < e and col[u] == c:
-                        u += 1
+                ya = run_y0[r]
+                yb = run_y1[r]
+                m_x = cn[x]
+                tn = 0
+                for k in range(m_x):
+                    s = s_x[k]
+                    e = s_x[k + 1] if k + 1 < m_x else height
+                    c = o_x[k]
+                    if e <= ya or s >= yb:  # untouched
+                        tn = _push(ts, to, tn, s, c)
+                        continue
+                    if s < ya:  # the part above the run keeps its value
+                        tn = _push(ts, to, tn, s, c)
+                    lo = max(s, ya)
+                    pc = c
                     if c == 0 or (ra and decide.takes_over(rel[c - 1], ri)):
+                        px = min(e, yb) - lo
                         if c != 0:
-                            visible[c - 1] -= u - t
-                        vis_i += u - t
-                        col[t:u] = lab
-                    t = u
+                            visible[c - 1] -= px
+                        vis_i += px
+                        pc = lab
+                    tn = _push(ts, to, tn, lo, pc)
+                    if e > yb:  # the part below the run keeps its value
+                        tn = _push(ts, to, tn, yb, c)
+                s_x[:tn] = ts[:tn]
+                o_x[:tn] = to[:tn]
+                cn[x] = tn
         visible[i] = vis_i
         status[i] = KEPT
         kept[nk] = i
         nk += 1
     decide.mark_emptied(status, visible, kept, nk)
-    return _transpose(canvas), status, visible, ev[:ne].copy()
+    # the canvas as pixels, row by row (one cursor per column)
+    canvas = np.empty((height, width), np.int32)
+    cur = np.zeros(width, np.int64)
+    nxt = np.empty(width, np.int64)
+    val = np.empty(width, np.int32)
+    for x in range(width):
+        nxt[x] = cs[x, 1] if cn[x] > 1 else height
+        val[x] = co[x, 0]
+    for y in range(height):
+        row = canvas[y]
+        for x in range(width):
+            if nxt[x] == y:
+                k = cur[x] + 1
+                cur[x] = k
+                val[x] = co[x, k]
+                nxt[x] = cs[x, k + 1] if k + 1 < cn[x] else height
+            row[x] = val[x]
+    return canvas, status, visible, ev[:ne].copy()
 
 
 @njit(cache=True, nogil=True)
@@ -401,6 +471,12 @@ def _compose(canvas, sem, has_sem, is_stuff, stuff_area, thing_lut, n_things):
     stuff_id = stuff_of.astype(np.uint32)
     n_ids = n_things + ns
     out = np.empty((height, width), np.uint32)
+    # the id map's runs along each row: row y is runs row_ptr[y]:row_ptr[y + 1], run r
+    # starting at column run_x[r] with id run_v[r]
+    row_ptr = np.zeros(height + 1, np.int64)
+    run_x = np.empty(16 * height + 16, np.int64)
+    run_v = np.empty(16 * height + 16, np.uint32)
+    nr = 0
     area = np.zeros(n_ids + 1, np.int64)
     bx0 = np.full(n_ids + 1, width, np.int64)
     bx1 = np.full(n_ids + 1, -1, np.int64)
@@ -420,6 +496,11 @@ def _compose(canvas, sem, has_sem, is_stuff, stuff_area, thing_lut, n_things):
             orow[x] = o
             if o != cur:
                 if x > start:
+                    if nr == run_x.shape[0]:
+                        run_x, run_v = _grow(run_x, run_v)
+                    run_x[nr] = start
+                    run_v[nr] = cur
+                    nr += 1
                     area[cur] += x - start
                     if start < bx0[cur]:
                         bx0[cur] = start
@@ -430,6 +511,12 @@ def _compose(canvas, sem, has_sem, is_stuff, stuff_area, thing_lut, n_things):
                     by1[cur] = y
                 cur = o
                 start = x
+        if nr == run_x.shape[0]:
+            run_x, run_v = _grow(run_x, run_v)
+        run_x[nr] = start
+        run_v[nr] = cur
+        nr += 1
+        row_ptr[y + 1] = nr
         area[cur] += width - start
         if start < bx0[cur]:
             bx0[cur] = start
@@ -445,7 +532,17 @@ def _compose(canvas, sem, has_sem, is_stuff, stuff_area, thing_lut, n_things):
             bbox[v, 1] = by0[v]
             bbox[v, 2] = bx1[v] - bx0[v] + 1
             bbox[v, 3] = by1[v] - by0[v] + 1
-    return out, classes[:ns].copy(), area, bbox
+    return out, classes[:ns].copy(), area, bbox, row_ptr, run_x[:nr].copy(), run_v[:nr].copy()
+
+
+@njit(cache=True, nogil=True)
+def _grow(run_x, run_v):
+    n = run_x.shape[0]
+    x2 = np.empty(2 * n, run_x.dtype)
+    v2 = np.empty(2 * n, run_v.dtype)
+    x2[:n] = run_x
+    v2[:n] = run_v
+    return x2, v2
 
 
 # --------------------------------------------------------------------------- wrappers
@@ -625,6 +722,9 @@ def compose(
     stuff_area: int,
     thing_lut: np.ndarray,
     n_things: int,
+    *,
+    row_runs: bool = False,
+    check: bool = True,
 ):
     """Turn the (H, W) instance canvas into the final uint32 id map, with stuff.
 
@@ -633,7 +733,12 @@ def compose(
     (H, W) uint8 ``semantic`` map: each class with ``is_stuff`` (256 bools; void and thing
     ids False) and at least ``stuff_area`` (and > 0) free pixels becomes segment
     ``n_things + 1 + s`` in ascending class order. Returns
-    ``(id_map, stuff classes, area (n_ids+1,), bbox (n_ids+1, 4) [x, y, w, h])``.
+    ``(id_map, stuff classes, area (n_ids+1,), bbox (n_ids+1, 4) [x, y, w, h])``; with
+    ``row_runs`` also ``(row_ptr (H+1,), run_x, run_v)``: the id map's maximal runs along each
+    row (row ``y`` is runs ``row_ptr[y]:row_ptr[y+1]``, run ``r`` starting at column ``run_x[r]``
+    with id ``run_v[r]``), what :func:`rapkit.kernels.png_encode.png_idat_runs` encodes.
+    ``check=False`` skips the scan of the canvas against the lookup table (for canvases a
+    fusion kernel made).
 
     >>> out, cls, area, bbox = compose(np.array([[1, 0]], np.int32), np.array([[0, 9]], np.uint8),
     ...     np.arange(256) == 9, 1, np.array([0, 1], np.uint32), 1)
@@ -645,7 +750,7 @@ def compose(
     _check("thing_lut", thing_lut, np.uint32, 1)
     if is_stuff.shape[0] != 256:
         raise ValueError("is_stuff must have 256 entries")
-    if canvas.size and int(canvas.max()) >= thing_lut.shape[0]:
+    if check and canvas.size and int(canvas.max()) >= thing_lut.shape[0]:
         raise ValueError("canvas holds a value outside the thing lookup table")
     if thing_lut.size and int(thing_lut.max()) > n_things:
         raise ValueError("thing lookup table maps outside 0..n_things")
@@ -658,4 +763,5 @@ def compose(
         if semantic.shape != (h, w):
             raise ValueError(f"semantic map {semantic.shape} does not match the image ({h}, {w})")
         sem, has = semantic, True
-    return _compose(canvas, sem, has, is_stuff, np.int64(stuff_area), thing_lut, np.int64(n_things))
+    res = _compose(canvas, sem, has, is_stuff, np.int64(stuff_area), thing_lut, np.int64(n_things))
+    return res if row_runs else res[:4]

@@ -153,7 +153,7 @@ def _worker_init() -> None:
 
 def _task(args: tuple) -> tuple[dict, dict[str, int], dict[str, float]]:
     from ..core.fusion import decode_run_scene, fuse_scene
-    from ..io.png_write import write_id_map_png_fast
+    from ..io.png_write import write_id_runs_png
     from ..io.semantic import read_semantic
 
     clock = time.perf_counter
@@ -168,7 +168,7 @@ def _task(args: tuple) -> tuple[dict, dict[str, int], dict[str, float]]:
         t2 = clock()
     except RapkitError as e:
         raise e.with_context(image_id=info.id)
-    write_id_map_png_fast(png_path, res.id_map)
+    write_id_runs_png(png_path, res.row_runs, *res.id_map.shape)
     t3 = clock()
     ann = {"image_id": info.id, "file_name": Path(png_path).name, "segments_info": [s.to_json() for s in res.segments]}
     counts = res.counts()

@@ -230,6 +230,11 @@ def test_compose_matches_twin(inputs, stuff_area):
     for a, b in zip(got, want):
         assert np.array_equal(a, b)
     assert got[2].sum() == h * w
+    with_runs = fusion.compose(canvas, sem, is_stuff, stuff_area, lut, keep.size, row_runs=True, check=False)
+    for a, b in zip(with_runs[:4], got):
+        assert np.array_equal(a, b)
+    for a, b in zip(with_runs[4:], png_encode.row_runs(got[0])):  # maximal runs along the rows
+        assert np.array_equal(a, b) and a.dtype == b.dtype
 
 
 @st.composite
@@ -316,3 +321,41 @@ def test_wrappers_reject_bad_arrays():
     fusion.fuse_runs(*dict(runs, order=z(0, np.int64)).values(), 2, 2, **kw)  # not painted: runs not needed
     with pytest.raises(ValueError, match="run_y0"):
         fusion.fuse_runs(*dict(runs, run_y0=z(0, np.int32)).values(), 2, 2, **kw)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(png_id_maps(), st.data())
+def test_png_idat_runs_match_twin_and_the_pixel_encoder(ids, data):
+    h, w = ids.shape
+    row_ptr, run_x, run_v = png_encode.row_runs(ids)
+    want = png_encode.png_idat(ids)
+    got = png_encode.png_idat_runs(row_ptr, run_x, run_v, w)
+    assert np.array_equal(got, want)
+    assert np.array_equal(got, ref.ref_png_idat_runs(row_ptr, run_x, run_v, w))
+    # runs need not be maximal: split some at a drawn column, same bytes
+    cuts = data.draw(st.lists(st.integers(1, max(1, w - 1)), max_size=4)) if w > 1 else []
+    rows = []
+    for y in range(h):
+        xs = sorted(set(run_x[row_ptr[y] : row_ptr[y + 1]].tolist()) | set(cuts))
+        rows.append(xs)
+    row_ptr2 = np.zeros(h + 1, np.int64)
+    row_ptr2[1:] = np.cumsum([len(xs) for xs in rows])
+    run_x2 = np.array([x for xs in rows for x in xs], np.int64)
+    run_v2 = np.array([ids[y, x] for y, xs in enumerate(rows) for x in xs], np.uint32)
+    assert np.array_equal(png_encode.png_idat_runs(row_ptr2, run_x2, run_v2, w), want)
+
+
+def test_png_idat_runs_rejects_bad_runs():
+    ok = (np.array([0, 2, 3], np.int64), np.array([0, 1, 0], np.int64), np.array([1, 2, 3], np.uint32))
+    assert png_encode.png_idat_runs(*ok, 2).size
+    i64, u32 = np.int64, np.uint32
+    for bad, width, match in [
+        ((ok[0], np.array([1, 1, 0], i64), ok[2]), 2, "column 0"),
+        ((ok[0], np.array([0, 0, 0], i64), ok[2]), 2, "ascend"),
+        ((ok[0], ok[1], ok[2]), 1, "below width"),
+        ((np.array([0, 3, 3], i64), ok[1], ok[2]), 2, "each row"),
+        ((ok[0], ok[1], np.array([1, 2, 1 << 24], u32)), 2, "2\\*\\*24"),
+        ((ok[0], ok[1], ok[2].astype(np.int64)), 2, "uint32"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            png_encode.png_idat_runs(*bad, width)
