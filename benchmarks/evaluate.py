@@ -22,8 +22,10 @@ Each tool runs as a fresh process, interleaved round by round (rapkit, hotcoco, 
 * in-process: the time of the ``evaluate_pq`` / ``pq_compute`` call alone (rapkit first
   evaluates one other image so its compiled kernels are loaded; that is reported apart).
 
-Medians over ``--repeat`` rounds (default 3) and the ratios of the medians are printed with
-the load average. rapkit's numbers are checked ``==`` panopticapi's ``pq_compute`` with one
+Each round also times both tools on a one-image dataset (start-up CPU: interpreter, imports,
+kernel cache). Medians over ``--repeat`` rounds (default 3), the ratios of the medians and
+the medians of the per-round paired ratios are printed with the load average; ``--profile``
+adds a CPU profile of rapkit's 1-worker evaluation (top functions, share of the total). rapkit's numbers are checked ``==`` panopticapi's ``pq_compute`` with one
 process on every PQ/SQ/RQ/N, All/Things/Stuff and per class (``--no-parity`` skips that).
 
     .venv/bin/python benchmarks/evaluate.py                     # coco case, 2000 images
@@ -359,6 +361,20 @@ ev, _ = evaluate_pq(gt, pred, workers=workers)
 dt = time.perf_counter() - t
 print(json.dumps({"seconds": dt, "warmup": w, "result": ev.result.to_panopticapi()}, default=float))
 """,
+    "profile": """
+import cProfile, io, json, pstats, sys, time
+from rapkit.pipeline.evaluate import evaluate_pq
+gt, pred, workers, warm = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+evaluate_pq(warm + "/gt.json", warm + "/pred.json", workers=1)
+pr = cProfile.Profile(time.process_time)
+pr.enable()
+evaluate_pq(gt, pred, workers=1)
+pr.disable()
+st = pstats.Stats(pr, stream=io.StringIO())
+total = sum(v[2] for v in st.stats.values())
+rows = sorted(((v[2], v[3], f"{k[0].rsplit('/', 1)[-1]}:{k[1]}({k[2]})") for k, v in st.stats.items()), reverse=True)
+print(json.dumps({"total": total, "rows": rows[:14]}))
+""",
     "panopticapi": """
 import contextlib, io, json, sys, time, multiprocessing
 import panopticapi.evaluation as E
@@ -444,6 +460,11 @@ def whole(tool: str, gt: Path, pred: Path, workers: int) -> tuple[float, float]:
     return dt, (c1.ru_utime - c0.ru_utime) + (c1.ru_stime - c0.ru_stime)
 
 
+def _med_ratio(times: dict, mode: str, w: int) -> float:
+    """Median over rounds of the paired ratio hotcoco / rapkit (same round, same workers)."""
+    return float(np.median(np.array(times[(mode, "hotcoco", w)]) / np.array(times[(mode, "rapkit", w)])))
+
+
 def _load() -> str:
     return ", ".join(f"{v:.1f}" for v in os.getloadavg())
 
@@ -462,6 +483,9 @@ def main() -> None:
         help="whole-process and/or in-process timings (default both)",
     )
     ap.add_argument("--no-parity", action="store_true", help="skip the panopticapi parity check")
+    ap.add_argument(
+        "--profile", action="store_true", help="also print a CPU profile (cProfile) of rapkit's 1-worker evaluation"
+    )
     ap.add_argument(
         "--data", type=Path, default=None, help="keep the generated pairs in this folder and reuse them on later runs"
     )
@@ -500,6 +524,14 @@ def main() -> None:
         times: dict = {}
         results = {}
         for rnd in range(args.repeat):
+            if "whole" in args.modes:  # start-up: the whole process on a one-image dataset
+                for tool in ("rapkit", "hotcoco"):
+                    dt, cpu = whole(tool, warm_gj, warm_gj.with_name("pred.json"), 1)
+                    times.setdefault(("startup", tool, 1), []).append(cpu)
+                    print(
+                        f"  round {rnd + 1}: start-up      {tool:8s} (1 image): {dt:6.2f} s wall, {cpu:6.2f} s CPU",
+                        flush=True,
+                    )
             for w in args.workers:
                 for tool in ("rapkit", "hotcoco"):
                     if "whole" in args.modes:
@@ -532,17 +564,29 @@ def main() -> None:
         )
         print(
             f"{'mode':14s} {'workers':>7s} {'hotcoco s':>10s} {'rapkit s':>9s} {'rapkit ms/img':>14s} "
-            f"{'rapkit speed vs hotcoco':>24s}"
+            f"{'speed vs hotcoco':>17s} {'median paired ratio':>20s}"
         )
-        names = {"whole": "whole process", "cpu": "whole, CPU s", "inproc": "in-process"}
-        for mode in ("whole", "cpu", "inproc"):
+        names = {"whole": "whole process", "cpu": "whole, CPU s", "inproc": "in-process", "startup": "start-up, CPU"}
+        for mode in ("whole", "cpu", "inproc", "startup"):
             for w in args.workers:
                 if (mode, "rapkit", w) not in times:
                     continue
                 r = float(np.median(times[(mode, "rapkit", w)]))
                 h = float(np.median(times[(mode, "hotcoco", w)]))
-                name = names[mode]
-                print(f"{name:14s} {w:7d} {h:10.2f} {r:9.2f} {1000 * r / args.n:14.2f} {h / r:23.2f}x")
+                per = "" if mode == "startup" else f"{1000 * r / args.n:14.2f}"
+                print(
+                    f"{names[mode]:14s} {w:7d} {h:10.2f} {r:9.2f} {per:>14s} {h / r:16.2f}x "
+                    f"{_med_ratio(times, mode, w):19.2f}x"
+                )
+        print(
+            "(speed vs hotcoco: ratio of the medians; median paired ratio: the median of each round's "
+            "hotcoco/rapkit ratio; start-up: one-image dataset, interpreter and imports included)"
+        )
+        if args.profile:
+            prof = run("profile", gj, pj, 1, root / "warm")
+            print(f"\nprofile of rapkit's in-process evaluation, 1 worker ({prof['total']:.2f} s CPU under cProfile):")
+            for tot, cum, name in prof["rows"]:
+                print(f"  {100 * tot / prof['total']:5.1f}% own  {100 * cum / prof['total']:5.1f}% cumulative  {name}")
         if not args.no_parity and "inproc" in args.modes:
             ref = run("panopticapi", gj, pj, 1, root / "warm")["result"]
             for w in args.workers:

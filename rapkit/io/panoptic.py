@@ -15,6 +15,7 @@ import contextlib
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import chain
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -451,11 +452,9 @@ def _fast_segment_arrays(
         return None
     n = len(rows)
     ncol = 4 if full else 2
-    try:
-        arr = np.array(rows) if n else np.zeros((0, ncol), np.int64)
-    except (OverflowError, ValueError):
-        return None
-    if arr.dtype != np.int64 or arr.shape != (n, ncol):
+    try:  # int() of every value, as scan_annotations and _segment_compact take them
+        arr = np.fromiter(chain.from_iterable(rows), np.int64, n * ncol).reshape(n, ncol)
+    except (TypeError, ValueError, OverflowError):
         return None
     if not full:
         arr = np.concatenate([arr, np.zeros((n, 2), np.int64)], axis=1)
@@ -465,9 +464,14 @@ def _fast_segment_arrays(
     offsets = np.zeros(len(lens) + 1, np.int64)
     np.cumsum(lens, out=offsets[1:])
     if n > 1:
-        img = np.repeat(np.arange(len(lens)), lens)
-        o = np.lexsort((sid, img))
-        if ((img[o][1:] == img[o][:-1]) & (sid[o][1:] == sid[o][:-1])).any():
+        img = np.repeat(np.arange(len(lens), dtype=np.int64), lens)
+        if sid.min() >= 0 and sid.max() < 1 << 40 and len(lens) < 1 << 22:
+            key = np.sort((img << 40) | sid)
+            dup = bool((key[1:] == key[:-1]).any())
+        else:
+            o = np.lexsort((sid, img))
+            dup = bool(((img[o][1:] == img[o][:-1]) & (sid[o][1:] == sid[o][:-1])).any())
+        if dup:
             return None  # a duplicate segment id
     if categories and n and not np.isin(cat, np.fromiter(categories, np.int64, len(categories))).all():
         return None
