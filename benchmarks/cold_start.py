@@ -1,24 +1,35 @@
 """Cold start: the first ``rapkit demo`` after install (empty numba cache) against a warm one.
 
 A new user's first run compiles every numba kernel the commands meet; later runs load them
-from numba's on-disk cache. This script runs ``rapkit demo`` with a fresh, empty
-``NUMBA_CACHE_DIR`` (cold), then again with the same directory (warm), interleaved over
-``--repeat`` rounds (each round gets a new empty cache directory for its cold run), and
-prints the medians, their ratio and the load average. The issue's target: cold <= 1.5x warm.
+from numba's on-disk cache. For each demo variant this script runs ``rapkit demo`` with a
+fresh, empty ``NUMBA_CACHE_DIR`` (cold), then again with the same folder (warm), interleaved
+over ``--repeat`` rounds (each round gets a new empty cache folder for its cold run), and
+prints the medians of wall and CPU seconds (the process and its children), their ratio,
+the load average, and a per-kernel table from ``RAPKIT_NUMBA_EVENTS`` (see
+``rapkit/kernels/_compile_notice.py``): compile seconds of each kernel in the cold run
+(CPU of the compiling thread; nested kernels are inside their caller's time) and cache-load
+milliseconds in the warm run. The issue's target: cold <= 1.5x warm.
 
-    .venv/bin/python benchmarks/cold_start.py                 # -n 100, 2 rounds
-    .venv/bin/python benchmarks/cold_start.py -n 20 --repeat 1
+Variants: ``default`` is ``rapkit demo`` as a user types it (with the learning step when
+torch is installed and the demo has one); ``no-train`` adds ``--no-train`` (the pure numba
+pipeline; skipped with a note when the demo has no such option).
+
+    .venv/bin/python benchmarks/cold_start.py                      # -n 100, 2 rounds, both variants
+    .venv/bin/python benchmarks/cold_start.py -n 20 --repeat 1 --variants no-train --no-render
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -28,74 +39,183 @@ def _load() -> str:
     return ", ".join(f"{v:.1f}" for v in os.getloadavg())
 
 
-def run_demo(out: Path, cache: Path, n: int, workers: int) -> tuple[float, float, str]:
-    """(wall s, CPU s of the process and its children, stderr) of one ``rapkit demo``."""
-    import resource
+def _demo_help() -> str:
+    r = subprocess.run([sys.executable, "-m", "rapkit", "demo", "--help"], capture_output=True, text=True, check=False)
+    return r.stdout
 
+
+# ``--background``: the demo as it would run with rapkit.kernels.background integrated: a tiny
+# demo compiles the kernels in a second process while this one works (see that module)
+BACKGROUND = """
+import importlib, sys
+from rapkit.kernels import background
+mods = []
+for name in ("fusion", "png", "png_encode", "pq", "pq_match", "relations", "rle", "sweep"):
+    try:
+        mods.append(importlib.import_module("rapkit.kernels." + name))
+    except ImportError:
+        pass
+tiny = ["demo", "-o", "{out}", "-n", "4", "--height", "64", "--width", "64", "--no-render", "--quiet"]
+tiny += sys.argv[1:2]  # --no-train when the demo has it
+bg = background.precompile(tiny, modules=mods)
+sys.argv = ["rapkit", *sys.argv[2:]]
+from rapkit.cli import main
+try:
+    main()
+finally:
+    bg.close()
+"""
+
+
+def run_demo(out: Path, cache: Path, events: Path, extra: list[str], background: str | None = None) -> dict:
+    """One ``rapkit demo``: wall s, CPU s (children), stderr, and the numba event record.
+    ``background``: run it with a background compile (the tiny demo gets this extra option)."""
     env = dict(os.environ)
     env["NUMBA_CACHE_DIR"] = str(cache)
-    cmd = [
-        sys.executable,
-        "-m",
-        "rapkit",
-        "demo",
-        "-o",
-        str(out),
-        "-n",
-        str(n),
-        "--workers",
-        str(workers),
-        "--no-render",
-        "--force",
-        "--format",
-        "json",
-    ]
+    env["RAPKIT_NUMBA_EVENTS"] = str(events)
+    args = ["demo", "-o", str(out), "--force", "--format", "json", *extra]
+    if background is None:
+        cmd = [sys.executable, "-m", "rapkit", *args]
+    else:
+        cmd = [sys.executable, "-c", BACKGROUND, background, *args]
     c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     dt = time.perf_counter() - t
     c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     if r.returncode != 0:
-        raise SystemExit(f"rapkit demo failed ({r.returncode}):\n{r.stderr[-3000:]}")
-    return dt, (c1.ru_utime - c0.ru_utime) + (c1.ru_stime - c0.ru_stime), r.stderr
+        raise SystemExit(f"{' '.join(cmd)} failed ({r.returncode}):\n{r.stderr[-3000:]}")
+    rec = json.loads(events.read_text()) if events.exists() else {"compiles": [], "loads": []}
+    cpu = (c1.ru_utime - c0.ru_utime) + (c1.ru_stime - c0.ru_stime)
+    return {"wall": dt, "cpu": cpu, "stderr": r.stderr, "rec": rec}
+
+
+def _kernel_table(cold: list[dict], warm: list[dict]) -> list[tuple[str, float, float, float]]:
+    """(kernel, median compile CPU s, median compile wall s, median cache-load ms) per
+    outermost compiled kernel, largest compile first."""
+    comp_cpu: dict[str, list[float]] = defaultdict(list)
+    comp_wall: dict[str, list[float]] = defaultdict(list)
+    loads: dict[str, list[float]] = defaultdict(list)
+    for run in cold:
+        cpu: dict[str, float] = defaultdict(float)
+        wall: dict[str, float] = defaultdict(float)
+        for c in run["rec"]["compiles"]:
+            if c["inside"] is None:
+                cpu[c["kernel"]] += c["cpu_seconds"]
+                wall[c["kernel"]] += c["seconds"]
+        for k in cpu:
+            comp_cpu[k].append(cpu[k])
+            comp_wall[k].append(wall[k])
+    for run in warm:
+        ms: dict[str, float] = defaultdict(float)
+        for c in run["rec"]["loads"]:
+            ms[c["kernel"]] += 1e3 * c["seconds"]
+        for k in ms:
+            loads[k].append(ms[k])
+    names = set(comp_cpu) | set(loads)
+    rows = [
+        (
+            k,
+            float(np.median(comp_cpu[k])) if k in comp_cpu else 0.0,
+            float(np.median(comp_wall[k])) if k in comp_wall else 0.0,
+            float(np.median(loads[k])) if k in loads else float("nan"),
+        )
+        for k in names
+    ]
+    return sorted(rows, key=lambda r: -r[1])
+
+
+def bench_variant(name: str, extra: list[str], tmp: Path, repeat: int, background: str | None) -> dict:
+    cold, warm = [], []
+    for rnd in range(repeat):
+        cache = tmp / f"cache-{name}-{rnd}"
+        cache.mkdir()
+        c = run_demo(tmp / "out", cache, tmp / "cold.json", extra, background)
+        w = run_demo(tmp / "out", cache, tmp / "warm.json", extra, background)
+        cold.append(c)
+        warm.append(w)
+        print(
+            f"  [{name}] round {rnd + 1}: cold {c['wall']:6.1f} s wall ({c['cpu']:6.1f} s CPU), "
+            f"warm {w['wall']:6.1f} s wall ({w['cpu']:6.1f} s CPU)  load {_load()}",
+            flush=True,
+        )
+        if rnd == 0:
+            notice = [ln for ln in c["stderr"].splitlines() if ln.startswith("rapkit: compiled")]
+            print(f"    cold run's notice: {notice[0] if notice else '(none)'}")
+            wn = [ln for ln in w["stderr"].splitlines() if ln.startswith("rapkit: compiled")]
+            print(f"    warm run's notice: {wn[0] if wn else '(none)'}")
+    return {"cold": cold, "warm": warm}
+
+
+def report(name: str, cmd: str, res: dict, repeat: int) -> None:
+    cold, warm = res["cold"], res["warm"]
+    cw, cc = np.median([c["wall"] for c in cold]), np.median([c["cpu"] for c in cold])
+    ww, wc = np.median([w["wall"] for w in warm]), np.median([w["cpu"] for w in warm])
+    comp = np.median([sum(c["cpu_seconds"] for c in run["rec"]["compiles"] if c["inside"] is None) for run in cold])
+    comp_wall = np.median([sum(c["seconds"] for c in run["rec"]["compiles"] if c["inside"] is None) for run in cold])
+    load_s = np.median([sum(c["seconds"] for c in run["rec"]["loads"]) for run in warm])
+    print(f"\n== {name}: {cmd}, medians of {repeat}; load average now {_load()}")
+    print(f"  cold (empty NUMBA_CACHE_DIR): {cw:6.1f} s wall ({cc:6.1f} s CPU)")
+    print(f"  warm:                         {ww:6.1f} s wall ({wc:6.1f} s CPU)")
+    print(
+        f"  cold / warm: wall {cw / ww:.2f}x, CPU {cc / wc:.2f}x  (target <= 1.5x: "
+        f"{'met' if cw / ww <= 1.5 else 'NOT met'} on wall, {'met' if cc / wc <= 1.5 else 'NOT met'} on CPU)"
+    )
+    print(
+        f"  compiling in the cold run: {comp:.1f} s CPU ({comp_wall:.1f} s wall); "
+        f"cache loads in the warm run: {load_s:.2f} s"
+    )
+    rows = _kernel_table(cold, warm)
+    print(f"  {'kernel (outermost compile)':52s} {'compile CPU s':>13s} {'wall s':>7s} {'load ms':>8s}")
+    for k, cpu, wall, ms in rows:
+        print(f"  {k:52s} {cpu:13.2f} {wall:7.2f} {ms:8.1f}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-n", "--num-images", type=int, default=100, help="images in the demo world (default 100)")
-    ap.add_argument("--workers", type=int, default=1, help="demo --workers (default 1)")
-    ap.add_argument("--repeat", type=int, default=2, help="interleaved cold/warm rounds (default 2)")
+    ap.add_argument("--workers", type=int, default=1, help="demo --workers (default 1, the demo's default)")
+    ap.add_argument("--repeat", type=int, default=2, help="interleaved cold/warm rounds per variant (default 2)")
+    ap.add_argument("--no-render", action="store_true", help="pass --no-render (no JPEGs; a shorter warm run)")
+    ap.add_argument("--variants", default="default,no-train", help="comma-separated: default, no-train (default: both)")
+    ap.add_argument(
+        "--background",
+        action="store_true",
+        help="run the demo with rapkit.kernels.background.precompile (a tiny demo compiling in a second process)",
+    )
     args = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="rapkit-cold-"))
-    cold, warm = [], []
+    helptext = _demo_help()
+    base = ["-n", str(args.num_images), "--workers", str(args.workers)] + (["--no-render"] if args.no_render else [])
     try:
-        for rnd in range(args.repeat):
-            cache = tmp / f"cache{rnd}"
-            cache.mkdir()
-            c = run_demo(tmp / "out", cache, args.num_images, args.workers)
-            w = run_demo(tmp / "out", cache, args.num_images, args.workers)
-            cold.append(c)
-            warm.append(w)
-            print(
-                f"  round {rnd + 1}: cold {c[0]:6.1f} s wall ({c[1]:6.1f} s CPU), warm {w[0]:6.1f} s wall "
-                f"({w[1]:6.1f} s CPU)  load {_load()}",
-                flush=True,
-            )
-            first = [ln for ln in c[2].splitlines() if "compil" in ln.lower()]
-            if first and rnd == 0:
-                print(f"  cold run's stderr about compiling: {first[0]}")
-        cw, cc = np.median([c[0] for c in cold]), np.median([c[1] for c in cold])
-        ww, wc = np.median([w[0] for w in warm]), np.median([w[1] for w in warm])
-        print(
-            f"\nrapkit demo -n {args.num_images} --workers {args.workers}, medians of {args.repeat}; "
-            f"load average {_load()}"
-        )
-        print(f"  cold (empty NUMBA_CACHE_DIR): {cw:6.1f} s wall ({cc:6.1f} s CPU)")
-        print(f"  warm:                         {ww:6.1f} s wall ({wc:6.1f} s CPU)")
-        print(
-            f"  cold / warm: wall {cw / ww:.2f}x, CPU {cc / wc:.2f}x  (target <= 1.5x: "
-            f"{'met' if cw / ww <= 1.5 else 'NOT met'})"
-        )
+        import torch  # noqa: F401
+
+        has_torch = True
+    except ImportError:
+        has_torch = False
+    print(
+        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, torch installed: {has_torch}, "
+        f"demo has --no-train: {'--no-train' in helptext}; load average {_load()}"
+    )
+    tmp = Path(tempfile.mkdtemp(prefix="rapkit-cold-"))
+    results = []
+    try:
+        for v in [x.strip() for x in args.variants.split(",") if x.strip()]:
+            if v == "default":
+                extra = base
+            elif v == "no-train":
+                if "--no-train" not in helptext:
+                    print("  [no-train] skipped: this rapkit demo has no --no-train option (it trains nothing)")
+                    continue
+                extra = [*base, "--no-train"]
+            else:
+                raise SystemExit(f"unknown variant {v!r}")
+            bg = None
+            if args.background:
+                bg = "--no-train" if "--no-train" in helptext else "--quiet"
+            label = "rapkit demo " + " ".join(extra) + (" [background compile]" if bg else "")
+            results.append((v, label, bench_variant(v, extra, tmp, args.repeat, bg)))
+        for v, cmd, res in results:
+            report(v, cmd, res, args.repeat)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
