@@ -1,9 +1,11 @@
-"""Dataset-level PQ evaluation (io + core + process pool).
+"""Dataset-level PQ evaluation (io + core + a thread or process pool).
 
-:func:`evaluate_pq` matches GT and prediction annotations by image id, streams the images
-through a bounded process pool (each worker reads both PNGs with the fused fast path and
-returns a per-image :class:`~rapkit.core.pq.PQStats`), merges the statistics and summarizes
-them: the numbers ``==`` panopticapi's ``pq_compute`` run with one process.
+:func:`evaluate_pq` matches GT and prediction annotations by image id, streams chunks of
+images through a bounded pool (threads on the fast path: each reads both PNGs with the fused
+kernel and matches the segments with :func:`rapkit.kernels.pq_match.match_image`, both
+releasing the GIL; processes for the PIL decoder or when ``RAPKIT_MP_START`` is set), merges
+the per-chunk :class:`~rapkit.core.pq.PQStats` and summarizes them: the numbers ``==``
+panopticapi's ``pq_compute`` run with one process.
 
 The sanity check (``--check``, ``rapkit check``) lives in :mod:`rapkit.pipeline.check`;
 the whole ``rapkit evaluate`` command (modes, option checks, the gate) is one call,
@@ -383,7 +385,9 @@ def _evaluate_arrays(
     if pool != "process":
         _tune_worker_allocator()  # the inflated rows (about 1 MB per PNG) come from the heap
     jobs = ((_table_chunk(table, k, min(n, k + size)), items[k : k + size], per_image) for k in range(0, n, size))
-    if pool == "thread":
+    if pool == "none":
+        results = map(_array_chunk, jobs)
+    elif pool == "thread":
         results = _thread_map(_array_chunk, jobs, workers)
     else:
         from ..core.parallel import imap_ordered
@@ -446,8 +450,8 @@ def evaluate_pq(
 
     Images are evaluated in the order of the GT ``annotations``; every GT image needs a
     prediction (else :class:`InputError`); predictions for images not in the GT are ignored,
-    counted and warned about. ``workers`` > 1 uses a process pool; the result is the same
-    bit for bit. ``on_start(n_images)`` is called once the inputs are validated,
+    counted and warned about. ``workers`` > 1 uses that many threads (processes with
+    ``fast=False`` or ``RAPKIT_MP_START`` set); the result is the same bit for bit. ``on_start(n_images)`` is called once the inputs are validated,
     ``progress(n)`` as images complete. ``per_image=True`` keeps one :class:`PQStats` per
     image in ``ev.per_image`` (GT order; merged they are ``ev.stats``) and adds the per-image
     table to the report (:func:`per_image_rows`).

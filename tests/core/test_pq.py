@@ -212,6 +212,26 @@ def test_random_dataset_two_workers(pq_kit, tmp_path):
     assert one.stats == two.stats
 
 
+def test_two_workers_are_threads_and_equal_one_worker_per_image(pq_kit, tmp_path, monkeypatch):
+    """--workers 2 on the fast path runs threads (no process pool), merges the same per-image
+    statistics as 1 worker, and equals the pure-Python path (PIL + pq_stats)."""
+    import rapkit.core.parallel
+
+    def no_pool(*a, **kw):
+        raise AssertionError("the process pool was used")
+
+    gt, pred = random_dataset(pq_kit, tmp_path, 4242, 70, 12, 15)
+    monkeypatch.delenv("RAPKIT_MP_START", raising=False)
+    monkeypatch.setattr(rapkit.core.parallel, "imap_ordered", no_pool)
+    one = rapkit_eval(gt, pred, workers=1, per_image=True)
+    two = rapkit_eval(gt, pred, workers=2, per_image=True)
+    monkeypatch.undo()
+    slow = rapkit_eval(gt, pred, fast=False, per_image=True)
+    assert one.stats == two.stats == slow.stats
+    assert one.per_image == two.per_image == slow.per_image
+    pq_kit.assert_same(two.result.to_panopticapi(), pq_kit.oracle(gt, pred))
+
+
 def test_many_images_iou_summation_order(pq_kit, tmp_path):
     """Many matched segments of one class whose IoUs do not add associatively: the
     summation order must be panopticapi's to get == ."""
