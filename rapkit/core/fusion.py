@@ -22,6 +22,7 @@ stuff segments follow in ascending category id. Semantics: ``docs/fusion.md``.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -323,10 +324,10 @@ def fuse_scene(
     # final ids: kept things in painting order, then stuff
     lut = np.zeros(n + 1, np.uint32)
     segment_of = np.zeros(n, np.int64)
-    thing_ids = [int(i) for i in order if status[i] == KEPT]
-    for sid, i in enumerate(thing_ids, start=1):
-        lut[i + 1] = sid
-        segment_of[i] = sid
+    kept = order[status[order] == KEPT]
+    thing_ids = kept.tolist()
+    lut[kept + 1] = np.arange(1, kept.size + 1, dtype=np.uint32)
+    segment_of[kept] = np.arange(1, kept.size + 1)
     sem = None
     if semantic is not None:
         sem = np.asarray(semantic)
@@ -341,22 +342,13 @@ def fuse_scene(
         canvas, sem, is_stuff, int(params.stuff_area), lut, len(thing_ids), row_runs=True, check=False
     )
     segments: list[Segment] = []
-    for sid, i in enumerate(thing_ids, start=1):
-        r = float(scene.relations[i])
-        segments.append(
-            Segment(
-                sid,
-                int(scene.labels[i]),
-                int(area[sid]),
-                tuple(int(v) for v in bbox[sid]),
-                0,
-                score=float(scene.scores[i]),
-                relation=None if np.isnan(r) else r,
-            )
-        )
-    for s in range(classes.shape[0]):
+    areas, boxes = area.tolist(), [tuple(b) for b in bbox.tolist()]
+    labels, scores, rels = scene.labels[kept].tolist(), scene.scores[kept].tolist(), scene.relations[kept].tolist()
+    for sid, (lab, sc, r) in enumerate(zip(labels, scores, rels), start=1):
+        segments.append(Segment(sid, lab, areas[sid], boxes[sid], 0, score=sc, relation=None if math.isnan(r) else r))
+    for s, c in enumerate(classes.tolist()):
         sid = len(thing_ids) + 1 + s
-        segments.append(Segment(sid, int(classes[s]), int(area[sid]), tuple(int(v) for v in bbox[sid]), 0))
+        segments.append(Segment(sid, c, areas[sid], boxes[sid], 0))
     return FusionResult(
         scene.image_id,
         id_map,

@@ -474,8 +474,8 @@ def _compose(canvas, sem, has_sem, is_stuff, stuff_area, thing_lut, n_things):
     # the id map's runs along each row: row y is runs row_ptr[y]:row_ptr[y + 1], run r
     # starting at column run_x[r] with id run_v[r]
     row_ptr = np.zeros(height + 1, np.int64)
-    run_x = np.empty(16 * height + 16, np.int64)
-    run_v = np.empty(16 * height + 16, np.uint32)
+    run_x = np.empty(height * width, np.int64)  # at most one run per pixel; pages untouched
+    run_v = np.empty(height * width, np.uint32)  # beyond the runs are not mapped in
     nr = 0
     area = np.zeros(n_ids + 1, np.int64)
     bx0 = np.full(n_ids + 1, width, np.int64)
@@ -496,8 +496,6 @@ def _compose(canvas, sem, has_sem, is_stuff, stuff_area, thing_lut, n_things):
             orow[x] = o
             if o != cur:
                 if x > start:
-                    if nr == run_x.shape[0]:
-                        run_x, run_v = _grow(run_x, run_v)
                     run_x[nr] = start
                     run_v[nr] = cur
                     nr += 1
@@ -511,8 +509,6 @@ def _compose(canvas, sem, has_sem, is_stuff, stuff_area, thing_lut, n_things):
                     by1[cur] = y
                 cur = o
                 start = x
-        if nr == run_x.shape[0]:
-            run_x, run_v = _grow(run_x, run_v)
         run_x[nr] = start
         run_v[nr] = cur
         nr += 1
@@ -533,16 +529,6 @@ def _compose(canvas, sem, has_sem, is_stuff, stuff_area, thing_lut, n_things):
             bbox[v, 2] = bx1[v] - bx0[v] + 1
             bbox[v, 3] = by1[v] - by0[v] + 1
     return out, classes[:ns].copy(), area, bbox, row_ptr, run_x[:nr].copy(), run_v[:nr].copy()
-
-
-@njit(cache=True, nogil=True)
-def _grow(run_x, run_v):
-    n = run_x.shape[0]
-    x2 = np.empty(2 * n, run_x.dtype)
-    v2 = np.empty(2 * n, run_v.dtype)
-    x2[:n] = run_x
-    v2[:n] = run_v
-    return x2, v2
 
 
 # --------------------------------------------------------------------------- wrappers
