@@ -232,6 +232,21 @@ def test_two_workers_are_threads_and_equal_one_worker_per_image(pq_kit, tmp_path
     pq_kit.assert_same(two.result.to_panopticapi(), pq_kit.oracle(gt, pred))
 
 
+def test_images_the_kernel_declines_go_through_pq_stats(pq_kit, tmp_path, monkeypatch):
+    """When the matching kernel reports a problem, pq_stats takes the image over (and words
+    the error when there is one); made to decline every image, the result is unchanged."""
+    import rapkit.kernels.pq_match
+
+    gt, pred = random_dataset(pq_kit, tmp_path, 777, 25, 9, 11)
+    want = rapkit_eval(gt, pred, per_image=True)
+    monkeypatch.setattr(rapkit.kernels.pq_match, "match_image", lambda *a: (1, 0))
+    for per_image in (False, True):
+        got = rapkit_eval(gt, pred, per_image=per_image)
+        assert got.stats == want.stats
+        assert got.per_image == (want.per_image if per_image else [])
+    pq_kit.assert_same(got.result.to_panopticapi(), pq_kit.oracle(gt, pred))
+
+
 def test_many_images_iou_summation_order(pq_kit, tmp_path):
     """Many matched segments of one class whose IoUs do not add associatively: the
     summation order must be panopticapi's to get == ."""
