@@ -5,6 +5,11 @@ implementation of panopticapi's rule, measured in the same run.
     .venv/bin/python benchmarks/fusion.py --case scenes     # the earlier COCO-like scenes
     .venv/bin/python benchmarks/fusion.py --kernels         # also part 1 (kernel table)
     .venv/bin/python benchmarks/fusion.py --quick           # smaller, for a smoke test
+    .venv/bin/python benchmarks/fusion.py --before /tmp/old # also an older rapkit tree, same rounds
+
+``--before DIR`` runs ``rapkit fuse`` (rap, 1 worker) from another source tree as well (for
+example ``git worktree add /tmp/old <commit>``), interleaved with the others: a before/after
+comparison in the same conditions.
 
 Cases (``--case``) for the whole-process comparison:
 
@@ -23,7 +28,11 @@ Parts:
 2./3. The whole ``rapkit fuse`` process on ``--n-images`` images (default 200; reading JSON,
    decoding, fusing, writing PNGs and JSON) vs the same numpy pipeline as a script (json,
    pycocotools, numpy, PIL PNGs), both as fresh processes, interleaved over ``--repeat``
-   rounds (default 3); medians and the ratio of the medians, with the load average.
+   rounds (default 3); medians and the ratio of the medians, with the load average. The
+   stage times ``rapkit fuse`` reports (ms per image: decode, kernel, stuff/compose, PNG
+   write) are printed as medians over the rounds. One more row runs ``rapkit fuse`` with
+   ``RAPKIT_FSYNC=0``: rapkit flushes its output to disk before renaming it into place
+   (durability), the numpy pipeline does not; that row shows what the flush costs.
 """
 
 from __future__ import annotations
@@ -274,22 +283,19 @@ def mask_stats(paths: dict[str, Path], n_images: int) -> tuple[float, float]:
     return float(np.mean(areas)), float(np.sum(areas)) / (n_images * H * W)
 
 
-def run_cmd(cmd: list[str], reps: int = 1) -> tuple[float, float]:
-    """(best wall seconds, CPU seconds of that run: user + sys of the child processes)."""
+def run_cmd(cmd: list[str], env: dict | None = None) -> tuple[float, float, str]:
+    """(wall seconds, CPU seconds: user + sys of the child processes, stdout) of one run."""
     import resource
 
-    best = (float("inf"), float("inf"))
-    for _ in range(reps):
-        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        t = time.perf_counter()
-        r = subprocess.run(cmd, capture_output=True, text=True)
-        dt = time.perf_counter() - t
-        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        if r.returncode != 0:
-            raise SystemExit(f"command failed ({r.returncode}): {' '.join(cmd)}\n{r.stderr}")
-        cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
-        best = min(best, (dt, cpu))
-    return best
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    dt = time.perf_counter() - t
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if r.returncode != 0:
+        raise SystemExit(f"command failed ({r.returncode}): {' '.join(cmd)}\n{r.stderr}")
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    return dt, cpu, r.stdout
 
 
 def rapkit_cmd(paths, out: Path, workers: int, strategy: str) -> list[str]:
@@ -329,6 +335,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="interleaved rounds; medians reported (default 3)")
     ap.add_argument("--kernels", action="store_true", help="also run part 1 (in-process kernel table)")
     ap.add_argument("--quick", action="store_true", help="fewer scenes and images (smoke test)")
+    ap.add_argument("--before", default=None, help="also time rapkit fuse from this source tree (an older commit)")
     args = ap.parse_args()
     n_scenes = 4 if args.quick else 12
     n_images = args.n_images or (40 if args.quick else 200)
@@ -376,14 +383,23 @@ def main() -> None:
         script.write_text(BASELINE_SCRIPT)
         bench_file = str(Path(__file__).resolve())
         runs: dict[str, list] = {}
+        stages: dict[str, list] = {}
         labels = {
             "base": "numpy pipeline (json, pycocotools, numpy, PIL), 1 process",
             "heu1": "rapkit fuse --strategy heuristic, 1 worker",
             "rap1": "rapkit fuse --strategy rap, 1 worker",
             "rap2": "rapkit fuse --strategy rap, 2 workers",
+            "nofs": "rapkit fuse --strategy rap, 1 worker, RAPKIT_FSYNC=0",
+            "before": f"before: rapkit fuse (rap, 1 worker) from {args.before}",
         }
+        keys = ["base", "rap1", "heu1", "rap2", "nofs"] + (["before"] if args.before else [])
+        env_plain = dict(os.environ)
+        env_before = dict(os.environ, PYTHONPATH=str(Path(args.before).resolve())) if args.before else None
+        if env_before is not None:
+            run_cmd(rapkit_cmd(paths, tmp / "warm-before", 1, "rap"), env_before)  # its numba cache
         for rnd in range(args.repeat):
-            for key in ("base", "rap1", "heu1", "rap2"):
+            for key in keys:
+                env = env_plain
                 if key == "base":
                     cmd = [
                         sys.executable,
@@ -396,9 +412,17 @@ def main() -> None:
                     ]
                 else:
                     strategy = "heuristic" if key.startswith("heu") else "rap"
-                    cmd = rapkit_cmd(paths, fresh(strategy), int(key[-1]), strategy)
-                r = run_cmd(cmd)
-                runs.setdefault(key, []).append(r)
+                    cmd = rapkit_cmd(paths, fresh(strategy), 2 if key == "rap2" else 1, strategy)
+                    if key == "nofs":
+                        env = dict(os.environ, RAPKIT_FSYNC="0")
+                    elif key == "before":
+                        env = env_before
+                r = run_cmd(cmd, env)
+                runs.setdefault(key, []).append(r[:2])
+                if key != "base":
+                    ms = json.loads(r[2]).get("ms_per_image")
+                    if ms:
+                        stages.setdefault(key, []).append(ms)
                 print(
                     f"  round {rnd + 1}: {labels[key]:<57}{r[0]:7.2f} s ({r[1]:6.2f} CPU s)  load {_load()}", flush=True
                 )
@@ -409,7 +433,7 @@ def main() -> None:
             f"medians of {args.repeat} interleaved rounds; wall s (CPU s); load average {_load()}"
         )
         print(f"  {labels['base']:<57}{tb[0]:7.2f} ({tb[1]:6.2f})  {n_images / tb[0]:7.1f} img/s")
-        for key in ("heu1", "rap1", "rap2"):
+        for key in keys[1:]:
             t_ = med[key]
             print(
                 f"  {labels[key]:<57}{t_[0]:7.2f} ({t_[1]:6.2f})  {n_images / t_[0]:7.1f} img/s"
@@ -420,10 +444,26 @@ def main() -> None:
             " command; compare wall times there)"
         )
         per = [b[0] / r[0] for b, r in zip(runs["base"], runs["rap1"])]
-        print(f"  single-round ratios (rap, 1 worker): {', '.join(f'{x:.1f}x' for x in per)}")
+        per_cpu = [b[1] / r[1] for b, r in zip(runs["base"], runs["rap1"])]
+        print(f"  single-round ratios (rap, 1 worker): wall {', '.join(f'{x:.1f}x' for x in per)}", end="")
+        print(f"; CPU {', '.join(f'{x:.1f}x' for x in per_cpu)}")
+        if args.before:
+            after = [r[0] / b[0] for b, r in zip(runs["rap1"], runs["before"])]
+            after_cpu = [r[1] / b[1] for b, r in zip(runs["rap1"], runs["before"])]
+            print(
+                f"  after vs before (rap, 1 worker), per round: wall {', '.join(f'{x:.2f}x' for x in after)}; "
+                f"CPU {', '.join(f'{x:.2f}x' for x in after_cpu)} (> 1: faster now)"
+            )
+        print("\n  stage ms per image as rapkit fuse reports them (medians over rounds; wall clock in the worker):")
+        cols = ["decode", "fusion_kernel", "stuff_compose", "png_write", "other", "total", "wall"]
+        print("  " + f"{'':<24}" + "".join(f"{c:>15}" for c in cols))
+        for key in keys[1:]:
+            if key in stages:
+                vals = [float(np.median([m[c] for m in stages[key]])) for c in cols]
+                print("  " + f"{key:<24}" + "".join(f"{v:>15.2f}" for v in vals))
         print(
             f"  target: whole rapkit fuse (rap, 1 worker) >= 10x the numpy pipeline: wall {tb[0] / med['rap1'][0]:.1f}x"
-            f" -> {'met' if tb[0] / med['rap1'][0] >= 10 else 'NOT met'}"
+            f" -> {'met' if tb[0] / med['rap1'][0] >= 10 else 'NOT met'}; CPU {tb[1] / med['rap1'][1]:.1f}x"
         )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
