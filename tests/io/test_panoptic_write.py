@@ -19,7 +19,7 @@ from rapkit.io.panoptic import (
     scan_annotations,
     scan_panoptic,
 )
-from rapkit.io.png_write import write_id_map_png_fast
+from rapkit.io.png_write import write_id_map_png_fast, write_id_runs_png
 from rapkit.io.relations import check_relations_outputs, read_relations, write_relations_outputs
 from rapkit.types import Category, ImageInfo, ImageRelations, Relation
 
@@ -38,6 +38,22 @@ def test_panoptic_output_writes_folder_and_json(tmp_path):
     assert list(doc) == ["images", "annotations", "categories"]
     assert doc["images"] == [{"id": 7, "file_name": "a.jpg", "height": 2, "width": 2}]
     assert np.array_equal(read_id_map(out_dir / PANOPTIC_DIR / "a.png"), ids)
+
+
+def test_png_from_row_runs_has_the_bytes_of_the_id_map_writer(tmp_path):
+    from rapkit.kernels.png_encode import row_runs
+
+    rng = np.random.default_rng(5)
+    ids = np.zeros((37, 53), np.uint32)
+    for _ in range(12):  # overlapping blocks, ids up to 3 bytes
+        y, x = rng.integers(0, 37), rng.integers(0, 53)
+        ids[y : y + rng.integers(1, 20), x : x + rng.integers(1, 30)] = rng.integers(0, 1 << 24)
+    a = write_id_map_png_fast(tmp_path / "a.png", ids)
+    b = write_id_runs_png(tmp_path / "b.png", row_runs(ids), 37, 53)
+    assert a.read_bytes() == b.read_bytes()
+    assert np.array_equal(read_id_map(b), ids)
+    with pytest.raises(ValueError, match="rows"):
+        write_id_runs_png(tmp_path / "c.png", row_runs(ids), 36, 53)
 
 
 def test_panoptic_output_leaves_nothing_on_error_and_needs_force(tmp_path):
