@@ -208,6 +208,11 @@ def _to_bytes(counts) -> bytes:
 
 def pack_counts(counts_list: list) -> tuple[np.ndarray, np.ndarray]:
     """Concatenate compressed RLE ``counts`` strings into (chars uint8, offsets int64)."""
+    if all(type(c) is str for c in counts_list):  # the JSON case: one join, one encode
+        joined = "".join(counts_list).encode("ascii")  # non-ASCII raises as a single encode would
+        offs = np.zeros(len(counts_list) + 1, np.int64)
+        offs[1:] = np.cumsum(np.fromiter(map(len, counts_list), np.int64, len(counts_list)))
+        return np.frombuffer(joined, dtype=np.uint8), offs
     bs = [_to_bytes(c) for c in counts_list]
     offs = np.zeros(len(bs) + 1, np.int64)
     if bs:
