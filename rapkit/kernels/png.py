@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from numba.cpython.unsafe.numbers import trailing_zeros
 
-from .hashtable import compact, ensure_room, fold_pair_row, insert, new_table, pair_key
+from .hashtable import EMPTY_KEY, compact, ensure_room, fold_pair_row, insert, new_table, pair_key, slot
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -32,8 +33,9 @@ def _paeth(a: np.int32, b: np.int32, c: np.int32) -> np.int32:
 # One loop per (filter, bytes per pixel): the left (a) and upper-left (c) bytes of every
 # channel stay in registers so the channels interleave. Paeth takes a shortcut where the
 # upper and upper-left pixels are equal (flat regions, most of a panoptic map): there the
-# predictor is exactly the left byte (p = a + b - c = a, so |p - a| = 0 wins).
-# Unsigned indices for the row fold: no wrap-around handling of negative indices.
+# predictor is exactly the left byte (p = a + b - c = a, so |p - a| = 0 wins). These serve
+# ``unfilter``/``decode_ids`` and the pair kernel for mixed RGB/RGBA pairs.
+# Unsigned indices in the pair kernel: no wrap-around handling of negative indices.
 U1 = np.uint64(1)
 U2 = np.uint64(2)
 U3 = np.uint64(3)
@@ -360,33 +362,6 @@ def decode_gray(raw: np.ndarray, h: int, w: int) -> tuple[np.ndarray, np.ndarray
 
 
 @njit(cache=True, nogil=True)
-def _fold_rgb_rows(
-    g: np.ndarray,
-    p: np.ndarray,
-    keys: np.ndarray,
-    counts: np.ndarray,
-    run_g: np.uint32,
-    run_p: np.uint32,
-    run_n: np.int64,
-) -> tuple:
-    """:func:`rapkit.kernels.hashtable.fold_pair_row` for two unfiltered RGB rows, ids built inline."""
-    new = np.int64(0)
-    for x in range(g.shape[0] // 3):
-        j = 3 * x
-        gi = np.uint32(g[j]) | (np.uint32(g[j + 1]) << 8) | (np.uint32(g[j + 2]) << 16)
-        pi = np.uint32(p[j]) | (np.uint32(p[j + 1]) << 8) | (np.uint32(p[j + 2]) << 16)
-        if gi == run_g and pi == run_p:
-            run_n += 1
-        else:
-            if run_n > 0:
-                new += insert(keys, counts, pair_key(run_g, run_p), run_n)
-            run_g = gi
-            run_p = pi
-            run_n = 1
-    return run_g, run_p, run_n, new
-
-
-@njit(cache=True, nogil=True)
 def _pair_png_kernel(
     raw_g: np.ndarray,
     bpp_g: np.int64,
@@ -397,8 +372,9 @@ def _pair_png_kernel(
     keys: np.ndarray,
     counts: np.ndarray,
 ) -> tuple:
-    # Row by row: unfilter the GT and the prediction row, turn both into id rows, fold the
-    # runs of equal (gt, pred) pairs into the hash table. Only a few rows live in memory.
+    # GT and prediction with different pixel sizes (RGB and RGBA; rare): row by row, unfilter
+    # both rows, turn them into id rows, fold the runs of equal (gt, pred) pairs into the hash
+    # table. Only a few rows live in memory. Equal pixel sizes go to :func:`_pair_rows_kernel`.
     sg = w * bpp_g
     sp = w * bpp_p
     ga = np.zeros(sg, np.uint8)
@@ -423,122 +399,420 @@ def _pair_png_kernel(
         if not _unfilter_row(np.int64(raw_p[op]), raw_p[op + 1 : op + 1 + sp], pprev, pcur, bpp_p):
             return keys, counts, used, y, 1
         keys, counts = ensure_room(keys, counts, used, w + 1)
-        if bpp_g == 3 and bpp_p == 3:  # the usual case: ids built inline, constant strides
-            run_g, run_p, run_n, new = _fold_rgb_rows(gcur, pcur, keys, counts, run_g, run_p, run_n)
+        if bpp_g == 3:
+            _ids3(gcur, gi)
         else:
-            if bpp_g == 3:
-                _ids3(gcur, gi)
-            else:
-                _ids4(gcur, gi)
-            if bpp_p == 3:
-                _ids3(pcur, pi)
-            else:
-                _ids4(pcur, pi)
-            run_g, run_p, run_n, new = fold_pair_row(gi, pi, keys, counts, run_g, run_p, run_n)
+            _ids4(gcur, gi)
+        if bpp_p == 3:
+            _ids3(pcur, pi)
+        else:
+            _ids4(pcur, pi)
+        run_g, run_p, run_n, new = fold_pair_row(gi, pi, keys, counts, run_g, run_p, run_n)
         used += new
     if run_n > 0:
         used += insert(keys, counts, pair_key(run_g, run_p), run_n)
     return keys, counts, used, -1, 0
 
 
+# --------------------------------------------------------------------------- the pair kernel
+# GT and prediction PNGs with the same pixel size, row by row (docs/evaluation.md, "The PNG
+# pair kernel"). Every row is unfiltered into a buffer of uint64 words (viewed as bytes), and
+# its *horizontal difference* ``d[j] = row[j] ^ row[j - bpp]`` (``d[j] = row[j]`` for the first
+# pixel) is kept:
+#
+# * Up rows are one vectorised loop; an Up row with zero residuals repeats the row above and
+#   is neither unfiltered nor differenced.
+# * Paeth rows are computed only at their *events*: pixels whose residual is not zero or
+#   whose upper pixel differs from the upper-left one (``d`` of the row above is not zero
+#   there). Everywhere else the predictor is exactly the left pixel
+#   (p = a + b - c = a when b == c) and the residual is zero, so the row repeats the last
+#   computed pixel: a Paeth row starts as a copy of the row above and only the stretches
+#   where that pixel differs from the row above are filled. Sub and Average rows (a few
+#   percent in Pillow's files) use the per-pixel loops above.
+# * The runs of equal (gt, pred) pixels start where ``d`` of either row is not zero; they are
+#   found word by word (a bitmap of the non-zero words, then the bytes of each word).
+# * The runs are added to the hash table; a run whose key equals the previous row's run at the
+#   same index reuses that run's slot (no hashing), and a streak of rows repeated in both PNGs
+#   adds the last runs again through their slots.
+U0 = np.uint64(0)
+U8 = np.uint64(8)
+U16 = np.uint64(16)
+U24 = np.uint64(24)
+U255 = np.uint64(255)
+
+
 @njit(cache=True, nogil=True)
-def _zero_up_row(ftype: np.int64, src: np.ndarray) -> bool:
-    """True when the row is Up-filtered with all residuals zero: it repeats the row above."""
-    if ftype != 2:
-        return False
+def _all_zero(src: np.ndarray) -> bool:
     acc = np.uint8(0)
     for i in range(src.shape[0]):
         acc |= src[i]
     return acc == 0
 
 
+# The simple loops take their rows as arguments (slices made by the caller): so LLVM
+# vectorises them (a slice taken inside the same function kept it from doing so).
 @njit(cache=True, nogil=True)
-def _fold_rgb_row(
-    g: np.ndarray, p: np.ndarray, keys: np.ndarray, counts: np.ndarray, rk: np.ndarray, rc: np.ndarray
-) -> tuple:
-    """Fold one pair of unfiltered RGB rows into the table; the row's runs (keys, counts) are
-    also written to ``rk``/``rc`` so that a repeated row can add them again. Runs end at the
-    row's end. Returns (number of runs, number of new keys)."""
-    n = np.uint64(g.shape[0] // 3)
-    run_g = np.uint32(g[0]) | (np.uint32(g[1]) << 8) | (np.uint32(g[2]) << 16)
-    run_p = np.uint32(p[0]) | (np.uint32(p[1]) << 8) | (np.uint32(p[2]) << 16)
-    run_n = np.int64(1)
-    nr = np.int64(0)
-    new = np.int64(0)
-    for x in range(U1, n):
-        j = x * U3
-        gi = np.uint32(g[j]) | (np.uint32(g[j + U1]) << 8) | (np.uint32(g[j + U2]) << 16)
-        pi = np.uint32(p[j]) | (np.uint32(p[j + U1]) << 8) | (np.uint32(p[j + U2]) << 16)
-        if gi == run_g and pi == run_p:
-            run_n += 1
+def _add_rows(src: np.ndarray, prev: np.ndarray, cur: np.ndarray) -> None:
+    for i in range(src.shape[0]):
+        cur[i] = src[i] + prev[i]  # uint8 arithmetic wraps modulo 256
+
+
+@njit(cache=True, nogil=True)
+def _copy_row(src: np.ndarray, cur: np.ndarray) -> None:
+    for i in range(src.shape[0]):
+        cur[i] = src[i]
+
+
+@njit(cache=True, nogil=True)
+def _or_rows(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
+    for i in range(a.shape[0]):
+        out[i] = a[i] | b[i]
+
+
+@njit(cache=True, nogil=True)
+def _xor_rows(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
+    for i in range(out.shape[0]):
+        out[i] = a[i] ^ b[i]
+
+
+@njit(cache=True, nogil=True)
+def _row_diff(cur: np.ndarray, d: np.ndarray, bpp: np.int64) -> None:
+    """``d[j] = cur[j] ^ cur[j - bpp]``, ``d[j] = cur[j]`` for the first pixel."""
+    n = cur.shape[0] - bpp
+    for j in range(bpp):
+        d[j] = cur[j]
+    _xor_rows(cur[bpp:], cur[:n], d[bpp : bpp + n])
+
+
+@njit(cache=True, nogil=True)
+def _word_bitmap(a: np.ndarray, b: np.ndarray, bm: np.ndarray) -> None:
+    """Bit t of ``bm[k]``: word ``64 k + t`` of ``a | b`` is not zero."""
+    for k in range(bm.shape[0]):
+        m = U0
+        for t in range(64):
+            i = 64 * k + t
+            m |= np.uint64((a[i] | b[i]) != 0) << np.uint64(t)
+        bm[k] = m
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _pixel_of(j: np.uint64, bpp: np.int64) -> np.uint64:
+    return j // U3 if bpp == 3 else j >> U2
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _past_pixel(word: np.uint64, x: np.uint64, i: np.uint64, bpp: np.int64) -> np.uint64:
+    """``word`` (word i of a row) without its bytes up to the end of pixel x."""
+    end = (x + U1) * np.uint64(bpp) - i * U8
+    if end >= U8:
+        return U0
+    sh = end * U8
+    return (word >> sh) << sh
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _pixel_value(b8: np.ndarray, j: np.uint64, bpp: np.int64) -> np.uint64:
+    v = np.uint64(b8[j]) | (np.uint64(b8[j + U1]) << U8) | (np.uint64(b8[j + U2]) << U16)
+    if bpp == 4:
+        v |= np.uint64(b8[j + U3]) << U24
+    return v
+
+
+@njit(cache=True, nogil=True)
+def _fill(cur8: np.ndarray, cur64: np.ndarray, j0: np.uint64, j1: np.uint64, v: np.uint64, bpp: np.int64) -> None:
+    """Bytes [j0, j1) of the row := pixel ``v`` repeated (j0, j1 at pixel boundaries): whole
+    words where the stretch is long, single bytes at its ends."""
+    ub = np.uint64(bpp)
+    if j1 - j0 < U24:
+        ch = U0
+        for j in range(j0, j1):
+            cur8[j] = np.uint8((v >> (ch * U8)) & U255)
+            ch = ch + U1 if ch + U1 < ub else U0
+        return
+    i0 = (j0 + np.uint64(7)) >> U3
+    i1 = j1 >> U3
+    ch = U0
+    for j in range(j0, i0 * U8):
+        cur8[j] = np.uint8((v >> (ch * U8)) & U255)
+        ch = ch + U1 if ch + U1 < ub else U0
+    if bpp == 4:
+        wv = v | (v << np.uint64(32))
+        for i in range(i0, i1):
+            cur64[i] = wv
+    else:
+        # the word that starts at channel 0, 1 or 2 (little-endian); the next word starts
+        # 8 bytes later, at channel (ch + 2) % 3
+        p0 = v | (v << U24) | (v << np.uint64(48))
+        p1 = (v >> U8) | (v << U16) | (v << np.uint64(40))
+        p2 = (v >> U16) | (v << U8) | (v << np.uint64(32)) | (v << np.uint64(56))
+        for i in range(i0, i1):
+            cur64[i] = p0 if ch == U0 else (p1 if ch == U1 else p2)
+            ch = U2 if ch == U0 else ch - U1
+    ch = (i1 * U8 - j0) % U3 if bpp == 3 else (i1 * U8 - j0) & U3
+    for j in range(i1 * U8, j1):
+        cur8[j] = np.uint8((v >> (ch * U8)) & U255)
+        ch = ch + U1 if ch + U1 < ub else U0
+
+
+@njit(cache=True, nogil=True)
+def _paeth_row(
+    src: np.ndarray,
+    e8: np.ndarray,
+    e64: np.ndarray,
+    bm: np.ndarray,
+    prev8: np.ndarray,
+    dprev8: np.ndarray,
+    cur8: np.ndarray,
+    cur64: np.ndarray,
+    w: np.int64,
+    bpp: np.int64,
+) -> None:
+    """A Paeth row, computed at its events only (see above)."""
+    s = w * bpp
+    _or_rows(src, dprev8[:s], e8[:s])
+    _copy_row(prev8[:s], cur8[:s])
+    _word_bitmap(e64, e64, bm)
+    ub = np.uint64(bpp)
+    pos = U0  # the next pixel to write
+    v = U0  # the last pixel written (0 left of the row)
+    for k in range(bm.shape[0]):
+        m = bm[k]
+        while m != U0:
+            i = np.uint64(64 * k) + np.uint64(trailing_zeros(m))
+            m &= m - U1
+            word = e64[i]
+            while word != U0:
+                x = _pixel_of(i * U8 + (np.uint64(trailing_zeros(word)) >> U3), bpp)
+                word = _past_pixel(word, x, i, bpp)
+                if x < pos:
+                    continue  # a pixel that straddles two words, done
+                if x > pos and v != _pixel_value(prev8, pos * ub, bpp):
+                    _fill(cur8, cur64, pos * ub, x * ub, v, bpp)
+                jx = x * ub
+                a0 = np.int32(v & U255)
+                a1 = np.int32((v >> U8) & U255)
+                a2 = np.int32((v >> U16) & U255)
+                a3 = np.int32((v >> U24) & U255)
+                if x > U0:
+                    c0 = np.int32(prev8[jx - ub])
+                    c1 = np.int32(prev8[jx - ub + U1])
+                    c2 = np.int32(prev8[jx - ub + U2])
+                    c3 = np.int32(prev8[jx - U1])
+                else:
+                    c0 = c1 = c2 = c3 = np.int32(0)
+                a0 = _paeth(a0, np.int32(prev8[jx]), c0)
+                a1 = _paeth(a1, np.int32(prev8[jx + U1]), c1)
+                a2 = _paeth(a2, np.int32(prev8[jx + U2]), c2)
+                if bpp == 4:
+                    a3 = _paeth(a3, np.int32(prev8[jx + U3]), c3)
+                a0 = (np.int32(src[jx]) + a0) & 255
+                a1 = (np.int32(src[jx + U1]) + a1) & 255
+                a2 = (np.int32(src[jx + U2]) + a2) & 255
+                cur8[jx] = a0
+                cur8[jx + U1] = a1
+                cur8[jx + U2] = a2
+                v = np.uint64(a0) | (np.uint64(a1) << U8) | (np.uint64(a2) << U16)
+                if bpp == 4:
+                    a3 = (np.int32(src[jx + U3]) + a3) & 255
+                    cur8[jx + U3] = a3
+                    v |= np.uint64(a3) << U24
+                pos = x + U1
+    if pos < np.uint64(w) and v != _pixel_value(prev8, pos * ub, bpp):
+        _fill(cur8, cur64, pos * ub, np.uint64(s), v, bpp)
+
+
+@njit(cache=True, nogil=True)
+def _row(
+    ft: np.int64,
+    src: np.ndarray,
+    w: np.int64,
+    bpp: np.int64,
+    e8: np.ndarray,
+    e64: np.ndarray,
+    bm: np.ndarray,
+    prev8: np.ndarray,
+    dprev8: np.ndarray,
+    cur8: np.ndarray,
+    cur64: np.ndarray,
+    dcur8: np.ndarray,
+) -> bool:
+    """Unfilter one row into ``cur`` and its horizontal difference into ``dcur`` (the row
+    above: ``prev``, ``dprev``). False for an unknown filter type."""
+    s = w * bpp
+    if ft == 2:
+        _add_rows(src, prev8[:s], cur8[:s])
+    elif ft == 4:
+        _paeth_row(src, e8, e64, bm, prev8, dprev8, cur8, cur64, w, bpp)
+    elif ft == 0:
+        _copy_row(src, cur8[:s])
+    elif ft == 1 or ft == 3:
+        if not _unfilter_row(ft, src, prev8[:s], cur8[:s], bpp):
+            return False
+    else:
+        return False
+    _row_diff(cur8[:s], dcur8, bpp)
+    return True
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _key_at(g8: np.ndarray, p8: np.ndarray, j: np.uint64) -> np.uint64:
+    gi = np.uint64(g8[j]) | (np.uint64(g8[j + U1]) << U8) | (np.uint64(g8[j + U2]) << U16)
+    pi = np.uint64(p8[j]) | (np.uint64(p8[j + U1]) << U8) | (np.uint64(p8[j + U2]) << U16)
+    return (gi << U24) | pi
+
+
+@njit(cache=True, nogil=True)
+def _row_runs(
+    g8: np.ndarray,
+    p8: np.ndarray,
+    dg64: np.ndarray,
+    dp64: np.ndarray,
+    bm: np.ndarray,
+    w: np.int64,
+    bpp: np.int64,
+    rk: np.ndarray,
+    rc: np.ndarray,
+) -> np.int64:
+    """The runs of equal (gt, pred) pixels of one pair of rows: keys ``rk[:n]``, lengths
+    ``rc[:n]``; returns n. A run starts where either row's difference is not zero (with
+    RGBA a change of alpha alone also starts one: two runs of one key, the same counts)."""
+    _word_bitmap(dg64, dp64, bm)
+    ub = np.uint64(bpp)
+    start = U0
+    key = _key_at(g8, p8, U0)
+    n = 0
+    for k in range(bm.shape[0]):
+        m = bm[k]
+        while m != U0:
+            i = np.uint64(64 * k) + np.uint64(trailing_zeros(m))
+            m &= m - U1
+            word = dg64[i] | dp64[i]
+            while word != U0:
+                x = _pixel_of(i * U8 + (np.uint64(trailing_zeros(word)) >> U3), bpp)
+                word = _past_pixel(word, x, i, bpp)
+                if x > start:
+                    rk[n] = key
+                    rc[n] = np.int64(x - start)
+                    n += 1
+                    start = x
+                    key = _key_at(g8, p8, x * ub)
+    rk[n] = key
+    rc[n] = np.int64(np.uint64(w) - start)
+    return n + 1
+
+
+@njit(cache=True, nogil=True)
+def _add_runs(
+    keys: np.ndarray,
+    counts: np.ndarray,
+    rk: np.ndarray,
+    rc: np.ndarray,
+    n: np.int64,
+    slots: np.ndarray,
+    prk: np.ndarray,
+    pslots: np.ndarray,
+    pn: np.int64,
+) -> np.int64:
+    """Add n runs to the table, their slots to ``slots``. A run with the key of the previous
+    row's run at the same index (``prk``, ``pslots``, ``pn`` of them) reuses its slot.
+    Returns the number of new keys."""
+    mask = np.uint64(keys.shape[0] - 1)
+    new = 0
+    for r in range(n):
+        key = rk[r]
+        if r < pn and prk[r] == key:
+            s = pslots[r]
+            counts[s] += rc[r]
         else:
-            key = pair_key(run_g, run_p)
-            new += insert(keys, counts, key, run_n)
-            rk[nr] = key
-            rc[nr] = run_n
-            nr += 1
-            run_g = gi
-            run_p = pi
-            run_n = 1
-    key = pair_key(run_g, run_p)
-    new += insert(keys, counts, key, run_n)
-    rk[nr] = key
-    rc[nr] = run_n
-    nr += 1
-    return nr, new
+            s = slot(key, mask)
+            while True:
+                k = keys[s]
+                if k == key:
+                    counts[s] += rc[r]
+                    break
+                if k == EMPTY_KEY:
+                    keys[s] = key
+                    counts[s] = rc[r]
+                    new += 1
+                    break
+                s = (s + U1) & mask
+        slots[r] = s
+    return new
 
 
 @njit(cache=True, nogil=True)
-def _pair_rgb_kernel(
-    raw_g: np.ndarray, raw_p: np.ndarray, h: np.int64, w: np.int64, keys: np.ndarray, counts: np.ndarray
+def _pair_rows_kernel(
+    raw_g: np.ndarray,
+    raw_p: np.ndarray,
+    h: np.int64,
+    w: np.int64,
+    bpp: np.int64,
+    keys: np.ndarray,
+    counts: np.ndarray,
 ) -> tuple:
-    # :func:`_pair_png_kernel` for two RGB PNGs. A row that is Up-filtered with zero residuals
-    # in both PNGs repeats the previous pair of rows: it is neither unfiltered nor folded, its
-    # runs (kept from the last folded row) are added again, once per streak of repeats.
-    s = w * 3
-    gbuf = np.zeros((2, s), np.uint8)
-    pbuf = np.zeros((2, s), np.uint8)
+    # Row buffers: uint64 words (rounded up to whole 64-word bitmap blocks) viewed as bytes;
+    # the bytes past the row stay zero. [k] is the side's last row, [1 - k] receives the next.
+    s = w * bpp
+    nw = 64 * ((s + 511) // 512)
+    G = np.zeros((2, nw), np.uint64)
+    P = np.zeros((2, nw), np.uint64)
+    DG = np.zeros((2, nw), np.uint64)
+    DP = np.zeros((2, nw), np.uint64)
+    G8 = G.view(np.uint8)
+    P8 = P.view(np.uint8)
+    DG8 = DG.view(np.uint8)
+    DP8 = DP.view(np.uint8)
+    E = np.zeros(nw, np.uint64)
+    E8 = E.view(np.uint8)
+    bm = np.zeros(nw // 64, np.uint64)
+    RK = np.zeros((2, w + 1), np.uint64)  # [q]: the runs of the last folded row, [1 - q]: the next
+    RC = np.zeros((2, w + 1), np.int64)
+    SL = np.zeros((2, w + 1), np.uint64)
+    q = 0
+    n = 0
     gk = 0
     pk = 0
-    rk = np.zeros(w, np.uint64)
-    rc = np.zeros(w, np.int64)
-    nr = np.int64(0)
-    rep = np.int64(0)
-    used = np.int64(0)
+    rep = 0
+    used = 0
     for y in range(h):
-        og = y * (s + 1)
-        fg = np.int64(raw_g[og])
-        fp = np.int64(raw_p[og])
-        src_g = raw_g[og + 1 : og + 1 + s]
-        src_p = raw_p[og + 1 : og + 1 + s]
-        g_same = y > 0 and _zero_up_row(fg, src_g)
-        p_same = y > 0 and _zero_up_row(fp, src_p)
+        off = y * (s + 1)
+        fg = np.int64(raw_g[off])
+        fp = np.int64(raw_p[off])
+        src_g = raw_g[off + 1 : off + 1 + s]
+        src_p = raw_p[off + 1 : off + 1 + s]
+        g_same = y > 0 and fg == 2 and _all_zero(src_g)
+        p_same = y > 0 and fp == 2 and _all_zero(src_p)
         if g_same and p_same:
             rep += 1
             continue
         if rep > 0:
-            for i in range(nr):
-                insert(keys, counts, rk[i], rc[i] * rep)  # keys already in the table
+            for r in range(n):
+                counts[SL[q, r]] += RC[q, r] * rep
             rep = 0
         if not g_same:
-            if not _unfilter_row(fg, src_g, gbuf[gk], gbuf[1 - gk], np.int64(3)):
+            if not _row(fg, src_g, w, bpp, E8, E, bm, G8[gk], DG8[gk], G8[1 - gk], G[1 - gk], DG8[1 - gk]):
                 return keys, counts, used, y, 0
             gk = 1 - gk
         if not p_same:
-            if not _unfilter_row(fp, src_p, pbuf[pk], pbuf[1 - pk], np.int64(3)):
+            if not _row(fp, src_p, w, bpp, E8, E, bm, P8[pk], DP8[pk], P8[1 - pk], P[1 - pk], DP8[1 - pk]):
                 return keys, counts, used, y, 1
             pk = 1 - pk
-        keys, counts = ensure_room(keys, counts, used, w + 1)
-        nr, new = _fold_rgb_row(gbuf[gk], pbuf[pk], keys, counts, rk, rc)
-        used += new
+        q1 = 1 - q
+        n1 = _row_runs(G8[gk], P8[pk], DG[gk], DP[pk], bm, w, bpp, RK[q1], RC[q1])
+        cap = keys.shape[0]
+        keys, counts = ensure_room(keys, counts, used, n1)
+        pn = n if keys.shape[0] == cap else 0  # a grown table moved the slots
+        used += _add_runs(keys, counts, RK[q1], RC[q1], n1, SL[q1], RK[q], SL[q], pn)
+        q = q1
+        n = n1
     if rep > 0:
-        for i in range(nr):
-            insert(keys, counts, rk[i], rc[i] * rep)
+        for r in range(n):
+            counts[SL[q, r]] += RC[q, r] * rep
     return keys, counts, used, -1, 0
 
 
 def pair_keys_png(
-    raw_gt: np.ndarray, bpp_gt: int, raw_pred: np.ndarray, bpp_pred: int, h: int, w: int, capacity: int = 4096
+    raw_gt: np.ndarray, bpp_gt: int, raw_pred: np.ndarray, bpp_pred: int, h: int, w: int, capacity: int = 256
 ) -> tuple[np.ndarray, np.ndarray]:
     """Fused pass over two inflated PNGs of the same size: sorted unique keys
     ``gt_id * 2**24 + pred_id`` (uint64) and their pixel counts (int64).
@@ -548,8 +822,10 @@ def pair_keys_png(
     raw_gt = _check_raw(raw_gt, h, w, bpp_gt)
     raw_pred = _check_raw(raw_pred, h, w, bpp_pred)
     keys, counts = new_table(capacity)
-    if bpp_gt == 3 and bpp_pred == 3:  # the usual case
-        keys, counts, _, bad_row, which = _pair_rgb_kernel(raw_gt, raw_pred, np.int64(h), np.int64(w), keys, counts)
+    if bpp_gt == bpp_pred:  # the usual case
+        keys, counts, _, bad_row, which = _pair_rows_kernel(
+            raw_gt, raw_pred, np.int64(h), np.int64(w), np.int64(bpp_gt), keys, counts
+        )
     else:
         keys, counts, _, bad_row, which = _pair_png_kernel(
             raw_gt, np.int64(bpp_gt), raw_pred, np.int64(bpp_pred), np.int64(h), np.int64(w), keys, counts

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from rapkit.core.pq import PairHistogram, pair_histogram
@@ -494,3 +496,95 @@ def test_semantic_reader_fast_path_equals_pil_path(tmp_path):
     assert msgs[0] == msgs[1] and "42" in msgs[0]
     with pytest.raises(InputError, match="but the image is"):
         _read_png(tmp_path / "s0.png", ImageInfo(1, "a.jpg", 20, 18), known)
+
+
+# --------------------------------------------------------------------------- the pair kernel's fast paths
+
+
+def _assert_pair_equal(rg, bpp_g, rp, bpp_p, h, w, capacity=2):
+    got = K.pair_keys_png(rg, bpp_g, rp, bpp_p, h, w, capacity=capacity)
+    want = R.ref_pair_keys_png(rg, bpp_g, rp, bpp_p, h, w)
+    assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1]), (h, w, bpp_g, bpp_p)
+    assert int(got[1].sum()) == h * w
+
+
+@pytest.mark.parametrize("bpp", [3, 4])
+def test_pair_kernel_every_width_1_to_127_and_larger(bpp):
+    # widths that are no multiple of any word, vector or bitmap-block size; random filters per
+    # row (the first row included), alpha that changes where the ids do not (RGBA)
+    rng = np.random.default_rng(100 + bpp)
+    h = 6
+    for w in [*range(1, 128), 171, 200, 257, 641]:
+        g = _random_ids(rng, h, w, n=5)
+        p = _random_ids(rng, h, w, n=5)
+        p[2] = p[1]
+        pg, pp = _px(g, bpp), _px(p, bpp)
+        if bpp == 4:
+            pg[..., 3] = rng.integers(250, 256, size=(h, w))
+        rg = _filtered_raw(pg, rng.integers(0, 5, size=h).tolist())
+        rp = _filtered_raw(pp, rng.integers(0, 5, size=h).tolist())
+        _assert_pair_equal(rg, bpp, rp, bpp, h, w)
+
+
+@pytest.mark.parametrize("bpp", [3, 4])
+def test_paeth_rows_fill_and_copy_stretches(bpp):
+    # Paeth rows made of stretches that repeat the row above (copied) and stretches whose left
+    # pixel differs from the row above (filled: byte by byte when short, by words when long),
+    # starting at every byte alignment; Up rows with zero and non-zero residuals between them
+    rng = np.random.default_rng(7 * bpp)
+    colours = rng.integers(1, 1 << 24, size=6).astype(np.uint32)
+    for w in (5, 9, 30, 64, 101):
+        for x0 in range(0, min(w, 19)):
+            h = 7
+            ids = np.full((h, w), colours[0], np.uint32)
+            ids[1, x0:] = colours[1]  # a horizontal border: the rest of row 1 is filled
+            ids[2] = ids[1]  # a repeated row
+            ids[3, : max(1, x0 // 2)] = colours[2]  # a short stretch, then the row above again
+            ids[3, max(1, x0 // 2) :] = ids[2, max(1, x0 // 2) :]
+            ids[4, (x0 + 3) % w :] = colours[3]
+            ids[5] = ids[4]
+            ids[5, w // 2 :] = colours[4]  # Up row with non-zero residuals
+            ids[6, x0:] = colours[5]
+            px = _px(ids, bpp)
+            filters = [4, 4, 2, 4, 4, 2, 4]
+            for fp in ([4] * h, filters, [2] * h):
+                _assert_pair_equal(_filtered_raw(px, filters), bpp, _filtered_raw(px, fp), bpp, h, w)
+
+
+def test_pair_kernel_table_growth_and_repeated_streaks():
+    # many distinct pairs per row (the table grows mid-image: the slots remembered for the
+    # previous row's runs are dropped), then streaks of rows repeated in both PNGs
+    rng = np.random.default_rng(5)
+    h, w = 40, 97
+    g = rng.integers(0, 1 << 24, size=(h, w)).astype(np.uint32)
+    p = rng.integers(0, 1 << 24, size=(h, w)).astype(np.uint32)
+    for y in (3, 4, 5, 20, 21, 39):
+        g[y] = g[y - 1]
+        p[y] = p[y - 1]
+    for fg, fp in (([2] * h, [2] * h), ([4] * h, [2] * h), ([0, 1, 2, 3, 4] * 8, [2] * h)):
+        rg = _filtered_raw(_px(g, 3), [0] + fg[1:])
+        rp = _filtered_raw(_px(p, 3), [1] + fp[1:])
+        for cap in (2, 16, 1 << 14):
+            _assert_pair_equal(rg, 3, rp, 3, h, w, capacity=cap)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    h=st.integers(1, 12),
+    w=st.integers(1, 90),
+    bpp=st.sampled_from([3, 4]),
+    n=st.integers(1, 6),
+)
+def test_pair_kernel_equals_twin_hypothesis(seed, h, w, bpp, n):
+    # blocky maps with noise, rows repeated at random, every filter type at random positions
+    rng = np.random.default_rng(seed)
+    g = _random_ids(rng, h, w, n=n)
+    p = _random_ids(rng, h, w, n=n)
+    for rows in (g, p):
+        for y in range(1, h):
+            if rng.random() < 0.3:
+                rows[y] = rows[y - 1]
+    fg = rng.choice([0, 1, 2, 3, 4, 2, 4], size=h).tolist()
+    fp = rng.choice([0, 1, 2, 3, 4, 2, 2], size=h).tolist()
+    _assert_pair_equal(_filtered_raw(_px(g, bpp), fg), bpp, _filtered_raw(_px(p, bpp), fp), bpp, h, w)
