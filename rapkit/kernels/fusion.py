@@ -416,23 +416,31 @@ def _fuse_runs(
         kept[nk] = i
         nk += 1
     decide.mark_emptied(status, visible, kept, nk)
-    # the canvas as pixels, row by row (one cursor per column)
+    # the canvas as pixels, row by row: a row is the one above with the columns whose
+    # interval changes at that row updated (events bucketed by row), copied whole
+    ev_ptr = np.zeros(height + 1, np.int64)
+    for x in range(width):
+        for k in range(1, cn[x]):
+            ev_ptr[cs[x, k] + 1] += 1
+    for y in range(height):
+        ev_ptr[y + 1] += ev_ptr[y]
+    fill = ev_ptr[:height].copy()
+    ev_x = np.empty(ev_ptr[height], np.int64)
+    ev_v = np.empty(ev_ptr[height], np.int32)
+    for x in range(width):
+        for k in range(1, cn[x]):
+            q = fill[cs[x, k]]
+            ev_x[q] = x
+            ev_v[q] = co[x, k]
+            fill[cs[x, k]] = q + 1
     canvas = np.empty((height, width), np.int32)
-    cur = np.zeros(width, np.int64)
-    nxt = np.empty(width, np.int64)
     val = np.empty(width, np.int32)
     for x in range(width):
-        nxt[x] = cs[x, 1] if cn[x] > 1 else height
         val[x] = co[x, 0]
     for y in range(height):
-        row = canvas[y]
-        for x in range(width):
-            if nxt[x] == y:
-                k = cur[x] + 1
-                cur[x] = k
-                val[x] = co[x, k]
-                nxt[x] = cs[x, k + 1] if k + 1 < cn[x] else height
-            row[x] = val[x]
+        for q in range(ev_ptr[y], ev_ptr[y + 1]):
+            val[ev_x[q]] = ev_v[q]
+        canvas[y, :] = val
     return canvas, status, visible, ev[:ne].copy()
 
 
