@@ -1,13 +1,26 @@
 """``rapkit demo``: the whole pipeline on a synthetic world, in one call.
 
 synth -> extract-relations -> a small threshold sweep (paper Table 1) -> fuse (heuristic and
-RAP) -> evaluate (PQ, relation accuracy) -> ablation (paper Table 2). One baseline
-throughout: the heuristic at rho = tau = 0.5, as in the paper. RAP runs at the sweep's best
-setting (chosen on this same world: a demonstration, not a held-out result), in the
-comparison, the ablation and the relation accuracy alike. The fusion uses the world's
-simulated relation values (a detector with a trained relation head would supply them via
-``rapkit predict``). Everything is written into OUT (atomically: an interrupted demo leaves
-nothing behind). Metrics in the report are percentages; in :class:`DemoResult`, fractions.
+RAP) -> evaluate (PQ, relation accuracy) -> ablation (paper Table 2) -> [learn relations ->
+held-out comparison] -> pictures. One baseline throughout: the heuristic at rho = tau = 0.5,
+as in the paper. RAP runs at the sweep's best setting (chosen on this same world with the
+simulated values: a demonstration, not a held-out result), in the comparison, the ablation,
+the relation accuracy and the held-out comparison alike. The first tables use the world's
+simulated relation values.
+
+**Learning** (when torch and torchvision import, ``train=True`` and the world has images):
+the world is split by image order into a training split (the first
+:data:`TRAIN_SHARE` of the images) and a held-out test split (the rest). A relation head is
+trained on the training split on a *stand-in detector*, a randomly initialised
+ResNet-18-FPN Mask R-CNN (:mod:`rapkit.model.demo`; random features, not COCO-trained), and
+scores the test split's proposals through ``predict --proposals``. The test split is fused
+three ways at the same RAP setting (the heuristic, RAP with the simulated values, RAP with
+the learned values) and each is scored (PQ and the Table-4 accuracies). Without torch the
+demo says how to install it and stops at the simulated values; ``render_images=False``
+(``--no-render``) leaves no images to train on and skips the step too.
+
+Everything is written into OUT (atomically: an interrupted demo leaves nothing behind).
+Metrics in the report are percentages; in :class:`DemoResult`, fractions.
 
 >>> res = run_demo("demo-out", images=20)      # doctest: +SKIP
 >>> print(res.report.notes[0])                 # doctest: +SKIP
@@ -15,6 +28,7 @@ nothing behind). Metrics in the report are percentages; in :class:`DemoResult`, 
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable
@@ -24,6 +38,16 @@ from typing import Any
 
 from ..types import FusionParams
 from .sweep import without_unused_gamma
+
+#: the hint printed when the learning step cannot run for want of torch
+INSTALL_HINT = "pip install 'rapkit[train]'"
+#: share of the world's images (the first ones, by image order) that train the relation head
+TRAIN_SHARE = 0.6
+#: fewest training-split images the learning step runs with
+MIN_TRAIN_IMAGES = 8
+#: training iterations of the learning step (``rapkit demo --iterations``)
+TRAIN_ITERATIONS = 200
+LEARNED_NOTE = "relation values learned on the training split (stand-in detector)"
 
 RAP = FusionParams(strategy="rap", rho=0.6, tau=0.6, gamma=0.5)  # the paper's setting; the sweep's starting point
 HEURISTIC = FusionParams.heuristic()  # rho = tau = 0.5: the one baseline
@@ -56,6 +80,37 @@ class DemoResult:
     sweep: Any = None
     pictures: dict[str, list[str]] = field(default_factory=dict)
     seconds: float = 0.0
+    #: the learning step: training summary, or ``{"skipped": reason}``
+    learned: dict[str, Any] = field(default_factory=dict)
+    #: the held-out comparison: split sizes and one row per fusion (fractions); empty when skipped
+    heldout: dict[str, Any] = field(default_factory=dict)
+
+
+def learning_unavailable() -> str | None:
+    """Why the learning step cannot run here (torch or torchvision not importable), else None.
+    Looks the modules up without importing them (``sys.modules[name] = None`` counts as
+    missing)."""
+    import importlib.util
+
+    for name in ("torch", "torchvision"):
+        try:
+            if importlib.util.find_spec(name) is None:
+                return f"{name} is not installed"
+        except (ImportError, ValueError):
+            return f"{name} is not importable"
+    return None
+
+
+def split_images(image_ids: list[int], share: float = TRAIN_SHARE) -> tuple[list[int], list[int]]:
+    """The training split (the first ``round(share * n)`` ids, in the given order) and the
+    held-out test split (the rest); each keeps at least one image when ``n >= 2``.
+
+    >>> split_images([5, 6, 7, 8, 9])
+    ([5, 6, 7], [8, 9])
+    """
+    n = len(image_ids)
+    k = min(max(int(round(share * n)), 1), n - 1) if n >= 2 else n
+    return list(image_ids[:k]), list(image_ids[k:])
 
 
 def run_demo(
@@ -68,10 +123,17 @@ def run_demo(
     workers: int = 1,
     force: bool = False,
     render_images: bool = True,
+    train: bool = True,
+    learn: dict[str, Any] | None = None,
     log: Callable[[str], None] | None = None,
     progress: Callable[[str, int], Callable[[int], None]] | None = None,
 ) -> DemoResult:
-    """Run the demo pipeline into ``out``; returns the results and one combined report."""
+    """Run the demo pipeline into ``out``; returns the results and one combined report.
+
+    ``train=False`` skips the learning step (as does ``render_images=False``, or torch not
+    being installed: then the reason, with the install command, is logged and in the report).
+    ``learn`` overrides fields of :class:`rapkit.model.demo.LearnSettings` (e.g.
+    ``{"iterations": 50}``)."""
     from ..core.sweep import ablation_grid, make_grid
     from ..io._atomic import atomic_path
     from ..io.tables import write_dataframe
@@ -87,11 +149,13 @@ def run_demo(
     t_start = time.perf_counter()
     steps: list[tuple[str, str, float]] = []
     res = DemoResult(Path(out), None)
+    skip = _skip_reason(train, render_images, images)
+    n_steps = 8 if skip else 11
 
     def step(name: str, what: str, t0: float) -> None:
         dt = time.perf_counter() - t0
         steps.append((name, what, dt))
-        say(f"[{len(steps)}/8] {name}: {what} ({dt:.1f} s)")
+        say(f"[{len(steps)}/{n_steps}] {name}: {what} ({dt:.1f} s)")
 
     with atomic_path(out, force, directory=True) as tmp:
         t0 = time.perf_counter()
@@ -182,6 +246,14 @@ def run_demo(
         res.ablation = abl
         step("ablation", "3 RAP rows + the heuristic baseline -> ablation.csv", t0)
 
+        if skip:
+            res.learned = {"skipped": skip}
+            say(f"learning step skipped: {skip}")
+        else:
+            _learn_and_compare(
+                tmp, world, res, rap, seed=seed, workers=workers, learn=learn, step=step, say=say, bar=bar
+            )
+
         t0 = time.perf_counter()
         res.pictures = _pictures(tmp, world, workers, n=min(3, images))
         step("pictures", f"{sum(len(v) for v in res.pictures.values())} PNGs -> pictures/", t0)
@@ -190,6 +262,211 @@ def run_demo(
     res.seconds = time.perf_counter() - t_start
     res.report = demo_report(res, evals, racc, rel.totals)
     return res
+
+
+def _skip_reason(train: bool, render_images: bool, images: int) -> str | None:
+    """Why the learning step does not run (None: it runs)."""
+    if not train:
+        return "--no-train"
+    if not render_images:
+        return "--no-render: the world has no images to train on (drop --no-render to learn relation values)"
+    if round(TRAIN_SHARE * images) < MIN_TRAIN_IMAGES:
+        need = math.ceil((MIN_TRAIN_IMAGES - 0.5) / TRAIN_SHARE)
+        return f"too few images to train on (the training split needs {MIN_TRAIN_IMAGES}; use -n {need} or more)"
+    missing = learning_unavailable()
+    if missing:
+        return f"{missing}; {INSTALL_HINT} to learn relation values (the demo goes on with the simulated ones)"
+    return None
+
+
+def _subset_coco(doc: dict[str, Any], keep: set[int]) -> dict[str, Any]:
+    """A COCO JSON (instances or panoptic) restricted to the images in ``keep``."""
+    out = dict(doc)
+    out["images"] = [im for im in doc["images"] if im["id"] in keep]
+    out["annotations"] = [a for a in doc["annotations"] if a["image_id"] in keep]
+    return out
+
+
+def _subset_relations(doc: dict[str, Any], keep: set[int]) -> dict[str, Any]:
+    """A relations JSON restricted to the images in ``keep``, its totals recounted."""
+    out = dict(doc)
+    ims = [im for im in doc["images"] if im["image_id"] in keep]
+    count = {
+        "instances": lambda im: im["instances"],
+        "crowd": lambda im: im["crowd"],
+        "matched": lambda im: im["matched"],
+        "unmatched": lambda im: len(im["unmatched"]),
+        "candidate_pairs": lambda im: im["candidate_pairs"],
+        "relations": lambda im: len(im["relations"]),
+        "ties": lambda im: len(im["ties"]),
+        "hidden": lambda im: len(im["hidden"]),
+    }
+    out["totals"] = {"images": len(ims), **{k: int(sum(f(im) for im in ims)) for k, f in count.items()}}
+    out["images"] = ims
+    return out
+
+
+def _learn_and_compare(
+    tmp: Path,
+    world: Any,
+    res: DemoResult,
+    rap: FusionParams,
+    *,
+    seed: int,
+    workers: int,
+    learn: dict[str, Any] | None,
+    step: Callable[[str, str, float], None],
+    say: Callable[[str], None],
+    bar: Callable[[str, int], Callable[[int], None]],
+) -> None:
+    """Steps 8-10: split, train on the training split, predict the test split's relation
+    values, fuse and score the test split three ways (fills ``res.learned`` / ``res.heldout``)."""
+    import dataclasses
+
+    from ..core.relation_acc import summarize as rsum
+    from ..io.jsonio import load_json, save_json
+    from ..model.demo import STANDIN_NOTE, LearnInputs, LearnSettings, learn_relations
+    from .evaluate import evaluate_pq
+    from .fuse import fuse
+    from .relation_acc import evaluate_relations
+
+    t0 = time.perf_counter()
+    settings = dataclasses.replace(LearnSettings(), **{"iterations": TRAIN_ITERATIONS, **(learn or {})})
+    inst = load_json(world.instances, "instances")
+    ids = [int(im["id"]) for im in inst["images"]]
+    train_ids, test_ids = split_images(ids)
+    tr, te = set(train_ids), set(test_ids)
+    rel = load_json(tmp / "relations.json", "relations")
+    ldir, hdir = tmp / "learn", tmp / "heldout"
+    ldir.mkdir()
+    hdir.mkdir()
+    save_json(ldir / "relations_train.json", _subset_relations(rel, tr))
+    save_json(hdir / "relations.json", _subset_relations(rel, te))
+    save_json(hdir / "instances.json", _subset_coco(inst, te))
+    save_json(hdir / "panoptic.json", _subset_coco(load_json(world.panoptic, "panoptic"), te))
+    props = [p for p in load_json(world.proposals, "proposals") if int(p["image_id"]) in te]
+    save_json(hdir / "proposals_simulated.json", props)
+    say(
+        f"  split: {len(train_ids)} training images (ids {train_ids[0]}-{train_ids[-1]}), "
+        f"{len(test_ids)} held-out test images (ids {test_ids[0]}-{test_ids[-1]})"
+    )
+    say(f"  {STANDIN_NOTE}")
+    n_things = sum(1 for c in inst["categories"] if c.get("isthing", 1))
+    inputs = LearnInputs(
+        folder=ldir,
+        images=Path(world.images_dir),
+        instances=Path(world.instances),
+        train_relations=ldir / "relations_train.json",
+        num_classes=n_things + 1,
+        test_image_info=hdir / "panoptic.json",
+        test_proposals=hdir / "proposals_simulated.json",
+        head=ldir / "head.pt",
+        learned_proposals=hdir / "proposals_learned.json",
+    )
+    tick = bar("train head", settings.iterations)
+
+    def trained(tr_res: Any, seconds: float) -> None:
+        acc = tr_res.val_pair_accuracy
+        sel = f"{100 * acc:.1f}% at iteration {tr_res.best_iteration}" if acc is not None else "none"
+        step(
+            "train relation head",
+            f"{tr_res.n_train_images} training images, {tr_res.n_train_pairs} pairs, {settings.iterations} iterations "
+            f"({settings.rois}); validation pair accuracy {sel} -> learn/head.pt",
+            t0,
+        )
+
+    out = learn_relations(
+        inputs,
+        settings,
+        seed=seed,
+        on_trained=trained,
+        on_cache=bar("head inputs", len(train_ids)),
+        on_step=lambda r: tick(1),
+        on_predict=bar("predict", len(test_ids)),
+    )
+    step(
+        "predict --proposals",
+        f"learned relation values for {out.predict.detections} proposals of the {len(test_ids)} test images",
+        time.perf_counter() - out.predict_seconds,
+    )
+    tr_res = out.train
+    res.learned = {
+        "detector": STANDIN_NOTE,
+        "arch": "resnet18_fpn",
+        "settings": settings.to_dict(),
+        "train_images": len(train_ids),
+        "test_images": len(test_ids),
+        "head": "learn/head.pt",
+        "log": "learn/head.log.json",
+        "train_images_used": tr_res.n_train_images,
+        "train_pairs": tr_res.n_train_pairs,
+        "val_pairs": tr_res.n_val_pairs,
+        "val_pair_accuracy": tr_res.val_pair_accuracy,
+        "best_iteration": tr_res.best_iteration,
+        "train_seconds": out.train_seconds,
+        "predict_seconds": out.predict_seconds,
+    }
+
+    t0 = time.perf_counter()
+    rows = []
+    for name, params, values, proposals in (
+        ("heuristic", HEURISTIC, "none (score order)", hdir / "proposals_simulated.json"),
+        ("rap_simulated", rap, "simulated", hdir / "proposals_simulated.json"),
+        ("rap_learned", rap, "learned", hdir / "proposals_learned.json"),
+    ):
+        fdir = hdir / f"fused_{name}"
+        fuse(
+            proposals,
+            hdir / "panoptic.json",
+            world.categories,
+            fdir,
+            params,
+            semantic_path=world.semantic,
+            workers=workers,
+        )
+        ev, _ = evaluate_pq(hdir / "panoptic.json", fdir / "panoptic.json", gt_dir=world.panoptic_dir, workers=workers)
+        st, _ = evaluate_relations(proposals, hdir / "instances.json", hdir / "relations.json", params, workers=workers)
+        acc = rsum(st)
+        r = ev.result
+        if params.strategy == "heuristic":  # no relation values: only the score order is an order
+            acc["fusion_accuracy"] = acc["pair_accuracy"] = float("nan")
+        rows.append(
+            {
+                "fusion": name,
+                "relation_values": values,
+                "params": params.to_dict(),
+                "pq": r.all.pq,
+                "sq": r.all.sq,
+                "rq": r.all.rq,
+                "pq_th": r.things.pq,
+                "pq_st": r.stuff.pq,
+                **{
+                    k: acc[k]
+                    for k in (
+                        "fusion_accuracy",
+                        "fusion_score_order_accuracy",
+                        "pair_accuracy",
+                        "pair_score_order_accuracy",
+                    )
+                },
+                "fusion_pairs": acc["fusion_pairs"],
+                "pairs": acc["pairs"],
+            }
+        )
+    res.heldout = {
+        "train_images": len(train_ids),
+        "test_images": len(test_ids),
+        "test_image_ids": [test_ids[0], test_ids[-1]],
+        "rap_params": rap.to_dict(),
+        "rows": rows,
+    }
+    learned, heur = rows[2], rows[0]
+    step(
+        "held-out comparison",
+        f"{len(test_ids)} test images fused 3 ways; PQ_th heuristic {100 * heur['pq_th']:.1f}, "
+        f"RAP simulated {100 * rows[1]['pq_th']:.1f}, RAP learned {100 * learned['pq_th']:.1f} -> heldout/",
+        t0,
+    )
 
 
 def _pictures(tmp: Path, world: Any, workers: int, n: int) -> dict[str, list[str]]:
@@ -349,9 +626,15 @@ def demo_report(res: DemoResult, evals: dict[str, Any], racc: dict[str, Any], re
         f"{pct(racc['fusion_accuracy']):.1f}% of the overlaps met in fusion correctly, the score order "
         f"{pct(racc['fusion_score_order_accuracy']):.1f}%."
     )
+    if res.heldout:
+        tables.append(_heldout_table(res, base))
+        notes.extend(_heldout_notes(res))
+    elif res.learned.get("skipped"):
+        notes.append(f"Learned relation values: skipped ({res.learned['skipped']}).")
+    learned_dirs = " learn/, heldout/," if res.heldout else ""
     notes.append(
-        f"Everything is in {res.out}: world/, relations.json, fused_heuristic/, fused_rap/, pictures/, ablation.csv, "
-        f"sweep.csv (metrics in %; {res.seconds:.1f} s in all)."
+        f"Everything is in {res.out}: world/, relations.json, fused_heuristic/, fused_rap/,{learned_dirs} pictures/, "
+        f"ablation.csv, sweep.csv (metrics in %; {res.seconds:.1f} s in all)."
     )
     for kind, names in res.pictures.items():
         if names:
@@ -374,6 +657,87 @@ def demo_report(res: DemoResult, evals: dict[str, Any], racc: dict[str, Any], re
         "ablation": _rows_json(res.ablation.table),
         "sweep": _rows_json(res.sweep.table),
         "pictures": res.pictures,
+        "learned": res.learned,
+        "heldout": res.heldout,
         "next": NEXT_STEPS,
     }
     return Report("demo", data, tables, notes)
+
+
+#: display names of the held-out rows
+_HELDOUT_LABELS = {"heuristic": "heuristic", "rap_simulated": "RAP", "rap_learned": "RAP"}
+
+
+def _heldout_table(res: DemoResult, base: str) -> Any:
+    """One table: the test split fused three ways, PQ and the Table-4 accuracies (percent)."""
+    from ..report import Table
+
+    h = res.heldout
+    pct = lambda v: 100.0 * v  # noqa: E731
+    rows = []
+    for r in h["rows"]:
+        p = FusionParams(**r["params"])
+        rows.append(
+            [
+                f"{_HELDOUT_LABELS[r['fusion']]} ({_setting(p)})",
+                r["relation_values"],
+                *[
+                    pct(r[k])
+                    for k in (
+                        "pq",
+                        "sq",
+                        "rq",
+                        "pq_th",
+                        "pq_st",
+                        "fusion_accuracy",
+                        "fusion_score_order_accuracy",
+                        "pair_accuracy",
+                        "pair_score_order_accuracy",
+                    )
+                ],
+            ]
+        )
+    return Table(
+        "heldout",
+        [
+            "fusion",
+            "relation values",
+            "PQ",
+            "SQ",
+            "RQ",
+            "PQ_th",
+            "PQ_st",
+            "Acc. fusion",
+            "Acc. fusion, score order",
+            "Acc. pairs",
+            "Acc. pairs, score order",
+        ],
+        rows,
+        decimals=2,
+        highlight_rows=[2],
+        title=(
+            f"Held-out test split ({h['test_images']} images; the head trained on the other {h['train_images']}), %: "
+            f"{base}; RAP at {_setting(FusionParams(**h['rap_params']))} with the simulated and with the learned "
+            "relation values. Acc. = occlusion order accuracy (paper Table 4): at the overlaps each fusion met, "
+            "and over all matched GT pairs; 'score order' = the order the heuristic assumes"
+        ),
+    )
+
+
+def _heldout_notes(res: DemoResult) -> list[str]:
+    pct = lambda v: 100.0 * v  # noqa: E731
+    le, h = res.learned, res.heldout
+    heur, sim, lrn = h["rows"]
+    val = le.get("val_pair_accuracy")
+    val_s = f"{pct(val):.1f}% on {le['val_pairs']} validation pairs" if val is not None else "not measured"
+    beats = "beat" if lrn["pq_th"] > heur["pq_th"] else "do not beat"
+    order = "above" if lrn["fusion_accuracy"] > lrn["fusion_score_order_accuracy"] else "not above"
+    return [
+        f"Learned relation values: {le['detector']}. The head trained on {le['train_images']} training images "
+        f"({le['train_pairs']} pairs, {le['settings']['iterations']} iterations, {le['train_seconds']:.0f} s; "
+        f"validation pair accuracy {val_s}, kept at iteration {le['best_iteration']}) -> {res.out / le['head']}.",
+        f"Held-out: the learned values {beats} the heuristic on things ({pct(lrn['pq_th'] - heur['pq_th']):+.2f} "
+        f"PQ_th, {pct(lrn['pq'] - heur['pq']):+.2f} PQ; the simulated values {pct(sim['pq_th'] - heur['pq_th']):+.2f} "
+        f"PQ_th); they order {pct(lrn['fusion_accuracy']):.1f}% of the overlaps met in fusion correctly, {order} the "
+        f"score order's {pct(lrn['fusion_score_order_accuracy']):.1f}%.",
+    ]
