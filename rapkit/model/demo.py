@@ -44,13 +44,13 @@ class LearnSettings:
     rois: str = "gt-jitter"
     rois_per_image: int = 16
     draws: int = 2
-    iterations: int = 200
+    iterations: int = 60
     batch_size: int = 8
     optimizer: str = "adam"
     lr: float = 3e-4
     lr_drop: float = 0.75
     val_fraction: float = 0.15
-    eval_every: int = 25
+    eval_every: int = 20
     bn_recalibrate: int = 32
     detector_batch: int = 4
 

@@ -46,7 +46,7 @@ TRAIN_SHARE = 0.6
 #: fewest training-split images the learning step runs with
 MIN_TRAIN_IMAGES = 8
 #: training iterations of the learning step (``rapkit demo --iterations``)
-TRAIN_ITERATIONS = 200
+TRAIN_ITERATIONS = 60
 LEARNED_NOTE = "relation values learned on the training split (stand-in detector)"
 
 RAP = FusionParams(strategy="rap", rho=0.6, tau=0.6, gamma=0.5)  # the paper's setting; the sweep's starting point
