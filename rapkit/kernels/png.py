@@ -20,7 +20,7 @@ from numba.cpython.unsafe.numbers import trailing_zeros
 from .hashtable import EMPTY_KEY, compact, ensure_room, fold_pair_row, insert, new_table, pair_key, slot
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _paeth(a: np.int32, b: np.int32, c: np.int32) -> np.int32:
     # stb_image's branch-light form; equal to the PNG specification's predictor for all inputs.
     thresh = c * 3 - (a + b)
@@ -427,7 +427,7 @@ def _pair_png_kernel(
 #   there). Everywhere else the predictor is exactly the left pixel
 #   (p = a + b - c = a when b == c) and the residual is zero, so the row repeats the last
 #   computed pixel: a Paeth row starts as a copy of the row above and only the stretches
-#   where that pixel differs from the row above are filled. Sub and Average rows (a few
+#   where that pixel differs from the row above are filled (pixel by pixel). Sub and Average rows (a few
 #   percent in Pillow's files) use the per-pixel loops above.
 # * The runs of equal (gt, pred) pixels start where ``d`` of either row is not zero; they are
 #   found word by word (a bitmap of the non-zero words, then the bytes of each word).
@@ -495,12 +495,12 @@ def _word_bitmap(a: np.ndarray, b: np.ndarray, bm: np.ndarray) -> None:
         bm[k] = m
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _pixel_of(j: np.uint64, bpp: np.int64) -> np.uint64:
     return j // U3 if bpp == 3 else j >> U2
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _past_pixel(word: np.uint64, x: np.uint64, i: np.uint64, bpp: np.int64) -> np.uint64:
     """``word`` (word i of a row) without its bytes up to the end of pixel x."""
     end = (x + U1) * np.uint64(bpp) - i * U8
@@ -510,7 +510,7 @@ def _past_pixel(word: np.uint64, x: np.uint64, i: np.uint64, bpp: np.int64) -> n
     return (word >> sh) << sh
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _pixel_value(b8: np.ndarray, j: np.uint64, bpp: np.int64) -> np.uint64:
     v = np.uint64(b8[j]) | (np.uint64(b8[j + U1]) << U8) | (np.uint64(b8[j + U2]) << U16)
     if bpp == 4:
@@ -519,39 +519,20 @@ def _pixel_value(b8: np.ndarray, j: np.uint64, bpp: np.int64) -> np.uint64:
 
 
 @njit(cache=True, nogil=True)
-def _fill(cur8: np.ndarray, cur64: np.ndarray, j0: np.uint64, j1: np.uint64, v: np.uint64, bpp: np.int64) -> None:
-    """Bytes [j0, j1) of the row := pixel ``v`` repeated (j0, j1 at pixel boundaries): whole
-    words where the stretch is long, single bytes at its ends."""
+def _fill(cur8: np.ndarray, x0: np.uint64, x1: np.uint64, v: np.uint64, bpp: np.int64) -> None:
+    """Pixels [x0, x1) of the row := pixel ``v``."""
     ub = np.uint64(bpp)
-    if j1 - j0 < U24:
-        ch = U0
-        for j in range(j0, j1):
-            cur8[j] = np.uint8((v >> (ch * U8)) & U255)
-            ch = ch + U1 if ch + U1 < ub else U0
-        return
-    i0 = (j0 + np.uint64(7)) >> U3
-    i1 = j1 >> U3
-    ch = U0
-    for j in range(j0, i0 * U8):
-        cur8[j] = np.uint8((v >> (ch * U8)) & U255)
-        ch = ch + U1 if ch + U1 < ub else U0
-    if bpp == 4:
-        wv = v | (v << np.uint64(32))
-        for i in range(i0, i1):
-            cur64[i] = wv
-    else:
-        # the word that starts at channel 0, 1 or 2 (little-endian); the next word starts
-        # 8 bytes later, at channel (ch + 2) % 3
-        p0 = v | (v << U24) | (v << np.uint64(48))
-        p1 = (v >> U8) | (v << U16) | (v << np.uint64(40))
-        p2 = (v >> U16) | (v << U8) | (v << np.uint64(32)) | (v << np.uint64(56))
-        for i in range(i0, i1):
-            cur64[i] = p0 if ch == U0 else (p1 if ch == U1 else p2)
-            ch = U2 if ch == U0 else ch - U1
-    ch = (i1 * U8 - j0) % U3 if bpp == 3 else (i1 * U8 - j0) & U3
-    for j in range(i1 * U8, j1):
-        cur8[j] = np.uint8((v >> (ch * U8)) & U255)
-        ch = ch + U1 if ch + U1 < ub else U0
+    v0 = np.uint8(v & U255)
+    v1 = np.uint8((v >> U8) & U255)
+    v2 = np.uint8((v >> U16) & U255)
+    v3 = np.uint8((v >> U24) & U255)
+    for x in range(x0, x1):
+        j = x * ub
+        cur8[j] = v0
+        cur8[j + U1] = v1
+        cur8[j + U2] = v2
+        if bpp == 4:
+            cur8[j + U3] = v3
 
 
 @njit(cache=True, nogil=True)
@@ -563,7 +544,6 @@ def _paeth_row(
     prev8: np.ndarray,
     dprev8: np.ndarray,
     cur8: np.ndarray,
-    cur64: np.ndarray,
     w: np.int64,
     bpp: np.int64,
 ) -> None:
@@ -587,7 +567,7 @@ def _paeth_row(
                 if x < pos:
                     continue  # a pixel that straddles two words, done
                 if x > pos and v != _pixel_value(prev8, pos * ub, bpp):
-                    _fill(cur8, cur64, pos * ub, x * ub, v, bpp)
+                    _fill(cur8, pos, x, v, bpp)
                 jx = x * ub
                 a0 = np.int32(v & U255)
                 a1 = np.int32((v >> U8) & U255)
@@ -618,7 +598,7 @@ def _paeth_row(
                     v |= np.uint64(a3) << U24
                 pos = x + U1
     if pos < np.uint64(w) and v != _pixel_value(prev8, pos * ub, bpp):
-        _fill(cur8, cur64, pos * ub, np.uint64(s), v, bpp)
+        _fill(cur8, pos, np.uint64(w), v, bpp)
 
 
 @njit(cache=True, nogil=True)
@@ -633,7 +613,6 @@ def _row(
     prev8: np.ndarray,
     dprev8: np.ndarray,
     cur8: np.ndarray,
-    cur64: np.ndarray,
     dcur8: np.ndarray,
 ) -> bool:
     """Unfilter one row into ``cur`` and its horizontal difference into ``dcur`` (the row
@@ -642,19 +621,26 @@ def _row(
     if ft == 2:
         _add_rows(src, prev8[:s], cur8[:s])
     elif ft == 4:
-        _paeth_row(src, e8, e64, bm, prev8, dprev8, cur8, cur64, w, bpp)
+        _paeth_row(src, e8, e64, bm, prev8, dprev8, cur8, w, bpp)
     elif ft == 0:
         _copy_row(src, cur8[:s])
-    elif ft == 1 or ft == 3:
-        if not _unfilter_row(ft, src, prev8[:s], cur8[:s], bpp):
-            return False
+    elif ft == 1:
+        if bpp == 3:
+            _sub3(src, prev8[:s], cur8[:s])
+        else:
+            _sub4(src, prev8[:s], cur8[:s])
+    elif ft == 3:
+        if bpp == 3:
+            _avg3(src, prev8[:s], cur8[:s])
+        else:
+            _avg4(src, prev8[:s], cur8[:s])
     else:
         return False
     _row_diff(cur8[:s], dcur8, bpp)
     return True
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _key_at(g8: np.ndarray, p8: np.ndarray, j: np.uint64) -> np.uint64:
     gi = np.uint64(g8[j]) | (np.uint64(g8[j + U1]) << U8) | (np.uint64(g8[j + U2]) << U16)
     pi = np.uint64(p8[j]) | (np.uint64(p8[j + U1]) << U8) | (np.uint64(p8[j + U2]) << U16)
@@ -741,6 +727,13 @@ def _add_runs(
 
 
 @njit(cache=True, nogil=True)
+def _readd_runs(counts: np.ndarray, slots: np.ndarray, rc: np.ndarray, n: np.int64, rep: np.int64) -> None:
+    """The last folded row repeated ``rep`` more times: add its runs again through their slots."""
+    for r in range(n):
+        counts[slots[r]] += rc[r] * rep
+
+
+@njit(cache=True, nogil=True)
 def _pair_rows_kernel(
     raw_g: np.ndarray,
     raw_p: np.ndarray,
@@ -751,63 +744,65 @@ def _pair_rows_kernel(
     counts: np.ndarray,
 ) -> tuple:
     # Row buffers: uint64 words (rounded up to whole 64-word bitmap blocks) viewed as bytes;
-    # the bytes past the row stay zero. [k] is the side's last row, [1 - k] receives the next.
+    # the bytes past the row stay zero. B[side, k[side]] is the side's last row (side 0: GT,
+    # 1: prediction), B[side, 1 - k[side]] receives its next one; D holds their differences.
+    # One call site per helper keeps the compiled code (and the compile time) small.
     s = w * bpp
     nw = 64 * ((s + 511) // 512)
-    G = np.zeros((2, nw), np.uint64)
-    P = np.zeros((2, nw), np.uint64)
-    DG = np.zeros((2, nw), np.uint64)
-    DP = np.zeros((2, nw), np.uint64)
-    G8 = G.view(np.uint8)
-    P8 = P.view(np.uint8)
-    DG8 = DG.view(np.uint8)
-    DP8 = DP.view(np.uint8)
+    B = np.zeros((2, 2, nw), np.uint64)
+    D = np.zeros((2, 2, nw), np.uint64)
+    B8 = B.view(np.uint8)
+    D8 = D.view(np.uint8)
     E = np.zeros(nw, np.uint64)
     E8 = E.view(np.uint8)
     bm = np.zeros(nw // 64, np.uint64)
     RK = np.zeros((2, w + 1), np.uint64)  # [q]: the runs of the last folded row, [1 - q]: the next
     RC = np.zeros((2, w + 1), np.int64)
     SL = np.zeros((2, w + 1), np.uint64)
+    k = np.zeros(2, np.int64)
     q = 0
     n = 0
-    gk = 0
-    pk = 0
     rep = 0
     used = 0
-    for y in range(h):
+    for y in range(h + 1):
+        same = True
         off = y * (s + 1)
-        fg = np.int64(raw_g[off])
-        fp = np.int64(raw_p[off])
-        src_g = raw_g[off + 1 : off + 1 + s]
-        src_p = raw_p[off + 1 : off + 1 + s]
-        g_same = y > 0 and fg == 2 and _all_zero(src_g)
-        p_same = y > 0 and fp == 2 and _all_zero(src_p)
-        if g_same and p_same:
-            rep += 1
-            continue
+        if y < h:
+            fg = np.int64(raw_g[off])
+            fp = np.int64(raw_p[off])
+            same = (
+                y > 0
+                and fg == 2
+                and fp == 2
+                and _all_zero(raw_g[off + 1 : off + 1 + s])
+                and _all_zero(raw_p[off + 1 : off + 1 + s])
+            )
+            if same:
+                rep += 1
+                continue
         if rep > 0:
-            for r in range(n):
-                counts[SL[q, r]] += RC[q, r] * rep
+            _readd_runs(counts, SL[q], RC[q], n, rep)
             rep = 0
-        if not g_same:
-            if not _row(fg, src_g, w, bpp, E8, E, bm, G8[gk], DG8[gk], G8[1 - gk], G[1 - gk], DG8[1 - gk]):
-                return keys, counts, used, y, 0
-            gk = 1 - gk
-        if not p_same:
-            if not _row(fp, src_p, w, bpp, E8, E, bm, P8[pk], DP8[pk], P8[1 - pk], P[1 - pk], DP8[1 - pk]):
-                return keys, counts, used, y, 1
-            pk = 1 - pk
+        if y == h:
+            break
+        for side in range(2):
+            raw = raw_g if side == 0 else raw_p
+            ft = np.int64(raw[off])
+            src = raw[off + 1 : off + 1 + s]
+            if y > 0 and ft == 2 and _all_zero(src):
+                continue  # this side repeats its row above
+            c = k[side]
+            if not _row(ft, src, w, bpp, E8, E, bm, B8[side, c], D8[side, c], B8[side, 1 - c], D8[side, 1 - c]):
+                return keys, counts, used, y, side
+            k[side] = 1 - c
         q1 = 1 - q
-        n1 = _row_runs(G8[gk], P8[pk], DG[gk], DP[pk], bm, w, bpp, RK[q1], RC[q1])
+        n1 = _row_runs(B8[0, k[0]], B8[1, k[1]], D[0, k[0]], D[1, k[1]], bm, w, bpp, RK[q1], RC[q1])
         cap = keys.shape[0]
         keys, counts = ensure_room(keys, counts, used, n1)
         pn = n if keys.shape[0] == cap else 0  # a grown table moved the slots
         used += _add_runs(keys, counts, RK[q1], RC[q1], n1, SL[q1], RK[q], SL[q], pn)
         q = q1
         n = n1
-    if rep > 0:
-        for r in range(n):
-            counts[SL[q, r]] += RC[q, r] * rep
     return keys, counts, used, -1, 0
 
 
