@@ -283,13 +283,13 @@ def mask_stats(paths: dict[str, Path], n_images: int) -> tuple[float, float]:
     return float(np.mean(areas)), float(np.sum(areas)) / (n_images * H * W)
 
 
-def run_cmd(cmd: list[str], env: dict | None = None) -> tuple[float, float, str]:
+def run_cmd(cmd: list[str], env: dict | None = None, cwd: str | None = None) -> tuple[float, float, str]:
     """(wall seconds, CPU seconds: user + sys of the child processes, stdout) of one run."""
     import resource
 
     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
-    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd)
     dt = time.perf_counter() - t
     r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     if r.returncode != 0:
@@ -394,9 +394,11 @@ def main() -> None:
         }
         keys = ["base", "rap1", "heu1", "rap2", "nofs"] + (["before"] if args.before else [])
         env_plain = dict(os.environ)
-        env_before = dict(os.environ, PYTHONPATH=str(Path(args.before).resolve())) if args.before else None
+        # the older tree runs from its own folder: `python -m` puts the working folder first on sys.path
+        before = str(Path(args.before).resolve()) if args.before else None
+        env_before = dict(os.environ, PYTHONPATH=before) if before else None
         if env_before is not None:
-            run_cmd(rapkit_cmd(paths, tmp / "warm-before", 1, "rap"), env_before)  # its numba cache
+            run_cmd(rapkit_cmd(paths, tmp / "warm-before", 1, "rap"), env_before, before)  # its numba cache
         for rnd in range(args.repeat):
             for key in keys:
                 env = env_plain
@@ -417,7 +419,7 @@ def main() -> None:
                         env = dict(os.environ, RAPKIT_FSYNC="0")
                     elif key == "before":
                         env = env_before
-                r = run_cmd(cmd, env)
+                r = run_cmd(cmd, env, before if key == "before" else None)
                 runs.setdefault(key, []).append(r[:2])
                 if key != "base":
                     ms = json.loads(r[2]).get("ms_per_image")

@@ -226,7 +226,7 @@ def _run_overlap(boxes, col_offs, col_ptr, run_y0, run_y1, i, j):
     return tot
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _push(ts, to, tn, start, value):
     """Append interval (start, value) to a column being rebuilt, merged into an equal neighbour."""
     if tn > 0 and to[tn - 1] == value:
@@ -416,7 +416,13 @@ def _fuse_runs(
         kept[nk] = i
         nk += 1
     decide.mark_emptied(status, visible, kept, nk)
-    # the canvas as pixels, row by row: a row is the one above with the columns whose
+    return _rows_of_intervals(cs, co, cn, height, width), status, visible, ev[:ne].copy()
+
+
+@njit(cache=True, nogil=True)
+def _rows_of_intervals(cs, co, cn, height, width):
+    """The (H, W) canvas of per-column intervals (see :func:`_fuse_runs`)."""
+    # row by row: a row is the one above with the columns whose
     # interval changes at that row updated (events bucketed by row), copied whole
     ev_ptr = np.zeros(height + 1, np.int64)
     for x in range(width):
@@ -441,23 +447,7 @@ def _fuse_runs(
         for q in range(ev_ptr[y], ev_ptr[y + 1]):
             val[ev_x[q]] = ev_v[q]
         canvas[y, :] = val
-    return canvas, status, visible, ev[:ne].copy()
-
-
-@njit(cache=True, nogil=True)
-def _transpose(a):
-    """(W, H) -> (H, W) C-contiguous, in 32 x 32 tiles."""
-    nx, ny = a.shape
-    out = np.empty((ny, nx), a.dtype)
-    for xb in range(0, nx, 32):
-        xe = min(xb + 32, nx)
-        for yb in range(0, ny, 32):
-            ye = min(yb + 32, ny)
-            for y in range(yb, ye):
-                orow = out[y]
-                for x in range(xb, xe):
-                    orow[x] = a[x, y]
-    return out
+    return canvas
 
 
 @njit(cache=True, nogil=True)
