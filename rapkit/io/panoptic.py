@@ -407,6 +407,11 @@ class SegmentArrays:
         return {iid: k for k, iid in enumerate(self.image_ids)}
 
 
+#: areas from this magnitude on are left to the Python path of PQ (int64 sums in the matching
+#: kernel stay exact and convert exactly to float below it)
+MAX_AREA = 1 << 52
+
+
 def _segment_rows(anns_raw: list, images: dict[int, ImageInfo], full: bool) -> tuple | None:
     # One pass over plain JSON: (image ids, PNG names, segments per image, rows of (id,
     # category_id[, area, iscrowd])); None at the first unusual entry.
@@ -458,6 +463,8 @@ def _fast_segment_arrays(
         return None
     if not full:
         arr = np.concatenate([arr, np.zeros((n, 2), np.int64)], axis=1)
+    elif n and np.abs(arr[:, 2]).max() >= MAX_AREA:
+        return None
     sid, cat = arr[:, 0], arr[:, 1]
     if n and not sid.all():
         return None  # id 0
@@ -498,8 +505,9 @@ def load_panoptic_arrays(
 
     Plain JSON takes a fast path (one pass, checks in numpy); otherwise the file goes
     through :func:`load_panoptic` (``compact=True``): its error is raised, or its segments
-    are turned into arrays. ``None`` instead of arrays when a value does not fit int64 (the
-    caller then uses the dataset's ``annotations``, which are filled in that case). Without
+    are turned into arrays. ``None`` instead of arrays when a value does not fit int64 or an
+    area reaches :data:`MAX_AREA` (the caller then uses the dataset's ``annotations``, which
+    are filled in that case). Without
     ``areas`` the ``area`` and ``iscrowd`` arrays are 0 (a prediction's are not needed).
     """
     data = load_json(json_path, "panoptic")
@@ -523,6 +531,8 @@ def load_panoptic_arrays(
     try:
         arr = np.array(flat, np.int64).reshape(len(flat), 4)
     except OverflowError:
+        return ds, None
+    if areas and flat and np.abs(arr[:, 2]).max() >= MAX_AREA:
         return ds, None
     offsets = np.zeros(len(anns) + 1, np.int64)
     np.cumsum([len(a.segments) for a in anns.values()], out=offsets[1:])

@@ -442,6 +442,18 @@ def test_wrong_gt_area_reproduces_panopticapi(pq_kit, tmp_path):
     assert ev.result.all.pq > 1
 
 
+def test_huge_gt_area_takes_the_python_path(pq_kit, tmp_path):
+    """An area whose sums could wrap in int64 leaves the dataset to the Python path: same
+    statistics as the PIL + pq_stats path."""
+    g = np.array([[1, 1, 2], [1, 2, 2]], np.uint32)
+    segs = [{"id": 1, "category_id": 1, "area": 2**60}, {"id": 2, "category_id": 1, "area": -(2**61)}]
+    gt = pq_kit.write_dataset(tmp_path, "gt", [{"image_id": 1, "id_map": g, "segments": segs}], pq_kit.categories)
+    pred = pq_kit.write_dataset(
+        tmp_path, "pred", [{"image_id": 1, "id_map": g, "segments": [dict(s, area=3) for s in segs]}], pq_kit.categories
+    )
+    assert rapkit_eval(gt, pred).stats == rapkit_eval(gt, pred, fast=False).stats
+
+
 @pytest.mark.parametrize("method", ["spawn", "forkserver"])
 def test_process_pool_start_methods(pq_kit, tmp_path, monkeypatch, method):
     """panopticapi's pool hangs or crashes under spawn in some setups; rapkit's pool works
