@@ -765,19 +765,12 @@ def _pair_rows_kernel(
     rep = 0
     used = 0
     for y in range(h + 1):
-        same = True
         off = y * (s + 1)
+        zg = zp = False  # the row repeats the row above (Up, zero residuals)
         if y < h:
-            fg = np.int64(raw_g[off])
-            fp = np.int64(raw_p[off])
-            same = (
-                y > 0
-                and fg == 2
-                and fp == 2
-                and _all_zero(raw_g[off + 1 : off + 1 + s])
-                and _all_zero(raw_p[off + 1 : off + 1 + s])
-            )
-            if same:
+            zg = y > 0 and raw_g[off] == 2 and _all_zero(raw_g[off + 1 : off + 1 + s])
+            zp = y > 0 and raw_p[off] == 2 and _all_zero(raw_p[off + 1 : off + 1 + s])
+            if zg and zp:
                 rep += 1
                 continue
         if rep > 0:
@@ -786,13 +779,24 @@ def _pair_rows_kernel(
         if y == h:
             break
         for side in range(2):
+            if zg if side == 0 else zp:
+                continue
             raw = raw_g if side == 0 else raw_p
-            ft = np.int64(raw[off])
-            src = raw[off + 1 : off + 1 + s]
-            if y > 0 and ft == 2 and _all_zero(src):
-                continue  # this side repeats its row above
             c = k[side]
-            if not _row(ft, src, w, bpp, E8, E, bm, B8[side, c], D8[side, c], B8[side, 1 - c], D8[side, 1 - c]):
+            ok = _row(
+                np.int64(raw[off]),
+                raw[off + 1 : off + 1 + s],
+                w,
+                bpp,
+                E8,
+                E,
+                bm,
+                B8[side, c],
+                D8[side, c],
+                B8[side, 1 - c],
+                D8[side, 1 - c],
+            )
+            if not ok:
                 return keys, counts, used, y, side
             k[side] = 1 - c
         q1 = 1 - q
