@@ -227,7 +227,19 @@ def _check_raw(raw: np.ndarray, h: int, w: int, bpp: int) -> np.ndarray:
     need = h * (1 + w * bpp)
     if raw.shape[0] != need:
         raise ValueError(f"raw has {raw.shape[0]} bytes, expected {need} for {w}x{h}x{bpp}")
-    return np.ascontiguousarray(raw)
+    return _readonly(raw)
+
+
+def _readonly(raw: np.ndarray) -> np.ndarray:
+    """``raw`` as a C-contiguous read-only array. numba compiles a kernel once per argument
+    type, and read-only is part of the type: the inflated bytes from ``io/png.py`` are
+    read-only, so every caller (tests, warm-up) hands the kernels read-only arrays and one
+    specialization serves them all."""
+    raw = np.ascontiguousarray(raw)
+    if raw.flags.writeable:
+        raw = raw.view()
+        raw.flags.writeable = False
+    return raw
 
 
 def unfilter(raw: np.ndarray, h: int, w: int, bpp: int) -> np.ndarray:
@@ -352,7 +364,7 @@ def decode_gray(raw: np.ndarray, h: int, w: int) -> tuple[np.ndarray, np.ndarray
         raise ValueError(f"bad size {w}x{h}")
     if raw.shape[0] != h * (1 + w):
         raise ValueError(f"raw has {raw.shape[0]} bytes, expected {h * (1 + w)} for {w}x{h}x1")
-    raw = np.ascontiguousarray(raw)
+    raw = _readonly(raw)
     out = np.empty((h, w), np.uint8)
     hist = np.zeros(256, np.int64)
     bad = _gray_kernel(raw, np.int64(h), np.int64(w), out, hist)

@@ -588,3 +588,20 @@ def test_pair_kernel_equals_twin_hypothesis(seed, h, w, bpp, n):
     fg = rng.choice([0, 1, 2, 3, 4, 2, 4], size=h).tolist()
     fp = rng.choice([0, 1, 2, 3, 4, 2, 2], size=h).tolist()
     _assert_pair_equal(_filtered_raw(_px(g, bpp), fg), bpp, _filtered_raw(_px(p, bpp), fp), bpp, h, w)
+
+
+def test_kernels_see_one_argument_type():
+    # numba compiles once per argument type and read-only is part of it: writable input (the
+    # warm-up, tests) and the read-only inflated bytes of io/png.py share one compiled kernel
+    raw = np.zeros(2 * (1 + 2 * 3), np.uint8)
+    raw_ro = np.frombuffer(raw.tobytes(), np.uint8)
+    for r in (raw, raw_ro):
+        K.pair_keys_png(r, 3, r, 3, 2, 2)
+        K.decode_ids(r, 2, 2, 3)
+    gray = np.zeros(2 * 3, np.uint8)
+    for r in (gray, np.frombuffer(gray.tobytes(), np.uint8)):
+        K.decode_gray(r, 2, 2)
+    for kernel in (K._pair_rows_kernel, K._ids_kernel, K._gray_kernel):
+        assert len(kernel.signatures) == 1, kernel.signatures
+        assert not kernel.signatures[0][0].mutable
+    assert raw.flags.writeable  # the caller's array is left as it was
