@@ -45,7 +45,8 @@ from ._common import (
     help="Skip the learning step (training a relation head); only the simulated relation values.",
 )
 @click.option(
-    "--iterations",
+    "--train-iterations",
+    "iterations",
     type=click.IntRange(min=1),
     default=TRAIN_ITERATIONS,
     show_default=True,

@@ -45,7 +45,7 @@ INSTALL_HINT = "pip install 'rapkit[train]'"
 TRAIN_SHARE = 0.6
 #: fewest training-split images the learning step runs with
 MIN_TRAIN_IMAGES = 8
-#: training iterations of the learning step (``rapkit demo --iterations``)
+#: training iterations of the learning step (``rapkit demo --train-iterations``)
 TRAIN_ITERATIONS = 60
 LEARNED_NOTE = "relation values learned on the training split (stand-in detector)"
 

@@ -27,7 +27,9 @@ WORLD = ["-n", "40", "--height", "120", "--width", "160", "--seed", "3"]
 @pytest.mark.skipif(not HAVE_TORCH, reason="needs the train extra (torch, torchvision)")
 def test_demo_learned_relations_beat_the_heuristic_on_held_out_images(cli, tmp_path):
     out = tmp_path / "demo"
-    code, stdout, stderr = cli("demo", "-o", out, *WORLD, "--iterations", "20", "--workers", "1", "--format", "json")
+    code, stdout, stderr = cli(
+        "demo", "-o", out, *WORLD, "--train-iterations", "20", "--workers", "1", "--format", "json"
+    )
     assert code == 0, stderr
     d = json.loads(stdout)
     # steps numbered out of 11 with the learning step; the split and the stand-in said plainly
@@ -78,7 +80,7 @@ def test_demo_table_shows_the_held_out_rows_and_no_train_skips_them(cli, tmp_pat
         "64",
         "--width",
         "80",
-        "--iterations",
+        "--train-iterations",
         "2",
         "--workers",
         "1",
