@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import importlib.abc
 import importlib.machinery
-import json
 import os
 import sys
 import threading
@@ -167,8 +166,9 @@ def report() -> None:
     try:
         path = os.environ.get(EVENTS_ENV)
         if path:
-            with open(path, "w", encoding="utf-8") as f:
-                json.dump(record(), f, indent=1)
+            from ..io.jsonio import save_json
+
+            save_json(path, record(), force=True, indent=1)
         top = [c for c in _state.compiles if c["inside"] is None]
         if top:
             seconds = sum(c["seconds"] for c in top)

@@ -34,14 +34,14 @@ from __future__ import annotations
 
 import atexit
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
+
+from ..io.folders import remove_folder, temp_folder
 
 __all__ = ["Precompile", "all_cached", "precompile"]
 
@@ -113,7 +113,7 @@ class Precompile:
             if proc.stdin is not None:
                 proc.stdin.close()
         if self._folder is not None:
-            shutil.rmtree(self._folder, ignore_errors=True)
+            remove_folder(self._folder)
             self._folder = None
 
     def __enter__(self) -> Precompile:
@@ -131,7 +131,7 @@ def precompile(argv: Sequence[str], *, modules: Sequence[ModuleType]) -> Precomp
     it as a context manager) when the foreground is done."""
     if os.environ.get("RAPKIT_PRECOMPILE", "1") == "0" or all_cached(modules):
         return Precompile(None, None)
-    folder = tempfile.mkdtemp(prefix="rapkit-precompile-")
+    folder = temp_folder("rapkit-precompile-")
     args = [a.replace("{out}", os.path.join(folder, "out")) for a in argv]
     env = dict(os.environ)
     env.pop("RAPKIT_NUMBA_EVENTS", None)  # the foreground's record file
@@ -152,7 +152,7 @@ def _leave() -> None:
     """End the child now, removing its output folder (also when the parent could not)."""
     folder = os.environ.get("RAPKIT_PRECOMPILE_FOLDER")
     if folder:
-        shutil.rmtree(folder, ignore_errors=True)
+        remove_folder(folder)
     os._exit(0)
 
 

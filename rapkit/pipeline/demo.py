@@ -324,6 +324,7 @@ def _learn_and_compare(
     import dataclasses
 
     from ..core.relation_acc import summarize as rsum
+    from ..io.folders import make_folder
     from ..io.jsonio import load_json, save_json
     from ..model.demo import STANDIN_NOTE, LearnInputs, LearnSettings, learn_relations
     from .evaluate import evaluate_pq
@@ -338,8 +339,8 @@ def _learn_and_compare(
     tr, te = set(train_ids), set(test_ids)
     rel = load_json(tmp / "relations.json", "relations")
     ldir, hdir = tmp / "learn", tmp / "heldout"
-    ldir.mkdir()
-    hdir.mkdir()
+    make_folder(ldir)
+    make_folder(hdir)
     save_json(ldir / "relations_train.json", _subset_relations(rel, tr))
     save_json(hdir / "relations.json", _subset_relations(rel, te))
     save_json(hdir / "instances.json", _subset_coco(inst, te))
