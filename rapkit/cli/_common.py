@@ -271,7 +271,9 @@ def _progress_mode(quiet: bool) -> str:
 
 class _Ticker:
     """Plain-text progress for a non-terminal stderr: every ``interval`` seconds (env
-    ``RAPKIT_PROGRESS_INTERVAL``, default 10) one line with the current step's count."""
+    ``RAPKIT_PROGRESS_INTERVAL``, default 10) one line with the current step's count. The
+    current step is the one advanced or started last (a pipeline may declare several steps
+    before it begins the first), else the one added last."""
 
     def __init__(self) -> None:
         import threading
@@ -279,6 +281,7 @@ class _Ticker:
 
         self.interval = float(os.environ.get("RAPKIT_PROGRESS_INTERVAL", "10"))
         self.tasks: list[list[Any]] = []  # [name, done, total]
+        self.current: list[Any] | None = None  # the task advanced or started last
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.t0 = time.monotonic()
@@ -292,12 +295,14 @@ class _Ticker:
         def advance(n: int = 1) -> None:
             with self.lock:
                 task[1] += n
+                self.current = task
 
         def start(total: int | None, name: str | None = None) -> None:
             with self.lock:
                 task[1], task[2] = 0, total
                 if name is not None:
                     task[0] = name
+                self.current = task
 
         return Step(advance, start)
 
@@ -307,7 +312,7 @@ class _Ticker:
         with self.lock:
             if not self.tasks:
                 return None
-            name, done, total = self.tasks[-1]
+            name, done, total = self.current or self.tasks[-1]
         count = f"{done}/{total}" if total else f"{done}"
         return f"{name}: {count} done, {time.monotonic() - self.t0:.0f} s elapsed"
 

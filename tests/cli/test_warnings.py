@@ -205,6 +205,17 @@ def test_default_tick_interval_is_about_ten_seconds(monkeypatch):
     assert t.interval == 10 and t.line().startswith("train: 12/5000 done")
 
 
+def test_tick_line_names_the_step_that_moved_not_the_one_declared_last():
+    from rapkit.cli._common import _Ticker
+
+    t = _Ticker()
+    train = t.add("train head", 60)
+    t.add("predict", 40)  # declared up front, begins only after training
+    assert t.line().startswith("predict: 0/40")  # nothing moved yet: the last declared
+    train(7)
+    assert t.line().startswith("train head: 7/60 done")
+
+
 @pytest.mark.parametrize(
     "args,hint",
     [
