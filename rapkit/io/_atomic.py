@@ -21,7 +21,8 @@ Names beside an output ``NAME`` (all hidden, all in NAME's parent folder):
   write into the same folder) restores it when NAME is missing, and removes it when NAME is
   in place.
 
-The commit sequence: ``fsync`` every written file and folder of the temporary; then
+The commit sequence: ``fsync`` every written file and folder of the temporary (a folder of
+many files: one ``syncfs`` of its filesystem on Linux, see :func:`fsync_tree`); then
 
 * a file replacing a file (or nothing): ``rename(tmp, NAME)``;
 * a folder (or a file replacing a folder): an atomic swap of the two paths
@@ -224,14 +225,60 @@ def _fsync_path(p: Path | str, directory: bool = False) -> None:
         os.close(fd)
 
 
+#: A folder with more files than this is made durable with one ``syncfs`` (Linux) instead of
+#: one ``fsync`` per file: 200 fused PNGs took 70-140 ms file by file and 7-11 ms with one
+#: ``syncfs`` on this project's ext4 disk (one journal commit instead of 200).
+SYNCFS_MIN_FILES = 16
+
+_libc_syncfs: Callable[[int], int] | None | bool = False  # False: not looked up yet
+
+
+def _syncfs_function() -> Callable[[int], int] | None:
+    global _libc_syncfs
+    if _libc_syncfs is False:
+        _libc_syncfs = None
+        if sys.platform.startswith("linux") and os.environ.get("RAPKIT_SYNCFS", "1") != "0":
+            try:
+                import ctypes
+
+                fn = ctypes.CDLL(None, use_errno=True).syncfs
+                fn.argtypes, fn.restype = [ctypes.c_int], ctypes.c_int
+                _libc_syncfs = fn
+            except (OSError, AttributeError):  # pragma: no cover - no syncfs in this libc
+                _libc_syncfs = None
+    return _libc_syncfs  # type: ignore[return-value]
+
+
+def _syncfs(p: str) -> bool:
+    """``syncfs`` the filesystem holding folder ``p``: every dirty file and folder on it is
+    written out in one go (Linux >= 5.8 also reports writeback errors). False when
+    unavailable or failed (the caller falls back to ``fsync`` per file)."""
+    fn = _syncfs_function()
+    if fn is None:
+        return False
+    try:
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:  # pragma: no cover
+        return False
+    try:
+        return fn(fd) == 0
+    finally:
+        os.close(fd)
+
+
 def fsync_tree(p: Path) -> None:
-    """``fsync`` a file, or every file and folder under ``p`` (folders after their entries)."""
+    """``fsync`` a file, or every file and folder under ``p`` (folders after their entries).
+    A folder of more than :data:`SYNCFS_MIN_FILES` files is made durable with one ``syncfs``
+    of its filesystem where Linux offers it (``RAPKIT_SYNCFS=0`` keeps the per-file calls)."""
     if not _fsync_enabled():
         return
     if p.is_symlink() or not p.is_dir():
         _fsync_path(p)
         return
-    for root, _dirs, files in os.walk(p, topdown=False):
+    walk = list(os.walk(p, topdown=False))
+    if sum(len(files) for _root, _dirs, files in walk) > SYNCFS_MIN_FILES and _syncfs(str(p)):
+        return
+    for root, _dirs, files in walk:
         for f in files:
             fp = os.path.join(root, f)
             if not os.path.islink(fp):

@@ -167,6 +167,53 @@ def test_fsync_files_folders_and_parent(tmp_path, monkeypatch):
     assert synced == []
 
 
+def _many_files_output(tmp_path, n):
+    with atomic_path(tmp_path / "out", directory=True) as tmp:
+        (tmp / "panoptic").mkdir()
+        for i in range(n):
+            (tmp / "panoptic" / f"{i}.png").write_bytes(b"png")
+        (tmp / "panoptic.json").write_text("{}")
+
+
+@pytest.mark.parametrize(
+    "n_files,syncfs,expect_syncfs,expect_per_file",
+    [
+        (40, 0, True, False),  # many files: one syncfs, no per-file fsync
+        (40, -1, True, True),  # syncfs failed: every file is fsync'd after all
+        (40, None, False, True),  # no syncfs here (or RAPKIT_SYNCFS=0): per file
+        (3, 0, False, True),  # few files: per file
+    ],
+)
+def test_many_files_one_syncfs(tmp_path, monkeypatch, n_files, syncfs, expect_syncfs, expect_per_file):
+    calls: list[int] = []
+    synced: list[int] = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real(fd))[1])
+    fake = None if syncfs is None else (lambda fd: (calls.append(fd), syncfs)[1])
+    monkeypatch.setattr(A, "_syncfs_function", lambda: fake)
+    _many_files_output(tmp_path, n_files)
+    assert (tmp_path / "out" / "panoptic.json").read_text() == "{}"
+    assert len(calls) == (1 if expect_syncfs else 0)
+    if expect_per_file:  # each file, both folders of the temporary, and the parent
+        assert len(synced) >= n_files + 1 + 3
+    else:  # the parent only
+        assert len(synced) <= 2
+
+
+def test_syncfs_can_be_switched_off(monkeypatch):
+    monkeypatch.setenv("RAPKIT_SYNCFS", "0")
+    monkeypatch.setattr(A, "_libc_syncfs", False)  # look it up again
+    assert A._syncfs_function() is None
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="syncfs is Linux's")
+def test_syncfs_is_found_on_linux(monkeypatch):
+    monkeypatch.delenv("RAPKIT_SYNCFS", raising=False)
+    monkeypatch.setattr(A, "_libc_syncfs", False)
+    assert A._syncfs_function() is not None
+    assert A._syncfs(os.getcwd()) is True
+
+
 def test_nested_writes_into_one_folder(tmp_path):
     with atomic_path(tmp_path / "a.json") as ta:
         ta.write_text("a")
