@@ -127,8 +127,12 @@ def run_demo(
     learn: dict[str, Any] | None = None,
     log: Callable[[str], None] | None = None,
     progress: Callable[[str, int], Callable[[int], None]] | None = None,
+    precompile: bool = True,
 ) -> DemoResult:
     """Run the demo pipeline into ``out``; returns the results and one combined report.
+
+    ``precompile``: on a first run (numba's cache lacks the demo's kernels) compile them in a
+    second process while this one synthesises the world (:func:`start_precompile`).
 
     ``train=False`` skips the learning step (as does ``render_images=False``, or torch not
     being installed: then the reason, with the install command, is logged and in the report).
@@ -157,7 +161,7 @@ def run_demo(
         steps.append((name, what, dt))
         say(f"[{len(steps)}/{n_steps}] {name}: {what} ({dt:.1f} s)")
 
-    with atomic_path(out, force, directory=True) as tmp:
+    with atomic_path(out, force, directory=True) as tmp, start_precompile(precompile):
         t0 = time.perf_counter()
         cfg = SynthConfig(n_images=images, height=height, width=width, seed=seed, render_images=render_images)
         world = make_world(tmp / "world", cfg, workers=workers, progress=bar("synth", images))
@@ -262,6 +266,29 @@ def run_demo(
     res.seconds = time.perf_counter() - t_start
     res.report = demo_report(res, evals, racc, rel.totals)
     return res
+
+
+#: the command the background compile runs: the demo's own code paths on a tiny world
+PRECOMPILE_ARGV = [
+    "demo", "-o", "{out}", "-n", "4", "--height", "64", "--width", "64", "--no-render", "--no-train", "--quiet",
+]  # fmt: skip
+
+
+def start_precompile(enabled: bool = True) -> Any:
+    """A context manager that compiles the demo's numba kernels in a second process while the
+    demo works (:mod:`rapkit.kernels.background`): a tiny demo (:data:`PRECOMPILE_ARGV`)
+    meets every kernel the demo meets within seconds and writes them to numba's on-disk
+    cache, on the other core, while this process synthesises its world; the demo's own
+    steps then load them. Starts nothing when the kernels are already cached (a warm run
+    pays one cache-index check), when ``enabled`` is false, or under ``RAPKIT_PRECOMPILE=0``.
+    The child is stopped when the block ends, also on errors and Ctrl-C."""
+    import contextlib
+
+    if not enabled:
+        return contextlib.nullcontext()
+    from ..kernels import background, fusion, png, png_encode, pq_match, relations, rle, sweep
+
+    return background.precompile(PRECOMPILE_ARGV, modules=[fusion, png, png_encode, pq_match, relations, rle, sweep])
 
 
 def _skip_reason(train: bool, render_images: bool, images: int) -> str | None:
