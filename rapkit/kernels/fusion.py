@@ -62,6 +62,73 @@ def _pairwise_overlaps(boxes, offs, masks):
 
 
 @njit(cache=True, nogil=True)
+def _next_met(boxes, areas, kept, nk, kk, i, gamma, eo, reference, record_events, drop_eo):
+    """The pair loop of Algorithm 1 (lines 9-16) for proposal ``i``: the first ``kk' >= kk``
+    whose kept proposal ``kept[kk']`` has a box meeting ``i``'s and, when no events are
+    recorded, a box intersection that can reach ``gamma`` (``O_ij`` is at most that
+    intersection); ``nk`` when there is none or nothing is left to decide."""
+    x0 = boxes[i, 0]
+    x1 = boxes[i, 1]
+    y0 = boxes[i, 2]
+    y1 = boxes[i, 3]
+    while kk < nk:
+        if not record_events and (drop_eo or not eo):
+            return nk
+        j = kept[kk]
+        if not (boxes[j, 0] >= x1 or boxes[j, 1] <= x0 or boxes[j, 2] >= y1 or boxes[j, 3] <= y0):
+            if record_events:
+                return kk
+            ibox = (min(x1, boxes[j, 1]) - max(x0, boxes[j, 0])) * (min(y1, boxes[j, 3]) - max(y0, boxes[j, 2]))
+            if decide.overlap_may_be_excessive(ibox, areas[i], areas[j], gamma, reference):
+                return kk
+        kk += 1
+    return nk
+
+
+@njit(cache=True, nogil=True)
+def _add_event(ev, ne, i, j, record_events):
+    """Append the event (i, j) to ``ev[:ne]`` when events are recorded, doubling ``ev`` when
+    full; returns ``(ev, ne)``."""
+    if not record_events:
+        return ev, ne
+    if ne == ev.shape[0]:
+        ev2 = np.empty((2 * ne, 2), np.int64)
+        ev2[:ne] = ev[:ne]
+        ev = ev2
+    ev[ne, 0] = i
+    ev[ne, 1] = j
+    return ev, ne + 1
+
+
+@njit(cache=True, nogil=True)
+def _excessive(o, ov, areas, visible, i, j, gamma, reference):
+    """The excessive-overlap check of pair (i, j): ``O_ij`` against ``j``'s mask, or with
+    ``reference`` ``ov`` (``i``'s pixels that ``j`` holds on the canvas) against ``j``'s
+    visible segment."""
+    if reference:
+        return decide.excessive_overlap(ov, areas[i], visible[j], gamma)
+    return decide.excessive_overlap(o, areas[i], areas[j], gamma)
+
+
+@njit(cache=True, nogil=True)
+def _crop_visible_overlap(canvas, boxes, offs, masks, i, j):
+    """The pixels of ``i``'s box-cropped mask that proposal ``j`` holds on the canvas."""
+    x0 = boxes[i, 0]
+    y0 = boxes[i, 2]
+    y1 = boxes[i, 3]
+    bh = y1 - y0
+    lab_j = j + 1
+    ov = 0
+    for x in range(x0, boxes[i, 1]):
+        mrow = masks[offs[i] + (x - x0) * bh : offs[i] + (x - x0 + 1) * bh]
+        crow = canvas[y0:y1, x]
+        for t in range(bh):
+            if mrow[t] and crow[t] == lab_j:
+                ov += 1
+    return ov
+
+
+@njit(cache=True, nogil=True)
 def _fuse(
     boxes,
     areas,
@@ -134,44 +201,16 @@ def _fuse(
             continue
         # pairs met (lines 9-16): events and excessive-overlap check
         drop_eo = False
-        for kk in range(nk):
-            if not record_events and (drop_eo or not eo):
-                break
+        kk = _next_met(boxes, areas, kept, nk, 0, i, gamma, eo, reference, record_events, drop_eo)
+        while kk < nk:
             j = kept[kk]
-            if boxes[j, 0] >= x1 or boxes[j, 1] <= x0 or boxes[j, 2] >= y1 or boxes[j, 3] <= y0:
-                continue
-            if not record_events:
-                # O_ij <= the boxes' intersection: skip pairs that cannot reach gamma
-                ibox = (min(x1, boxes[j, 1]) - max(x0, boxes[j, 0])) * (min(y1, boxes[j, 3]) - max(y0, boxes[j, 2]))
-                if not decide.overlap_may_be_excessive(ibox, area, areas[j], gamma, reference):
-                    continue
-            if have_ov:
-                o = overlaps[i, j]
-            else:
-                o = _crop_overlap(boxes, offs, masks, i, j)
-            if o == 0:
-                continue
-            if record_events:
-                if ne == ev.shape[0]:
-                    ev2 = np.empty((2 * ne, 2), np.int64)
-                    ev2[:ne] = ev[:ne]
-                    ev = ev2
-                ev[ne, 0] = i
-                ev[ne, 1] = j
-                ne += 1
-            if eo and not drop_eo:
-                if reference:  # against j's visible segment
-                    ov = 0
-                    if visible[j] > 0:
-                        for x in range(x0, x1):
-                            mrow = masks[offs[i] + (x - x0) * bh : offs[i] + (x - x0 + 1) * bh]
-                            crow = canvas[y0:y1, x]
-                            for t in range(bh):
-                                if mrow[t] and crow[t] == j + 1:
-                                    ov += 1
-                    drop_eo = decide.excessive_overlap(ov, area, visible[j], gamma)
-                else:
-                    drop_eo = decide.excessive_overlap(o, area, areas[j], gamma)
+            o = overlaps[i, j] if have_ov else _crop_overlap(boxes, offs, masks, i, j)
+            if o != 0:
+                ev, ne = _add_event(ev, ne, i, j, record_events)
+                if eo and not drop_eo:
+                    ov = _crop_visible_overlap(canvas, boxes, offs, masks, i, j) if reference and visible[j] > 0 else 0
+                    drop_eo = _excessive(o, ov, areas, visible, i, j, gamma, reference)
+            kk = _next_met(boxes, areas, kept, nk, kk + 1, i, gamma, eo, reference, record_events, drop_eo)
         # canvas check (lines 17-19); the heuristic's occupied share with ra off
         drop_canvas = decide.canvas_drop(n_vis, area, tau) if ra else decide.occupancy_drop(n_occ, area, tau)
         if drop_eo or drop_canvas:
@@ -224,6 +263,30 @@ def _run_overlap(boxes, col_offs, col_ptr, run_y0, run_y1, i, j):
             else:
                 b += 1
     return tot
+
+
+@njit(cache=True, nogil=True)
+def _run_visible_overlap(boxes, col_offs, col_ptr, run_y0, run_y1, cs, co, cn, height, i, j):
+    """The pixels of ``i``'s runs that proposal ``j`` holds on the canvas of intervals (see
+    :func:`_fuse_runs`)."""
+    bi = col_offs[i] - boxes[i, 0]
+    lab_j = j + 1
+    ov = 0
+    for x in range(max(boxes[i, 0], boxes[j, 0]), min(boxes[i, 1], boxes[j, 1])):
+        m_x = cn[x]
+        s_x = cs[x]
+        o_x = co[x]
+        for r in range(col_ptr[bi + x], col_ptr[bi + x + 1]):
+            ya = run_y0[r]
+            yb = run_y1[r]
+            for k in range(m_x):
+                if o_x[k] == lab_j:
+                    e = s_x[k + 1] if k + 1 < m_x else height
+                    lo = max(s_x[k], ya)
+                    hi = min(e, yb)
+                    if hi > lo:
+                        ov += hi - lo
+    return ov
 
 
 @njit(cache=True, nogil=True)
@@ -289,8 +352,6 @@ def _fuse_runs(
             continue
         x0 = boxes[i, 0]
         x1 = boxes[i, 1]
-        y0 = boxes[i, 2]
-        y1 = boxes[i, 3]
         bi = col_offs[i] - x0
         li = labels[i]
         ri = rel[i]
@@ -328,50 +389,18 @@ def _fuse_runs(
             continue
         # pairs met (lines 9-16): events and excessive-overlap check
         drop_eo = False
-        for kk in range(nk):
-            if not record_events and (drop_eo or not eo):
-                break
+        kk = _next_met(boxes, areas, kept, nk, 0, i, gamma, eo, reference, record_events, drop_eo)
+        while kk < nk:
             j = kept[kk]
-            if boxes[j, 0] >= x1 or boxes[j, 1] <= x0 or boxes[j, 2] >= y1 or boxes[j, 3] <= y0:
-                continue
-            if not record_events:
-                # O_ij <= the boxes' intersection: skip pairs that cannot reach gamma
-                ibox = (min(x1, boxes[j, 1]) - max(x0, boxes[j, 0])) * (min(y1, boxes[j, 3]) - max(y0, boxes[j, 2]))
-                if not decide.overlap_may_be_excessive(ibox, area, areas[j], gamma, reference):
-                    continue
             o = _run_overlap(boxes, col_offs, col_ptr, run_y0, run_y1, i, j)
-            if o == 0:
-                continue
-            if record_events:
-                if ne == ev.shape[0]:
-                    ev2 = np.empty((2 * ne, 2), np.int64)
-                    ev2[:ne] = ev[:ne]
-                    ev = ev2
-                ev[ne, 0] = i
-                ev[ne, 1] = j
-                ne += 1
-            if eo and not drop_eo:
-                if reference:  # against j's visible segment
+            if o != 0:
+                ev, ne = _add_event(ev, ne, i, j, record_events)
+                if eo and not drop_eo:
                     ov = 0
-                    if visible[j] > 0:
-                        lab_j = j + 1
-                        for x in range(max(x0, boxes[j, 0]), min(x1, boxes[j, 1])):
-                            m_x = cn[x]
-                            s_x = cs[x]
-                            o_x = co[x]
-                            for r in range(col_ptr[bi + x], col_ptr[bi + x + 1]):
-                                ya = run_y0[r]
-                                yb = run_y1[r]
-                                for k in range(m_x):
-                                    if o_x[k] == lab_j:
-                                        e = s_x[k + 1] if k + 1 < m_x else height
-                                        lo = max(s_x[k], ya)
-                                        hi = min(e, yb)
-                                        if hi > lo:
-                                            ov += hi - lo
-                    drop_eo = decide.excessive_overlap(ov, area, visible[j], gamma)
-                else:
-                    drop_eo = decide.excessive_overlap(o, area, areas[j], gamma)
+                    if reference and visible[j] > 0:
+                        ov = _run_visible_overlap(boxes, col_offs, col_ptr, run_y0, run_y1, cs, co, cn, height, i, j)
+                    drop_eo = _excessive(o, ov, areas, visible, i, j, gamma, reference)
+            kk = _next_met(boxes, areas, kept, nk, kk + 1, i, gamma, eo, reference, record_events, drop_eo)
         # canvas check (lines 17-19); the heuristic's occupied share with ra off
         drop_canvas = decide.canvas_drop(n_vis, area, tau) if ra else decide.occupancy_drop(n_occ, area, tau)
         if drop_eo or drop_canvas:
