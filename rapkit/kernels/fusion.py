@@ -93,7 +93,9 @@ def _add_event(ev, ne, i, j, record_events):
         return ev, ne
     if ne == ev.shape[0]:
         ev2 = np.empty((2 * ne, 2), np.int64)
-        ev2[:ne] = ev[:ne]
+        for q in range(ne):  # a loop: a slice assignment compiles numba's shape-error message
+            ev2[q, 0] = ev[q, 0]
+            ev2[q, 1] = ev[q, 1]
         ev = ev2
     ev[ne, 0] = i
     ev[ne, 1] = j
@@ -153,9 +155,9 @@ def _fuse(
     status = np.full(n, UNSEEN, np.int8)
     visible = np.zeros(n, np.int64)
     kept = np.empty(n, np.int64)
-    nk = 0
+    nk = np.int64(0)  # not a literal 0: a helper called with it would compile once more
     ev = np.empty((max(16, 4 * n), 2), np.int64)
-    ne = 0
+    ne = np.int64(0)
     have_ov = overlaps.shape[0] == n and n > 0
     for i in order:
         area = areas[i]
@@ -200,8 +202,8 @@ def _fuse(
             status[i] = CATEGORY
             continue
         # pairs met (lines 9-16): events and excessive-overlap check
-        drop_eo = False
-        kk = _next_met(boxes, areas, kept, nk, 0, i, gamma, eo, reference, record_events, drop_eo)
+        drop_eo = np.bool_(False)
+        kk = _next_met(boxes, areas, kept, nk, np.int64(0), i, gamma, eo, reference, record_events, drop_eo)
         while kk < nk:
             j = kept[kk]
             o = overlaps[i, j] if have_ov else _crop_overlap(boxes, offs, masks, i, j)
@@ -328,9 +330,9 @@ def _fuse_runs(
     status = np.full(n, UNSEEN, np.int8)
     visible = np.zeros(n, np.int64)
     kept = np.empty(n, np.int64)
-    nk = 0
+    nk = np.int64(0)  # not a literal 0: a helper called with it would compile once more
     ev = np.empty((max(16, 4 * n), 2), np.int64)
-    ne = 0
+    ne = np.int64(0)
     # capacity: painting one run splits at most one interval into three
     per_col = np.zeros(width, np.int64)
     for i in order:
@@ -339,7 +341,11 @@ def _fuse_runs(
             bi = col_offs[i] - x0
             for x in range(x0, boxes[i, 1]):
                 per_col[x] += col_ptr[bi + x + 1] - col_ptr[bi + x]
-    cap = 1 + 2 * (per_col.max() if width > 0 else 0)
+    most = 0  # per_col.max() (0 for no columns), as a loop: cheaper to compile
+    for x in range(width):
+        if per_col[x] > most:
+            most = per_col[x]
+    cap = 1 + 2 * most
     cs = np.zeros((width, cap), np.int32)
     co = np.zeros((width, cap), np.int32)
     cn = np.ones(width, np.int64)
@@ -388,8 +394,8 @@ def _fuse_runs(
             status[i] = CATEGORY
             continue
         # pairs met (lines 9-16): events and excessive-overlap check
-        drop_eo = False
-        kk = _next_met(boxes, areas, kept, nk, 0, i, gamma, eo, reference, record_events, drop_eo)
+        drop_eo = np.bool_(False)
+        kk = _next_met(boxes, areas, kept, nk, np.int64(0), i, gamma, eo, reference, record_events, drop_eo)
         while kk < nk:
             j = kept[kk]
             o = _run_overlap(boxes, col_offs, col_ptr, run_y0, run_y1, i, j)
@@ -416,9 +422,9 @@ def _fuse_runs(
                 ya = run_y0[r]
                 yb = run_y1[r]
                 m_x = cn[x]
-                tn = 0
+                tn = np.int64(0)
                 for k in range(m_x):
-                    s = s_x[k]
+                    s = np.int64(s_x[k])  # one signature of _push
                     e = s_x[k + 1] if k + 1 < m_x else height
                     c = o_x[k]
                     if e <= ya or s >= yb:  # untouched
@@ -437,8 +443,9 @@ def _fuse_runs(
                     tn = _push(ts, to, tn, lo, pc)
                     if e > yb:  # the part below the run keeps its value
                         tn = _push(ts, to, tn, yb, c)
-                s_x[:tn] = ts[:tn]
-                o_x[:tn] = to[:tn]
+                for k in range(tn):  # loops, not slice assignments: cheaper to compile
+                    s_x[k] = ts[k]
+                    o_x[k] = to[k]
                 cn[x] = tn
         visible[i] = vis_i
         status[i] = KEPT
@@ -475,7 +482,9 @@ def _rows_of_intervals(cs, co, cn, height, width):
     for y in range(height):
         for q in range(ev_ptr[y], ev_ptr[y + 1]):
             val[ev_x[q]] = ev_v[q]
-        canvas[y, :] = val
+        crow = canvas[y]
+        for x in range(width):  # a loop, not a slice assignment: cheaper to compile
+            crow[x] = val[x]
     return canvas
 
 

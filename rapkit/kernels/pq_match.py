@@ -76,6 +76,50 @@ def _pair_count(keys: np.ndarray, counts: np.ndarray, key: np.uint64) -> np.int6
 
 
 @njit(cache=True, nogil=True)
+def _argsort_stable(a: np.ndarray) -> tuple:
+    """``(order, a[order])`` with ``order = np.argsort(a, kind="mergesort")``: a bottom-up
+    merge sort (stable, so ties keep their input order as numpy's does), which numba compiles
+    in a fraction of the time of its generic sort."""
+    n = a.shape[0]
+    idx = np.empty(n, np.int64)
+    for k in range(n):
+        idx[k] = k
+    tmp = np.empty(n, np.int64)
+    width = 1
+    while width < n:
+        lo = 0
+        while lo < n:
+            mid = min(lo + width, n)
+            hi = min(lo + 2 * width, n)
+            p = lo
+            q = mid
+            k = lo
+            while p < mid and q < hi:
+                if a[idx[q]] < a[idx[p]]:  # strictly: on a tie the left (earlier) one first
+                    tmp[k] = idx[q]
+                    q += 1
+                else:
+                    tmp[k] = idx[p]
+                    p += 1
+                k += 1
+            while p < mid:
+                tmp[k] = idx[p]
+                p += 1
+                k += 1
+            while q < hi:
+                tmp[k] = idx[q]
+                q += 1
+                k += 1
+            lo = hi
+        idx, tmp = tmp, idx
+        width *= 2
+    vals = np.empty_like(a)
+    for k in range(n):
+        vals[k] = a[idx[k]]
+    return idx, vals
+
+
+@njit(cache=True, nogil=True)
 def match_image(
     keys: np.ndarray,
     counts: np.ndarray,
@@ -96,13 +140,12 @@ def match_image(
     ng = g_id.shape[0]
     npr = p_id.shape[0]
     nh = keys.shape[0]
-    go = np.argsort(g_id, kind="mergesort")
-    gs = g_id[go]
+    # sorted ids (any order of equal ids would do: a tie is an error found just below)
+    go, gs = _argsort_stable(g_id)
     for k in range(1, ng):
         if gs[k] == gs[k - 1]:
             return 1, 0
-    po = np.argsort(p_id, kind="mergesort")
-    ps = p_id[po]
+    po, ps = _argsort_stable(p_id)
     for k in range(1, npr):
         if ps[k] == ps[k - 1]:
             return 1, 0
