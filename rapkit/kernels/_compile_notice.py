@@ -22,13 +22,13 @@ signature, seconds) of the process to that file; ``benchmarks/cold_start.py`` pr
 
 from __future__ import annotations
 
-import importlib.abc
-import importlib.machinery
 import os
 import sys
 import threading
 import time
 from typing import Any
+
+from ._numba_hook import after_numba_import
 
 EVENTS_ENV = "RAPKIT_NUMBA_EVENTS"
 
@@ -88,10 +88,12 @@ def _install() -> None:
 
 
 def _time_cache_loads() -> None:
-    """Time every on-disk cache lookup that finds its kernel (recording mode only)."""
+    """Time every on-disk cache lookup that finds its kernel (recording mode only): numba's
+    ``Cache._load_overload`` (the load itself; numba's once-per-process context set-up,
+    which :mod:`rapkit.kernels._cache_load` makes lighter, is outside it)."""
     from numba.core import caching
 
-    inner = caching.Cache.load_overload
+    inner = caching.Cache._load_overload
 
     def load_overload(self: Any, sig: Any, target_context: Any) -> Any:
         t, c = time.perf_counter(), time.thread_time()
@@ -108,44 +110,12 @@ def _time_cache_loads() -> None:
             )
         return data
 
-    caching.Cache.load_overload = load_overload
-
-
-class _Loader(importlib.abc.Loader):
-    """numba's own loader, plus :func:`_install` once numba's package has run."""
-
-    def __init__(self, inner: Any) -> None:
-        self._inner = inner
-
-    def create_module(self, spec: Any) -> Any:
-        return self._inner.create_module(spec)
-
-    def exec_module(self, module: Any) -> None:
-        module.__spec__.loader = module.__loader__ = self._inner  # leave no trace on numba
-        self._inner.exec_module(module)
-        _install()
-
-
-class _Watch(importlib.abc.MetaPathFinder):
-    """Finds nothing; on the import of ``numba`` it wraps the real loader (then leaves)."""
-
-    def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
-        if name != "numba":
-            return None
-        if self in sys.meta_path:
-            sys.meta_path.remove(self)
-        spec = importlib.machinery.PathFinder.find_spec(name, path)
-        if spec is not None and spec.loader is not None:
-            spec.loader = _Loader(spec.loader)
-        return spec
+    caching.Cache._load_overload = load_overload
 
 
 def arm() -> None:
     """Listen to numba's compiles from now on, without importing numba."""
-    if "numba" in sys.modules:
-        _install()
-    elif not any(isinstance(f, _Watch) for f in sys.meta_path):
-        sys.meta_path.insert(0, _Watch())
+    after_numba_import(_install)
 
 
 def record() -> dict[str, Any]:
