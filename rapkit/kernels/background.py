@@ -33,6 +33,7 @@ False
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import subprocess
 import sys
@@ -123,22 +124,32 @@ class Precompile:
         self.close()
 
 
-def precompile(argv: Sequence[str], *, modules: Sequence[ModuleType]) -> Precompile:
+def _commands(argv: Sequence[str] | Sequence[Sequence[str]]) -> list[list[str]]:
+    if argv and not isinstance(argv[0], str):
+        return [list(c) for c in argv]  # type: ignore[arg-type]
+    return [list(argv)]  # type: ignore[arg-type]
+
+
+def precompile(argv: Sequence[str] | Sequence[Sequence[str]], *, modules: Sequence[ModuleType]) -> Precompile:
     """Run ``rapkit <argv>`` in a background process unless the kernels of ``modules`` are
-    already cached (:func:`all_cached`) or ``RAPKIT_PRECOMPILE=0``. ``{out}`` in ``argv`` is
-    replaced by a path inside a fresh temporary folder (removed by the child when it ends and
-    by :meth:`Precompile.close`). Returns the :class:`Precompile` handle; close it (or use
-    it as a context manager) when the foreground is done."""
+    already cached (:func:`all_cached`) or ``RAPKIT_PRECOMPILE=0``. ``argv`` may also be a
+    list of commands, run one after the other in the child (put first the commands whose
+    kernels the foreground meets last, so that the two processes compile different kernels
+    at the same time). In the arguments, ``{out}`` is replaced by a path inside a fresh
+    temporary folder and ``{tmp}`` by that folder itself (removed by the child when it ends
+    and by :meth:`Precompile.close`). Returns the :class:`Precompile` handle; close it (or
+    use it as a context manager) when the foreground is done."""
     if os.environ.get("RAPKIT_PRECOMPILE", "1") == "0" or all_cached(modules):
         return Precompile(None, None)
     folder = temp_folder("rapkit-precompile-")
-    args = [a.replace("{out}", os.path.join(folder, "out")) for a in argv]
+    out = os.path.join(folder, "out")
+    commands = [[a.replace("{out}", out).replace("{tmp}", folder) for a in c] for c in _commands(argv)]
     env = dict(os.environ)
     env.pop("RAPKIT_NUMBA_EVENTS", None)  # the foreground's record file
     env["RAPKIT_PRECOMPILE_FOLDER"] = folder
     env["RAPKIT_PRECOMPILE"] = "0"  # the child's own command must not start another child
     proc = subprocess.Popen(
-        [sys.executable, "-m", "rapkit.kernels.background", *args],
+        [sys.executable, "-m", "rapkit.kernels.background", json.dumps(commands)],
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -165,19 +176,20 @@ def _watch_parent() -> None:
         _leave()
 
 
-def _child(argv: list[str]) -> None:
+def _child(commands: list[list[str]]) -> None:
     import signal
 
     threading.Thread(target=_watch_parent, daemon=True).start()
     signal.signal(signal.SIGTERM, lambda *_: _leave())
     from ..cli import main
 
-    try:
-        main(argv)
-    except SystemExit:
-        pass
+    for argv in commands:  # one failing command (a bad input) does not stop the others
+        try:
+            main(argv)
+        except SystemExit:
+            pass
     _leave()
 
 
 if __name__ == "__main__":
-    _child(sys.argv[1:])
+    _child(json.loads(sys.argv[1]))

@@ -268,18 +268,27 @@ def run_demo(
     return res
 
 
-#: the command the background compile runs: the demo's own code paths on a tiny world
-PRECOMPILE_ARGV = [
-    "demo", "-o", "{out}", "-n", "4", "--height", "64", "--width", "64", "--no-render", "--no-train", "--quiet",
+#: the commands the background compile runs, in order: a tiny world, then fuse and evaluate on
+#: it (the slowest kernels to compile, which the demo meets after synth, extract-relations
+#: and the sweep: the two processes compile different kernels at the same time), then a tiny
+#: demo for every other kernel
+_TINY = ["-n", "4", "--height", "64", "--width", "64"]
+PRECOMPILE_COMMANDS = [
+    ["synth", "-o", "{tmp}/world", *_TINY, "--no-render", "--quiet"],
+    ["fuse", "--proposals", "{tmp}/world/proposals.json", "--image-info", "{tmp}/world/panoptic.json",
+     "--categories", "{tmp}/world/categories.json", "--semantic", "{tmp}/world/semantic", "-o", "{tmp}/fused",
+     "--quiet"],
+    ["evaluate", "--gt", "{tmp}/world/panoptic.json", "--pred", "{tmp}/fused/panoptic.json", "--quiet"],
+    ["demo", "-o", "{tmp}/demo", *_TINY, "--no-render", "--no-train", "--quiet"],
 ]  # fmt: skip
 
 
 def start_precompile(enabled: bool = True) -> Any:
     """A context manager that compiles the demo's numba kernels in a second process while the
-    demo works (:mod:`rapkit.kernels.background`): a tiny demo (:data:`PRECOMPILE_ARGV`)
-    meets every kernel the demo meets within seconds and writes them to numba's on-disk
-    cache, on the other core, while this process synthesises its world; the demo's own
-    steps then load them. Starts nothing when the kernels are already cached (a warm run
+    demo works (:mod:`rapkit.kernels.background`): tiny commands
+    (:data:`PRECOMPILE_COMMANDS`) meet every kernel the demo meets and write them to numba's
+    on-disk cache, on the other core, while this process synthesises its world; the demo's
+    own steps then load them. Starts nothing when the kernels are already cached (a warm run
     pays one cache-index check), when ``enabled`` is false, or under ``RAPKIT_PRECOMPILE=0``.
     The child is stopped when the block ends, also on errors and Ctrl-C."""
     import contextlib
@@ -288,7 +297,9 @@ def start_precompile(enabled: bool = True) -> Any:
         return contextlib.nullcontext()
     from ..kernels import background, fusion, png, png_encode, pq_match, relations, rle, sweep
 
-    return background.precompile(PRECOMPILE_ARGV, modules=[fusion, png, png_encode, pq_match, relations, rle, sweep])
+    return background.precompile(
+        PRECOMPILE_COMMANDS, modules=[fusion, png, png_encode, pq_match, relations, rle, sweep]
+    )
 
 
 def _skip_reason(train: bool, render_images: bool, images: int) -> str | None:
