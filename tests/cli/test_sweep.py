@@ -194,7 +194,17 @@ def test_ctrl_c_leaves_no_partial_output(tmp_path):
         "--workers",
         "1",
     ]  # 8000 settings: minutes of work, interrupted after 1 s
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Ctrl-C at a terminal: SIGINT at its default disposition in the child. A suite started
+    # in the background of a non-interactive shell (`cmd &`) inherits SIGINT *ignored*, and
+    # Python then installs no KeyboardInterrupt handler, so the child would (rightly, as
+    # nohup'd programs do) keep running.
+    p = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     try:
         line = p.stderr.readline()  # "sweep: N setting(s) + baseline" once the options are validated
         assert "sweep" in line
