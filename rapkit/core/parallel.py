@@ -37,6 +37,110 @@ def _context(prefer_fork: bool = False) -> mp.context.BaseContext:
     return mp.get_context("spawn")
 
 
+class ForkCall:
+    """A call running in a forked child (see :func:`fork_call`); :meth:`result` waits for it."""
+
+    def __init__(self, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
+        self._fn, self._args, self._kwargs = fn, args, kwargs
+        self._pid: int | None = None
+        self._conn: Any = None
+        self.forked = False  # whether a child runs the call (else result() runs it here)
+
+    def _start(self) -> None:
+        import warnings
+
+        recv, send = mp.Pipe(duplex=False)
+        with warnings.catch_warnings():  # Python >= 3.12 warns on fork with threads running
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+        if pid == 0:  # the child: run, send (ok, value) pickled, leave without cleanup
+            try:
+                recv.close()
+                payload = _run_pickled(self._fn, self._args, self._kwargs)
+                if payload:
+                    send.send_bytes(payload)
+            finally:
+                os._exit(0)
+        send.close()
+        self._pid, self._conn, self.forked = pid, recv, True
+
+    def result(self) -> Any:
+        """The call's value; its exception re-raised here. A child that died without an
+        answer (killed, out of memory) or an answer that cannot be unpickled: the call runs
+        again in this process."""
+        if not self.forked:
+            return self._fn(*self._args, **self._kwargs)
+        import pickle
+
+        try:
+            data = self._conn.recv_bytes()
+        except EOFError:  # no answer
+            data = b""
+        finally:
+            self._reap()
+        try:
+            ok, value = pickle.loads(data) if data else (None, None)
+        except Exception:
+            ok = None
+        if ok is None:
+            return self._fn(*self._args, **self._kwargs)
+        if ok:
+            return value
+        raise value
+
+    def cancel(self) -> None:
+        """Stop the child (when the caller leaves without its result)."""
+        if self._pid is not None:
+            import signal
+
+            try:
+                os.kill(self._pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self._reap()
+
+    def _reap(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        if self._pid is not None:
+            try:
+                os.waitpid(self._pid, 0)
+            except ChildProcessError:
+                pass
+            self._pid = None
+
+
+def _run_pickled(fn: Callable[..., Any], args: tuple, kwargs: dict) -> bytes:
+    import pickle
+
+    try:
+        return pickle.dumps((True, fn(*args, **kwargs)), protocol=pickle.HIGHEST_PROTOCOL)
+    except BaseException as e:  # the caller re-raises it (Ctrl-C included)
+        try:
+            return pickle.dumps((False, e), protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:
+            return b""  # unpicklable: the caller runs the call itself and meets it there
+
+
+def fork_call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> ForkCall:
+    """Start ``fn(*args, **kwargs)`` in a forked child now, so this process can do other
+    work meanwhile (e.g. import numba while the child parses JSON); ``.result()`` returns
+    its value (pickled back through a pipe) or raises its exception.
+
+    Where fork is unavailable, or with ``RAPKIT_FORK_CALL=0``, nothing is started and
+    ``.result()`` runs the call in this process: the same value either way. ``fn`` must not
+    write to stdout or stderr (the child shares them) and should return plain data.
+
+    >>> fork_call(sum, [1, 2, 3]).result()
+    6
+    """
+    call = ForkCall(fn, args, kwargs)
+    if hasattr(os, "fork") and os.environ.get("RAPKIT_FORK_CALL", "1") != "0":
+        call._start()
+    return call
+
+
 def prestart(preload: tuple[str, ...] = (), *, prefer_fork: bool = False) -> None:
     """Start the forkserver (with ``preload``) now, so it boots while the caller does other
     work (e.g. reads its inputs) before the first :func:`imap_ordered` with workers > 1.

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import gc
 import os
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -352,6 +353,27 @@ def _load_arrays(gt_json: Any, pred_json: Any, gt_dir: Any, pred_dir: Any) -> tu
     return gt, g_arr, pred, p_arr
 
 
+def _load_arrays_nogc(gt_json: Any, pred_json: Any, gt_dir: Any, pred_dir: Any) -> tuple:
+    gc_was_on = gc.isenabled()
+    gc.disable()  # parsing makes ~10^5 long-lived containers: no collector passes over them meanwhile
+    try:
+        return _load_arrays(gt_json, pred_json, gt_dir, pred_dir)
+    finally:
+        if gc_was_on:
+            gc.enable()
+
+
+def _kernels_imported() -> bool:
+    return "rapkit.kernels.pq_match" in sys.modules
+
+
+def _import_kernels() -> None:
+    """Import numba and the array path's kernels (their compiled code loads on first call)."""
+    from ..io import png  # noqa: F401
+    from ..kernels import png as png_kernels  # noqa: F401
+    from ..kernels import pq_match  # noqa: F401
+
+
 def _evaluate_arrays(
     gt: PanopticDataset,
     g_arr: SegmentArrays,
@@ -468,13 +490,19 @@ def evaluate_pq(
         if threading.active_count() == 1 and not os.environ.get("RAPKIT_MP_START"):
             import rapkit.kernels.warm  # noqa: F401
     if fast:
-        gc_was_on = gc.isenabled()
-        gc.disable()  # parsing makes ~10^5 long-lived containers: no collector passes over them meanwhile
-        try:
-            gt_d, g_arr, pred_d, p_arr = _load_arrays(gt_json, pred_json, gt_dir, pred_dir)
-        finally:
-            if gc_was_on:
-                gc.enable()
+        if pool == "thread" and not _kernels_imported():
+            # two cores or more: a forked child reads the JSON files while this process
+            # imports numba and the PQ kernels (both are serial, GIL-bound work)
+            from ..core.parallel import fork_call
+
+            loading = fork_call(_load_arrays_nogc, gt_json, pred_json, gt_dir, pred_dir)
+            try:
+                _import_kernels()
+                gt_d, g_arr, pred_d, p_arr = loading.result()
+            finally:
+                loading.cancel()
+        else:
+            gt_d, g_arr, pred_d, p_arr = _load_arrays_nogc(gt_json, pred_json, gt_dir, pred_dir)
         if g_arr is not None and p_arr is not None:
             return _evaluate_arrays(
                 gt_d, g_arr, pred_d, p_arr, pred_json, workers, pool, per_class, per_image, progress, on_start

@@ -502,3 +502,37 @@ def test_load_json_fast_parser_same_objects_and_errors(tmp_path):
     f.write_text('{"a": 1,\n "b": }')
     with pytest.raises(InputError, match="line 2, column 7"):
         load_json(f)
+
+
+@pytest.mark.parametrize("fork", ["1", "0"])
+def test_two_workers_read_the_json_in_a_child_with_the_same_errors(pq_kit, tmp_path, monkeypatch, fork):
+    """With 2 workers a forked child reads the JSON files while the kernels load: the same
+    statistics, and a bad file raises the same InputError (file, image) as with 1 worker."""
+    import json
+
+    import rapkit.core.parallel
+    import rapkit.pipeline.evaluate as ev_mod
+
+    calls, real_fork_call = [], rapkit.core.parallel.fork_call
+
+    def recording_fork_call(*a, **kw):
+        calls.append(real_fork_call(*a, **kw))
+        return calls[-1]
+
+    monkeypatch.setenv("RAPKIT_FORK_CALL", fork)
+    monkeypatch.setattr(rapkit.core.parallel, "fork_call", recording_fork_call)
+    monkeypatch.setattr(ev_mod, "_kernels_imported", lambda: False)  # as in a fresh process
+    gt, pred = random_dataset(pq_kit, tmp_path, 99, 9, 20, 24)
+    assert rapkit_eval(gt, pred, workers=2).stats == rapkit_eval(gt, pred, workers=1).stats
+    assert [c.forked for c in calls] == [fork == "1"]
+    pred_json = json.loads(pred.read_text())
+    pred_json["annotations"][2]["segments_info"][0]["id"] = "x"
+    bad = tmp_path / "bad_pred.json"
+    bad.write_text(json.dumps(pred_json))
+    errors = []
+    for workers in (1, 2):
+        with pytest.raises(InputError) as e:
+            evaluate_pq(gt, bad, None, tmp_path / "pred", workers=workers)
+        errors.append((str(e.value), e.value.file, e.value.image_id, e.value.segment_id))
+    assert errors[0] == errors[1]
+    assert errors[0][1] == str(bad)
