@@ -14,6 +14,7 @@ from __future__ import annotations
 import collections
 import multiprocessing as mp
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -128,7 +129,7 @@ def fork_call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> ForkCall:
     work meanwhile (e.g. import numba while the child parses JSON); ``.result()`` returns
     its value (pickled back through a pipe) or raises its exception.
 
-    Where fork is unavailable, or with ``RAPKIT_FORK_CALL=0``, nothing is started and
+    Where fork is unavailable (or not Linux), or with ``RAPKIT_FORK_CALL=0``, nothing is started and
     ``.result()`` runs the call in this process: the same value either way. ``fn`` must not
     write to stdout or stderr (the child shares them) and should return plain data.
 
@@ -136,9 +137,16 @@ def fork_call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> ForkCall:
     6
     """
     call = ForkCall(fn, args, kwargs)
-    if hasattr(os, "fork") and os.environ.get("RAPKIT_FORK_CALL", "1") != "0":
+    if fork_call_available():
         call._start()
     return call
+
+
+def fork_call_available() -> bool:
+    """Whether :func:`fork_call` forks here: on Linux (elsewhere, as multiprocessing does by
+    default, no fork without exec: macOS frameworks are not fork-safe), unless
+    ``RAPKIT_FORK_CALL=0``."""
+    return hasattr(os, "fork") and sys.platform.startswith("linux") and os.environ.get("RAPKIT_FORK_CALL", "1") != "0"
 
 
 def prestart(preload: tuple[str, ...] = (), *, prefer_fork: bool = False) -> None:

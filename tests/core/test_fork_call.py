@@ -9,10 +9,10 @@ import time
 import numpy as np
 import pytest
 
-from rapkit.core.parallel import fork_call
+from rapkit.core.parallel import fork_call, fork_call_available
 from rapkit.errors import InputError
 
-needs_fork = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+needs_fork = pytest.mark.skipif(not fork_call_available(), reason="fork_call forks on Linux only")
 
 
 def _pid_and_arrays(n):

@@ -524,7 +524,7 @@ def test_two_workers_read_the_json_in_a_child_with_the_same_errors(pq_kit, tmp_p
     monkeypatch.setattr(ev_mod, "_kernels_imported", lambda: False)  # as in a fresh process
     gt, pred = random_dataset(pq_kit, tmp_path, 99, 9, 20, 24)
     assert rapkit_eval(gt, pred, workers=2).stats == rapkit_eval(gt, pred, workers=1).stats
-    assert [c.forked for c in calls] == [fork == "1"]
+    assert [c.forked for c in calls] == [fork == "1" and rapkit.core.parallel.fork_call_available()]
     pred_json = json.loads(pred.read_text())
     pred_json["annotations"][2]["segments_info"][0]["id"] = "x"
     bad = tmp_path / "bad_pred.json"
