@@ -281,7 +281,7 @@ def _plan_sweep(req: EvaluateRequest, lists: Mapping[str, list[float] | None]) -
 
 
 def _plan_evaluate(req: EvaluateRequest, lists: Mapping[str, list[float] | None]) -> EvaluatePlan:
-    from .evaluate import parse_gates
+    from .pq_report import parse_gates
 
     if req.sweep_params:
         words = " ".join(req.sweep_params)
@@ -396,7 +396,7 @@ def _check_relation_options(req: EvaluateRequest) -> None:
 
 
 def _gates_from_mapping(bars: Mapping[str, float]) -> dict[str, float]:
-    from .evaluate import parse_gates
+    from .pq_report import parse_gates
 
     return parse_gates(",".join(f"{k}={v}" for k, v in bars.items()))
 
@@ -436,7 +436,8 @@ def run_evaluate(
 
 def _run_evaluate(req: EvaluateRequest, plan: EvaluatePlan, progress, on_start, on_report) -> EvaluateOutcome:
     from ..errors import InputError
-    from .evaluate import check_gates, combine_reports, evaluate_pq
+    from .evaluate import evaluate_pq
+    from .pq_report import check_gates, combine_reports
 
     step = (lambda name: lambda n: on_start(n, name)) if on_start is not None else (lambda name: None)
     parts: list[tuple[str | None, Any]] = []
@@ -533,7 +534,8 @@ def _run_evaluate(req: EvaluateRequest, plan: EvaluatePlan, progress, on_start, 
 
 def _run_compare(req: EvaluateRequest, step) -> EvaluateOutcome:
     """``--per-image`` with two predictions: each evaluated per image, ΔPQ per image."""
-    from .evaluate import delta_report, delta_rows, evaluate_pq
+    from .evaluate import evaluate_pq
+    from .pq_report import delta_report, delta_rows
 
     a_path, b_path = req.preds
     evs = []

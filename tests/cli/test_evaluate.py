@@ -345,7 +345,7 @@ def test_relation_accuracy_through_evaluate(world, tmp_path, capsys):
 def test_gates_parse_and_nan_fails():
     from rapkit.core.pq import PQStats, summarize
     from rapkit.errors import ConfigError
-    from rapkit.pipeline.evaluate import check_gates, parse_gates
+    from rapkit.pipeline.pq_report import check_gates, parse_gates
 
     assert parse_gates("pq=50, RQ_st=40.5") == {"PQ": 50.0, "RQ_st": 40.5}
     assert parse_gates(None) == {}
