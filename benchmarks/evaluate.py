@@ -22,6 +22,10 @@ Each tool runs as a fresh process, interleaved round by round (rapkit, hotcoco, 
 * in-process: the time of the ``evaluate_pq`` / ``pq_compute`` call alone (rapkit first
   evaluates one other image so its compiled kernels are loaded; that is reported apart).
 
+With more than one worker each round also times ``rapkit evaluate`` with
+``RAPKIT_FORK_CALL=0`` (the JSON files read in the process itself, not in a forked child
+while numba loads), so the forked reader's gain is a same-run ratio.
+
 Each round also times both tools on a one-image dataset (start-up CPU: interpreter, imports,
 kernel cache). Medians over ``--repeat`` rounds (default 3), the ratios of the medians and
 the medians of the per-round paired ratios are printed with the load average; ``--profile``
@@ -400,9 +404,10 @@ print(json.dumps({"seconds": dt, "cpu": cpu() - c, "result": {k: res[k] for k in
 }
 
 
-def _env(workers: int) -> dict:
+def _env(workers: int, extra: dict | None = None) -> dict:
     env = dict(os.environ)
     env["RAYON_NUM_THREADS"] = str(workers)
+    env.update(extra or {})
     return env
 
 
@@ -420,8 +425,9 @@ def run(tool: str, gt: Path, pred: Path, workers: int, warm: Path) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def whole(tool: str, gt: Path, pred: Path, workers: int) -> tuple[float, float]:
-    """Whole-process wall time: ``rapkit evaluate`` or a hotcoco script, start-up included."""
+def whole(tool: str, gt: Path, pred: Path, workers: int, extra_env: dict | None = None) -> tuple[float, float]:
+    """Whole-process wall time: ``rapkit evaluate`` or a hotcoco script, start-up included
+    (``extra_env``: more environment variables for the command)."""
     if tool == "rapkit":
         cmd = [
             sys.executable,
@@ -452,7 +458,7 @@ def whole(tool: str, gt: Path, pred: Path, workers: int) -> tuple[float, float]:
 
     c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
-    out = subprocess.run(cmd, capture_output=True, text=True, env=_env(workers), check=False)
+    out = subprocess.run(cmd, capture_output=True, text=True, env=_env(workers, extra_env), check=False)
     dt = time.perf_counter() - t
     c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     if out.returncode != 0:
@@ -543,6 +549,15 @@ def main() -> None:
                             f"{cpu:6.2f} s CPU  (load {_load()})",
                             flush=True,
                         )
+                    if "whole" in args.modes and tool == "rapkit" and w > 1:
+                        # the same command without the forked JSON reader (same round)
+                        dt, cpu = whole("rapkit", gj, pj, w, {"RAPKIT_FORK_CALL": "0"})
+                        times.setdefault(("whole", "rapkit, no fork", w), []).append(dt)
+                        print(
+                            f"  round {rnd + 1}: whole process rapkit, RAPKIT_FORK_CALL=0, workers={w}: {dt:6.2f} s wall, "
+                            f"{cpu:6.2f} s CPU  (load {_load()})",
+                            flush=True,
+                        )
                     if "inproc" in args.modes:
                         r = run(tool, gj, pj, w, root / "warm")
                         times.setdefault(("inproc", tool, w), []).append(r["seconds"])
@@ -582,6 +597,16 @@ def main() -> None:
             "(speed vs hotcoco: ratio of the medians; median paired ratio: the median of each round's "
             "hotcoco/rapkit ratio; start-up: one-image dataset, interpreter and imports included)"
         )
+        for w in args.workers:
+            nofork = times.get(("whole", "rapkit, no fork", w))
+            if nofork:
+                r = np.array(times[("whole", "rapkit", w)])
+                nf, h = np.array(nofork), np.array(times[("whole", "hotcoco", w)])
+                print(
+                    f"whole process, {w} workers, without the forked JSON reader (RAPKIT_FORK_CALL=0): "
+                    f"{np.median(nf):.2f} s, {np.median(h) / np.median(nf):.2f}x hotcoco; the reader makes it "
+                    f"{np.median(nf) / np.median(r):.2f}x faster (median paired {np.median(nf / r):.2f}x)"
+                )
         if args.profile:
             prof = run("profile", gj, pj, 1, root / "warm")
             print(f"\nprofile of rapkit's in-process evaluation, 1 worker ({prof['total']:.2f} s CPU under cProfile):")
