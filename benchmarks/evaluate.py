@@ -3,7 +3,7 @@
 Cases (``--case``):
 
 * ``coco`` (default): the files users have. GT and prediction PNGs are built from the two
-  real COCO panoptic PNGs in ``../shared/data/panopticapi_sample`` (random crops, nearest-
+  real COCO panoptic PNGs in ``tests/data/panopticapi_sample`` (random crops, nearest-
   neighbour rescaled to 640x480, one crop or two side by side, random flips; things get
   fresh ids per crop, stuff of one category is one segment per image), about 24 segments
   per image (COCO val: about 26). Ids are made as panopticapi's ``IdGenerator`` makes them (the
@@ -185,7 +185,7 @@ def generate_synthetic(root: Path, n: int, seed: int = 0) -> tuple[Path, Path]:
     return gj, pj
 
 
-SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "panopticapi_sample"
+SAMPLE = Path(__file__).resolve().parents[1] / "tests" / "data" / "panopticapi_sample"
 
 
 def _coco_sources(sample: Path) -> tuple[list, list[dict]]:

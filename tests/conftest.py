@@ -1,4 +1,4 @@
-"""Shared test fixtures: the COCO sample from ../shared, panoptic dataset writers, the
+"""Shared test fixtures: the COCO sample (tests/data/), panoptic dataset writers, the
 panopticapi oracle (its own single-core loop), and the synthetic-world builders.
 
 Test modules get these through fixtures and never import from one another. Folder
@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SAMPLE = REPO.parent / "shared" / "data" / "panopticapi_sample"
+SAMPLE = REPO / "tests" / "data" / "panopticapi_sample"
 
 #: a small category set for hand-built panoptic datasets (three things, two stuff)
 TOY_CATEGORIES = [
@@ -172,8 +172,8 @@ def perturbed_predictions(tmp_path: Path, seed: int) -> Path:
 
 @pytest.fixture(scope="session")
 def coco_sample() -> Path:
-    """``../shared/data/panopticapi_sample`` (COCO val2017 panoptic GT of two images)."""
-    assert SAMPLE.is_dir(), f"{SAMPLE} is missing: tests need ../shared beside the repository"
+    """``tests/data/panopticapi_sample`` (COCO val2017 panoptic GT of two images; provenance in tests/data/README.md)."""
+    assert SAMPLE.is_dir(), f"{SAMPLE} is missing"
     return SAMPLE
 
 
@@ -222,3 +222,37 @@ def synth_world(tmp_path_factory):
         return made[key]
 
     return build
+
+
+# --------------------------------------------------------------------------- settings
+
+
+@pytest.fixture(autouse=True)
+def _fresh_settings():
+    """rapkit reads its ``RAPKIT_*`` settings once per process (rapkit._runtime.settings):
+    every test starts from the environment as it is."""
+    from rapkit._runtime import settings
+
+    settings.reload()
+    yield
+    settings.reload()
+
+
+@pytest.fixture
+def monkeypatch(monkeypatch):
+    """pytest's ``monkeypatch``, whose ``setenv``/``delenv`` also reach rapkit's settings
+    (read once per process otherwise)."""
+    from rapkit._runtime import settings
+
+    setenv, delenv = monkeypatch.setenv, monkeypatch.delenv
+
+    def _setenv(*a, **kw):
+        setenv(*a, **kw)
+        settings.reload()
+
+    def _delenv(*a, **kw):
+        delenv(*a, **kw)
+        settings.reload()
+
+    monkeypatch.setenv, monkeypatch.delenv = _setenv, _delenv
+    return monkeypatch

@@ -4,7 +4,7 @@
 #   bash tools/same_bytes.sh [BASE_REV]      (default: the last commit before 2026-11-30's restructuring)
 #
 # Checks out BASE_REV into a temporary git worktree, makes the inputs once (a synthetic world
-# written by BASE_REV's `rapkit synth`, and fuse inputs made from ../shared's COCO sample by
+# written by BASE_REV's `rapkit synth`, and fuse inputs made from tests/data's COCO sample by
 # tools/sample_inputs.py), then runs the same commands with both trees (PYTHONPATH selects
 # the tree) and compares:
 #   - `rapkit synth` worlds and every `rapkit fuse` folder: byte for byte (diff -r);
@@ -19,7 +19,7 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 BASE=${1:-d84e977}
-SAMPLE=${SAMPLE:-$HERE/../shared/data/panopticapi_sample}
+SAMPLE=${SAMPLE:-$HERE/tests/data/panopticapi_sample}
 PY=${PYTHON:-python}
 WORK=$(mktemp -d)
 trap 'git -C "$HERE" worktree remove --force "$WORK/base-tree" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT

@@ -1,13 +1,13 @@
-"""Turn the shared COCO panoptic sample into fuse inputs (proposals JSON + semantic PNGs).
+"""Turn the COCO panoptic sample (tests/data/) into fuse inputs (proposals JSON + semantic PNGs).
 
 Standalone (json, numpy, pycocotools, Pillow; no rapkit) so that two rapkit trees can be
 run on exactly the same input files, e.g. by tools/same_bytes.sh:
 
-    python tools/sample_inputs.py ../shared/data/panopticapi_sample OUT
+    python tools/sample_inputs.py tests/data/panopticapi_sample OUT
 
 OUT gets proposals.json (every non-crowd thing of panoptic_coco_detection_format.json as a
 proposal: score falls with the annotation's position, relation = its index) and semantic/
-(one 8-bit label map per image: stuff category ids, 0 elsewhere). The shared README notes
+(one 8-bit label map per image: stuff category ids, 0 elsewhere). The sample's README (tests/data/README.md) notes
 that these things fuse back to the panoptic ground truth.
 """
 

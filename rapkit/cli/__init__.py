@@ -217,24 +217,21 @@ def _run(group: click.Group, args: list[str], prog_name: str, extra: dict) -> in
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Console entry point; exits with the documented exit code."""
+    """Console entry point; exits with the documented exit code.
+
+    Run as its own process (``argv`` None: the ``rapkit`` script, ``python -m rapkit``) it is
+    the one caller that switches process-wide settings on (:mod:`rapkit._runtime`): the
+    allocator tuning, the command's GC policy and the compile notice. Called with arguments
+    (tests, embedding) it changes nothing of the process."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if argv is None:  # a real process: the first run's numba compiles get one line on stderr
-        from ..kernels import _compile_notice
+    if argv is None:
+        from .._runtime import notice, process
 
-        _compile_notice.arm()
+        notice.enable()  # the first run's numba compiles get one line on stderr
+        process.tune_allocator()
+        process.command_gc()
     code = _run(cli, args, "rapkit", {})
-    if argv is None:  # the process ends here (console script, python -m rapkit)
-        _compile_notice.report()
-        _before_exit()
+    if argv is None:  # the process ends here
+        notice.report()
+        process.before_exit()
     sys.exit(code)
-
-
-def _before_exit() -> None:
-    """Leave every live object out of the interpreter's shutdown collections (``gc.freeze``):
-    they would otherwise walk the whole heap (numba's object graph above all; about 0.25 s of
-    a ``rapkit fuse`` process) only for the OS to reclaim the memory anyway. Only for a real
-    process exit, never when :func:`main` is called with arguments (tests, embedding)."""
-    import gc
-
-    gc.freeze()

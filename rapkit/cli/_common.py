@@ -195,8 +195,10 @@ def output_options(f: Callable) -> Callable:
 
 
 def default_workers() -> int:
-    """``--workers 0``: one worker per CPU core (every core, in every command)."""
-    return max(1, os.cpu_count() or 1)
+    """``--workers 0``: one worker per available CPU core (every core, in every command)."""
+    from .._runtime.pool import available_cores
+
+    return available_cores()
 
 
 def workers_option(f: Callable) -> Callable:
@@ -206,7 +208,7 @@ def workers_option(f: Callable) -> Callable:
         type=click.IntRange(min=0),
         default=1,
         show_default=True,
-        help="Worker processes; 0 = one per CPU core.",
+        help="Worker threads; 0 = one per CPU core.",
     )(f)
 
 
@@ -259,14 +261,16 @@ class Step:
 
 
 def _progress_mode(quiet: bool) -> str:
-    """``bar`` (rich, on a terminal or with RAPKIT_PROGRESS=1), ``lines`` (plain text every
+    """``bar`` (rich, on a terminal or with RAPKIT_PROGRESS=bar), ``lines`` (plain text every
     ~10 s when stderr is not a terminal: logs, CI, pipes) or ``off`` (--quiet, RAPKIT_PROGRESS=0)."""
-    env = os.environ.get("RAPKIT_PROGRESS")
-    if quiet or env == "0":
+    from .._runtime import setting
+
+    env = setting("RAPKIT_PROGRESS")
+    if quiet or env == "off":
         return "off"
-    if env == "1" or sys.stderr.isatty():
-        return "bar"
-    return "lines"
+    if env is not None:
+        return env
+    return "bar" if sys.stderr.isatty() else "lines"
 
 
 class _Ticker:
@@ -279,7 +283,9 @@ class _Ticker:
         import threading
         import time
 
-        self.interval = float(os.environ.get("RAPKIT_PROGRESS_INTERVAL", "10"))
+        from .._runtime import setting
+
+        self.interval = float(setting("RAPKIT_PROGRESS_INTERVAL"))
         self.tasks: list[list[Any]] = []  # [name, done, total]
         self.current: list[Any] | None = None  # the task advanced or started last
         self.lock = threading.Lock()

@@ -1,5 +1,6 @@
-"""All numba code of rapkit. Every kernel has a plain-numpy twin in ``_reference``."""
+"""All numba code of rapkit. Every kernel has a plain-numpy twin in ``_reference``.
 
-from ._cache_load import arm as _arm_cache_load
-
-_arm_cache_load()  # lighter loads of cached kernels, once numba is imported (no import here)
+Kernels are made with :func:`rapkit._runtime.jit.njit` (never numba's directly): its on-disk
+cache is keyed on every module a kernel depends on, so an edit of a helper is never met by
+stale machine code.
+"""

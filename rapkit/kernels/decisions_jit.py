@@ -1,13 +1,12 @@
 """numba versions of :mod:`rapkit.kernels.decisions`, for the fusion kernels.
 
-Each name here is ``njit(cache=True, nogil=True, inline="always")`` applied to the function
+Each name here is ``njit(inline="always")`` (:func:`rapkit._runtime.jit.njit`) applied to the function
 of the same name in :mod:`rapkit.kernels.decisions` (``category_drop.py_func is
 decisions.category_drop``): one definition, compiled into both the pixel kernel
 (:mod:`rapkit.kernels.fusion`) and the atom kernel (:mod:`rapkit.kernels.sweep`).
 
-numba's on-disk cache of a kernel does not notice an edit of an inlined helper: after
-changing :mod:`rapkit.kernels.decisions`, delete the ``*.nbi``/``*.nbc`` files under
-``rapkit/`` (or set ``NUMBA_CACHE_DIR`` to a fresh folder).
+An edit of :mod:`rapkit.kernels.decisions` recompiles every kernel that inlines these
+helpers on its next call: their caches are keyed on every module they depend on.
 
 >>> category_drop(1, 2, 0.5, False), category_drop.py_func(1, 2, 0.5, False)
 (True, True)
@@ -15,11 +14,10 @@ changing :mod:`rapkit.kernels.decisions`, delete the ``*.nbi``/``*.nbc`` files u
 
 from __future__ import annotations
 
-from numba import njit
-
+from .._runtime.jit import njit
 from . import decisions as _d
 
-_inline = njit(cache=True, nogil=True, inline="always")
+_inline = njit(inline="always")
 
 category_drop = _inline(_d.category_drop)
 excessive_overlap = _inline(_d.excessive_overlap)

@@ -18,15 +18,15 @@ executably.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from .._runtime.jit import njit
 from . import decisions_jit as decide
 from .status import CANVAS, CATEGORY, EMPTY, KEPT, OVERLAP, STATUS_NAMES, UNSEEN
 
 __all__ = ["STATUS_NAMES", "compose", "fuse_instances", "fuse_runs", "pairwise_overlaps"]
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _crop_overlap(boxes, offs, masks, i, j):
     """|I_i ∩ I_j| for two box-cropped masks."""
     ax0 = max(boxes[i, 0], boxes[j, 0])
@@ -49,7 +49,7 @@ def _crop_overlap(boxes, offs, masks, i, j):
     return tot
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _pairwise_overlaps(boxes, offs, masks):
     n = boxes.shape[0]
     out = np.zeros((n, n), np.int64)
@@ -61,7 +61,7 @@ def _pairwise_overlaps(boxes, offs, masks):
     return out
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _next_met(boxes, areas, kept, nk, kk, i, gamma, eo, reference, record_events, drop_eo):
     """The pair loop of Algorithm 1 (lines 9-16) for proposal ``i``: the first ``kk' >= kk``
     whose kept proposal ``kept[kk']`` has a box meeting ``i``'s and, when no events are
@@ -85,7 +85,7 @@ def _next_met(boxes, areas, kept, nk, kk, i, gamma, eo, reference, record_events
     return nk
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _add_event(ev, ne, i, j, record_events):
     """Append the event (i, j) to ``ev[:ne]`` when events are recorded, doubling ``ev`` when
     full; returns ``(ev, ne)``."""
@@ -102,7 +102,7 @@ def _add_event(ev, ne, i, j, record_events):
     return ev, ne + 1
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _excessive(o, ov, areas, visible, i, j, gamma, reference):
     """The excessive-overlap check of pair (i, j): ``O_ij`` against ``j``'s mask, or with
     ``reference`` ``ov`` (``i``'s pixels that ``j`` holds on the canvas) against ``j``'s
@@ -112,7 +112,7 @@ def _excessive(o, ov, areas, visible, i, j, gamma, reference):
     return decide.excessive_overlap(o, areas[i], areas[j], gamma)
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _crop_visible_overlap(canvas, boxes, offs, masks, i, j):
     """The pixels of ``i``'s box-cropped mask that proposal ``j`` holds on the canvas."""
     x0 = boxes[i, 0]
@@ -130,7 +130,7 @@ def _crop_visible_overlap(canvas, boxes, offs, masks, i, j):
     return ov
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _fuse(
     boxes,
     areas,
@@ -240,7 +240,7 @@ def _fuse(
     return canvas, status, visible, ev[:ne].copy()
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _run_overlap(boxes, col_offs, col_ptr, run_y0, run_y1, i, j):
     """|I_i ∩ I_j| for two masks given as column runs: per shared column, a merge of the runs."""
     ax0 = max(boxes[i, 0], boxes[j, 0])
@@ -267,7 +267,7 @@ def _run_overlap(boxes, col_offs, col_ptr, run_y0, run_y1, i, j):
     return tot
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _run_visible_overlap(boxes, col_offs, col_ptr, run_y0, run_y1, cs, co, cn, height, i, j):
     """The pixels of ``i``'s runs that proposal ``j`` holds on the canvas of intervals (see
     :func:`_fuse_runs`)."""
@@ -291,7 +291,7 @@ def _run_visible_overlap(boxes, col_offs, col_ptr, run_y0, run_y1, cs, co, cn, h
     return ov
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _push(ts, to, tn, start, value):
     """Append interval (start, value) to a column being rebuilt, merged into an equal neighbour."""
     if tn > 0 and to[tn - 1] == value:
@@ -301,7 +301,7 @@ def _push(ts, to, tn, start, value):
     return tn + 1
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _fuse_runs(
     boxes,
     areas,
@@ -455,7 +455,7 @@ def _fuse_runs(
     return _rows_of_intervals(cs, co, cn, height, width), status, visible, ev[:ne].copy()
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _rows_of_intervals(cs, co, cn, height, width):
     """The (H, W) canvas of per-column intervals (see :func:`_fuse_runs`)."""
     # row by row: a row is the one above with the columns whose
@@ -488,7 +488,7 @@ def _rows_of_intervals(cs, co, cn, height, width):
     return canvas
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _compose(canvas, sem, has_sem, is_stuff, stuff_area, thing_lut, n_things):
     height, width = canvas.shape
     counts = np.zeros(256, np.int64)

@@ -18,7 +18,8 @@ True
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from .._runtime.jit import njit
 
 EMPTY_KEY = np.uint64(0xFFFFFFFFFFFFFFFF)
 HASH_MUL = np.uint64(0x9E3779B97F4A7C15)
@@ -37,13 +38,13 @@ __all__ = [
 ]
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(inline="always")
 def slot(key: np.uint64, mask: np.uint64) -> np.uint64:
     """The home slot of ``key`` in a table of ``mask + 1`` slots (Fibonacci hashing)."""
     return ((key * HASH_MUL) >> np.uint64(40)) & mask
 
 
-@njit(cache=True, nogil=True)
+@njit
 def rehash(keys: np.ndarray, counts: np.ndarray) -> tuple:
     """A table of twice the capacity holding the same keys and counts."""
     cap = keys.shape[0] * 2
@@ -61,7 +62,7 @@ def rehash(keys: np.ndarray, counts: np.ndarray) -> tuple:
     return nk, nc
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(inline="always")
 def insert(keys: np.ndarray, counts: np.ndarray, key: np.uint64, n: np.int64) -> bool:
     """Add ``n`` to ``key``; returns True when a new slot was taken."""
     mask = np.uint64(keys.shape[0] - 1)
@@ -78,13 +79,13 @@ def insert(keys: np.ndarray, counts: np.ndarray, key: np.uint64, n: np.int64) ->
         s = (s + np.uint64(1)) & mask
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(inline="always")
 def pair_key(g: np.uint32, p: np.uint32) -> np.uint64:
     """The key of a (GT id, predicted id) pair: ``g * 2**24 + p``."""
     return (np.uint64(g) << np.uint64(24)) | np.uint64(p)
 
 
-@njit(cache=True, nogil=True)
+@njit
 def fold_pair_row(
     gi: np.ndarray,
     pi: np.ndarray,
@@ -112,7 +113,7 @@ def fold_pair_row(
     return run_g, run_p, run_n, new
 
 
-@njit(cache=True, nogil=True)
+@njit
 def ensure_room(keys: np.ndarray, counts: np.ndarray, used: np.int64, more: np.int64) -> tuple:
     """Grow the table (doubling) until ``used + more`` keys keep it at most half full."""
     while (used + more) * 2 > keys.shape[0]:

@@ -14,13 +14,12 @@ each row being the filter type). Twins: :mod:`rapkit.kernels._reference_pq`.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
-from numba.cpython.unsafe.numbers import trailing_zeros
 
+from .._runtime.jit import njit, trailing_zeros
 from .hashtable import EMPTY_KEY, compact, ensure_room, fold_pair_row, insert, new_table, pair_key, slot
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _paeth(a: np.int32, b: np.int32, c: np.int32) -> np.int32:
     # stb_image's branch-light form; equal to the PNG specification's predictor for all inputs.
     thresh = c * 3 - (a + b)
@@ -41,7 +40,7 @@ U2 = np.uint64(2)
 U3 = np.uint64(3)
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _sub3(src: np.ndarray, prev: np.ndarray, cur: np.ndarray) -> None:
     n = src.shape[0] // 3
     a0 = a1 = a2 = np.int32(0)
@@ -55,7 +54,7 @@ def _sub3(src: np.ndarray, prev: np.ndarray, cur: np.ndarray) -> None:
         cur[j + 2] = a2
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _sub4(src: np.ndarray, prev: np.ndarray, cur: np.ndarray) -> None:
     n = src.shape[0] // 4
     a0 = a1 = a2 = a3 = np.int32(0)
@@ -71,7 +70,7 @@ def _sub4(src: np.ndarray, prev: np.ndarray, cur: np.ndarray) -> None:
         cur[j + 3] = a3
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _avg3(src: np.ndarray, prev: np.ndarray, cur: np.ndarray) -> None:
     n = src.shape[0] // 3
     a0 = a1 = a2 = np.int32(0)
@@ -85,7 +84,7 @@ def _avg3(src: np.ndarray, prev: np.ndarray, cur: np.ndarray) -> None:
         cur[j + 2] = a2
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _avg4(src: np.ndarray, prev: np.ndarray, cur: np.ndarray) -> None:
     n = src.shape[0] // 4
     a0 = a1 = a2 = a3 = np.int32(0)
@@ -101,7 +100,7 @@ def _avg4(src: np.ndarray, prev: np.ndarray, cur: np.ndarray) -> None:
         cur[j + 3] = a3
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _paeth3(src: np.ndarray, prev: np.ndarray, cur: np.ndarray) -> None:
     n = src.shape[0] // 3
     a0 = a1 = a2 = np.int32(0)
@@ -128,7 +127,7 @@ def _paeth3(src: np.ndarray, prev: np.ndarray, cur: np.ndarray) -> None:
         cur[j + 2] = a2
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _paeth4(src: np.ndarray, prev: np.ndarray, cur: np.ndarray) -> None:
     n = src.shape[0] // 4
     a0 = a1 = a2 = a3 = np.int32(0)
@@ -160,7 +159,7 @@ def _paeth4(src: np.ndarray, prev: np.ndarray, cur: np.ndarray) -> None:
         cur[j + 3] = a3
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _unfilter_row(ftype: np.int64, src: np.ndarray, prev: np.ndarray, cur: np.ndarray, bpp: np.int64) -> bool:
     """Unfilter one row ``src`` (without its filter byte) into ``cur`` given the previous
     unfiltered row ``prev``; ``bpp`` is 3 or 4. Returns False for an unknown filter type."""
@@ -190,21 +189,21 @@ def _unfilter_row(ftype: np.int64, src: np.ndarray, prev: np.ndarray, cur: np.nd
     return True
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _ids3(cur: np.ndarray, ids: np.ndarray) -> None:
     for x in range(ids.shape[0]):
         j = 3 * x
         ids[x] = np.uint32(cur[j]) | (np.uint32(cur[j + 1]) << 8) | (np.uint32(cur[j + 2]) << 16)
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _ids4(cur: np.ndarray, ids: np.ndarray) -> None:
     for x in range(ids.shape[0]):
         j = 4 * x
         ids[x] = np.uint32(cur[j]) | (np.uint32(cur[j + 1]) << 8) | (np.uint32(cur[j + 2]) << 16)
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _unfilter_kernel(raw: np.ndarray, h: np.int64, w: np.int64, bpp: np.int64, out: np.ndarray) -> np.int64:
     stride = w * bpp
     zero = np.zeros(stride, np.uint8)
@@ -255,7 +254,7 @@ def unfilter(raw: np.ndarray, h: int, w: int, bpp: int) -> np.ndarray:
     return out
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _ids_kernel(raw: np.ndarray, h: np.int64, w: np.int64, bpp: np.int64, out: np.ndarray) -> np.int64:
     stride = w * bpp
     a = np.zeros(stride, np.uint8)
@@ -286,7 +285,7 @@ def decode_ids(raw: np.ndarray, h: int, w: int, bpp: int) -> np.ndarray:
     return out
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _unfilter_row1(ftype: np.int64, src: np.ndarray, prev: np.ndarray, cur: np.ndarray) -> bool:
     """:func:`_unfilter_row` for one byte per pixel (8-bit grayscale): the left byte ``a``
     and the upper-left byte ``c`` stay in registers. False for an unknown filter type."""
@@ -323,7 +322,7 @@ def _unfilter_row1(ftype: np.int64, src: np.ndarray, prev: np.ndarray, cur: np.n
     return True
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _gray_kernel(raw: np.ndarray, h: np.int64, w: np.int64, out: np.ndarray, hist: np.ndarray) -> np.int64:
     # Unfilter row by row into ``out`` and count the pixel values: runs of equal values are
     # counted first, then added to ``hist`` once (label maps are mostly long runs).
@@ -373,7 +372,7 @@ def decode_gray(raw: np.ndarray, h: int, w: int) -> tuple[np.ndarray, np.ndarray
     return out, hist
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _pair_png_kernel(
     raw_g: np.ndarray,
     bpp_g: np.int64,
@@ -453,7 +452,7 @@ U24 = np.uint64(24)
 U255 = np.uint64(255)
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _all_zero(src: np.ndarray) -> bool:
     acc = np.uint8(0)
     for i in range(src.shape[0]):
@@ -463,31 +462,31 @@ def _all_zero(src: np.ndarray) -> bool:
 
 # The simple loops take their rows as arguments (slices made by the caller): so LLVM
 # vectorises them (a slice taken inside the same function kept it from doing so).
-@njit(cache=True, nogil=True)
+@njit
 def _add_rows(src: np.ndarray, prev: np.ndarray, cur: np.ndarray) -> None:
     for i in range(src.shape[0]):
         cur[i] = src[i] + prev[i]  # uint8 arithmetic wraps modulo 256
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _copy_row(src: np.ndarray, cur: np.ndarray) -> None:
     for i in range(src.shape[0]):
         cur[i] = src[i]
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _or_rows(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
     for i in range(a.shape[0]):
         out[i] = a[i] | b[i]
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _xor_rows(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
     for i in range(out.shape[0]):
         out[i] = a[i] ^ b[i]
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _row_diff(cur: np.ndarray, d: np.ndarray, bpp: np.int64) -> None:
     """``d[j] = cur[j] ^ cur[j - bpp]``, ``d[j] = cur[j]`` for the first pixel."""
     n = cur.shape[0] - bpp
@@ -496,7 +495,7 @@ def _row_diff(cur: np.ndarray, d: np.ndarray, bpp: np.int64) -> None:
     _xor_rows(cur[bpp:], cur[:n], d[bpp : bpp + n])
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _word_bitmap(a: np.ndarray, b: np.ndarray, bm: np.ndarray) -> None:
     """Bit t of ``bm[k]``: word ``64 k + t`` of ``a | b`` is not zero."""
     for k in range(bm.shape[0]):
@@ -507,12 +506,12 @@ def _word_bitmap(a: np.ndarray, b: np.ndarray, bm: np.ndarray) -> None:
         bm[k] = m
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _pixel_of(j: np.uint64, bpp: np.int64) -> np.uint64:
     return j // U3 if bpp == 3 else j >> U2
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _past_pixel(word: np.uint64, x: np.uint64, i: np.uint64, bpp: np.int64) -> np.uint64:
     """``word`` (word i of a row) without its bytes up to the end of pixel x."""
     end = (x + U1) * np.uint64(bpp) - i * U8
@@ -522,7 +521,7 @@ def _past_pixel(word: np.uint64, x: np.uint64, i: np.uint64, bpp: np.int64) -> n
     return (word >> sh) << sh
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _pixel_value(b8: np.ndarray, j: np.uint64, bpp: np.int64) -> np.uint64:
     v = np.uint64(b8[j]) | (np.uint64(b8[j + U1]) << U8) | (np.uint64(b8[j + U2]) << U16)
     if bpp == 4:
@@ -530,7 +529,7 @@ def _pixel_value(b8: np.ndarray, j: np.uint64, bpp: np.int64) -> np.uint64:
     return v
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _fill(cur8: np.ndarray, x0: np.uint64, x1: np.uint64, v: np.uint64, bpp: np.int64) -> None:
     """Pixels [x0, x1) of the row := pixel ``v``."""
     ub = np.uint64(bpp)
@@ -547,7 +546,7 @@ def _fill(cur8: np.ndarray, x0: np.uint64, x1: np.uint64, v: np.uint64, bpp: np.
             cur8[j + U3] = v3
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _paeth_row(
     src: np.ndarray,
     e8: np.ndarray,
@@ -613,7 +612,7 @@ def _paeth_row(
         _fill(cur8, pos, np.uint64(w), v, bpp)
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _row(
     ft: np.int64,
     src: np.ndarray,
@@ -652,14 +651,14 @@ def _row(
     return True
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _key_at(g8: np.ndarray, p8: np.ndarray, j: np.uint64) -> np.uint64:
     gi = np.uint64(g8[j]) | (np.uint64(g8[j + U1]) << U8) | (np.uint64(g8[j + U2]) << U16)
     pi = np.uint64(p8[j]) | (np.uint64(p8[j + U1]) << U8) | (np.uint64(p8[j + U2]) << U16)
     return (gi << U24) | pi
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _row_runs(
     g8: np.ndarray,
     p8: np.ndarray,
@@ -699,7 +698,7 @@ def _row_runs(
     return n + 1
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _add_runs(
     keys: np.ndarray,
     counts: np.ndarray,
@@ -738,14 +737,14 @@ def _add_runs(
     return new
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _readd_runs(counts: np.ndarray, slots: np.ndarray, rc: np.ndarray, n: np.int64, rep: np.int64) -> None:
     """The last folded row repeated ``rep`` more times: add its runs again through their slots."""
     for r in range(n):
         counts[slots[r]] += rc[r] * rep
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _pair_rows_kernel(
     raw_g: np.ndarray,
     raw_p: np.ndarray,

@@ -14,8 +14,8 @@ the pixels. Used by :mod:`rapkit.io.png_write`; Python twins:
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from .._runtime.jit import njit
 from .deflate import ADLER_MOD, FIXED_TABLES
 
 __all__ = ["png_idat", "png_idat_runs", "png_up_rows", "row_runs"]
@@ -26,7 +26,7 @@ def _check_ids(ids: np.ndarray) -> None:
         raise ValueError("ids must be a C-contiguous 2-D uint32 array")
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _png_up_rows(ids):
     h, w = ids.shape
     rows = np.empty((h, 1 + 3 * w), np.uint8)
@@ -61,7 +61,7 @@ def png_up_rows(ids: np.ndarray) -> np.ndarray:
     return _png_up_rows(ids)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(inline="always")
 def _bits(out, st, value, n):
     # st: [byte position, bit count, accumulator]
     st[2] |= value << st[1]
@@ -73,14 +73,14 @@ def _bits(out, st, value, n):
         st[1] -= 8
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(inline="always")
 def _lit(out, st, ad, codes, lens, v):
     _bits(out, st, codes[v], lens[v])
     ad[0] = (ad[0] + v) % ADLER_MOD
     ad[1] = (ad[1] + ad[0]) % ADLER_MOD
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(inline="always")
 def _repeat(out, st, ad, codes, lens, lsym, lext, lval, t0, t1, t2, n, dist_bits):
     """n (a multiple of 3) more bytes repeating (t0, t1, t2), as matches of <= 258 bytes."""
     k = n // 3
@@ -101,7 +101,7 @@ def _repeat(out, st, ad, codes, lens, lsym, lext, lval, t0, t1, t2, n, dist_bits
         n -= m
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(inline="always")
 def _bytediff(v, u):
     """Byte-wise (v - u) mod 256 of the three low bytes of two uint32 ids, packed."""
     v = np.uint32(v)
@@ -110,7 +110,7 @@ def _bytediff(v, u):
     return r & np.uint32(0xFFFFFF)
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _png_idat(ids, codes, lens, lsym, lext, lval):
     h, w = ids.shape
     out = np.empty((h * (1 + 3 * w) * 9) // 8 + 64, np.uint8)
@@ -181,7 +181,7 @@ def png_idat(ids: np.ndarray) -> np.ndarray:
     return _png_idat(ids, *FIXED_TABLES)
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _png_idat_runs(row_ptr, run_x, run_v, w, codes, lens, lsym, lext, lval):
     h = row_ptr.shape[0] - 1
     out = np.empty((h * (1 + 3 * w) * 9) // 8 + 64, np.uint8)

@@ -13,12 +13,12 @@ Twins: :mod:`rapkit.kernels._reference_pq`.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from .._runtime.jit import njit
 from .hashtable import compact, ensure_room, fold_pair_row, insert, new_table, pair_key
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _pair_maps_kernel(g: np.ndarray, p: np.ndarray, keys: np.ndarray, counts: np.ndarray) -> tuple:
     h, w = g.shape
     used = np.int64(0)

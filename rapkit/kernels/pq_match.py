@@ -37,13 +37,14 @@ Twin: :func:`rapkit.kernels._reference_pq.ref_match_image`.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from .._runtime.jit import njit
 
 ID_MASK = np.uint64((1 << 24) - 1)
 SHIFT = np.uint64(24)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(inline="always")
 def _find(sorted_ids: np.ndarray, where: np.ndarray, x: np.int64) -> np.int64:
     """Index (in JSON order) of the segment with id ``x``, or -1."""
     lo = 0
@@ -59,7 +60,7 @@ def _find(sorted_ids: np.ndarray, where: np.ndarray, x: np.int64) -> np.int64:
     return -1
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(inline="always")
 def _pair_count(keys: np.ndarray, counts: np.ndarray, key: np.uint64) -> np.int64:
     """The count of ``key`` in the sorted histogram (0 when absent)."""
     lo = 0
@@ -75,7 +76,7 @@ def _pair_count(keys: np.ndarray, counts: np.ndarray, key: np.uint64) -> np.int6
     return 0
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _argsort_stable(a: np.ndarray) -> tuple:
     """``(order, a[order])`` with ``order = np.argsort(a, kind="mergesort")``: a bottom-up
     merge sort (stable, so ties keep their input order as numpy's does), which numba compiles
@@ -119,7 +120,7 @@ def _argsort_stable(a: np.ndarray) -> tuple:
     return idx, vals
 
 
-@njit(cache=True, nogil=True)
+@njit
 def match_image(
     keys: np.ndarray,
     counts: np.ndarray,

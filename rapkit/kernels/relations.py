@@ -13,10 +13,11 @@ Instance masks are passed packed: ``boxes`` (N, 4) int64 ``[x0, y0, x1, y1)`` (h
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from .._runtime.jit import njit
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _label_of(v, seg_ids):
     """Position + 1 of ``v`` in sorted ``seg_ids``; 0 for VOID; -1 when unknown."""
     if v == 0:
@@ -34,7 +35,7 @@ def _label_of(v, seg_ids):
     return -1
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _image_histograms(id_map, seg_ids, boxes, offsets, masks):
     h, w = id_map.shape
     n_lab = seg_ids.shape[0] + 1
@@ -80,7 +81,7 @@ def _image_histograms(id_map, seg_ids, boxes, offsets, masks):
     return bad, areas, hist
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _pair_visibility(id_map, boxes, offsets, masks, own):
     n = boxes.shape[0]
     ov = np.zeros((n, n), np.int64)

@@ -18,10 +18,11 @@ stored the same way ("x-major"): the crop of proposal ``k`` is
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from .._runtime.jit import njit
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _parse_counts(chars, start, stop, out, out_pos):
     """pycocotools ``rleFrString``: decode chars[start:stop] into out[out_pos:], return count."""
     p = start
@@ -47,7 +48,7 @@ def _parse_counts(chars, start, stop, out, out_pos):
     return m
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _scan_rles(chars, char_offs, height, width):
     """Parse every RLE of an image: (runs, run offsets, boxes, areas, status)."""
     n = char_offs.shape[0] - 1
@@ -115,7 +116,7 @@ def _scan_rles(chars, char_offs, height, width):
     return runs, run_offs, boxes, areas, status
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _decode_batch(chars, char_offs, height, width):
     runs, run_offs, boxes, areas, status = _scan_rles(chars, char_offs, height, width)
     n = boxes.shape[0]
@@ -148,7 +149,7 @@ def _decode_batch(chars, char_offs, height, width):
     return boxes, areas, offs, flat, status
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _decode_runs(chars, char_offs, height, width, need):
     runs, run_offs, boxes, areas, status = _scan_rles(chars, char_offs, height, width)
     n = boxes.shape[0]

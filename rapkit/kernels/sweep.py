@@ -17,13 +17,13 @@ kernel of :mod:`rapkit.kernels.fusion` alike.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from .._runtime.jit import njit
 from . import decisions_jit as decide
 from .status import CANVAS, CATEGORY, EMPTY, KEPT, OVERLAP, UNSEEN
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _initial_atoms(keys):
     """Dense ids of the distinct uint64 ``keys`` (first-seen order) via open addressing."""
     n = keys.shape[0]
@@ -70,7 +70,7 @@ def _initial_atoms(keys):
         cap *= 2
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _grow_i32(a):
     """``a`` at twice the length, the new half -1 (an element loop: a slice assignment would
     compile numba's shape-mismatch error formatting, seconds of a cold start)."""
@@ -82,7 +82,7 @@ def _grow_i32(a):
     return b
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _build_atoms(keys, height, boxes, offs, masks):
     atom, base_keys = _initial_atoms(keys)
     n0 = base_keys.shape[0]
@@ -199,7 +199,7 @@ def _build_atoms(keys, height, boxes, offs, masks):
     return weight, base, base_keys, ptr, idx[:ni].copy()
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _xmajor_keys(gt, sem):
     h, w = gt.shape
     keys = np.empty(h * w, np.uint64)
@@ -247,7 +247,7 @@ def build_atoms(keys: np.ndarray, height: int, boxes: np.ndarray, offsets: np.nd
     )
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _fuse_atoms(weight, ptr, idx, areas, boxes, labels, rel, order, overlaps, tau, gamma, ra, ca, eo, reference):
     m = weight.shape[0]
     n = areas.shape[0]
@@ -373,7 +373,7 @@ def fuse_atoms(
     )
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _pred_ids(owner, weight, atom_sem, lut, is_stuff, stuff_area, n_things):
     """Per-atom predicted segment id (things via ``lut``, then the stuff fill), stuff classes."""
     m = owner.shape[0]
@@ -394,7 +394,7 @@ def _pred_ids(owner, weight, atom_sem, lut, is_stuff, stuff_area, n_things):
     return pred, classes[:ns].copy()
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _pair_counts(gt, pred, weight):
     """(gt, pred) pair pixel counts over atoms, sorted by ``gt * 2**24 + pred``.
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..core.parallel import imap_ordered
+from .._runtime.pool import imap_ordered
 from ..errors import ConfigError, InputError
 from ..io.panoptic import Issue, scan_panoptic, shape_mismatch
 from ..report import Report, Table

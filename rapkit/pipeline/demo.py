@@ -127,12 +127,8 @@ def run_demo(
     learn: dict[str, Any] | None = None,
     log: Callable[[str], None] | None = None,
     progress: Callable[[str, int], Callable[[int], None]] | None = None,
-    precompile: bool = True,
 ) -> DemoResult:
     """Run the demo pipeline into ``out``; returns the results and one combined report.
-
-    ``precompile``: on a first run (numba's cache lacks the demo's kernels) compile them in a
-    second process while this one synthesises the world (:func:`start_precompile`).
 
     ``train=False`` skips the learning step (as does ``render_images=False``, or torch not
     being installed: then the reason, with the install command, is logged and in the report).
@@ -161,7 +157,7 @@ def run_demo(
         steps.append((name, what, dt))
         say(f"[{len(steps)}/{n_steps}] {name}: {what} ({dt:.1f} s)")
 
-    with atomic_path(out, force, directory=True) as tmp, start_precompile(precompile):
+    with atomic_path(out, force, directory=True) as tmp:
         t0 = time.perf_counter()
         cfg = SynthConfig(n_images=images, height=height, width=width, seed=seed, render_images=render_images)
         world = make_world(tmp / "world", cfg, workers=workers, progress=bar("synth", images))
@@ -266,40 +262,6 @@ def run_demo(
     res.seconds = time.perf_counter() - t_start
     res.report = demo_report(res, evals, racc, rel.totals)
     return res
-
-
-#: the commands the background compile runs, in order: a tiny world, then fuse and evaluate on
-#: it (the slowest kernels to compile, which the demo meets after synth, extract-relations
-#: and the sweep: the two processes compile different kernels at the same time), then a tiny
-#: demo for every other kernel
-_TINY = ["-n", "4", "--height", "64", "--width", "64"]
-PRECOMPILE_COMMANDS = [
-    ["synth", "-o", "{tmp}/world", *_TINY, "--no-render", "--quiet"],
-    ["fuse", "--proposals", "{tmp}/world/proposals.json", "--image-info", "{tmp}/world/panoptic.json",
-     "--categories", "{tmp}/world/categories.json", "--semantic", "{tmp}/world/semantic", "-o", "{tmp}/fused",
-     "--quiet"],
-    ["evaluate", "--gt", "{tmp}/world/panoptic.json", "--pred", "{tmp}/fused/panoptic.json", "--quiet"],
-    ["demo", "-o", "{tmp}/demo", *_TINY, "--no-render", "--no-train", "--quiet"],
-]  # fmt: skip
-
-
-def start_precompile(enabled: bool = True) -> Any:
-    """A context manager that compiles the demo's numba kernels in a second process while the
-    demo works (:mod:`rapkit.kernels.background`): tiny commands
-    (:data:`PRECOMPILE_COMMANDS`) meet every kernel the demo meets and write them to numba's
-    on-disk cache, on the other core, while this process synthesises its world; the demo's
-    own steps then load them. Starts nothing when the kernels are already cached (a warm run
-    pays one cache-index check), when ``enabled`` is false, or under ``RAPKIT_PRECOMPILE=0``.
-    The child is stopped when the block ends, also on errors and Ctrl-C."""
-    import contextlib
-
-    if not enabled:
-        return contextlib.nullcontext()
-    from ..kernels import background, fusion, png, png_encode, pq_match, relations, rle, sweep
-
-    return background.precompile(
-        PRECOMPILE_COMMANDS, modules=[fusion, png, png_encode, pq_match, relations, rle, sweep]
-    )
 
 
 def _skip_reason(train: bool, render_images: bool, images: int) -> str | None:

@@ -1,9 +1,9 @@
 """Dataset-level PQ evaluation (io + core + a thread or process pool).
 
 :func:`evaluate_pq` matches GT and prediction annotations by image id, streams chunks of
-images through a bounded pool (threads on the fast path: each reads both PNGs with the fused
-kernel and matches the segments with :func:`rapkit.kernels.pq_match.match_image`, both
-releasing the GIL; processes for the PIL decoder or when ``RAPKIT_MP_START`` is set), merges
+images through a bounded thread pool (on the fast path each thread reads both PNGs with the
+fused kernel and matches the segments with :func:`rapkit.kernels.pq_match.match_image`, both
+releasing the GIL), merges
 the per-chunk :class:`~rapkit.core.pq.PQStats` and summarizes them: the numbers ``==``
 panopticapi's ``pq_compute`` run with one process.
 
@@ -19,16 +19,14 @@ and the ``--fail-under`` gates are laid out by :mod:`rapkit.pipeline.pq_report`.
 
 from __future__ import annotations
 
-import gc
 import os
-import sys
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from .._runtime.pool import imap_ordered, resolve_workers
 from ..core.pq import PQResult, PQStats, merge_stats, summarize
 from ..errors import InputError
 from ..io.panoptic import PanopticDataset, SegmentArrays, load_panoptic, load_panoptic_arrays
@@ -57,10 +55,6 @@ class PQEvaluation:
         d["ignored_pred_images"] = list(self.ignored_pred_images)
         d["warnings"] = list(self.warnings)
         return d
-
-
-# modules the forkserver loads once for all workers (kernels from numba's cache, the task code)
-_PRELOAD = ("rapkit.kernels.warm", "rapkit.io.png", "rapkit.core.pq", "rapkit.pipeline.evaluate")
 
 
 def _image_task(task: tuple, category_ids: frozenset[int]) -> PQStats:
@@ -278,14 +272,6 @@ def _array_chunk(job: tuple[_PairTable, list[tuple], bool]) -> tuple[int, PQStat
     return len(items), _stats_from_arrays(t.cat_ids, tp, fp, fn, orders, ids, n_matched, m_cat, m_iou), None
 
 
-def _tune_worker_allocator() -> None:
-    # Each image inflates two ~1 MB buffers; with glibc's defaults a fresh worker maps and
-    # unmaps them per image (hundreds of page faults each). Keep them in the heap.
-    from .fuse import tune_allocator
-
-    tune_allocator()
-
-
 def _chunks(items: Any, size: int) -> Any:
     buf: list = []
     for it in items:
@@ -311,16 +297,6 @@ def load_gt_pred(
     pred = load_panoptic(pred_json, pred_dir, check_categories=False, compact=True)
     _check_png_dirs(gt, pred)
     return gt, pred, gt.categories
-
-
-def _pool_kind(workers: int, fast: bool) -> str:
-    """``"none"`` (one worker), ``"thread"`` (the array path: its kernels and inflate release
-    the GIL) or ``"process"`` (the PIL decoder, or ``RAPKIT_MP_START`` set)."""
-    if workers <= 1:
-        return "none"
-    if fast and not os.environ.get("RAPKIT_MP_START"):
-        return "thread"
-    return "process"
 
 
 def _ignored_warning(ignored: list) -> list[str]:
@@ -355,27 +331,6 @@ def _load_arrays(gt_json: Any, pred_json: Any, gt_dir: Any, pred_dir: Any) -> tu
     return gt, g_arr, pred, p_arr
 
 
-def _load_arrays_nogc(gt_json: Any, pred_json: Any, gt_dir: Any, pred_dir: Any) -> tuple:
-    gc_was_on = gc.isenabled()
-    gc.disable()  # parsing makes ~10^5 long-lived containers: no collector passes over them meanwhile
-    try:
-        return _load_arrays(gt_json, pred_json, gt_dir, pred_dir)
-    finally:
-        if gc_was_on:
-            gc.enable()
-
-
-def _kernels_imported() -> bool:
-    return "rapkit.kernels.pq_match" in sys.modules
-
-
-def _import_kernels() -> None:
-    """Import numba and the array path's kernels (their compiled code loads on first call)."""
-    from ..io import png  # noqa: F401
-    from ..kernels import png as png_kernels  # noqa: F401
-    from ..kernels import pq_match  # noqa: F401
-
-
 def _evaluate_arrays(
     gt: PanopticDataset,
     g_arr: SegmentArrays,
@@ -383,7 +338,6 @@ def _evaluate_arrays(
     p_arr: SegmentArrays,
     pred_json: Any,
     workers: int,
-    pool: str,
     per_class: bool,
     per_image: bool,
     progress: Callable[[int], None] | None,
@@ -406,24 +360,8 @@ def _evaluate_arrays(
     if on_start is not None:
         on_start(n)
     size = 16 if workers <= 1 else max(1, min(32, n // (8 * workers)))
-    if pool != "process":
-        _tune_worker_allocator()  # the inflated rows (about 1 MB per PNG) come from the heap
     jobs = ((_table_chunk(table, k, min(n, k + size)), items[k : k + size], per_image) for k in range(0, n, size))
-    if pool == "none":
-        results = map(_array_chunk, jobs)
-    elif pool == "thread":
-        results = _thread_map(_array_chunk, jobs, workers)
-    else:
-        from ..core.parallel import imap_ordered
-
-        results = imap_ordered(
-            _array_chunk,
-            jobs,
-            workers,
-            initializer=_tune_worker_allocator if workers > 1 else None,
-            preload=_PRELOAD,
-            prefer_fork=True,
-        )
+    results = imap_ordered(_array_chunk, jobs, workers, name="rapkit-pq")
     parts: list[PQStats] = []
     singles: list[PQStats] = []
     for k, st, one in results:
@@ -435,26 +373,6 @@ def _evaluate_arrays(
     stats = merge_stats(parts)
     ev = PQEvaluation(summarize(stats, cats), stats, cats, stats.n_images, ignored, warnings, singles)
     return ev, pq_report(ev, per_class=per_class, per_image=per_image)
-
-
-def _thread_map(fn: Callable[[Any], Any], jobs: Any, workers: int) -> Any:
-    """``fn`` over ``jobs`` in ``workers`` threads, results in order, at most ``2 * workers``
-    jobs in flight."""
-    import collections
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rapkit-pq") as ex:
-        pending: collections.deque = collections.deque()
-        try:
-            for job in jobs:
-                pending.append(ex.submit(fn, job))
-                while len(pending) >= 2 * workers:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
-        finally:
-            for f in pending:
-                f.cancel()
 
 
 def evaluate_pq(
@@ -474,40 +392,20 @@ def evaluate_pq(
 
     Images are evaluated in the order of the GT ``annotations``; every GT image needs a
     prediction (else :class:`InputError`); predictions for images not in the GT are ignored,
-    counted and warned about. ``workers`` > 1 uses that many threads (processes with
-    ``fast=False`` or ``RAPKIT_MP_START`` set); the result is the same bit for bit. ``on_start(n_images)`` is called once the inputs are validated,
+    counted and warned about. ``workers`` > 1 uses that many threads (``0``: every core);
+    the result is the same bit for bit. ``on_start(n_images)`` is called once the inputs are validated,
     ``progress(n)`` as images complete. ``per_image=True`` keeps one :class:`PQStats` per
     image in ``ev.per_image`` (GT order; merged they are ``ev.stats``) and adds the per-image
     table to the report (:func:`per_image_rows`).
 
     >>> ev, rep = evaluate_pq("gt.json", "pred.json")   # doctest: +SKIP
     """
-    pool = _pool_kind(workers, fast)
-    if pool == "process":
-        from ..core.parallel import prestart
-
-        # fork (single-threaded caller): workers inherit the kernels loaded here; otherwise
-        # the forkserver loads them once, booting while the JSON files are read
-        prestart(_PRELOAD, prefer_fork=True)
-        if threading.active_count() == 1 and not os.environ.get("RAPKIT_MP_START"):
-            import rapkit.kernels.warm  # noqa: F401
+    workers = resolve_workers(workers)
     if fast:
-        if pool == "thread" and not _kernels_imported():
-            # two cores or more: a forked child reads the JSON files while this process
-            # imports numba and the PQ kernels (both are serial, GIL-bound work)
-            from ..core.parallel import fork_call
-
-            loading = fork_call(_load_arrays_nogc, gt_json, pred_json, gt_dir, pred_dir)
-            try:
-                _import_kernels()
-                gt_d, g_arr, pred_d, p_arr = loading.result()
-            finally:
-                loading.cancel()
-        else:
-            gt_d, g_arr, pred_d, p_arr = _load_arrays_nogc(gt_json, pred_json, gt_dir, pred_dir)
+        gt_d, g_arr, pred_d, p_arr = _load_arrays(gt_json, pred_json, gt_dir, pred_dir)
         if g_arr is not None and p_arr is not None:
             return _evaluate_arrays(
-                gt_d, g_arr, pred_d, p_arr, pred_json, workers, pool, per_class, per_image, progress, on_start
+                gt_d, g_arr, pred_d, p_arr, pred_json, workers, per_class, per_image, progress, on_start
             )
     gt, pred, cats = load_gt_pred(gt_json, pred_json, gt_dir, pred_dir)
     ignored = [iid for iid in pred.annotations if iid not in gt.annotations]
@@ -535,15 +433,8 @@ def evaluate_pq(
     parts = []
     singles: list[PQStats] = []
     cat_ids = frozenset(cats)
-    from ..core.parallel import imap_ordered
-
     for k, st, one in imap_ordered(
-        _chunk_task,
-        ((cat_ids, chunk, per_image) for chunk in _chunks(tasks(), size)),
-        workers,
-        initializer=_tune_worker_allocator if workers > 1 else None,
-        preload=(_PRELOAD if fast else ()),
-        prefer_fork=True,
+        _chunk_task, ((cat_ids, chunk, per_image) for chunk in _chunks(tasks(), size)), workers, name="rapkit-pq"
     ):
         parts.append(st)
         if one is not None:

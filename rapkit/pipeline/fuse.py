@@ -1,6 +1,6 @@
 """``rapkit fuse`` as a library call: proposals (+ semantic) -> COCO panoptic folder.
 
-Streams images through a bounded process pool; each worker decodes, fuses and writes its
+Streams images through a bounded thread pool; each worker decodes, fuses and writes its
 PNG into the temporary output folder of :func:`rapkit.io.panoptic.panoptic_output`, which is
 renamed onto ``OUTDIR`` only when complete (nothing is left behind on error or Ctrl-C; an
 existing ``OUTDIR`` needs ``force``). All file writing is in :mod:`rapkit.io`.
@@ -17,7 +17,6 @@ reads it unchanged.
 
 from __future__ import annotations
 
-import gc
 import os
 import time
 from collections.abc import Callable
@@ -37,7 +36,6 @@ __all__ = [
     "fuse",
     "png_name",
     "summary_report",
-    "tune_allocator",
 ]
 
 #: the per-image stages timed by :func:`fuse` (paper Table 5): RLE + semantic-map decoding,
@@ -94,63 +92,6 @@ class FuseSummary:
         return d
 
 
-def tune_allocator() -> bool:
-    """Keep freed image-sized buffers in the process heap for reuse (glibc ``mallopt``).
-
-    Every image allocates a few MB of temporaries (masks, canvas, id map, PNG rows). By
-    default glibc maps such blocks freshly and returns them on free, so each image pays a
-    page fault per 4 KB touched (about a third of the fusion time here). A fixed mmap
-    threshold of 32 MB and a high trim threshold make them come from the heap and stay
-    there. Process-wide; a no-op (False) where glibc is not available.
-
-    >>> tune_allocator() in (True, False)
-    True
-    """
-    import ctypes
-    import ctypes.util
-
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return False
-    m_trim_threshold, m_mmap_threshold = -1, -3
-    ok = mallopt(m_mmap_threshold, 32 << 20) == 1
-    return bool(mallopt(m_trim_threshold, 512 << 20) == 1 and ok)
-
-
-class _InputsGC:
-    """Cyclic-GC policy of a run: no collector passes while the inputs are read (parsing the
-    JSON files creates ~10^5 long-lived containers, which the collector would otherwise scan
-    again and again: about 0.1 s for 200 images x 100 proposals); once read, everything
-    alive is frozen (left out of later passes) and the collector runs as usual during the
-    image loop. On exit the frozen objects are unfrozen and the collector's state restored.
-    A caller's own :func:`gc.freeze` is respected (nothing is frozen then)."""
-
-    def __enter__(self) -> _InputsGC:
-        self.enabled = gc.isenabled()
-        self.froze = False
-        gc.disable()
-        return self
-
-    def inputs_read(self) -> None:
-        if gc.get_freeze_count() == 0:
-            gc.freeze()
-            self.froze = True
-        if self.enabled:
-            gc.enable()
-
-    def __exit__(self, *exc: object) -> None:
-        if self.froze:
-            gc.unfreeze()
-        if self.enabled:
-            gc.enable()
-
-
-def _worker_init() -> None:
-    tune_allocator()
-
-
 def _task(args: tuple) -> tuple[dict, dict[str, int], dict[str, float]]:
     from ..core.fusion import decode_run_scene, fuse_scene
     from ..io.png_write import write_id_runs_png
@@ -196,13 +137,12 @@ def fuse(
     force: bool = False,
     progress: Callable[[int], None] | None = None,
     on_start: Callable[[int], None] | None = None,
-    tune_memory: bool = True,
 ) -> FuseSummary:
-    """Fuse a whole dataset into ``out_dir`` (atomic). ``on_start(n_images)`` is called once
-    the inputs are validated; ``progress(1)`` after each image. ``tune_memory`` applies
-    :func:`tune_allocator` in the processes that fuse (this one when ``workers == 1``)."""
-    from ..core.fusion import STATUS_NAMES, stuff_table
-    from ..core.parallel import imap_ordered
+    """Fuse a whole dataset into ``out_dir`` (atomic), in ``workers`` threads (``0``: every
+    core). ``on_start(n_images)`` is called once the inputs are validated; ``progress(1)``
+    after each image."""
+    from .._runtime.pool import imap_ordered
+    from ..core.fusion import STATUS_NAMES, _kernels, stuff_table
     from ..io._atomic import check_writable
     from ..io.panoptic import load_categories, load_images, panoptic_output
     from ..io.proposals import load_proposals
@@ -210,63 +150,55 @@ def fuse(
 
     t0 = time.perf_counter()
     check_writable(out_dir, force)
-    with _InputsGC() as collector:
-        images = load_images(images_path)
-        cats: dict[int, Category] = load_categories(categories_path)
-        need_rel = params.strategy == "rap" and params.ra
-        props = load_proposals(proposals_path, images, cats, require_relation=need_rel)
-        sem = open_semantic(semantic_path, images, cats) if semantic_path is not None else None
-        known = known_labels(cats)
-        is_stuff = stuff_table(cats)
-        if workers <= 0:
-            workers = os.cpu_count() or 1
-        if workers == 1:  # this process fuses: load numba and the kernels with the inputs
-            from ..core.fusion import _kernels
+    images = load_images(images_path)
+    cats: dict[int, Category] = load_categories(categories_path)
+    need_rel = params.strategy == "rap" and params.ra
+    props = load_proposals(proposals_path, images, cats, require_relation=need_rel)
+    sem = open_semantic(semantic_path, images, cats) if semantic_path is not None else None
+    known = known_labels(cats)
+    is_stuff = stuff_table(cats)
+    _kernels()  # numba and the kernels, before the clock of the first image starts
+    if on_start is not None:
+        on_start(len(images))
+    summary = FuseSummary(params=params.to_dict())
+    totals = dict.fromkeys(STATUS_NAMES, 0)
+    annotations: list[dict] = []
+    with panoptic_output(out_dir, force) as out:
+        names: set[str] = set()
 
-            _kernels()
-        collector.inputs_read()
-        if on_start is not None:
-            on_start(len(images))
-        summary = FuseSummary(params=params.to_dict())
-        totals = dict.fromkeys(STATUS_NAMES, 0)
-        annotations: list[dict] = []
-        with panoptic_output(out_dir, force) as out:
-            names: set[str] = set()
+        def tasks():
+            for iid, info in images.items():
+                name = png_name(info)
+                if name in names:
+                    from ..errors import InputError
 
-            def tasks():
-                for iid, info in images.items():
-                    name = png_name(info)
-                    if name in names:
-                        from ..errors import InputError
+                    raise InputError(f"two images map to the output PNG {name}", file=images_path, image_id=iid)
+                names.add(name)
+                p: Proposals = props[iid]
+                item = sem.item(info) if sem is not None else None
+                yield info, p, item, known, params, is_stuff, str(out.png_path(name))
 
-                        raise InputError(f"two images map to the output PNG {name}", file=images_path, image_id=iid)
-                    names.add(name)
-                    p: Proposals = props[iid]
-                    item = sem.item(info) if sem is not None else None
-                    yield info, p, item, known, params, is_stuff, str(out.png_path(name))
-
-            try:
-                init = _worker_init if tune_memory else None
-                for ann, counts, times in imap_ordered(
-                    _task, tasks(), workers, initializer=init, on_result=(lambda r: progress(1)) if progress else None
-                ):
-                    annotations.append(ann)
-                    summary.images += 1
-                    summary.proposals += counts["proposals"]
-                    for k in STATUS_NAMES:
-                        totals[k] += counts[k]
-                    summary.stuff_segments += counts["stuff"]
-                    summary.void_pixels += counts["void_pixels"]
-                    summary.pixels += counts["pixels"]
-                    staged = 0.0
-                    for k in STAGES[:-1]:
-                        summary.stage_seconds[k] += times[k]
-                        staged += times[k]
-                    summary.stage_seconds["other"] += max(times["total"] - staged, 0.0)
-                    summary.image_seconds += times["total"]
-            except RapkitError as e:
-                raise e.with_context(file=proposals_path)
-            out.write_json(images.values(), annotations, cats.values())
+        try:
+            for ann, counts, times in imap_ordered(
+                _task, tasks(), workers, on_result=(lambda r: progress(1)) if progress else None, name="rapkit-fuse"
+            ):
+                annotations.append(ann)
+                summary.images += 1
+                summary.proposals += counts["proposals"]
+                for k in STATUS_NAMES:
+                    totals[k] += counts[k]
+                summary.stuff_segments += counts["stuff"]
+                summary.void_pixels += counts["void_pixels"]
+                summary.pixels += counts["pixels"]
+                staged = 0.0
+                for k in STAGES[:-1]:
+                    summary.stage_seconds[k] += times[k]
+                    staged += times[k]
+                summary.stage_seconds["other"] += max(times["total"] - staged, 0.0)
+                summary.image_seconds += times["total"]
+        except RapkitError as e:
+            raise e.with_context(file=proposals_path)
+        out.write_json(images.values(), annotations, cats.values())
     summary.kept = totals["kept"]
     summary.thing_segments = totals["kept"]
     summary.dropped = {k: totals[k] for k in STATUS_NAMES if k not in ("kept", "unseen")}

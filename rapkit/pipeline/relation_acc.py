@@ -126,7 +126,7 @@ def evaluate_relations_full(
     the training frequency of each pair and sort by it. ``on_start(n_images)`` is called
     once the inputs are validated, ``progress(1)`` after each image.
     """
-    from ..core.parallel import imap_ordered
+    from .._runtime.pool import imap_ordered, resolve_workers
     from ..core.relation_acc import category_pair_table
     from ..errors import ConfigError, InputError
     from ..io.coco import load_instances
@@ -152,8 +152,7 @@ def evaluate_relations_full(
                 "relations for an image that is not in the instances JSON", file=relations_path, image_id=iid
             )
     train = train_pair_counts(train_relations, train_instances) if train_relations is not None else None
-    if workers <= 0:
-        workers = os.cpu_count() or 1
+    workers = resolve_workers(workers)
     if on_start is not None:
         on_start(len(ds.images))
 

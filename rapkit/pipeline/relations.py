@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from .._runtime.pool import imap_ordered
 from ..core.relations import RULES, extract_relations
 from ..errors import ConfigError, InputError, RapkitError
 from ..io.relations import TOTAL_KEYS
@@ -125,8 +126,6 @@ def _extract(
     progress: Callable[[int], None] | None,
     on_start: Callable[[int], None] | None = None,
 ) -> RelationsRun:
-    from ..core.parallel import imap_ordered
-
     instances, panoptic = ds.path, pan.json_path
     # a category is a thing unless the instances or the panoptic categories say isthing: 0
     stuff = {cid for cid, c in pan.categories.items() if not c.isthing}
@@ -177,7 +176,7 @@ def _extract(
         on_start(len(ds.images))
     results: list[ImageRelations] = []
     items = tasks() if workers <= 1 else batches()  # batches cut the pool's per-task overhead
-    for r in imap_ordered(_dispatch if workers <= 1 else _dispatch_batch, items, workers, preload=_PRELOAD):
+    for r in imap_ordered(_dispatch if workers <= 1 else _dispatch_batch, items, workers, name="rapkit-relations"):
         got = [r] if workers <= 1 else r
         results.extend(got)
         if progress is not None:
@@ -186,14 +185,6 @@ def _extract(
 
 
 _BATCH = 8
-# imported once by the forkserver, so each worker starts with the compiled kernels loaded
-_PRELOAD = (
-    "pycocotools.mask",
-    "rapkit.kernels.warm_relations",
-    "rapkit.io.png",
-    "rapkit.io.coco",
-    "rapkit.pipeline.relations",
-)
 
 
 def _dispatch(item: _Task | ImageRelations) -> ImageRelations:

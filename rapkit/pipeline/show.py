@@ -203,12 +203,10 @@ def _run(
     t0: float,
     file: Any,
 ) -> ShowResult:
-    from ..core.parallel import imap_ordered
+    from .._runtime.pool import imap_ordered, resolve_workers
     from ..io._atomic import atomic_path
 
-    if workers <= 0:
-        workers = os.cpu_count() or 1
-    workers = min(workers, max(1, len(tasks)))
+    workers = min(resolve_workers(workers), max(1, len(tasks)))
     res = ShowResult(kind, str(output), missing_images=missing)
     with atomic_path(output, force, directory=True) as tmp:
         full = [(*t, str(tmp)) for t in tasks]
@@ -488,7 +486,7 @@ def show_compare(
         infos = {i: (dg.images.get(i) or infos[i]) for i in infos}
     extras: dict[int, dict[str, Any]] = {i: {} for i in chosen}
     if top is not None:
-        from ..core.parallel import imap_ordered
+        from .._runtime.pool import imap_ordered, resolve_workers
 
         assert dg is not None
         ptasks = []
@@ -507,7 +505,7 @@ def show_compare(
                     cats,
                 )
             )
-        w = (os.cpu_count() or 1) if workers <= 0 else workers
+        w = resolve_workers(workers)
         scores = list(imap_ordered(_compare_pq_task, ptasks, min(w, max(1, len(ptasks)))))
         position = {iid: k for k, iid in enumerate(chosen)}
         scores.sort(key=lambda r: (-abs(r[1] - r[2]), position[r[0]]))

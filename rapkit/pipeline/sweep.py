@@ -14,6 +14,7 @@ baseline (heuristic at rho = tau = 0.5) is always evaluated. Each row equals wha
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -22,21 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, InputError, RapkitError
-from ..types import Category, FusionParams
-
-_W: dict[str, Any] = {}
+from ..types import FusionParams
 
 
-def _init_worker(cats: dict[int, Category], grid: list[FusionParams], known: Any) -> None:
-    from ..core.fusion import stuff_table
-
-    _W["cats"] = cats
-    _W["grid"] = grid
-    _W["known"] = known
-    _W["is_stuff"] = stuff_table(cats)
-
-
-def _image_task(task: tuple) -> list:
+def _image_task(task: tuple, shared: dict[str, Any]) -> list:
     from ..core.fusion import decode_scene
     from ..core.sweep import image_stats, prepare_image
     from ..io.png import read_id_map_fast
@@ -44,10 +34,10 @@ def _image_task(task: tuple) -> list:
 
     position, info, props, sem_item, gt_png, gt_segs = task
     try:
-        semantic = read_semantic(sem_item, info, _W["known"]) if sem_item is not None else None
+        semantic = read_semantic(sem_item, info, shared["known"]) if sem_item is not None else None
         gt_map = read_id_map_fast(gt_png, image_id=info.id, shape=(info.height, info.width))
         prep = prepare_image(decode_scene(props), semantic, gt_map, gt_segs, position)
-        return [image_stats(prep, p, _W["cats"], _W["is_stuff"]) for p in _W["grid"]]
+        return [image_stats(prep, p, shared["cats"], shared["is_stuff"]) for p in shared["grid"]]
     except RapkitError as e:
         raise e.with_context(image_id=info.id)
 
@@ -91,7 +81,8 @@ def run_sweep(
     ``(label, params)`` pairs. Images are those of the GT ``annotations`` (their sizes from
     the GT ``images``); proposals for other images are an error, as in ``rapkit fuse``.
     """
-    from ..core.parallel import imap_ordered
+    from .._runtime.pool import imap_ordered
+    from ..core.fusion import stuff_table
     from ..core.pq import merge_stats, summarize
     from ..core.sweep import BASELINE, build_table
     from ..io.panoptic import load_categories, load_panoptic
@@ -144,13 +135,13 @@ def run_sweep(
 
     per_setting: list[list] = [[] for _ in params]
     try:
+        shared = {"cats": cats, "grid": params, "known": known, "is_stuff": stuff_table(cats)}
         for stats in imap_ordered(
-            _image_task,
+            functools.partial(_image_task, shared=shared),
             tasks(),
-            max(1, workers),
-            initializer=_init_worker,
-            initargs=(cats, params, known),
+            workers,
             on_result=(lambda r: progress(1)) if progress is not None else None,
+            name="rapkit-sweep",
         ):
             for k, s in enumerate(stats):
                 per_setting[k].append(s)

@@ -154,7 +154,7 @@ def make_world(
 
     >>> paths = make_world("world", SynthConfig(n_images=4, height=120, width=160))  # doctest: +SKIP
     """
-    from ..core.parallel import imap_ordered
+    from .._runtime.pool import imap_ordered
     from ..io._atomic import atomic_path
     from ..io.world import WorldWriter
 

@@ -14,7 +14,7 @@ import pytest
 from rapkit.cli import main
 from rapkit.report import to_percent
 
-SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "panopticapi_sample"
+SAMPLE = Path(__file__).resolve().parents[2] / "tests" / "data" / "panopticapi_sample"
 GT = SAMPLE / "panoptic_examples.json"
 
 

@@ -362,10 +362,9 @@ def test_help_has_an_example(capsys):
 
 # --------------------------------------------------------------------------- real COCO sample
 
-SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "panopticapi_sample"
+SAMPLE = Path(__file__).resolve().parents[2] / "tests" / "data" / "panopticapi_sample"
 
 
-@pytest.mark.skipif(not SAMPLE.exists(), reason="shared COCO sample not present")
 def test_coco_sample_relations(tmp_path):
     # the detection-format file was derived from the panoptic map: masks do not overlap, every
     # non-crowd thing finds its own segment, and no pair can be in front of another.

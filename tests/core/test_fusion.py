@@ -17,7 +17,7 @@ from rapkit.errors import InputError
 from rapkit.io.panoptic import load_categories, read_id_map
 from rapkit.types import Category, FusionParams, Proposals
 
-SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "panopticapi_sample"
+SAMPLE = Path(__file__).resolve().parents[2] / "tests" / "data" / "panopticapi_sample"
 
 CATS = {
     1: Category(1, "person", True),

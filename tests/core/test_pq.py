@@ -20,7 +20,7 @@ from rapkit.io.panoptic import read_id_map
 from rapkit.pipeline.evaluate import evaluate_pq
 from rapkit.types import Category, Segment
 
-SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "panopticapi_sample"
+SAMPLE = Path(__file__).resolve().parents[2] / "tests" / "data" / "panopticapi_sample"
 
 
 # --------------------------------------------------------------------------- the oracle
@@ -212,21 +212,16 @@ def test_random_dataset_two_workers(pq_kit, tmp_path):
     assert one.stats == two.stats
 
 
-def test_two_workers_are_threads_and_equal_one_worker_per_image(pq_kit, tmp_path, monkeypatch):
-    """--workers 2 on the fast path runs threads (no process pool), merges the same per-image
-    statistics as 1 worker, and equals the pure-Python path (PIL + pq_stats)."""
-    import rapkit.core.parallel
-
-    def no_pool(*a, **kw):
-        raise AssertionError("the process pool was used")
+def test_two_workers_are_threads_and_equal_one_worker_per_image(pq_kit, tmp_path):
+    """--workers 2 runs threads (no process is started), merges the same per-image
+    statistics as 1 worker, and equals the pure-Python path (PIL + pq_stats) in threads too."""
+    import multiprocessing
 
     gt, pred = random_dataset(pq_kit, tmp_path, 4242, 70, 12, 15)
-    monkeypatch.delenv("RAPKIT_MP_START", raising=False)
-    monkeypatch.setattr(rapkit.core.parallel, "imap_ordered", no_pool)
     one = rapkit_eval(gt, pred, workers=1, per_image=True)
     two = rapkit_eval(gt, pred, workers=2, per_image=True)
-    monkeypatch.undo()
-    slow = rapkit_eval(gt, pred, fast=False, per_image=True)
+    slow = rapkit_eval(gt, pred, fast=False, per_image=True, workers=2)
+    assert multiprocessing.active_children() == []
     assert one.stats == two.stats == slow.stats
     assert one.per_image == two.per_image == slow.per_image
     pq_kit.assert_same(two.result.to_panopticapi(), pq_kit.oracle(gt, pred))
@@ -504,27 +499,12 @@ def test_load_json_fast_parser_same_objects_and_errors(tmp_path):
         load_json(f)
 
 
-@pytest.mark.parametrize("fork", ["1", "0"])
-def test_two_workers_read_the_json_in_a_child_with_the_same_errors(pq_kit, tmp_path, monkeypatch, fork):
-    """With 2 workers a forked child reads the JSON files while the kernels load: the same
-    statistics, and a bad file raises the same InputError (file, image) as with 1 worker."""
+def test_two_workers_give_the_same_errors(pq_kit, tmp_path):
+    """A bad file raises the same InputError (file, image) with 2 workers as with 1."""
     import json
 
-    import rapkit.core.parallel
-    import rapkit.pipeline.evaluate as ev_mod
-
-    calls, real_fork_call = [], rapkit.core.parallel.fork_call
-
-    def recording_fork_call(*a, **kw):
-        calls.append(real_fork_call(*a, **kw))
-        return calls[-1]
-
-    monkeypatch.setenv("RAPKIT_FORK_CALL", fork)
-    monkeypatch.setattr(rapkit.core.parallel, "fork_call", recording_fork_call)
-    monkeypatch.setattr(ev_mod, "_kernels_imported", lambda: False)  # as in a fresh process
     gt, pred = random_dataset(pq_kit, tmp_path, 99, 9, 20, 24)
     assert rapkit_eval(gt, pred, workers=2).stats == rapkit_eval(gt, pred, workers=1).stats
-    assert [c.forked for c in calls] == [fork == "1" and rapkit.core.parallel.fork_call_available()]
     pred_json = json.loads(pred.read_text())
     pred_json["annotations"][2]["segments_info"][0]["id"] = "x"
     bad = tmp_path / "bad_pred.json"

@@ -15,7 +15,7 @@ from rapkit.errors import InputError
 from rapkit.io.coco import decode_instances, full_mask, load_instances, parse_instances
 from rapkit.io.panoptic import id2rgb, load_panoptic, read_id_map, rgb2id, segment_stats
 
-SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "panopticapi_sample"
+SAMPLE = Path(__file__).resolve().parents[2] / "tests" / "data" / "panopticapi_sample"
 H, W = 40, 60
 
 
@@ -158,10 +158,8 @@ def test_image_without_annotations_is_kept(tmp_path):
 
 # --------------------------------------------------------------------------- real COCO sample
 
-needs_sample = pytest.mark.skipif(not SAMPLE.exists(), reason="shared COCO sample not present")
 
 
-@needs_sample
 def test_coco_sample_png_round_trip_areas_and_bboxes():
     pan = load_panoptic(SAMPLE / "panoptic_examples.json")
     assert sorted(pan.annotations) == [142238, 439180]
@@ -181,7 +179,6 @@ def test_coco_sample_png_round_trip_areas_and_bboxes():
             assert area == s.area and bbox == tuple(s.bbox), s.id
 
 
-@needs_sample
 def test_coco_sample_detection_format_loads_and_matches_the_panoptic_png():
     ds = load_instances(SAMPLE / "panoptic_coco_detection_format.json")
     pan = load_panoptic(SAMPLE / "panoptic_examples.json")

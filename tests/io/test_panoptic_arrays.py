@@ -11,7 +11,7 @@ import pytest
 from rapkit.errors import InputError
 from rapkit.io.panoptic import load_panoptic, load_panoptic_arrays
 
-SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "panopticapi_sample"
+SAMPLE = Path(__file__).resolve().parents[2] / "tests" / "data" / "panopticapi_sample"
 CATS = [{"id": 1, "name": "a", "isthing": 1}, {"id": 7, "name": "b", "isthing": 0}]
 
 

@@ -20,7 +20,7 @@ from rapkit.kernels import _reference_pq as R
 from rapkit.kernels import png as K
 from rapkit.kernels import pq as KQ
 
-SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "panopticapi_sample"
+SAMPLE = Path(__file__).resolve().parents[2] / "tests" / "data" / "panopticapi_sample"
 
 
 def read_pair_histogram(gt, pred, **kw) -> PairHistogram:

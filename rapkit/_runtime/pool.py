@@ -1,0 +1,84 @@
+"""rapkit's one pool kind: threads, with ordered results and bounded work in flight.
+
+The per-image work of every command runs in numba kernels that release the GIL
+(``nogil=True``), in numpy, zlib/libdeflate and Pillow calls that release it too, so
+threads share the work without pickling anything, without starting processes, and
+without a second copy of the inputs. :func:`imap_ordered` yields ``fn(item)`` in input order
+(so every result is independent of the worker count), keeps at most ``2 * workers``
+items in flight (memory stays bounded on big datasets), and always leaves with its threads
+joined: after it returns, raises or is closed half-way, no thread of it is left.
+
+>>> list(imap_ordered(abs, [-1, -2, -3], workers=2))
+[1, 2, 3]
+>>> resolve_workers(0) >= 1
+True
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+__all__ = ["available_cores", "imap_ordered", "resolve_workers"]
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the OS tells it)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def resolve_workers(n: int) -> int:
+    """``n`` workers, where ``0`` (or less) means every available core."""
+    return available_cores() if n <= 0 else n
+
+
+def imap_ordered(
+    fn: Callable[[T], R],
+    items: Iterable[T],
+    workers: int = 1,
+    *,
+    on_result: Callable[[R], None] | None = None,
+    max_in_flight: int | None = None,
+    name: str = "rapkit",
+) -> Iterator[R]:
+    """Map ``fn`` over ``items`` in ``workers`` threads (``0``: every core), yielding the
+    results in input order; ``on_result`` is called with each result as it is yielded. With
+    one worker everything runs in the calling thread (no pool at all). An exception of
+    ``fn`` is raised here, the items not yet started are dropped, and the threads are
+    joined before it propagates."""
+    workers = resolve_workers(workers)
+    if workers <= 1:
+        for it in items:
+            r = fn(it)
+            if on_result is not None:
+                on_result(r)
+            yield r
+        return
+    limit = max_in_flight or 2 * workers
+    pending: collections.deque[Future] = collections.deque()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name) as ex:
+        try:
+            for it in items:
+                pending.append(ex.submit(fn, it))
+                while len(pending) >= limit:
+                    r = pending.popleft().result()
+                    if on_result is not None:
+                        on_result(r)
+                    yield r
+            while pending:
+                r = pending.popleft().result()
+                if on_result is not None:
+                    on_result(r)
+                yield r
+        finally:
+            for f in pending:
+                f.cancel()

@@ -1,0 +1,155 @@
+"""rapkit._runtime.jit: rapkit's njit, its dependency-keyed cache (never stale) and its
+light loads, in real processes on a copy of the package with a two-line kernel.
+
+Each test copies ``rapkit/`` (without caches) into a temporary folder, adds a tiny kernel
+module ``rapkit/kernels/_tiny.py`` that inlines a helper from another module
+(``_tiny_helper.py``), and runs it in fresh processes with a fresh ``NUMBA_CACHE_DIR``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import rapkit
+from rapkit._runtime import jit
+
+PKG = Path(rapkit.__file__).resolve().parent
+
+HELPER = textwrap.dedent(
+    """
+    from rapkit._runtime.jit import njit
+
+    OFFSET = 1
+
+
+    @njit(inline="always")
+    def helper(x):
+        return x + OFFSET
+    """
+)
+
+TINY = textwrap.dedent(
+    """
+    from rapkit._runtime.jit import njit
+
+    from ._tiny_helper import helper
+
+
+    @njit
+    def kernel(x):
+        return 2 * helper(x)
+    """
+)
+
+SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    from numba.core import base
+    calls = []
+    _refresh = base.BaseContext.refresh
+    def refresh(self):
+        calls.append(1)
+        return _refresh(self)
+    base.BaseContext.refresh = refresh
+    if sys.argv[1] == "fail-once":  # the light load's first attempt raises
+        from numba.core import caching
+        inner = caching.Cache._load_overload
+        state = {"n": 0}
+        def flaky(self, sig, ctx):
+            state["n"] += 1
+            if state["n"] == 1:
+                raise RuntimeError("planted")
+            return inner(self, sig, ctx)
+        caching.Cache._load_overload = flaky
+    from rapkit.kernels import _tiny
+    value = int(_tiny.kernel(20))
+    stats = _tiny.kernel.stats
+    print(json.dumps({"value": value, "refresh": len(calls), "hits": sum(stats.cache_hits.values()),
+                      "misses": sum(stats.cache_misses.values())}))
+    """
+)
+
+
+def _package(tmp_path: Path) -> Path:
+    root = tmp_path / "tree"
+    shutil.copytree(PKG, root / "rapkit", ignore=shutil.ignore_patterns("__pycache__", "*.nbi", "*.nbc"))
+    (root / "rapkit" / "kernels" / "_tiny_helper.py").write_text(HELPER)
+    (root / "rapkit" / "kernels" / "_tiny.py").write_text(TINY)
+    (root / "run.py").write_text(SCRIPT)
+    return root
+
+
+def _run(root: Path, cache: Path, mode: str = "plain", **env_extra: str) -> dict:
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache), PYTHONPATH=str(root), **env_extra)
+    r = subprocess.run(
+        [sys.executable, str(root / "run.py"), mode], capture_output=True, text=True, env=env, timeout=600, cwd=root
+    )
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def test_an_edited_helper_recompiles_the_kernel(tmp_path):
+    root = _package(tmp_path)
+    cache = tmp_path / "cache"
+    cold = _run(root, cache)
+    assert (cold["value"], cold["hits"], cold["misses"]) == (42, 0, 1)
+    assert _run(root, cache)["hits"] == 1  # warm: loaded
+    helper = root / "rapkit" / "kernels" / "_tiny_helper.py"
+    helper.write_text(helper.read_text().replace("OFFSET = 1", "OFFSET = 2"))
+    edited = _run(root, cache)
+    assert edited["value"] == 44 and edited["misses"] == 1  # numba alone would load 42
+    assert _run(root, tmp_path / "empty")["value"] == 44
+    assert _run(root, cache)["hits"] == 1  # and the new code is cached in place
+
+
+@pytest.mark.skipif(not jit.features()["light_load"], reason="numba outside NUMBA_TESTED")
+def test_cached_kernels_load_without_the_compiler_set_up(tmp_path):
+    root = _package(tmp_path)
+    cache = tmp_path / "cache"
+    cold = _run(root, cache)
+    assert cold["refresh"] > 0  # compiling sets the compiler up, as always
+    warm = _run(root, cache)
+    assert warm == {"value": 42, "refresh": 0, "hits": 1, "misses": 0}
+    standard = _run(root, cache, RAPKIT_NUMBA_LIGHT_LOAD="0")
+    assert standard["refresh"] > 0 and standard["value"] == 42 and standard["hits"] == 1
+    flaky = _run(root, cache, "fail-once")  # a failed light load: the standard load decides
+    assert flaky["value"] == 42 and flaky["hits"] == 1
+
+
+def test_dependency_files_follow_rapkit_imports():
+    names = [p.relative_to(jit.PACKAGE_DIR).as_posix() for p in jit.dependency_files(PKG / "kernels" / "fusion.py")]
+    assert "kernels/decisions.py" in names and "kernels/decisions_jit.py" in names and "kernels/status.py" in names
+    assert not any(n.startswith("_runtime/") for n in names)  # how kernels are cached, not what they compute
+    png = [p.name for p in jit.dependency_files(PKG / "kernels" / "png.py")]
+    assert "hashtable.py" in png
+
+
+def test_the_stamp_changes_with_any_dependency(tmp_path):
+    root = _package(tmp_path)
+    tiny = root / "rapkit" / "kernels" / "_tiny.py"
+    helper = root / "rapkit" / "kernels" / "_tiny_helper.py"
+    code = "import json, sys; from rapkit._runtime import jit; print(jit.dependency_stamp(sys.argv[1]))"
+
+    def stamp() -> str:
+        env = dict(os.environ, PYTHONPATH=str(root))
+        r = subprocess.run([sys.executable, "-c", code, str(tiny)], capture_output=True, text=True, env=env, cwd=root)
+        assert r.returncode == 0, r.stderr
+        return r.stdout.strip()
+
+    first = stamp()
+    assert stamp() == first
+    helper.write_text(helper.read_text() + "\n# a comment\n")
+    assert stamp() != first
+
+
+def test_njit_refuses_its_own_cache_switch():
+    with pytest.raises(TypeError, match="always caches"):
+        jit.njit(cache=False)
