@@ -253,8 +253,11 @@ def _enable_cache(disp: Any) -> None:
                 stacklevel=3,
             )
         return
+    source = os.path.abspath(f.__code__.co_filename)
+    if not os.path.isfile(source):  # a doctest, a notebook cell: no file to key a cache on
+        return
     try:
-        disp._cache = KernelCache(f, _module_stamp(os.path.abspath(f.__code__.co_filename)))
+        disp._cache = KernelCache(f, _module_stamp(source))
     except RuntimeError:  # no writable cache folder: compile in every process (numba's own rule)
         pass
 
