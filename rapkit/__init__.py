@@ -19,13 +19,15 @@ _LAZY = {
     # name: (module, attribute)
     "extract_relations": ("rapkit.core.relations", "extract_relations"),
     "fuse_image": ("rapkit.core.fusion", "fuse_image"),
-    "fuse": ("rapkit.core.fusion", "fuse"),
+    "fuse": ("rapkit.pipeline.fuse", "fuse"),
+    "extract_dataset_relations": ("rapkit.pipeline.relations", "extract_dataset_relations"),
+    "evaluate_pq": ("rapkit.pipeline.evaluate", "evaluate_pq"),
     "pq_stats": ("rapkit.core.pq", "pq_stats"),
     "pq_compute": ("rapkit.pipeline.evaluate", "pq_compute"),
     "summarize": ("rapkit.core.pq", "summarize"),
     "PQStats": ("rapkit.core.pq", "PQStats"),
     "PQResult": ("rapkit.core.pq", "PQResult"),
-    "sweep": ("rapkit.core.sweep", "sweep"),
+    "sweep": ("rapkit.pipeline.sweep", "run_sweep"),
     "make_world": ("rapkit.synth", "make_world"),
 }
 
