@@ -1,7 +1,7 @@
 """``rapkit show`` as library calls: pictures of panoptic results, comparisons, relations, charts.
 
 Each function reads its inputs, validates the image selection before anything is written,
-draws the pictures (:mod:`rapkit.core.pictures`) in a bounded process pool and writes them
+draws the pictures (:mod:`rapkit.viz`) in a bounded thread pool and writes them
 as PNGs into an output folder that appears only when complete (:mod:`rapkit.io._atomic`;
 an existing folder needs ``force``). Picture names: the image's file name stem + ``.png``
 (``OUT/000000000139.png``); charts: ``sweep.png``, ``ablation.png``, ``relation_gap.png``.
@@ -33,6 +33,7 @@ import numpy as np
 
 from ..errors import ConfigError, InputError, RapkitError
 from ..types import Category, ImageInfo
+from ..viz.charts import require_matplotlib
 
 Notify = Callable[[str], None]
 
@@ -150,8 +151,8 @@ def _image_sources(images_dir: Any, infos: Sequence[ImageInfo], notify: Notify |
 
 
 def _base_image(path: str | None, shape: tuple[int, int], size: tuple[int, int], image_id: int) -> np.ndarray:
-    from ..core.pictures import grey_image
     from ..io.pictures import read_image
+    from ..viz.draw import grey_image
 
     if path is None:
         return grey_image(size)
@@ -224,9 +225,10 @@ def _run(
 
 
 def _overlay_task(args: tuple) -> dict[str, Any]:
-    from ..core.pictures import fit_size, overlay, resize_nearest
     from ..io.panoptic import read_id_map
     from ..io.pictures import write_png
+    from ..viz.draw import fit_size, resize_nearest
+    from ..viz.pictures import overlay
 
     info, png, segs, cats, image_path, alpha, max_size, name, out_dir = args
     try:
@@ -358,16 +360,11 @@ def _compare_pq_task(args: tuple) -> tuple[int, float, float]:
 
 
 def _compare_task(args: tuple) -> dict[str, Any]:
-    from ..core.pictures import (
-        agree_mask,
-        compare_panel,
-        fit_size,
-        overlay,
-        panels,
-        resize_nearest,
-    )
+    from ..core.agreement import agree_mask
     from ..io.panoptic import read_id_map
     from ..io.pictures import write_png
+    from ..viz.draw import fit_size, resize_nearest
+    from ..viz.pictures import compare_panel, overlay, panels
 
     (info, a_png, a_segs, b_png, b_segs, gt, cats, labels, image_path, alpha, max_size, extra, name, out_dir) = args
     iid = info.id
@@ -395,7 +392,7 @@ def _compare_task(args: tuple) -> dict[str, Any]:
         None if a_right is None else resize_nearest(a_right, size),
         None if b_right is None else resize_nearest(b_right, size),
     )
-    from ..core.pictures import A_RIGHT_COLOR, B_RIGHT_COLOR, DIFF_COLOR, NEITHER_COLOR
+    from ..viz.palette import A_RIGHT_COLOR, B_RIGHT_COLOR, DIFF_COLOR, NEITHER_COLOR
 
     la, lb = labels
     if gt is None:
@@ -413,7 +410,7 @@ def _compare_task(args: tuple) -> dict[str, Any]:
 
 
 def _cat_map(ids: np.ndarray, segs: Mapping[int, int], file: Any, iid: int) -> np.ndarray:
-    from ..core.pictures import segment_categories
+    from ..core.agreement import segment_categories
 
     try:
         return segment_categories(ids, segs, image_id=iid)
@@ -445,7 +442,7 @@ def show_compare(
     notify: Notify | None = None,
 ) -> ShowResult:
     """Side-by-side pictures of two panoptic results A and B and a third panel marking the
-    pixels where they differ (:func:`rapkit.core.pictures.differ_mask`: category differs, or
+    pixels where they differ (:func:`rapkit.core.agreement.differ_mask`: category differs, or
     the two segments there are not each other's largest overlap). With ``gt_path`` the marks
     say which result agrees with the GT there (green A, magenta B, grey neither/both).
     ``top``: draw the ``top`` images of the selection (``ids``/``first``) with the largest
@@ -546,16 +543,10 @@ def show_compare(
 
 
 def _relations_task(args: tuple) -> dict[str, Any]:
-    from ..core.pictures import (
-        DrawnRelation,
-        fit_size,
-        panels,
-        relations_legend,
-        relations_picture,
-        resize_nearest,
-    )
     from ..io.coco import decode_instances, full_mask
     from ..io.pictures import write_png
+    from ..viz.draw import fit_size, resize_nearest
+    from ..viz.pictures import DrawnRelation, panels, relations_legend, relations_picture
 
     info, anns, pairs, props, cats, image_path, max_size, inst_file, name, out_dir = args
     iid = info.id
@@ -677,16 +668,6 @@ def show_relations(
 # --------------------------------------------------------------------------- charts
 
 
-def require_matplotlib() -> None:
-    """ConfigError (exit 2) with the install hint when matplotlib is not installed."""
-    from ..core.pictures import PLOT_HINT
-
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        raise ConfigError(f"charts need matplotlib, which is not installed: {PLOT_HINT}") from None
-
-
 CHART_NAMES = {"sweep": "sweep.png", "ablation": "ablation.png", "gap": "relation_gap.png"}
 
 
@@ -704,9 +685,9 @@ def show_charts(
     .json, .parquet; percent or fraction units): ``sweep.png`` (Table 1 as heatmaps per gamma
     or lines), ``ablation.png`` (Table 2 as bars), ``relation_gap.png`` (a per-category
     table as a heatmap). Needs matplotlib (``pip install 'rapkit[plot]'``)."""
-    from ..core import pictures as P
     from ..io._atomic import atomic_path, check_writable
     from ..io.pictures import read_table, write_png
+    from ..viz import charts as C
 
     t0 = time.perf_counter()
     if sweep is None and ablation is None and gap is None:
@@ -722,14 +703,14 @@ def show_charts(
         df, unit = read_table(path)
         try:
             if kind == "sweep":
-                fig = P.sweep_figure(df, metric=metric, style=style, unit=unit)
+                fig = C.sweep_figure(df, metric=metric, style=style, unit=unit)
             elif kind == "ablation":
-                fig = P.ablation_figure(df, unit=unit)
+                fig = C.ablation_figure(df, unit=unit)
             else:
-                fig = P.gap_figure(df, unit=unit)
+                fig = C.gap_figure(df, unit=unit)
         except RapkitError as e:
             raise e.with_context(file=path)
-        figures.append((kind, str(path), P.figure_rgb(fig)))
+        figures.append((kind, str(path), C.figure_rgb(fig)))
     res = ShowResult("charts", str(output))
     with atomic_path(output, force, directory=True) as tmp:
         for kind, src, rgb in figures:
