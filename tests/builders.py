@@ -37,3 +37,34 @@ def inst(iid: int, cid: int, m: np.ndarray, crowd: int = 0) -> InstanceMask:
     return InstanceMask(
         iid, cid, crowd, int(x0), int(y0), np.ascontiguousarray(m[y0 : ys.max() + 1, x0 : xs.max() + 1])
     )
+
+
+def planted_partitions() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A and B that differ in exactly the returned ``expect`` pixels; B renumbers every
+    segment (a renumbering is not a difference)."""
+    a = np.zeros((60, 90), np.int64)
+    a[:, :30] = 1
+    a[:, 30:60] = 2
+    a[:, 60:] = 3
+    a[50:, :] = 0  # VOID strip
+    cat_of_a = {0: 0, 1: 1, 2: 2, 3: 3}
+    b = np.vectorize({0: 0, 1: 101, 2: 102, 3: 103}.get)(a)
+    cat_of_b = {0: 0, 101: 1, 102: 2, 103: 3, 104: 2}
+    expect = np.zeros(a.shape, bool)
+    # (1) boundary shift: columns 28-29 of segment 1 given to segment 2 in B
+    b[:50, 28:30] = 102
+    expect[:50, 28:30] = True
+    # (2) split: a 10 x 10 block of segment 2 becomes its own segment (same category)
+    b[5:15, 40:50] = 104
+    expect[5:15, 40:50] = True
+    # (3) category change of a block that stays in its segment: B's segment 103 keeps the
+    # block's id, but we give the block a new id with another category
+    cat_of_b[105] = 1
+    b[30:40, 70:80] = 105
+    expect[30:40, 70:80] = True
+    # (4) VOID in B where A has a segment
+    b[45:50, 0:10] = 0
+    expect[45:50, 0:10] = True
+    ca = np.vectorize(cat_of_a.get)(a)
+    cb = np.vectorize(cat_of_b.get)(b)
+    return a, ca, b, cb, expect

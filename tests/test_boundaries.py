@@ -38,3 +38,19 @@ def test_cli_help_loads_neither_torch_nor_numba(argv):
 def test_core_loads_no_torch():
     stmt = "import rapkit.core, rapkit.core.relations, rapkit.core.fusion, rapkit.core.pq"
     assert _loaded(stmt, ["x"], ("torch",)) == []
+
+
+def test_core_draws_nothing():
+    """core/ is computation only: importing every core module loads no drawing library."""
+    stmt = (
+        "import importlib, pkgutil, rapkit.core as c\n"
+        "    for m in pkgutil.iter_modules(c.__path__):\n"
+        "        importlib.import_module('rapkit.core.' + m.name)"
+    )
+    assert _loaded(stmt, ["x"], ("matplotlib", "PIL", "torch")) == []
+
+
+def test_viz_and_show_load_matplotlib_only_for_a_chart():
+    """matplotlib (the extra `plot`) is imported when a chart is made, not with rapkit.viz."""
+    stmt = "import rapkit.viz.charts, rapkit.viz.pictures, rapkit.pipeline.show"
+    assert _loaded(stmt, ["x"], ("matplotlib", "torch", "numba")) == []

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from rapkit.core import pictures as P
+from rapkit.viz import palette as P
+from rapkit.viz.pictures import overlay
 
 # --------------------------------------------------------------------------- fixtures
 
@@ -145,7 +146,7 @@ def test_overlay_alpha_one_decodes_back_to_the_fused_map(fused, tmp_path, cli):
         contour[:-1, :] |= ids[:-1, :] != ids[1:, :]
         # label boxes: the library's placement, a small share of the picture
         segs = {s["id"]: s["category_id"] for s in ann["segments_info"]}
-        labels = P.overlay(photo, ids, segs, parse_categories(cats)).labels
+        labels = overlay(photo, ids, segs, parse_categories(cats)).labels
         assert labels.mean() < 0.25
         free = ~contour & ~labels
         decoded = np.zeros(ids.shape, np.int64)
