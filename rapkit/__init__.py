@@ -10,7 +10,7 @@ modules on first use.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from .errors import ConfigError, GateFailed, InputError, RapkitError  # noqa: E402
 from .types import Category, FusionParams, Proposals, Relation, Segment  # noqa: E402

@@ -100,13 +100,14 @@ def _renamed_or_close(key: str, known: Any, commands: list[str]) -> str:
     for name in commands:
         new = RENAMED.get(name, {}).get("--" + _norm_key(key).replace("_", "-"))
         if new:
-            return f" (renamed: use {new.split('/')[-1].lstrip('-').replace('-', '_')!r}, the option {new})"
+            return f" (renamed in 0.2.0: use {new.split('/')[-1].lstrip('-').replace('-', '_')!r}, the option {new})"
     return _did_you_mean(_norm_key(key), known)
 
 
 # --------------------------------------------------------------------------- the vocabulary
 
-#: Options of rapkit 0.1.0 that no longer exist, per command: old spelling -> the new option.
+#: Options of rapkit 0.1.0 renamed in 0.2.0, per command: old spelling -> the new option
+#: (CHANGELOG.md lists them).
 #: Giving one is a usage error (exit 2) that names the new option; see :class:`Command`.
 RENAMED: dict[str, dict[str, str]] = {
     "synth": {"--images": "-n/--num-images"},
@@ -136,13 +137,13 @@ class Command(click.Command):
                 break
             old = a.split("=", 1)[0]
             if old in renamed:
-                raise click.UsageError(f"{old} is no longer an option of 'rapkit {self.name}': use {renamed[old]}", ctx)
+                raise click.UsageError(f"{old} of 'rapkit {self.name}' was renamed in 0.2.0: use {renamed[old]}", ctx)
         rest = super().parse_args(ctx, args)
         if ctx.args:
             extra = ctx.args[0]
             hint = ""
             if any("--output" in p.opts for p in self.params if isinstance(p, click.Option)):
-                hint = f"; outputs are no longer positional: use -o/--output {extra}"
+                hint = f"; outputs are no longer positional since 0.2.0: use -o/--output {extra}"
             raise click.UsageError(f"unexpected argument {extra!r}{hint}", ctx)
         return rest
 

@@ -32,6 +32,7 @@ def test_old_spelling_exits_2_naming_the_new_option(cli, tmp_path, monkeypatch, 
     code, out, err = cli(*args)
     assert code == 2, err
     assert f"use {new}" in err
+    assert "0.2.0" in err  # "renamed in 0.2.0" / "no longer positional since 0.2.0"
     assert out == ""
     assert list(tmp_path.iterdir()) == []  # nothing written
 
@@ -41,4 +42,4 @@ def test_old_spelling_in_a_config_names_the_new_key(cli, tmp_path):
     cfg.write_text('[train]\ncheckpoint = "maskrcnn.pth"\n')
     code, _, err = cli("--config", cfg, "train", "--help")
     assert code == 2
-    assert "'checkpoint'" in err and "--detector" in err
+    assert "'checkpoint'" in err and "--detector" in err and "renamed in 0.2.0" in err
