@@ -67,6 +67,7 @@ def command(output, images, height, width, seed, no_render, no_train, iterations
     heuristic and the simulated values. Everything it writes stays in the output folder.
     """
     from ..pipeline.demo import run_demo
+    from ..report.demo import demo_report
 
     with progress_group(quiet) as bars:
         res = run_demo(
@@ -83,4 +84,4 @@ def command(output, images, height, width, seed, no_render, no_train, iterations
             log=lambda s: status(s, quiet),
             progress=bars,
         )
-    emit(res.report, fmt)
+    emit(demo_report(res), fmt)

@@ -23,11 +23,13 @@ Everything is written into OUT (atomically: an interrupted demo leaves nothing b
 Metrics in the report are percentages; in :class:`DemoResult`, fractions.
 
 >>> res = run_demo("demo-out", images=20)      # doctest: +SKIP
->>> print(res.report.notes[0])                 # doctest: +SKIP
+>>> res.pq["rap"]["Things"]["pq"]              # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import dataclasses
+import importlib.util
 import math
 import os
 import time
@@ -36,8 +38,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..core.relation_acc import summarize as rsum
+from ..core.sweep import ablation_grid, make_grid
+from ..io._atomic import atomic_path
+from ..io.folders import make_folder
+from ..io.jsonio import load_json, save_json
+from ..io.pictures import picture_folder
+from ..io.tables import write_dataframe
+from ..synth import SynthConfig, make_world, world_summary
 from ..types import FusionParams
-from .sweep import without_unused_gamma
+from .evaluate import evaluate_pq
+from .fuse import fuse
+from .relation_acc import evaluate_relations
+from .relations import run_extract_relations
+from .show import show_compare, show_overlay, show_relations
+from .sweep import run_sweep, without_unused_gamma
 
 #: the hint printed when the learning step cannot run for want of torch
 INSTALL_HINT = "pip install 'rapkit[train]'"
@@ -62,7 +77,8 @@ NEXT_STEPS = [
 ]
 
 
-def _setting(p: FusionParams) -> str:
+def setting_label(p: FusionParams) -> str:
+    """``rho=0.6 tau=0.6 gamma=0.5`` (no gamma for the heuristic)."""
     if p.strategy == "heuristic":
         return f"rho={p.rho:g} tau={p.tau:g}"
     return f"rho={p.rho:g} tau={p.tau:g} gamma={p.gamma:g}"
@@ -70,8 +86,10 @@ def _setting(p: FusionParams) -> str:
 
 @dataclass
 class DemoResult:
+    """What :func:`run_demo` made and measured (metrics as fractions); its report (the
+    paper-shaped tables) is :func:`rapkit.report.demo.demo_report`."""
+
     out: Path
-    report: Any
     steps: list[tuple[str, str, float]] = field(default_factory=list)
     pq: dict[str, Any] = field(default_factory=dict)
     relation_accuracy: dict[str, Any] = field(default_factory=dict)
@@ -84,14 +102,36 @@ class DemoResult:
     learned: dict[str, Any] = field(default_factory=dict)
     #: the held-out comparison: split sizes and one row per fusion (fractions); empty when skipped
     heldout: dict[str, Any] = field(default_factory=dict)
+    #: the PQ results of the heuristic and RAP fusions of the whole world
+    evaluations: dict[str, Any] = field(default_factory=dict)
+    #: totals of the extracted GT relations
+    relation_totals: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The demo's results as plain data (fractions; ``--format json`` prints them x100)."""
+        return {
+            "out": str(self.out),
+            "seconds": self.seconds,
+            "steps": [{"step": s, "result": w, "seconds": t} for s, w, t in self.steps],
+            "baseline": HEURISTIC.to_dict(),
+            "rap_params": self.rap_params.to_dict(),
+            "relation_values": RELATIONS_NOTE,
+            "relations": self.relation_totals,
+            "pq": self.pq,
+            "relation_accuracy": self.relation_accuracy,
+            "ablation": _rows_json(self.ablation.table),
+            "sweep": _rows_json(self.sweep.table),
+            "pictures": self.pictures,
+            "learned": self.learned,
+            "heldout": self.heldout,
+            "next": NEXT_STEPS,
+        }
 
 
 def learning_unavailable() -> str | None:
     """Why the learning step cannot run here (torch or torchvision not importable), else None.
     Looks the modules up without importing them (``sys.modules[name] = None`` counts as
     missing)."""
-    import importlib.util
-
     for name in ("torch", "torchvision"):
         try:
             if importlib.util.find_spec(name) is None:
@@ -128,27 +168,19 @@ def run_demo(
     log: Callable[[str], None] | None = None,
     progress: Callable[[str, int], Callable[[int], None]] | None = None,
 ) -> DemoResult:
-    """Run the demo pipeline into ``out``; returns the results and one combined report.
+    """Run the demo pipeline into ``out``; returns its results (:class:`DemoResult`; its
+    tables: :func:`rapkit.report.demo.demo_report`).
 
     ``train=False`` skips the learning step (as does ``render_images=False``, or torch not
     being installed: then the reason, with the install command, is logged and in the report).
     ``learn`` overrides fields of :class:`rapkit.model.demo.LearnSettings` (e.g.
     ``{"iterations": 50}``)."""
-    from ..core.sweep import ablation_grid, make_grid
-    from ..io._atomic import atomic_path
-    from ..io.tables import write_dataframe
-    from ..synth import SynthConfig, make_world, world_summary
-    from .evaluate import evaluate_pq
-    from .fuse import fuse
-    from .relation_acc import evaluate_relations
-    from .relations import run_extract_relations
-    from .sweep import run_sweep
 
     say = log or (lambda s: None)
     bar = progress or (lambda name, total: lambda n=1: None)
     t_start = time.perf_counter()
     steps: list[tuple[str, str, float]] = []
-    res = DemoResult(Path(out), None)
+    res = DemoResult(Path(out))
     skip = _skip_reason(train, render_images, images)
     n_steps = 8 if skip else 11
 
@@ -189,7 +221,7 @@ def run_demo(
         write_dataframe(without_unused_gamma(sw.table), tmp / "sweep.csv")
         res.sweep = sw
         rap = res.rap_params = sw.grid[sw.best()]
-        step("sweep", f"{len(grid)} settings + baseline -> sweep.csv; best {_setting(rap)}", t0)
+        step("sweep", f"{len(grid)} settings + baseline -> sweep.csv; best {setting_label(rap)}", t0)
 
         evals = {}
         for name, params in (("heuristic", HEURISTIC), ("rap", rap)):
@@ -210,7 +242,7 @@ def run_demo(
             )
             evals[name] = ev.result
             step(
-                f"fuse + evaluate ({name} {_setting(params)})",
+                f"fuse + evaluate ({name} {setting_label(params)})",
                 f"kept {summary.kept} of {summary.proposals}, PQ {100 * ev.result.all.pq:.1f}",
                 t0,
             )
@@ -225,8 +257,6 @@ def run_demo(
             workers=workers,
             progress=bar("relation accuracy", images),
         )
-        from ..core.relation_acc import summarize as rsum
-
         racc = rsum(rstats)
         res.relation_accuracy = racc
         step("relation accuracy", f"{racc['pairs']} matched GT pairs", t0)
@@ -260,7 +290,8 @@ def run_demo(
 
     res.steps = steps
     res.seconds = time.perf_counter() - t_start
-    res.report = demo_report(res, evals, racc, rel.totals)
+    res.evaluations = evals
+    res.relation_totals = dict(rel.totals)
     return res
 
 
@@ -321,15 +352,7 @@ def _learn_and_compare(
 ) -> None:
     """Steps 8-10: split, train on the training split, predict the test split's relation
     values, fuse and score the test split three ways (fills ``res.learned`` / ``res.heldout``)."""
-    import dataclasses
-
-    from ..core.relation_acc import summarize as rsum
-    from ..io.folders import make_folder
-    from ..io.jsonio import load_json, save_json
-    from ..model.demo import STANDIN_NOTE, LearnInputs, LearnSettings, learn_relations
-    from .evaluate import evaluate_pq
-    from .fuse import fuse
-    from .relation_acc import evaluate_relations
+    from ..model.demo import STANDIN_NOTE, LearnInputs, LearnSettings, learn_relations  # torch: optional extra
 
     t0 = time.perf_counter()
     settings = dataclasses.replace(LearnSettings(), **{"iterations": TRAIN_ITERATIONS, **(learn or {})})
@@ -474,8 +497,6 @@ def _pictures(tmp: Path, world: Any, workers: int, n: int) -> dict[str, list[str
     """``pictures/overlay`` (RAP's result on the first ``n`` images), ``pictures/compare``
     (heuristic vs RAP against the GT on the ``n`` images where their PQ differs most) and
     ``pictures/relations`` (the GT relations, coloured by the simulated relation values)."""
-    from ..io.pictures import picture_folder
-    from .show import show_compare, show_overlay, show_relations
 
     pics = picture_folder(tmp / "pictures")
     images = world.images_dir if Path(world.images_dir).is_dir() else None
@@ -510,235 +531,4 @@ def _rows_json(df: Any) -> list[dict[str, Any]]:
     return [
         {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
         for _, row in without_unused_gamma(df).iterrows()
-    ]
-
-
-def demo_report(res: DemoResult, evals: dict[str, Any], racc: dict[str, Any], rel_totals: dict[str, int]) -> Any:
-    """Tables in the paper's shapes, each saying its parameters and relation values, each
-    with a one-line reading; a "next" block at the end."""
-    from ..core.sweep import pivot_table1
-    from ..report import Report, Table
-
-    pct = lambda v: 100.0 * v  # noqa: E731
-    rap = res.rap_params
-    base = f"heuristic at {_setting(HEURISTIC)}"
-    rap_s = f"RAP at {_setting(rap)} (the sweep's best), {RELATIONS_NOTE}"
-    tables = []
-    notes = []
-    tables.append(
-        Table(
-            "steps",
-            ["step", "result", "seconds"],
-            [list(s) for s in res.steps],
-            title=f"rapkit demo -> {res.out}",
-            decimals=1,
-        )
-    )
-
-    rows = []
-    for name, label in (("heuristic", f"heuristic ({_setting(HEURISTIC)})"), ("rap", f"RAP ({_setting(rap)})")):
-        r = evals[name]
-        rows.append([label, pct(r.all.pq), pct(r.all.sq), pct(r.all.rq), pct(r.things.pq), pct(r.stuff.pq)])
-    h, r = evals["heuristic"], evals["rap"]
-    rows.append(
-        [
-            "improvement",
-            pct(r.all.pq - h.all.pq),
-            pct(r.all.sq - h.all.sq),
-            pct(r.all.rq - h.all.rq),
-            pct(r.things.pq - h.things.pq),
-            pct(r.stuff.pq - h.stuff.pq),
-        ]
-    )
-    tables.append(
-        Table(
-            "pq",
-            ["fusion", "PQ", "SQ", "RQ", "PQ_th", "PQ_st"],
-            rows,
-            decimals=2,
-            title=f"Panoptic quality (paper Table 3 shape), %: {base}; {rap_s}",
-        )
-    )
-    notes.append(
-        f"PQ: RAP {'beats' if r.things.pq > h.things.pq else 'does not beat'} the heuristic on things "
-        f"({pct(r.things.pq - h.things.pq):+.2f} PQ_th, {pct(r.all.pq - h.all.pq):+.2f} PQ); "
-        "stuff barely moves, as in the paper."
-    )
-
-    abl = res.ablation
-    arow = []
-    for k, lab in enumerate(abl.labels):
-        x = abl.results[k]
-        name = f"heuristic ({_setting(HEURISTIC)})" if lab == "baseline" else lab
-        arow.append([name, pct(x.all.pq), pct(x.all.sq), pct(x.all.rq), pct(x.things.pq), pct(x.stuff.pq)])
-    tables.append(
-        Table(
-            "ablation",
-            ["fusion", "PQ", "SQ", "RQ", "PQ_th", "PQ_st"],
-            arow,
-            decimals=2,
-            title=f"Ablation (paper Table 2 shape), %: {base}; RAP rows at {_setting(rap)}, {RELATIONS_NOTE}",
-        )
-    )
-    gain = [b[1] - a[1] for a, b in zip(arow[:-1], arow[1:])]
-    notes.append(
-        "Ablation: each part's PQ change, heuristic -> RA -> +CA -> +EO: " + ", ".join(f"{g:+.2f}" for g in gain) + "."
-    )
-
-    sw = res.sweep
-    piv = pivot_table1(sw.table, "dPQ")
-    pth = pivot_table1(sw.table, "dPQ_th")
-    cols = [f"tau={t:g} gamma={g:g}" for t, g in piv.columns]
-    prow = []
-    for rho in piv.index:
-        prow.append([f"rho={rho:g} dPQ", *[pct(v) for v in piv.loc[rho].tolist()]])
-        prow.append([f"rho={rho:g} dPQ_th", *[pct(v) for v in pth.loc[rho].tolist()]])
-    tables.append(
-        Table(
-            "sweep",
-            [f"vs {base}", *cols],
-            prow,
-            decimals=2,
-            title=f"Sensitivity to rho, tau, gamma (paper Table 1 shape), % vs {base}; RAP with {RELATIONS_NOTE}",
-        )
-    )
-    b = sw.table.iloc[sw.best()]
-    notes.append(
-        f"Sweep: best rho={b['rho']:g} tau={b['tau']:g} gamma={b['gamma']:g} with {pct(b['dPQ']):+.2f} PQ "
-        f"and {pct(b['dPQ_th']):+.2f} PQ_th over the baseline: the RAP setting of every table here "
-        "(chosen on this same world)."
-    )
-
-    acc_rows = [
-        ["score order (heuristic)", pct(racc["fusion_score_order_accuracy"]), pct(racc["pair_score_order_accuracy"])],
-        ["relation values (RAP)", pct(racc["fusion_accuracy"]), pct(racc["pair_accuracy"])],
-    ]
-    tables.append(
-        Table(
-            "relation_accuracy",
-            ["order from", "Acc. (pairs met in fusion)", "Acc. (all matched GT pairs)"],
-            acc_rows,
-            decimals=2,
-            title=f"Occlusion order accuracy (paper Table 4 shape), %: fusion at {_setting(rap)}; {RELATIONS_NOTE}",
-        )
-    )
-    notes.append(
-        f"Relations: {rel_totals['relations']} GT relations; the relation values order "
-        f"{pct(racc['fusion_accuracy']):.1f}% of the overlaps met in fusion correctly, the score order "
-        f"{pct(racc['fusion_score_order_accuracy']):.1f}%."
-    )
-    if res.heldout:
-        tables.append(_heldout_table(res, base))
-        notes.extend(_heldout_notes(res))
-    elif res.learned.get("skipped"):
-        notes.append(f"Learned relation values: skipped ({res.learned['skipped']}).")
-    learned_dirs = " learn/, heldout/," if res.heldout else ""
-    notes.append(
-        f"Everything is in {res.out}: world/, relations.json, fused_heuristic/, fused_rap/,{learned_dirs} pictures/, "
-        f"ablation.csv, sweep.csv (metrics in %; {res.seconds:.1f} s in all)."
-    )
-    for kind, names in res.pictures.items():
-        if names:
-            notes.append(f"Pictures ({kind}): " + ", ".join(str(res.out / n) for n in names))
-    notes.append(
-        "next: the same on your own data (COCO panoptic GT, your detector's proposals with relation "
-        "values from rapkit predict, semantic label maps):"
-    )
-    notes.extend(f"  {c}" for c in NEXT_STEPS)
-    data = {
-        "out": str(res.out),
-        "seconds": res.seconds,
-        "steps": [{"step": s, "result": w, "seconds": t} for s, w, t in res.steps],
-        "baseline": HEURISTIC.to_dict(),
-        "rap_params": rap.to_dict(),
-        "relation_values": RELATIONS_NOTE,
-        "relations": rel_totals,
-        "pq": res.pq,
-        "relation_accuracy": racc,
-        "ablation": _rows_json(res.ablation.table),
-        "sweep": _rows_json(res.sweep.table),
-        "pictures": res.pictures,
-        "learned": res.learned,
-        "heldout": res.heldout,
-        "next": NEXT_STEPS,
-    }
-    return Report("demo", data, tables, notes)
-
-
-#: display names of the held-out rows
-_HELDOUT_LABELS = {"heuristic": "heuristic", "rap_simulated": "RAP", "rap_learned": "RAP"}
-
-
-def _heldout_table(res: DemoResult, base: str) -> Any:
-    """One table: the test split fused three ways, PQ and the Table-4 accuracies (percent)."""
-    from ..report import Table
-
-    h = res.heldout
-    pct = lambda v: 100.0 * v  # noqa: E731
-    rows = []
-    for r in h["rows"]:
-        p = FusionParams(**r["params"])
-        rows.append(
-            [
-                f"{_HELDOUT_LABELS[r['fusion']]} ({_setting(p)})",
-                r["relation_values"],
-                *[
-                    pct(r[k])
-                    for k in (
-                        "pq",
-                        "sq",
-                        "rq",
-                        "pq_th",
-                        "pq_st",
-                        "fusion_accuracy",
-                        "fusion_score_order_accuracy",
-                        "pair_accuracy",
-                        "pair_score_order_accuracy",
-                    )
-                ],
-            ]
-        )
-    return Table(
-        "heldout",
-        [
-            "fusion",
-            "relation values",
-            "PQ",
-            "SQ",
-            "RQ",
-            "PQ_th",
-            "PQ_st",
-            "Acc. fusion",
-            "Acc. fusion, score order",
-            "Acc. pairs",
-            "Acc. pairs, score order",
-        ],
-        rows,
-        decimals=2,
-        highlight_rows=[2],
-        title=(
-            f"Held-out test split ({h['test_images']} images; the head trained on the other {h['train_images']}), %: "
-            f"{base}; RAP at {_setting(FusionParams(**h['rap_params']))} with the simulated and with the learned "
-            "relation values. Acc. = occlusion order accuracy (paper Table 4): at the overlaps each fusion met, "
-            "and over all matched GT pairs; 'score order' = the order the heuristic assumes"
-        ),
-    )
-
-
-def _heldout_notes(res: DemoResult) -> list[str]:
-    pct = lambda v: 100.0 * v  # noqa: E731
-    le, h = res.learned, res.heldout
-    heur, sim, lrn = h["rows"]
-    val = le.get("val_pair_accuracy")
-    val_s = f"{pct(val):.1f}% on {le['val_pairs']} validation pairs" if val is not None else "not measured"
-    beats = "beat" if lrn["pq_th"] > heur["pq_th"] else "do not beat"
-    order = "above" if lrn["fusion_accuracy"] > lrn["fusion_score_order_accuracy"] else "not above"
-    return [
-        f"Learned relation values: {le['detector']}. The head trained on {le['train_images']} training images "
-        f"({le['train_pairs']} pairs, {le['settings']['iterations']} iterations, {le['train_seconds']:.0f} s; "
-        f"validation pair accuracy {val_s}, kept at iteration {le['best_iteration']}) -> {res.out / le['head']}.",
-        f"Held-out: the learned values {beats} the heuristic on things ({pct(lrn['pq_th'] - heur['pq_th']):+.2f} "
-        f"PQ_th, {pct(lrn['pq'] - heur['pq']):+.2f} PQ; the simulated values {pct(sim['pq_th'] - heur['pq_th']):+.2f} "
-        f"PQ_th); they order {pct(lrn['fusion_accuracy']):.1f}% of the overlaps met in fusion correctly, {order} the "
-        f"score order's {pct(lrn['fusion_score_order_accuracy']):.1f}%.",
     ]
