@@ -26,15 +26,22 @@ many files: one ``syncfs`` of its filesystem on Linux, see :func:`fsync_tree`); 
 
 * a file replacing a file (or nothing): ``rename(tmp, NAME)``;
 * a folder (or a file replacing a folder): an atomic swap of the two paths
-  (``renameat2(RENAME_EXCHANGE)`` on Linux), after which the temporary holds the old output
-  and is removed. Where the swap is not supported: ``rename(NAME, .NAME.rapkit-old)``,
-  ``rename(tmp, NAME)``, then remove the backup. A crash between these two renames leaves
-  no NAME but the complete old output under ``.NAME.rapkit-old``, which the next run
-  restores;
+  (``renameat2(RENAME_EXCHANGE)`` on Linux, :func:`_exchange`), after which the temporary
+  holds the old output and is removed. Where the swap is not supported:
+  ``rename(NAME, .NAME.rapkit-old)``, ``rename(tmp, NAME)``, then remove the backup. A crash
+  between these two renames leaves no NAME but the complete old output under
+  ``.NAME.rapkit-old``, which the next run restores;
 
 then ``fsync`` the parent folder. ``RAPKIT_FSYNC=0`` skips the ``fsync`` calls (throwaway
 outputs, benchmarks on slow disks); atomicity against process kills is unchanged, only
 durability against power loss is given up.
+
+The stages of a write are seams that ``tests/io/test_atomic_crash.py`` patches in a child
+process to stop it there and kill it: :func:`_acquire` (locked), this module's ``os.mkdir`` /
+``os.open`` of the temporary (temp-created), :func:`fsync_tree` (temp-written before it,
+synced after it), :func:`_exchange` and ``os.replace`` / ``os.rename`` of the temporary
+(between-renames, renamed) and :func:`_commit` (old-removed). Keep them when changing this
+module; nothing in it exists for tests only.
 
 >>> with atomic_path("out.json", force=True) as tmp:   # doctest: +SKIP
 ...     tmp.write_text("{}")
@@ -66,9 +73,6 @@ LOCK_TAG = "rapkit-lock"
 OLD_TAG = "rapkit-old"
 _TMP_RE = re.compile(r"^\.(.*)\." + TMP_TAG + r"-(\d+)-(\d+)-[0-9a-f]+$")
 _NAME_MAX = 255
-
-#: Stages at which ``RAPKIT_TEST_PAUSE_AT`` can stop a write (crash tests).
-PAUSE_STAGES = ("locked", "temp-created", "temp-written", "synced", "between-renames", "renamed", "old-removed")
 
 
 def _notice_stderr(msg: str) -> None:
@@ -174,35 +178,6 @@ def parse_temp_name(name: str) -> tuple[int, int] | None:
     return (int(m.group(2)), int(m.group(3))) if m else None
 
 
-# ---------------------------------------------------------------- test hook
-
-
-def _pause(stage: str) -> None:
-    """Crash-test hook: ``RAPKIT_TEST_PAUSE_AT=stage[:seconds][,stage...]`` stops the write at
-    ``stage`` (forever, or for ``seconds``), after announcing it on stderr as
-    ``rapkit-test: paused at <stage>`` and, with ``RAPKIT_TEST_PAUSE_FILE``, by appending the
-    stage to that file."""
-    spec = os.environ.get("RAPKIT_TEST_PAUSE_AT")
-    if not spec:
-        return
-    for item in spec.split(","):
-        name, _, secs = item.strip().partition(":")
-        if name != stage:
-            continue
-        mark = os.environ.get("RAPKIT_TEST_PAUSE_FILE")
-        if mark:
-            with open(mark, "a") as f:
-                f.write(stage + "\n")
-        with contextlib.suppress(OSError, ValueError):
-            sys.stderr.write(f"rapkit-test: paused at {stage}\n")
-            sys.stderr.flush()
-        if secs:
-            time.sleep(float(secs))
-        else:
-            while True:  # until killed
-                time.sleep(3600)
-
-
 # ---------------------------------------------------------------- durability
 
 
@@ -303,8 +278,6 @@ def _exchange(a: Path, b: Path) -> bool:
     """Atomically swap paths ``a`` and ``b`` (Linux ``renameat2(RENAME_EXCHANGE)``).
     False where the system or filesystem does not support it; raises OSError otherwise."""
     global _renameat2
-    if os.environ.get("RAPKIT_ATOMIC_EXCHANGE", "1") in ("0", "no", "off"):
-        return False
     if _renameat2 is False:
         _renameat2 = None
         if sys.platform.startswith("linux"):
@@ -553,7 +526,6 @@ def atomic_path(path: str | os.PathLike, force: bool = False, *, directory: bool
     parent = _parent(p)
     lock = _acquire(p)
     try:
-        _pause("locked")
         _recover(p)
         cleanup_folder(parent, held=p)
         tmp = _temp_name(p)
@@ -563,14 +535,11 @@ def atomic_path(path: str | os.PathLike, force: bool = False, *, directory: bool
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             os.close(fd)
         try:
-            _pause("temp-created")
             yield tmp
-            _pause("temp-written")
             os.chmod(tmp, 0o755 if directory else 0o644)
             if _lexists(p) and not force:  # appeared while we worked
                 raise ConfigError(f"{p}: output exists; pass --force to replace it")
             fsync_tree(tmp)
-            _pause("synced")
             _commit(tmp, p, directory)
         except BaseException:
             _remove(tmp)
@@ -585,27 +554,22 @@ def _commit(tmp: Path, p: Path, directory: bool) -> None:
     if not _lexists(p) or not (directory or old_is_dir):
         os.replace(tmp, p)  # atomic: nothing, a file or a link replaced by a file
         fsync_dir(parent)
-        _pause("renamed")
     elif _exchange(tmp, p):  # tmp now holds the old output
         fsync_dir(parent)
-        _pause("renamed")
         _remove(tmp)
     else:
         old = backup_path(p)
         os.rename(p, old)
         try:  # the window: no p, the complete old output under .NAME.rapkit-old
             fsync_dir(parent)
-            _pause("between-renames")
             os.rename(tmp, p)
         except BaseException:
             if not _lexists(p):
                 os.rename(old, p)
             raise
         fsync_dir(parent)
-        _pause("renamed")
         _remove(old)
     fsync_dir(parent)
-    _pause("old-removed")
 
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes, force: bool = False) -> Path:
