@@ -1,13 +1,17 @@
 """``kill -9`` during ``rapkit fuse`` and ``rapkit evaluate --sweep --output``, each into a folder
-that already holds an output, at every named stage of the atomic write
-(``RAPKIT_TEST_PAUSE_AT``, see ``rapkit/io/_atomic.py``): the old output stays byte-identical
+that already holds an output, at every named stage of the atomic write: the old output stays byte-identical
 (or, in the documented window between the two renames of a folder swap without
 RENAME_EXCHANGE, complete under ``.NAME.rapkit-old`` and restored by the next run); the next
 run leaves no temporaries and reports those it removed. Two concurrent ``fuse -o same
---force`` runs never leave a mixed folder."""
+--force`` runs never leave a mixed folder.
+
+The package has no test hooks: the child that is killed runs rapkit through :data:`LAUNCHER`,
+which patches the seams of ``rapkit.io._atomic`` in that child only (see the module's
+docstring) so that it announces each stage and stops there, then calls ``rapkit.cli.main()``."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -77,20 +81,136 @@ def sweep_args(world, out: Path, rhos: str) -> list[str]:
     ]
 
 
-def env(**extra: str) -> dict:
-    e = {k: v for k, v in os.environ.items() if not k.startswith("RAPKIT_TEST_")}
-    e.update(extra)
-    return e
-
-
-def rapkit(args: list[str], **extra: str) -> subprocess.CompletedProcess:
+def rapkit(args: list[str]) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "rapkit", *args],
         capture_output=True,
         text=True,
-        env=env(**extra),
         timeout=300,
         check=False,
+    )
+
+
+#: The stages of an atomic write, in order (see rapkit/io/_atomic.py).
+STAGES = ("locked", "temp-created", "temp-written", "synced", "between-renames", "renamed", "old-removed")
+
+#: Runs ``rapkit ARGS`` with the atomic write stopped at one stage: ``python LAUNCHER SPEC ARGS``,
+#: SPEC a JSON object with ``stage``, ``mark`` (a file the stage is appended to when reached),
+#: ``seconds`` (how long to stop; null: until killed) and ``exchange`` (false: behave as a
+#: filesystem without RENAME_EXCHANGE, so a folder takes the two-rename path).
+LAUNCHER = r"""
+import json
+import os
+import sys
+import time
+
+spec = json.loads(sys.argv[1])
+sys.argv = ["rapkit", *sys.argv[2:]]
+
+from rapkit import cli
+from rapkit.io import _atomic as A
+
+
+def pause(stage):
+    if stage != spec["stage"]:
+        return
+    with open(spec["mark"], "a") as f:
+        f.write(stage + "\n")
+    sys.stderr.write(f"rapkit-test: paused at {stage}\n")
+    sys.stderr.flush()
+    if spec["seconds"] is not None:
+        time.sleep(spec["seconds"])
+    else:
+        while True:  # until killed
+            time.sleep(3600)
+
+
+def is_temp(path):
+    return A.parse_temp_name(os.path.basename(os.fsdecode(path))) is not None
+
+
+def then(fn, stage):
+    def wrapped(*a, **kw):
+        result = fn(*a, **kw)
+        pause(stage)
+        return result
+
+    return wrapped
+
+
+class Os:
+    # rapkit.io._atomic's os: the real one, except that the calls that create and rename
+    # the temporary announce their stage
+    def __getattr__(self, name):
+        return getattr(os, name)
+
+    def mkdir(self, path, *a, **kw):
+        os.mkdir(path, *a, **kw)
+        if is_temp(path):
+            pause("temp-created")
+
+    def open(self, path, flags, *a, **kw):
+        fd = os.open(path, flags, *a, **kw)
+        if flags & os.O_EXCL and is_temp(path):
+            pause("temp-created")
+        return fd
+
+    def rename(self, src, dst, *a, **kw):
+        if is_temp(src):  # NAME is already under .NAME.rapkit-old
+            pause("between-renames")
+        os.rename(src, dst, *a, **kw)
+        if is_temp(src):
+            pause("renamed")
+
+    def replace(self, src, dst, *a, **kw):
+        os.replace(src, dst, *a, **kw)
+        if is_temp(src):
+            pause("renamed")
+
+
+def fsync_tree(p, _real=A.fsync_tree):
+    pause("temp-written")
+    _real(p)
+    pause("synced")
+
+
+def exchange(a, b, _real=A._exchange):
+    if not spec["exchange"]:
+        return False
+    done = _real(a, b)
+    if done:
+        pause("renamed")
+    return done
+
+
+A.os = Os()
+A._acquire = then(A._acquire, "locked")
+A.fsync_tree = fsync_tree
+A._exchange = exchange
+A._commit = then(A._commit, "old-removed")
+cli.main()
+"""
+
+
+@pytest.fixture(scope="module")
+def launcher(tmp_path_factory) -> Path:
+    p = tmp_path_factory.mktemp("launcher") / "stop_at_stage.py"
+    p.write_text(LAUNCHER)
+    return p
+
+
+def stopped_at(
+    launcher: Path, args: list[str], stage: str, mark: Path, *, seconds: float | None = None, exchange: bool = True
+) -> subprocess.Popen:
+    """Start ``rapkit ARGS`` that stops at ``stage`` (for ``seconds``, or until killed) and
+    appends the stage to ``mark`` when it gets there."""
+    assert stage in STAGES
+    spec = {"stage": stage, "mark": str(mark), "seconds": seconds, "exchange": exchange}
+    return subprocess.Popen(
+        [sys.executable, str(launcher), json.dumps(spec), *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -101,17 +221,11 @@ def snapshot(path: Path) -> dict[str, bytes]:
     return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
 
 
-def kill_at(args: list[str], stage: str, tmp_path: Path, **extra: str) -> int:
+def kill_at(launcher: Path, args: list[str], stage: str, tmp_path: Path, *, exchange: bool = True) -> int:
     """Start rapkit, SIGKILL it once it has paused at ``stage``; return its pid."""
     mark = tmp_path / f"paused-{stage}"
     mark.unlink(missing_ok=True)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rapkit", *args],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env(RAPKIT_TEST_PAUSE_AT=stage, RAPKIT_TEST_PAUSE_FILE=str(mark), **extra),
-    )
+    proc = stopped_at(launcher, args, stage, mark, exchange=exchange)
     try:
         deadline = time.monotonic() + 240
         while not (mark.exists() and mark.read_text().strip() == stage):
@@ -142,19 +256,19 @@ def fused(world, tmp_path_factory):
 
 # stage -> what the output path holds right after the kill
 BEFORE = ("locked", "temp-created", "temp-written", "synced")
-AFTER = ("renamed",)
+AFTER = ("renamed", "old-removed")
 
 
 @pytest.mark.parametrize(
-    "stage,exchange", [*((s, "1") for s in BEFORE + AFTER), ("between-renames", "0"), ("renamed", "0")]
+    "stage,exchange", [*((s, True) for s in BEFORE + AFTER), ("between-renames", False), ("renamed", False)]
 )
-def test_fuse_killed_at_each_stage(world, fused, tmp_path, stage, exchange):
+def test_fuse_killed_at_each_stage(launcher, world, fused, tmp_path, stage, exchange):
     runs = tmp_path / "runs"
     runs.mkdir()
     out = runs / "out"
     shutil.copytree(fused["heuristic"], out)
     old, new = snapshot(fused["heuristic"]), snapshot(fused["rap"])
-    pid = kill_at(fuse_args(world, out, "rap"), stage, tmp_path, RAPKIT_ATOMIC_EXCHANGE=exchange)
+    pid = kill_at(launcher, fuse_args(world, out, "rap"), stage, tmp_path, exchange=exchange)
     debris = sorted(p.name for p in runs.iterdir() if p.name != "out")
     if stage in BEFORE:
         assert snapshot(out) == old  # byte-identical
@@ -182,14 +296,14 @@ def test_fuse_killed_at_each_stage(world, fused, tmp_path, stage, exchange):
 
 
 @pytest.mark.parametrize("stage", ["temp-created", "temp-written", "synced", "renamed"])
-def test_sweep_output_killed_at_each_stage(world, tmp_path, stage):
+def test_sweep_output_killed_at_each_stage(launcher, world, tmp_path, stage):
     runs = tmp_path / "runs"
     runs.mkdir()
     out = runs / "sweep.csv"
     r = rapkit(sweep_args(world, out, "0.5"))
     assert r.returncode == 0, r.stderr
     old = out.read_bytes()
-    pid = kill_at(sweep_args(world, out, "0.5,0.7"), stage, tmp_path)
+    pid = kill_at(launcher, sweep_args(world, out, "0.5,0.7"), stage, tmp_path)
     debris = sorted(p.name for p in runs.iterdir() if p.name != "sweep.csv")
     if stage == "renamed":
         assert out.read_bytes() != old and out.read_bytes().count(b"\n") > old.count(b"\n")
@@ -221,7 +335,6 @@ def test_fuse_killed_after_random_delays(world, fused, tmp_path):
             [sys.executable, "-m", "rapkit", *fuse_args(world, out, "rap")],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            env=env(),
         )
         time.sleep(rng.uniform(0.2, 2.5))
         proc.send_signal(signal.SIGKILL)
@@ -235,7 +348,7 @@ def test_fuse_killed_after_random_delays(world, fused, tmp_path):
     assert sorted(p.name for p in runs.iterdir()) == ["out"] and snapshot(out) == new
 
 
-def test_concurrent_writer_gets_exit_2_while_the_first_finishes(world, fused, tmp_path):
+def test_concurrent_writer_gets_exit_2_while_the_first_finishes(launcher, world, fused, tmp_path):
     """Documented outcome: the second writer of an output that is being written fails at once
     with exit 2 (ConfigError naming the other process); the first completes."""
     runs = tmp_path / "runs"
@@ -243,13 +356,7 @@ def test_concurrent_writer_gets_exit_2_while_the_first_finishes(world, fused, tm
     out = runs / "out"
     shutil.copytree(fused["heuristic"], out)
     mark = tmp_path / "mark"
-    first = subprocess.Popen(
-        [sys.executable, "-m", "rapkit", *fuse_args(world, out, "rap")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env(RAPKIT_TEST_PAUSE_AT="temp-written:12", RAPKIT_TEST_PAUSE_FILE=str(mark)),
-    )
+    first = stopped_at(launcher, fuse_args(world, out, "rap"), "temp-written", mark, seconds=12)
     try:
         deadline = time.monotonic() + 240
         while not mark.exists():
@@ -258,8 +365,6 @@ def test_concurrent_writer_gets_exit_2_while_the_first_finishes(world, fused, tm
         second = rapkit(fuse_args(world, out, "heuristic") + ["--format", "json"])
         assert second.returncode == 2
         assert f"another rapkit process (pid {first.pid}) is writing this output" in second.stderr
-        import json
-
         err = json.loads(second.stdout.strip().splitlines()[-1])["error"]
         assert err["code"] == 2 and "another rapkit process" in err["message"]
         assert first.wait(timeout=240) == 0, first.stderr.read()
@@ -286,7 +391,6 @@ def test_two_concurrent_fuse_runs_never_mix(world, fused, tmp_path):
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
                 text=True,
-                env=env(),
             )
             for s in ("rap", "heuristic")
         ]

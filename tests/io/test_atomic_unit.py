@@ -3,10 +3,13 @@ reported, live ones kept, interrupted folder swaps restored, fsync, the per-outp
 
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -99,9 +102,10 @@ def test_second_writer_of_the_same_output_gets_exit_2(tmp_path):
     assert listing(tmp_path) == ["out"] and listing(out) == ["a"]
 
 
-@pytest.mark.parametrize("exchange", ["1", "0"])
+@pytest.mark.parametrize("exchange", [True, False])
 def test_folder_replacement_and_failure(tmp_path, monkeypatch, exchange):
-    monkeypatch.setenv("RAPKIT_ATOMIC_EXCHANGE", exchange)
+    if not exchange:  # a filesystem without RENAME_EXCHANGE: the two-rename path
+        monkeypatch.setattr(A, "_exchange", lambda a, b: False)
     out = tmp_path / "out"
     with atomic_path(out, directory=True) as tmp:
         (tmp / "old").write_text("old")
@@ -175,41 +179,99 @@ def _many_files_output(tmp_path, n):
         (tmp / "panoptic.json").write_text("{}")
 
 
+@pytest.fixture
+def fake_syncfs(monkeypatch):
+    """Replace libc's ``syncfs`` with a recorder; ``result`` is what it returns (0: done)."""
+    fake = SimpleNamespace(calls=[], result=0)
+
+    def syncfs(fd):
+        fake.calls.append(fd)
+        return fake.result
+
+    monkeypatch.setattr(A, "_syncfs_function", lambda: syncfs)
+    return fake
+
+
+@pytest.fixture
+def fsyncs(monkeypatch):
+    """Every ``os.fsync`` call's fd (from any thread)."""
+    seen: list[int] = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (seen.append(fd), real(fd))[1])
+    return seen
+
+
+def test_syncfs_off_by_default_every_file_fsynced(tmp_path, monkeypatch, fake_syncfs, fsyncs):
+    monkeypatch.delenv("RAPKIT_SYNCFS", raising=False)
+    _many_files_output(tmp_path, 40)
+    assert (tmp_path / "out" / "panoptic.json").read_text() == "{}"
+    assert fake_syncfs.calls == []  # nobody else's data is flushed
+    assert len(fsyncs) >= 40 + 1 + 3  # each file, both folders of the temporary, and the parent
+
+
 @pytest.mark.parametrize(
-    "n_files,syncfs,expect_syncfs,expect_per_file",
+    "n_files,result,expect_syncfs,expect_per_file",
     [
         (40, 0, True, False),  # many files: one syncfs, no per-file fsync
         (40, -1, True, True),  # syncfs failed: every file is fsync'd after all
-        (40, None, False, True),  # no syncfs here (or RAPKIT_SYNCFS=0): per file
         (3, 0, False, True),  # few files: per file
     ],
 )
-def test_many_files_one_syncfs(tmp_path, monkeypatch, n_files, syncfs, expect_syncfs, expect_per_file):
-    calls: list[int] = []
-    synced: list[int] = []
-    real = os.fsync
-    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real(fd))[1])
-    fake = None if syncfs is None else (lambda fd: (calls.append(fd), syncfs)[1])
-    monkeypatch.setattr(A, "_syncfs_function", lambda: fake)
+def test_syncfs_on_request(tmp_path, monkeypatch, fake_syncfs, fsyncs, n_files, result, expect_syncfs, expect_per_file):
+    monkeypatch.setenv("RAPKIT_SYNCFS", "1")
+    fake_syncfs.result = result
     _many_files_output(tmp_path, n_files)
     assert (tmp_path / "out" / "panoptic.json").read_text() == "{}"
-    assert len(calls) == (1 if expect_syncfs else 0)
+    assert len(fake_syncfs.calls) == (1 if expect_syncfs else 0)
     if expect_per_file:  # each file, both folders of the temporary, and the parent
-        assert len(synced) >= n_files + 1 + 3
+        assert len(fsyncs) >= n_files + 1 + 3
     else:  # the parent only
-        assert len(synced) <= 2
+        assert len(fsyncs) <= 2
 
 
-def test_syncfs_can_be_switched_off(monkeypatch):
-    monkeypatch.setenv("RAPKIT_SYNCFS", "0")
-    monkeypatch.setattr(A, "_libc_syncfs", False)  # look it up again
-    assert A._syncfs_function() is None
+def test_syncfs_requested_but_missing_falls_back_to_fsync(tmp_path, monkeypatch, fsyncs):
+    monkeypatch.setenv("RAPKIT_SYNCFS", "1")
+    monkeypatch.setattr(A, "_syncfs_function", lambda: None)  # not Linux, or an old libc
+    _many_files_output(tmp_path, 40)
+    assert len(fsyncs) >= 40 + 1 + 3
+
+
+def test_parallel_fsync_leaves_no_thread_behind(tmp_path, monkeypatch):
+    names: set[str] = set()
+    real = os.fsync
+
+    def spy(fd):
+        names.add(threading.current_thread().name)
+        return real(fd)
+
+    monkeypatch.setattr(os, "fsync", spy)
+    before = set(threading.enumerate())
+    _many_files_output(tmp_path, 40)
+    assert set(threading.enumerate()) == before
+    assert any(n.startswith("rapkit-fsync") for n in names)  # the files were fsync'd in threads
+    assert len(list((tmp_path / "out" / "panoptic").iterdir())) == 40
+
+
+def test_parallel_fsync_error_is_raised_and_threads_joined(tmp_path, monkeypatch):
+    real = os.fsync
+    count = iter(range(10**6))
+
+    def flaky(fd):
+        if next(count) == 7:
+            raise OSError(errno.EIO, "I/O error")
+        return real(fd)
+
+    monkeypatch.setattr(os, "fsync", flaky)
+    before = set(threading.enumerate())
+    with pytest.raises(OSError, match="I/O error"):
+        _many_files_output(tmp_path, 40)
+    assert set(threading.enumerate()) == before
+    assert listing(tmp_path) == []  # the temporary is removed, nothing is in place
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="syncfs is Linux's")
 def test_syncfs_is_found_on_linux(monkeypatch):
-    monkeypatch.delenv("RAPKIT_SYNCFS", raising=False)
-    monkeypatch.setattr(A, "_libc_syncfs", False)
+    monkeypatch.setattr(A, "_libc_syncfs", False)  # look it up again
     assert A._syncfs_function() is not None
     assert A._syncfs(os.getcwd()) is True
 
