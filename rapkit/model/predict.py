@@ -35,7 +35,7 @@ from .detector import load_detector
 from .device import resolve_device
 from .features import apply_buffers, detect, roi_inputs, to_tensor
 from .head import load_head_file
-from .train import collate_list, head_values
+from .inputs import collate_list, head_values
 
 
 @dataclass
