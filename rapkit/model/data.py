@@ -34,8 +34,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from pycocotools import mask as mask_utils
 
 from ..errors import InputError
+from ..io.coco import annotation_rle, load_instances
+from ..io.relations import read_relations
 from .detector import make_label_map
 
 
@@ -82,8 +85,6 @@ class RelationDataset:
 def read_relation_pairs(path: str | os.PathLike) -> dict[int, list[tuple[int, int]]]:
     """``{image_id: [(front_ann_id, back_ann_id), ...]}`` from a relations JSON
     (:func:`rapkit.io.relations.read_relations`; images without relations map to ``[]``)."""
-    from ..io.relations import read_relations
-
     rf = read_relations(path)
     return {int(iid): [(int(r.front), int(r.back)) for r in im.relations] for iid, im in rf.images.items()}
 
@@ -92,10 +93,6 @@ def _bbox_of(ann: dict, height: int, width: int) -> list[float]:
     bb = ann.get("bbox")
     if isinstance(bb, (list, tuple)) and len(bb) == 4 and all(isinstance(v, (int, float)) for v in bb):
         return [float(v) for v in bb]
-    from pycocotools import mask as mask_utils
-
-    from ..io.coco import annotation_rle
-
     return [float(v) for v in mask_utils.toBbox(annotation_rle(ann["segmentation"], height, width))]
 
 
@@ -113,8 +110,6 @@ def load_relation_dataset(
     (or belongs to another image), an image of the relations JSON that the instances JSON
     lacks, a missing image file, a category the detector has no label for.
     """
-    from ..io.coco import load_instances
-
     inst = load_instances(instances)
     pairs_by_image = read_relation_pairs(relations)
     rel_path = Path(relations)

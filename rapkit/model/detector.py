@@ -24,8 +24,13 @@ from typing import Any
 
 import torch
 from torch import nn
+from torchvision.models import resnet50
+from torchvision.models.detection import MaskRCNN, maskrcnn_resnet50_fpn_v2
+from torchvision.models.detection.backbone_utils import _resnet_fpn_extractor, resnet_fpn_backbone
+from torchvision.ops.misc import FrozenBatchNorm2d
 
 from ..errors import ConfigError, InputError
+from ..io._atomic import atomic_path
 
 ARCHS = (
     "maskrcnn_resnet50_fpn",
@@ -58,11 +63,6 @@ def build_detector(arch: str, num_classes: int, *, min_size: int = 800, max_size
     >>> build_detector("resnet18_fpn", 3).roi_heads.mask_predictor.mask_fcn_logits.out_channels   # doctest: +SKIP
     3
     """
-    from torchvision.models import resnet50
-    from torchvision.models.detection import MaskRCNN, maskrcnn_resnet50_fpn_v2
-    from torchvision.models.detection.backbone_utils import _resnet_fpn_extractor, resnet_fpn_backbone
-    from torchvision.ops.misc import FrozenBatchNorm2d
-
     if arch not in ARCHS:
         raise ConfigError(f"unknown --arch {arch!r}; choose one of {', '.join(ARCHS)}")
     if num_classes < 2:
@@ -193,8 +193,6 @@ def freeze(model: nn.Module) -> nn.Module:
 
 def save_detector_checkpoint(model: nn.Module, path: str | os.PathLike, force: bool = False) -> Path:
     """Write ``model.state_dict()`` atomically (as torchvision's reference scripts do)."""
-    from ..io._atomic import atomic_path
-
     with atomic_path(path, force) as tmp:
         torch.save(model.state_dict(), tmp)
     return Path(path)

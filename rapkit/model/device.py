@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 
 import torch
+import torch.distributed as dist
 
 from ..errors import ConfigError
 
@@ -54,8 +55,6 @@ def dist_setup(device_name: str) -> tuple[Dist, torch.device]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return Dist(), resolve_device(device_name)
-    import torch.distributed as dist
-
     local = int(os.environ.get("LOCAL_RANK", "0"))
     dev = resolve_device(device_name)
     if dev.type == "cuda":

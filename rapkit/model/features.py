@@ -16,7 +16,10 @@ from collections.abc import Callable, Iterable
 import numpy as np
 import torch
 from torch import nn
+from torchvision.models.detection.transform import resize_boxes
+from torchvision.ops.misc import FrozenBatchNorm2d
 
+from ..errors import InputError
 from .head import head_input
 
 
@@ -31,8 +34,6 @@ def to_tensor(rgb: np.ndarray, device: torch.device | str = "cpu") -> torch.Tens
 
 
 def _scale_boxes(boxes: torch.Tensor, orig: tuple[int, int], new: tuple[int, int]) -> torch.Tensor:
-    from torchvision.models.detection.transform import resize_boxes
-
     return resize_boxes(boxes, list(orig), list(new))
 
 
@@ -127,8 +128,6 @@ def detect(model: nn.Module, images: list[torch.Tensor]) -> list[dict[str, torch
 
 
 def _bn_modules(module: nn.Module) -> list[tuple[str, nn.Module]]:
-    from torchvision.ops.misc import FrozenBatchNorm2d
-
     return [(n, m) for n, m in module.named_modules() if isinstance(m, (FrozenBatchNorm2d, nn.BatchNorm2d))]
 
 
@@ -192,8 +191,6 @@ def apply_buffers(model: nn.Module, buffers: dict[str, torch.Tensor]) -> None:
     own = dict(model.named_buffers())
     for k, v in buffers.items():
         if k not in own or tuple(own[k].shape) != tuple(v.shape):
-            from ..errors import InputError
-
             raise InputError(f"head file's detector buffer {k} does not fit this detector")
         own[k].copy_(v.to(own[k].device, own[k].dtype))
 

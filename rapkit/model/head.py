@@ -13,9 +13,15 @@ torch.Size([2])
 
 from __future__ import annotations
 
+import pickle
+from pathlib import Path
+
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from ..errors import InputError
+from ..io._atomic import atomic_path
 
 IN_CHANNELS = 257
 ROI_SIZE = 14
@@ -114,8 +120,6 @@ def head_payload(
 
 def save_head_file(path, payload: dict, force: bool = False):
     """Write a head file atomically (temporary sibling, rename)."""
-    from ..io._atomic import atomic_path
-
     with atomic_path(path, force) as tmp:
         torch.save(payload, tmp)
     return path
@@ -128,11 +132,6 @@ def load_head_file(path) -> tuple[RelationHead, dict]:
     >>> meta["arch"]                             # doctest: +SKIP
     'resnet50_fpn'
     """
-    import pickle
-    from pathlib import Path
-
-    from ..errors import InputError
-
     p = Path(path)
     try:
         payload = torch.load(p, map_location="cpu", weights_only=True)

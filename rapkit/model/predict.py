@@ -28,14 +28,19 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from pycocotools import mask as mask_utils
 
 from ..errors import ConfigError, InputError
+from ..io._atomic import check_writable
+from ..io.images import list_images, read_rgb
+from ..io.jsonio import load_json, save_json
+from ..io.panoptic import load_images
 from ..types import ImageInfo
 from .detector import load_detector
 from .device import resolve_device
 from .features import apply_buffers, detect, roi_inputs, to_tensor
 from .head import load_head_file
-from .train import collate_list, head_values
+from .inputs import collate_list, head_values
 
 
 @dataclass
@@ -98,9 +103,6 @@ class _Clock:
 
 
 def _image_list(cfg: PredictConfig, wanted: set[int] | None) -> list[ImageInfo]:
-    from ..io.images import list_images
-    from ..io.panoptic import load_images
-
     root = Path(cfg.images)
     if cfg.image_info:
         infos = list(load_images(cfg.image_info).values())
@@ -145,8 +147,6 @@ class _Reader(torch.utils.data.Dataset):
         return len(self.infos)
 
     def __getitem__(self, k: int) -> tuple[int, np.ndarray]:
-        from ..io.images import read_rgb
-
         info = self.infos[k]
         rgb = read_rgb(self.root / info.file_name, info.id)
         if info.height and (rgb.shape[0], rgb.shape[1]) != (info.height, info.width):
@@ -165,15 +165,11 @@ def _batches(root: Path, infos: list[ImageInfo], batch: int, workers: int):
 
 
 def _rle(mask: np.ndarray) -> dict:
-    from pycocotools import mask as mask_utils
-
     r = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
     return {"size": [int(r["size"][0]), int(r["size"][1])], "counts": r["counts"].decode("ascii")}
 
 
 def _load_raw_proposals(path: str) -> list[dict]:
-    from ..io.jsonio import load_json
-
     data = load_json(path, "proposals")
     if isinstance(data, dict) and isinstance(data.get("annotations"), list):
         data = data["annotations"]
@@ -200,8 +196,6 @@ def _box_of(d: dict, k: int, path: str) -> list[float]:
         x, y, w, h = (float(v) for v in bb)
         return [x, y, x + w, y + h]
     seg = d["segmentation"]
-    from pycocotools import mask as mask_utils
-
     try:
         rle = dict(seg)
         if isinstance(rle.get("counts"), list):
@@ -218,9 +212,6 @@ def _box_of(d: dict, k: int, path: str) -> list[float]:
 
 def predict(cfg: PredictConfig, progress: Callable[[int], None] | None = None) -> PredictSummary:
     """Run detector + head (see the module docstring); writes ``cfg.output`` atomically."""
-    from ..io._atomic import check_writable
-    from ..io.jsonio import save_json
-
     t_start = time.perf_counter()
     if not 0.0 <= cfg.score_threshold <= 1.0:
         raise ConfigError(f"--score-threshold must be in [0, 1], got {cfg.score_threshold}")
