@@ -246,7 +246,7 @@ def read_pair_keys(
             rg = _inflate(g)
             rp = _inflate(p)
             if rg is not None and rp is not None:
-                from ..kernels.png import pair_keys_png
+                from ..kernels.pq import pair_keys_png
 
                 try:
                     keys, counts = pair_keys_png(rg, g.bpp, rp, p.bpp, g.height, g.width)
