@@ -11,7 +11,8 @@ The pipeline is ``pair histogram -> pq_stats -> (merge) -> summarize``:
 * :func:`summarize` gives All / Things / Stuff and per-class PQ, SQ, RQ.
 
 The data classes (:class:`PQStats`, :class:`PQResult` and its parts) and :func:`merge_stats`
-live in :mod:`rapkit.types` with the other shared data and are re-exported here.
+live in :mod:`rapkit.types` with the other shared data and are re-exported here;
+:mod:`rapkit.core.pq_arrays` runs the same matching over many images as arrays.
 
 Bit-identical results: panopticapi sums the IoUs of the matched pairs into one float per
 category, image after image (in the order of the GT ``annotations``), and within an image in
