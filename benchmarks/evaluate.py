@@ -22,9 +22,11 @@ Each tool runs as a fresh process, interleaved round by round (rapkit, hotcoco, 
 * in-process: the time of the ``evaluate_pq`` / ``pq_compute`` call alone (rapkit first
   evaluates one other image so its compiled kernels are loaded; that is reported apart).
 
-With more than one worker each round also times ``rapkit evaluate`` with
-``RAPKIT_FORK_CALL=0`` (the JSON files read in the process itself, not in a forked child
-while numba loads), so the forked reader's gain is a same-run ratio.
+``--base TREE`` also times the whole ``rapkit evaluate`` command of another checkout of
+rapkit (``PYTHONPATH=TREE``; this tree's runs get ``PYTHONPATH`` = this tree), in the same
+rounds, and prints base / this tree per worker count (the median of the per-round paired
+ratios beside the ratio of the medians); with more than one worker the base is also timed
+with ``RAPKIT_FORK_CALL=0``, for bases that read their JSON files in a forked child.
 
 Each round also times both tools on a one-image dataset (start-up CPU: interpreter, imports,
 kernel cache). Medians over ``--repeat`` rounds (default 3), the ratios of the medians and
@@ -36,6 +38,7 @@ process on every PQ/SQ/RQ/N, All/Things/Stuff and per class (``--no-parity`` ski
     .venv/bin/python benchmarks/evaluate.py --n 200 --repeat 1  # a quick run
     .venv/bin/python benchmarks/evaluate.py --data /tmp/evcoco  # keep and reuse the files
     .venv/bin/python benchmarks/evaluate.py --case synthetic
+    .venv/bin/python benchmarks/evaluate.py --data /tmp/evcoco --base ../base --modes whole --repeat 5
 """
 
 from __future__ import annotations
@@ -185,7 +188,8 @@ def generate_synthetic(root: Path, n: int, seed: int = 0) -> tuple[Path, Path]:
     return gj, pj
 
 
-SAMPLE = Path(__file__).resolve().parents[1] / "tests" / "data" / "panopticapi_sample"
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "tests" / "data" / "panopticapi_sample"
 
 
 def _coco_sources(sample: Path) -> tuple[list, list[dict]]:
@@ -417,7 +421,7 @@ def run(tool: str, gt: Path, pred: Path, workers: int, warm: Path) -> dict:
         [sys.executable, "-c", RUNNERS[tool], str(gt), str(pred), str(workers), str(warm)],
         capture_output=True,
         text=True,
-        env=_env(workers),
+        env=_env(workers, {"PYTHONPATH": str(REPO)} if tool in ("rapkit", "profile") else None),
         check=False,
     )
     if out.returncode != 0:
@@ -425,10 +429,13 @@ def run(tool: str, gt: Path, pred: Path, workers: int, warm: Path) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def whole(tool: str, gt: Path, pred: Path, workers: int, extra_env: dict | None = None) -> tuple[float, float]:
-    """Whole-process wall time: ``rapkit evaluate`` or a hotcoco script, start-up included
-    (``extra_env``: more environment variables for the command)."""
+def whole(
+    tool: str, gt: Path, pred: Path, workers: int, extra_env: dict | None = None, tree: Path = REPO
+) -> tuple[float, float]:
+    """Whole-process wall time: ``rapkit evaluate`` (of the checkout ``tree``) or a hotcoco
+    script, start-up included (``extra_env``: more environment variables for the command)."""
     if tool == "rapkit":
+        extra_env = {"PYTHONPATH": str(tree), **(extra_env or {})}
         cmd = [
             sys.executable,
             "-m",
@@ -496,6 +503,9 @@ def main() -> None:
         "--data", type=Path, default=None, help="keep the generated pairs in this folder and reuse them on later runs"
     )
     ap.add_argument("--sample", type=Path, default=SAMPLE, help="the COCO sample folder (coco case)")
+    ap.add_argument(
+        "--base", type=Path, default=None, help="also time the rapkit command of this checkout (whole process)"
+    )
     args = ap.parse_args()
     gen_fn = (
         (lambda root, n, seed=0: generate_coco(root, n, seed, args.sample))
@@ -539,6 +549,19 @@ def main() -> None:
                         flush=True,
                     )
             for w in args.workers:
+                if "whole" in args.modes and args.base is not None:  # the base checkout, same round
+                    variants = [("base", {})] + (
+                        [("base, RAPKIT_FORK_CALL=0", {"RAPKIT_FORK_CALL": "0"})] if w > 1 else []
+                    )
+                    for name, env in variants:
+                        dt, cpu = whole("rapkit", gj, pj, w, env, tree=args.base)
+                        times.setdefault(("whole", name, w), []).append(dt)
+                        times.setdefault(("cpu", name, w), []).append(cpu)
+                        print(
+                            f"  round {rnd + 1}: whole process {name} workers={w}: {dt:6.2f} s wall, "
+                            f"{cpu:6.2f} s CPU  (load {_load()})",
+                            flush=True,
+                        )
                 for tool in ("rapkit", "hotcoco"):
                     if "whole" in args.modes:
                         dt, cpu = whole(tool, gj, pj, w)
@@ -546,15 +569,6 @@ def main() -> None:
                         times.setdefault(("cpu", tool, w), []).append(cpu)
                         print(
                             f"  round {rnd + 1}: whole process {tool:8s} workers={w}: {dt:6.2f} s wall, "
-                            f"{cpu:6.2f} s CPU  (load {_load()})",
-                            flush=True,
-                        )
-                    if "whole" in args.modes and tool == "rapkit" and w > 1:
-                        # the same command without the forked JSON reader (same round)
-                        dt, cpu = whole("rapkit", gj, pj, w, {"RAPKIT_FORK_CALL": "0"})
-                        times.setdefault(("whole", "rapkit, no fork", w), []).append(dt)
-                        print(
-                            f"  round {rnd + 1}: whole process rapkit, RAPKIT_FORK_CALL=0, workers={w}: {dt:6.2f} s wall, "
                             f"{cpu:6.2f} s CPU  (load {_load()})",
                             flush=True,
                         )
@@ -597,16 +611,22 @@ def main() -> None:
             "(speed vs hotcoco: ratio of the medians; median paired ratio: the median of each round's "
             "hotcoco/rapkit ratio; start-up: one-image dataset, interpreter and imports included)"
         )
-        for w in args.workers:
-            nofork = times.get(("whole", "rapkit, no fork", w))
-            if nofork:
-                r = np.array(times[("whole", "rapkit", w)])
-                nf, h = np.array(nofork), np.array(times[("whole", "hotcoco", w)])
-                print(
-                    f"whole process, {w} workers, without the forked JSON reader (RAPKIT_FORK_CALL=0): "
-                    f"{np.median(nf):.2f} s, {np.median(h) / np.median(nf):.2f}x hotcoco; the reader makes it "
-                    f"{np.median(nf) / np.median(r):.2f}x faster (median paired {np.median(nf / r):.2f}x)"
-                )
+        if args.base is not None and "whole" in args.modes:
+            print(f"\nthis tree ({REPO}) against the base ({args.base}), whole process:")
+            print(
+                f"{'base':28s} {'mode':12s} {'workers':>7s} {'base s':>8s} {'this s':>8s} {'base/this':>10s} {'paired':>8s}"
+            )
+            for name in ("base", "base, RAPKIT_FORK_CALL=0"):
+                for mode in ("whole", "cpu"):
+                    for w in args.workers:
+                        if (mode, name, w) not in times:
+                            continue
+                        b, r = np.array(times[(mode, name, w)]), np.array(times[(mode, "rapkit", w)])
+                        print(
+                            f"{name:28s} {names[mode]:12s} {w:7d} {np.median(b):8.2f} {np.median(r):8.2f} "
+                            f"{np.median(b) / np.median(r):9.3f}x {np.median(b / r):7.3f}x"
+                        )
+            print("(base/this > 1: this tree is faster; paired: the median of each round's base/this ratio)")
         if args.profile:
             prof = run("profile", gj, pj, 1, root / "warm")
             print(f"\nprofile of rapkit's in-process evaluation, 1 worker ({prof['total']:.2f} s CPU under cProfile):")

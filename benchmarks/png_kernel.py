@@ -1,7 +1,7 @@
 """Benchmark: the fused PNG unfilter + pair-histogram kernel of PQ evaluation, in process.
 
 It times only the kernel call that ``rapkit evaluate`` makes per image
-(:func:`rapkit.kernels.png.pair_keys_png`: two inflated PNGs -> the counted (GT id, predicted
+(:func:`rapkit.kernels.pq.pair_keys_png`: two inflated PNGs -> the counted (GT id, predicted
 id) pixel pairs) against, in the same run:
 
 * ``previous``: the kernel this one replaced (per-pixel unfiltering with a Paeth shortcut,
@@ -43,7 +43,8 @@ import numpy as np
 from numba import njit
 
 from rapkit.kernels.hashtable import compact, ensure_room, insert, new_table, pair_key
-from rapkit.kernels.png import _unfilter_row, pair_keys_png
+from rapkit.kernels.png import _unfilter_row
+from rapkit.kernels.pq import pair_keys_png
 
 U1 = np.uint64(1)
 U2 = np.uint64(2)

@@ -10,6 +10,10 @@ The pipeline is ``pair histogram -> pq_stats -> (merge) -> summarize``:
 * :class:`PQStats` add up (``a + b``, :meth:`PQStats.merge`) in any order;
 * :func:`summarize` gives All / Things / Stuff and per-class PQ, SQ, RQ.
 
+The data classes (:class:`PQStats`, :class:`PQResult` and its parts) and :func:`merge_stats`
+live in :mod:`rapkit.types` with the other shared data and are re-exported here;
+:mod:`rapkit.core.pq_arrays` runs the same matching over many images as arrays.
+
 Bit-identical results: panopticapi sums the IoUs of the matched pairs into one float per
 category, image after image (in the order of the GT ``annotations``), and within an image in
 increasing (GT id, predicted id) order. :class:`PQStats` keeps every IoU with its image
@@ -34,13 +38,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ..errors import InputError
-from ..types import Category, Segment
+from ..types import (
+    Category,
+    ClassResult,
+    PQResult,
+    PQStats,
+    Segment,
+    SplitResult,
+    merge_stats,
+)
 
 OFFSET = 1 << 24  # ids are < 2**24 (three 8-bit channels)
 VOID = 0
@@ -106,145 +118,8 @@ def pair_histogram(gt_map: np.ndarray, pred_map: np.ndarray) -> PairHistogram:
     return PairHistogram.from_keys(keys, counts, (int(g.shape[0]), int(g.shape[1])))
 
 
-# --------------------------------------------------------------------------- statistics
-
-
-_EMPTY_I = np.zeros(0, np.int64)
-_EMPTY_F = np.zeros(0, np.float64)
-
-
-@dataclass
-class PQStats:
-    """Sufficient statistics of PQ over a set of images; ``a + b`` merges them.
-
-    ``tp``/``fp``/``fn`` map category id -> count; the matched pairs are kept as parallel
-    arrays (image position ``order``, rank in the image ``rank``, ``category``, ``iou``) so
-    that :func:`summarize` sums the IoUs in panopticapi's order. ``image_ids`` and
-    ``orders`` list the images covered (an image position may appear in only one operand
-    of a merge).
-    """
-
-    tp: dict[int, int] = field(default_factory=dict)
-    fp: dict[int, int] = field(default_factory=dict)
-    fn: dict[int, int] = field(default_factory=dict)
-    order: np.ndarray = field(default_factory=lambda: _EMPTY_I.copy())
-    rank: np.ndarray = field(default_factory=lambda: _EMPTY_I.copy())
-    category: np.ndarray = field(default_factory=lambda: _EMPTY_I.copy())
-    iou: np.ndarray = field(default_factory=lambda: _EMPTY_F.copy())
-    orders: np.ndarray = field(default_factory=lambda: _EMPTY_I.copy())
-    image_ids: list = field(default_factory=list)
-
-    @property
-    def n_images(self) -> int:
-        return int(self.orders.size)
-
-    def merge(self, other: PQStats) -> PQStats:
-        """A new PQStats covering both operands (commutative and associative).
-
-        >>> (PQStats() + PQStats()).n_images
-        0
-        """
-        if not isinstance(other, PQStats):
-            raise TypeError(f"cannot merge PQStats with {type(other).__name__}")
-        return merge_stats([self, other])
-
-    def __add__(self, other: PQStats) -> PQStats:
-        return self.merge(other)
-
-    def __radd__(self, other: Any) -> PQStats:  # sum([...]) starts from 0
-        if isinstance(other, int) and other == 0:
-            return self
-        return NotImplemented
-
-    def _canonical(self) -> tuple:
-        idx = np.lexsort((self.rank, self.order))
-        nz = lambda d: {k: v for k, v in d.items() if v}  # noqa: E731
-        return (
-            nz(self.tp),
-            nz(self.fp),
-            nz(self.fn),
-            self.order[idx].tolist(),
-            self.rank[idx].tolist(),
-            self.category[idx].tolist(),
-            self.iou[idx].tolist(),
-            sorted(self.orders.tolist()),
-        )
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, PQStats):
-            return NotImplemented
-        return self._canonical() == other._canonical()
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly form (exact: IoUs as floats, which JSON round-trips)."""
-        return {
-            "tp": {str(k): v for k, v in self.tp.items()},
-            "fp": {str(k): v for k, v in self.fp.items()},
-            "fn": {str(k): v for k, v in self.fn.items()},
-            "order": self.order.tolist(),
-            "rank": self.rank.tolist(),
-            "category": self.category.tolist(),
-            "iou": self.iou.tolist(),
-            "orders": self.orders.tolist(),
-            "image_ids": list(self.image_ids),
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> PQStats:
-        """Inverse of :meth:`to_dict`."""
-        return cls(
-            tp={int(k): int(v) for k, v in d["tp"].items()},
-            fp={int(k): int(v) for k, v in d["fp"].items()},
-            fn={int(k): int(v) for k, v in d["fn"].items()},
-            order=np.asarray(d["order"], np.int64),
-            rank=np.asarray(d["rank"], np.int64),
-            category=np.asarray(d["category"], np.int64),
-            iou=np.asarray(d["iou"], np.float64),
-            orders=np.asarray(d["orders"], np.int64),
-            image_ids=list(d.get("image_ids", [])),
-        )
-
-
-def merge_stats(parts: list[PQStats]) -> PQStats:
-    """Merge many per-image statistics at once (linear time; same as ``sum(parts)``).
-
-    >>> merge_stats([]).n_images
-    0
-    """
-    if not parts:
-        return PQStats()
-    if len(parts) == 1:
-        return parts[0]
-    tp: dict[int, int] = {}
-    fp: dict[int, int] = {}
-    fn: dict[int, int] = {}
-    for p in parts:
-        for src, dst in ((p.tp, tp), (p.fp, fp), (p.fn, fn)):
-            for k, v in src.items():
-                dst[k] = dst.get(k, 0) + v
-    order = np.concatenate([p.order for p in parts])
-    rank = np.concatenate([p.rank for p in parts])
-    orders = np.concatenate([p.orders for p in parts])
-    if np.unique(orders).size != orders.size:
-        raise ValueError("cannot merge PQStats covering the same image positions twice")
-    idx = np.lexsort((rank, order))
-    oidx = np.argsort(orders, kind="stable")
-    ids = [i for p in parts for i in p.image_ids]
-    return PQStats(
-        tp=tp,
-        fp=fp,
-        fn=fn,
-        order=order[idx],
-        rank=rank[idx],
-        category=np.concatenate([p.category for p in parts])[idx],
-        iou=np.concatenate([p.iou for p in parts])[idx],
-        orders=orders[oidx],
-        image_ids=[ids[i] for i in oidx.tolist()] if len(ids) == orders.size else ids,
-    )
-
-
 def _seg_fields(s: Any) -> tuple[int, int, Any, int]:
-    if type(s) is tuple:  # (id, category_id, area, iscrowd): the compact form pools send
+    if type(s) is tuple:  # (id, category_id, area, iscrowd): SegmentArrays.segments(k)
         return s
     if isinstance(s, Segment):
         return s.id, s.category_id, s.area, s.iscrowd
@@ -414,83 +289,6 @@ def pq_stats(
         orders=np.array([order], np.int64),
         image_ids=[image_id],
     )
-
-
-# --------------------------------------------------------------------------- summary
-
-
-@dataclass(frozen=True)
-class SplitResult:
-    """PQ, SQ, RQ (fractions) and the number of classes ``n`` of All, Things or Stuff."""
-
-    pq: float
-    sq: float
-    rq: float
-    n: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"pq": self.pq, "sq": self.sq, "rq": self.rq, "n": self.n}
-
-
-@dataclass(frozen=True)
-class ClassResult:
-    """Per-class PQ, SQ, RQ (0 for a class absent from GT and prediction) with counts."""
-
-    category_id: int
-    name: str
-    isthing: bool
-    pq: float
-    sq: float
-    rq: float
-    tp: int
-    fp: int
-    fn: int
-    iou: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "category_id": self.category_id,
-            "name": self.name,
-            "isthing": self.isthing,
-            "pq": self.pq,
-            "sq": self.sq,
-            "rq": self.rq,
-            "tp": self.tp,
-            "fp": self.fp,
-            "fn": self.fn,
-            "iou": self.iou,
-        }
-
-
-@dataclass(frozen=True)
-class PQResult:
-    """All / Things / Stuff summary plus per-class results (category order of the GT)."""
-
-    all: SplitResult
-    things: SplitResult
-    stuff: SplitResult
-    per_class: dict[int, ClassResult]
-    n_images: int = 0
-
-    def split(self, name: str) -> SplitResult:
-        return {"all": self.all, "things": self.things, "stuff": self.stuff}[name.lower()]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "n_images": self.n_images,
-            "All": self.all.to_dict(),
-            "Things": self.things.to_dict(),
-            "Stuff": self.stuff.to_dict(),
-            "per_class": {str(k): v.to_dict() for k, v in self.per_class.items()},
-        }
-
-    def to_panopticapi(self) -> dict[str, Any]:
-        """The dict ``panopticapi.evaluation.pq_compute`` returns (same keys and values)."""
-        out: dict[str, Any] = {}
-        for name, s in (("All", self.all), ("Things", self.things), ("Stuff", self.stuff)):
-            out[name] = {"pq": s.pq, "sq": s.sq, "rq": s.rq, "n": s.n}
-        out["per_class"] = {k: {"pq": c.pq, "sq": c.sq, "rq": c.rq} for k, c in self.per_class.items()}
-        return out
 
 
 def _isthing(c: Any) -> bool:

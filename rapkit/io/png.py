@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from .panoptic.check import shape_mismatch
+from .panoptic.read import read_id_map
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _CHUNK = struct.Struct(">I4s")
@@ -132,16 +134,12 @@ def _inflate(png: PngData) -> np.ndarray | None:
 
 
 def _check_shape(ids_shape: tuple[int, int], shape: tuple[int, int] | None, path: Path, image_id: Any) -> None:
-    from .panoptic import shape_mismatch
-
     bad = shape_mismatch(ids_shape, shape)
     if bad:
         raise InputError(bad, file=path, image_id=image_id)
 
 
 def _pil_ids(path: Path, image_id: Any, shape: tuple[int, int] | None) -> np.ndarray:
-    from .panoptic import read_id_map
-
     return read_id_map(path, image_id=image_id, shape=shape)
 
 
@@ -246,7 +244,7 @@ def read_pair_keys(
             rg = _inflate(g)
             rp = _inflate(p)
             if rg is not None and rp is not None:
-                from ..kernels.png import pair_keys_png
+                from ..kernels.pq import pair_keys_png
 
                 try:
                     keys, counts = pair_keys_png(rg, g.bpp, rp, p.bpp, g.height, g.width)
@@ -276,14 +274,9 @@ def read_pair_keys(
     return keys, counts.astype(np.int64), hw
 
 
-__all__ = ["PngData", "parse_png", "png_kind", "read_id_map_fast", "read_gray8_fast", "read_pair_keys"]
-
-
 def png_kind(path: str | os.PathLike) -> str:
     """A short description of a PNG's pixel format from its header (``"RGB 8-bit"``,
     ``"palette 8-bit"``, ``"not a PNG"``...); OSError when the file cannot be read."""
-    import struct
-
     with open(path, "rb") as f:
         head = f.read(64)
     if head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR" or len(head) < 29:
@@ -291,3 +284,6 @@ def png_kind(path: str | os.PathLike) -> str:
     _, _, depth, ctype, _, _, inter = struct.unpack(">IIBBBBB", head[16:29])
     name = {0: "gray", 2: "RGB", 3: "palette", 4: "gray+alpha", 6: "RGBA"}.get(ctype, f"type {ctype}")
     return f"{name} {depth}-bit" + (" interlaced" if inter else "")
+
+
+__all__ = ["PngData", "parse_png", "png_kind", "read_id_map_fast", "read_gray8_fast", "read_pair_keys"]

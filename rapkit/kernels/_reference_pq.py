@@ -84,7 +84,7 @@ def ref_pair_keys_maps(gt_map: np.ndarray, pred_map: np.ndarray) -> tuple[np.nda
 def ref_pair_keys_png(
     raw_gt: np.ndarray, bpp_gt: int, raw_pred: np.ndarray, bpp_pred: int, h: int, w: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Twin of :func:`rapkit.kernels.png.pair_keys_png`."""
+    """Twin of :func:`rapkit.kernels.pq.pair_keys_png`."""
     return ref_pair_keys_maps(ref_decode_ids(raw_gt, h, w, bpp_gt), ref_decode_ids(raw_pred, h, w, bpp_pred))
 
 

@@ -1,7 +1,7 @@
 """An open-addressing hash table of uint64 keys with int64 counts (numba), for pair counting.
 
-The PQ kernels (:mod:`rapkit.kernels.pq` on in-memory id maps, :mod:`rapkit.kernels.png` on
-inflated PNG rows) fold runs of identical (GT id, predicted id) pixel pairs into it. A table
+PQ's pair kernels (:mod:`rapkit.kernels.pq`, on inflated PNG rows and on in-memory id
+maps) fold runs of identical (GT id, predicted id) pixel pairs into it. A table
 is two arrays of a power-of-two capacity: ``keys`` (``EMPTY_KEY`` = free slot) and
 ``counts``; linear probing, kept at most half full by :func:`ensure_room` (doubling).
 Its twin is the ``np.unique`` count of :mod:`rapkit.kernels._reference_pq`.

@@ -4,7 +4,7 @@
 ``pq_compute_single_core`` for one image) on arrays instead of Python objects:
 
 * ``keys``/``counts``: the image's pair histogram, keys ``gt * 2**24 + pred`` in increasing
-  order (what :func:`rapkit.kernels.png.pair_keys_png` returns), counts > 0;
+  order (what :func:`rapkit.kernels.pq.pair_keys_png` returns), counts > 0;
 * GT segments in JSON order: ``g_id``, ``g_cat`` (a *category index*, see below), ``g_area``
   (from the JSON), ``g_crowd``; predicted segments in JSON order: ``p_id``, ``p_cat``;
 * category indices: the caller numbers the category ids ``0..C-1``; ``known[c]`` says whether

@@ -14,9 +14,9 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from ..core.pq import PQResult, PQStats, summarize
+from ..core.pq import summarize
 from ..report import Report, Table
-from ..types import Category
+from ..types import Category, PQResult, PQStats
 
 if TYPE_CHECKING:
     from .evaluate import PQEvaluation

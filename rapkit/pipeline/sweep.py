@@ -85,7 +85,7 @@ def run_sweep(
     from ..core.fusion import stuff_table
     from ..core.pq import merge_stats, summarize
     from ..core.sweep import BASELINE, build_table
-    from ..io.panoptic import load_categories, load_panoptic
+    from ..io.panoptic import load_categories, load_panoptic_arrays
     from ..io.proposals import load_proposals
     from ..io.semantic import known_labels, open_semantic
 
@@ -99,7 +99,8 @@ def run_sweep(
         labels.insert(0, "baseline")
         params.insert(0, replace(BASELINE, stuff_area=params[0].stuff_area))
 
-    gt = load_panoptic(gt_json, gt_dir)
+    gt = load_panoptic_arrays(gt_json, gt_dir)  # PQ's reader: the GT evaluate accepts, segments as arrays
+    segments = gt.segments
     cats = load_categories(categories_path) if categories_path is not None else gt.categories
     if not cats:
         raise InputError("the GT panoptic JSON has no 'categories' (pass --categories)", file=gt_json)
@@ -107,10 +108,10 @@ def run_sweep(
         raise InputError("the GT panoptic JSON has no 'images' list (image sizes are needed)", file=gt_json)
     if not gt.png_dir.is_dir():
         raise InputError(f"GT PNG folder {gt.png_dir} does not exist (pass --gt-dir)", file=gt_json)
-    missing = [iid for iid in gt.annotations if iid not in gt.images]
+    missing = [iid for iid in segments.image_ids if iid not in gt.images]
     if missing:
         raise InputError("annotation for an image missing from 'images'", file=gt_json, image_id=missing[0])
-    images = {iid: gt.images[iid] for iid in gt.annotations}
+    images = {iid: gt.images[iid] for iid in segments.image_ids}
     need_rel = any(p.strategy == "rap" and p.ra for p in params)
     props = load_proposals(proposals_path, images, cats, require_relation=need_rel)
     sem = open_semantic(semantic_path, images, cats) if semantic_path is not None else None
@@ -119,17 +120,18 @@ def run_sweep(
         on_start(len(images))
 
     def tasks():
-        for position, (iid, ann) in enumerate(gt.annotations.items()):
+        for position, iid in enumerate(segments.image_ids):
             info = images[iid]
             segs = [
-                {"id": s.id, "category_id": s.category_id, "area": s.area, "iscrowd": s.iscrowd} for s in ann.segments
+                {"id": i, "category_id": c, "area": a, "iscrowd": crowd}
+                for i, c, a, crowd in segments.segments(position)
             ]
             yield (
                 position,
                 info,
                 props[iid],
                 sem.item(info) if sem is not None else None,
-                str(gt.png_dir / ann.file_name),
+                str(gt.png_dir / segments.file_names[position]),
                 segs,
             )
 

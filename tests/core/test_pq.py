@@ -438,15 +438,32 @@ def test_wrong_gt_area_reproduces_panopticapi(pq_kit, tmp_path):
 
 
 def test_huge_gt_area_takes_the_python_path(pq_kit, tmp_path):
-    """An area whose sums could wrap in int64 leaves the dataset to the Python path: same
-    statistics as the PIL + pq_stats path."""
+    """An image whose GT area could wrap int64 sums (or a prediction id beyond int64) is left
+    to pq_stats, that image alone: the others still go through the kernel, and the
+    statistics are pq_stats' on every image, with both decoders and per image."""
     g = np.array([[1, 1, 2], [1, 2, 2]], np.uint32)
-    segs = [{"id": 1, "category_id": 1, "area": 2**60}, {"id": 2, "category_id": 1, "area": -(2**61)}]
-    gt = pq_kit.write_dataset(tmp_path, "gt", [{"image_id": 1, "id_map": g, "segments": segs}], pq_kit.categories)
-    pred = pq_kit.write_dataset(
-        tmp_path, "pred", [{"image_id": 1, "id_map": g, "segments": [dict(s, area=3) for s in segs]}], pq_kit.categories
-    )
-    assert rapkit_eval(gt, pred).stats == rapkit_eval(gt, pred, fast=False).stats
+    segs = [{"id": 1, "category_id": 1, "area": 3}, {"id": 2, "category_id": 1, "area": 3}]
+    huge = [dict(segs[0], area=2**60), dict(segs[1], area=-(2**61))]
+    gts = [{"image_id": i, "id_map": g, "segments": huge if i == 1 else segs} for i in range(3)]
+    preds = [{"image_id": i, "id_map": g, "segments": segs} for i in range(3)]
+    gt = pq_kit.write_dataset(tmp_path, "gt", gts, pq_kit.categories)
+    pred = pq_kit.write_dataset(tmp_path, "pred", preds, pq_kit.categories)
+    pj = json.loads(pred.read_text())
+    pj["annotations"][2]["segments_info"].append({"id": 2**70, "category_id": 1})  # not in the PNG
+    pred.write_text(json.dumps(pj))
+    with pytest.raises(InputError, match="not in the prediction PNG") as e:
+        rapkit_eval(gt, pred)
+    assert (e.value.image_id, e.value.segment_id) == (2, 2**70)
+    pj["annotations"][2]["segments_info"].pop()
+    pred.write_text(json.dumps(pj))
+    want = []
+    for k in range(3):
+        s = gts[k]["segments"]
+        want.append(pq_stats(g, s, segs, pq_kit.categories, pred_map=g, image_id=k, order=k))
+    for fast in (True, False):
+        ev = rapkit_eval(gt, pred, fast=fast, per_image=True)
+        assert ev.per_image == want and ev.stats == merge_stats(want)
+    assert ev.stats.tp == {1: 4} and ev.stats.fn == {1: 2}
 
 
 @pytest.mark.parametrize("method", ["spawn", "forkserver"])
@@ -469,13 +486,14 @@ def test_pq_compute_drop_in(pq_kit, tmp_path):
     pq_kit.assert_same(rapkit.pq_compute(str(gt), str(pred)), pq_kit.oracle(gt, pred))
 
 
-def test_compact_segments_equal_full_segments():
-    from rapkit.io.panoptic import load_panoptic
+def test_array_segments_equal_full_segments():
+    from rapkit.io.panoptic import load_panoptic, load_panoptic_arrays
 
     full = load_panoptic(SAMPLE / "panoptic_examples.json")
-    compact = load_panoptic(SAMPLE / "panoptic_examples.json", compact=True)
-    for iid, ann in full.annotations.items():
-        assert compact.annotations[iid].segments == [(s.id, s.category_id, s.area, s.iscrowd) for s in ann.segments]
+    arrays = load_panoptic_arrays(SAMPLE / "panoptic_examples.json").segments
+    assert arrays.image_ids == list(full.annotations)
+    for k, ann in enumerate(full.annotations.values()):
+        assert arrays.segments(k) == [(s.id, s.category_id, s.area, s.iscrowd) for s in ann.segments]
 
 
 def test_load_json_fast_parser_same_objects_and_errors(tmp_path):

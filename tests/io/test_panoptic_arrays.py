@@ -1,5 +1,6 @@
-"""io.panoptic.load_panoptic_arrays (the segments PQ reads, as arrays) == load_panoptic(compact=True):
-the same segments for plain and unusual JSON, the same errors for bad JSON."""
+"""io.panoptic.load_panoptic_arrays (PQ's one reader of panoptic JSON, the segments as arrays)
+== load_panoptic's segments: the same segments for plain and unusual JSON (values beyond the
+arrays kept exactly), the same errors for bad JSON."""
 
 from __future__ import annotations
 
@@ -22,20 +23,28 @@ def _write(tmp_path: Path, anns: list, name: str = "p.json") -> Path:
     return p
 
 
+def _tuples(ds) -> list[list[tuple]]:
+    return [[(s.id, s.category_id, s.area, s.iscrowd) for s in a.segments] for a in ds.annotations.values()]
+
+
 def _same(path: Path, **kw) -> None:
-    ds, arr = load_panoptic_arrays(path, **kw)
-    want = load_panoptic(path, compact=True, check_categories=kw.get("check_categories", True))
-    assert arr is not None and ds.categories == want.categories and ds.png_dir == want.png_dir
+    ds = load_panoptic_arrays(path, **kw)
+    arr = ds.segments
+    want = load_panoptic(path, check_categories=kw.get("check_categories", True))
+    assert ds.categories == want.categories and ds.png_dir == want.png_dir and ds.images == want.images
     assert arr.image_ids == list(want.annotations)
     assert arr.file_names == [a.file_name for a in want.annotations.values()]
-    flat = [s for a in want.annotations.values() for s in a.segments]
-    got = list(zip(arr.id.tolist(), arr.category_id.tolist(), arr.area.tolist(), arr.iscrowd.tolist()))
+    got = [arr.segments(k) for k in range(len(arr.image_ids))]
     if kw.get("areas", True):
-        assert got == flat
+        assert got == _tuples(want)
     else:
-        assert [g[:2] for g in got] == [f[:2] for f in flat]
-    lens = [len(a.segments) for a in want.annotations.values()]
+        assert [[g[:2] for g in im] for im in got] == [[f[:2] for f in im] for im in _tuples(want)]
+        assert not arr.area.any() and not arr.iscrowd.any()
+    # images whose values the arrays cannot hold own no entries there and keep exact tuples
+    lens = [0 if k in arr.exact else len(a.segments) for k, a in enumerate(want.annotations.values())]
     assert (arr.offsets[1:] - arr.offsets[:-1]).tolist() == lens
+    flat = [s for k, im in enumerate(got) if k not in arr.exact for s in im]
+    assert list(zip(arr.id.tolist(), arr.category_id.tolist(), arr.area.tolist(), arr.iscrowd.tolist())) == flat
 
 
 def test_sample_arrays_equal_compact_segments():
@@ -51,6 +60,7 @@ def test_sample_arrays_equal_compact_segments():
         [{"id": 3.0, "category_id": "1", "area": 2.7, "iscrowd": True}],  # int() of each, as the slow path
         [{"id": 3, "category_id": 1, "area": 2**70}],  # does not fit int64
         [{"id": 3, "category_id": 1, "area": 2**60}],  # fits, but sums with it could wrap
+        [{"id": 2**70, "category_id": 1, "area": 1}, {"id": 4, "category_id": 1, "area": 2}],  # an id beyond int64
         [{"id": -4, "category_id": 1, "area": 1, "iscrowd": 2}, {"id": 1 << 45, "category_id": 1, "area": 0}],
         [],
     ],
@@ -59,11 +69,11 @@ def test_unusual_segments_equal_compact_segments(tmp_path, segs):
     p = _write(
         tmp_path, [{"image_id": 5, "segments_info": segs}, {"image_id": 6, "file_name": "y.png", "segments_info": []}]
     )
-    if any(isinstance(s.get("area"), int) and s["area"] >= 2**52 for s in segs):
-        ds, arr = load_panoptic_arrays(p)
-        assert arr is None and list(ds.annotations) == [5, 6]  # the caller keeps the Python path
-        return
     _same(p)
+    _same(p, areas=False)
+    beyond = any(s["area"] >= 2**52 or s["id"] >= 2**63 for s in segs if isinstance(s.get("area"), int))
+    exact = load_panoptic_arrays(p).segments.exact
+    assert list(exact) == ([0] if beyond else [])  # image 5 keeps Python ints (PQ: pq_stats), image 6 arrays
 
 
 @pytest.mark.parametrize(
@@ -83,7 +93,7 @@ def test_unusual_segments_equal_compact_segments(tmp_path, segs):
 def test_errors_equal_load_panoptic(tmp_path, anns):
     p = _write(tmp_path, anns)
     with pytest.raises(InputError) as want:
-        load_panoptic(p, compact=True)
+        load_panoptic(p)
     with pytest.raises(InputError) as got:
         load_panoptic_arrays(p)
     assert (got.value.message, got.value.image_id, got.value.segment_id, got.value.file) == (

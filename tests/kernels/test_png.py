@@ -112,7 +112,7 @@ def test_unfilter_kernel_equals_twin(bpp):
         assert np.array_equal(K.decode_ids(raw, h, w, bpp), R.ref_decode_ids(raw, h, w, bpp))
         raw2 = rng.integers(0, 256, size=h * (3 * w + 1)).astype(np.uint8)
         raw2[:: 3 * w + 1] = rng.integers(0, 5, size=h)
-        got = K.pair_keys_png(raw, bpp, raw2, 3, h, w, capacity=2)  # tiny table: forces rehashing
+        got = KQ.pair_keys_png(raw, bpp, raw2, 3, h, w, capacity=2)  # tiny table: forces rehashing
         want = R.ref_pair_keys_png(raw, bpp, raw2, 3, h, w)
         assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
 
@@ -158,7 +158,7 @@ def test_pair_kernel_every_filter_at_every_row_position(bpp_g, bpp_p):
             for filt_g, filt_p in ((fg, fp), ([2] * h, [2] * h), (fg, [2] * h), ([2] * h, fp)):
                 rg = _filtered_raw(_px(g, bpp_g), filt_g)
                 rp = _filtered_raw(_px(p, bpp_p), filt_p)
-                got = K.pair_keys_png(rg, bpp_g, rp, bpp_p, h, w, capacity=2)
+                got = KQ.pair_keys_png(rg, bpp_g, rp, bpp_p, h, w, capacity=2)
                 want = R.ref_pair_keys_png(rg, bpp_g, rp, bpp_p, h, w)
                 assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1]), (w, shift)
                 assert int(got[1].sum()) == h * w
@@ -173,14 +173,14 @@ def test_pair_kernel_repeated_rows_and_bad_filter():
     p = np.repeat(_random_ids(rng, 1, w), h, axis=0)
     rg = _filtered_raw(_px(g, 3), [1] + [2] * (h - 1))
     rp = _filtered_raw(_px(p, 3), [4] + [2] * (h - 1))
-    got = K.pair_keys_png(rg, 3, rp, 3, h, w)
+    got = KQ.pair_keys_png(rg, 3, rp, 3, h, w)
     want = R.ref_pair_keys_png(rg, 3, rp, 3, h, w)
     assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
     for side in ("GT", "prediction"):
         bg, bp = rg.copy(), rp.copy()
         (bg if side == "GT" else bp)[6 * (1 + 3 * w)] = 9
         with pytest.raises(ValueError, match=f"{side} PNG row 6"):
-            K.pair_keys_png(bg, 3, bp, 3, h, w)
+            KQ.pair_keys_png(bg, 3, bp, 3, h, w)
 
 
 def test_unknown_filter_type_rejected():
@@ -502,7 +502,7 @@ def test_semantic_reader_fast_path_equals_pil_path(tmp_path):
 
 
 def _assert_pair_equal(rg, bpp_g, rp, bpp_p, h, w, capacity=2):
-    got = K.pair_keys_png(rg, bpp_g, rp, bpp_p, h, w, capacity=capacity)
+    got = KQ.pair_keys_png(rg, bpp_g, rp, bpp_p, h, w, capacity=capacity)
     want = R.ref_pair_keys_png(rg, bpp_g, rp, bpp_p, h, w)
     assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1]), (h, w, bpp_g, bpp_p)
     assert int(got[1].sum()) == h * w
@@ -596,12 +596,12 @@ def test_kernels_see_one_argument_type():
     raw = np.zeros(2 * (1 + 2 * 3), np.uint8)
     raw_ro = np.frombuffer(raw.tobytes(), np.uint8)
     for r in (raw, raw_ro):
-        K.pair_keys_png(r, 3, r, 3, 2, 2)
+        KQ.pair_keys_png(r, 3, r, 3, 2, 2)
         K.decode_ids(r, 2, 2, 3)
     gray = np.zeros(2 * 3, np.uint8)
     for r in (gray, np.frombuffer(gray.tobytes(), np.uint8)):
         K.decode_gray(r, 2, 2)
-    for kernel in (K._pair_rows_kernel, K._ids_kernel, K._gray_kernel):
+    for kernel in (KQ._pair_rows_kernel, K._ids_kernel, K._gray_kernel):
         assert len(kernel.signatures) == 1, kernel.signatures
         assert not kernel.signatures[0][0].mutable
     assert raw.flags.writeable  # the caller's array is left as it was
