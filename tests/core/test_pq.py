@@ -466,18 +466,6 @@ def test_huge_gt_area_takes_the_python_path(pq_kit, tmp_path):
     assert ev.stats.tp == {1: 4} and ev.stats.fn == {1: 2}
 
 
-@pytest.mark.parametrize("method", ["spawn", "forkserver"])
-def test_process_pool_start_methods(pq_kit, tmp_path, monkeypatch, method):
-    """panopticapi's pool hangs or crashes under spawn in some setups; rapkit's pool works
-    with every start method and gives the same statistics."""
-    gt, pred = random_dataset(pq_kit, tmp_path, 7, 6, 8, 9)
-    one = rapkit_eval(gt, pred, workers=1)
-    monkeypatch.setenv("RAPKIT_MP_START", method)
-    two = rapkit_eval(gt, pred, workers=2)
-    assert two.stats == one.stats
-    pq_kit.assert_same(two.result.to_panopticapi(), pq_kit.oracle(gt, pred))
-
-
 def test_pq_compute_drop_in(pq_kit, tmp_path):
     import rapkit
 
