@@ -118,6 +118,7 @@ def match_proposals(scene: Scene, instances: Sequence[InstanceMask], iou_thresho
     """
     n = len(scene)
     cand: list[tuple[float, int, int]] = []
+    crops: dict[int, np.ndarray] = {}  # x-major box crops of the proposals, made from the runs once
     for g in instances:
         if g.iscrowd:
             continue
@@ -133,11 +134,12 @@ def match_proposals(scene: Scene, instances: Sequence[InstanceMask], iou_thresho
             ay0, ay1 = max(y0, gy0), min(y1, gy0 + gh)
             if ax0 >= ax1 or ay0 >= ay1:
                 continue
-            crop = scene.masks[scene.offsets[k] : scene.offsets[k + 1]].reshape(x1 - x0, y1 - y0)
+            crop = crops.get(k)
+            if crop is None:
+                crop = crops[k] = scene.crop(k)
             inter = int(
                 np.count_nonzero(
-                    crop[ax0 - x0 : ax1 - x0, ay0 - y0 : ay1 - y0].astype(bool)
-                    & gt_t[ax0 - gx0 : ax1 - gx0, ay0 - gy0 : ay1 - gy0]
+                    crop[ax0 - x0 : ax1 - x0, ay0 - y0 : ay1 - y0] & gt_t[ax0 - gx0 : ax1 - gx0, ay0 - gy0 : ay1 - gy0]
                 )
             )
             union = int(scene.areas[k]) + garea - inter
