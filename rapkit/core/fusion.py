@@ -111,10 +111,13 @@ class Scene:
         """Mask ``k`` on its box, x-major: a ``(x1 - x0, y1 - y0)`` bool array."""
         x0, x1, y0, y1 = (int(v) for v in self.boxes[k])
         xs, ya, yb = self.runs(k)
-        edge = np.zeros((x1 - x0, y1 - y0 + 1), np.int8)  # +1 where a run starts, -1 past its end
-        edge[xs - x0, ya - y0] = 1  # starts are distinct, and so are ends (runs may touch)
-        edge[xs - x0, yb - y0] -= 1
-        return np.cumsum(edge, axis=1)[:, :-1] > 0
+        bh = y1 - y0
+        out = np.zeros((x1 - x0) * bh, bool)
+        lens = yb - ya
+        if lens.size:  # the flat index of every pixel: its run's first one, then consecutive
+            ends = np.cumsum(lens)
+            out[np.repeat((xs - x0) * bh + (ya - y0) - (ends - lens), lens) + np.arange(ends[-1])] = True
+        return out.reshape(x1 - x0, bh)
 
     def mask(self, k: int) -> np.ndarray:
         """Full (H, W) bool mask of proposal ``k`` (for tests and small jobs)."""

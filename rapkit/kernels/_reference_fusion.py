@@ -23,6 +23,7 @@ __all__ = [
     "ref_decode_rles",
     "ref_full_mask",
     "ref_fuse_runs",
+    "ref_overlaps_with_crops",
     "ref_pairwise_overlaps",
     "ref_rle_counts",
     "runs_from_full",
@@ -181,6 +182,20 @@ def ref_pairwise_overlaps(boxes, col_offsets, col_ptr, run_y0, run_y1) -> np.nda
     fm = fm.reshape(n, -1).astype(np.int64)
     out = fm @ fm.T
     np.fill_diagonal(out, 0)
+    return out
+
+
+def ref_overlaps_with_crops(boxes, col_offsets, col_ptr, run_y0, run_y1, crop_boxes, crop_offsets, crops, pairs):
+    """Twin of :func:`rapkit.kernels.fusion.overlaps_with_crops`."""
+    h = int(max(boxes[:, 3].max(initial=0), crop_boxes[:, 3].max(initial=0), 1))
+    w = int(max(boxes[:, 1].max(initial=0), crop_boxes[:, 1].max(initial=0), 1))
+    fm = full_masks_from_runs(boxes, col_offsets, col_ptr, run_y0, run_y1, h, w)
+    out = np.zeros(pairs.shape[0], np.int64)
+    for q, (k, g) in enumerate(pairs.tolist()):
+        x0, x1, y0, y1 = (int(v) for v in crop_boxes[g])
+        other = np.zeros((h, w), bool)
+        other[y0:y1, x0:x1] = crops[crop_offsets[g] : crop_offsets[g + 1]].reshape(y1 - y0, x1 - x0) != 0
+        out[q] = int((fm[k] & other).sum())
     return out
 
 

@@ -6,7 +6,9 @@ keeps the canvas as runs too (per image column, a list of intervals holding ``k 
 the proposal ``k`` that owns them, 0 = free), so counting and painting cost per interval a
 mask run meets, not per pixel; it returns the (H, W) canvas, written once at the end.
 :func:`pairwise_overlaps` gives every ``|I_i ∩ I_j|`` (merged from the two masks' runs) for
-the atom kernel of the sweep (:mod:`rapkit.kernels.sweep`) and relation accuracy.
+the atom kernel of the sweep (:mod:`rapkit.kernels.sweep`) and relation accuracy;
+:func:`overlaps_with_crops` the pixels run masks share with box-cropped masks (relation
+accuracy's mask IoUs with ground-truth instances).
 
 Status codes per proposal: :mod:`rapkit.kernels.status` (kept, dropped by score, empty
 mask, category-aware check, excessive-overlap check, canvas check, emptied, unseen). The
@@ -27,7 +29,7 @@ from .._runtime.jit import njit
 from . import decisions_jit as decide
 from .status import CANVAS, CATEGORY, EMPTY, KEPT, OVERLAP, STATUS_NAMES, UNSEEN
 
-__all__ = ["STATUS_NAMES", "compose", "fuse_runs", "pairwise_overlaps"]
+__all__ = ["STATUS_NAMES", "compose", "fuse_runs", "overlaps_with_crops", "pairwise_overlaps"]
 
 
 @njit
@@ -66,6 +68,30 @@ def _pairwise_overlaps(boxes, col_offs, col_ptr, run_y0, run_y1):
             o = _run_overlap(boxes, col_offs, col_ptr, run_y0, run_y1, i, j)
             out[i, j] = o
             out[j, i] = o
+    return out
+
+
+@njit
+def _overlaps_with_crops(boxes, col_offs, col_ptr, run_y0, run_y1, cboxes, coffs, crops, pairs):
+    out = np.zeros(pairs.shape[0], np.int64)
+    for q in range(pairs.shape[0]):
+        k = pairs[q, 0]
+        g = pairs[q, 1]
+        ax0 = max(boxes[k, 0], cboxes[g, 0])
+        ax1 = min(boxes[k, 1], cboxes[g, 1])
+        ay0 = max(boxes[k, 2], cboxes[g, 2])
+        ay1 = min(boxes[k, 3], cboxes[g, 3])
+        if ax0 >= ax1 or ay0 >= ay1:
+            continue
+        gw = cboxes[g, 1] - cboxes[g, 0]
+        bk = col_offs[k] - boxes[k, 0]
+        tot = 0
+        for x in range(ax0, ax1):
+            base = coffs[g] + x - cboxes[g, 0] - cboxes[g, 2] * gw  # crop pixel (x, y): base + y * gw
+            for r in range(col_ptr[bk + x], col_ptr[bk + x + 1]):
+                for y in range(max(run_y0[r], ay0), min(run_y1[r], ay1)):
+                    tot += crops[base + y * gw]
+        out[q] = tot
     return out
 
 
@@ -462,6 +488,46 @@ def pairwise_overlaps(
     if not _has_runs(boxes, col_offsets, np.arange(n)):
         raise ValueError("a mask has no runs for its box columns")
     return _pairwise_overlaps(boxes, col_offsets, col_ptr, run_y0, run_y1)
+
+
+def overlaps_with_crops(
+    boxes: np.ndarray,
+    col_offsets: np.ndarray,
+    col_ptr: np.ndarray,
+    run_y0: np.ndarray,
+    run_y1: np.ndarray,
+    crop_boxes: np.ndarray,
+    crop_offsets: np.ndarray,
+    crops: np.ndarray,
+    pairs: np.ndarray,
+) -> np.ndarray:
+    """|I_k ∩ J_g| for each pair ``(k, g)`` of ``pairs`` ((P, 2) int64): ``I_k`` a mask given as
+    column runs, ``J_g`` one given as a row-major crop of its box ``crop_boxes[g] = (x0, x1,
+    y0, y1)``, ``crops[crop_offsets[g]:crop_offsets[g + 1]].reshape(y1 - y0, x1 - x0)`` (uint8
+    0/1; the layout of :class:`rapkit.types.InstanceMask`). The masks ``k`` named need their runs.
+
+    >>> box, i64 = np.array([[0, 1, 0, 1]], np.int64), lambda *v: np.array(v, np.int64)  # one pixel at (0, 0)
+    >>> overlaps_with_crops(box, i64(0, 2), i64(0, 1), i64(0), i64(1), box, i64(0, 1), np.ones(1, np.uint8),
+    ...                     np.zeros((1, 2), np.int64)).tolist()
+    [1]
+    """
+    n = boxes.shape[0]
+    _check_runs(boxes, col_offsets, col_ptr, run_y0, run_y1, n)
+    _check("crop_boxes", crop_boxes, np.int64, 2)
+    _check("crop_offsets", crop_offsets, np.int64, 1)
+    _check("crops", crops, np.uint8, 1)
+    _check("pairs", pairs, np.int64, 2)
+    m = crop_boxes.shape[0]
+    if crop_boxes.shape[1] != 4 or crop_offsets.shape[0] != m + 1 or (m and crop_offsets[-1] > crops.shape[0]):
+        raise ValueError("crop_boxes must be (G, 4) and crop_offsets have G + 1 entries within crops")
+    sizes = (crop_boxes[:, 1] - crop_boxes[:, 0]) * (crop_boxes[:, 3] - crop_boxes[:, 2])
+    if np.any(crop_offsets[1:] - crop_offsets[:-1] != sizes):
+        raise ValueError("each crop must hold its box's pixels")
+    if pairs.shape[1] != 2 or (pairs.size and (pairs.min() < 0 or pairs[:, 0].max() >= n or pairs[:, 1].max() >= m)):
+        raise ValueError("pairs must be (P, 2) indices into the run masks and the crops")
+    if pairs.size and not _has_runs(boxes, col_offsets, pairs[:, 0]):
+        raise ValueError("a mask in pairs has no runs for its box columns")
+    return _overlaps_with_crops(boxes, col_offsets, col_ptr, run_y0, run_y1, crop_boxes, crop_offsets, crops, pairs)
 
 
 def fuse_runs(

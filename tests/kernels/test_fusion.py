@@ -190,6 +190,33 @@ def test_pairwise_overlaps_match_twin(scene):
     assert np.array_equal(got, ref.ref_pairwise_overlaps(*runs[:1], *runs[2:6]))
 
 
+@SETTINGS
+@given(scenes(), st.data())
+def test_overlaps_with_crops_match_twin(scene, data):
+    """Run masks against row-major crops (the layout of InstanceMask): every pair, crops with
+    empty borders and crops reaching past the run masks' boxes included."""
+    h, w, masks, *_ = scene
+    runs = decode_runs(h, w, masks)
+    n_crops = data.draw(st.integers(0, 4))
+    boxes, parts = [], []
+    for _ in range(n_crops):
+        y0, y1 = sorted(data.draw(st.tuples(st.integers(0, h), st.integers(0, h))))
+        x0, x1 = sorted(data.draw(st.tuples(st.integers(0, w), st.integers(0, w))))
+        boxes.append((x0, x1, y0, y1))
+        parts.append(sparse_bits(data.draw, y1 - y0, x1 - x0, 1).astype(np.uint8).ravel())
+    crop_boxes = np.array(boxes, np.int64).reshape(-1, 4)
+    offs = np.zeros(n_crops + 1, np.int64)
+    offs[1:] = np.cumsum([p.size for p in parts])
+    crops = np.concatenate(parts) if parts else np.zeros(0, np.uint8)
+    pairs = np.array([(k, g) for k in range(len(masks)) for g in range(n_crops)], np.int64).reshape(-1, 2)
+    got = fusion.overlaps_with_crops(*runs[:1], *runs[2:6], crop_boxes, offs, crops, pairs)
+    want = ref.ref_overlaps_with_crops(*runs[:1], *runs[2:6], crop_boxes, offs, crops, pairs)
+    assert np.array_equal(got, want)
+    for (k, g), o in zip(pairs.tolist(), got.tolist()):  # and by hand, on the drawn masks
+        x0, x1, y0, y1 = boxes[g]
+        assert o == int((masks[k][y0:y1, x0:x1] & (parts[g].reshape(y1 - y0, x1 - x0) != 0)).sum())
+
+
 @st.composite
 def compose_inputs(draw):
     h, w = draw(st.integers(1, 20)), draw(st.integers(1, 20))
@@ -301,6 +328,19 @@ def test_wrappers_reject_bad_arrays():
     with pytest.raises(ValueError, match="no runs"):
         fusion.pairwise_overlaps(no_runs["boxes"], *list(no_runs.values())[2:6])
     assert fusion.pairwise_overlaps(runs["boxes"], *list(runs.values())[2:6]).tolist() == [[0]]
+    crop = (np.array([[1, 2, 0, 2]], np.int64), np.array([0, 2], np.int64), np.ones(2, np.uint8))
+    both = np.zeros((1, 2), np.int64)
+    assert fusion.overlaps_with_crops(runs["boxes"], *list(runs.values())[2:6], *crop, both).tolist() == [2]
+    for bad, match in [
+        ((crop[0], np.array([0, 1], np.int64), crop[2]), "its box's pixels"),
+        ((crop[0], crop[1], np.ones(2, bool)), "crops"),
+        (crop, "pairs"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            pairs = np.array([[0, 1]], np.int64) if match == "pairs" else both
+            fusion.overlaps_with_crops(runs["boxes"], *list(runs.values())[2:6], *bad, pairs)
+    with pytest.raises(ValueError, match="no runs"):
+        fusion.overlaps_with_crops(no_runs["boxes"], *list(no_runs.values())[2:6], *crop, both)
     with pytest.raises(ValueError, match="canvas"):
         fusion.compose(z((2, 2), np.int64), None, z(256, bool), 1, z(1, np.uint32), 0)
     with pytest.raises(ValueError, match="semantic"):
