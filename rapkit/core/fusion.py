@@ -3,8 +3,10 @@
 Two layers:
 
 * :func:`decode_scene` turns one image's :class:`~rapkit.types.Proposals` into a
-  :class:`Scene`: box-cropped masks, the stable score order, lazily the pairwise overlaps.
-  A scene is reused across parameter settings (the sweep decodes each image once).
+  :class:`Scene`: every mask as column runs (:func:`rapkit.kernels.rle.decode_rle_runs`),
+  the stable score order, lazily the pairwise overlaps. A scene is reused across parameter
+  settings (the sweep decodes each image once); one decoded for a single fusion at a score
+  threshold ``rho`` keeps only the runs of the proposals it can paint.
 * :func:`fuse_scene` runs Algorithm 1 (``strategy="rap"``) or the heuristic rule on a scene,
   then the stuff fill, and returns a :class:`FusionResult` (id map, segments, per-proposal
   status, the pairs Algorithm 1 met). :func:`fuse_image` is the one-call convenience.
@@ -36,9 +38,7 @@ from ..types import Category, FusionParams, Proposals, Segment
 __all__ = [
     "STATUS_NAMES",
     "FusionResult",
-    "RunScene",
     "Scene",
-    "decode_run_scene",
     "decode_scene",
     "fuse_image",
     "fuse_scene",
@@ -54,21 +54,28 @@ def _kernels():
 
 @dataclass
 class Scene:
-    """One image's proposals, decoded once: x-major box crops (see :mod:`rapkit.kernels.rle`).
+    """One image's proposals, decoded once into column runs.
 
-    ``order`` is the stable descending-score order of all proposals.
+    Mask ``k`` (box ``boxes[k] = (x0, x1, y0, y1)``, half-open) holds, in column ``x``, the
+    pixels ``run_y0[r] <= y < run_y1[r]`` for ``col_ptr[c] <= r < col_ptr[c + 1]``,
+    ``c = col_offsets[k] + x - x0`` (see :func:`rapkit.kernels.rle.decode_rle_runs`).
+    Proposals scored below ``rho`` (the threshold the scene was decoded for) keep their box
+    and area but no runs. ``order`` is the stable descending-score order of all proposals.
     """
 
     image_id: int
     height: int
     width: int
+    rho: float
     scores: np.ndarray
     labels: np.ndarray
     relations: np.ndarray
     boxes: np.ndarray
     areas: np.ndarray
-    offsets: np.ndarray
-    masks: np.ndarray
+    col_offsets: np.ndarray
+    col_ptr: np.ndarray
+    run_y0: np.ndarray
+    run_y1: np.ndarray
     order: np.ndarray
     _overlaps: np.ndarray | None = field(default=None, repr=False)
 
@@ -76,22 +83,48 @@ class Scene:
         return int(self.scores.shape[0])
 
     def candidates(self, rho: float) -> np.ndarray:
-        """Proposal indices with score >= rho, in painting order."""
+        """Proposal indices with score >= rho, in painting order (rho must not be below the decoded one)."""
+        if rho < self.rho:
+            raise ValueError(f"scene decoded for rho >= {self.rho}, asked for {rho}")
         return np.ascontiguousarray(self.order[self.scores[self.order] >= rho])
 
     def overlaps(self) -> np.ndarray:
-        """(N, N) |I_i ∩ I_j| pixel counts, computed once and cached."""
+        """(N, N) |I_i ∩ I_j| pixel counts, merged from the runs once and cached (every mask
+        needs its runs: a scene decoded with ``rho=0``)."""
         if self._overlaps is None:
             fusion, _ = _kernels()
-            self._overlaps = fusion.pairwise_overlaps(self.boxes, self.offsets, self.masks)
+            self._overlaps = fusion.pairwise_overlaps(
+                self.boxes, self.col_offsets, self.col_ptr, self.run_y0, self.run_y1
+            )
         return self._overlaps
+
+    def runs(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(x, y0, y1)`` of every run of mask ``k``: column, first row, row past the end."""
+        c0 = int(self.col_offsets[k])
+        ptr = self.col_ptr[c0 : int(self.col_offsets[k + 1])]
+        if ptr.size - 1 != self.boxes[k, 1] - self.boxes[k, 0]:
+            raise ValueError(f"proposal #{k} has no runs (scored below the scene's rho {self.rho})")
+        xs = self.boxes[k, 0] + np.repeat(np.arange(ptr.size - 1), np.diff(ptr))
+        return xs, self.run_y0[ptr[0] : ptr[-1]], self.run_y1[ptr[0] : ptr[-1]]
+
+    def crop(self, k: int) -> np.ndarray:
+        """Mask ``k`` on its box, x-major: a ``(x1 - x0, y1 - y0)`` bool array."""
+        x0, x1, y0, y1 = (int(v) for v in self.boxes[k])
+        xs, ya, yb = self.runs(k)
+        bh = y1 - y0
+        out = np.zeros((x1 - x0) * bh, bool)
+        lens = yb - ya
+        if lens.size:  # the flat index of every pixel: its run's first one, then consecutive
+            ends = np.cumsum(lens)
+            out[np.repeat((xs - x0) * bh + (ya - y0) - (ends - lens), lens) + np.arange(ends[-1])] = True
+        return out.reshape(x1 - x0, bh)
 
     def mask(self, k: int) -> np.ndarray:
         """Full (H, W) bool mask of proposal ``k`` (for tests and small jobs)."""
         out = np.zeros((self.height, self.width), bool)
         x0, x1, y0, y1 = (int(v) for v in self.boxes[k])
         if x1 > x0:
-            out[y0:y1, x0:x1] = self.masks[self.offsets[k] : self.offsets[k + 1]].reshape(x1 - x0, y1 - y0).T
+            out[y0:y1, x0:x1] = self.crop(k).T
         return out
 
 
@@ -117,73 +150,15 @@ def _raise_bad_rle(status: np.ndarray, proposals: Proposals) -> None:
         raise InputError(f"proposal #{k}: {why}", image_id=proposals.image_id)
 
 
-def decode_scene(proposals: Proposals) -> Scene:
-    """Decode an image's proposals (compressed RLE) into a reusable :class:`Scene`.
+def decode_scene(proposals: Proposals, rho: float = 0.0) -> Scene:
+    """Decode an image's proposals (compressed RLE) into a :class:`Scene` of column runs.
+
+    Every RLE is parsed and checked (a malformed one is an error whatever its score), but
+    only the masks scored ``>= rho`` keep their runs: ``rho=0`` (the default) for a scene
+    reused across settings, matched or overlapped; the fusion's own ``rho`` for one fusion.
 
     >>> s = decode_scene(Proposals(1, 2, 2, np.array([0.9]), np.array([1]), np.array([0.5]),
     ...                            [{"size": [2, 2], "counts": "04"}]))
-    >>> s.boxes.tolist(), s.areas.tolist()
-    ([[0, 2, 0, 2]], [4])
-    """
-    _, rle = _kernels()
-    h, w = int(proposals.height), int(proposals.width)
-    boxes, areas, offs, flat, status = rle.decode_rles(_counts_of(proposals), h, w)
-    _raise_bad_rle(status, proposals)
-    scores = np.ascontiguousarray(proposals.scores, dtype=np.float64)
-    return Scene(
-        image_id=int(proposals.image_id),
-        height=h,
-        width=w,
-        scores=scores,
-        labels=np.ascontiguousarray(proposals.category_ids, dtype=np.int64),
-        relations=np.ascontiguousarray(proposals.relations, dtype=np.float64),
-        boxes=boxes,
-        areas=areas,
-        offsets=offs,
-        masks=flat,
-        order=np.argsort(-scores, kind="stable").astype(np.int64),
-    )
-
-
-@dataclass
-class RunScene:
-    """One image's proposals as column runs (see :func:`rapkit.kernels.rle.decode_rle_runs`),
-    for one fusion at score threshold ``rho``: the masks of proposals below it are validated
-    but not kept. What ``rapkit fuse`` decodes; :class:`Scene` is the reusable form.
-    """
-
-    image_id: int
-    height: int
-    width: int
-    rho: float
-    scores: np.ndarray
-    labels: np.ndarray
-    relations: np.ndarray
-    boxes: np.ndarray
-    areas: np.ndarray
-    col_offsets: np.ndarray
-    col_ptr: np.ndarray
-    run_y0: np.ndarray
-    run_y1: np.ndarray
-    order: np.ndarray
-
-    def __len__(self) -> int:
-        return int(self.scores.shape[0])
-
-    def candidates(self, rho: float) -> np.ndarray:
-        """Proposal indices with score >= rho, in painting order (rho must not be below the decoded one)."""
-        if rho < self.rho:
-            raise ValueError(f"scene decoded for rho >= {self.rho}, asked for {rho}")
-        return np.ascontiguousarray(self.order[self.scores[self.order] >= rho])
-
-
-def decode_run_scene(proposals: Proposals, rho: float = 0.0) -> RunScene:
-    """Decode an image's proposals into column runs, keeping the masks of score >= ``rho``.
-
-    Every RLE is still checked (a malformed one is an error whatever its score).
-
-    >>> s = decode_run_scene(Proposals(1, 2, 2, np.array([0.9]), np.array([1]), np.array([0.5]),
-    ...                                [{"size": [2, 2], "counts": "04"}]))
     >>> s.boxes.tolist(), s.areas.tolist(), s.run_y1.tolist()
     ([[0, 2, 0, 2]], [4], [2, 2])
     """
@@ -192,7 +167,7 @@ def decode_run_scene(proposals: Proposals, rho: float = 0.0) -> RunScene:
     scores = np.ascontiguousarray(proposals.scores, dtype=np.float64)
     boxes, areas, col_offs, col_ptr, y0, y1, status = rle.decode_rle_runs(_counts_of(proposals), h, w, scores >= rho)
     _raise_bad_rle(status, proposals)
-    return RunScene(
+    return Scene(
         image_id=int(proposals.image_id),
         height=h,
         width=w,
@@ -254,21 +229,21 @@ def stuff_table(categories: Mapping[int, Category] | Iterable[Category]) -> np.n
 
 
 def fuse_scene(
-    scene: Scene | RunScene,
+    scene: Scene,
     semantic: np.ndarray | None,
     params: FusionParams,
     categories: Mapping[int, Category] | Iterable[Category] | np.ndarray,
     *,
     record_events: bool = False,
-    use_overlap_cache: bool = False,
     timings: dict[str, float] | None = None,
 ) -> FusionResult:
-    """Fuse a decoded scene (box crops or column runs): Algorithm 1 or the heuristic, then stuff.
+    """Fuse a decoded scene: Algorithm 1 or the heuristic (:func:`rapkit.kernels.fusion.fuse_runs`),
+    then stuff.
 
     ``semantic`` is an (H, W) uint8 label map (category ids; 0/255 void, thing ids ignored)
     or None. ``categories`` may also be a precomputed :func:`stuff_table`.
-    ``use_overlap_cache`` reuses :meth:`Scene.overlaps` (worth it across many settings; a
-    :class:`RunScene` merges overlaps from its runs instead).
+    ``params.rho`` must not be below the scene's (:meth:`Scene.candidates`).
+    ``record_events`` fills :attr:`FusionResult.events`.
     ``timings``, when given, gets ``"fusion_kernel"`` added: the seconds spent in the
     instance kernel (Algorithm 1 / the heuristic); the rest of the call is stuff/compose.
 
@@ -286,38 +261,26 @@ def fuse_scene(
         k = int(order[np.isnan(scene.relations[order])][0])
         raise InputError(f"proposal #{k} has no relation value (needed by strategy rap)", image_id=scene.image_id)
     t_kernel = time.perf_counter() if timings is not None else 0.0
-    kw = dict(tau=params.tau, gamma=params.gamma, ra=ra, ca=ca, eo=eo, reference=reference)
-    if isinstance(scene, RunScene):
-        canvas, status, visible, events = fusion.fuse_runs(
-            scene.boxes,
-            scene.areas,
-            scene.col_offsets,
-            scene.col_ptr,
-            scene.run_y0,
-            scene.run_y1,
-            scene.labels,
-            scene.relations,
-            order,
-            w,
-            h,
-            record_events=record_events,
-            **kw,
-        )
-    else:
-        canvas, status, visible, events = fusion.fuse_instances(
-            scene.boxes,
-            scene.areas,
-            scene.offsets,
-            scene.masks,
-            scene.labels,
-            scene.relations,
-            order,
-            w,
-            h,
-            overlaps=scene.overlaps() if use_overlap_cache else None,
-            record_events=record_events,
-            **kw,
-        )
+    canvas, status, visible, events = fusion.fuse_runs(
+        scene.boxes,
+        scene.areas,
+        scene.col_offsets,
+        scene.col_ptr,
+        scene.run_y0,
+        scene.run_y1,
+        scene.labels,
+        scene.relations,
+        order,
+        w,
+        h,
+        tau=params.tau,
+        gamma=params.gamma,
+        ra=ra,
+        ca=ca,
+        eo=eo,
+        reference=reference,
+        record_events=record_events,
+    )
     if timings is not None:
         timings["fusion_kernel"] = timings.get("fusion_kernel", 0.0) + (time.perf_counter() - t_kernel)
     status = reported(status)  # not a candidate: dropped by score
@@ -374,5 +337,5 @@ def fuse_image(
     >>> fuse_image(p, None, FusionParams(), [])[1]
     []
     """
-    res = fuse_scene(decode_scene(proposals), semantic, params, categories)
+    res = fuse_scene(decode_scene(proposals, params.rho), semantic, params, categories)
     return res.id_map, res.segments

@@ -108,7 +108,9 @@ def summarize(stats: RelationAccStats) -> dict[str, Any]:
 
 def match_proposals(scene: Scene, instances: Sequence[InstanceMask], iou_threshold: float = 0.5) -> np.ndarray:
     """Instance id matched to each proposal (-1 = none): same category, IoU > threshold,
-    one-to-one, greedy by IoU. Crowd instances are skipped.
+    one-to-one, greedy by IoU. Crowd instances are skipped. The intersections are counted
+    from the proposals' runs (:func:`rapkit.kernels.fusion.overlaps_with_crops`; the scene
+    needs the runs of every proposal: decoded with ``rho=0``).
 
     >>> from rapkit.types import Proposals
     >>> s = decode_scene(Proposals(1, 2, 2, np.array([0.9]), np.array([1]), np.array([0.5]),
@@ -116,32 +118,30 @@ def match_proposals(scene: Scene, instances: Sequence[InstanceMask], iou_thresho
     >>> match_proposals(s, [InstanceMask(7, 1, 0, 0, 0, np.ones((2, 2), bool))]).tolist()
     [7]
     """
+    from ..kernels.fusion import overlaps_with_crops
+
     n = len(scene)
+    gts = [g for g in instances if not g.iscrowd and g.mask.shape[0] and g.mask.shape[1]]
     cand: list[tuple[float, int, int]] = []
-    for g in instances:
-        if g.iscrowd:
-            continue
-        gh, gw = g.mask.shape
-        if gh == 0 or gw == 0:
-            continue
-        gx0, gy0 = g.x0, g.y0
-        garea = int(g.area) if g.area >= 0 else int(g.mask.sum())
-        gt_t = g.mask.T  # x-major like the proposal crops
-        for k in np.nonzero(scene.labels == g.category_id)[0].tolist():
-            x0, x1, y0, y1 = (int(v) for v in scene.boxes[k])
-            ax0, ax1 = max(x0, gx0), min(x1, gx0 + gw)
-            ay0, ay1 = max(y0, gy0), min(y1, gy0 + gh)
-            if ax0 >= ax1 or ay0 >= ay1:
-                continue
-            crop = scene.masks[scene.offsets[k] : scene.offsets[k + 1]].reshape(x1 - x0, y1 - y0)
-            inter = int(
-                np.count_nonzero(
-                    crop[ax0 - x0 : ax1 - x0, ay0 - y0 : ay1 - y0].astype(bool)
-                    & gt_t[ax0 - gx0 : ax1 - gx0, ay0 - gy0 : ay1 - gy0]
-                )
-            )
-            union = int(scene.areas[k]) + garea - inter
-            iou = inter / union if union else 0.0
+    if gts and n:
+        # pairs to measure: same category, boxes that meet ((x0, x1, y0, y1), half-open)
+        gb = np.array([(g.x0, g.x0 + g.mask.shape[1], g.y0, g.y0 + g.mask.shape[0]) for g in gts], np.int64)
+        pb = scene.boxes
+        meet = scene.labels[:, None] == np.array([g.category_id for g in gts], np.int64)[None, :]
+        for lo, hi in ((0, 1), (2, 3)):
+            meet &= np.maximum(pb[:, None, lo], gb[None, :, lo]) < np.minimum(pb[:, None, hi], gb[None, :, hi])
+        pairs = np.ascontiguousarray(np.argwhere(meet), dtype=np.int64)
+        offs = np.zeros(len(gts) + 1, np.int64)
+        offs[1:] = np.cumsum([g.mask.size for g in gts])
+        crops = np.concatenate([np.asarray(g.mask, bool).ravel() for g in gts]).view(np.uint8)
+        inter = overlaps_with_crops(
+            scene.boxes, scene.col_offsets, scene.col_ptr, scene.run_y0, scene.run_y1, gb, offs, crops, pairs
+        )
+        areas = scene.areas.tolist()
+        for (k, gi), o in zip(pairs.tolist(), inter.tolist()):
+            g = gts[gi]
+            union = areas[k] + (int(g.area) if g.area >= 0 else int(g.mask.sum())) - o
+            iou = o / union if union else 0.0
             if iou > iou_threshold:
                 cand.append((-iou, k, g.id))
     match = np.full(n, -1, np.int64)
@@ -376,9 +376,11 @@ def authors_events(scene: Scene, result: FusionResult, params: FusionParams) -> 
         st = int(status[i])
         if st in (EMPTY, CATEGORY):
             continue
-        mask = scene.mask(i)
+        x0, x1, y0, y1 = (int(v) for v in scene.boxes[i])
+        mask = scene.crop(i).T  # the mask on its box; seg_i, val_i: the canvases there (views)
+        seg_i, val_i = seg[y0:y1, x0:x1], val[y0:y1, x0:x1]
         area = int(scene.areas[i])
-        under = np.bincount(seg[mask], minlength=n + 1)
+        under = np.bincount(seg_i[mask], minlength=n + 1)
         seg_area = np.bincount(seg.ravel(), minlength=n + 1) if (eo and reference) else None
         hit = False
         for j in painted:
@@ -399,9 +401,9 @@ def authors_events(scene: Scene, result: FusionResult, params: FusionParams) -> 
                 f"(excessive-overlap hit {hit}, status {st})"
             )
         if st in (KEPT, EMPTIED):
-            take = mask & (val > scene.relations[i]) if ra else mask & (seg == 0)
-            seg[take] = i + 1
-            val[take] = scene.relations[i]
+            take = mask & (val_i > scene.relations[i]) if ra else mask & (seg_i == 0)
+            seg_i[take] = i + 1
+            val_i[take] = scene.relations[i]
             painted.append(i)
     final = np.where(seg > 0, result.segment_of[np.maximum(seg - 1, 0)], 0)
     if not np.array_equal(final, result.id_map):

@@ -118,7 +118,8 @@ def prepare_image(
     gt_segments: Sequence[Segment | Mapping[str, Any]],
     position: int,
 ) -> SweepImage:
-    """Decode-once preparation of one image for :func:`image_stats`."""
+    """Decode-once preparation of one image for :func:`image_stats` (``scene`` decoded with
+    ``rho=0``: every mask with its runs)."""
     from ..kernels import sweep as k
 
     h, w = scene.height, scene.width
@@ -134,7 +135,9 @@ def prepare_image(
     if g.dtype != np.uint32:
         g = g.astype(np.uint32)
     keys = k.xmajor_keys(g, sem)
-    weight, base, base_keys, ptr, idx = k.build_atoms(keys, h, scene.boxes, scene.offsets, scene.masks)
+    weight, base, base_keys, ptr, idx = k.build_atoms(
+        keys, h, scene.boxes, scene.col_offsets, scene.col_ptr, scene.run_y0, scene.run_y1
+    )
     atom_key = base_keys[base]
     segs = []
     for s in gt_segments:

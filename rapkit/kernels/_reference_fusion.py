@@ -1,11 +1,10 @@
 """Plain-numpy twins of the RLE and fusion kernels (full-image masks, per-proposal loops).
 
-Same arguments and results as :mod:`rapkit.kernels.rle` and :mod:`rapkit.kernels.fusion`
-(the run kernels, ``decode_rle_runs`` and ``fuse_runs``, have the same twins as the crop
-ones: the pixels their runs cover are the crops' pixels);
-they are the executable specification the kernels are tested against. The checks of
-Algorithm 1 are the functions of :mod:`rapkit.kernels.decisions`, the very ones the kernels
-compile. No numba here.
+Same arguments and results as :mod:`rapkit.kernels.rle` and :mod:`rapkit.kernels.fusion`:
+the masks come in as the kernels take them (column runs, or box crops for ``decode_rles``)
+and are turned into full (H, W) masks first; the twins are the executable specification the
+kernels are tested against. The checks of Algorithm 1 are the functions of
+:mod:`rapkit.kernels.decisions`, the very ones the kernels compile. No numba here.
 """
 
 from __future__ import annotations
@@ -23,9 +22,11 @@ __all__ = [
     "ref_decode_rle_runs",
     "ref_decode_rles",
     "ref_full_mask",
-    "ref_fuse_instances",
+    "ref_fuse_runs",
+    "ref_overlaps_with_crops",
     "ref_pairwise_overlaps",
     "ref_rle_counts",
+    "runs_from_full",
 ]
 
 # ----------------------------------------------------------------------------- RLE
@@ -105,23 +106,23 @@ def ref_decode_rles(counts_list: list, height: int, width: int):
     return boxes, areas, offs, flat, status
 
 
-def ref_decode_rle_runs(counts_list: list, height: int, width: int, need=None):
-    """Twin of :func:`rapkit.kernels.rle.decode_rle_runs` (maximal runs per column, as a
-    minimal RLE such as pycocotools writes gives them)."""
-    boxes, areas, _, _, status = ref_decode_rles(counts_list, height, width)
-    n = len(counts_list)
+def runs_from_full(full: list[np.ndarray | None], height: int, width: int, need=None):
+    """Full (H, W) masks -> ``(boxes, areas, col_offsets, col_ptr, run_y0, run_y1)`` in the
+    layout of :func:`rapkit.kernels.rle.decode_rle_runs` (maximal runs per box column; masks
+    that are None, empty or have ``need[k]`` False get no runs)."""
+    n = len(full)
+    boxes, areas, _, _ = crops_from_full(full, height, width)
     need = np.ones(n, bool) if need is None else np.asarray(need, bool)
     col_offs = np.zeros(n + 1, np.int64)
     ptr: list[int] = []
     y0s: list[int] = []
     y1s: list[int] = []
-    for k, c in enumerate(counts_list):
+    for k, m in enumerate(full):
         x0, x1 = int(boxes[k, 0]), int(boxes[k, 1])
         if areas[k] == 0 or not need[k]:
             col_offs[k + 1] = col_offs[k] + 1
             ptr.append(len(y0s))
             continue
-        m = ref_full_mask(c, height, width)
         for x in range(x0, x1):
             ptr.append(len(y0s))
             col = np.concatenate([[False], m[:, x], [False]]).astype(np.int8)
@@ -131,7 +132,15 @@ def ref_decode_rle_runs(counts_list: list, height: int, width: int, need=None):
         ptr.append(len(y0s))
         col_offs[k + 1] = col_offs[k] + (x1 - x0) + 1
     as64 = lambda v: np.array(v, np.int64)  # noqa: E731
-    return boxes, areas, col_offs, as64(ptr), as64(y0s), as64(y1s), status
+    return boxes, areas, col_offs, as64(ptr), as64(y0s), as64(y1s)
+
+
+def ref_decode_rle_runs(counts_list: list, height: int, width: int, need=None):
+    """Twin of :func:`rapkit.kernels.rle.decode_rle_runs` (maximal runs per column, as a
+    minimal RLE such as pycocotools writes gives them)."""
+    status = ref_decode_rles(counts_list, height, width)[4]
+    full = [ref_full_mask(c, height, width) for c in counts_list]
+    return (*runs_from_full(full, height, width, need), status)
 
 
 def full_masks_from_runs(boxes, col_offsets, col_ptr, run_y0, run_y1, height: int, width: int) -> np.ndarray:
@@ -162,24 +171,41 @@ def full_masks(boxes, offsets, masks, height: int, width: int) -> np.ndarray:
 # ----------------------------------------------------------------------------- fusion
 
 
-def ref_pairwise_overlaps(boxes, offsets, masks) -> np.ndarray:
+def ref_pairwise_overlaps(boxes, col_offsets, col_ptr, run_y0, run_y1) -> np.ndarray:
     """Twin of :func:`rapkit.kernels.fusion.pairwise_overlaps`."""
     n = boxes.shape[0]
     if n == 0:
         return np.zeros((0, 0), np.int64)
-    h = int(boxes[:, 3].max()) if n else 0
-    w = int(boxes[:, 1].max()) if n else 0
-    fm = full_masks(boxes, offsets, masks, max(h, 1), max(w, 1)).reshape(n, -1).astype(np.int64)
+    h = int(boxes[:, 3].max())
+    w = int(boxes[:, 1].max())
+    fm = full_masks_from_runs(boxes, col_offsets, col_ptr, run_y0, run_y1, max(h, 1), max(w, 1))
+    fm = fm.reshape(n, -1).astype(np.int64)
     out = fm @ fm.T
     np.fill_diagonal(out, 0)
     return out
 
 
-def ref_fuse_instances(
+def ref_overlaps_with_crops(boxes, col_offsets, col_ptr, run_y0, run_y1, crop_boxes, crop_offsets, crops, pairs):
+    """Twin of :func:`rapkit.kernels.fusion.overlaps_with_crops`."""
+    h = int(max(boxes[:, 3].max(initial=0), crop_boxes[:, 3].max(initial=0), 1))
+    w = int(max(boxes[:, 1].max(initial=0), crop_boxes[:, 1].max(initial=0), 1))
+    fm = full_masks_from_runs(boxes, col_offsets, col_ptr, run_y0, run_y1, h, w)
+    out = np.zeros(pairs.shape[0], np.int64)
+    for q, (k, g) in enumerate(pairs.tolist()):
+        x0, x1, y0, y1 = (int(v) for v in crop_boxes[g])
+        other = np.zeros((h, w), bool)
+        other[y0:y1, x0:x1] = crops[crop_offsets[g] : crop_offsets[g + 1]].reshape(y1 - y0, x1 - x0) != 0
+        out[q] = int((fm[k] & other).sum())
+    return out
+
+
+def ref_fuse_runs(
     boxes,
     areas,
-    offsets,
-    masks,
+    col_offsets,
+    col_ptr,
+    run_y0,
+    run_y1,
     labels,
     relations,
     order,
@@ -192,12 +218,11 @@ def ref_fuse_instances(
     ca,
     eo,
     reference,
-    overlaps=None,
     record_events=False,
 ):
-    """Twin of :func:`rapkit.kernels.fusion.fuse_instances`: Algorithm 1 on full-image masks."""
+    """Twin of :func:`rapkit.kernels.fusion.fuse_runs`: Algorithm 1 on full-image masks."""
     n = boxes.shape[0]
-    fm = full_masks(boxes, offsets, masks, height, width)
+    fm = full_masks_from_runs(boxes, col_offsets, col_ptr, run_y0, run_y1, height, width)
     seg = np.zeros((height, width), np.int64)  # proposal index + 1, 0 = free
     P = np.zeros((height, width), np.int64)  # label canvas, -1 = empty
     P[:] = -1

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import decisions as decide
-from ._reference_fusion import full_masks
+from ._reference_fusion import full_masks_from_runs
 from .status import CANVAS, CATEGORY, EMPTY, KEPT, OVERLAP, UNSEEN
 
 __all__ = ["canonical_atoms", "ref_build_atoms", "ref_fuse_atoms", "ref_pair_counts", "ref_pred_ids", "ref_xmajor_keys"]
@@ -17,7 +17,7 @@ def ref_xmajor_keys(gt, sem):
     return ((np.asarray(gt).T.astype(np.uint64) << np.uint64(8)) | np.asarray(sem).T.astype(np.uint64)).ravel()
 
 
-def ref_build_atoms(keys, height, boxes, offsets, masks):
+def ref_build_atoms(keys, height, boxes, col_offsets, col_ptr, run_y0, run_y1):
     """Twin of :func:`rapkit.kernels.sweep.build_atoms` via ``np.unique`` on pixel signatures.
 
     Atom numbering may differ from the kernel's; compare canonical forms
@@ -25,7 +25,7 @@ def ref_build_atoms(keys, height, boxes, offsets, masks):
     """
     n = boxes.shape[0]
     width = keys.shape[0] // height
-    fm = full_masks(boxes, offsets, masks, height, width)  # (N, H, W)
+    fm = full_masks_from_runs(boxes, col_offsets, col_ptr, run_y0, run_y1, height, width)  # (N, H, W)
     cover = np.ascontiguousarray(fm.transpose(0, 2, 1).reshape(n, -1).T)  # (W*H, N) x-major
     base_keys, base = np.unique(keys, return_inverse=True)
     sig = np.concatenate([base[:, None].astype(np.int64), cover.astype(np.int64)], axis=1)

@@ -5,7 +5,7 @@ are the single definition of the rules:
 
 * the numba kernels call them compiled and inlined, as ``decide.<check>`` with ``decide =``
   :mod:`rapkit.kernels.decisions_jit` (``njit(inline="always")`` of these very functions):
-  :func:`rapkit.kernels.fusion.fuse_instances` on pixels and
+  :func:`rapkit.kernels.fusion.fuse_runs` on column runs (the pixels) and
   :func:`rapkit.kernels.sweep.fuse_atoms` on atoms;
 * the numpy twins (:mod:`rapkit.kernels._reference_fusion`,
   :mod:`rapkit.kernels._reference_sweep`) call them as they are (``decide =`` this module),

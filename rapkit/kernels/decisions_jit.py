@@ -2,7 +2,7 @@
 
 Each name here is ``njit(inline="always")`` (:func:`rapkit._runtime.jit.njit`) applied to the function
 of the same name in :mod:`rapkit.kernels.decisions` (``category_drop.py_func is
-decisions.category_drop``): one definition, compiled into both the pixel kernel
+decisions.category_drop``): one definition, compiled into both the run kernel
 (:mod:`rapkit.kernels.fusion`) and the atom kernel (:mod:`rapkit.kernels.sweep`).
 
 An edit of :mod:`rapkit.kernels.decisions` recompiles every kernel that inlines these

@@ -1,8 +1,14 @@
 """Fusion kernels (numba): Algorithm 1 of the RAP paper, the heuristic rule, the stuff fill.
 
-Masks are the x-major box crops of :mod:`rapkit.kernels.rle` (walked column by column, as
-COCO RLE is); the canvas is an (H, W) image holding, per pixel, ``k + 1`` for the proposal
-``k`` that owns it (0 = free).
+Masks are the column runs of :func:`rapkit.kernels.rle.decode_rle_runs` (per column of a
+mask's box, its ``y`` intervals, walked column by column as COCO RLE is). :func:`fuse_runs`
+keeps the canvas as runs too (per image column, a list of intervals holding ``k + 1`` for
+the proposal ``k`` that owns them, 0 = free), so counting and painting cost per interval a
+mask run meets, not per pixel; it returns the (H, W) canvas, written once at the end.
+:func:`pairwise_overlaps` gives every ``|I_i ∩ I_j|`` (merged from the two masks' runs) for
+the atom kernel of the sweep (:mod:`rapkit.kernels.sweep`) and relation accuracy;
+:func:`overlaps_with_crops` the pixels run masks share with box-cropped masks (relation
+accuracy's mask IoUs with ground-truth instances).
 
 Status codes per proposal: :mod:`rapkit.kernels.status` (kept, dropped by score, empty
 mask, category-aware check, excessive-overlap check, canvas check, emptied, unseen). The
@@ -23,41 +29,69 @@ from .._runtime.jit import njit
 from . import decisions_jit as decide
 from .status import CANVAS, CATEGORY, EMPTY, KEPT, OVERLAP, STATUS_NAMES, UNSEEN
 
-__all__ = ["STATUS_NAMES", "compose", "fuse_instances", "fuse_runs", "pairwise_overlaps"]
+__all__ = ["STATUS_NAMES", "compose", "fuse_runs", "overlaps_with_crops", "pairwise_overlaps"]
 
 
 @njit
-def _crop_overlap(boxes, offs, masks, i, j):
-    """|I_i ∩ I_j| for two box-cropped masks."""
+def _run_overlap(boxes, col_offs, col_ptr, run_y0, run_y1, i, j):
+    """|I_i ∩ I_j| for two masks given as column runs: per shared column, a merge of the runs."""
     ax0 = max(boxes[i, 0], boxes[j, 0])
     ax1 = min(boxes[i, 1], boxes[j, 1])
-    ay0 = max(boxes[i, 2], boxes[j, 2])
-    ay1 = min(boxes[i, 3], boxes[j, 3])
-    if ax0 >= ax1 or ay0 >= ay1:
+    if ax0 >= ax1 or max(boxes[i, 2], boxes[j, 2]) >= min(boxes[i, 3], boxes[j, 3]):
         return 0
-    bhi = boxes[i, 3] - boxes[i, 2]
-    bhj = boxes[j, 3] - boxes[j, 2]
-    n = ay1 - ay0
+    bi = col_offs[i] - boxes[i, 0]
+    bj = col_offs[j] - boxes[j, 0]
     tot = 0
     for x in range(ax0, ax1):
-        oi = offs[i] + (x - boxes[i, 0]) * bhi + (ay0 - boxes[i, 2])
-        oj = offs[j] + (x - boxes[j, 0]) * bhj + (ay0 - boxes[j, 2])
-        ri = masks[oi : oi + n]
-        rj = masks[oj : oj + n]
-        for t in range(n):
-            tot += ri[t] & rj[t]
+        a = col_ptr[bi + x]
+        ae = col_ptr[bi + x + 1]
+        b = col_ptr[bj + x]
+        be = col_ptr[bj + x + 1]
+        while a < ae and b < be:
+            lo = max(run_y0[a], run_y0[b])
+            hi = min(run_y1[a], run_y1[b])
+            if hi > lo:
+                tot += hi - lo
+            if run_y1[a] < run_y1[b]:
+                a += 1
+            else:
+                b += 1
     return tot
 
 
 @njit
-def _pairwise_overlaps(boxes, offs, masks):
+def _pairwise_overlaps(boxes, col_offs, col_ptr, run_y0, run_y1):
     n = boxes.shape[0]
     out = np.zeros((n, n), np.int64)
     for i in range(n):
         for j in range(i + 1, n):
-            o = _crop_overlap(boxes, offs, masks, i, j)
+            o = _run_overlap(boxes, col_offs, col_ptr, run_y0, run_y1, i, j)
             out[i, j] = o
             out[j, i] = o
+    return out
+
+
+@njit
+def _overlaps_with_crops(boxes, col_offs, col_ptr, run_y0, run_y1, cboxes, coffs, crops, pairs):
+    out = np.zeros(pairs.shape[0], np.int64)
+    for q in range(pairs.shape[0]):
+        k = pairs[q, 0]
+        g = pairs[q, 1]
+        ax0 = max(boxes[k, 0], cboxes[g, 0])
+        ax1 = min(boxes[k, 1], cboxes[g, 1])
+        ay0 = max(boxes[k, 2], cboxes[g, 2])
+        ay1 = min(boxes[k, 3], cboxes[g, 3])
+        if ax0 >= ax1 or ay0 >= ay1:
+            continue
+        gw = cboxes[g, 1] - cboxes[g, 0]
+        bk = col_offs[k] - boxes[k, 0]
+        tot = 0
+        for x in range(ax0, ax1):
+            base = coffs[g] + x - cboxes[g, 0] - cboxes[g, 2] * gw  # crop pixel (x, y): base + y * gw
+            for r in range(col_ptr[bk + x], col_ptr[bk + x + 1]):
+                for y in range(max(run_y0[r], ay0), min(run_y1[r], ay1)):
+                    tot += crops[base + y * gw]
+        out[q] = tot
     return out
 
 
@@ -110,161 +144,6 @@ def _excessive(o, ov, areas, visible, i, j, gamma, reference):
     if reference:
         return decide.excessive_overlap(ov, areas[i], visible[j], gamma)
     return decide.excessive_overlap(o, areas[i], areas[j], gamma)
-
-
-@njit
-def _crop_visible_overlap(canvas, boxes, offs, masks, i, j):
-    """The pixels of ``i``'s box-cropped mask that proposal ``j`` holds on the canvas."""
-    x0 = boxes[i, 0]
-    y0 = boxes[i, 2]
-    y1 = boxes[i, 3]
-    bh = y1 - y0
-    lab_j = j + 1
-    ov = 0
-    for x in range(x0, boxes[i, 1]):
-        mrow = masks[offs[i] + (x - x0) * bh : offs[i] + (x - x0 + 1) * bh]
-        crow = canvas[y0:y1, x]
-        for t in range(bh):
-            if mrow[t] and crow[t] == lab_j:
-                ov += 1
-    return ov
-
-
-@njit
-def _fuse(
-    boxes,
-    areas,
-    offs,
-    masks,
-    labels,
-    rel,
-    order,
-    width,
-    height,
-    tau,
-    gamma,
-    ra,
-    ca,
-    eo,
-    reference,
-    overlaps,
-    record_events,
-):
-    n = boxes.shape[0]
-    canvas = np.zeros((height, width), np.int32)
-    status = np.full(n, UNSEEN, np.int8)
-    visible = np.zeros(n, np.int64)
-    kept = np.empty(n, np.int64)
-    nk = np.int64(0)  # not a literal 0: a helper called with it would compile once more
-    ev = np.empty((max(16, 4 * n), 2), np.int64)
-    ne = np.int64(0)
-    have_ov = overlaps.shape[0] == n and n > 0
-    for i in order:
-        area = areas[i]
-        if area == 0:
-            status[i] = EMPTY
-            continue
-        x0 = boxes[i, 0]
-        x1 = boxes[i, 1]
-        y0 = boxes[i, 2]
-        y1 = boxes[i, 3]
-        bh = y1 - y0
-        li = labels[i]
-        ri = rel[i]
-        n_same = 0
-        n_occ = 0
-        n_vis = 0
-        last = -1
-        f_occ = 0
-        f_same = 0
-        f_vis = 0
-        for x in range(x0, x1):
-            mrow = masks[offs[i] + (x - x0) * bh : offs[i] + (x - x0 + 1) * bh]
-            crow = canvas[y0:y1, x]
-            for t in range(bh):
-                if mrow[t]:
-                    c = crow[t]
-                    if c != last:  # canvas values come in runs: look up once per run
-                        last = c
-                        if c == 0:
-                            f_occ = 0
-                            f_same = 0
-                            f_vis = 1
-                        else:
-                            f_occ = 1
-                            f_same = 1 if labels[c - 1] == li else 0
-                            f_vis = 1 if decide.takes_over(rel[c - 1], ri) else 0
-                    n_occ += f_occ
-                    n_same += f_same
-                    n_vis += f_vis
-        # category-aware check (lines 4-8)
-        if ca and decide.category_drop(n_same, area, tau, reference):
-            status[i] = CATEGORY
-            continue
-        # pairs met (lines 9-16): events and excessive-overlap check
-        drop_eo = np.bool_(False)
-        kk = _next_met(boxes, areas, kept, nk, np.int64(0), i, gamma, eo, reference, record_events, drop_eo)
-        while kk < nk:
-            j = kept[kk]
-            o = overlaps[i, j] if have_ov else _crop_overlap(boxes, offs, masks, i, j)
-            if o != 0:
-                ev, ne = _add_event(ev, ne, i, j, record_events)
-                if eo and not drop_eo:
-                    ov = _crop_visible_overlap(canvas, boxes, offs, masks, i, j) if reference and visible[j] > 0 else 0
-                    drop_eo = _excessive(o, ov, areas, visible, i, j, gamma, reference)
-            kk = _next_met(boxes, areas, kept, nk, kk + 1, i, gamma, eo, reference, record_events, drop_eo)
-        # canvas check (lines 17-19); the heuristic's occupied share with ra off
-        drop_canvas = decide.canvas_drop(n_vis, area, tau) if ra else decide.occupancy_drop(n_occ, area, tau)
-        if drop_eo or drop_canvas:
-            status[i] = OVERLAP if drop_eo else CANVAS
-            continue
-        # paint C_i (lines 21-22)
-        lab = np.int32(i + 1)
-        for x in range(x0, x1):
-            mrow = masks[offs[i] + (x - x0) * bh : offs[i] + (x - x0 + 1) * bh]
-            crow = canvas[y0:y1, x]
-            for t in range(bh):
-                if mrow[t]:
-                    c = crow[t]
-                    if c == 0:
-                        crow[t] = lab
-                        visible[i] += 1
-                    elif ra and decide.takes_over(rel[c - 1], ri):
-                        visible[c - 1] -= 1
-                        crow[t] = lab
-                        visible[i] += 1
-        status[i] = KEPT
-        kept[nk] = i
-        nk += 1
-    decide.mark_emptied(status, visible, kept, nk)
-    return canvas, status, visible, ev[:ne].copy()
-
-
-@njit
-def _run_overlap(boxes, col_offs, col_ptr, run_y0, run_y1, i, j):
-    """|I_i ∩ I_j| for two masks given as column runs: per shared column, a merge of the runs."""
-    ax0 = max(boxes[i, 0], boxes[j, 0])
-    ax1 = min(boxes[i, 1], boxes[j, 1])
-    if ax0 >= ax1 or max(boxes[i, 2], boxes[j, 2]) >= min(boxes[i, 3], boxes[j, 3]):
-        return 0
-    bi = col_offs[i] - boxes[i, 0]
-    bj = col_offs[j] - boxes[j, 0]
-    tot = 0
-    for x in range(ax0, ax1):
-        a = col_ptr[bi + x]
-        ae = col_ptr[bi + x + 1]
-        b = col_ptr[bj + x]
-        be = col_ptr[bj + x + 1]
-        while a < ae and b < be:
-            lo = max(run_y0[a], run_y0[b])
-            hi = min(run_y1[a], run_y1[b])
-            if hi > lo:
-                tot += hi - lo
-            if run_y1[a] < run_y1[b]:
-                a += 1
-            else:
-                b += 1
-    return tot
 
 
 @njit
@@ -322,10 +201,11 @@ def _fuse_runs(
     reference,
     record_events,
 ):
-    """:func:`_fuse` on column runs over a canvas kept as runs too: column ``x`` of the canvas
-    is ``cn[x]`` intervals, interval ``k`` starting at ``cs[x, k]`` (``cs[x, 0] = 0``; it ends
-    where the next starts, the last at ``height``) with value ``co[x, k]`` (proposal + 1,
-    0 = free), neighbours never equal. Counting and painting cost per interval, not pixel."""
+    """Algorithm 1 / the heuristic on column runs over a canvas kept as runs too: column ``x``
+    of the canvas is ``cn[x]`` intervals, interval ``k`` starting at ``cs[x, k]`` (``cs[x, 0] =
+    0``; it ends where the next starts, the last at ``height``) with value ``co[x, k]``
+    (proposal + 1, 0 = free), neighbours never equal. Counting and painting cost per
+    interval, not pixel."""
     n = boxes.shape[0]
     status = np.full(n, UNSEEN, np.int8)
     visible = np.zeros(n, np.int64)
@@ -575,91 +455,79 @@ def _check(name: str, a: np.ndarray, dtype, ndim: int) -> None:
         raise ValueError(f"{name} must be a C-contiguous {ndim}-D {np.dtype(dtype).name} array")
 
 
-def pairwise_overlaps(boxes: np.ndarray, offsets: np.ndarray, masks: np.ndarray) -> np.ndarray:
-    """(N, N) int64 matrix of |I_i ∩ I_j| for box-cropped masks (diagonal 0).
-
-    >>> pairwise_overlaps(np.zeros((0, 4), np.int64), np.zeros(1, np.int64), np.zeros(0, np.uint8)).shape
-    (0, 0)
-    """
+def _check_runs(boxes, col_offsets, col_ptr, run_y0, run_y1, n: int) -> None:
+    """The run layout of :func:`rapkit.kernels.rle.decode_rle_runs` for ``n`` masks."""
     _check("boxes", boxes, np.int64, 2)
-    _check("offsets", offsets, np.int64, 1)
-    _check("masks", masks, np.uint8, 1)
-    return _pairwise_overlaps(boxes, offsets, masks)
+    for name, a in (("col_offsets", col_offsets), ("col_ptr", col_ptr), ("run_y0", run_y0), ("run_y1", run_y1)):
+        _check(name, a, np.int64, 1)
+    if boxes.shape[1] != 4:
+        raise ValueError("boxes must be (N, 4)")
+    if col_offsets.shape[0] != n + 1 or (n and col_offsets[-1] > col_ptr.shape[0]):
+        raise ValueError("col_offsets must have N + 1 entries within col_ptr")
+    if run_y0.shape != run_y1.shape or (col_ptr.size and col_ptr.max() > run_y0.shape[0]):
+        raise ValueError("col_ptr must point into run_y0 / run_y1 of equal length")
 
 
-def fuse_instances(
-    boxes: np.ndarray,
-    areas: np.ndarray,
-    offsets: np.ndarray,
-    masks: np.ndarray,
-    labels: np.ndarray,
-    relations: np.ndarray,
-    order: np.ndarray,
-    width: int,
-    height: int,
-    *,
-    tau: float,
-    gamma: float,
-    ra: bool,
-    ca: bool,
-    eo: bool,
-    reference: bool,
-    overlaps: np.ndarray | None = None,
-    record_events: bool = False,
-):
-    """Paint proposals ``order`` (already score-sorted and rho-filtered) onto an (H, W) canvas.
+def _has_runs(boxes, col_offsets, k: np.ndarray) -> bool:
+    """Whether masks ``k`` have runs for every column of their boxes (empty masks: none needed)."""
+    return not np.any(col_offsets[k + 1] - col_offsets[k] != boxes[k, 1] - boxes[k, 0] + 1)
 
-    Algorithm 1 with switches; the heuristic is ``ra=ca=eo=False``. Returns
-    ``(canvas (H, W) int32, status (N,) int8, visible (N,) int64, events (E, 2) int64)``;
-    ``events`` lists the pairs (new proposal i, kept proposal j) whose full masks overlap,
-    met by every proposal that reaches the pair loop (lines 9-16).
+
+def pairwise_overlaps(
+    boxes: np.ndarray, col_offsets: np.ndarray, col_ptr: np.ndarray, run_y0: np.ndarray, run_y1: np.ndarray
+) -> np.ndarray:
+    """(N, N) int64 matrix of |I_i ∩ I_j| for masks given as column runs (diagonal 0); every
+    non-empty mask needs its runs.
 
     >>> z = np.zeros
-    >>> c, st, vis, ev = fuse_instances(z((0, 4), np.int64), z(0, np.int64), z(1, np.int64),
-    ...     z(0, np.uint8), z(0, np.int64), z(0), z(0, np.int64), 3, 2, tau=.6, gamma=.5,
-    ...     ra=True, ca=True, eo=True, reference=False)
-    >>> c.shape
-    (2, 3)
+    >>> pairwise_overlaps(z((0, 4), np.int64), z(1, np.int64), z(0, np.int64), z(0, np.int64), z(0, np.int64)).shape
+    (0, 0)
     """
     n = boxes.shape[0]
-    _check("boxes", boxes, np.int64, 2)
-    _check("areas", areas, np.int64, 1)
-    _check("offsets", offsets, np.int64, 1)
-    _check("masks", masks, np.uint8, 1)
-    _check("labels", labels, np.int64, 1)
-    _check("relations", relations, np.float64, 1)
-    _check("order", order, np.int64, 1)
-    if boxes.shape[1] != 4 or areas.shape[0] != n or labels.shape[0] != n or relations.shape[0] != n:
-        raise ValueError("boxes, areas, labels, relations must describe the same N proposals")
-    if offsets.shape[0] != n + 1 or (n and offsets[-1] > masks.shape[0]):
-        raise ValueError("offsets must have N + 1 entries within masks")
-    if order.size and (order.min() < 0 or order.max() >= n):
-        raise ValueError("order holds an index outside [0, N)")
-    if overlaps is None:
-        overlaps = np.zeros((0, 0), np.int64)
-    else:
-        _check("overlaps", overlaps, np.int64, 2)
-        if overlaps.shape != (n, n):
-            raise ValueError(f"overlaps must be ({n}, {n})")
-    return _fuse(
-        boxes,
-        areas,
-        offsets,
-        masks,
-        labels,
-        relations,
-        order,
-        np.int64(width),
-        np.int64(height),
-        float(tau),
-        float(gamma),
-        bool(ra),
-        bool(ca),
-        bool(eo),
-        bool(reference),
-        overlaps,
-        bool(record_events),
-    )
+    _check_runs(boxes, col_offsets, col_ptr, run_y0, run_y1, n)
+    if not _has_runs(boxes, col_offsets, np.arange(n)):
+        raise ValueError("a mask has no runs for its box columns")
+    return _pairwise_overlaps(boxes, col_offsets, col_ptr, run_y0, run_y1)
+
+
+def overlaps_with_crops(
+    boxes: np.ndarray,
+    col_offsets: np.ndarray,
+    col_ptr: np.ndarray,
+    run_y0: np.ndarray,
+    run_y1: np.ndarray,
+    crop_boxes: np.ndarray,
+    crop_offsets: np.ndarray,
+    crops: np.ndarray,
+    pairs: np.ndarray,
+) -> np.ndarray:
+    """|I_k ∩ J_g| for each pair ``(k, g)`` of ``pairs`` ((P, 2) int64): ``I_k`` a mask given as
+    column runs, ``J_g`` one given as a row-major crop of its box ``crop_boxes[g] = (x0, x1,
+    y0, y1)``, ``crops[crop_offsets[g]:crop_offsets[g + 1]].reshape(y1 - y0, x1 - x0)`` (uint8
+    0/1; the layout of :class:`rapkit.types.InstanceMask`). The masks ``k`` named need their runs.
+
+    >>> box, i64 = np.array([[0, 1, 0, 1]], np.int64), lambda *v: np.array(v, np.int64)  # one pixel at (0, 0)
+    >>> overlaps_with_crops(box, i64(0, 2), i64(0, 1), i64(0), i64(1), box, i64(0, 1), np.ones(1, np.uint8),
+    ...                     np.zeros((1, 2), np.int64)).tolist()
+    [1]
+    """
+    n = boxes.shape[0]
+    _check_runs(boxes, col_offsets, col_ptr, run_y0, run_y1, n)
+    _check("crop_boxes", crop_boxes, np.int64, 2)
+    _check("crop_offsets", crop_offsets, np.int64, 1)
+    _check("crops", crops, np.uint8, 1)
+    _check("pairs", pairs, np.int64, 2)
+    m = crop_boxes.shape[0]
+    if crop_boxes.shape[1] != 4 or crop_offsets.shape[0] != m + 1 or (m and crop_offsets[-1] > crops.shape[0]):
+        raise ValueError("crop_boxes must be (G, 4) and crop_offsets have G + 1 entries within crops")
+    sizes = (crop_boxes[:, 1] - crop_boxes[:, 0]) * (crop_boxes[:, 3] - crop_boxes[:, 2])
+    if np.any(crop_offsets[1:] - crop_offsets[:-1] != sizes):
+        raise ValueError("each crop must hold its box's pixels")
+    if pairs.shape[1] != 2 or (pairs.size and (pairs.min() < 0 or pairs[:, 0].max() >= n or pairs[:, 1].max() >= m)):
+        raise ValueError("pairs must be (P, 2) indices into the run masks and the crops")
+    if pairs.size and not _has_runs(boxes, col_offsets, pairs[:, 0]):
+        raise ValueError("a mask in pairs has no runs for its box columns")
+    return _overlaps_with_crops(boxes, col_offsets, col_ptr, run_y0, run_y1, crop_boxes, crop_offsets, crops, pairs)
 
 
 def fuse_runs(
@@ -683,11 +551,15 @@ def fuse_runs(
     reference: bool,
     record_events: bool = False,
 ):
-    """:func:`fuse_instances` on masks given as column runs (:func:`rapkit.kernels.rle.decode_rle_runs`).
+    """Paint proposals ``order`` (already score-sorted and rho-filtered), given as column runs
+    (:func:`rapkit.kernels.rle.decode_rle_runs`), onto an (H, W) canvas.
 
-    Same decisions and results (canvas, status, visible, events); the work follows the runs
-    and the canvas pixels they cover, and pair overlaps are merged from the runs. Masks of
-    proposals not in ``order`` need no runs.
+    Algorithm 1 with switches; the heuristic is ``ra=ca=eo=False``. Returns
+    ``(canvas (H, W) int32, status (N,) int8, visible (N,) int64, events (E, 2) int64)``:
+    the canvas holds ``k + 1`` where proposal ``k`` is visible (0 = free), ``visible`` the
+    pixels each proposal holds, and ``events`` the pairs (new proposal i, kept proposal j)
+    whose full masks overlap, met by every proposal that reaches the pair loop (lines 9-16;
+    with ``record_events`` only). Masks of proposals not in ``order`` need no runs.
 
     >>> z = np.zeros
     >>> c, st, vis, ev = fuse_runs(z((0, 4), np.int64), z(0, np.int64), z(1, np.int64), z(0, np.int64),
@@ -697,24 +569,16 @@ def fuse_runs(
     (2, 3)
     """
     n = boxes.shape[0]
-    _check("boxes", boxes, np.int64, 2)
-    for name, a in (("areas", areas), ("col_offsets", col_offsets), ("col_ptr", col_ptr)):
-        _check(name, a, np.int64, 1)
-    for name, a in (("run_y0", run_y0), ("run_y1", run_y1), ("labels", labels), ("order", order)):
+    _check_runs(boxes, col_offsets, col_ptr, run_y0, run_y1, n)
+    for name, a in (("areas", areas), ("labels", labels), ("order", order)):
         _check(name, a, np.int64, 1)
     _check("relations", relations, np.float64, 1)
-    if boxes.shape[1] != 4 or areas.shape[0] != n or labels.shape[0] != n or relations.shape[0] != n:
+    if areas.shape[0] != n or labels.shape[0] != n or relations.shape[0] != n:
         raise ValueError("boxes, areas, labels, relations must describe the same N proposals")
-    if col_offsets.shape[0] != n + 1 or (n and col_offsets[-1] > col_ptr.shape[0]):
-        raise ValueError("col_offsets must have N + 1 entries within col_ptr")
-    if run_y0.shape != run_y1.shape or (col_ptr.size and col_ptr.max() > run_y0.shape[0]):
-        raise ValueError("col_ptr must point into run_y0 / run_y1 of equal length")
     if order.size and (order.min() < 0 or order.max() >= n):
         raise ValueError("order holds an index outside [0, N)")
-    if order.size:
-        k = order[areas[order] > 0]
-        if np.any(col_offsets[k + 1] - col_offsets[k] != boxes[k, 1] - boxes[k, 0] + 1):
-            raise ValueError("a proposal in order has no runs for its box columns")
+    if order.size and not _has_runs(boxes, col_offsets, order[areas[order] > 0]):
+        raise ValueError("a proposal in order has no runs for its box columns")
     return _fuse_runs(
         boxes,
         areas,

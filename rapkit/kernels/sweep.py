@@ -7,10 +7,11 @@ one label, with a kept proposal's visible pixels) is a sum of atom weights, and 
 one atom always share their fate, so fusing atoms gives exactly the pixel result while a
 parameter setting costs microseconds instead of a full-image pass.
 
-Layouts follow :mod:`rapkit.kernels.rle`: proposal masks are x-major box crops
-(``boxes[k] = (x0, x1, y0, y1)``); per-pixel arrays are x-major flat (``p = x * H + y``).
+Layouts follow :mod:`rapkit.kernels.rle`: proposal masks are column runs
+(:func:`rapkit.kernels.rle.decode_rle_runs`; ``boxes[k] = (x0, x1, y0, y1)``); per-pixel
+arrays are x-major flat (``p = x * H + y``), so a run is one contiguous slice of them.
 Proposal status codes are those of :mod:`rapkit.kernels.status`; the checks of Algorithm 1
-are those of :mod:`rapkit.kernels.decisions`, compiled into this kernel and into the pixel
+are those of :mod:`rapkit.kernels.decisions`, compiled into this kernel and into the run
 kernel of :mod:`rapkit.kernels.fusion` alike.
 """
 
@@ -83,7 +84,7 @@ def _grow_i32(a):
 
 
 @njit
-def _build_atoms(keys, height, boxes, offs, masks):
+def _build_atoms(keys, height, boxes, col_offs, col_ptr, run_y0, run_y1):
     atom, base_keys = _initial_atoms(keys)
     n0 = base_keys.shape[0]
     n = boxes.shape[0]
@@ -97,12 +98,9 @@ def _build_atoms(keys, height, boxes, offs, masks):
     # partition refinement: each mask splits the atoms it touches
     for k in range(n):
         x0 = boxes[k, 0]
-        x1 = boxes[k, 1]
-        y0 = boxes[k, 2]
-        y1 = boxes[k, 3]
-        bh = y1 - y0
+        bk = col_offs[k] - x0  # col_ptr[bk + x]: the runs of column x
         # a mask creates at most one new atom per atom it touches: grow before the pixel loop
-        need = n_atoms + min(np.int64(x1 - x0) * bh, np.int64(n_atoms))
+        need = n_atoms + min(np.int64(boxes[k, 1] - x0) * (boxes[k, 3] - boxes[k, 2]), np.int64(n_atoms))
         while need > base_of.shape[0]:
             base_of = _grow_i32(base_of)
             remap = _grow_i32(remap)
@@ -110,11 +108,10 @@ def _build_atoms(keys, height, boxes, offs, masks):
         nt = 0
         prev_a = -1
         prev_r = -1
-        for x in range(x0, x1):
-            mrow = masks[offs[k] + (x - x0) * bh : offs[k] + (x - x0 + 1) * bh]
-            arow = atom[x * height + y0 : x * height + y1]
-            for t in range(bh):
-                if mrow[t]:
+        for x in range(x0, boxes[k, 1]):
+            for q in range(col_ptr[bk + x], col_ptr[bk + x + 1]):
+                arow = atom[x * height + run_y0[q] : x * height + run_y1[q]]
+                for t in range(arow.shape[0]):
                     a = arow[t]
                     if a == prev_a:  # runs of one atom: same new id
                         arow[t] = prev_r
@@ -156,18 +153,14 @@ def _build_atoms(keys, height, boxes, offs, masks):
     ni = 0
     for k in range(n):
         x0 = boxes[k, 0]
-        x1 = boxes[k, 1]
-        y0 = boxes[k, 2]
-        y1 = boxes[k, 3]
-        bh = y1 - y0
-        while ni + min(np.int64(x1 - x0) * bh, np.int64(m)) > idx.shape[0]:
+        bk = col_offs[k] - x0
+        while ni + min(np.int64(boxes[k, 1] - x0) * (boxes[k, 3] - boxes[k, 2]), np.int64(m)) > idx.shape[0]:
             idx = _grow_i32(idx)
         prev = -1
-        for x in range(x0, x1):
-            mrow = masks[offs[k] + (x - x0) * bh : offs[k] + (x - x0 + 1) * bh]
-            arow = atom[x * height + y0 : x * height + y1]
-            for t in range(bh):
-                if mrow[t]:
+        for x in range(x0, boxes[k, 1]):
+            for q in range(col_ptr[bk + x], col_ptr[bk + x + 1]):
+                arow = atom[x * height + run_y0[q] : x * height + run_y1[q]]
+                for t in range(arow.shape[0]):
                     if arow[t] == prev:
                         continue
                     prev = arow[t]
@@ -223,28 +216,41 @@ def xmajor_keys(gt: np.ndarray, sem: np.ndarray) -> np.ndarray:
     return _xmajor_keys(np.ascontiguousarray(gt), np.ascontiguousarray(sem))
 
 
-def build_atoms(keys: np.ndarray, height: int, boxes: np.ndarray, offsets: np.ndarray, masks: np.ndarray):
+def build_atoms(
+    keys: np.ndarray,
+    height: int,
+    boxes: np.ndarray,
+    col_offsets: np.ndarray,
+    col_ptr: np.ndarray,
+    run_y0: np.ndarray,
+    run_y1: np.ndarray,
+):
     """Atoms of one image.
 
     ``keys``: (W*H,) uint64 x-major per-pixel key of everything besides the proposals
-    (the sweep uses ``gt_id << 8 | semantic``). Returns ``(weight, base, base_keys, ptr, idx)``:
-    atom pixel counts, the index into ``base_keys`` of each atom's key, the distinct keys,
-    and the CSR lists (``idx[ptr[k]:ptr[k+1]]``, ascending) of the atoms inside proposal ``k``.
+    (the sweep uses ``gt_id << 8 | semantic``); the masks are column runs
+    (:func:`rapkit.kernels.rle.decode_rle_runs`, every non-empty mask with its runs).
+    Returns ``(weight, base, base_keys, ptr, idx)``: atom pixel counts, the index into
+    ``base_keys`` of each atom's key, the distinct keys, and the CSR lists
+    (``idx[ptr[k]:ptr[k+1]]``, ascending) of the atoms inside proposal ``k``.
     """
     keys = np.ascontiguousarray(keys)
     if keys.dtype != np.uint64 or keys.ndim != 1:
         raise ValueError("keys must be a 1-D uint64 array")
     if boxes.dtype != np.int64 or boxes.ndim != 2 or boxes.shape[1] != 4:
         raise ValueError("boxes must be (N, 4) int64")
-    if offsets.dtype != np.int64 or offsets.shape[0] != boxes.shape[0] + 1:
-        raise ValueError("offsets must be (N + 1,) int64")
-    if masks.dtype != np.uint8 or masks.ndim != 1:
-        raise ValueError("masks must be a flat uint8 array")
+    n = boxes.shape[0]
+    if col_offsets.dtype != np.int64 or col_offsets.shape != (n + 1,):
+        raise ValueError("col_offsets must be (N + 1,) int64")
+    if np.any(col_offsets[1:] - col_offsets[:-1] != boxes[:, 1] - boxes[:, 0] + 1):
+        raise ValueError("every mask needs its runs (one column list per box column)")
+    for name, a in (("col_ptr", col_ptr), ("run_y0", run_y0), ("run_y1", run_y1)):
+        if a.dtype != np.int64 or a.ndim != 1:
+            raise ValueError(f"{name} must be a 1-D int64 array")
     if height <= 0 or keys.shape[0] % height:
         raise ValueError("keys length must be a multiple of height")
-    return _build_atoms(
-        keys, int(height), np.ascontiguousarray(boxes), np.ascontiguousarray(offsets), np.ascontiguousarray(masks)
-    )
+    c = np.ascontiguousarray
+    return _build_atoms(keys, int(height), c(boxes), c(col_offsets), c(col_ptr), c(run_y0), c(run_y1))
 
 
 @njit
@@ -347,7 +353,7 @@ def fuse_atoms(
 ):
     """Algorithm 1 / the heuristic on atoms: ``(owner per atom, status, visible)``.
 
-    Same decisions as :func:`rapkit.kernels.fusion.fuse_instances` on the pixels.
+    Same decisions as :func:`rapkit.kernels.fusion.fuse_runs` on the pixels.
     """
     n = areas.shape[0]
     if overlaps.shape != (n, n) or overlaps.dtype != np.int64:

@@ -93,7 +93,7 @@ class FuseSummary:
 
 
 def _task(args: tuple) -> tuple[dict, dict[str, int], dict[str, float]]:
-    from ..core.fusion import decode_run_scene, fuse_scene
+    from ..core.fusion import decode_scene, fuse_scene
     from ..io.png_write import write_id_runs_png
     from ..io.semantic import read_semantic
 
@@ -103,7 +103,7 @@ def _task(args: tuple) -> tuple[dict, dict[str, int], dict[str, float]]:
     tm: dict[str, float] = {}
     try:
         semantic = read_semantic(sem_item, info, known) if sem_item is not None else None
-        scene = decode_run_scene(props, params.rho)
+        scene = decode_scene(props, params.rho)
         t1 = clock()
         res = fuse_scene(scene, semantic, params, is_stuff, timings=tm)
         t2 = clock()

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pycocotools import mask as cm
 
-from rapkit.core.fusion import decode_run_scene, decode_scene, fuse_image, fuse_scene, stuff_table
+from rapkit.core.fusion import decode_scene, fuse_image, fuse_scene, stuff_table
 from rapkit.errors import InputError
 from rapkit.io.panoptic import load_categories, read_id_map
 from rapkit.types import Category, FusionParams, Proposals
@@ -380,7 +380,7 @@ def test_rap_keeps_more_correctly_ordered_instances_than_the_heuristic():
     assert rap > heu * 1.05, (rap, heu)
 
 
-# --------------------------------------------------------------------------- column runs (what rapkit fuse decodes)
+# --------------------------------------------------------------------------- scenes decoded for one rho
 
 
 def same_result(a, b) -> None:
@@ -389,6 +389,8 @@ def same_result(a, b) -> None:
     for name in ("status", "segment_of", "events"):
         assert np.array_equal(getattr(a, name), getattr(b, name)), name
     assert (a.n_stuff, a.void_pixels) == (b.n_stuff, b.void_pixels)
+    for x, y in zip(a.row_runs, b.row_runs):
+        assert np.array_equal(x, y)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -398,7 +400,9 @@ def same_result(a, b) -> None:
     st.sampled_from(["rap", "paper-reference", "heuristic"]),
     st.booleans(),
 )
-def test_run_scene_fuses_like_the_crop_scene(scene, rho, kind, events):
+def test_scene_decoded_at_rho_fuses_like_the_whole_scene(scene, rho, kind, events):
+    """What ``rapkit fuse`` and ``fuse_image`` decode (runs of the proposals scored >= rho only)
+    fuses like a scene with every mask (what the sweep, relation accuracy and ``show`` decode)."""
     p, sem = scene
     p.relations = np.linspace(0.0, 2.0, len(p)) if len(p) else p.relations
     params = {
@@ -407,19 +411,46 @@ def test_run_scene_fuses_like_the_crop_scene(scene, rho, kind, events):
         "heuristic": FusionParams.heuristic(rho=rho),
     }[kind]
     want = fuse_scene(decode_scene(p), sem, params, CATS, record_events=events)
-    got = fuse_scene(decode_run_scene(p, rho), sem, params, CATS, record_events=events)
+    got = fuse_scene(decode_scene(p, rho), sem, params, CATS, record_events=events)
     same_result(got, want)
+    id_map, segs = fuse_image(p, sem, params, CATS)
+    assert np.array_equal(id_map, want.id_map) and segs == want.segments
 
 
-def test_run_scene_checks_every_rle_and_refuses_a_lower_rho():
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(heuristic_scenes())
+def test_scene_gives_each_mask_as_runs_crop_and_full_mask(scene):
+    p, _ = scene
+    s = decode_scene(p)
+    fm = [cm.decode({"size": r["size"], "counts": r["counts"].encode()}).astype(bool) for r in p.rles]
+    for k, m in enumerate(fm):
+        assert np.array_equal(s.mask(k), m)
+        x0, x1, y0, y1 = s.boxes[k].tolist()
+        assert np.array_equal(s.crop(k), m[y0:y1, x0:x1].T) and s.areas[k] == m.sum()
+        xs, ya, yb = s.runs(k)
+        assert int((yb - ya).sum()) == m.sum() and all(m[a:b, x].all() for x, a, b in zip(xs, ya, yb))
+    if len(p):
+        n = len(p)
+        flat = np.array(fm).reshape(n, -1).astype(np.int64)
+        want = flat @ flat.T
+        np.fill_diagonal(want, 0)
+        assert np.array_equal(s.overlaps(), want)
+
+
+def test_scene_checks_every_rle_and_refuses_a_lower_rho():
     m = rect(8, 8, 0, 4, 0, 4)
     p = props([m, m], [0.9, 0.1], [1, 1], [0.5, 0.5], image_id=3)
     p.rles[1] = {"size": [8, 8], "counts": "0"}  # below rho, still checked
     with pytest.raises(InputError, match="proposal #1: RLE runs do not cover") as e:
-        decode_run_scene(p, 0.5)
+        decode_scene(p, 0.5)
     assert e.value.image_id == 3
     p.rles[1] = p.rles[0]
-    s = decode_run_scene(p, 0.5)
+    s = decode_scene(p, 0.5)
     assert s.col_offsets.tolist() == [0, 5, 6]  # proposal 1 (below rho) has no runs
     with pytest.raises(ValueError, match="rho"):
         fuse_scene(s, None, FusionParams(rho=0.05), CATS)
+    with pytest.raises(ValueError, match="no runs"):
+        s.mask(1)
+    with pytest.raises(ValueError, match="no runs"):
+        s.overlaps()
+    assert decode_scene(p).overlaps().tolist() == [[0, 16], [16, 0]]

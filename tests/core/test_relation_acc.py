@@ -7,6 +7,8 @@ import math
 import numpy as np
 import pytest
 from builders import inst, props, rect
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from rapkit.core.fusion import decode_scene
 from rapkit.core.relation_acc import (
@@ -62,6 +64,52 @@ def test_matching_needs_same_category_iou_above_half_and_skips_crowd():
     assert match_proposals(scene, [inst(20, 46, GLASS, crowd=1)]).tolist() == [-1, -1]
     half = rect(H, W, 15, 25, 20, 24)  # IoU exactly 0.5: not a match (strict)
     assert match_proposals(decode_scene(props([half], [0.9], [46], [0.0])), GT).tolist() == [-1]
+
+
+def brute_force_match(masks, labels, gts, threshold=0.5):
+    """match_proposals written out on full-image masks (IoU > threshold, greedy, one-to-one)."""
+    cand = []
+    for g in gts:
+        full = np.zeros_like(masks[0])
+        full[g.y0 : g.y0 + g.mask.shape[0], g.x0 : g.x0 + g.mask.shape[1]] = g.mask
+        for k, m in enumerate(masks):
+            if labels[k] != g.category_id or g.iscrowd:
+                continue
+            inter, union = int((m & full).sum()), int((m | full).sum())
+            if union and inter / union > threshold:
+                cand.append((-inter / union, k, g.id))
+    out, used = [-1] * len(masks), set()
+    for _, k, gid in sorted(cand):
+        if out[k] < 0 and gid not in used:
+            out[k] = gid
+            used.add(gid)
+    return out
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_matching_from_the_runs_equals_full_mask_ious(data):
+    """The IoUs come from the scene's column runs (box crops made from them): the same matches
+    as full-image masks give, including ragged masks, ties and crowd instances."""
+    h, w = data.draw(st.integers(2, 14)), data.draw(st.integers(2, 14))
+
+    def drawn_mask():
+        y0, y1 = sorted(data.draw(st.tuples(st.integers(0, h), st.integers(0, h))))
+        x0, x1 = sorted(data.draw(st.tuples(st.integers(0, w), st.integers(0, w))))
+        m = rect(h, w, y0, y1, x0, x1)
+        holes = np.array(data.draw(st.lists(st.booleans(), min_size=h * w, max_size=h * w)), bool).reshape(h, w)
+        return m & ~holes if data.draw(st.booleans()) else m
+
+    n = data.draw(st.integers(1, 6))
+    masks = [drawn_mask() for _ in range(n)]
+    labels = data.draw(st.lists(st.sampled_from([1, 2]), min_size=n, max_size=n))
+    gts = []
+    for gid in range(10, 10 + data.draw(st.integers(0, 4))):
+        m = drawn_mask() if data.draw(st.booleans()) else masks[data.draw(st.integers(0, n - 1))].copy()
+        if m.any():
+            gts.append(inst(gid, data.draw(st.sampled_from([1, 2])), m, crowd=int(data.draw(st.booleans()))))
+    scene = decode_scene(props(masks, [0.9] * n, labels, [0.0] * n))
+    assert match_proposals(scene, gts).tolist() == brute_force_match(masks, labels, gts)
 
 
 def test_events_only_from_the_pair_loop():

@@ -106,8 +106,9 @@ def test_kernels_equal_twins(data):
     ).reshape(h, w)
     keys = K.xmajor_keys(gt, sem)
     assert np.array_equal(keys, ref_xmajor_keys(gt, sem))
-    got = K.build_atoms(keys, h, scene.boxes, scene.offsets, scene.masks)
-    ref = ref_build_atoms(keys, h, scene.boxes, scene.offsets, scene.masks)
+    runs = (scene.boxes, scene.col_offsets, scene.col_ptr, scene.run_y0, scene.run_y1)
+    got = K.build_atoms(keys, h, *runs)
+    ref = ref_build_atoms(keys, h, *runs)
     assert canonical_atoms(*got) == canonical_atoms(*ref)
     weight, base, base_keys, ptr, idx = got
     ov = scene.overlaps()

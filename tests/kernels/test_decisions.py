@@ -4,8 +4,8 @@
   plain function (what the numpy twins call) and its numba build (what the kernels inline);
 * the kernels and twins hold those very objects, and none of the four paths compares a
   threshold itself (read from their source);
-* the pixel kernel, the atom kernel and both numpy twins give the same statuses, visible
-  counts and painted pixels on hypothesis-generated scenes, for every switch and variant.
+* the run kernel (pixels), the atom kernel and both numpy twins give the same statuses,
+  visible counts and painted pixels on hypothesis-generated scenes, for every switch and variant.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from rapkit.kernels import (
     status,
     sweep,
 )
-from rapkit.kernels._reference_fusion import crops_from_full, ref_fuse_instances
+from rapkit.kernels._reference_fusion import ref_fuse_runs, runs_from_full
 from rapkit.kernels._reference_sweep import ref_fuse_atoms
 
 INF = math.inf
@@ -112,7 +112,7 @@ def test_one_definition_of_each_check(name):
     assert fusion.decide is sweep.decide is decisions_jit  # the kernels call the compiled build
     assert _reference_fusion.decide is _reference_sweep.decide is decisions  # the twins the plain one
     users = [m for m in (fusion, sweep, _reference_fusion, _reference_sweep) if name in _checks_called(m)]
-    if name == "overlap_may_be_excessive":  # a pruning bound of the pixel kernel only
+    if name == "overlap_may_be_excessive":  # a pruning bound of the run kernel only
         assert users == [fusion]
     else:
         assert users == [fusion, sweep, _reference_fusion, _reference_sweep], name
@@ -182,17 +182,18 @@ def test_pixel_and_atom_paths_agree_with_each_other_and_their_twins(scene, flags
     h, w, masks, scores, rels, labels, sem = scene
     ra, ca, eo, reference = flags
     kw = {"tau": tau, "gamma": gamma, "ra": ra, "ca": ca, "eo": eo, "reference": reference}
-    boxes, areas, offs, flat = crops_from_full(masks, h, w)
+    runs = runs_from_full(masks, h, w)
+    boxes, areas = runs[0], runs[1]
     order = np.argsort(-scores, kind="stable").astype(np.int64)
     order = np.ascontiguousarray(order[scores[order] >= 0.5])
-    # pixels: kernel and twin
-    canvas, st_px, vis_px, _ = fusion.fuse_instances(boxes, areas, offs, flat, labels, rels, order, w, h, **kw)
-    twin = ref_fuse_instances(boxes, areas, offs, flat, labels, rels, order, w, h, **kw)
+    # pixels (column runs): kernel and twin
+    canvas, st_px, vis_px, _ = fusion.fuse_runs(*runs, labels, rels, order, w, h, **kw)
+    twin = ref_fuse_runs(*runs, labels, rels, order, w, h, **kw)
     assert np.array_equal(canvas, twin[0]) and np.array_equal(st_px, twin[1]) and np.array_equal(vis_px, twin[2])
     # atoms: kernel and twin
-    overlaps = fusion.pairwise_overlaps(boxes, offs, flat)
+    overlaps = fusion.pairwise_overlaps(boxes, *runs[2:])
     keys = sweep.xmajor_keys(np.zeros((h, w), np.uint32), sem)
-    weight, base, base_keys, ptr, idx = sweep.build_atoms(keys, h, boxes, offs, flat)
+    weight, base, base_keys, ptr, idx = sweep.build_atoms(keys, h, boxes, *runs[2:])
     owner, st_at, vis_at = sweep.fuse_atoms(weight, ptr, idx, areas, boxes, labels, rels, order, overlaps, **kw)
     twin = ref_fuse_atoms(weight, ptr, idx, areas, boxes, labels, rels, order, overlaps, **kw)
     assert np.array_equal(owner, twin[0]) and np.array_equal(st_at, twin[1]) and np.array_equal(vis_at, twin[2])

@@ -1,4 +1,5 @@
-"""Fusion kernels == their numpy twins (rapkit.kernels._reference_fusion) on random scenes."""
+"""Fusion kernels (RLE decoding, the run kernel, compose, the PNG encoder) == their numpy twins
+(rapkit.kernels._reference_fusion, _reference_png_encode) on random scenes."""
 
 from __future__ import annotations
 
@@ -100,34 +101,6 @@ def test_rle_decode_large_runs_and_bad_strings():
     assert got[0][0].tolist() == [0, 5, 0, 300] and got[1][1] == h * w
 
 
-@SETTINGS
-@given(
-    scenes(),
-    st.sampled_from(list(itertools.product([False, True], repeat=4))),
-    st.sampled_from([0.0, 0.3, 0.5, 0.6, 1.0]),
-    st.sampled_from([0.0, 0.3, 0.5, 0.6, 1.0]),
-    st.booleans(),
-    st.booleans(),
-)
-def test_fuse_kernel_matches_twin(scene, flags, tau, gamma, cached, events):
-    h, w, masks, scores, rels, labels = scene
-    boxes, areas, offs, flat, _ = decode(h, w, masks)
-    order = np.argsort(-scores, kind="stable").astype(np.int64)
-    order = np.ascontiguousarray(order[scores[order] >= 0.5])
-    ra, ca, eo, reference = flags
-    kw = dict(tau=tau, gamma=gamma, ra=ra, ca=ca, eo=eo, reference=reference, record_events=events)
-    ov = fusion.pairwise_overlaps(boxes, offs, flat) if cached else None
-    got = fusion.fuse_instances(boxes, areas, offs, flat, labels, rels, order, w, h, overlaps=ov, **kw)
-    want = ref.ref_fuse_instances(boxes, areas, offs, flat, labels, rels, order, w, h, **kw)
-    for name, a, b in zip(["canvas", "status", "visible", "events"], got, want):
-        assert np.array_equal(a, b), name
-    if events:  # the events do not change the decisions
-        quiet = fusion.fuse_instances(
-            boxes, areas, offs, flat, labels, rels, order, w, h, overlaps=ov, **dict(kw, record_events=False)
-        )
-        assert np.array_equal(quiet[0], got[0]) and np.array_equal(quiet[1], got[1]) and quiet[3].shape == (0, 2)
-
-
 def decode_runs(h, w, masks, need=None):
     return rle.decode_rle_runs([encode(m) for m in masks], h, w, need)
 
@@ -172,35 +145,76 @@ def test_rle_runs_of_non_minimal_and_bad_strings():
     st.sampled_from([0.0, 0.3, 0.5, 0.6, 1.0]),
     st.sampled_from([0.0, 0.3, 0.5, 0.6, 1.0]),
     st.booleans(),
+    st.booleans(),
 )
-def test_fuse_runs_matches_twin(scene, flags, tau, gamma, events):
+def test_fuse_runs_matches_twin(scene, flags, tau, gamma, events, all_runs):
     h, w, masks, scores, rels, labels = scene
-    boxes, areas, offs, flat, _ = decode(h, w, masks)
     order = np.argsort(-scores, kind="stable").astype(np.int64)
     order = np.ascontiguousarray(order[scores[order] >= 0.5])
-    need = np.zeros(len(masks), bool)
-    need[order] = True  # proposals below rho get no runs
+    need = np.ones(len(masks), bool)
+    if not all_runs:  # proposals below rho get no runs (what a scene decoded at rho holds)
+        need[:] = False
+        need[order] = True
     runs = decode_runs(h, w, masks, need)
     ra, ca, eo, reference = flags
     kw = dict(tau=tau, gamma=gamma, ra=ra, ca=ca, eo=eo, reference=reference, record_events=events)
     got = fusion.fuse_runs(*runs[:6], labels, rels, order, w, h, **kw)
-    want = ref.ref_fuse_instances(boxes, areas, offs, flat, labels, rels, order, w, h, **kw)
+    want = ref.ref_fuse_runs(*runs[:6], labels, rels, order, w, h, **kw)
     for name, a, b in zip(["canvas", "status", "visible", "events"], got, want):
         assert np.array_equal(a, b), name
     assert got[0].flags.c_contiguous and got[0].dtype == np.int32
+    # the twin on the masks themselves (not the kernel's runs): the same again
+    full = runs_of_masks(h, w, masks, need)
+    assert all(np.array_equal(a, b) for a, b in zip(ref.ref_fuse_runs(*full, labels, rels, order, w, h, **kw), want))
+    if events:  # the events do not change the decisions
+        quiet = fusion.fuse_runs(*runs[:6], labels, rels, order, w, h, **dict(kw, record_events=False))
+        assert np.array_equal(quiet[0], got[0]) and np.array_equal(quiet[1], got[1]) and quiet[3].shape == (0, 2)
+        assert np.array_equal(quiet[2], got[2])
+
+
+def runs_of_masks(h, w, masks, need=None):
+    """The twin's runs of the drawn masks (no RLE in between)."""
+    return ref.runs_from_full([np.asarray(m, bool) for m in masks], h, w, need)
 
 
 @SETTINGS
 @given(scenes())
 def test_pairwise_overlaps_match_twin(scene):
     h, w, masks, *_ = scene
-    boxes, areas, offs, flat, _ = decode(h, w, masks)
-    got = fusion.pairwise_overlaps(boxes, offs, flat)
+    runs = decode_runs(h, w, masks)
+    got = fusion.pairwise_overlaps(*runs[:1], *runs[2:6])
     fm = np.array(masks, bool).reshape(len(masks), h * w).astype(np.int64)
     want = fm @ fm.T
     np.fill_diagonal(want, 0)
     assert np.array_equal(got, want)
-    assert np.array_equal(got, ref.ref_pairwise_overlaps(boxes, offs, flat))
+    assert np.array_equal(got, ref.ref_pairwise_overlaps(*runs[:1], *runs[2:6]))
+
+
+@SETTINGS
+@given(scenes(), st.data())
+def test_overlaps_with_crops_match_twin(scene, data):
+    """Run masks against row-major crops (the layout of InstanceMask): every pair, crops with
+    empty borders and crops reaching past the run masks' boxes included."""
+    h, w, masks, *_ = scene
+    runs = decode_runs(h, w, masks)
+    n_crops = data.draw(st.integers(0, 4))
+    boxes, parts = [], []
+    for _ in range(n_crops):
+        y0, y1 = sorted(data.draw(st.tuples(st.integers(0, h), st.integers(0, h))))
+        x0, x1 = sorted(data.draw(st.tuples(st.integers(0, w), st.integers(0, w))))
+        boxes.append((x0, x1, y0, y1))
+        parts.append(sparse_bits(data.draw, y1 - y0, x1 - x0, 1).astype(np.uint8).ravel())
+    crop_boxes = np.array(boxes, np.int64).reshape(-1, 4)
+    offs = np.zeros(n_crops + 1, np.int64)
+    offs[1:] = np.cumsum([p.size for p in parts])
+    crops = np.concatenate(parts) if parts else np.zeros(0, np.uint8)
+    pairs = np.array([(k, g) for k in range(len(masks)) for g in range(n_crops)], np.int64).reshape(-1, 2)
+    got = fusion.overlaps_with_crops(*runs[:1], *runs[2:6], crop_boxes, offs, crops, pairs)
+    want = ref.ref_overlaps_with_crops(*runs[:1], *runs[2:6], crop_boxes, offs, crops, pairs)
+    assert np.array_equal(got, want)
+    for (k, g), o in zip(pairs.tolist(), got.tolist()):  # and by hand, on the drawn masks
+        x0, x1, y0, y1 = boxes[g]
+        assert o == int((masks[k][y0:y1, x0:x1] & (parts[g].reshape(y1 - y0, x1 - x0) != 0)).sum())
 
 
 @st.composite
@@ -282,45 +296,57 @@ def test_png_idat_matches_twin_and_inflates_to_the_rows(ids):
 
 def test_wrappers_reject_bad_arrays():
     z = np.zeros
-    good = dict(
-        boxes=z((1, 4), np.int64),
-        areas=z(1, np.int64),
-        offsets=z(2, np.int64),
-        masks=z(0, np.uint8),
+    kw = dict(tau=0.5, gamma=0.5, ra=True, ca=True, eo=True, reference=False)
+    runs = dict(
+        boxes=np.array([[0, 2, 0, 2]], np.int64),
+        areas=np.array([4], np.int64),
+        col_offsets=np.array([0, 3], np.int64),  # two columns, one run each: a full 2x2 mask
+        col_ptr=np.array([0, 1, 2], np.int64),
+        run_y0=z(2, np.int64),
+        run_y1=np.full(2, 2, np.int64),
         labels=z(1, np.int64),
         relations=z(1),
         order=z(1, np.int64),
     )
-    kw = dict(tau=0.5, gamma=0.5, ra=True, ca=True, eo=True, reference=False)
-    fusion.fuse_instances(*good.values(), 2, 2, **kw)
-    bad = dict(good, labels=z(1, np.int32))
-    with pytest.raises(ValueError, match="labels"):
-        fusion.fuse_instances(*bad.values(), 2, 2, **kw)
-    bad = dict(good, order=np.array([3], np.int64))
-    with pytest.raises(ValueError, match="order"):
-        fusion.fuse_instances(*bad.values(), 2, 2, **kw)
+    canvas, status, *_ = fusion.fuse_runs(*runs.values(), 2, 2, **kw)
+    assert canvas.tolist() == [[1, 1], [1, 1]] and status.tolist() == [0]
+    for change, match in [
+        (dict(labels=z(1, np.int32)), "labels"),
+        (dict(order=np.array([3], np.int64)), "order"),
+        (dict(run_y0=z(2, np.int32)), "run_y0"),
+        (dict(relations=z(2)), "same N"),
+        (dict(col_offsets=np.array([0, 9], np.int64)), "col_offsets"),
+        (dict(col_ptr=np.array([0, 1, 5], np.int64)), "col_ptr"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            fusion.fuse_runs(*dict(runs, **change).values(), 2, 2, **kw)
+    no_runs = dict(runs, col_offsets=np.array([0, 1], np.int64), col_ptr=z(1, np.int64), run_y0=z(0, np.int64))
+    no_runs["run_y1"] = z(0, np.int64)
+    with pytest.raises(ValueError, match="no runs"):
+        fusion.fuse_runs(*no_runs.values(), 2, 2, **kw)
+    fusion.fuse_runs(*dict(no_runs, order=z(0, np.int64)).values(), 2, 2, **kw)  # not painted: runs not needed
+    with pytest.raises(ValueError, match="no runs"):
+        fusion.pairwise_overlaps(no_runs["boxes"], *list(no_runs.values())[2:6])
+    assert fusion.pairwise_overlaps(runs["boxes"], *list(runs.values())[2:6]).tolist() == [[0]]
+    crop = (np.array([[1, 2, 0, 2]], np.int64), np.array([0, 2], np.int64), np.ones(2, np.uint8))
+    both = np.zeros((1, 2), np.int64)
+    assert fusion.overlaps_with_crops(runs["boxes"], *list(runs.values())[2:6], *crop, both).tolist() == [2]
+    for bad, match in [
+        ((crop[0], np.array([0, 1], np.int64), crop[2]), "its box's pixels"),
+        ((crop[0], crop[1], np.ones(2, bool)), "crops"),
+        (crop, "pairs"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            pairs = np.array([[0, 1]], np.int64) if match == "pairs" else both
+            fusion.overlaps_with_crops(runs["boxes"], *list(runs.values())[2:6], *bad, pairs)
+    with pytest.raises(ValueError, match="no runs"):
+        fusion.overlaps_with_crops(no_runs["boxes"], *list(no_runs.values())[2:6], *crop, both)
     with pytest.raises(ValueError, match="canvas"):
         fusion.compose(z((2, 2), np.int64), None, z(256, bool), 1, z(1, np.uint32), 0)
     with pytest.raises(ValueError, match="semantic"):
         fusion.compose(z((2, 3), np.int32), z((3, 2), np.uint8), z(256, bool), 1, z(1, np.uint32), 0)
     with pytest.raises(ValueError, match="chars"):
         rle.decode_packed(z(3, np.int64), z(2, np.int64), 2, 2)
-    runs = dict(
-        boxes=np.array([[0, 2, 0, 2]], np.int64),
-        areas=np.array([4], np.int64),
-        col_offsets=np.array([0, 1], np.int64),  # no runs for the box's two columns
-        col_ptr=z(1, np.int64),
-        run_y0=z(0, np.int64),
-        run_y1=z(0, np.int64),
-        labels=z(1, np.int64),
-        relations=z(1),
-        order=z(1, np.int64),
-    )
-    with pytest.raises(ValueError, match="no runs"):
-        fusion.fuse_runs(*runs.values(), 2, 2, **kw)
-    fusion.fuse_runs(*dict(runs, order=z(0, np.int64)).values(), 2, 2, **kw)  # not painted: runs not needed
-    with pytest.raises(ValueError, match="run_y0"):
-        fusion.fuse_runs(*dict(runs, run_y0=z(0, np.int32)).values(), 2, 2, **kw)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
