@@ -365,7 +365,7 @@ from rapkit.pipeline.evaluate import evaluate_pq
 gt, pred, workers, warm = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 t = time.perf_counter(); evaluate_pq(warm + "/gt.json", warm + "/pred.json", workers=1); w = time.perf_counter() - t
 t = time.perf_counter()
-ev, _ = evaluate_pq(gt, pred, workers=workers)
+ev = evaluate_pq(gt, pred, workers=workers)
 dt = time.perf_counter() - t
 print(json.dumps({"seconds": dt, "warmup": w, "result": ev.result.to_panopticapi()}, default=float))
 """,

@@ -72,14 +72,14 @@ def main() -> None:
         n_set = len(grid) + 1  # + baseline
 
         # warm up numba (compile/cache) outside the timings
-        run_sweep(world.panoptic, world.proposals, grid[:2], semantic_path=world.semantic, workers=1)
+        run_sweep(world.panoptic, world.proposals, grid[:2], semantic=world.semantic, workers=1)
 
         t0 = time.perf_counter()
         res = run_sweep(
             world.panoptic,
             world.proposals,
             grid,
-            semantic_path=world.semantic,
+            semantic=world.semantic,
             workers=args.workers,
             swept=["rho", "tau", "gamma"],
         )
@@ -111,7 +111,7 @@ def main() -> None:
                 world.categories,
                 out,
                 p,
-                semantic_path=world.semantic,
+                semantic=world.semantic,
                 workers=args.workers,
                 force=True,
             )

@@ -1,7 +1,21 @@
 """rapkit: relation-aware panoptic segmentation toolkit (the RAP paper).
 
-Importing rapkit imports neither torch nor numba; the public functions below load their
-modules on first use.
+The public API, in two levels (every name is also documented, with an example, in its own
+docstring):
+
+* **one image, arrays in memory**: :func:`fuse_image` (Algorithm 1 or the heuristic),
+  :func:`pq_stats` + :func:`summarize` (PQ, panopticapi-exact), :func:`extract_relations`
+  (occlusion relations of one image);
+* **a dataset on disk, one call per command** (the command's arguments; a result object
+  with ``.to_frame()`` and ``.to_dict()``): :func:`extract_dataset_relations`
+  (``rapkit extract-relations``), :func:`fuse` (``rapkit fuse``), :func:`evaluate_pq`
+  (``rapkit evaluate``), :func:`evaluate_relations` (``evaluate --relations``),
+  :func:`sweep` (``evaluate --sweep``), :func:`ablate` (``evaluate --ablation``),
+  :func:`make_world` (``rapkit synth``), and :func:`pq_compute`, panopticapi's drop-in.
+
+Importing rapkit imports neither torch nor numba; the functions load their modules on first
+use. A call leaves the caller's process as it found it (no threads, processes, GC or
+allocator changes left behind).
 
 >>> import rapkit
 >>> rapkit.FusionParams().rho
@@ -13,22 +27,28 @@ from __future__ import annotations
 __version__ = "0.2.0"
 
 from .errors import ConfigError, GateFailed, InputError, RapkitError  # noqa: E402
-from .types import Category, FusionParams, Proposals, Relation, Segment  # noqa: E402
+from .types import Category, FusionParams, PQResult, PQStats, Proposals, Relation, Segment  # noqa: E402
 
 _LAZY = {
     # name: (module, attribute)
     "extract_relations": ("rapkit.core.relations", "extract_relations"),
     "fuse_image": ("rapkit.core.fusion", "fuse_image"),
-    "fuse": ("rapkit.pipeline.fuse", "fuse"),
-    "extract_dataset_relations": ("rapkit.pipeline.relations", "extract_dataset_relations"),
-    "evaluate_pq": ("rapkit.pipeline.evaluate", "evaluate_pq"),
     "pq_stats": ("rapkit.core.pq", "pq_stats"),
-    "pq_compute": ("rapkit.pipeline.evaluate", "pq_compute"),
     "summarize": ("rapkit.core.pq", "summarize"),
-    "PQStats": ("rapkit.core.pq", "PQStats"),
-    "PQResult": ("rapkit.core.pq", "PQResult"),
-    "sweep": ("rapkit.pipeline.sweep", "run_sweep"),
+    "extract_dataset_relations": ("rapkit.pipeline.relations", "extract_dataset_relations"),
+    "fuse": ("rapkit.pipeline.fuse", "fuse"),
+    "evaluate_pq": ("rapkit.pipeline.evaluate", "evaluate_pq"),
+    "pq_compute": ("rapkit.pipeline.evaluate", "pq_compute"),
+    "evaluate_relations": ("rapkit.pipeline.relation_acc", "evaluate_relations"),
+    "sweep": ("rapkit.pipeline.sweep", "sweep"),
+    "ablate": ("rapkit.pipeline.sweep", "ablate"),
     "make_world": ("rapkit.synth", "make_world"),
+    "SynthConfig": ("rapkit.synth", "SynthConfig"),
+    "FuseSummary": ("rapkit.pipeline.fuse", "FuseSummary"),
+    "PQEvaluation": ("rapkit.pipeline.evaluate", "PQEvaluation"),
+    "RelationsRun": ("rapkit.pipeline.relations", "RelationsRun"),
+    "RelationEvaluation": ("rapkit.pipeline.relation_acc", "RelationEvaluation"),
+    "SweepResult": ("rapkit.pipeline.sweep", "SweepResult"),
 }
 
 
@@ -37,8 +57,14 @@ def __getattr__(name: str):
         import importlib
 
         mod, attr = _LAZY[name]
-        return getattr(importlib.import_module(mod), attr)
+        value = getattr(importlib.import_module(mod), attr)
+        globals()[name] = value  # resolved once
+        return value
     raise AttributeError(f"module 'rapkit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 
 __all__ = [
@@ -52,5 +78,7 @@ __all__ = [
     "Proposals",
     "Relation",
     "FusionParams",
+    "PQStats",
+    "PQResult",
     *_LAZY,
 ]

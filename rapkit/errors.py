@@ -17,7 +17,12 @@ from typing import Any
 
 
 class RapkitError(Exception):
-    """Base class of rapkit's deliberate errors."""
+    """Base class of rapkit's deliberate errors; the message says where it happened.
+
+    >>> e = RapkitError("id in the PNG but not in the JSON", file="pred.json", image_id=139, segment_id=42)
+    >>> str(e), e.exit_code
+    ('pred.json: image 139, segment 42: id in the PNG but not in the JSON', 3)
+    """
 
     exit_code: int = 3
 
@@ -64,19 +69,31 @@ class RapkitError(Exception):
 
 
 class InputError(RapkitError):
-    """Bad input data (missing file, malformed JSON, inconsistent ids...). Exit code 3."""
+    """Bad input data (missing file, malformed JSON, inconsistent ids...). Exit code 3.
+
+    >>> InputError("bad RLE", file="p.json", image_id=7).with_context(segment_id=3).where()
+    'p.json: image 7, segment 3'
+    """
 
     exit_code = 3
 
 
 class ConfigError(RapkitError):
-    """Bad usage, option value or config file. Exit code 2."""
+    """Bad usage, option value or config file. Exit code 2.
+
+    >>> ConfigError("unknown strategy 'x'").exit_code
+    2
+    """
 
     exit_code = 2
 
 
 class GateFailed(RapkitError):
-    """A quality gate (``--fail-under``) was not met. Exit code 1."""
+    """A quality gate (``--fail-under``) was not met. Exit code 1.
+
+    >>> GateFailed("quality gate failed: PQ 41.2 < 45").exit_code
+    1
+    """
 
     exit_code = 1
 

@@ -17,7 +17,11 @@ from .errors import ConfigError
 
 @dataclass(frozen=True)
 class Category:
-    """A COCO panoptic category: ``Category(1, "person", True, (220, 20, 60))``."""
+    """A COCO panoptic category.
+
+    >>> Category(1, "person", True, (220, 20, 60)).isthing
+    True
+    """
 
     id: int
     name: str
@@ -36,7 +40,11 @@ class Category:
 
 @dataclass
 class Segment:
-    """One panoptic segment (``segments_info`` entry). ``bbox`` is COCO ``[x, y, w, h]``."""
+    """One panoptic segment (``segments_info`` entry). ``bbox`` is COCO ``[x, y, w, h]``.
+
+    >>> Segment(id=5, category_id=1, area=12, bbox=(0, 0, 4, 3)).category_id
+    1
+    """
 
     id: int
     category_id: int
@@ -94,6 +102,11 @@ class Proposals:
 
     ``rles`` are pycocotools RLE dicts (``{"size": [h, w], "counts": bytes|str}``);
     ``relations`` holds NaN where a proposal has no relation value.
+
+    >>> import numpy as np
+    >>> p = Proposals(7, 2, 2, np.array([0.9]), np.array([1]), np.array([0.5]), [{"size": [2, 2], "counts": "04"}])
+    >>> len(p), p.image_id
+    (1, 7)
     """
 
     image_id: int
@@ -107,6 +120,11 @@ class Proposals:
 
     def __len__(self) -> int:
         return int(self.scores.shape[0])
+
+
+#: ``rho`` and ``tau`` of a strategy when not given: the paper's best RAP setting, and
+#: panopticapi's / detectron2's heuristic
+DEFAULT_THRESHOLD = {"rap": 0.6, "heuristic": 0.5}
 
 
 @dataclass(frozen=True)
@@ -144,6 +162,39 @@ class FusionParams:
         """The panopticapi/detectron2 baseline (rho = tau = 0.5)."""
         return cls(strategy="heuristic", rho=rho, tau=tau, stuff_area=stuff_area)
 
+    @classmethod
+    def of(
+        cls,
+        strategy: str = "rap",
+        *,
+        rho: float | None = None,
+        tau: float | None = None,
+        gamma: float = 0.5,
+        stuff_area: int = 4096,
+        ra: bool = True,
+        ca: bool = True,
+        eo: bool = True,
+        variant: str = "paper",
+    ) -> FusionParams:
+        """The parameters as ``rapkit fuse`` takes them: ``rho``/``tau`` left out take the
+        strategy's default (RAP: the paper's 0.6; heuristic: panopticapi's 0.5).
+
+        >>> FusionParams.of("heuristic").rho, FusionParams.of("rap", tau=0.7).tau
+        (0.5, 0.7)
+        """
+        default = DEFAULT_THRESHOLD.get(strategy, 0.6)
+        return cls(
+            strategy=strategy,  # type: ignore[arg-type]
+            rho=default if rho is None else rho,
+            tau=default if tau is None else tau,
+            gamma=gamma,
+            stuff_area=stuff_area,
+            ra=ra,
+            ca=ca,
+            eo=eo,
+            variant=variant,  # type: ignore[arg-type]
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -164,7 +215,12 @@ class FusionParams:
 
 @dataclass(frozen=True)
 class Relation:
-    """``front`` occludes ``back`` (instance annotation ids) in image ``image_id``."""
+    """``front`` occludes ``back`` (instance annotation ids) in image ``image_id``.
+
+    >>> r = Relation(1, front=10, back=11, overlap=40, ratio_front=0.2, ratio_back=0.5, front_pixels=30, back_pixels=10)
+    >>> (r.front, r.back)
+    (10, 11)
+    """
 
     image_id: int
     front: int
@@ -243,6 +299,14 @@ class PQStats:
     that :func:`rapkit.core.pq.summarize` sums the IoUs in panopticapi's order. ``image_ids`` and
     ``orders`` list the images covered (an image position may appear in only one operand
     of a merge).
+
+    >>> import numpy as np
+    >>> from rapkit.core.pq import pq_stats
+    >>> m = np.array([[1, 2]], np.uint32)
+    >>> segs = [Segment(1, 1, 1, (0, 0, 1, 1)), Segment(2, 1, 1, (1, 0, 1, 1))]
+    >>> st = pq_stats(m, segs, segs, {1: Category(1, "a", True)}, pred_map=m)
+    >>> st.tp, (st + PQStats()).tp
+    ({1: 2}, {1: 2})
     """
 
     tp: dict[int, int] = field(default_factory=dict)
@@ -409,7 +473,16 @@ class ClassResult:
 
 @dataclass(frozen=True)
 class PQResult:
-    """All / Things / Stuff summary plus per-class results (category order of the GT)."""
+    """All / Things / Stuff summary plus per-class results (category order of the GT).
+
+    >>> import numpy as np
+    >>> from rapkit.core.pq import pq_stats, summarize
+    >>> m = np.array([[1, 1, 2, 2]], np.uint32)
+    >>> segs = [Segment(1, 1, 2, (0, 0, 2, 1)), Segment(2, 1, 2, (2, 0, 2, 1))]
+    >>> r = summarize(pq_stats(m, segs, segs[:1], [Category(1, "a", True)], pred_map=m * (m == 1)), [Category(1, "a", True)])
+    >>> round(r.all.pq, 4), r.things.n, r.per_class[1].fn
+    (0.6667, 1, 1)
+    """
 
     all: SplitResult
     things: SplitResult

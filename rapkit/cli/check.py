@@ -56,19 +56,19 @@ def command(gt_path, gt_dir, pred_path, pred_dir, max_rows, workers, fmt, quiet)
     Exit status 3 when an error-level issue is found, 0 otherwise.
     """
     from ..pipeline.check import check_verdict, run_check
+    from ..report.check import check_report
 
     with progress(None, "check", quiet) as advance:
-        results, report = run_check(
+        results = run_check(
             gt_path,
             pred_path,
             gt_dir=gt_dir,
             pred_dir=pred_dir,
             workers=resolve_workers(workers),
-            max_rows=max_rows,
             progress=advance,
             on_start=advance.start,
         )
-    emit(report, fmt)
+    emit(check_report(results, max_rows=max_rows), fmt)
     verdict, error = check_verdict(results)
     status(verdict, quiet)
     if error is not None:

@@ -268,6 +268,7 @@ def command(
     thresholds and tabulate PQ, paper Table 1); ablation (--ablation: paper Table 2).
     """
     from ..pipeline.requests import EvaluateRequest, run_evaluate
+    from ..report.evaluate import checks_report, evaluate_report
 
     request = EvaluateRequest(
         gt=gt_path,
@@ -306,9 +307,9 @@ def command(
             progress=bar,
             on_start=bar.start,
             log=lambda s: status(s, quiet),
-            on_report=lambda r: emit(r, fmt),
+            on_checks=lambda checks: emit(checks_report(checks), fmt),
         )
     for w in outcome.warnings:
         status(f"warning: {w}", quiet)
-    emit(outcome.report, fmt)
+    emit(evaluate_report(outcome), fmt)
     outcome.raise_for_gate()

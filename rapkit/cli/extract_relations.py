@@ -77,26 +77,21 @@ def command(instances, panoptic, panoptic_dir, theta, rule, output, rap_instance
     than the other is in front (--rule chooses the reading); ties give none. Writes the relations JSON (and, with --rap-instances, RAP's
     training format) and prints a summary.
     """
-    from ..pipeline.relations import run_extract_relations
-    from ..report import Report, Table
+    from ..pipeline.relations import extract_dataset_relations
+    from ..report.relations import relations_report
 
     with progress(None, "extract-relations", quiet) as advance:
-        run = run_extract_relations(
+        run = extract_dataset_relations(
             instances,
             panoptic,
-            output,
             panoptic_dir=panoptic_dir,
             theta=theta,
             rule=rule,
+            output=output,
             rap_instances=rap_instances,
             force=force,
             workers=resolve_workers(workers),
             progress=advance,
             on_start=advance.start,
         )
-    t = run.totals
-    rows = [[k.replace("_", " "), v] for k, v in t.items()]
-    data = {"parameters": {"theta": run.theta, "rule": run.rule}, "totals": t, "outputs": run.outputs}
-    notes = [f"theta = {run.theta:g}, rule = {run.rule}"]
-    notes += [f"wrote {p}" for p in run.outputs.values()] if not quiet else []
-    emit(Report("extract-relations", data, [Table("totals", ["total", "count"], rows)], notes), fmt)
+    emit(relations_report(run, quiet=quiet), fmt)

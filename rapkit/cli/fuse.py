@@ -126,38 +126,34 @@ def command(
     Free pixels then take the semantic map's stuff classes (segments under --stuff-area are
     dropped). The summary counts the proposals dropped by each check.
     """
-    from ..pipeline.fuse import fuse, summary_report
-    from ..types import FusionParams
+    from ..pipeline.fuse import fuse
+    from ..report.fuse import fuse_report
 
     if semantic_path is None:
         warn(
             "no --semantic: every stuff pixel will be VOID (Stuff PQ 0); pass --semantic DIR|file.json "
             "with the semantic segmentation's label maps"
         )
-    default = 0.6 if strategy == "rap" else 0.5
-    params = FusionParams(
-        strategy=strategy,
-        rho=default if rho is None else rho,
-        tau=default if tau is None else tau,
-        gamma=gamma,
-        stuff_area=stuff_area,
-        ra=not no_ra,
-        ca=not no_ca,
-        eo=not no_eo,
-        variant=variant,
-    )
     with progress(None, "fuse", quiet) as advance:
         summary = fuse(
             proposals_path,
             images_path,
             categories_path,
             output,
-            params,
-            semantic_path=semantic_path,
-            workers=resolve_workers(workers),
+            semantic=semantic_path,
+            strategy=strategy,
+            rho=rho,
+            tau=tau,
+            gamma=gamma,
+            stuff_area=stuff_area,
+            ra=not no_ra,
+            ca=not no_ca,
+            eo=not no_eo,
+            variant=variant,
             force=force,
+            workers=resolve_workers(workers),
             progress=advance,
             on_start=advance.start,
         )
     status(f"wrote {output}/panoptic.json and {summary.images} PNGs in {summary.seconds:.2f} s", quiet)
-    emit(summary_report(summary), fmt)
+    emit(fuse_report(summary), fmt)

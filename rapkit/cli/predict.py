@@ -117,7 +117,7 @@ def command(
     'relation' values for `rapkit fuse` (or, with --proposals, add 'relation' to given detections)."""
     require_torch()
     from ..model.predict import PredictConfig, predict
-    from ..report import Report, Table
+    from ..report.train import predict_report
 
     n_workers = resolve_workers(workers)
     cfg = PredictConfig(
@@ -149,29 +149,4 @@ def command(
             f"no detections in {s.images} image(s) (the output holds none): is --detector trained for these images, "
             f"--arch right, or --score-threshold {score_threshold:g} too high?"
         )
-    data = {
-        "output": s.output,
-        "mode": s.mode,
-        "images": s.images,
-        "detections": s.detections,
-        "detections_per_image": round(per_image, 3),
-        "dropped_unknown_category": s.dropped_unknown_category,
-        "device": s.device,
-    }
-    ms = s.ms_per_image()
-    data["ms_per_image"] = {k: round(v, 3) for k, v in ms.items()}
-    labels = {
-        "detector": "detector forward (head inputs included)",
-        "head": "relation head",
-        "other": "other (reading images, masks to RLE, loading, writing)",
-        "total": "total (whole command)",
-    }
-    times = Table(
-        "predict_stages",
-        ["stage", "ms per image"],
-        [[labels[k], round(ms.get(k, 0.0), 3)] for k in labels],
-        title="time per stage (paper Table 5), summed over images",
-        decimals=3,
-    )
-    rows = [[k, v] for k, v in data.items() if k != "ms_per_image"]
-    emit(Report("predict", data, [Table("predict", ["item", "value"], rows, title="predict"), times]), fmt)
+    emit(predict_report(s), fmt)

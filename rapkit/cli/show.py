@@ -96,8 +96,10 @@ def _alpha(f: Callable) -> Callable:
 
 
 def _finish(res: Any, quiet: bool, fmt: str) -> None:
+    from ..report.show import show_report
+
     status(f"wrote {len(res.pictures)} picture(s) into {res.output} in {res.seconds:.2f} s", quiet)
-    emit(res.report(), fmt)
+    emit(show_report(res), fmt)
 
 
 @click.group(

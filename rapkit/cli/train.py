@@ -281,7 +281,7 @@ def command(
     """
     require_torch()
     from ..model.train import TrainConfig, train_head
-    from ..report import Report, Table
+    from ..report.train import train_report
 
     rank = int(os.environ.get("RANK", "0"))
     quiet = quiet or rank != 0
@@ -342,22 +342,6 @@ def command(
                 )
 
         res = train_head(cfg, on_step=on_step, on_status=lambda s: status(s, quiet), on_cache=on_cache)
-    data = {
-        "output": res.output,
-        "iterations": res.iterations,
-        "selected_iteration": res.best_iteration,
-        "val_pair_accuracy": res.val_pair_accuracy,
-        "train_images": res.n_train_images,
-        "train_pairs": res.n_train_pairs,
-        "rois": res.rois,
-        "train_rois": res.n_train_rois,
-        "train_roi_pairs": res.n_train_roi_pairs,
-        "val_pairs": res.n_val_pairs,
-        "seconds": round(res.seconds, 2),
-        "device": res.device,
-        "world_size": res.world_size,
-    }
     if rank != 0:
         return
-    rows = [[k, (100 * v if k == "val_pair_accuracy" and v is not None else v)] for k, v in data.items()]
-    emit(Report("train", data, [Table("train", ["item", "value"], rows, title="relation head", decimals=2)]), fmt)
+    emit(train_report(res), fmt)

@@ -46,7 +46,9 @@ __all__ = [
 ]
 
 
-def _kernels():
+def load_kernels():
+    """The fusion and RLE kernel modules, imported on first use (numba is heavy:
+    ``import rapkit.core`` loads none of it)."""
     from ..kernels import fusion, rle
 
     return fusion, rle
@@ -92,7 +94,7 @@ class Scene:
         """(N, N) |I_i ∩ I_j| pixel counts, merged from the runs once and cached (every mask
         needs its runs: a scene decoded with ``rho=0``)."""
         if self._overlaps is None:
-            fusion, _ = _kernels()
+            fusion, _ = load_kernels()
             self._overlaps = fusion.pairwise_overlaps(
                 self.boxes, self.col_offsets, self.col_ptr, self.run_y0, self.run_y1
             )
@@ -162,7 +164,7 @@ def decode_scene(proposals: Proposals, rho: float = 0.0) -> Scene:
     >>> s.boxes.tolist(), s.areas.tolist(), s.run_y1.tolist()
     ([[0, 2, 0, 2]], [4], [2, 2])
     """
-    _, rle = _kernels()
+    _, rle = load_kernels()
     h, w = int(proposals.height), int(proposals.width)
     scores = np.ascontiguousarray(proposals.scores, dtype=np.float64)
     boxes, areas, col_offs, col_ptr, y0, y1, status = rle.decode_rle_runs(_counts_of(proposals), h, w, scores >= rho)
@@ -252,7 +254,7 @@ def fuse_scene(
     >>> fuse_scene(s, None, FusionParams(rho=0.95), np.zeros(256, bool)).counts()["score"]
     1
     """
-    fusion, _ = _kernels()
+    fusion, _ = load_kernels()
     h, w, n = scene.height, scene.width, len(scene)
     is_stuff = categories if isinstance(categories, np.ndarray) else stuff_table(categories)
     ra, ca, eo, reference = params.switches()

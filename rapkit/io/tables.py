@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ._atomic import atomic_path
+from ._atomic import atomic_path, check_writable
 
 FORMATS = {".csv": "csv", ".json": "json", ".parquet": "parquet", ".md": "markdown", ".markdown": "markdown"}
 
@@ -33,6 +33,21 @@ def _markdown(df: Any) -> str:
     for row in df.itertuples(index=False, name=None):
         lines.append("| " + " | ".join(cell(v) for v in row) + " |")
     return "\n".join(lines) + "\n"
+
+
+def check_table_path(path: str | os.PathLike, force: bool = False) -> None:
+    """Check an ``-o/--output`` table path before any work: a known extension (.csv, .json,
+    .parquet, .md), pyarrow for Parquet, no overwrite without ``force`` (ConfigError, exit 2)."""
+    p = Path(path)
+    fmt = FORMATS.get(p.suffix.lower())
+    if fmt is None:
+        raise ConfigError(f"{p}: unknown table format {p.suffix!r}; use one of {', '.join(sorted(FORMATS))}")
+    if fmt == "parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise ConfigError(f"{p}: writing Parquet needs pyarrow (pip install pyarrow)") from None
+    check_writable(p, force)
 
 
 def write_dataframe(df: Any, path: str | os.PathLike, *, force: bool = False, percent: bool = True) -> Path:

@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -82,6 +83,20 @@ class PredictSummary:
         """Milliseconds per image of each timed part (paper Table 5's detector and head rows)."""
         n = max(self.images, 1)
         return {k: 1000.0 * v / n for k, v in self.seconds.items()}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The run's summary as plain data, with the milliseconds per image of each part."""
+        per_image = self.detections / self.images if self.images else 0.0
+        return {
+            "output": self.output,
+            "mode": self.mode,
+            "images": self.images,
+            "detections": self.detections,
+            "detections_per_image": round(per_image, 3),
+            "dropped_unknown_category": self.dropped_unknown_category,
+            "device": self.device,
+            "ms_per_image": {k: round(v, 3) for k, v in self.ms_per_image().items()},
+        }
 
 
 class _Clock:

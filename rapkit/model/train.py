@@ -66,6 +66,24 @@ class TrainResult:
     n_train_rois: int = 0  # training RoIs (detector: matched proposals; gt-jitter: boxes per draw x draws)
     n_train_roi_pairs: int = 0  # pairs of the loss over all training images (gt-jitter: per draw)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The run's summary as plain data (fractions; the per-iteration log: ``records``)."""
+        return {
+            "output": self.output,
+            "iterations": self.iterations,
+            "selected_iteration": self.best_iteration,
+            "val_pair_accuracy": self.val_pair_accuracy,
+            "train_images": self.n_train_images,
+            "train_pairs": self.n_train_pairs,
+            "rois": self.rois,
+            "train_rois": self.n_train_rois,
+            "train_roi_pairs": self.n_train_roi_pairs,
+            "val_pairs": self.n_val_pairs,
+            "seconds": round(self.seconds, 2),
+            "device": self.device,
+            "world_size": self.world_size,
+        }
+
 
 # --------------------------------------------------------------------------- the run
 #

@@ -20,7 +20,6 @@ from typing import Any
 from .._runtime.pool import imap_ordered
 from ..errors import ConfigError, InputError
 from ..io.panoptic import Issue, scan_panoptic, shape_mismatch
-from ..report import Report, Table
 from ..types import Category
 
 # --------------------------------------------------------------------------- check
@@ -151,54 +150,6 @@ def check_panoptic(
     return CheckResult(str(json_path), str(pdir), len(tasks), n_segments, issues, png_kinds)
 
 
-def check_report(results: list[tuple[str, CheckResult]], max_rows: int = 50) -> Report:
-    """A Report of one or more :class:`CheckResult` (summary counts + the first issues)."""
-    summary = []
-    detail = []
-    for label, res in results:
-        counts = res.counts()
-        summary.append(
-            [
-                label,
-                res.n_images,
-                res.n_segments,
-                res.n_errors,
-                len(res.issues) - res.n_errors,
-                ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "-",
-                ", ".join(f"{k} {v}" for k, v in sorted(res.png_kinds.items())),
-            ]
-        )
-        for i in res.issues[:max_rows]:
-            detail.append(
-                [
-                    label,
-                    i.level,
-                    i.kind,
-                    "-" if i.image_id is None else str(i.image_id),
-                    "-" if i.segment_id is None else str(i.segment_id),
-                    i.message,
-                ]
-            )
-    tables = [
-        Table(
-            "check",
-            ["input", "images", "segments", "errors", "warnings", "issues", "PNG kinds"],
-            summary,
-            title="Check",
-        )
-    ]
-    notes = []
-    if detail:
-        tables.append(
-            Table("issues", ["input", "level", "kind", "image", "segment", "message"], detail, title="Issues")
-        )
-        total = sum(len(r.issues) for _, r in results)
-        if total > len(detail):
-            notes.append(f"{total - len(detail)} more issue(s) not shown (use --format json for all)")
-    data = {label: res.to_dict() for label, res in results}
-    return Report("check", {"inputs": data}, tables, notes=notes)
-
-
 def check_verdict(results: list[tuple[str, CheckResult]]) -> tuple[str, InputError | None]:
     """The one-line verdict of a check, and the error to exit with (exit 3, naming the file,
     image and segment of the first error-level issue) or None.
@@ -234,15 +185,14 @@ def run_check(
     gt_dir: str | os.PathLike | None = None,
     pred_dir: str | os.PathLike | None = None,
     workers: int = 1,
-    max_rows: int = 50,
     progress: Callable[[int], None] | None = None,
     on_start: Callable[[int, str], None] | None = None,
-) -> tuple[list[tuple[str, CheckResult]], Report]:
+) -> list[tuple[str, CheckResult]]:
     """``rapkit check``: check a GT and/or a prediction; the prediction's categories are
     checked against the GT's when both are given. ``on_start(n_images, label)`` starts
     each input's step ("GT", "prediction").
 
-    >>> results, report = run_check("gt.json", "pred.json")   # doctest: +SKIP
+    >>> results = run_check("gt.json", "pred.json")   # doctest: +SKIP
     """
     from ..io.panoptic import load_categories
 
@@ -278,7 +228,7 @@ def run_check(
                 ),
             )
         )
-    return results, check_report(results, max_rows=max_rows)
+    return results
 
 
-__all__ = ["Issue", "CheckResult", "check_panoptic", "check_report", "check_verdict", "run_check"]
+__all__ = ["Issue", "CheckResult", "check_panoptic", "check_verdict", "run_check"]

@@ -38,7 +38,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..core.relation_acc import summarize as rsum
 from ..core.sweep import ablation_grid, make_grid
 from ..io._atomic import atomic_path
 from ..io.folders import make_folder
@@ -50,7 +49,7 @@ from ..types import FusionParams
 from .evaluate import evaluate_pq
 from .fuse import fuse
 from .relation_acc import evaluate_relations
-from .relations import run_extract_relations
+from .relations import extract_dataset_relations
 from .show import show_compare, show_overlay, show_relations
 from .sweep import run_sweep, without_unused_gamma
 
@@ -197,10 +196,10 @@ def run_demo(
         step("synth", f"{ws['images']} images, {ws['instances']} instances, {ws['proposals']} proposals", t0)
 
         t0 = time.perf_counter()
-        rel = run_extract_relations(
+        rel = extract_dataset_relations(
             world.instances,
             world.panoptic,
-            tmp / "relations.json",
+            output=tmp / "relations.json",
             theta=0.2,
             workers=workers,
             progress=bar("relations", images),
@@ -213,7 +212,7 @@ def run_demo(
             world.panoptic,
             world.proposals,
             grid,
-            semantic_path=world.semantic,
+            semantic=world.semantic,
             workers=workers,
             swept=["rho", "tau", "gamma"],
             progress=bar("sweep", images),
@@ -233,11 +232,11 @@ def run_demo(
                 world.categories,
                 fdir,
                 params,
-                semantic_path=world.semantic,
+                semantic=world.semantic,
                 workers=workers,
                 progress=bar(f"fuse {name}", images),
             )
-            ev, _ = evaluate_pq(
+            ev = evaluate_pq(
                 world.panoptic, fdir / "panoptic.json", workers=workers, progress=bar(f"evaluate {name}", images)
             )
             evals[name] = ev.result
@@ -249,15 +248,14 @@ def run_demo(
         res.pq = {k: v.to_dict() for k, v in evals.items()}
 
         t0 = time.perf_counter()
-        rstats, _ = evaluate_relations(
-            world.proposals,
-            world.instances,
-            tmp / "relations.json",
-            rap,
+        racc = evaluate_relations(
+            relations=tmp / "relations.json",
+            proposals=world.proposals,
+            instances=world.instances,
+            params=rap,
             workers=workers,
             progress=bar("relation accuracy", images),
-        )
-        racc = rsum(rstats)
+        ).summary
         res.relation_accuracy = racc
         step("relation accuracy", f"{racc['pairs']} matched GT pairs", t0)
 
@@ -268,7 +266,7 @@ def run_demo(
             world.panoptic,
             world.proposals,
             rows,
-            semantic_path=world.semantic,
+            semantic=world.semantic,
             workers=workers,
             progress=bar("ablation", images),
         )
@@ -445,12 +443,17 @@ def _learn_and_compare(
             world.categories,
             fdir,
             params,
-            semantic_path=world.semantic,
+            semantic=world.semantic,
             workers=workers,
         )
-        ev, _ = evaluate_pq(hdir / "panoptic.json", fdir / "panoptic.json", gt_dir=world.panoptic_dir, workers=workers)
-        st, _ = evaluate_relations(proposals, hdir / "instances.json", hdir / "relations.json", params, workers=workers)
-        acc = rsum(st)
+        ev = evaluate_pq(hdir / "panoptic.json", fdir / "panoptic.json", gt_dir=world.panoptic_dir, workers=workers)
+        acc = evaluate_relations(
+            relations=hdir / "relations.json",
+            proposals=proposals,
+            instances=hdir / "instances.json",
+            params=params,
+            workers=workers,
+        ).summary
         r = ev.result
         if params.strategy == "heuristic":  # no relation values: only the score order is an order
             acc["fusion_accuracy"] = acc["pair_accuracy"] = float("nan")

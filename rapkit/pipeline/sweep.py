@@ -1,15 +1,14 @@
-"""``rapkit evaluate --sweep`` / ``--ablation`` as a library call.
+"""``rapkit evaluate --sweep`` / ``--ablation`` as library calls (paper Tables 1 and 2).
 
-Every image is read and decoded once (proposals, semantic map, GT PNG), prepared for
-:mod:`rapkit.core.sweep`, and fused with every setting of the grid in memory; the
-per-setting :class:`~rapkit.core.pq.PQStats` are merged over images and summarised. The
-baseline (heuristic at rho = tau = 0.5) is always evaluated. Each row equals what
-``rapkit fuse`` + ``rapkit evaluate`` give for the same parameters.
-
->>> from rapkit.core.sweep import make_grid
->>> res = run_sweep("gt.json", "proposals.json", make_grid(["rho", "tau", "gamma"]),
-...                 semantic_path="semantic/")                      # doctest: +SKIP
->>> res.table.sort_values("PQ").tail(1)                            # doctest: +SKIP
+:func:`sweep` fuses the proposals with every combination of the swept thresholds,
+:func:`ablate` with Table 2's rows (heuristic, RA, RA+CA, RA+CA+EO) at one setting; both
+return a :class:`SweepResult` (``.to_frame()``, ``.to_dict()``, ``.best()``) and, with
+``output``, write its rows (CSV, JSON, Parquet or markdown). Every image is read and decoded
+once (proposals, semantic map, GT PNG), prepared for :mod:`rapkit.core.sweep`, and fused
+with every setting in memory; the per-setting statistics are merged over images and
+summarised. The baseline (heuristic at rho = tau = 0.5) is always evaluated. Each row equals
+what ``rapkit fuse`` + ``rapkit evaluate`` give for the same parameters. The command line
+prints the result with :func:`rapkit.report.sweep.sweep_report`.
 """
 
 from __future__ import annotations
@@ -20,18 +19,25 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from .._runtime.pool import imap_ordered
+from ..core.fusion import decode_scene, stuff_table
+from ..core.pq import merge_stats, summarize
+from ..core.sweep import BASELINE, ablation_grid, build_table, image_stats, make_grid, prepare_image
 from ..errors import ConfigError, InputError, RapkitError
+from ..io._atomic import check_writable
+from ..io.panoptic import load_categories, load_panoptic_arrays
+from ..io.png import read_id_map_fast
+from ..io.proposals import load_proposals
+from ..io.semantic import known_labels, open_semantic, read_semantic
+from ..io.tables import write_dataframe
 from ..types import FusionParams
+
+PathLike = str | os.PathLike
 
 
 def _image_task(task: tuple, shared: dict[str, Any]) -> list:
-    from ..core.fusion import decode_scene
-    from ..core.sweep import image_stats, prepare_image
-    from ..io.png import read_id_map_fast
-    from ..io.semantic import read_semantic
-
     position, info, props, sem_item, gt_png, gt_segs = task
     try:
         semantic = read_semantic(sem_item, info, shared["known"]) if sem_item is not None else None
@@ -44,7 +50,16 @@ def _image_task(task: tuple, shared: dict[str, Any]) -> list:
 
 @dataclass
 class SweepResult:
-    """Rows of a sweep: ``table`` (pandas, fractions), the settings and their PQ results."""
+    """Rows of a sweep or an ablation: ``table`` (pandas, fractions), the settings and their PQ
+    results; ``kind`` is ``"sweep"`` or ``"ablation"``. Made by :func:`sweep` and :func:`ablate`.
+
+    >>> import tempfile
+    >>> from rapkit.synth import SynthConfig, make_world
+    >>> w = make_world(f"{tempfile.mkdtemp()}/w", SynthConfig(n_images=2, height=48, width=64, render_images=False))
+    >>> res = ablate(w.panoptic, w.proposals, semantic=w.semantic)
+    >>> res.kind, res.to_dict()["best"] in res.labels
+    ('ablation', True)
+    """
 
     table: Any
     labels: list[str]
@@ -54,41 +69,156 @@ class SweepResult:
     n_images: int
     seconds: float
     swept: list[str] = field(default_factory=list)
+    kind: Literal["sweep", "ablation"] = "sweep"
 
     def best(self) -> int:
         """Row index of the best PQ among the non-baseline rows (first on ties)."""
         cand = [i for i, lab in enumerate(self.labels) if lab != "baseline"] or list(range(len(self.labels)))
         return max(cand, key=lambda i: (self.results[i].all.pq, -i))
 
+    def to_frame(self) -> Any:
+        """The rows (pandas DataFrame, fractions; gamma blank on heuristic rows, which do not use it)."""
+        return without_unused_gamma(self.table)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Images, seconds, the swept names, the best row's label and every row (fractions)."""
+        df = self.to_frame()
+        return {
+            "n_images": self.n_images,
+            "seconds": self.seconds,
+            "swept": self.swept,
+            "best": str(df.iloc[self.best()]["row"]),
+            "rows": [{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()} for _, r in df.iterrows()],
+        }
+
+
+def sweep(
+    gt: PathLike,
+    proposals: PathLike,
+    vary: Sequence[str] = ("rho", "tau", "gamma"),
+    *,
+    rho: Sequence[float] | None = None,
+    tau: Sequence[float] | None = None,
+    gamma: Sequence[float] | None = None,
+    stuff_area: int = 4096,
+    variant: str = "paper",
+    gt_dir: PathLike | None = None,
+    semantic: PathLike | None = None,
+    categories: PathLike | None = None,
+    output: PathLike | None = None,
+    force: bool = False,
+    workers: int = 1,
+    progress: Callable[[int], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
+) -> SweepResult:
+    """``rapkit evaluate --sweep VARY``: RAP at every combination of the value lists of the
+    parameters in ``vary`` (a list left out: 0.4, 0.5, 0.6, 0.7; a parameter not varied:
+    one value or the paper's), plus the baseline. ``output`` (``.csv``, ``.json``,
+    ``.parquet``, ``.md``) also writes the rows, atomically (``force`` to replace).
+
+    >>> import tempfile
+    >>> from rapkit.synth import SynthConfig, make_world
+    >>> tmp = tempfile.mkdtemp()
+    >>> w = make_world(f"{tmp}/w", SynthConfig(n_images=2, height=48, width=64, render_images=False))
+    >>> res = sweep(w.panoptic, w.proposals, ["rho"], rho=[0.5, 0.7], semantic=w.semantic)
+    >>> list(res.to_frame()["row"])
+    ['baseline', 'rho=0.5', 'rho=0.7']
+    """
+    grid = make_grid(list(vary), FusionParams(stuff_area=stuff_area, variant=variant), rho=rho, tau=tau, gamma=gamma)  # type: ignore[arg-type]
+    return _run(
+        gt,
+        proposals,
+        grid,
+        list(vary),
+        "sweep",
+        gt_dir,
+        semantic,
+        categories,
+        output,
+        force,
+        workers,
+        progress,
+        on_start,
+    )
+
+
+def ablate(
+    gt: PathLike,
+    proposals: PathLike,
+    *,
+    rho: float = 0.6,
+    tau: float = 0.6,
+    gamma: float = 0.5,
+    stuff_area: int = 4096,
+    variant: str = "paper",
+    gt_dir: PathLike | None = None,
+    semantic: PathLike | None = None,
+    categories: PathLike | None = None,
+    output: PathLike | None = None,
+    force: bool = False,
+    workers: int = 1,
+    progress: Callable[[int], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
+) -> SweepResult:
+    """``rapkit evaluate --ablation``: Table 2's rows (the heuristic, RA, RA+CA, RA+CA+EO) at
+    one setting, plus the baseline; ``output`` as in :func:`sweep`.
+
+    >>> import tempfile
+    >>> from rapkit.synth import SynthConfig, make_world
+    >>> tmp = tempfile.mkdtemp()
+    >>> w = make_world(f"{tmp}/w", SynthConfig(n_images=2, height=48, width=64, render_images=False))
+    >>> list(ablate(w.panoptic, w.proposals, semantic=w.semantic).to_frame()["row"])
+    ['baseline', 'heuristic', 'RA', 'RA+CA', 'RA+CA+EO']
+    """
+    base = FusionParams(rho=rho, tau=tau, gamma=gamma, stuff_area=stuff_area, variant=variant)  # type: ignore[arg-type]
+    grid = ablation_grid(base)
+    return _run(
+        gt, proposals, grid, [], "ablation", gt_dir, semantic, categories, output, force, workers, progress, on_start
+    )
+
+
+def _run(gt, proposals, grid, swept, kind, gt_dir, semantic, categories, output, force, workers, progress, on_start):
+    if output is not None:
+        check_writable(output, force)  # before any work
+    res = run_sweep(
+        gt,
+        proposals,
+        grid,
+        gt_dir=gt_dir,
+        semantic=semantic,
+        categories=categories,
+        workers=workers,
+        swept=swept,
+        progress=progress,
+        on_start=on_start,
+    )
+    res.kind = kind
+    if output is not None:
+        write_table(res, output, force=force)
+    return res
+
 
 def run_sweep(
-    gt_json: str | os.PathLike,
-    proposals_path: str | os.PathLike,
+    gt: PathLike,
+    proposals: PathLike,
     grid: Sequence[FusionParams] | Sequence[tuple[str, FusionParams]],
     *,
-    gt_dir: str | os.PathLike | None = None,
-    semantic_path: str | os.PathLike | None = None,
-    categories_path: str | os.PathLike | None = None,
+    gt_dir: PathLike | None = None,
+    semantic: PathLike | None = None,
+    categories: PathLike | None = None,
     workers: int = 1,
     swept: Sequence[str] = (),
     include_baseline: bool = True,
     progress: Callable[[int], None] | None = None,
     on_start: Callable[[int], None] | None = None,
 ) -> SweepResult:
-    """Evaluate every setting of ``grid`` (plus the baseline) against a panoptic GT.
+    """Evaluate every setting of ``grid`` (plus the baseline) against a panoptic GT: the
+    engine of :func:`sweep` and :func:`ablate`.
 
     ``grid`` holds :class:`FusionParams` (rows labelled by their values) or
     ``(label, params)`` pairs. Images are those of the GT ``annotations`` (their sizes from
     the GT ``images``); proposals for other images are an error, as in ``rapkit fuse``.
     """
-    from .._runtime.pool import imap_ordered
-    from ..core.fusion import stuff_table
-    from ..core.pq import merge_stats, summarize
-    from ..core.sweep import BASELINE, build_table
-    from ..io.panoptic import load_categories, load_panoptic_arrays
-    from ..io.proposals import load_proposals
-    from ..io.semantic import known_labels, open_semantic
-
     t0 = time.perf_counter()
     items = [g if isinstance(g, tuple) else (None, g) for g in grid]
     if not items:
@@ -99,22 +229,22 @@ def run_sweep(
         labels.insert(0, "baseline")
         params.insert(0, replace(BASELINE, stuff_area=params[0].stuff_area))
 
-    gt = load_panoptic_arrays(gt_json, gt_dir)  # PQ's reader: the GT evaluate accepts, segments as arrays
+    gt = load_panoptic_arrays(gt, gt_dir)  # PQ's reader: the GT evaluate accepts, segments as arrays
     segments = gt.segments
-    cats = load_categories(categories_path) if categories_path is not None else gt.categories
+    cats = load_categories(categories) if categories is not None else gt.categories
     if not cats:
-        raise InputError("the GT panoptic JSON has no 'categories' (pass --categories)", file=gt_json)
+        raise InputError("the GT panoptic JSON has no 'categories' (pass --categories)", file=gt)
     if not gt.images:
-        raise InputError("the GT panoptic JSON has no 'images' list (image sizes are needed)", file=gt_json)
+        raise InputError("the GT panoptic JSON has no 'images' list (image sizes are needed)", file=gt)
     if not gt.png_dir.is_dir():
-        raise InputError(f"GT PNG folder {gt.png_dir} does not exist (pass --gt-dir)", file=gt_json)
+        raise InputError(f"GT PNG folder {gt.png_dir} does not exist (pass --gt-dir)", file=gt)
     missing = [iid for iid in segments.image_ids if iid not in gt.images]
     if missing:
-        raise InputError("annotation for an image missing from 'images'", file=gt_json, image_id=missing[0])
+        raise InputError("annotation for an image missing from 'images'", file=gt, image_id=missing[0])
     images = {iid: gt.images[iid] for iid in segments.image_ids}
     need_rel = any(p.strategy == "rap" and p.ra for p in params)
-    props = load_proposals(proposals_path, images, cats, require_relation=need_rel)
-    sem = open_semantic(semantic_path, images, cats) if semantic_path is not None else None
+    props = load_proposals(proposals, images, cats, require_relation=need_rel)
+    sem = open_semantic(semantic, images, cats) if semantic is not None else None
     known = known_labels(cats)
     if on_start is not None:
         on_start(len(images))
@@ -148,7 +278,7 @@ def run_sweep(
             for k, s in enumerate(stats):
                 per_setting[k].append(s)
     except RapkitError as e:
-        raise e.with_context(file=proposals_path)
+        raise e.with_context(file=proposals)
     results = [summarize(merge_stats(parts), cats) for parts in per_setting]
     base = results[0] if include_baseline else summarize(merge_stats([]), cats)
     table = build_table(labels, params, results, base)
@@ -160,69 +290,9 @@ def _label(p: FusionParams, swept: Sequence[str]) -> str:
     return " ".join(f"{n}={getattr(p, n):g}" for n in names)
 
 
-# --------------------------------------------------------------------------- output
-
-
-def sweep_report(res: SweepResult, *, kind: str = "sweep") -> Any:
-    """Rich/JSON/CSV report: all rows (x100), the best highlighted, a Table-1 pivot, a reading."""
-    from ..core.sweep import pivot_table1
-    from ..report import Report, Table
-
-    df = without_unused_gamma(res.table)
-    cols = ["row", "strategy", "rho", "tau", "gamma", "PQ", "SQ", "RQ", "PQ_th", "PQ_st", "dPQ", "dPQ_th"]
-    if kind == "ablation":
-        cols = ["row", "rho", "tau", "gamma", "PQ", "SQ", "RQ", "PQ_th", "PQ_st", "dPQ", "dPQ_th"]
-    pct = {"PQ", "SQ", "RQ", "PQ_th", "PQ_st", "dPQ", "dPQ_th"}
-    rows = []
-    for _, r in df.iterrows():
-        rows.append(
-            [(100.0 * r[c] if c in pct else (r[c] if not isinstance(r[c], float) else round(r[c], 4))) for c in cols]
-        )
-    best = res.best()
-    title = "Ablation (paper Table 2), x100" if kind == "ablation" else "Threshold sweep (paper Table 1), x100"
-    tables = [Table(kind, cols, rows, title=title, highlight_rows=[best], decimals=2)]
-    notes = []
-    b = df.iloc[best]
-    base = df.iloc[0]
-    notes.append(
-        f"best: {b['row']} with PQ {100 * b['PQ']:.2f} ({100 * b['dPQ']:+.2f} vs the heuristic baseline at "
-        f"rho = tau = 0.5, PQ {100 * base['PQ']:.2f}); PQ_th {100 * b['PQ_th']:.2f} ({100 * b['dPQ_th']:+.2f})."
-    )
-    if kind == "sweep" and (df["strategy"] == "rap").any() and len(res.swept) >= 2:
-        piv = pivot_table1(df, "dPQ")
-        pcols = [f"{t:g}/{g:g}" for t, g in piv.columns]
-        prow = [[f"{rho:g}", *[100.0 * v for v in piv.loc[rho].tolist()]] for rho in piv.index]
-        tables.append(
-            Table(
-                "table1",
-                ["rho \\ tau/gamma", *pcols],
-                prow,
-                title="dPQ vs the baseline in Table 1's layout (rows rho, columns tau/gamma), x100",
-                decimals=2,
-            )
-        )
-    data = {
-        "n_images": res.n_images,
-        "seconds": res.seconds,
-        "swept": res.swept,
-        "best": str(b["row"]),
-        "rows": [_row_json(r) for _, r in df.iterrows()],
-    }
-    return Report(kind, data, tables, notes)
-
-
-def _row_json(r: Any) -> dict[str, Any]:
-    out = {}
-    for k, v in r.items():
-        out[k] = v.item() if hasattr(v, "item") else v
-    return out
-
-
-def write_table(res: SweepResult, path: str | os.PathLike, force: bool = False) -> Path:
+def write_table(res: SweepResult, path: PathLike, force: bool = False) -> Path:
     """Write the rows to CSV, JSON, Parquet (needs pyarrow) or markdown, by extension (atomic)."""
-    from ..io.tables import write_dataframe
-
-    return write_dataframe(without_unused_gamma(res.table), path, force=force)
+    return write_dataframe(res.to_frame(), path, force=force)
 
 
 def without_unused_gamma(df: Any) -> Any:
@@ -230,3 +300,6 @@ def without_unused_gamma(df: Any) -> Any:
     out = df.copy()
     out.loc[out["strategy"] == "heuristic", "gamma"] = float("nan")
     return out
+
+
+__all__ = ["SweepResult", "ablate", "run_sweep", "sweep", "without_unused_gamma", "write_table"]

@@ -79,7 +79,11 @@ def categories() -> list[Category]:
 
 @dataclass(frozen=True)
 class SynthConfig:
-    """Knobs of the synthetic world. Defaults: COCO-like (640x480, about 7 things)."""
+    """Knobs of the synthetic world. Defaults: COCO-like (640x480, about 7 things).
+
+    >>> SynthConfig(n_images=4, height=120, width=160).depth_noise
+    0.6
+    """
 
     n_images: int = 20
     height: int = 480

@@ -322,7 +322,9 @@ def test_relation_accuracy_through_evaluate(world, tmp_path, capsys):
     from rapkit.pipeline.relation_acc import evaluate_relations
     from rapkit.types import FusionParams
 
-    stats, _ = evaluate_relations(world.proposals, world.instances, rel, FusionParams())
+    stats = evaluate_relations(
+        relations=rel, proposals=world.proposals, instances=world.instances, params=FusionParams()
+    ).stats
     assert d["relation_accuracy"]["pairs"] == stats.pairs > 0
     assert d["relation_accuracy"]["fusion_pairs"] == stats.fusion_pairs
     code, stdout, err = run(
@@ -345,7 +347,7 @@ def test_relation_accuracy_through_evaluate(world, tmp_path, capsys):
 def test_gates_parse_and_nan_fails():
     from rapkit.core.pq import PQStats, summarize
     from rapkit.errors import ConfigError
-    from rapkit.pipeline.pq_report import check_gates, parse_gates
+    from rapkit.pipeline.gates import check_gates, parse_gates
 
     assert parse_gates("pq=50, RQ_st=40.5") == {"PQ": 50.0, "RQ_st": 40.5}
     assert parse_gates(None) == {}

@@ -32,7 +32,7 @@ def fused(tmp_path_factory):
     root = tmp_path_factory.mktemp("show")
     w = make_world(root / "w", SynthConfig(n_images=2, height=96, width=128, seed=5))
     out = root / "fused"
-    fuse(w.proposals, w.panoptic, w.categories, out, FusionParams(), semantic_path=w.semantic)
+    fuse(w.proposals, w.panoptic, w.categories, out, FusionParams(), semantic=w.semantic)
     return w, out
 
 

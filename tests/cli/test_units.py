@@ -30,7 +30,7 @@ def _csv_rows(text: str, table: str | None = None) -> list[dict]:
 @pytest.fixture(scope="module")
 def fused(small_world, tmp_path_factory):
     from rapkit.pipeline.fuse import fuse
-    from rapkit.pipeline.relations import run_extract_relations
+    from rapkit.pipeline.relations import extract_dataset_relations
     from rapkit.types import FusionParams
 
     root = tmp_path_factory.mktemp("units")
@@ -40,9 +40,9 @@ def fused(small_world, tmp_path_factory):
         small_world.categories,
         root / "fused",
         FusionParams(),
-        semantic_path=small_world.semantic,
+        semantic=small_world.semantic,
     )
-    run_extract_relations(small_world.instances, small_world.panoptic, root / "relations.json")
+    extract_dataset_relations(small_world.instances, small_world.panoptic, output=root / "relations.json")
     return root
 
 
@@ -70,7 +70,7 @@ def test_evaluate_table_csv_json_agree_in_percent(cli, small_world, fused):
         outs[fmt] = out
     d = json.loads(outs["json"])
     assert d["unit"] == "percent"
-    lib = evaluate_pq(w.panoptic, fused / "fused" / "panoptic.json")[0].result  # fractions
+    lib = evaluate_pq(w.panoptic, fused / "fused" / "panoptic.json").result  # fractions
     assert d["All"]["pq"] == 100 * lib.all.pq and 1 < d["All"]["pq"] <= 100
     rows = {r[""]: r for r in _csv_rows(outs["csv"], "pq")}
     for split in ("All", "Things", "Stuff"):
@@ -145,7 +145,7 @@ def test_library_keeps_fractions(small_world):
         small_world.panoptic,
         small_world.proposals,
         make_grid(["rho"], rho=[0.5]),
-        semantic_path=small_world.semantic,
+        semantic=small_world.semantic,
         swept=["rho"],
     )
     assert 0 < res.table["PQ"].max() <= 1

@@ -27,8 +27,7 @@ SAMPLE = Path(__file__).resolve().parents[2] / "tests" / "data" / "panopticapi_s
 
 
 def rapkit_eval(gt_json, pred_json, gt_dir=None, pred_dir=None, **kw):
-    ev, _ = evaluate_pq(gt_json, pred_json, gt_dir, pred_dir, **kw)
-    return ev
+    return evaluate_pq(gt_json, pred_json, gt_dir, pred_dir, **kw)
 
 
 # --------------------------------------------------------------------------- dataset writers

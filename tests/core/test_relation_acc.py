@@ -195,11 +195,12 @@ def test_evaluate_relations_pipeline_on_a_world(tmp_path):
             ]
         )
     assert ex.value.code == 0
-    s1, rep = evaluate_relations(paths.proposals, paths.instances, rel, FusionParams())
-    s2, _ = evaluate_relations(paths.proposals, paths.instances, rel, FusionParams(), workers=2)
+    ev = evaluate_relations(relations=rel, proposals=paths.proposals, instances=paths.instances, params=FusionParams())
+    s1 = ev.stats
+    s2 = evaluate_relations(relations=rel, proposals=paths.proposals, instances=paths.instances, workers=2).stats
     assert s1 == s2 and s1.images == 6 and s1.gt_pairs > 0 and s1.pairs > 0
-    assert rep.data["relation_accuracy"]["pairs"] == s1.pairs
+    assert ev.to_dict()["relation_accuracy"]["pairs"] == s1.pairs == int(ev.to_frame().loc["pairs", "pairs"])
     from rapkit.errors import InputError
 
     with pytest.raises(InputError, match="relations"):
-        evaluate_relations(paths.proposals, paths.instances, paths.proposals, FusionParams())
+        evaluate_relations(relations=paths.proposals, proposals=paths.proposals, instances=paths.instances)

@@ -30,7 +30,7 @@ def _subset(rel: dict, ids: set[int]) -> dict:
 
 @pytest.mark.slow
 def test_head_learns_depth_order_on_held_out_images(tmp_path):
-    from rapkit.pipeline.relations import run_extract_relations
+    from rapkit.pipeline.relations import extract_dataset_relations
     from rapkit.synth import SynthConfig, make_world
 
     paths = make_world(
@@ -40,7 +40,7 @@ def test_head_learns_depth_order_on_held_out_images(tmp_path):
     # depth = category rank + N(0, 0.3^2): a perfect per-category ranking scores about 0.95
     # (same-category pairs count as a coin flip), well above the bar
     assert truth["category_ceiling"] >= 0.93
-    run_extract_relations(paths.instances, paths.panoptic, tmp_path / "rel.json")
+    extract_dataset_relations(paths.instances, paths.panoptic, output=tmp_path / "rel.json")
     rel = json.loads((tmp_path / "rel.json").read_text())
     ids = [im["id"] for im in json.loads(paths.instances.read_text())["images"]]
     (tmp_path / "train.json").write_text(json.dumps(_subset(rel, set(ids[:N_TRAIN]))))

@@ -46,12 +46,12 @@ def _deterministic_torch():
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    from rapkit.pipeline.relations import run_extract_relations
+    from rapkit.pipeline.relations import extract_dataset_relations
     from rapkit.synth import SynthConfig, make_world
 
     root = tmp_path_factory.mktemp("model")
     paths = make_world(root / "w", SynthConfig(n_images=8, height=H, width=W, seed=3))
-    run_extract_relations(paths.instances, paths.panoptic, root / "relations.json")
+    extract_dataset_relations(paths.instances, paths.panoptic, output=root / "relations.json")
     cats = json.loads(paths.instances.read_text())["categories"]
     torch.manual_seed(0)
     det = build_detector("resnet18_fpn", 91, min_size=H, max_size=W)

@@ -14,7 +14,6 @@ import pytest
 from rapkit.cli import main
 from rapkit.errors import ConfigError
 from rapkit.pipeline.requests import EvaluateRequest, run_evaluate
-from rapkit.types import FusionParams
 
 
 def run(capsys, *args):
@@ -55,17 +54,17 @@ def test_mean_gap_rises_with_the_depth_rank_distance(tmp_path):
     overturned the ranks). Over the category pairs with >= 20 matched GT pairs, Spearman's
     rho between the distance and the mean gap must be >= 0.7."""
     from rapkit.io.jsonio import load_json
-    from rapkit.pipeline.relation_acc import evaluate_relations_full
-    from rapkit.pipeline.relations import run_extract_relations
+    from rapkit.pipeline.relation_acc import evaluate_relations
+    from rapkit.pipeline.relations import extract_dataset_relations
     from rapkit.synth import SynthConfig, make_world
 
     world = make_world(
         tmp_path / "w",
         SynthConfig(n_images=150, height=120, width=160, seed=11, render_images=False, things_per_image=10),
     )
-    run_extract_relations(world.instances, world.panoptic, tmp_path / "rel.json")
-    ev = evaluate_relations_full(
-        world.proposals, world.instances, tmp_path / "rel.json", FusionParams(), by_category=True
+    extract_dataset_relations(world.instances, world.panoptic, output=tmp_path / "rel.json")
+    ev = evaluate_relations(
+        relations=tmp_path / "rel.json", proposals=world.proposals, instances=world.instances, by_category=True
     )
     df = ev.by_category
     assert int(df["pairs"].sum()) == ev.stats.pairs and int(df["ties"].sum()) == ev.stats.pair_ties
@@ -90,12 +89,12 @@ def test_mean_gap_rises_with_the_depth_rank_distance(tmp_path):
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    from rapkit.pipeline.relations import run_extract_relations
+    from rapkit.pipeline.relations import extract_dataset_relations
     from rapkit.synth import SynthConfig, make_world
 
     root = tmp_path_factory.mktemp("bycat")
     w = make_world(root / "w", SynthConfig(n_images=16, height=96, width=128, seed=4, render_images=False))
-    run_extract_relations(w.instances, w.panoptic, root / "rel.json")
+    extract_dataset_relations(w.instances, w.panoptic, output=root / "rel.json")
     return w, root / "rel.json"
 
 
@@ -182,7 +181,9 @@ def test_training_frequency_sorts_the_rows(world, tmp_path):
 
     assert int(df["train_count"].sum()) <= len(read_relations(rel).pairs())
     # rows of the report follow the DataFrame
-    assert [r["train_count"] for r in out.report.data["by_category"]] == list(df["train_count"])
+    from rapkit.report.evaluate import evaluate_report
+
+    assert [r["train_count"] for r in evaluate_report(out).data["by_category"]] == list(df["train_count"])
 
 
 def test_protocol_authors_through_the_cli(world, capsys):

@@ -201,13 +201,13 @@ def test_gate_result():
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     from rapkit.pipeline.fuse import fuse
-    from rapkit.pipeline.relations import run_extract_relations
+    from rapkit.pipeline.relations import extract_dataset_relations
     from rapkit.synth import SynthConfig, make_world
 
     root = tmp_path_factory.mktemp("reqworld")
     w = make_world(root / "w", SynthConfig(n_images=3, height=96, width=128, seed=4, render_images=False))
-    fuse(w.proposals, w.panoptic, w.categories, root / "fused", FusionParams(), semantic_path=w.semantic)
-    run_extract_relations(w.instances, w.panoptic, root / "relations.json")
+    fuse(w.proposals, w.panoptic, w.categories, root / "fused", FusionParams(), semantic=w.semantic)
+    extract_dataset_relations(w.instances, w.panoptic, output=root / "relations.json")
     return w, root
 
 
@@ -231,9 +231,13 @@ def test_run_pq_relations_and_gate(world):
         fail_under="PQ=0,SQ_th=100.5",
     )
     out = run_evaluate(req, on_start=on_start, progress=progress)
-    ev, rep = evaluate_pq(w.panoptic, pred)
+    from rapkit.report.evaluate import evaluate_report
+
+    ev = evaluate_pq(w.panoptic, pred)
     assert out.mode == "evaluate" and out.evaluation.result == ev.result
-    assert out.report.data["All"] == rep.data["All"] and "relation_accuracy" in out.report.data
+    report = evaluate_report(out)
+    assert report.data["All"] == ev.to_dict()["All"] and "relation_accuracy" in report.data
+    assert out.to_dict()["pq"]["All"] == ev.to_dict()["All"] and out.to_frame().loc["All", "PQ"] == ev.result.all.pq
     assert out.relation_stats.pairs > 0
     # each step announces its total before its items complete
     assert [s for s in starts if s[0] != "+"] == [("PQ", 3), ("relation accuracy", 3)]
@@ -264,7 +268,10 @@ def test_run_sweep_and_ablation(world, tmp_path):
     )
     out = run_evaluate(req, on_start=on_start, progress=progress, log=lines.append)
     assert out.mode == "sweep" and out.gate is None and out.sweep.labels == ["baseline", "rho=0.5", "rho=0.7"]
-    assert [r["row"] for r in out.report.data["rows"]] == ["baseline", "rho=0.5", "rho=0.7"]
+    from rapkit.report.evaluate import evaluate_report
+
+    assert [r["row"] for r in evaluate_report(out).data["rows"]] == ["baseline", "rho=0.5", "rho=0.7"]
+    assert list(out.to_frame()["row"]) == ["baseline", "rho=0.5", "rho=0.7"]
     assert starts[0] == ("sweep", 3) and sum(n for s, n in starts if s == "+") == 3
     assert lines[0] == "sweep: 2 setting(s) + baseline" and lines[1] == f"wrote {out_csv}"
     assert out_csv.read_text().startswith("row,strategy,rho")
@@ -284,10 +291,13 @@ def test_bad_data_is_an_input_error_and_check_report_comes_first(world, tmp_path
     with pytest.raises(InputError, match="does not exist") as e:
         run_evaluate(EvaluateRequest(gt=gt, proposals=w.proposals, sweep=True, sweep_params=("rho",)))
     assert e.value.exit_code == 3
+    from rapkit.report.evaluate import checks_report
+
     reports = []
     with pytest.raises(InputError, match="does not exist"):
         run_evaluate(
-            EvaluateRequest(gt=gt, pred=root / "fused" / "panoptic.json", check=True), on_report=reports.append
+            EvaluateRequest(gt=gt, pred=root / "fused" / "panoptic.json", check=True),
+            on_checks=lambda checks: reports.append(checks_report(checks)),
         )
     assert len(reports) == 1 and reports[0].kind == "check"
     d = json.loads(json.dumps(reports[0].data, default=str))

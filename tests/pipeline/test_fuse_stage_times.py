@@ -10,8 +10,9 @@ import json
 
 import pytest
 
-from rapkit.pipeline.fuse import STAGES, fuse, summary_report
+from rapkit.pipeline.fuse import STAGES, fuse
 from rapkit.report import render
+from rapkit.report.fuse import fuse_report
 from rapkit.types import FusionParams
 
 
@@ -30,7 +31,7 @@ def _fuse(world, out, workers=1):
         world.categories,
         out,
         FusionParams(),
-        semantic_path=world.semantic,
+        semantic=world.semantic,
         workers=workers,
     )
 
@@ -56,7 +57,7 @@ def test_stages_add_up_to_the_measured_total(world, tmp_path, workers):
 
 def test_stages_in_every_format(world, tmp_path):
     s = _fuse(world, tmp_path / "out")
-    rep = summary_report(s)
+    rep = fuse_report(s)
     data = json.loads(render(rep, "json"))
     assert set(data["ms_per_image"]) == set(STAGES) | {"total", "wall"}
     assert set(data["stage_seconds"]) == set(STAGES)

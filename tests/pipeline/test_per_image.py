@@ -102,7 +102,10 @@ def test_per_image_statistics_sum_to_the_dataset(world, workers):
 
     assert summarize(merged, ev.categories) == plain.result
     # and the rows' counts add up to the per-class counts
-    rows = out.report.data["per_image"]
+    from rapkit.report.evaluate import evaluate_report
+
+    rows = evaluate_report(out).data["per_image"]
+    assert rows == ev.image_rows() == ev.image_frame().to_dict(orient="records")
     assert sum(r["tp"] for r in rows) == sum(c.tp for c in plain.result.per_class.values())
     assert sum(r["fp"] for r in rows) == sum(c.fp for c in plain.result.per_class.values())
     assert sum(r["fn"] for r in rows) == sum(c.fn for c in plain.result.per_class.values())

@@ -6,8 +6,9 @@ from rapkit.core.sweep import ablation_grid, make_grid
 from rapkit.errors import ConfigError
 from rapkit.pipeline.evaluate import evaluate_pq
 from rapkit.pipeline.fuse import fuse
-from rapkit.pipeline.sweep import run_sweep, sweep_report, write_table
+from rapkit.pipeline.sweep import run_sweep, write_table
 from rapkit.report import render
+from rapkit.report.sweep import sweep_report
 from rapkit.synth import SynthConfig, make_world
 from rapkit.types import FusionParams
 
@@ -22,8 +23,8 @@ def world(tmp_path_factory):
 def _fuse_eval(world, root, p, name):
     paths = world
     out = root / name
-    fuse(paths.proposals, paths.panoptic, paths.categories, out, p, semantic_path=paths.semantic, force=True)
-    ev, _ = evaluate_pq(paths.panoptic, out / "panoptic.json")
+    fuse(paths.proposals, paths.panoptic, paths.categories, out, p, semantic=paths.semantic, force=True)
+    ev = evaluate_pq(paths.panoptic, out / "panoptic.json")
     return ev.result
 
 
@@ -31,7 +32,7 @@ def test_sweep_rows_equal_fuse_plus_evaluate(world):
     paths, root = world
     grid = make_grid(["rho", "tau", "gamma"], rho=[0.5, 0.6], tau=[0.5, 0.6], gamma=[0.5, 0.7])
     res = run_sweep(
-        paths.panoptic, paths.proposals, grid, semantic_path=paths.semantic, swept=["rho", "tau", "gamma"], workers=2
+        paths.panoptic, paths.proposals, grid, semantic=paths.semantic, swept=["rho", "tau", "gamma"], workers=2
     )
     assert len(res.results) == 1 + 8 and res.labels[0] == "baseline"
     base = _fuse_eval(paths, root, FusionParams.heuristic(), "base")
@@ -46,7 +47,7 @@ def test_sweep_rows_equal_fuse_plus_evaluate(world):
 def test_ablation_rows_equal_fuse_with_switches(world):
     paths, root = world
     rows = ablation_grid(FusionParams(rho=0.6, tau=0.6, gamma=0.5))
-    res = run_sweep(paths.panoptic, paths.proposals, rows, semantic_path=paths.semantic, include_baseline=True)
+    res = run_sweep(paths.panoptic, paths.proposals, rows, semantic=paths.semantic, include_baseline=True)
     assert res.labels == ["baseline", "heuristic", "RA", "RA+CA", "RA+CA+EO"]
     for k, (_, p) in enumerate(rows, start=1):
         assert res.results[k] == _fuse_eval(paths, root, p, f"a{k}")
@@ -57,7 +58,7 @@ def test_ablation_rows_equal_fuse_with_switches(world):
 def test_write_table_formats(world, tmp_path):
     paths, _ = world
     res = run_sweep(
-        paths.panoptic, paths.proposals, make_grid(["rho"], rho=[0.5, 0.7]), semantic_path=paths.semantic, swept=["rho"]
+        paths.panoptic, paths.proposals, make_grid(["rho"], rho=[0.5, 0.7]), semantic=paths.semantic, swept=["rho"]
     )
     for ext in ("csv", "json", "md"):
         out = write_table(res, tmp_path / f"rows.{ext}")

@@ -87,8 +87,8 @@ SCRIPT = textwrap.dedent(
     sem = open_semantic(f"{inputs}/semantic", images, cats)
     semantic = read_semantic(sem.item(images[iid]), images[iid], known_labels(cats))
     id_map, segments = rapkit.fuse_image(props[iid], semantic, FusionParams(), cats)
-    summary = rapkit.fuse(f"{inputs}/proposals.json", gt, cats_file, out, FusionParams(),
-                          semantic_path=f"{inputs}/semantic", workers=2)
+    summary = rapkit.fuse(f"{inputs}/proposals.json", gt, cats_file, out, semantic=f"{inputs}/semantic",
+                          strategy="rap", workers=2)
     assert summary.images == 2
     fused = rapkit.pq_compute(gt, f"{out}/panoptic.json", workers=2)
 

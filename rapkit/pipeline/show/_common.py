@@ -18,7 +18,6 @@ from ...errors import ConfigError, InputError, RapkitError
 from ...io._atomic import atomic_path
 from ...io.panoptic import load_categories
 from ...io.pictures import image_file, read_image
-from ...report import Report, Table
 from ...types import Category, ImageInfo
 from ...viz.draw import grey_image
 
@@ -37,32 +36,8 @@ class ShowResult:
     missing_images: int = 0
     seconds: float = 0.0
 
-    def report(self):
-        """A :class:`rapkit.report.Report` listing the written files."""
-        if self.kind == "charts":
-            cols = ["chart", "source", "path"]
-            rows = [[p["chart"], p["source"], p["path"]] for p in self.pictures]
-            t = Table("pictures", cols, rows, title=f"rapkit show charts -> {self.output}")
-            return Report("show", self._data(), [t])
-        extra = [
-            k
-            for k in ("differing_pixels", "relations", "correct", "wrong", "unmatched")
-            if any(k in p for p in self.pictures)
-        ]
-        top = any("dpq" in p for p in self.pictures)
-        cols = ["image_id", *extra, *(["PQ A", "PQ B", "dPQ"] if top else []), "path"]
-        rows = []
-        for p in self.pictures:
-            row: list[Any] = [p["image_id"]]
-            row += [p.get(k, "") for k in extra]
-            if top:
-                row += [100.0 * p["a"]["pq"], 100.0 * p["b"]["pq"], 100.0 * p["dpq"]]
-            row.append(p["path"])
-            rows.append(row)
-        t = Table("pictures", cols, rows, title=f"rapkit show {self.kind} -> {self.output}", decimals=2)
-        return Report("show", self._data(), [t])
-
-    def _data(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
+        """The pictures written (with their per-kind extras), as plain data."""
         return {
             "picture": self.kind,
             "output": self.output,
