@@ -24,6 +24,8 @@ allocator changes left behind).
 
 from __future__ import annotations
 
+import importlib
+
 __version__ = "0.2.0"
 
 from .errors import ConfigError, GateFailed, InputError, RapkitError  # noqa: E402
@@ -54,8 +56,6 @@ _LAZY = {
 
 def __getattr__(name: str):
     if name in _LAZY:
-        import importlib
-
         mod, attr = _LAZY[name]
         value = getattr(importlib.import_module(mod), attr)
         globals()[name] = value  # resolved once

@@ -28,6 +28,7 @@ import threading
 import time
 from typing import Any
 
+from ..io.jsonio import save_json
 from .settings import setting
 
 __all__ = ["enable", "loaded", "notice_line", "record", "recording", "report"]
@@ -128,8 +129,6 @@ def report() -> None:
     try:
         path = setting("RAPKIT_NUMBA_EVENTS")
         if path and _state.wanted:
-            from ..io.jsonio import save_json
-
             save_json(path, record(), force=True, indent=1)
         top = [c for c in _state.compiles if c["inside"] is None]
         if top:

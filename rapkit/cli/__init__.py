@@ -18,19 +18,10 @@ from typing import Any
 import click
 
 from .. import __version__
-
-# name -> (module, short help). Modules expose a click command named ``command``.
-COMMANDS: dict[str, tuple[str, str]] = {
-    "synth": ("rapkit.cli.synth", "Write a synthetic COCO world with known depth order."),
-    "extract-relations": ("rapkit.cli.extract_relations", "Extract occlusion relations from instance + panoptic GT."),
-    "train": ("rapkit.cli.train", "Fine-tune the relation head on a frozen Mask R-CNN."),
-    "predict": ("rapkit.cli.predict", "Score proposals with a trained relation head."),
-    "fuse": ("rapkit.cli.fuse", "Fuse proposals (+ semantic) into COCO panoptic output."),
-    "evaluate": ("rapkit.cli.evaluate", "PQ/SQ/RQ, relation accuracy, threshold sweeps."),
-    "check": ("rapkit.cli.check", "Sanity report for a dataset or a prediction."),
-    "show": ("rapkit.cli.show", "Pictures: overlay, compare, relations, charts (PNG files)."),
-    "demo": ("rapkit.cli.demo", "The whole pipeline on a synthetic world, in one command."),
-}
+from .._runtime import notice, process
+from ..errors import RapkitError
+from ._commands import COMMANDS
+from ._common import config_default_map
 
 
 class LazyGroup(click.Group):
@@ -60,8 +51,6 @@ class LazyGroup(click.Group):
 def _load_config(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     if value is None:
         return None
-    from ._common import config_default_map
-
     ctx.default_map = config_default_map(value, list(COMMANDS))
     if isinstance(ctx.obj, dict):  # _run's state: the config may ask for --format json
         ctx.obj["default_map"] = ctx.default_map
@@ -152,8 +141,6 @@ _KINDS = {1: "gate", 2: "config", 3: "input"}
 def _run(group: click.Group, args: list[str], prog_name: str, extra: dict) -> int:
     """Invoke the CLI and map every outcome to the documented exit code (and, under
     ``--format json``, to a JSON error object on stdout)."""
-    from ..errors import RapkitError
-
     debug = "--debug" in args
     state: dict = {}
     extra = dict(extra)
@@ -225,8 +212,6 @@ def main(argv: list[str] | None = None) -> int:
     (tests, embedding) it changes nothing of the process."""
     args = list(sys.argv[1:] if argv is None else argv)
     if argv is None:
-        from .._runtime import notice, process
-
         notice.enable()  # the first run's numba compiles get one line on stderr
         process.tune_allocator()
         process.command_gc()

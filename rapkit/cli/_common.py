@@ -8,14 +8,23 @@ progress and status go to stderr.
 from __future__ import annotations
 
 import contextlib
+import difflib
+import importlib
 import os
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
 
+from .. import report
+from .._runtime import setting
+from .._runtime.pool import available_cores
 from ..errors import ConfigError
+from ..io.config import read_config
+from ._commands import COMMANDS
 
 FORMATS = ("table", "json", "csv")
 
@@ -29,8 +38,6 @@ def config_default_map(path: str, commands: list[str]) -> dict[str, Any]:
     or table is a :class:`ConfigError` (exit 2) naming the closest known key; a key of an
     option that was renamed names the new one.
     """
-    from ..io.config import read_config
-
     data = read_config(path)
 
     def value(v: Any) -> Any:
@@ -68,9 +75,6 @@ def _norm_key(k: str) -> str:
 
 
 def _load_command(name: str) -> click.Command:
-    import importlib
-
-    from . import COMMANDS
 
     return importlib.import_module(COMMANDS[name][0]).command
 
@@ -90,8 +94,6 @@ def config_keys(cmd: click.Command) -> dict[str, str]:
 
 
 def _did_you_mean(key: str, known: Any) -> str:
-    import difflib
-
     close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
     return f"; did you mean {close[0]!r}?" if close else ""
 
@@ -197,8 +199,6 @@ def output_options(f: Callable) -> Callable:
 
 def default_workers() -> int:
     """``--workers 0``: one worker per available CPU core (every core, in every command)."""
-    from .._runtime.pool import available_cores
-
     return available_cores()
 
 
@@ -264,8 +264,6 @@ class Step:
 def _progress_mode(quiet: bool) -> str:
     """``bar`` (rich, on a terminal or with RAPKIT_PROGRESS=bar), ``lines`` (plain text every
     ~10 s when stderr is not a terminal: logs, CI, pipes) or ``off`` (--quiet, RAPKIT_PROGRESS=0)."""
-    from .._runtime import setting
-
     env = setting("RAPKIT_PROGRESS")
     if quiet or env == "off":
         return "off"
@@ -281,11 +279,6 @@ class _Ticker:
     before it begins the first), else the one added last."""
 
     def __init__(self) -> None:
-        import threading
-        import time
-
-        from .._runtime import setting
-
         self.interval = float(setting("RAPKIT_PROGRESS_INTERVAL"))
         self.tasks: list[list[Any]] = []  # [name, done, total]
         self.current: list[Any] | None = None  # the task advanced or started last
@@ -314,8 +307,6 @@ class _Ticker:
         return Step(advance, start)
 
     def line(self) -> str | None:
-        import time
-
         with self.lock:
             if not self.tasks:
                 return None
@@ -402,7 +393,5 @@ def warn(msg: str) -> None:
 
 def emit(result: Any, fmt: str) -> None:
     """Print a result (a report.Report) on stdout in the chosen format."""
-    from .. import report
-
     text = report.render(result, fmt)
     click.echo(text, nl=not text.endswith("\n"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ..report import Report, Table
 from ._common import (
     Command,
     emit,
@@ -129,7 +130,6 @@ def command(
     with scores and relation values), semantic/ (predicted label maps) and truth.json (the
     true depth of every instance).
     """
-    from ..report import Report, Table
     from ..synth import SynthConfig, make_world, world_summary
 
     cfg = SynthConfig(

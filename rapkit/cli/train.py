@@ -9,6 +9,7 @@ import os
 
 import click
 
+from ..errors import ConfigError
 from ._common import (
     Command,
     emit,
@@ -48,8 +49,6 @@ def arch_help(intro: str) -> str:
 
 def require_torch() -> None:
     """ConfigError (exit 2) when the ``train`` extra is not installed."""
-    from ..errors import ConfigError
-
     try:
         import torch  # noqa: F401
         import torchvision  # noqa: F401

@@ -40,6 +40,7 @@ use the rapkit matching under both protocols (the authors' code has neither).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
@@ -290,8 +291,6 @@ def authors_params(params: FusionParams) -> FusionParams:
     >>> authors_params(FusionParams(rho=0.6)).rho > 0.6
     True
     """
-    import dataclasses
-
     if params.rho >= 1.0:
         return params
     return dataclasses.replace(params, rho=float(np.nextafter(params.rho, 2.0)))

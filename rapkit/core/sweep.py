@@ -26,6 +26,7 @@ from ..errors import ConfigError, InputError
 from ..kernels.status import KEPT, reported
 from ..types import Category, FusionParams, Segment
 from .fusion import Scene, stuff_table
+from .pq import PairHistogram, pq_stats
 
 SWEEPABLE = ("rho", "tau", "gamma")
 #: the default value lists cover the paper's Table 1 (rho 0.5/0.6, tau 0.5/0.6, gamma 0.5/0.6)
@@ -222,7 +223,6 @@ def image_stats(
 ):
     """PQ statistics of one prepared image fused with ``params`` (no pixels touched)."""
     from ..kernels import sweep as k
-    from .pq import PairHistogram, pq_stats
 
     if is_stuff is None:
         is_stuff = stuff_table(categories)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pycocotools import mask as mask_utils
 
 from ..errors import InputError
 from ..types import Category, ImageInfo, InstanceMask
@@ -178,8 +179,6 @@ def annotation_rle(seg: Any, height: int, width: int) -> dict:
     >>> annotation_rle([[0, 0, 4, 0, 4, 4, 0, 4]], 8, 8)["size"]
     [8, 8]
     """
-    from pycocotools import mask as mask_utils
-
     if isinstance(seg, list):
         rles = mask_utils.frPyObjects(seg, height, width)
         return mask_utils.merge(rles) if len(rles) > 1 else rles[0]
@@ -196,8 +195,6 @@ def crop_decode(rle: dict, bbox: Sequence[float] | None = None) -> tuple[int, in
 
     An empty mask gives a ``(0, 0)`` array at ``(0, 0)``.
     """
-    from pycocotools import mask as mask_utils
-
     if bbox is None:
         bbox = mask_utils.toBbox(rle)
     x, y, w, h = (int(round(float(v))) for v in bbox)
@@ -258,7 +255,6 @@ def decode_instances(
                 InstanceMask(int(a["id"]), int(a["category_id"]), int(a.get("iscrowd", 0)), x0, y0, mask, int(areas[k]))
             )
         return out
-    from pycocotools import mask as mask_utils
 
     for a, rle in zip(anns, rles):
         try:

@@ -10,6 +10,7 @@ What the keys mean (option defaults per command) is decided by the CLI
 from __future__ import annotations
 
 import os
+import tomllib
 from typing import Any
 
 from ..errors import ConfigError
@@ -18,8 +19,6 @@ from ..errors import ConfigError
 def read_config(path: str | os.PathLike) -> dict[str, Any]:
     """The parsed TOML document of ``path``; a missing, unreadable or malformed file is a
     :class:`~rapkit.errors.ConfigError` (exit 2) naming it."""
-    import tomllib
-
     try:
         with open(path, "rb") as f:
             return tomllib.load(f)

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 from ..errors import InputError
 
@@ -19,8 +20,6 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
 def read_rgb(path: str | os.PathLike, image_id: int | None = None) -> np.ndarray:
     """An image file as a C-contiguous uint8 (H, W, 3) RGB array; InputError when missing or unreadable."""
-    from PIL import Image, UnidentifiedImageError
-
     p = Path(path)
     try:
         with Image.open(p) as im:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ._atomic import write_bytes_atomic
 
 try:  # orjson parses COCO JSONs about 1.7x faster than json (measured on panoptic JSONs)
     from orjson import loads as _fast_loads
@@ -46,8 +47,6 @@ def dumps(obj: Any, *, indent: int | None = None) -> bytes:
 
 def save_json(path: str | os.PathLike, obj: Any, force: bool = False, *, indent: int | None = None) -> Path:
     """Write ``obj`` as JSON atomically."""
-    from ._atomic import write_bytes_atomic  # not imported by readers (hashlib and more)
-
     return write_bytes_atomic(path, dumps(obj, indent=indent), force)
 
 

@@ -11,15 +11,17 @@
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from ..errors import ConfigError, InputError
 from ..types import ImageInfo
-from .images import read_rgb
+from .images import IMAGE_SUFFIXES, read_rgb
 from .jsonio import load_json
 
 
@@ -32,7 +34,6 @@ def image_file(images_dir: str | os.PathLike | None, info: ImageInfo) -> Path | 
     p = d / info.file_name
     if p.is_file():
         return p
-    from .images import IMAGE_SUFFIXES
 
     stem = Path(info.file_name).stem
     for suf in IMAGE_SUFFIXES:
@@ -66,8 +67,6 @@ def read_image(
 
 def resize_rgb(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Resize an (H, W, 3) uint8 picture to ``size`` ``(h, w)`` with Pillow (Lanczos)."""
-    from PIL import Image
-
     im = Image.fromarray(np.ascontiguousarray(rgb, np.uint8), mode="RGB")
     return np.asarray(im.resize((int(size[1]), int(size[0])), Image.Resampling.LANCZOS)).copy()
 
@@ -76,10 +75,6 @@ def encode_png(rgb: np.ndarray, compress_level: int = 1) -> bytes:
     """PNG bytes of an (H, W, 3) uint8 array (same array -> same bytes); zlib level 1: the
     pictures are photographs, which compress little at any level, and level 6 took most of
     the drawing time."""
-    import io
-
-    from PIL import Image
-
     a = np.ascontiguousarray(rgb, np.uint8)
     if a.ndim != 3 or a.shape[2] != 3:
         raise ValueError(f"expected an (H, W, 3) picture, got shape {a.shape}")

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import deflate
 import numpy as np
 
 from ..errors import InputError
@@ -121,8 +122,6 @@ def parse_png(data: bytes) -> PngData | None:
 
 
 def _inflate(png: PngData) -> np.ndarray | None:
-    import deflate
-
     size = png.height * (1 + png.width * png.bpp)
     try:
         out = deflate.zlib_decompress(png.idat, size)

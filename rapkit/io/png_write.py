@@ -21,6 +21,7 @@ import struct
 import zlib
 from pathlib import Path
 
+import deflate
 import numpy as np
 
 _SIG = b"\x89PNG\r\n\x1a\n"
@@ -32,8 +33,6 @@ def _chunk(tag: bytes, payload: bytes) -> bytes:
 
 def _compress(raw: bytes | np.ndarray, level: int) -> bytes:
     try:
-        import deflate
-
         return deflate.zlib_compress(raw, level)
     except ImportError:  # pragma: no cover - deflate is a dependency
         return zlib.compress(raw, max(1, min(level, 9)))

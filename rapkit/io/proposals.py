@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+from pycocotools import mask as mask_utils
 
 from ..errors import InputError
 from ..types import Category, ImageInfo, Proposals
@@ -96,8 +97,6 @@ def _check_one(
         )
     counts = seg["counts"]
     if isinstance(counts, list):
-        from pycocotools import mask as mask_utils
-
         try:
             rle = mask_utils.frPyObjects({"size": [info.height, info.width], "counts": counts}, info.height, info.width)
         except Exception as e:  # pycocotools raises bare exceptions

@@ -23,10 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
+from pycocotools import mask as mask_utils
 
 from ..errors import InputError
 from ..types import Category, ImageInfo
 from .jsonio import load_json
+from .png import read_gray8_fast
 
 
 @dataclass
@@ -113,7 +116,6 @@ def read_semantic(item: tuple, info: ImageInfo, known: np.ndarray) -> np.ndarray
     """
     if item[0] == "png":
         return _read_png(Path(item[1]), info, known)
-    from pycocotools import mask as mask_utils
 
     out = np.zeros((info.height, info.width), np.uint8)
     for cid, seg in item[2]:
@@ -131,8 +133,6 @@ def read_semantic(item: tuple, info: ImageInfo, known: np.ndarray) -> np.ndarray
 
 
 def _read_png(p: Path, info: ImageInfo, known: np.ndarray) -> np.ndarray:
-    from .png import read_gray8_fast
-
     fast = read_gray8_fast(p)  # 8-bit grayscale (the usual label map): libdeflate + numba
     if fast is not None:
         return _checked(fast[0], fast[1], p, info, known)
@@ -140,8 +140,6 @@ def _read_png(p: Path, info: ImageInfo, known: np.ndarray) -> np.ndarray:
 
 
 def _read_png_pil(p: Path, info: ImageInfo, known: np.ndarray) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
-
     try:
         with Image.open(p) as im:
             im.load()

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..report import SCHEMA_VERSION, percent_frame
 from ._atomic import atomic_path, check_writable
 
 FORMATS = {".csv": "csv", ".json": "json", ".parquet": "parquet", ".md": "markdown", ".markdown": "markdown"}
@@ -53,8 +54,6 @@ def check_table_path(path: str | os.PathLike, force: bool = False) -> None:
 def write_dataframe(df: Any, path: str | os.PathLike, *, force: bool = False, percent: bool = True) -> Path:
     """Write ``df`` by the file extension: .csv, .json (records), .parquet, .md; metric
     columns in percent unless ``percent=False``."""
-    from ..report import SCHEMA_VERSION, percent_frame
-
     p = Path(path)
     fmt = FORMATS.get(p.suffix.lower())
     if fmt is None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from .jsonio import dumps
 from .panoptic import id2rgb
@@ -18,8 +19,6 @@ from .panoptic import id2rgb
 
 def encode_png_rgb_ids(id_map: np.ndarray) -> bytes:
     """A panoptic id map as RGB PNG bytes (id = R + 256 G + 256^2 B)."""
-    from PIL import Image
-
     buf = io.BytesIO()
     Image.fromarray(id2rgb(id_map), "RGB").save(buf, format="PNG", compress_level=1)
     return buf.getvalue()
@@ -27,8 +26,6 @@ def encode_png_rgb_ids(id_map: np.ndarray) -> bytes:
 
 def encode_png_labels(labels: np.ndarray) -> bytes:
     """A uint8 label map as grayscale PNG bytes."""
-    from PIL import Image
-
     buf = io.BytesIO()
     Image.fromarray(np.asarray(labels, np.uint8), "L").save(buf, format="PNG", compress_level=1)
     return buf.getvalue()
@@ -36,8 +33,6 @@ def encode_png_labels(labels: np.ndarray) -> bytes:
 
 def encode_jpeg(rgb: np.ndarray, quality: int = 92) -> bytes:
     """An (H, W, 3) uint8 picture as JPEG bytes."""
-    from PIL import Image
-
     buf = io.BytesIO()
     Image.fromarray(rgb, "RGB").save(buf, format="JPEG", quality=quality)
     return buf.getvalue()

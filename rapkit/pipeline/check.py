@@ -17,9 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from .._runtime.pool import imap_ordered
 from ..errors import ConfigError, InputError
-from ..io.panoptic import Issue, scan_panoptic, shape_mismatch
+from ..io.panoptic import Issue, load_categories, scan_panoptic, shape_mismatch
+from ..io.png import png_kind, read_id_map_fast
 from ..types import Category
 
 # --------------------------------------------------------------------------- check
@@ -61,9 +64,6 @@ class CheckResult:
 
 def _check_task(task: tuple) -> tuple[list[Issue], str]:
     iid, png, segs, shape, is_gt = task
-    import numpy as np
-
-    from ..io.png import png_kind, read_id_map_fast
 
     issues: list[Issue] = []
     kind = "missing"
@@ -194,8 +194,6 @@ def run_check(
 
     >>> results = run_check("gt.json", "pred.json")   # doctest: +SKIP
     """
-    from ..io.panoptic import load_categories
-
     if gt_json is None and pred_json is None:
         raise ConfigError("give --gt and/or --pred")
     results: list[tuple[str, CheckResult]] = []

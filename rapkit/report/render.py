@@ -25,6 +25,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 SCHEMA_VERSION = 2  # 2: PQ/SQ/RQ and accuracies in percent (1 held fractions)
 
 #: metric names (case-insensitive) that hold a fraction in the library and a percentage in
@@ -86,8 +88,6 @@ class Report:
 
 
 def _json_default(o: Any) -> Any:
-    import numpy as np
-
     if isinstance(o, np.integer):
         return int(o)
     if isinstance(o, np.floating):

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from pycocotools import mask as mask_utils
 
 _RENDER_THING = {  # appearance colours differ from the palette colours on purpose
     47: (230, 80, 60),
@@ -84,15 +85,11 @@ def clip_flat(pts: np.ndarray, h: int, w: int) -> list[float]:
 
 
 def raster_polygon(flat: list[float], h: int, w: int) -> np.ndarray:
-    from pycocotools import mask as mask_utils
-
     rles = mask_utils.frPyObjects([flat], h, w)
     return mask_utils.decode(mask_utils.merge(rles)).astype(bool)
 
 
 def encode_rle(mask: np.ndarray) -> dict:
-    from pycocotools import mask as mask_utils
-
     rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
     rle["counts"] = rle["counts"].decode("ascii")
     return rle

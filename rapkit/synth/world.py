@@ -17,7 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pycocotools import mask as mask_utils
 
+from .._runtime.pool import imap_ordered
+from ..io._atomic import atomic_path
+from ..io.jsonio import load_json
+from ..io.world import WorldWriter, encode_jpeg, encode_png_labels, encode_png_rgb_ids
 from .scene import THINGS, SynthConfig, categories, generate_image
 from .shapes import mask_bbox, uncompressed_rle
 
@@ -52,9 +57,6 @@ class WorldPaths:
 
 def _image_records(cfg: SynthConfig, index: int) -> dict[str, Any]:
     """Generate one image and turn it into JSON records + encoded files (picklable)."""
-    from pycocotools import mask as mask_utils
-
-    from ..io.world import encode_jpeg, encode_png_labels, encode_png_rgb_ids
 
     img = generate_image(cfg, index)
     image_entry = {"id": img.image_id, "file_name": img.file_name, "height": img.height, "width": img.width}
@@ -157,10 +159,6 @@ def make_world(
     >>> len(json.loads(w.panoptic.read_text())["annotations"]), w.semantic.is_dir()
     (2, True)
     """
-    from .._runtime.pool import imap_ordered
-    from ..io._atomic import atomic_path
-    from ..io.world import WorldWriter
-
     cfg = cfg or SynthConfig()
     cats = [c.to_json() for c in categories()]
     thing_cats = [dict(c, supercategory="synthetic") for c in cats if c["isthing"]]
@@ -202,8 +200,6 @@ def make_world(
 
 def world_summary(paths: WorldPaths) -> dict[str, Any]:
     """Counts of a written world (for the CLI summary)."""
-    from ..io.jsonio import load_json
-
     inst = load_json(paths.instances)
     props = load_json(paths.proposals)
     truth = load_json(paths.truth)

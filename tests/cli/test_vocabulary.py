@@ -180,7 +180,7 @@ def test_every_writing_command_has_dash_o_output_and_no_positional_output():
 def test_workers_zero_means_every_core(monkeypatch):
     from rapkit.cli._common import resolve_workers
 
-    monkeypatch.setattr("rapkit._runtime.pool.available_cores", lambda: 64)
+    monkeypatch.setattr("rapkit.cli._common.available_cores", lambda: 64)
     assert resolve_workers(0) == 64 and resolve_workers(3) == 3
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 from ...errors import InputError
 from ...types import Category, ImageInfo, PanopticImage
@@ -366,7 +367,6 @@ def read_id_map(
     shape: tuple[int, int] | None = None,
 ) -> np.ndarray:
     """Read a panoptic PNG as an (H, W) uint32 id map (PIL); errors name file and image."""
-    from PIL import Image, UnidentifiedImageError  # heavy: only where a PNG is read with PIL
 
     p = Path(path)
     try:

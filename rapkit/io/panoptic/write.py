@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ...types import Category, ImageInfo
+from .._atomic import atomic_path
 from ..jsonio import dumps
 
 
@@ -126,7 +127,6 @@ def panoptic_output(out_dir: str | os.PathLike, force: bool = False) -> Iterator
     ...     write_id_map_png_fast(out.png_path("1.png"), id_map)
     ...     out.write_json(images.values(), annotations, cats.values())
     """
-    from .._atomic import atomic_path  # not imported by readers (hashlib and more)
 
     with atomic_path(out_dir, force, directory=True) as tmp:
         out = PanopticOutput(tmp)
