@@ -6,15 +6,10 @@ fresh, empty ``NUMBA_CACHE_DIR`` (cold), then again with the same folder (warm),
 over ``--repeat`` rounds (each round gets a new empty cache folder for its cold run), and
 prints the medians of wall and CPU seconds (the process and its children), their ratio,
 the load average, and a per-kernel table from ``RAPKIT_NUMBA_EVENTS`` (see
-``rapkit/kernels/_compile_notice.py``): compile seconds of each kernel in the cold run
-(CPU of the compiling thread; nested kernels are inside their caller's time) and cache-load
-milliseconds in the warm run. The issue's target: cold <= 1.5x warm.
-
-On a cold cache the demo compiles its kernels in a background process (a tiny demo, see
-``rapkit.kernels.background`` and ``rapkit.pipeline.demo.start_precompile``) while it
-synthesises its world; ``--no-background`` measures the demo without it
-(``RAPKIT_PRECOMPILE=0``: each kernel compiles where the foreground meets it), which is also
-what fills the per-kernel compile table.
+``rapkit/_runtime/notice.py``): compile seconds of each kernel in the cold run (CPU of the
+compiling thread; nested kernels are inside their caller's time) and cache-load
+milliseconds in the warm run. The target: cold <= 1.5x warm for the demo as the README runs
+it. Each kernel compiles where the demo first meets it.
 
 Variants: ``default`` is ``rapkit demo`` as a user types it (with the learning step when
 torch is installed and the demo has one); ``no-train`` adds ``--no-train`` (the pure numba
@@ -22,7 +17,6 @@ pipeline; skipped with a note when the demo has no such option).
 
     .venv/bin/python benchmarks/cold_start.py                      # -n 100, 2 rounds, both variants
     .venv/bin/python benchmarks/cold_start.py -n 20 --repeat 1 --variants no-train --no-render
-    .venv/bin/python benchmarks/cold_start.py --no-background     # each kernel compiled where met
 """
 
 from __future__ import annotations
@@ -51,17 +45,11 @@ def _demo_help() -> str:
     return r.stdout
 
 
-def run_demo(out: Path, cache: Path, events: Path, extra: list[str], background: bool = True) -> dict:
-    """One ``rapkit demo``: wall s, CPU s (with its children: the background compile), stderr,
-    and the numba event record. ``background=False`` sets ``RAPKIT_PRECOMPILE=0``: every
-    kernel compiles in the foreground, where it is met (the demo before the background compile)."""
+def run_demo(out: Path, cache: Path, events: Path, extra: list[str]) -> dict:
+    """One ``rapkit demo``: wall s, CPU s, stderr, and the numba event record."""
     env = dict(os.environ)
     env["NUMBA_CACHE_DIR"] = str(cache)
     env["RAPKIT_NUMBA_EVENTS"] = str(events)
-    if not background:
-        env["RAPKIT_PRECOMPILE"] = "0"
-    else:
-        env.pop("RAPKIT_PRECOMPILE", None)
     cmd = [sys.executable, "-m", "rapkit", "demo", "-o", str(out), "--force", "--format", "json", *extra]
     c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
@@ -110,13 +98,13 @@ def _kernel_table(cold: list[dict], warm: list[dict]) -> list[tuple[str, float, 
     return sorted(rows, key=lambda r: -r[1])
 
 
-def bench_variant(name: str, extra: list[str], tmp: Path, repeat: int, background: bool) -> dict:
+def bench_variant(name: str, extra: list[str], tmp: Path, repeat: int) -> dict:
     cold, warm = [], []
     for rnd in range(repeat):
         cache = tmp / f"cache-{name}-{rnd}"
         cache.mkdir()
-        c = run_demo(tmp / "out", cache, tmp / "cold.json", extra, background)
-        w = run_demo(tmp / "out", cache, tmp / "warm.json", extra, background)
+        c = run_demo(tmp / "out", cache, tmp / "cold.json", extra)
+        w = run_demo(tmp / "out", cache, tmp / "warm.json", extra)
         cold.append(c)
         warm.append(w)
         print(
@@ -151,8 +139,6 @@ def report(name: str, cmd: str, res: dict, repeat: int) -> None:
         f"cache loads in the warm run: {load_s:.2f} s"
     )
     rows = _kernel_table(cold, warm)
-    if not any(cpu for _k, cpu, _w, _ms in rows):
-        print("  (the kernels compiled in the demo's background process; --no-background gives the per-kernel table)")
     print(f"  {'kernel (outermost compile)':52s} {'compile CPU s':>13s} {'wall s':>7s} {'load ms':>8s}")
     for k, cpu, wall, ms in rows:
         print(f"  {k:52s} {cpu:13.2f} {wall:7.2f} {ms:8.1f}")
@@ -165,12 +151,6 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=2, help="interleaved cold/warm rounds per variant (default 2)")
     ap.add_argument("--no-render", action="store_true", help="pass --no-render (no JPEGs; a shorter warm run)")
     ap.add_argument("--variants", default="default,no-train", help="comma-separated: default, no-train (default: both)")
-    ap.add_argument(
-        "--no-background",
-        action="store_true",
-        help="RAPKIT_PRECOMPILE=0: no background compile (every kernel compiles in the foreground, "
-        "where it is met); gives the per-kernel compile table",
-    )
     args = ap.parse_args()
     helptext = _demo_help()
     base = ["-n", str(args.num_images), "--workers", str(args.workers)] + (["--no-render"] if args.no_render else [])
@@ -197,9 +177,8 @@ def main() -> None:
                 extra = [*base, "--no-train"]
             else:
                 raise SystemExit(f"unknown variant {v!r}")
-            bg = not args.no_background
-            label = "rapkit demo " + " ".join(extra) + ("" if bg else " [RAPKIT_PRECOMPILE=0]")
-            results.append((v, label, bench_variant(v, extra, tmp, args.repeat, bg)))
+            label = "rapkit demo " + " ".join(extra)
+            results.append((v, label, bench_variant(v, extra, tmp, args.repeat)))
         for v, cmd, res in results:
             report(v, cmd, res, args.repeat)
     finally:

@@ -441,10 +441,7 @@ def main() -> None:
                 f"  {labels[key]:<57}{t_[0]:7.2f} ({t_[1]:6.2f})  {n_images / t_[0]:7.1f} img/s"
                 f"  speedup wall {tb[0] / t_[0]:5.1f}x, CPU {tb[1] / t_[1]:5.1f}x"
             )
-        print(
-            "  (with 2 workers the CPU seconds leave out the forkserver's workers, which are not children of the"
-            " command; compare wall times there)"
-        )
+        print("  (--workers N runs N threads of the one process: its CPU seconds count them all)")
         per = [b[0] / r[0] for b, r in zip(runs["base"], runs["rap1"])]
         per_cpu = [b[1] / r[1] for b, r in zip(runs["base"], runs["rap1"])]
         print(f"  single-round ratios (rap, 1 worker): wall {', '.join(f'{x:.1f}x' for x in per)}", end="")
