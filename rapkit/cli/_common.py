@@ -202,15 +202,14 @@ def default_workers() -> int:
     return available_cores()
 
 
-def workers_option(f: Callable) -> Callable:
-    return click.option(
-        "--workers",
-        "-j",
-        type=click.IntRange(min=0),
-        default=1,
-        show_default=True,
-        help="Worker threads; 0 = one per CPU core.",
-    )(f)
+def workers_option(f: Callable | None = None, *, help: str = "Worker threads; 0 = one per CPU core.") -> Callable:
+    """``--workers/-j`` (``@workers_option``, or ``@workers_option(help=...)`` where the workers
+    are something else than threads)."""
+
+    def deco(g: Callable) -> Callable:
+        return click.option("--workers", "-j", type=click.IntRange(min=0), default=1, show_default=True, help=help)(g)
+
+    return deco(f) if f is not None else deco
 
 
 def resolve_workers(n: int) -> int:

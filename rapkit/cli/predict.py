@@ -91,7 +91,7 @@ from .train import ARCHS, arch_help, require_torch
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N].")
 @click.option("--amp/--no-amp", default=None, help="Mixed precision [default: on with CUDA].")
 @force_option
-@workers_option
+@workers_option(help="Image-reading processes of the torch DataLoader (1: read in this process); 0 = one per CPU core.")
 @output_options
 def command(
     detector,

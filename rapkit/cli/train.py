@@ -227,7 +227,7 @@ def require_torch() -> None:
     "--log-every", type=click.IntRange(min=1), default=20, show_default=True, help="Log a record every N iterations."
 )
 @force_option
-@workers_option
+@workers_option(help="Image-reading processes of the torch DataLoader (1: read in this process); 0 = one per CPU core.")
 @output_options
 def command(
     detector,
