@@ -159,7 +159,6 @@ def test_image_without_annotations_is_kept(tmp_path):
 # --------------------------------------------------------------------------- real COCO sample
 
 
-
 def test_coco_sample_png_round_trip_areas_and_bboxes():
     pan = load_panoptic(SAMPLE / "panoptic_examples.json")
     assert sorted(pan.annotations) == [142238, 439180]
