@@ -224,6 +224,38 @@ def synth_world(tmp_path_factory):
     return build
 
 
+@pytest.fixture(scope="session")
+def test_detector(tmp_path_factory) -> SimpleNamespace:
+    """The session's one detector checkpoint, built and saved once for every test that needs
+    one: a randomly initialised ResNet-18-FPN Mask R-CNN with COCO's 91 classes (the layout
+    of the README's one-liner; ``torch.manual_seed(0)`` before the build, nothing
+    downloaded), nudged so that it detects: background unlikely, the synthetic world's first
+    thing category (``cup``, COCO id 47) likely. Only the box classifier's bias differs from
+    the plain seed-0 build; the backbone, RPN and mask branch (everything the relation head
+    reads) are that build's. The checkpoint holds no image size: a test passes its world's
+    ``min_size``/``max_size`` when it loads it.
+
+    ``path``, ``arch`` (``"resnet18_fpn"``), ``num_classes`` (91), ``category_id`` (47).
+    Skips without the ``train`` extra (torch, torchvision)."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("torchvision")
+    from rapkit.model.detector import build_detector, save_detector_checkpoint
+    from rapkit.synth import categories
+
+    cup = categories()[0].id
+    state = torch.random.get_rng_state()
+    torch.manual_seed(0)
+    try:
+        det = build_detector("resnet18_fpn", 91)
+    finally:
+        torch.random.set_rng_state(state)  # a session fixture leaves the global RNG as it found it
+    with torch.no_grad():
+        det.roi_heads.box_predictor.cls_score.bias[0] = -10.0
+        det.roi_heads.box_predictor.cls_score.bias[cup] = 8.0
+    path = save_detector_checkpoint(det, tmp_path_factory.mktemp("detector") / "maskrcnn.pth")
+    return SimpleNamespace(path=path, arch="resnet18_fpn", num_classes=91, category_id=cup)
+
+
 # --------------------------------------------------------------------------- settings
 
 

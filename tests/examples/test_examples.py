@@ -5,7 +5,7 @@
   (outputs shaped like each framework's), and their files go through ``rapkit fuse`` and
   ``rapkit evaluate`` (exit 0);
 * ``from_torchvision.py`` also runs a real torchvision Mask R-CNN (random initialisation, eval
-  mode, checkpoint built here as ``rapkit.model.detector`` loads it), and its output is
+  mode: the session's test detector, tests/conftest.py), and its output is
   accepted by ``rapkit fuse`` and ``rapkit evaluate``;
 * ``coco_workflow.sh`` runs end to end with its path variables pointed at the world and a
   short training (``ITERATIONS=2``).
@@ -76,17 +76,11 @@ def world(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def checkpoint(world):
-    """A randomly initialised torchvision Mask R-CNN (resnet18_fpn) with the world's 8 thing
-    classes + background, saved as a state dict (the form rapkit.model.detector loads)."""
-    torch = pytest.importorskip("torch")
-    pytest.importorskip("torchvision")
-    from rapkit.model.detector import build_detector
-
-    torch.manual_seed(0)
-    path = world.root.parent / "maskrcnn.pth"
-    torch.save(build_detector("resnet18_fpn", 9, min_size=H, max_size=W).state_dict(), path)
-    return path
+def checkpoint(test_detector):
+    """The session's randomly initialised torchvision Mask R-CNN (resnet18_fpn, COCO's 91
+    classes, nudged to detect the world's ``cup``; tests/conftest.py), saved as a state dict
+    (the form rapkit.model.detector loads)."""
+    return test_detector.path
 
 
 def test_every_example_is_tested_and_has_a_header():

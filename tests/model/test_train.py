@@ -23,7 +23,6 @@ pytest.importorskip("torchvision")
 from rapkit.cli import main  # noqa: E402
 from rapkit.model import detector as detector_mod  # noqa: E402
 from rapkit.model import train as train_mod  # noqa: E402
-from rapkit.model.detector import build_detector, save_detector_checkpoint  # noqa: E402
 from rapkit.model.head import RelationHead, load_head_file  # noqa: E402
 from rapkit.model.train import TrainConfig, train_head  # noqa: E402
 
@@ -45,7 +44,9 @@ def _deterministic_torch():
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def world(tmp_path_factory, test_detector):
+    """The world, its relations, and the session's detector (tests/conftest.py): a random
+    detector that nevertheless detects (background unlikely, the world's first category likely)."""
     from rapkit.pipeline.relations import run_extract_relations
     from rapkit.synth import SynthConfig, make_world
 
@@ -53,13 +54,8 @@ def world(tmp_path_factory):
     paths = make_world(root / "w", SynthConfig(n_images=8, height=H, width=W, seed=3))
     run_extract_relations(paths.instances, paths.panoptic, root / "relations.json")
     cats = json.loads(paths.instances.read_text())["categories"]
-    torch.manual_seed(0)
-    det = build_detector("resnet18_fpn", 91, min_size=H, max_size=W)
-    with torch.no_grad():  # a random detector that nevertheless detects: background unlikely, one category likely
-        det.roi_heads.box_predictor.cls_score.bias[0] = -10.0
-        det.roi_heads.box_predictor.cls_score.bias[cats[0]["id"]] = 8.0
-    save_detector_checkpoint(det, root / "det.pth")
-    return {"root": root, "paths": paths, "relations": root / "relations.json", "checkpoint": root / "det.pth"}
+    assert test_detector.category_id == cats[0]["id"] and test_detector.arch == "resnet18_fpn"
+    return {"root": root, "paths": paths, "relations": root / "relations.json", "checkpoint": test_detector.path}
 
 
 def cfg_for(world, out, **over) -> TrainConfig:

@@ -17,7 +17,7 @@ pytest.importorskip("torchvision")
 from rapkit.cli import main  # noqa: E402
 from rapkit.model import train as train_mod  # noqa: E402
 from rapkit.model.data import box_iou, load_relation_dataset, match_proposals  # noqa: E402
-from rapkit.model.detector import build_detector, load_detector, save_detector_checkpoint  # noqa: E402
+from rapkit.model.detector import load_detector  # noqa: E402
 from rapkit.model.head import load_head_file  # noqa: E402
 from rapkit.model.train import TrainConfig, compute_proposal_inputs, train_head  # noqa: E402
 
@@ -34,16 +34,16 @@ def _deterministic_torch():
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def world(tmp_path_factory, test_detector):
+    """The world, its relations, and the session's detector (tests/conftest.py; its RPN and
+    mask branch, all that the RoIs and head inputs use, are a plain seed-0 build's)."""
     from rapkit.pipeline.relations import run_extract_relations
     from rapkit.synth import SynthConfig, make_world
 
     root = tmp_path_factory.mktemp("rois")
     paths = make_world(root / "w", SynthConfig(n_images=6, height=H, width=W, seed=11))
     run_extract_relations(paths.instances, paths.panoptic, root / "relations.json")
-    torch.manual_seed(0)
-    save_detector_checkpoint(build_detector("resnet18_fpn", 91, min_size=H, max_size=W), root / "det.pth")
-    return {"root": root, "paths": paths, "relations": root / "relations.json", "checkpoint": root / "det.pth"}
+    return {"root": root, "paths": paths, "relations": root / "relations.json", "checkpoint": test_detector.path}
 
 
 @pytest.fixture(scope="module")
