@@ -226,17 +226,21 @@ def synth_world(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def test_detector(tmp_path_factory) -> SimpleNamespace:
-    """The session's one detector checkpoint, built and saved once for every test that needs
-    one: a randomly initialised ResNet-18-FPN Mask R-CNN with COCO's 91 classes (the layout
-    of the README's one-liner; ``torch.manual_seed(0)`` before the build, nothing
-    downloaded), nudged so that it detects: background unlikely, the synthetic world's first
-    thing category (``cup``, COCO id 47) likely. Only the box classifier's bias differs from
-    the plain seed-0 build; the backbone, RPN and mask branch (everything the relation head
-    reads) are that build's. The checkpoint holds no image size: a test passes its world's
-    ``min_size``/``max_size`` when it loads it.
+    """The session's one test detector, built once for every test that needs a checkpoint: a
+    randomly initialised ResNet-18-FPN Mask R-CNN with COCO's 91 classes, the layout of the
+    README's one-liner (``torch.manual_seed(0)`` before the build; nothing downloaded), saved
+    twice as a state dict:
 
-    ``path``, ``arch`` (``"resnet18_fpn"``), ``num_classes`` (91), ``category_id`` (47).
-    Skips without the ``train`` extra (torch, torchvision)."""
+    * ``path``: as built. Its random box classifier finds next to nothing above the default
+      score threshold (what the docs' commands meet);
+    * ``detecting_path``: the same weights with the box classifier's bias nudged so that the
+      detector detects: background unlikely, the synthetic world's first thing category
+      (``cup``, COCO id ``category_id`` = 47) likely. The backbone, RPN and mask branch,
+      everything the relation head reads, are the build's.
+
+    Also ``arch`` (``"resnet18_fpn"``) and ``num_classes`` (91). A checkpoint holds no image
+    size: a test passes its world's ``min_size``/``max_size`` when it loads one. Skips
+    without the ``train`` extra (torch, torchvision)."""
     torch = pytest.importorskip("torch")
     pytest.importorskip("torchvision")
     from rapkit.model.detector import build_detector, save_detector_checkpoint
@@ -249,11 +253,13 @@ def test_detector(tmp_path_factory) -> SimpleNamespace:
         det = build_detector("resnet18_fpn", 91)
     finally:
         torch.random.set_rng_state(state)  # a session fixture leaves the global RNG as it found it
+    d = tmp_path_factory.mktemp("detector")
+    path = save_detector_checkpoint(det, d / "maskrcnn.pth")
     with torch.no_grad():
         det.roi_heads.box_predictor.cls_score.bias[0] = -10.0
         det.roi_heads.box_predictor.cls_score.bias[cup] = 8.0
-    path = save_detector_checkpoint(det, tmp_path_factory.mktemp("detector") / "maskrcnn.pth")
-    return SimpleNamespace(path=path, arch="resnet18_fpn", num_classes=91, category_id=cup)
+    detecting = save_detector_checkpoint(det, d / "detecting.pth")
+    return SimpleNamespace(path=path, detecting_path=detecting, arch="resnet18_fpn", num_classes=91, category_id=cup)
 
 
 # --------------------------------------------------------------------------- settings

@@ -45,8 +45,8 @@ def _deterministic_torch():
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, test_detector):
-    """The world, its relations, and the session's detector (tests/conftest.py): a random
-    detector that nevertheless detects (background unlikely, the world's first category likely)."""
+    """The world, its relations, and the session's detecting detector (tests/conftest.py): a
+    random detector that nevertheless detects (background unlikely, the world's first category likely)."""
     from rapkit.pipeline.relations import run_extract_relations
     from rapkit.synth import SynthConfig, make_world
 
@@ -55,7 +55,12 @@ def world(tmp_path_factory, test_detector):
     run_extract_relations(paths.instances, paths.panoptic, root / "relations.json")
     cats = json.loads(paths.instances.read_text())["categories"]
     assert test_detector.category_id == cats[0]["id"] and test_detector.arch == "resnet18_fpn"
-    return {"root": root, "paths": paths, "relations": root / "relations.json", "checkpoint": test_detector.path}
+    return {
+        "root": root,
+        "paths": paths,
+        "relations": root / "relations.json",
+        "checkpoint": test_detector.detecting_path,
+    }
 
 
 def cfg_for(world, out, **over) -> TrainConfig:

@@ -35,8 +35,7 @@ def _deterministic_torch():
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, test_detector):
-    """The world, its relations, and the session's detector (tests/conftest.py; its RPN and
-    mask branch, all that the RoIs and head inputs use, are a plain seed-0 build's)."""
+    """The world, its relations, and the session's detector (tests/conftest.py; a plain seed-0 build)."""
     from rapkit.pipeline.relations import run_extract_relations
     from rapkit.synth import SynthConfig, make_world
 
