@@ -164,7 +164,7 @@ def trained(world):
     return out, det
 
 
-@pytest.mark.parametrize("bn", [0, 3])
+@pytest.mark.parametrize("bn", [0, pytest.param(3, marks=pytest.mark.slow)])  # 3: one more training
 def test_detector_frozen_only_head_changes(world, tmp_path, trained, bn):
     if bn == 0:
         out, det = trained
@@ -192,6 +192,7 @@ def test_detector_frozen_only_head_changes(world, tmp_path, trained, bn):
     assert all(f"convs.{i}.weight" in moved for i in range(4)) and "fc1.weight" in moved
 
 
+@pytest.mark.slow  # a second training
 def test_same_seed_same_result(world, tmp_path, trained):
     out, _ = trained
     again = tmp_path / "again.pt"
@@ -205,6 +206,7 @@ def test_same_seed_same_result(world, tmp_path, trained):
     assert all("val_pair_accuracy" in r for r in log["records"] if r["iteration"] % 2 == 0)
 
 
+@pytest.mark.slow  # two more trainings
 def test_resume_continues_from_saved_iteration(world, tmp_path, trained):
     out, _ = trained
     ref, _ = head_state(out)
@@ -526,6 +528,7 @@ def _rel_diff(a, b):
     return max(float((a[k] - b[k]).norm() / a[k].norm()) for k in a if k != "fc2.bias")
 
 
+@pytest.mark.slow  # two trainings, one without the feature cache
 def test_no_cache_path_trains_from_the_same_boxes(world, tmp_path):
     """With and without the feature cache the run samples the same images, box draws, boxes
     and pairs, so the head sees the same data. What differs is the frozen forward's batching

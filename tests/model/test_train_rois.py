@@ -201,6 +201,7 @@ def _batches(world, out, **over):
     return batches, rois, res
 
 
+@pytest.mark.slow  # two trainings, one without the feature cache
 def test_cache_and_no_cache_give_the_same_boxes_and_pairs(world, tmp_path):
     cached, by_id, res = _batches(world, tmp_path / "c.pt")
     live, by_id_live, _ = _batches(world, tmp_path / "nc.pt", cache=False)
@@ -277,6 +278,7 @@ def test_cli_train_with_each_rois_value(world, tmp_path, capsys, monkeypatch, ro
         assert "training RoIs: the detector's region proposals" in cap.err
 
 
+@pytest.mark.slow  # an interrupted training first
 def test_resume_refuses_another_rois_scheme(world, tmp_path):
     from rapkit.errors import ConfigError
 
