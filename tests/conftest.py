@@ -321,7 +321,9 @@ def monkeypatch(monkeypatch):
 # and test modules whose tests are all slow). Code run in a child process is not seen.
 # Tracing stops once every module with a function has run, and at the latest before the
 # check's own setup, so that the check sees nothing it does itself; it reads the package
-# from the file system (nothing imported) and needs at least MIN_MODULES modules.
+# from the file system (nothing imported) and needs at least MIN_MODULES modules. Tracing
+# makes Python code about twice as slow; it pauses while numba compiles a kernel (numba's
+# own code, the bulk of a cold run's compile time).
 
 FAST_TIER_MARKEXPR = "not slow"
 FAST_TIER_CHECK = "tests/test_fast_tier.py::test_the_fast_tier_exercises_every_module"
@@ -344,6 +346,8 @@ class FastTierRecord:
         self.current = ""  # the test running now
         self.stopped_in = ""  # the test during which tracing stopped
         self.verdict = ""  # the check's one-line result, for the terminal summary
+        self.local = threading.local()  # per thread: the depth of numba compiles, and whether tracing paused
+        self.listener: object = None  # the numba compile listener while tracing
 
     # -- tracing
     def trace(self, frame, event, arg):
@@ -372,7 +376,38 @@ class FastTierRecord:
             if not self.pending:
                 self.stop()
 
+    def _ours(self) -> bool:
+        return getattr(sys.gettrace(), "__self__", None) is self
+
+    def compile_started(self) -> None:
+        """numba begins to compile a kernel (in this thread): tracing pauses until it is done."""
+        depth = getattr(self.local, "depth", 0)
+        self.local.depth = depth + 1
+        if depth == 0 and self._ours():
+            self.local.paused = True
+            sys.settrace(None)
+
+    def compile_ended(self) -> None:
+        self.local.depth -= 1
+        if self.local.depth == 0 and getattr(self.local, "paused", False):
+            self.local.paused = False
+            if not self.stopped:
+                sys.settrace(self.trace)
+
     def start(self) -> None:
+        from numba.core import event
+
+        record = self
+
+        class _Compiles(event.Listener):
+            def on_start(self, ev):
+                record.compile_started()
+
+            def on_end(self, ev):
+                record.compile_ended()
+
+        self.listener = _Compiles()
+        event.register("numba:compile", self.listener)
         self.started = True
         threading.settrace(self.trace)
         sys.settrace(self.trace)
@@ -381,12 +416,15 @@ class FastTierRecord:
         if self.stopped or not self.started:
             return
         current = sys.gettrace()
-        if current is not None and getattr(current, "__self__", None) is not self:
+        if current is not None and not self._ours():
             self.replaced = current
         self.stopped = True
         self.stopped_in = self.current
         threading.settrace(None)  # type: ignore[arg-type]
         sys.settrace(None)
+        from numba.core import event
+
+        event.unregister("numba:compile", self.listener)
 
     # -- the verdict
     def exercised(self) -> set[str]:
