@@ -315,10 +315,13 @@ def monkeypatch(monkeypatch):
 #     for the callee's module, only what that call runs further;
 #   * or one of its numba kernels was called from Python (numba's dispatcher resolved a new
 #     signature: compiled, or loaded from the cache) during a test;
-#   * or, for a module without any function (a package ``__init__``, a re-export), a fast
-#     test module imports it by name, or it is a package holding an exercised module.
+#   * or, for a module without any function (a package ``__init__``, a re-export, a
+#     ``__main__``), its code ran during a test (``runpy``), a fast test module imports it by
+#     name, or it is a package holding an exercised module.
 # An import alone does not count: collection imports every module (the doctests of rapkit/,
-# and test modules whose tests are all slow). Code run in a child process is not seen.
+# and test modules whose tests are all slow), and nothing that runs while a module of
+# rapkit executes its own code (an import during a test) is counted. Code run in a child
+# process is not seen.
 # Tracing stops once every module with a function has run, and at the latest before the
 # check's own setup, so that the check sees nothing it does itself; it reads the package
 # from the file system (nothing imported) and needs at least MIN_MODULES modules. Tracing
@@ -340,6 +343,10 @@ class FastTierRecord:
         self.seen: set[str] = set()  # co_filename of every code that ran (conftest's direct calls aside)
         self.kernels: set[str] = set()  # real paths of the modules whose numba kernels were called
         self.pending: set[str] = set()  # real paths of the modules with a function, not yet run
+        self.files: set[str] = set()  # real paths of every module of rapkit/
+        self.bare: set[str] = set()  # real paths of the modules without a function
+        self.bare_ran: set[str] = set()  # ... whose own code ran during a test
+        self.importing = 0  # rapkit modules running their own code now (any thread: counts nothing then)
         self.test_files: set[Path] = set()  # the test modules with a selected test
         self.started = self.stopped = False
         self.replaced: object = None  # a trace function found in place of ours when stopping
@@ -355,7 +362,17 @@ class FastTierRecord:
             sys.settrace(None)
             return None
         code = frame.f_code
-        if code.co_name == "_compile_for_args":  # numba: a kernel called from Python, new signature
+        name = code.co_name
+        if name == "<module>":
+            real = os.path.realpath(code.co_filename)
+            if real in self.files:  # a module of rapkit runs its own code: an import (or runpy)
+                self.importing += 1
+                if real in self.bare:
+                    self.bare_ran.add(real)
+                return self._module_code
+        if self.importing:
+            return None
+        if name == "_compile_for_args":  # numba: a kernel called from Python, new signature
             py_func = getattr(frame.f_locals.get("self"), "py_func", None)
             if py_func is not None:
                 self._ran(os.path.realpath(py_func.__code__.co_filename), self.kernels)
@@ -367,6 +384,12 @@ class FastTierRecord:
             self.seen.add(f)
             self._ran(os.path.realpath(f), None)
         return None
+
+    def _module_code(self, frame, event, arg):
+        """The local trace function of a rapkit module's own code: counts its end."""
+        if event == "return":
+            self.importing -= 1
+        return self._module_code
 
     def _ran(self, real: str, into: set[str] | None) -> None:
         if into is not None:
@@ -429,10 +452,10 @@ class FastTierRecord:
     # -- the verdict
     def exercised(self) -> set[str]:
         """Names of the modules that count as exercised."""
-        ran = {os.path.realpath(f) for f in self.seen} | self.kernels
+        ran = {os.path.realpath(f) for f in self.seen} | self.kernels | self.bare_ran
         done = {name for name, path in self.modules.items() if str(path) in ran}
         imported = _imported_names(self.test_files)
-        bare = {name for name, path in self.modules.items() if not _has_functions(path)}
+        bare = {name for name, path in self.modules.items() if str(path) in self.bare}
         while True:  # until no more function-less module counts (a package of packages)
             more = {
                 name
@@ -513,7 +536,9 @@ def pytest_configure(config):
     if why is None:
         _FAST_TIER.active = True
         _FAST_TIER.modules = _rapkit_modules()
-        _FAST_TIER.pending = {str(p) for p in _FAST_TIER.modules.values() if _has_functions(p)}
+        _FAST_TIER.files = {str(p) for p in _FAST_TIER.modules.values()}
+        _FAST_TIER.bare = {f for f in _FAST_TIER.files if not _has_functions(Path(f))}
+        _FAST_TIER.pending = _FAST_TIER.files - _FAST_TIER.bare
     else:
         _FAST_TIER.why_not = why
 
