@@ -12,7 +12,7 @@
 #
 # Every path comes from a variable below; set them in the environment to point at your data,
 # e.g.  COCO=/data/coco DETECTOR=maskrcnn.pth bash examples/coco_workflow.sh
-# (tests/examples/test_examples.py runs this script on a small synthetic world).
+# (tests/docs/test_docs_run.py runs this script on a small synthetic world in that layout).
 # VAL_DETECTIONS: optional COCO results JSON of any detector (detectron2, mmdet, ...; see
 # examples/from_*.py); when empty, `rapkit predict` runs the detector itself.
 # VAL_SEMANTIC: a folder of semantic PNG label maps of the val images (or a COCO-stuff JSON);

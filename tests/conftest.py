@@ -7,11 +7,16 @@ conftests add what only their tests use (``tests/cli/conftest.py``: the CLI runn
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import io
 import json
 import math
+import os
+import pkgutil
 import random
+import sys
+import threading
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -224,6 +229,44 @@ def synth_world(tmp_path_factory):
     return build
 
 
+@pytest.fixture(scope="session")
+def test_detector(tmp_path_factory) -> SimpleNamespace:
+    """The session's one test detector, built once for every test that needs a checkpoint: a
+    randomly initialised ResNet-18-FPN Mask R-CNN with COCO's 91 classes, the layout of the
+    README's one-liner (``torch.manual_seed(0)`` before the build; nothing downloaded), saved
+    twice as a state dict:
+
+    * ``path``: as built. Its random box classifier finds next to nothing above the default
+      score threshold (what the docs' commands meet);
+    * ``detecting_path``: the same weights with the box classifier's bias nudged so that the
+      detector detects: background unlikely, the synthetic world's first thing category
+      (``cup``, COCO id ``category_id`` = 47) likely. The backbone, RPN and mask branch,
+      everything the relation head reads, are the build's.
+
+    Also ``arch`` (``"resnet18_fpn"``) and ``num_classes`` (91). A checkpoint holds no image
+    size: a test passes its world's ``min_size``/``max_size`` when it loads one. Skips
+    without the ``train`` extra (torch, torchvision)."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("torchvision")
+    from rapkit.model.detector import build_detector, save_detector_checkpoint
+    from rapkit.synth import categories
+
+    cup = categories()[0].id
+    state = torch.random.get_rng_state()
+    torch.manual_seed(0)
+    try:
+        det = build_detector("resnet18_fpn", 91)
+    finally:
+        torch.random.set_rng_state(state)  # a session fixture leaves the global RNG as it found it
+    d = tmp_path_factory.mktemp("detector")
+    path = save_detector_checkpoint(det, d / "maskrcnn.pth")
+    with torch.no_grad():
+        det.roi_heads.box_predictor.cls_score.bias[0] = -10.0
+        det.roi_heads.box_predictor.cls_score.bias[cup] = 8.0
+    detecting = save_detector_checkpoint(det, d / "detecting.pth")
+    return SimpleNamespace(path=path, detecting_path=detecting, arch="resnet18_fpn", num_classes=91, category_id=cup)
+
+
 # --------------------------------------------------------------------------- settings
 
 
@@ -256,3 +299,285 @@ def monkeypatch(monkeypatch):
 
     monkeypatch.setenv, monkeypatch.delenv = _setenv, _delenv
     return monkeypatch
+
+
+# --------------------------------------------------------------------------- the fast tier touches every module
+#
+# ``python -m pytest -m "not slow"`` is the edit loop, and it must exercise every module of
+# rapkit/. When a run is exactly that (the marker expression ``not slow`` over the whole
+# tests/ folder; no -k, --deselect, --lf or node ids), a trace function records, from the
+# first test on, which of rapkit's files run Python code (threads included), and
+# tests/test_fast_tier.py, moved to the end of the run, fails naming every module that no
+# fast test exercised. What counts for a module:
+#   * a function, method, lambda or class body of its file ran during a test (setup, call
+#     or teardown: a fixture is part of the tests that request it). A call made directly
+#     from this conftest (the autouse settings fixture, the shared builders) does not count
+#     for the callee's module, only what that call runs further;
+#   * or one of its numba kernels was called from Python (numba's dispatcher resolved a new
+#     signature: compiled, or loaded from the cache) during a test;
+#   * or, for a module without any function (a package ``__init__``, a re-export, a
+#     ``__main__``), its code ran during a test (``runpy``), a fast test module imports it by
+#     name, or it is a package holding an exercised module.
+# An import alone does not count: collection imports every module (the doctests of rapkit/,
+# and test modules whose tests are all slow), and nothing that runs while a module of
+# rapkit executes its own code (an import during a test) is counted. Code run in a child
+# process is not seen.
+# Tracing stops once every module with a function has run, and at the latest before the
+# check's own setup, so that the check sees nothing it does itself; it reads the package
+# from the file system (nothing imported) and needs at least MIN_MODULES modules. Tracing
+# makes Python code about twice as slow; it pauses while numba compiles a kernel (numba's
+# own code, the bulk of a cold run's compile time).
+
+FAST_TIER_MARKEXPR = "not slow"
+FAST_TIER_CHECK = "tests/test_fast_tier.py::test_the_fast_tier_exercises_every_module"
+CONFTEST = __file__  # the co_filename of this module's code
+
+
+class FastTierRecord:
+    """What a whole fast-tier run exercised of rapkit (see the section comment above)."""
+
+    def __init__(self) -> None:
+        self.active = False  # this run is the whole fast tier
+        self.why_not = "not a whole fast-tier run"
+        self.modules: dict[str, Path] = {}  # every module of rapkit/ -> its real path
+        self.seen: set[str] = set()  # co_filename of every code that ran (conftest's direct calls aside)
+        self.kernels: set[str] = set()  # real paths of the modules whose numba kernels were called
+        self.pending: set[str] = set()  # real paths of the modules with a function, not yet run
+        self.files: set[str] = set()  # real paths of every module of rapkit/
+        self.bare: set[str] = set()  # real paths of the modules without a function
+        self.bare_ran: set[str] = set()  # ... whose own code ran during a test
+        self.importing = 0  # rapkit modules running their own code now (any thread: counts nothing then)
+        self.test_files: set[Path] = set()  # the test modules with a selected test
+        self.started = self.stopped = False
+        self.replaced: object = None  # a trace function found in place of ours when stopping
+        self.current = ""  # the test running now
+        self.stopped_in = ""  # the test during which tracing stopped
+        self.verdict = ""  # the check's one-line result, for the terminal summary
+        self.local = threading.local()  # per thread: the depth of numba compiles, and whether tracing paused
+        self.listener: object = None  # the numba compile listener while tracing
+
+    # -- tracing
+    def trace(self, frame, event, arg):
+        if self.stopped:  # another thread, after the stop: untraced from now on
+            sys.settrace(None)
+            return None
+        code = frame.f_code
+        name = code.co_name
+        if name == "<module>":
+            real = os.path.realpath(code.co_filename)
+            if real in self.files:  # a module of rapkit runs its own code: an import (or runpy)
+                self.importing += 1
+                if real in self.bare:
+                    self.bare_ran.add(real)
+                return self._module_code
+        if self.importing:
+            return None
+        if name == "_compile_for_args":  # numba: a kernel called from Python, new signature
+            py_func = getattr(frame.f_locals.get("self"), "py_func", None)
+            if py_func is not None:
+                self._ran(os.path.realpath(py_func.__code__.co_filename), self.kernels)
+        f = code.co_filename
+        if f not in self.seen:
+            back = frame.f_back
+            if back is not None and back.f_code.co_filename == CONFTEST:
+                return None  # called directly from this conftest: not a test's own use
+            self.seen.add(f)
+            self._ran(os.path.realpath(f), None)
+        return None
+
+    def _module_code(self, frame, event, arg):
+        """The local trace function of a rapkit module's own code: counts its end."""
+        if event == "return":
+            self.importing -= 1
+        return self._module_code
+
+    def _ran(self, real: str, into: set[str] | None) -> None:
+        if into is not None:
+            into.add(real)
+        if real in self.pending:
+            self.pending.discard(real)
+            if not self.pending:
+                self.stop()
+
+    def _ours(self) -> bool:
+        return getattr(sys.gettrace(), "__self__", None) is self
+
+    def compile_started(self) -> None:
+        """numba begins to compile a kernel (in this thread): tracing pauses until it is done."""
+        depth = getattr(self.local, "depth", 0)
+        self.local.depth = depth + 1
+        if depth == 0 and self._ours():
+            self.local.paused = True
+            sys.settrace(None)
+
+    def compile_ended(self) -> None:
+        self.local.depth -= 1
+        if self.local.depth == 0 and getattr(self.local, "paused", False):
+            self.local.paused = False
+            if not self.stopped:
+                sys.settrace(self.trace)
+
+    def start(self) -> None:
+        from numba.core import event
+
+        record = self
+
+        class _Compiles(event.Listener):
+            def on_start(self, ev):
+                record.compile_started()
+
+            def on_end(self, ev):
+                record.compile_ended()
+
+        self.listener = _Compiles()
+        event.register("numba:compile", self.listener)
+        self.started = True
+        threading.settrace(self.trace)
+        sys.settrace(self.trace)
+
+    def stop(self) -> None:
+        if self.stopped or not self.started:
+            return
+        current = sys.gettrace()
+        if current is not None and not self._ours():
+            self.replaced = current
+        self.stopped = True
+        self.stopped_in = self.current
+        threading.settrace(None)  # type: ignore[arg-type]
+        sys.settrace(None)
+        from numba.core import event
+
+        event.unregister("numba:compile", self.listener)
+
+    # -- the verdict
+    def exercised(self) -> set[str]:
+        """Names of the modules that count as exercised."""
+        ran = {os.path.realpath(f) for f in self.seen} | self.kernels | self.bare_ran
+        done = {name for name, path in self.modules.items() if str(path) in ran}
+        imported = _imported_names(self.test_files)
+        bare = {name for name, path in self.modules.items() if str(path) in self.bare}
+        while True:  # until no more function-less module counts (a package of packages)
+            more = {
+                name
+                for name in bare - done
+                if name in imported
+                or (self.modules[name].name == "__init__.py" and any(m.startswith(name + ".") for m in done))
+            }
+            if not more:
+                return done
+            done |= more
+
+
+def _rapkit_modules() -> dict[str, Path]:
+    """Every module of the rapkit package beside these tests, found on the file system
+    (nothing imported): name -> real path."""
+    found = {"rapkit": (REPO / "rapkit" / "__init__.py").resolve()}
+
+    def walk(folder: Path, prefix: str) -> None:
+        for info in pkgutil.iter_modules([str(folder)]):
+            name = prefix + info.name
+            if info.ispkg:
+                found[name] = (folder / info.name / "__init__.py").resolve()
+                walk(folder / info.name, name + ".")
+            else:
+                found[name] = (folder / f"{info.name}.py").resolve()
+
+    walk(REPO / "rapkit", "rapkit.")
+    return found
+
+
+def _has_functions(path: Path) -> bool:
+    tree = ast.parse(path.read_text(), str(path))
+    return any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)) for n in ast.walk(tree))
+
+
+def _imported_names(files: set[Path]) -> set[str]:
+    """Every ``rapkit...`` name that an import statement of these files names (``from a.b
+    import c`` names ``a.b`` and ``a.b.c``), with its parent packages."""
+    names: set[str] = set()
+    for f in files:
+        for node in ast.walk(ast.parse(f.read_text(), str(f))):
+            if isinstance(node, ast.Import):
+                names.update(a.name for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names.add(node.module)
+                names.update(f"{node.module}.{a.name}" for a in node.names)
+    out = set()
+    for n in names:
+        parts = n.split(".")
+        if parts[0] == "rapkit":
+            out.update(".".join(parts[: k + 1]) for k in range(len(parts)))
+    return out
+
+
+_FAST_TIER = FastTierRecord()
+
+
+def _whole_fast_tier(config) -> str | None:
+    """None when this run is ``python -m pytest -m "not slow"`` over the whole tests/ folder,
+    else why not."""
+    if " ".join((config.option.markexpr or "").split()) != FAST_TIER_MARKEXPR:
+        return f'the marker expression is not "{FAST_TIER_MARKEXPR}"'
+    if any(config.getoption(name, None) for name in ("keyword", "deselect", "lf", "stepwise")):
+        return "tests were selected with -k, --deselect, --lf or --sw"
+    where = config.invocation_params.dir
+    paths = set()
+    for a in config.args:
+        if "::" in a:
+            return "tests were selected by node id"
+        paths.add((where / a).resolve())
+    if REPO not in paths and REPO / "tests" not in paths:
+        return "the run does not cover the whole tests/ folder"
+    return None
+
+
+def pytest_configure(config):
+    why = _whole_fast_tier(config)
+    if why is None:
+        _FAST_TIER.active = True
+        _FAST_TIER.modules = _rapkit_modules()
+        _FAST_TIER.files = {str(p) for p in _FAST_TIER.modules.values()}
+        _FAST_TIER.bare = {f for f in _FAST_TIER.files if not _has_functions(Path(f))}
+        _FAST_TIER.pending = _FAST_TIER.files - _FAST_TIER.bare
+    else:
+        _FAST_TIER.why_not = why
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    if not _FAST_TIER.active:
+        return
+    check = [it for it in items if it.nodeid == FAST_TIER_CHECK]
+    items[:] = [it for it in items if it.nodeid != FAST_TIER_CHECK] + check  # the check runs last
+    _FAST_TIER.test_files = {Path(str(it.path)) for it in items if Path(str(it.path)).name.startswith("test_")}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtestloop(session):
+    if _FAST_TIER.active and not session.config.option.collectonly:
+        _FAST_TIER.start()
+    try:
+        yield
+    finally:
+        _FAST_TIER.stop()
+
+
+def pytest_runtest_logstart(nodeid, location):
+    _FAST_TIER.current = nodeid
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    if item.nodeid == FAST_TIER_CHECK:
+        _FAST_TIER.stop()  # the check's own setup and call are not recorded
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _FAST_TIER.verdict:
+        terminalreporter.write_line(f"fast tier: {_FAST_TIER.verdict}")
+
+
+@pytest.fixture
+def fast_tier_record() -> FastTierRecord:
+    """What this run exercised of rapkit, when it is the whole fast tier (``.active``)."""
+    return _FAST_TIER

@@ -21,16 +21,18 @@ test provides or changes:
   dumped results ``detections_val2017.json`` and semantic PNGs ``semantic_val2017/``), each a copy
   of a file or folder of one small synthetic world (:data:`WORLD`, built once per session
   with ``rapkit.synth``);
-* the detector checkpoint ``model.pth`` / ``maskrcnn.pth``: built once per session by
-  running the README's one-liner (the block that saves ``maskrcnn.pth``), a randomly
-  initialised resnet18_fpn Mask R-CNN; ``rapkit train`` gets that checkpoint's layout, the
-  world's image size, a small batch and ``--iterations 2`` as leading options (a block's own
-  options win);
+* the detector checkpoint ``model.pth`` / ``maskrcnn.pth``: the session's test detector
+  (tests/conftest.py), a randomly initialised resnet18_fpn Mask R-CNN with COCO's 91 classes,
+  the layout of the README's one-liner (the README's own run executes that one-liner, whose
+  block must exist); ``rapkit train`` gets that checkpoint's layout, the world's image size,
+  a small batch and ``--iterations 2`` as leading options (a block's own options win);
 * ``--iterations N`` becomes ``--iterations 2`` (``TOUR_ITERATIONS`` overrides).
 
 Also checked (from the README's tour, folded in here): no ``[--option]`` bracket syntax in a
 shell block, the README's first command and every output of its tour are git-ignored, the
-tour leaves its files and ``rapkit check`` finds no problems.
+tour leaves its files and ``rapkit check`` finds no problems. And (examples/coco_workflow.sh
+runs only here): the script leaves every output it names, one per-image row per val image
+and every kind of picture, and prints the PQ table.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
+COCO_WORKFLOW = ROOT / "examples" / "coco_workflow.sh"
 
 #: fence info strings that mark a shell block
 SHELL_FENCES = {"", "bash", "sh", "shell", "console"}
@@ -236,7 +239,7 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _run(script: str, cwd: Path, where: str, env: dict[str, str] | None = None, args=("-c",)) -> str:
+def _run(script: str, cwd: Path, where: str, env: dict[str, str] | None = None, args=("-c",)):
     r = subprocess.run(
         ["bash", "-euo", "pipefail", *args, script] if args else ["bash", script],
         cwd=cwd,
@@ -250,7 +253,7 @@ def _run(script: str, cwd: Path, where: str, env: dict[str, str] | None = None, 
         f"documented command failed (exit {r.returncode}) at {where}:\n{script}"
         f"\n--- stdout:\n{r.stdout[-2000:]}\n--- stderr:\n{r.stderr[-3000:]}"
     )
-    return r.stderr
+    return r
 
 
 def _checkpoint_block() -> Block:
@@ -260,14 +263,12 @@ def _checkpoint_block() -> Block:
 
 
 @pytest.fixture(scope="session")
-def checkpoint(tmp_path_factory) -> Path:
-    """The README's one-liner, run once: a randomly initialised resnet18_fpn Mask R-CNN."""
-    pytest.importorskip("torch")
-    pytest.importorskip("torchvision")
-    d = tmp_path_factory.mktemp("checkpoint")
-    b = _checkpoint_block()
-    _run(b.script, d, b.where())
-    return d / "maskrcnn.pth"
+def checkpoint(test_detector) -> Path:
+    """The session's test detector (tests/conftest.py), in the README one-liner's layout (a
+    resnet18_fpn state dict with 91 classes); the README's run executes the one-liner itself."""
+    _checkpoint_block()  # the README still has the one block that saves maskrcnn.pth
+    assert (test_detector.arch, test_detector.num_classes) == ("resnet18_fpn", 91)
+    return test_detector.path
 
 
 @pytest.fixture(scope="session")
@@ -307,21 +308,23 @@ def test_docs_run(path: Path, tmp_path, docs_world, request, capsys, git_repo):
         pytest.importorskip("torch")
         pytest.importorskip("torchvision")
     placed = _place(tmp_path, docs_world, request, torch) if runnable else set()
-    stderr = {}
+    runs = {}
     for b in runnable:
         if path.suffix == ".sh":
             env = _env()
             env.update(SCRIPT_ENV)
-            stderr[b.line] = _run(str(path), tmp_path, b.where(), env=env, args=())
+            runs[b.line] = _run(str(path), tmp_path, b.where(), env=env, args=())
         else:
-            stderr[b.line] = _run(substitute(b.script), tmp_path, b.where())
+            runs[b.line] = _run(substitute(b.script), tmp_path, b.where())
     with capsys.disabled():
         name = path.relative_to(ROOT)
         print(f"\ndocs-run: {name}: {len(runnable)} block(s) ran, {len(excluded)} not run")
         for b in excluded:
             print(f"docs-run:   not run {b.where()}: {b.excluded}")
     if path == README:
-        _check_readme_tour(tmp_path, placed, stderr)
+        _check_readme_tour(tmp_path, placed, {line: r.stderr for line, r in runs.items()})
+    if path == COCO_WORKFLOW:
+        _check_coco_workflow(tmp_path, runs[1].stdout)
 
 
 def _check_readme_tour(folder: Path, placed: set[str], stderr: dict[int, str]) -> None:
@@ -343,3 +346,27 @@ def _check_readme_tour(folder: Path, placed: set[str], stderr: dict[int, str]) -
     for p in folder.iterdir():
         if p.name not in placed:
             assert _ignored(p.name + ("/" if p.is_dir() else "")), f"{p.name} is not in .gitignore"
+
+
+def _check_coco_workflow(folder: Path, stdout: str) -> None:
+    """The assertions of examples/coco_workflow.sh (run with the COCO layout and
+    :data:`SCRIPT_ENV`, so its paths come from the defaults it derives from ``COCO``): every
+    output file, one per-image row per val image, every kind of picture, the PQ table."""
+    out = folder / "rap-out"  # the script's default OUT
+    for name in (
+        "relations_train.json",
+        "head.pt",
+        "proposals_val.json",
+        "heuristic/panoptic.json",
+        "rap/panoptic.json",
+        "per_image.csv",
+        "relation_gap.csv",
+        "sweep.csv",
+        "ablation.csv",
+    ):
+        assert (out / name).exists(), name
+    rows = [ln for ln in (out / "per_image.csv").read_text().splitlines() if ln.startswith("per_image,")]
+    assert len(rows) == WORLD["n_images"]
+    for kind in ("compare", "overlay", "relations"):
+        assert list((out / "pictures" / kind).glob("*.png")), kind
+    assert "Panoptic quality" in stdout

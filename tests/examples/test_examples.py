@@ -5,10 +5,10 @@
   (outputs shaped like each framework's), and their files go through ``rapkit fuse`` and
   ``rapkit evaluate`` (exit 0);
 * ``from_torchvision.py`` also runs a real torchvision Mask R-CNN (random initialisation, eval
-  mode, checkpoint built here as ``rapkit.model.detector`` loads it), and its output is
+  mode: the session's test detector, tests/conftest.py), and its output is
   accepted by ``rapkit fuse`` and ``rapkit evaluate``;
-* ``coco_workflow.sh`` runs end to end with its path variables pointed at the world and a
-  short training (``ITERATIONS=2``).
+* ``coco_workflow.sh`` runs end to end in tests/docs/test_docs_run.py (every examples/*.sh,
+  in the documented COCO layout, with a short training), which also checks its outputs.
 
 Torch-dependent tests skip cleanly without torch/torchvision. Kept small (6 images of
 96x128, 5 detections per image) for a loaded 2-core machine.
@@ -76,17 +76,11 @@ def world(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def checkpoint(world):
-    """A randomly initialised torchvision Mask R-CNN (resnet18_fpn) with the world's 8 thing
-    classes + background, saved as a state dict (the form rapkit.model.detector loads)."""
-    torch = pytest.importorskip("torch")
-    pytest.importorskip("torchvision")
-    from rapkit.model.detector import build_detector
-
-    torch.manual_seed(0)
-    path = world.root.parent / "maskrcnn.pth"
-    torch.save(build_detector("resnet18_fpn", 9, min_size=H, max_size=W).state_dict(), path)
-    return path
+def checkpoint(test_detector):
+    """The session's randomly initialised torchvision Mask R-CNN (resnet18_fpn, COCO's 91
+    classes), the copy nudged to detect the world's ``cup`` (tests/conftest.py), saved as a
+    state dict (the form rapkit.model.detector loads)."""
+    return test_detector.detecting_path
 
 
 def test_every_example_is_tested_and_has_a_header():
@@ -191,60 +185,3 @@ def test_from_torchvision_on_a_real_model(world, checkpoint, tmp_path, capsys):
     assert len(props) == 30 and {p["category_id"] for p in props} <= things
     assert all(p["segmentation"]["size"] == [H, W] and 0.0 <= p["score"] <= 1.0 for p in props)
     fuse_and_evaluate(world, tmp_path / "tv", tmp_path / "fused", semantic=False)
-
-
-@pytest.mark.slow
-def test_coco_workflow(world, checkpoint, tmp_path):
-    """The whole workflow script, its variables pointed at the world (train = val here)."""
-    w = world
-    variables = dict(
-        TRAIN_IMAGES=w.images_dir,
-        TRAIN_INSTANCES=w.instances,
-        TRAIN_PANOPTIC=w.panoptic,
-        VAL_IMAGES=w.images_dir,
-        VAL_INSTANCES=w.instances,
-        VAL_PANOPTIC=w.panoptic,
-        CATEGORIES=w.categories,
-        VAL_SEMANTIC=w.semantic,
-        VAL_DETECTIONS=w.proposals,
-        DETECTOR=checkpoint,
-        ARCH="resnet18_fpn",
-        MIN_SIZE=H,
-        MAX_SIZE=W,
-        ITERATIONS=2,
-        BATCH_SIZE=2,
-        STUFF_AREA=64,
-        PICTURES=2,
-        WORKERS=1,
-        OUT=tmp_path / "out",
-    )
-    e = env()
-    e.update({k: str(v) for k, v in variables.items()})
-    r = subprocess.run(
-        ["bash", str(EXAMPLES / "coco_workflow.sh")],
-        cwd=tmp_path,
-        env=e,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert r.returncode == 0, f"stdout:\n{r.stdout[-2000:]}\nstderr:\n{r.stderr[-4000:]}"
-    out = tmp_path / "out"
-    for name in (
-        "relations_train.json",
-        "head.pt",
-        "proposals_val.json",
-        "heuristic/panoptic.json",
-        "rap/panoptic.json",
-        "per_image.csv",
-        "relation_gap.csv",
-        "sweep.csv",
-        "ablation.csv",
-    ):
-        assert (out / name).exists(), name
-    rows = [ln for ln in (out / "per_image.csv").read_text().splitlines() if ln.startswith("per_image,")]
-    assert len(rows) == 6
-    for kind in ("compare", "overlay", "relations"):
-        assert list((out / "pictures" / kind).glob("*.png")), kind
-    assert "Panoptic quality" in r.stdout

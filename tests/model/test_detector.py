@@ -8,51 +8,51 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("torchvision")
 
 from rapkit.errors import ConfigError, InputError  # noqa: E402
-from rapkit.model.detector import ARCHS, build_detector, load_detector, save_detector_checkpoint  # noqa: E402
+from rapkit.model.detector import ARCHS, build_detector, load_detector  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def r18(tmp_path_factory):
-    torch.manual_seed(0)
-    model = build_detector("resnet18_fpn", 7, min_size=64, max_size=96)
-    d = tmp_path_factory.mktemp("det")
-    save_detector_checkpoint(model, d / "sd.pth")
-    return model, d
+def r18(test_detector):
+    """The session's resnet18_fpn checkpoint (a state dict, tests/conftest.py) and that state dict."""
+    return test_detector.path, torch.load(test_detector.path, weights_only=True), test_detector.num_classes
 
 
-def _same(a, b):
-    sa, sb = a.state_dict(), b.state_dict()
-    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+def _same(model, sd):
+    got = model.state_dict()
+    return got.keys() == sd.keys() and all(torch.equal(got[k], sd[k]) for k in sd)
 
 
 def test_state_dict_checkpoint_loads_bit_identical_and_frozen(r18):
-    model, d = r18
-    det = load_detector(d / "sd.pth", "resnet18_fpn", min_size=64, max_size=96)
-    assert det.num_classes == 7
-    assert _same(det.model, model)
+    path, sd, num_classes = r18
+    det = load_detector(path, "resnet18_fpn", min_size=64, max_size=96)
+    assert det.num_classes == num_classes
+    assert _same(det.model, sd)
     assert not det.model.training
     assert not any(p.requires_grad for p in det.model.parameters())
 
 
 @pytest.mark.parametrize("wrap", ["model-key", "module-prefix", "whole-model"])
 def test_other_checkpoint_layouts(r18, wrap, tmp_path):
-    model, _ = r18
-    sd = model.state_dict()
+    path, sd, num_classes = r18
     obj = (
         {"model": sd, "optimizer": {}, "epoch": 3}
         if wrap == "model-key"
-        else ({"module." + k: v for k, v in sd.items()} if wrap == "module-prefix" else model)
+        else (
+            {"module." + k: v for k, v in sd.items()}
+            if wrap == "module-prefix"
+            else load_detector(path, "resnet18_fpn").model  # a whole pickled model object
+        )
     )
     torch.save(obj, tmp_path / "c.pth")
     det = load_detector(tmp_path / "c.pth", "resnet18_fpn")
-    assert det.num_classes == 7
-    assert _same(det.model, model)
+    assert det.num_classes == num_classes
+    assert _same(det.model, sd)
 
 
 def test_checkpoint_of_another_architecture_is_a_clear_error(r18):
-    _, d = r18
+    path, _, _ = r18
     with pytest.raises(InputError, match=r"does not fit --arch resnet34_fpn: .*missing key"):
-        load_detector(d / "sd.pth", "resnet34_fpn")
+        load_detector(path, "resnet34_fpn")
 
 
 def test_not_a_checkpoint(tmp_path):

@@ -1,7 +1,8 @@
 """The relation head LEARNS: on a synthetic world whose depth order follows a learnable
 cue (per-category colour/texture/shape, depth = category rank + noise), a head trained on
-a randomly initialised resnet18_fpn detector ranks held-out pairs far above chance
-(a bar with margin: the trained weights depend on float rounding, see the assertion)."""
+a randomly initialised resnet18_fpn detector (the session's test detector, tests/conftest.py)
+ranks held-out pairs far above chance (a bar with margin: the trained weights depend on float
+rounding, see the assertion)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("torchvision")
 
 from rapkit.model.data import load_relation_dataset  # noqa: E402
-from rapkit.model.detector import build_detector, load_detector, save_detector_checkpoint  # noqa: E402
+from rapkit.model.detector import load_detector  # noqa: E402
 from rapkit.model.features import apply_buffers  # noqa: E402
 from rapkit.model.head import load_head_file  # noqa: E402
 from rapkit.model.train import TrainConfig, evaluate_pairs, train_head  # noqa: E402
@@ -29,7 +30,7 @@ def _subset(rel: dict, ids: set[int]) -> dict:
 
 
 @pytest.mark.slow
-def test_head_learns_depth_order_on_held_out_images(tmp_path):
+def test_head_learns_depth_order_on_held_out_images(tmp_path, test_detector):
     from rapkit.pipeline.relations import extract_dataset_relations
     from rapkit.synth import SynthConfig, make_world
 
@@ -46,10 +47,8 @@ def test_head_learns_depth_order_on_held_out_images(tmp_path):
     (tmp_path / "train.json").write_text(json.dumps(_subset(rel, set(ids[:N_TRAIN]))))
     (tmp_path / "test.json").write_text(json.dumps(_subset(rel, set(ids[N_TRAIN:]))))
 
-    torch.manual_seed(0)
-    save_detector_checkpoint(build_detector("resnet18_fpn", 91, min_size=H, max_size=W), tmp_path / "det.pth")
     cfg = TrainConfig(
-        checkpoint=str(tmp_path / "det.pth"),
+        checkpoint=str(test_detector.path),
         arch="resnet18_fpn",
         images=str(paths.images_dir),
         instances=str(paths.instances),
@@ -74,7 +73,7 @@ def test_head_learns_depth_order_on_held_out_images(tmp_path):
     assert res.n_train_images >= 110
 
     head, meta = load_head_file(tmp_path / "head.pt")
-    det = load_detector(tmp_path / "det.pth", "resnet18_fpn", min_size=H, max_size=W)
+    det = load_detector(test_detector.path, "resnet18_fpn", min_size=H, max_size=W)
     apply_buffers(det.model, meta["detector_buffers"])
     test = load_relation_dataset(
         paths.images_dir, paths.instances, tmp_path / "test.json", det.num_classes, label_map=meta["label_map"]

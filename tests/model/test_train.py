@@ -23,7 +23,6 @@ pytest.importorskip("torchvision")
 from rapkit.cli import main  # noqa: E402
 from rapkit.model import detector as detector_mod  # noqa: E402
 from rapkit.model import train as train_mod  # noqa: E402
-from rapkit.model.detector import build_detector, save_detector_checkpoint  # noqa: E402
 from rapkit.model.head import RelationHead, load_head_file  # noqa: E402
 from rapkit.model.train import TrainConfig, train_head  # noqa: E402
 
@@ -45,7 +44,9 @@ def _deterministic_torch():
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def world(tmp_path_factory, test_detector):
+    """The world, its relations, and the session's detecting detector (tests/conftest.py): a
+    random detector that nevertheless detects (background unlikely, the world's first category likely)."""
     from rapkit.pipeline.relations import extract_dataset_relations
     from rapkit.synth import SynthConfig, make_world
 
@@ -53,13 +54,13 @@ def world(tmp_path_factory):
     paths = make_world(root / "w", SynthConfig(n_images=8, height=H, width=W, seed=3))
     extract_dataset_relations(paths.instances, paths.panoptic, output=root / "relations.json")
     cats = json.loads(paths.instances.read_text())["categories"]
-    torch.manual_seed(0)
-    det = build_detector("resnet18_fpn", 91, min_size=H, max_size=W)
-    with torch.no_grad():  # a random detector that nevertheless detects: background unlikely, one category likely
-        det.roi_heads.box_predictor.cls_score.bias[0] = -10.0
-        det.roi_heads.box_predictor.cls_score.bias[cats[0]["id"]] = 8.0
-    save_detector_checkpoint(det, root / "det.pth")
-    return {"root": root, "paths": paths, "relations": root / "relations.json", "checkpoint": root / "det.pth"}
+    assert test_detector.category_id == cats[0]["id"] and test_detector.arch == "resnet18_fpn"
+    return {
+        "root": root,
+        "paths": paths,
+        "relations": root / "relations.json",
+        "checkpoint": test_detector.detecting_path,
+    }
 
 
 def cfg_for(world, out, **over) -> TrainConfig:
@@ -163,7 +164,7 @@ def trained(world):
     return out, det
 
 
-@pytest.mark.parametrize("bn", [0, 3])
+@pytest.mark.parametrize("bn", [0, pytest.param(3, marks=pytest.mark.slow)])  # 3: one more training
 def test_detector_frozen_only_head_changes(world, tmp_path, trained, bn):
     if bn == 0:
         out, det = trained
@@ -191,6 +192,7 @@ def test_detector_frozen_only_head_changes(world, tmp_path, trained, bn):
     assert all(f"convs.{i}.weight" in moved for i in range(4)) and "fc1.weight" in moved
 
 
+@pytest.mark.slow  # a second training
 def test_same_seed_same_result(world, tmp_path, trained):
     out, _ = trained
     again = tmp_path / "again.pt"
@@ -204,6 +206,7 @@ def test_same_seed_same_result(world, tmp_path, trained):
     assert all("val_pair_accuracy" in r for r in log["records"] if r["iteration"] % 2 == 0)
 
 
+@pytest.mark.slow  # two more trainings
 def test_resume_continues_from_saved_iteration(world, tmp_path, trained):
     out, _ = trained
     ref, _ = head_state(out)
@@ -525,6 +528,7 @@ def _rel_diff(a, b):
     return max(float((a[k] - b[k]).norm() / a[k].norm()) for k in a if k != "fc2.bias")
 
 
+@pytest.mark.slow  # two trainings, one without the feature cache
 def test_no_cache_path_trains_from_the_same_boxes(world, tmp_path):
     """With and without the feature cache the run samples the same images, box draws, boxes
     and pairs, so the head sees the same data. What differs is the frozen forward's batching

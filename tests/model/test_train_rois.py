@@ -17,7 +17,7 @@ pytest.importorskip("torchvision")
 from rapkit.cli import main  # noqa: E402
 from rapkit.model import train as train_mod  # noqa: E402
 from rapkit.model.data import box_iou, load_relation_dataset, match_proposals  # noqa: E402
-from rapkit.model.detector import build_detector, load_detector, save_detector_checkpoint  # noqa: E402
+from rapkit.model.detector import load_detector  # noqa: E402
 from rapkit.model.head import load_head_file  # noqa: E402
 from rapkit.model.train import TrainConfig, compute_proposal_inputs, train_head  # noqa: E402
 
@@ -34,16 +34,15 @@ def _deterministic_torch():
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def world(tmp_path_factory, test_detector):
+    """The world, its relations, and the session's detector (tests/conftest.py; a plain seed-0 build)."""
     from rapkit.pipeline.relations import extract_dataset_relations
     from rapkit.synth import SynthConfig, make_world
 
     root = tmp_path_factory.mktemp("rois")
     paths = make_world(root / "w", SynthConfig(n_images=6, height=H, width=W, seed=11))
     extract_dataset_relations(paths.instances, paths.panoptic, output=root / "relations.json")
-    torch.manual_seed(0)
-    save_detector_checkpoint(build_detector("resnet18_fpn", 91, min_size=H, max_size=W), root / "det.pth")
-    return {"root": root, "paths": paths, "relations": root / "relations.json", "checkpoint": root / "det.pth"}
+    return {"root": root, "paths": paths, "relations": root / "relations.json", "checkpoint": test_detector.path}
 
 
 @pytest.fixture(scope="module")
@@ -202,6 +201,7 @@ def _batches(world, out, **over):
     return batches, rois, res
 
 
+@pytest.mark.slow  # two trainings, one without the feature cache
 def test_cache_and_no_cache_give_the_same_boxes_and_pairs(world, tmp_path):
     cached, by_id, res = _batches(world, tmp_path / "c.pt")
     live, by_id_live, _ = _batches(world, tmp_path / "nc.pt", cache=False)
@@ -278,6 +278,7 @@ def test_cli_train_with_each_rois_value(world, tmp_path, capsys, monkeypatch, ro
         assert "training RoIs: the detector's region proposals" in cap.err
 
 
+@pytest.mark.slow  # an interrupted training first
 def test_resume_refuses_another_rois_scheme(world, tmp_path):
     from rapkit.errors import ConfigError
 
