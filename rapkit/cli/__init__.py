@@ -20,8 +20,7 @@ import click
 from .. import __version__
 from .._runtime import notice, process
 from ..errors import RapkitError
-from ._commands import COMMANDS
-from ._common import config_default_map
+from ._common import COMMANDS, config_default_map
 
 
 class LazyGroup(click.Group):

@@ -24,7 +24,19 @@ from .._runtime import setting
 from .._runtime.pool import available_cores
 from ..errors import ConfigError
 from ..io.config import read_config
-from ._commands import COMMANDS
+
+# name -> (module, short help). Modules expose a click command named ``command``.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "synth": ("rapkit.cli.synth", "Write a synthetic COCO world with known depth order."),
+    "extract-relations": ("rapkit.cli.extract_relations", "Extract occlusion relations from instance + panoptic GT."),
+    "train": ("rapkit.cli.train", "Fine-tune the relation head on a frozen Mask R-CNN."),
+    "predict": ("rapkit.cli.predict", "Score proposals with a trained relation head."),
+    "fuse": ("rapkit.cli.fuse", "Fuse proposals (+ semantic) into COCO panoptic output."),
+    "evaluate": ("rapkit.cli.evaluate", "PQ/SQ/RQ, relation accuracy, threshold sweeps."),
+    "check": ("rapkit.cli.check", "Sanity report for a dataset or a prediction."),
+    "show": ("rapkit.cli.show", "Pictures: overlay, compare, relations, charts (PNG files)."),
+    "demo": ("rapkit.cli.demo", "The whole pipeline on a synthetic world, in one command."),
+}
 
 FORMATS = ("table", "json", "csv")
 
