@@ -4,7 +4,8 @@ The public API, in two levels (every name is also documented, with an example, i
 docstring):
 
 * **one image, arrays in memory**: :func:`fuse_image` (Algorithm 1 or the heuristic),
-  :func:`pq_stats` + :func:`summarize` (PQ, panopticapi-exact), :func:`extract_relations`
+  :func:`pq_stats` + :func:`summarize` (PQ, panopticapi-exact), :class:`PanopticEvaluator`
+  (the same PQ over many images fed as arrays, mergeable), :func:`extract_relations`
   (occlusion relations of one image);
 * **a dataset on disk, one call per command** (the command's arguments; a result object
   with ``.to_frame()`` and ``.to_dict()``): :func:`extract_dataset_relations`
@@ -47,7 +48,8 @@ _LAZY = {
     "make_world": ("rapkit.synth", "make_world"),
     "SynthConfig": ("rapkit.synth", "SynthConfig"),
     "FuseSummary": ("rapkit.pipeline.fuse", "FuseSummary"),
-    "PQEvaluation": ("rapkit.pipeline.evaluate", "PQEvaluation"),
+    "PQEvaluation": ("rapkit.core.pq_evaluation", "PQEvaluation"),
+    "PanopticEvaluator": ("rapkit.core.evaluator", "PanopticEvaluator"),
     "RelationsRun": ("rapkit.pipeline.relations", "RelationsRun"),
     "RelationEvaluation": ("rapkit.pipeline.relation_acc", "RelationEvaluation"),
     "SweepResult": ("rapkit.pipeline.sweep", "SweepResult"),

@@ -199,6 +199,28 @@ def pq_kit() -> SimpleNamespace:
 
 
 @pytest.fixture(scope="session")
+def pq_bench(tmp_path_factory):
+    """``pq_bench(n, height=48, width=64, seed=0) -> (gt_json, pred_json)``: the PQ bench of
+    benchmarks/evaluate.py (COCO-like panoptic pairs cut from the COCO sample, crowd and VOID
+    included, written by Pillow with its adaptive filters), small; made once per configuration."""
+    import importlib.util
+
+    made: dict[tuple, tuple[Path, Path]] = {}
+
+    def build(n: int, height: int = 48, width: int = 64, seed: int = 0) -> tuple[Path, Path]:
+        key = (n, height, width, seed)
+        if key not in made:
+            spec = importlib.util.spec_from_file_location("_pq_bench", REPO / "benchmarks" / "evaluate.py")
+            mod = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(mod)  # a private copy: its image size is set here only
+            mod.H, mod.W = height, width
+            made[key] = mod.generate_coco(tmp_path_factory.mktemp("pqbench"), n, seed=seed, sample=SAMPLE)
+        return made[key]
+
+    return build
+
+
+@pytest.fixture(scope="session")
 def scene_kit() -> SimpleNamespace:
     """The plain scene builders of tests/builders.py (``rect``, ``props``, ``inst``), for
     tests that build their scenes inside the test."""

@@ -21,7 +21,6 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -29,93 +28,11 @@ import numpy as np
 from .._runtime.pool import imap_ordered, resolve_workers
 from ..core.pq import summarize
 from ..core.pq_arrays import ChunkStats, PairTable
+from ..core.pq_evaluation import PQEvaluation, image_row
 from ..errors import InputError
 from ..io.panoptic import PanopticArrays, load_panoptic_arrays
 from ..io.png import read_pair_keys
-from ..types import Category, PQResult, PQStats, merge_stats
-
-
-@dataclass
-class PQEvaluation:
-    """What :func:`evaluate_pq` found: the summary, the merged statistics, bookkeeping.
-
-    >>> from rapkit.types import PQStats
-    >>> ev = PQEvaluation(summarize(PQStats(), {}), PQStats(), {}, 0)
-    >>> int(ev.to_frame().loc["All", "N"]), ev.n_images
-    (0, 0)
-    """
-
-    result: PQResult
-    stats: PQStats
-    categories: dict[int, Category]
-    n_images: int
-    ignored_pred_images: list[int] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    #: with ``per_image=True``: one :class:`PQStats` per GT image, in GT order (they merge to ``stats``)
-    per_image: list[PQStats] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        """All / Things / Stuff, per class, the ignored predicted images and the warnings
-        (fractions; panopticapi's keys)."""
-        d = self.result.to_dict()
-        d["ignored_pred_images"] = list(self.ignored_pred_images)
-        d["warnings"] = list(self.warnings)
-        return d
-
-    def to_frame(self) -> Any:
-        """``PQ SQ RQ N`` of All / Things / Stuff (pandas DataFrame, fractions)."""
-        import pandas as pd  # heavy (~0.3 s): only when asked for
-
-        r = self.result
-        return pd.DataFrame(
-            [[s.pq, s.sq, s.rq, s.n] for s in (r.all, r.things, r.stuff)],
-            index=["All", "Things", "Stuff"],
-            columns=["PQ", "SQ", "RQ", "N"],
-        )
-
-    def class_frame(self) -> Any:
-        """One row per category: name, thing or stuff, PQ SQ RQ (fractions), TP FP FN."""
-        import pandas as pd  # heavy (~0.3 s): only when asked for
-
-        rows = [
-            {"category_id": c.category_id, "name": c.name, "isthing": c.isthing, "PQ": c.pq, "SQ": c.sq,
-             "RQ": c.rq, "TP": c.tp, "FP": c.fp, "FN": c.fn}
-            for c in self.result.per_class.values()
-        ]  # fmt: skip
-        return pd.DataFrame(rows)
-
-    def image_rows(self) -> list[dict[str, Any]]:
-        """With ``per_image=True``: ``{image_id, pq, pq_th, tp, fp, fn}`` of every image, GT order."""
-        return [image_row(st, self.categories) for st in self.per_image]
-
-    def image_frame(self) -> Any:
-        """:meth:`image_rows` as a pandas DataFrame."""
-        import pandas as pd  # heavy (~0.3 s): only when asked for
-
-        return pd.DataFrame(self.image_rows(), columns=["image_id", "pq", "pq_th", "tp", "fp", "fn"])
-
-
-# --------------------------------------------------------------------------- per image
-
-
-def image_row(stats: PQStats, categories: dict[int, Category]) -> dict[str, Any]:
-    """One image's ``{image_id, pq, pq_th, tp, fp, fn}`` (fractions; PQ NaN when no class is
-    present in the image, PQ^Th NaN when no thing class is).
-
-    >>> from rapkit.types import PQStats
-    >>> image_row(PQStats(fn={1: 2}, image_ids=[7]), {1: Category(1, "a", True)})
-    {'image_id': 7, 'pq': 0.0, 'pq_th': 0.0, 'tp': 0, 'fp': 0, 'fn': 2}
-    """
-    r = summarize(stats, categories)
-    iid = stats.image_ids[0] if len(stats.image_ids) == 1 else None
-    return {
-        "image_id": iid,
-        "pq": r.all.pq,
-        "pq_th": r.things.pq,
-        "tp": sum(stats.tp.values()),
-        "fp": sum(stats.fp.values()),
-        "fn": sum(stats.fn.values()),
-    }
+from ..types import PQStats, merge_stats
 
 
 def _nan0(v: float) -> float:
