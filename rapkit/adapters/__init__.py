@@ -1,0 +1,7 @@
+"""rapkit's PQ inside other frameworks' loops (torch only here and in :mod:`rapkit.model`).
+
+* :mod:`rapkit.adapters.distributed`: :func:`~rapkit.adapters.distributed.all_gather_evaluator`,
+  one :class:`~rapkit.PanopticEvaluator` per rank merged over ``torch.distributed``.
+
+Importing this package imports nothing heavy; each module imports its framework.
+"""
