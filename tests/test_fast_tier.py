@@ -19,7 +19,7 @@ def test_the_fast_tier_exercises_every_module(fast_tier_record):
     rec = fast_tier_record
     if not rec.active:
         pytest.skip(f'checked only in a whole run of python -m pytest -m "not slow" ({rec.why_not})')
-    for extra in ("torch", "torchvision", "matplotlib"):  # without them, their tests skip: no whole run
+    for extra in ("torch", "torchvision", "matplotlib", "torchmetrics"):  # without them, their tests skip: no whole run
         pytest.importorskip(extra, reason=f"{extra} is missing: install the test and train extras")
     assert rec.started and rec.stopped, "the tracer did not run"
     assert rec.replaced is None, f"another trace function replaced the check's: {rec.replaced!r}"
