@@ -233,7 +233,8 @@ class PanopticEvaluator:
         if image_ids is None:
             image_ids = list(range(self._next, self._next + len(gts)))
         else:
-            image_ids = [i.item() if isinstance(i, np.generic) else i for i in image_ids]
+            # numpy scalars and 0-d tensors become Python values (hashable, comparable, JSON-able)
+            image_ids = [i.item() if hasattr(i, "item") and not isinstance(i, (str, bytes)) else i for i in image_ids]
             if len(image_ids) != len(gts):
                 raise ValueError(f"{len(image_ids)} image_ids for {len(gts)} image(s)")
         if len(set(image_ids)) != len(image_ids):

@@ -196,9 +196,10 @@ def test_layouts_mix_and_torch_tensors():
     torch = pytest.importorskip("torch")
     g, p = _scene(2)
     a, b = PanopticEvaluator(CATS), PanopticEvaluator(CATS)
-    a.update(torch.from_numpy(p), None, *_as_coco(g))
-    b.update(*_as_coco(p), torch.from_numpy(g.astype(np.int32)), None)
+    a.update(torch.from_numpy(p), None, *_as_coco(g), image_ids=torch.tensor([7]))
+    b.update(*_as_coco(p), torch.from_numpy(g.astype(np.int32)), None, image_ids=np.array([7]))
     assert a.compute().stats == b.compute().stats
+    assert type(a.compute().per_image[0].image_ids[0]) is int  # tensor and numpy ids become ints
 
 
 def test_compute_tables_and_per_image():
