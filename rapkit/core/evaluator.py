@@ -108,12 +108,19 @@ def _coco(ids: np.ndarray, segments: Any, gt: bool, what: str, image_id: Any) ->
     ids = ids.astype(np.uint32, copy=False)
     present, counts = np.unique(ids, return_counts=True)
     area_of = dict(zip(present.tolist(), counts.tolist()))
+    side = "GT" if gt else "predicted"
+    known = {s[0] for s in segs}
+    stray = [i for i in present.tolist() if i and i not in known]
+    if stray:
+        raise InputError(f"id {stray[0]} is in the {side} map but in none of its segments", image_id=image_id)
     if gt:
-        known = {s[0] for s in segs}
-        stray = [i for i in present.tolist() if i and i not in known]
-        if stray:
-            raise InputError(f"id {stray[0]} is in the GT map but in none of its segments", image_id=image_id)
         segs = [(i, c, area_of.get(i, 0) if a is None else a, cr) for i, c, a, cr in segs]
+    else:  # panopticapi stops on a predicted segment without a pixel
+        absent = [i for i, _, _, _ in segs if i not in area_of]
+        if absent:
+            raise InputError(
+                "predicted segment has no pixel in the predicted map", image_id=image_id, segment_id=absent[0]
+            )
     return ids, segs
 
 
@@ -130,7 +137,7 @@ def _pairs(a: np.ndarray, cats: dict[int, Category], gt: bool, what: str, image_
         bad = ~(is_known | void)
         if bad.any():
             c = int(cat[bad][0])
-            raise InputError(f"{what}: category {c} is not in categories (-1 marks VOID)", image_id=image_id)
+            raise InputError(f"predicted category {c} is not in categories (-1 marks VOID)", image_id=image_id)
     if (inst[~void] < 0).any():
         raise ValueError(f"{what}: instance ids must be >= 0")
     thing_ids = np.array([c.id for c in cats.values() if c.isthing], np.int64)
