@@ -2,8 +2,9 @@
 batch, ``compute``, ``state`` / ``merge``), panopticapi's numbers without writing a file.
 
 Each image becomes a GT and a predicted id map with their segments (the input layouts below),
-then :func:`rapkit.core.pq.pq_stats` matches them exactly as panopticapi's single-core loop
-and :func:`rapkit.core.pq.summarize` sums them: the result ``==`` ``pq_compute`` run on the
+the numba kernel :func:`rapkit.kernels.pq.pair_keys_maps` counts its (GT id, predicted id)
+pixel pairs (loaded on the first ``update``, not on import), then
+:func:`rapkit.core.pq.pq_stats` matches them exactly as panopticapi's single-core loop and :func:`rapkit.core.pq.summarize` sums them: the result ``==`` ``pq_compute`` run on the
 same data written as COCO panoptic PNGs and JSON (docs/evaluation.md, "In memory").
 
 Input layouts, the same for prediction and GT (each side chooses its own):
@@ -47,7 +48,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..types import Category, PQStats, Segment, merge_stats
-from .pq import pq_stats, summarize
+from .pq import PairHistogram, pq_stats, summarize
 from .pq_evaluation import PQEvaluation
 
 MAX_ID = 1 << 24  # a panoptic PNG holds ids < 2**24 (three 8-bit channels)
@@ -95,33 +96,43 @@ def _segment(s: Any, k: int, what: str) -> tuple[int, int, Any, int]:
     raise TypeError(f"{what}[{k}] must be a dict with 'id' and 'category_id' (or a Segment), got {s!r}")
 
 
-def _coco(ids: np.ndarray, segments: Any, gt: bool, what: str, image_id: Any) -> tuple[np.ndarray, list]:
-    """COCO layout: the id map checked, segments as ``(id, category_id, area, iscrowd)``."""
+def _coco(ids: np.ndarray, segments: Any, what: str) -> tuple[np.ndarray, list]:
+    """COCO layout: the id map checked and made uint32, segments as ``(id, category_id, area,
+    iscrowd)`` (area None when not given; :func:`_check_ids` fills it from the histogram)."""
     if ids.ndim != 2:
         raise ValueError(f"{what}: an id map with segments must be (H, W), got shape {ids.shape}")
     if not isinstance(segments, Sequence) or isinstance(segments, (str, bytes)):
         raise TypeError(f"{what}: segments must be a list of segments_info entries, got {type(segments).__name__}")
-    if ids.size and (int(ids.min()) < 0 or int(ids.max()) >= MAX_ID):
-        bad = int(ids.min()) if int(ids.min()) < 0 else int(ids.max())
-        raise ValueError(f"{what}: id {bad} in the map is out of range (0 = VOID, ids < 2**24 as a PNG holds them)")
+    if ids.size:
+        lo, hi = int(ids.min()), int(ids.max())
+        if lo < 0 or hi >= MAX_ID:
+            bad = lo if lo < 0 else hi
+            raise ValueError(f"{what}: id {bad} in the map is out of range (0 = VOID, ids < 2**24 as a PNG holds them)")
     segs = [_segment(s, k, f"{what} segments") for k, s in enumerate(segments)]
-    ids = ids.astype(np.uint32, copy=False)
-    present, counts = np.unique(ids, return_counts=True)
-    area_of = dict(zip(present.tolist(), counts.tolist()))
+    return ids.astype(np.uint32, copy=False), segs
+
+
+def _areas(ids: np.ndarray, count: np.ndarray) -> dict[int, int]:
+    """Pixel count of every id of one side of a pair histogram."""
+    order = np.argsort(ids, kind="stable")
+    u, start = np.unique(ids[order], return_index=True)
+    return dict(zip(u.tolist(), np.add.reduceat(count[order], start).tolist())) if u.size else {}
+
+
+def _check_ids(area_of: dict[int, int], segs: list, gt: bool, image_id: Any) -> list:
+    """The map's ids against the segments (precise errors); a GT segment without ``area``
+    gets its pixel count."""
     side = "GT" if gt else "predicted"
     known = {s[0] for s in segs}
-    stray = [i for i in present.tolist() if i and i not in known]
+    stray = [i for i in area_of if i and i not in known]
     if stray:
         raise InputError(f"id {stray[0]} is in the {side} map but in none of its segments", image_id=image_id)
     if gt:
-        segs = [(i, c, area_of.get(i, 0) if a is None else a, cr) for i, c, a, cr in segs]
-    else:  # panopticapi stops on a predicted segment without a pixel
-        absent = [i for i, _, _, _ in segs if i not in area_of]
-        if absent:
-            raise InputError(
-                "predicted segment has no pixel in the predicted map", image_id=image_id, segment_id=absent[0]
-            )
-    return ids, segs
+        return [(i, c, area_of.get(i, 0) if a is None else a, cr) for i, c, a, cr in segs]
+    absent = [i for i, _, _, _ in segs if i not in area_of]
+    if absent:  # panopticapi stops on a predicted segment without a pixel
+        raise InputError("predicted segment has no pixel in the predicted map", image_id=image_id, segment_id=absent[0])
+    return segs
 
 
 def _pairs(a: np.ndarray, cats: dict[int, Category], gt: bool, what: str, image_id: Any) -> tuple[np.ndarray, list]:
@@ -251,13 +262,19 @@ class PanopticEvaluator:
                 raise ValueError(f"image {i!r} was already added (give each image its own id)")
             if self._position is not None and i not in self._position:
                 raise ValueError(f"image {i!r} is not in image_order")
+        from ..kernels.pq import pair_keys_maps  # numba: loaded when PQ runs, not on import
+
         new = {}
         for (p, ps), (g, gs), iid in zip(preds, gts, image_ids):
             p_ids, p_segs = self._side(p, ps, label_divisor, False, "pred", iid)
             g_ids, g_segs = self._side(g, gs, label_divisor, True, "gt", iid)
             if p_ids.shape != g_ids.shape:
                 raise ValueError(f"image {iid!r}: prediction {p_ids.shape} and GT {g_ids.shape} differ in shape")
-            new[iid] = pq_stats(g_ids, g_segs, p_segs, self._known, pred_map=p_ids, image_id=iid)
+            keys, counts = pair_keys_maps(g_ids, p_ids)  # numba: the (GT id, predicted id) pixel counts
+            hist = PairHistogram.from_keys(keys, counts, g_ids.shape)
+            g_segs = _check_ids(_areas(hist.gt, hist.count), g_segs, True, iid)
+            p_segs = _check_ids(_areas(hist.pred, hist.count), p_segs, False, iid)
+            new[iid] = pq_stats(hist, g_segs, p_segs, self._known, image_id=iid)
         self._images.update(new)
         ints = [i for i in image_ids if isinstance(i, int)]
         self._next = max([self._next, *(i + 1 for i in ints)])
@@ -288,7 +305,7 @@ class PanopticEvaluator:
     def _side(self, ids: Any, segs: Any, div: int | None, gt: bool, what: str, iid: Any) -> tuple[np.ndarray, list]:
         a = _array(ids, f"{what}_ids")
         if segs is not None:
-            return _coco(a, segs, gt, f"image {iid!r} {what}", iid)
+            return _coco(a, segs, f"image {iid!r} {what}")
         if div is not None:
             return _divisor(a, int(div), f"image {iid!r} {what}")
         if a.ndim != 3 or a.shape[-1] != 2:
