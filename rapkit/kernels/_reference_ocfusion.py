@@ -20,7 +20,7 @@ from ._reference_fusion import full_masks_from_runs
 from .decisions import OCF_THETA
 from .status import CANVAS, EMPTY, KEPT, UNSEEN
 
-__all__ = ["ref_fuse_ocfusion"]
+__all__ = ["ref_fuse_atoms_ocfusion", "ref_fuse_ocfusion"]
 
 
 def ref_fuse_ocfusion(
@@ -101,3 +101,44 @@ def ref_fuse_ocfusion(
     decide.mark_emptied(status, visible, kept, len(kept))
     ev = np.array(events, np.int64).reshape(-1, 2)
     return used.astype(np.int32), status, visible, ev
+
+
+def ref_fuse_atoms_ocfusion(weight, ptr, idx, areas, labels, order, overlaps, logits, *, tau, original):
+    """Twin of :func:`rapkit.kernels.ocfusion.fuse_atoms_ocfusion` (whole-array numpy per
+    proposal, the steps of :func:`ref_fuse_ocfusion` with pixel counts as atom weights)."""
+    n = areas.shape[0]
+    owner = np.full(weight.shape[0], -1, np.int64)
+    status = np.full(n, UNSEEN, np.int8)
+    kept: list[int] = []
+    for i in (int(v) for v in order):
+        area = int(areas[i])
+        if area == 0:
+            status[i] = EMPTY
+            continue
+        at = idx[ptr[i] : ptr[i + 1]]
+        own, w = owner[at], weight[at]
+        reclaim = np.zeros(at.shape[0], bool)
+        visible = np.bincount(owner[owner >= 0], weights=weight[owner >= 0], minlength=n).astype(np.int64)
+        for j in np.unique(own[own >= 0]).tolist():
+            o_vis = int(w[own == j].sum())
+            if original:
+                met = labels[i] != labels[j] and decide.ocf_pair_met_original(int(overlaps[i, j]), area, OCF_THETA)
+            else:
+                met = decide.ocf_pair_met_reference(o_vis, area, int(visible[j]), OCF_THETA)
+            if met and decide.ocf_in_front(logits[i, j], original):
+                reclaim |= own == j
+        if (own >= 0).any():
+            n_free, n_take = int(w[own < 0].sum()), int(w[reclaim].sum())
+            if (
+                decide.occupancy_drop(area - n_free - n_take, area, tau)
+                if original
+                else decide.canvas_drop(n_free + n_take, area, tau)
+            ):
+                status[i] = CANVAS
+                continue
+        owner[at[(own < 0) | reclaim]] = i
+        status[i] = KEPT
+        kept.append(i)
+    visible = np.bincount(owner[owner >= 0], weights=weight[owner >= 0], minlength=n).astype(np.int64)
+    decide.mark_emptied(status, visible, kept, len(kept))
+    return owner, status, visible

@@ -19,7 +19,10 @@ Two variants (``docs/fusion.md``, "OCFusion (strategy ``ocfusion``), exactly"):
   ``logit > 0.5``; ``i`` is dropped when its occluded share (occupied, not reclaimed) is
   ``> tau``.
 
-Both check the drop only when ``i`` meets an occupied pixel (as both codes do). The checks
+Both check the drop only when ``i`` meets an occupied pixel (as both codes do).
+:func:`fuse_atoms_ocfusion` is the same on the sweep's atoms (:mod:`rapkit.kernels.sweep`:
+pixels sharing their covering masks, each with its weight), for ``rapkit evaluate --sweep``
+and ``--ablation`` with ``--strategy ocfusion``. The checks
 are :mod:`rapkit.kernels.decisions` (compiled inline through
 :mod:`rapkit.kernels.decisions_jit`); the numpy twin is
 :mod:`rapkit.kernels._reference_ocfusion`.
@@ -35,7 +38,7 @@ from .decisions import OCF_THETA
 from .fusion import _add_event, _check, _check_runs, _has_runs, _push, _rows_of_intervals, _run_overlap
 from .status import CANVAS, EMPTY, KEPT, UNSEEN
 
-__all__ = ["fuse_ocfusion", "pair_matrix"]
+__all__ = ["fuse_atoms_ocfusion", "fuse_ocfusion", "pair_matrix"]
 
 
 @njit
@@ -180,6 +183,116 @@ def _fuse_ocfusion(
         nk += 1
     decide.mark_emptied(status, visible, kept, nk)
     return _rows_of_intervals(cs, co, cn, height, width), status, visible, ev[:ne].copy()
+
+
+@njit
+def _fuse_atoms_ocfusion(weight, ptr, idx, areas, labels, order, overlaps, logit, tau, original):
+    m = weight.shape[0]
+    n = areas.shape[0]
+    owner = np.full(m, -1, np.int32)
+    status = np.full(n, UNSEEN, np.int8)
+    visible = np.zeros(n, np.int64)
+    kept = np.empty(n, np.int64)
+    nk = 0
+    ov = np.zeros(n, np.int64)
+    touched = np.empty(n, np.int64)
+    take = np.zeros(n, np.bool_)
+    for i in order:
+        area = areas[i]
+        if area == 0:
+            status[i] = EMPTY
+            continue
+        n_free = 0
+        nt = 0
+        for u in range(ptr[i], ptr[i + 1]):
+            a = idx[u]
+            c = owner[a]
+            if c < 0:
+                n_free += weight[a]
+            else:
+                if ov[c] == 0:
+                    touched[nt] = c
+                    nt += 1
+                ov[c] += weight[a]
+        n_take = 0
+        for q in range(nt):  # order does not matter here: no events on atoms
+            j = touched[q]
+            if original:
+                met = labels[i] != labels[j] and decide.ocf_pair_met_original(overlaps[i, j], area, OCF_THETA)
+            else:
+                met = decide.ocf_pair_met_reference(ov[j], area, visible[j], OCF_THETA)
+            if met and decide.ocf_in_front(logit[i, j], original):
+                take[j] = True
+                n_take += ov[j]
+        drop = False
+        if nt > 0:
+            if original:
+                drop = decide.occupancy_drop(area - n_free - n_take, area, tau)
+            else:
+                drop = decide.canvas_drop(n_free + n_take, area, tau)
+        for q in range(nt):
+            ov[touched[q]] = 0
+        if not drop:
+            for u in range(ptr[i], ptr[i + 1]):
+                a = idx[u]
+                c = owner[a]
+                if c < 0 or take[c]:
+                    if c >= 0:
+                        visible[c] -= weight[a]
+                    owner[a] = i
+                    visible[i] += weight[a]
+            status[i] = KEPT
+            kept[nk] = i
+            nk += 1
+        else:
+            status[i] = CANVAS
+        for q in range(nt):
+            take[touched[q]] = False
+    decide.mark_emptied(status, visible, kept, nk)
+    return owner, status, visible
+
+
+def fuse_atoms_ocfusion(
+    weight: np.ndarray,
+    ptr: np.ndarray,
+    idx: np.ndarray,
+    areas: np.ndarray,
+    labels: np.ndarray,
+    order: np.ndarray,
+    overlaps: np.ndarray,
+    logits: np.ndarray,
+    *,
+    tau: float,
+    original: bool,
+):
+    """OCFusion on atoms (the layout of :func:`rapkit.kernels.sweep.fuse_atoms`: atom ``a``
+    of ``weight[a]`` pixels, proposal ``k`` covering atoms ``idx[ptr[k]:ptr[k + 1]]``;
+    ``overlaps`` the (N, N) ``|I_i ∩ I_j|``, ``logits`` :func:`pair_matrix`'s). Returns
+    ``(owner per atom (-1 = free), status, visible)``, equal to :func:`fuse_ocfusion`'s canvas
+    read per atom.
+
+    >>> i64 = lambda *v: np.array(v, np.int64)
+    >>> owner, st, vis = fuse_atoms_ocfusion(i64(3, 2), i64(0, 2, 3), i64(0, 1, 1), i64(5, 2), i64(1, 2),
+    ...     i64(0, 1), i64(0, 2, 2, 0).reshape(2, 2), np.array([[np.nan, np.nan], [1.0, np.nan]]),
+    ...     tau=0.5, original=False)
+    >>> owner.tolist(), vis.tolist()
+    ([0, 1], [3, 2])
+    """
+    n = areas.shape[0]
+    for name, a in (("areas", areas), ("labels", labels)):
+        _check(name, a, np.int64, 1)
+    if weight.ndim != 1 or ptr.ndim != 1 or idx.ndim != 1:
+        raise ValueError("weight, ptr and idx must be 1-D (the atoms of rapkit.kernels.sweep.build_atoms)")
+    _check("order", np.ascontiguousarray(order), np.int64, 1)
+    _check("overlaps", overlaps, np.int64, 2)
+    _check("logits", logits, np.float64, 2)
+    if labels.shape[0] != n or ptr.shape[0] != n + 1 or overlaps.shape != (n, n) or logits.shape != (n, n):
+        raise ValueError("areas, labels, ptr (N + 1), overlaps and logits (N, N) must describe the same N proposals")
+    if order.size and (order.min() < 0 or order.max() >= n):
+        raise ValueError("order holds an index outside [0, N)")
+    return _fuse_atoms_ocfusion(
+        weight, ptr, idx, areas, labels, np.ascontiguousarray(order), overlaps, logits, float(tau), bool(original)
+    )
 
 
 def pair_matrix(n: int, pair_i: np.ndarray | None, pair_j: np.ndarray | None, pair_logit: np.ndarray | None):

@@ -87,3 +87,61 @@ def test_variant_must_fit_the_strategy(exact, tmp_path, capsys):
     assert code == 2 and "does not apply to --strategy ocfusion" in err
     code, _, err = fuse(capsys, w, path, tmp_path / "o", "--strategy", "rap", "--variant", "original")
     assert code == 2 and "does not apply to --strategy rap" in err
+
+
+# ------------------------------------------------------------------ evaluate: sweep, ablation, relation accuracy
+
+
+def test_sweep_and_ablation_equal_fuse_then_evaluate(exact, tmp_path, capsys):
+    import rapkit
+
+    w, path = exact
+    res = rapkit.sweep(
+        w.panoptic, path, ["rho", "tau"], rho=[0.5], tau=[0.4, 0.5], semantic=w.semantic, strategy="ocfusion"
+    )
+    abl = rapkit.ablate(w.panoptic, path, semantic=w.semantic, strategy="ocfusion")
+    assert abl.labels == ["baseline", "heuristic", "OCFusion reference", "OCFusion original"]
+    for variant in ("reference", "original"):
+        out = tmp_path / variant
+        rapkit.fuse(path, w.panoptic, w.categories, out, semantic=w.semantic, strategy="ocfusion", variant=variant)
+        pq = rapkit.evaluate_pq(w.panoptic, out / "panoptic.json").to_dict()
+        row = abl.to_frame().set_index("row").loc[f"OCFusion {variant}"]
+        assert (row["PQ"], row["PQ_th"]) == (pq["All"]["pq"], pq["Things"]["pq"])  # bit for bit
+        if variant == "reference":
+            row = res.to_frame().set_index("row").loc["rho=0.5 tau=0.5"]
+            assert row["PQ_th"] == pq["Things"]["pq"] and row["strategy"] == "ocfusion"
+    # the command line: --strategy ocfusion; no gamma for it; no strategy for PQ alone
+    args = ["--gt", w.panoptic, "--proposals", path, "--semantic", w.semantic, "--format", "json", "-q"]
+    code, out, err = run(capsys, "evaluate", "--sweep", "rho", "--rho", "0.5,0.6", "--strategy", "ocfusion", *args)
+    assert code == 0, err
+    assert [r["strategy"] for r in json.loads(out)["rows"]] == ["heuristic", "ocfusion", "ocfusion"]
+    code, _, err = run(capsys, "evaluate", "--sweep", "rho", "gamma", "--strategy", "ocfusion", *args)
+    assert code == 2 and "strategy ocfusion has no gamma" in err
+    code, _, err = run(capsys, "evaluate", "--ablation", "--gamma", "0.4", "--strategy", "ocfusion", *args)
+    assert code == 2 and "no gamma" in err
+    code, _, err = run(capsys, "evaluate", "--gt", w.panoptic, "--pred", tmp_path / "reference" / "panoptic.json",
+                       "--strategy", "ocfusion")  # fmt: skip
+    assert code == 2 and "--strategy applies to --sweep" in err
+
+
+def test_relation_accuracy_scores_the_heads_decisions(exact, tmp_path):
+    import rapkit
+    from rapkit.pipeline.relations import extract_dataset_relations
+
+    w, path = exact
+    rel = tmp_path / "rel.json"
+    extract_dataset_relations(w.instances, w.panoptic, output=rel)
+    flipped = tmp_path / "flipped.json"
+    entries = json.loads(path.read_text())
+    for e in entries:
+        e["occludes"] = [[k, -v] for k, v in e.get("occludes", [])]
+    flipped.write_text(json.dumps(entries))
+    for protocol in ("rapkit", "authors"):
+        for variant in ("reference", "original"):
+            kw = dict(relations=rel, instances=w.instances, strategy="ocfusion", variant=variant, protocol=protocol)
+            good = rapkit.evaluate_relations(proposals=path, **kw).summary
+            bad = rapkit.evaluate_relations(proposals=flipped, **kw).summary
+            assert good["fusion_pairs"] > 5, (protocol, variant, good)
+            print(protocol, variant, good["fusion_accuracy"], good["fusion_score_order_accuracy"], good["fusion_pairs"])
+            assert good["fusion_accuracy"] > good["fusion_score_order_accuracy"]
+            assert bad["fusion_accuracy"] < good["fusion_accuracy"]

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rapkit.kernels import _reference as ref
-from rapkit.kernels import ocfusion
+from rapkit.kernels import fusion, ocfusion, sweep
 from rapkit.kernels.status import CANVAS, EMPTIED, EMPTY, KEPT, SCORE, UNSEEN, reported
 
 from .test_fusion import scenes
@@ -76,6 +76,39 @@ def test_kernel_matches_twin(scene, data, tau, original):
     keep = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)), bool)
     canvas, status, _ = fuse_both(masks, np.where(keep, scores, -1.0), labels, lg, tau=tau, original=original, h=h, w=w)
     assert np.all(status[np.unique(canvas[canvas > 0]) - 1] == KEPT)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenes(), st.data(), st.sampled_from([0.0, 0.3, 0.5, 1.0]), st.booleans())
+def test_atom_kernel_matches_its_twin_and_the_pixel_kernel(scene, data, tau, original):
+    h, w, masks, scores, _rels, labels = scene
+    n = len(masks)
+    values = st.sampled_from([NAN, -3.0, 0.0, 0.3, 0.7, 3.0])
+    lg = np.array(data.draw(st.lists(values, min_size=n * n, max_size=n * n)), np.float64).reshape(n, n)
+    sem = np.array(data.draw(st.lists(st.sampled_from([0, 3]), min_size=h * w, max_size=h * w)), np.uint8)
+    runs = ref.runs_from_full([np.asarray(m, bool) for m in masks], h, w)
+    boxes, areas = runs[0], runs[1]
+    order = np.argsort(-scores, kind="stable").astype(np.int64)
+    order = np.ascontiguousarray(order[scores[order] >= 0.5])
+    canvas, st_px, vis_px, _ = ocfusion.fuse_ocfusion(*runs, labels, order, w, h, lg, tau=tau, original=original)
+    overlaps = fusion.pairwise_overlaps(boxes, *runs[2:])
+    keys = sweep.xmajor_keys(np.zeros((h, w), np.uint32), sem.reshape(h, w))
+    weight, base, base_keys, ptr, idx = sweep.build_atoms(keys, h, boxes, *runs[2:])
+    args = (weight, ptr, idx, areas, labels, order, overlaps, lg)
+    owner, st_at, vis_at = ocfusion.fuse_atoms_ocfusion(*args, tau=tau, original=original)
+    twin = ref.ref_fuse_atoms_ocfusion(*args, tau=tau, original=original)
+    assert np.array_equal(owner, twin[0]) and np.array_equal(st_at, twin[1]) and np.array_equal(vis_at, twin[2])
+    assert np.array_equal(st_px, st_at) and np.array_equal(vis_px, vis_at)
+    # every pixel's owner is its atom's
+    cover = [set() for _ in range(weight.shape[0])]
+    for k in range(n):
+        for a in idx[ptr[k] : ptr[k + 1]]:
+            cover[int(a)].add(k)
+    atom_of = {(int(base_keys[base[a]]), frozenset(cover[a])): a for a in range(weight.shape[0])}
+    for y in range(h):
+        for x in range(w):
+            sig = (int(keys[x * h + y]), frozenset(k for k in range(n) if masks[k][y, x]))
+            assert canvas[y, x] - 1 == owner[atom_of[sig]], (y, x)
 
 
 def test_proposals_outside_the_order_are_unseen():
