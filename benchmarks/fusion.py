@@ -22,13 +22,16 @@ Cases (``--case``) for the whole-process comparison:
 
 Parts:
 1. (``--kernels``) ms per image on 640x480 scenes with N = 20, 100, 300 proposals, from RLE
-   to id map: rapkit RAP and heuristic (``decode_scene`` + ``fuse_scene``) vs the numpy
+   to id map: rapkit RAP, heuristic and OCFusion (``decode_scene`` + ``fuse_scene``; OCFusion
+   with a pair logit for every overlapping pair, :func:`add_occludes`) vs the numpy
    baseline (pycocotools full-image decode, per-instance loop over full-image masks, as in
    panopticapi's ``combine_semantic_and_instance_predictions``).
 2./3. The whole ``rapkit fuse`` process on ``--n-images`` images (default 200; reading JSON,
    decoding, fusing, writing PNGs and JSON) vs the same numpy pipeline as a script (json,
    pycocotools, numpy, PIL PNGs), both as fresh processes, interleaved over ``--repeat``
-   rounds (default 3); medians and the ratio of the medians, with the load average. The
+   rounds (default 3); medians and the ratio of the medians, with the load average; also
+   ``rapkit fuse --strategy ocfusion`` (the dumps carry ``occludes`` for every overlapping
+   pair) with its per-round ratios to the heuristic and to RAP measured in the same rounds. The
    stage times ``rapkit fuse`` reports (ms per image: decode, kernel, stuff/compose, PNG
    write) are printed as medians over the rounds. One more row runs ``rapkit fuse`` with
    ``RAPKIT_FSYNC=0``: rapkit flushes its output to disk before renaming it into place
@@ -104,6 +107,25 @@ def make_scene(rng: np.random.Generator, n: int, dense: bool = False) -> tuple[l
         sem[a:b] = c
     sem[:, : W // 10] = 0
     return props, sem
+
+
+def add_occludes(props: list[dict], seed: int) -> None:
+    """Give every pair of overlapping proposals a pair logit in both orders, as a pair head
+    would dump it (``occludes``, docs/fusion.md): the relation order plus noise, from its own
+    generator (the scenes' draws are unchanged)."""
+    from pycocotools import mask as cm
+
+    rng = np.random.default_rng(seed)
+    rles = [{"size": p["segmentation"]["size"], "counts": p["segmentation"]["counts"].encode()} for p in props]
+    iou = np.asarray(cm.iou(rles, rles, [0] * len(rles))) if rles else np.zeros((0, 0))
+    rel = np.array([p["relation"] for p in props])
+    for a, p in enumerate(props):
+        occ = []
+        for b in np.nonzero(iou[a] > 0)[0].tolist():
+            if b != a:
+                occ.append([b, round(float(2.0 * (rel[b] - rel[a]) + rng.normal(0, 0.5)), 3)])
+        if occ:
+            p["occludes"] = occ
 
 
 # ----------------------------------------------------------------------------- numpy baseline
@@ -195,16 +217,24 @@ def part_kernels(sizes, n_scenes: int, reps: int = 5) -> list[list]:
             )
             for k, (ps, _) in enumerate(scenes)
         ]
+        for k, (ps, _) in enumerate(scenes):  # the pair logits, for OCFusion (the others ignore them)
+            add_occludes(ps, k)
+            pi = [(a, b, v) for a, p in enumerate(ps) for b, v in p.get("occludes", [])]
+            pobjs[k].pair_i = np.array([t[0] for t in pi], np.int64)
+            pobjs[k].pair_j = np.array([t[1] for t in pi], np.int64)
+            pobjs[k].pair_logit = np.array([t[2] for t in pi], np.float64)
         decoded = [decode_scene(p) for p in pobjs]
-        rap, heu = FusionParams(), FusionParams.heuristic()
+        rap, heu, ocf = FusionParams(), FusionParams.heuristic(), FusionParams.of("ocfusion")
 
         fns = {
             "base": lambda k: numpy_fuse(scenes[k][0], scenes[k][1]),
             "dec": lambda k: decode_scene(pobjs[k]),
             "rap_f": lambda k: fuse_scene(decoded[k], scenes[k][1], rap, table),
             "heu_f": lambda k: fuse_scene(decoded[k], scenes[k][1], heu, table),
+            "ocf_f": lambda k: fuse_scene(decoded[k], scenes[k][1], ocf, table),
             "rap": lambda k: fuse_scene(decode_scene(pobjs[k]), scenes[k][1], rap, table),
             "heu": lambda k: fuse_scene(decode_scene(pobjs[k]), scenes[k][1], heu, table),
+            "ocf": lambda k: fuse_scene(decode_scene(pobjs[k]), scenes[k][1], ocf, table),
         }
         # per scene, each method runs 1 + reps times in a row (warm, as in a pipeline) and
         # its best repetition counts; the methods take turns scene by scene, so they see
@@ -217,8 +247,8 @@ def part_kernels(sizes, n_scenes: int, reps: int = 5) -> list[list]:
                     t = time.perf_counter()
                     f(k)
                     best[name][k] = min(best[name][k], time.perf_counter() - t)
-        t_base, t_dec, t_rap_f, t_heu_f, t_rap, t_heu = (
-            float(best[x].mean()) for x in ("base", "dec", "rap_f", "heu_f", "rap", "heu")
+        t_base, t_dec, t_rap_f, t_heu_f, t_ocf_f, t_rap, t_heu, t_ocf = (
+            float(best[x].mean()) for x in ("base", "dec", "rap_f", "heu_f", "ocf_f", "rap", "heu", "ocf")
         )
         # the heuristic must agree with the baseline pixel for pixel (category map)
         for k in range(min(3, n_scenes)):
@@ -233,11 +263,15 @@ def part_kernels(sizes, n_scenes: int, reps: int = 5) -> list[list]:
                 t_base * 1e3,
                 t_rap * 1e3,
                 t_heu * 1e3,
+                t_ocf * 1e3,
                 t_dec * 1e3,
                 t_rap_f * 1e3,
                 t_heu_f * 1e3,
+                t_ocf_f * 1e3,
                 t_base / t_rap,
                 t_base / t_heu,
+                t_base / t_ocf,
+                t_ocf / t_heu,
             ]
         )
     return rows
@@ -253,6 +287,7 @@ def write_dataset(root: Path, n_images: int, n: int, dense: bool = False) -> dic
     for k in range(n_images):
         iid = k + 1
         ps, sem = make_scene(rng, n, dense)
+        add_occludes(ps, iid)
         for p in ps:
             p["image_id"] = iid
         props.extend(ps)
@@ -353,11 +388,15 @@ def main() -> None:
             "numpy baseline",
             "rapkit RAP",
             "rapkit heuristic",
+            "rapkit OCFusion",
             "(decode)",
             "(RAP fuse)",
             "(heur fuse)",
+            "(OCF fuse)",
             "RAP speedup",
             "heur speedup",
+            "OCF speedup",
+            "OCF / heur",
         ]
         print("  " + " | ".join(f"{h:>15}" for h in hdr))
         for r in rows:
@@ -388,11 +427,12 @@ def main() -> None:
             "base": "numpy pipeline (json, pycocotools, numpy, PIL), 1 process",
             "heu1": "rapkit fuse --strategy heuristic, 1 worker",
             "rap1": "rapkit fuse --strategy rap, 1 worker",
+            "ocf1": "rapkit fuse --strategy ocfusion, 1 worker",
             "rap2": "rapkit fuse --strategy rap, 2 workers",
             "nofs": "rapkit fuse --strategy rap, 1 worker, RAPKIT_FSYNC=0",
             "before": f"before: rapkit fuse (rap, 1 worker) from {args.before}",
         }
-        keys = ["base", "rap1", "heu1", "rap2", "nofs"] + (["before"] if args.before else [])
+        keys = ["base", "rap1", "heu1", "ocf1", "rap2", "nofs"] + (["before"] if args.before else [])
         env_plain = dict(os.environ)
         # the older tree runs from its own folder: `python -m` puts the working folder first on sys.path
         before = str(Path(args.before).resolve()) if args.before else None
@@ -413,7 +453,7 @@ def main() -> None:
                         str(fresh("base")),
                     ]
                 else:
-                    strategy = "heuristic" if key.startswith("heu") else "rap"
+                    strategy = {"heu": "heuristic", "ocf": "ocfusion"}.get(key[:3], "rap")
                     cmd = rapkit_cmd(paths, fresh(strategy), 2 if key == "rap2" else 1, strategy)
                     if key == "nofs":
                         env = dict(os.environ, RAPKIT_FSYNC="0")
@@ -446,6 +486,13 @@ def main() -> None:
         per_cpu = [b[1] / r[1] for b, r in zip(runs["base"], runs["rap1"])]
         print(f"  single-round ratios (rap, 1 worker): wall {', '.join(f'{x:.1f}x' for x in per)}", end="")
         print(f"; CPU {', '.join(f'{x:.1f}x' for x in per_cpu)}")
+        for other in ("heu1", "rap1"):
+            ratio = [o[0] / r[0] for o, r in zip(runs["ocf1"], runs[other])]
+            cpu = [o[1] / r[1] for o, r in zip(runs["ocf1"], runs[other])]
+            print(
+                f"  ocfusion / {other[:3]} (1 worker), per round: wall {', '.join(f'{x:.2f}x' for x in ratio)}; "
+                f"CPU {', '.join(f'{x:.2f}x' for x in cpu)}"
+            )
         if args.before:
             after = [r[0] / b[0] for b, r in zip(runs["rap1"], runs["before"])]
             after_cpu = [r[1] / b[1] for b, r in zip(runs["rap1"], runs["before"])]

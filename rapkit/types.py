@@ -92,8 +92,16 @@ class PanopticImage:
 
 # --------------------------------------------------------------------------- fusion
 
-STRATEGIES = ("rap", "heuristic")
-VARIANTS = ("paper", "reference")
+STRATEGIES = ("rap", "heuristic", "ocfusion")
+VARIANTS = ("paper", "reference", "original")
+#: the variants each strategy takes, its default first: Algorithm 1 as in the paper or as in
+#: the RAP authors' code; OCFusion as in the RAP authors' re-implementation
+#: (``combine_to_panoptic_ocfusion``) or as in OCFusion's own code (docs/fusion.md)
+STRATEGY_VARIANTS = {
+    "rap": ("paper", "reference"),
+    "heuristic": ("paper", "reference"),
+    "ocfusion": ("reference", "original"),
+}
 
 
 @dataclass
@@ -102,6 +110,11 @@ class Proposals:
 
     ``rles`` are pycocotools RLE dicts (``{"size": [h, w], "counts": bytes|str}``);
     ``relations`` holds NaN where a proposal has no relation value.
+
+    ``pair_i``, ``pair_j``, ``pair_logit`` (read only when asked for, e.g. by
+    ``--strategy ocfusion``; ``None`` otherwise) are the pair head's logits: pair ``q`` says
+    how strongly proposal ``pair_i[q]`` occludes (is in front of) ``pair_j[q]``, both indices
+    into this image's proposals (file order); see :mod:`rapkit.io.proposals`.
 
     >>> import numpy as np
     >>> p = Proposals(7, 2, 2, np.array([0.9]), np.array([1]), np.array([0.5]), [{"size": [2, 2], "counts": "04"}])
@@ -117,25 +130,36 @@ class Proposals:
     relations: np.ndarray  # float64 (N,), NaN = missing
     rles: list[dict]
     source_index: np.ndarray | None = None  # position of each proposal in the input file
+    pair_i: np.ndarray | None = None  # int64 (P,): the occluding proposal of each pair
+    pair_j: np.ndarray | None = None  # int64 (P,): the occluded one
+    pair_logit: np.ndarray | None = None  # float64 (P,): the pair head's logit
 
     def __len__(self) -> int:
         return int(self.scores.shape[0])
 
 
 #: ``rho`` and ``tau`` of a strategy when not given: the paper's best RAP setting, and
-#: panopticapi's / detectron2's heuristic
-DEFAULT_THRESHOLD = {"rap": 0.6, "heuristic": 0.5}
+#: panopticapi's / detectron2's heuristic; OCFusion at the RAP authors' (and OCFusion's COCO)
+#: configuration, 0.5 and 0.5
+DEFAULT_THRESHOLD = {"rap": 0.6, "heuristic": 0.5, "ocfusion": 0.5}
 
 
 @dataclass(frozen=True)
 class FusionParams:
     """Parameters of a fusion run. ``FusionParams()`` is the paper's best RAP setting.
 
+    ``strategy="ocfusion"`` (pairwise occlusion decisions, docs/fusion.md) uses ``rho``,
+    ``tau``, ``stuff_area`` and ``variant`` (``"reference"``, the RAP authors' re-implementation,
+    or ``"original"``, OCFusion's own code); the field's default ``"paper"`` stands for its
+    default, ``"reference"`` (the paper does not specify OCFusion's fusion).
+
     >>> FusionParams(strategy="heuristic", rho=0.5, tau=0.5).strategy
     'heuristic'
+    >>> FusionParams(strategy="ocfusion", rho=0.5, tau=0.5).variant
+    'reference'
     """
 
-    strategy: Literal["rap", "heuristic"] = "rap"
+    strategy: Literal["rap", "heuristic", "ocfusion"] = "rap"
     rho: float = 0.6
     tau: float = 0.6
     gamma: float = 0.5
@@ -143,13 +167,20 @@ class FusionParams:
     ra: bool = True
     ca: bool = True
     eo: bool = True
-    variant: Literal["paper", "reference"] = "paper"
+    variant: Literal["paper", "reference", "original"] = "paper"
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
             raise ConfigError(f"unknown strategy {self.strategy!r}; choose one of {', '.join(STRATEGIES)}")
         if self.variant not in VARIANTS:
             raise ConfigError(f"unknown variant {self.variant!r}; choose one of {', '.join(VARIANTS)}")
+        if self.strategy == "ocfusion" and self.variant == "paper":  # the field's default
+            object.__setattr__(self, "variant", "reference")
+        if self.variant not in STRATEGY_VARIANTS[self.strategy]:
+            raise ConfigError(
+                f"strategy {self.strategy} has no variant {self.variant!r}; "
+                f"choose {' or '.join(STRATEGY_VARIANTS[self.strategy])}"
+            )
         for name in ("rho", "tau", "gamma"):
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or math.isnan(v) or not 0.0 <= v <= 1.0:
@@ -174,15 +205,26 @@ class FusionParams:
         ra: bool = True,
         ca: bool = True,
         eo: bool = True,
-        variant: str = "paper",
+        variant: str | None = None,
     ) -> FusionParams:
         """The parameters as ``rapkit fuse`` takes them: ``rho``/``tau`` left out take the
-        strategy's default (RAP: the paper's 0.6; heuristic: panopticapi's 0.5).
+        strategy's default (RAP: the paper's 0.6; heuristic: panopticapi's 0.5; OCFusion: the
+        authors' 0.5), and ``variant`` left out the strategy's first (``paper``; OCFusion
+        ``reference``). A variant the strategy does not have is a :class:`ConfigError`.
 
         >>> FusionParams.of("heuristic").rho, FusionParams.of("rap", tau=0.7).tau
         (0.5, 0.7)
+        >>> FusionParams.of("ocfusion", variant="original").tau
+        0.5
         """
         default = DEFAULT_THRESHOLD.get(strategy, 0.6)
+        if variant is None:
+            variant = STRATEGY_VARIANTS.get(strategy, VARIANTS)[0]
+        elif strategy in STRATEGY_VARIANTS and variant in VARIANTS and variant not in STRATEGY_VARIANTS[strategy]:
+            raise ConfigError(
+                f"--variant {variant} does not apply to --strategy {strategy}; "
+                f"choose {' or '.join(STRATEGY_VARIANTS[strategy])}"
+            )
         return cls(
             strategy=strategy,  # type: ignore[arg-type]
             rho=default if rho is None else rho,
@@ -200,7 +242,7 @@ class FusionParams:
 
     def switches(self) -> tuple[bool, bool, bool, bool]:
         """``(ra, ca, eo, reference)`` as the fusion kernels take them; the heuristic is
-        Algorithm 1 with all three parts off.
+        Algorithm 1 with all three parts off (OCFusion takes none of them: all False).
 
         >>> FusionParams.heuristic().switches()
         (False, False, False, False)

@@ -180,11 +180,20 @@ def _threshold(name: str, what: str, default: str) -> click.Option:
     help=f"{FUSION} Minimum stuff segment area, in pixels.",
 )
 @click.option(
-    "--variant",
-    type=click.Choice(["paper", "reference"]),
-    default="paper",
+    "--strategy",
+    type=click.Choice(["rap", "ocfusion"]),
+    default="rap",
     show_default=True,
-    help=f"{FUSION} Algorithm 1 as in the paper or as in the authors' code.",
+    help=f"{FUSION} The fusion to run: Algorithm 1 (rap), or OCFusion's pairwise decisions from the "
+    "proposals' 'occludes' (ocfusion: no --gamma; rho/tau default 0.5; relation accuracy scores the "
+    "head's decisions; the ablation's rows are the heuristic and both OCFusion variants).",
+)
+@click.option(
+    "--variant",
+    type=click.Choice(["paper", "reference", "original"]),
+    default=None,
+    help=f"{FUSION} rap: Algorithm 1 as in the paper or as in the authors' code (reference); ocfusion: "
+    "reference (the RAP authors' code) or original (OCFusion's) [default: paper; ocfusion: reference].",
 )
 @click.option(
     "--protocol",
@@ -247,6 +256,7 @@ def command(
     tau,
     gamma,
     stuff_area,
+    strategy,
     variant,
     protocol,
     by_category,
@@ -294,6 +304,7 @@ def command(
         tau=tau,
         gamma=gamma,
         stuff_area=stuff_area,
+        strategy=strategy,
         variant=variant,
         protocol=protocol,
         by_category=by_category,

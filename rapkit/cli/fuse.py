@@ -24,7 +24,8 @@ from ._common import (
     cls=Command,
     epilog=(
         "Example: rapkit fuse --proposals world/proposals.json --image-info world/panoptic.json "
-        "--categories world/categories.json --semantic world/semantic -o fused/ --strategy rap"
+        "--categories world/categories.json --semantic world/semantic -o fused/ --strategy rap  "
+        "(OCFusion: --strategy ocfusion [--variant original])"
     ),
 )
 @click.option(
@@ -59,16 +60,23 @@ from ._common import (
 @output_option("Output folder: panoptic.json + panoptic/*.png.", folder=True)
 @click.option(
     "--strategy",
-    type=click.Choice(["rap", "heuristic"]),
+    type=click.Choice(["rap", "heuristic", "ocfusion"]),
     default="rap",
     show_default=True,
-    help="Algorithm 1 (rap) or the panopticapi/detectron2 rule (heuristic).",
+    help="Algorithm 1 (rap), the panopticapi/detectron2 rule (heuristic), or OCFusion's pairwise "
+    "occlusion decisions (ocfusion: reads each proposal's 'occludes': [[k, logit], ...]).",
 )
 @click.option(
-    "--rho", type=click.FloatRange(0, 1), default=None, help="Score threshold, 0-1 [default: rap 0.6, heuristic 0.5]."
+    "--rho",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="Score threshold, 0-1 [default: rap 0.6, heuristic 0.5, ocfusion 0.5].",
 )
 @click.option(
-    "--tau", type=click.FloatRange(0, 1), default=None, help="Overlap threshold, 0-1 [default: rap 0.6, heuristic 0.5]."
+    "--tau",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="Overlap threshold, 0-1 [default: rap 0.6, heuristic 0.5, ocfusion 0.5].",
 )
 @click.option(
     "--gamma",
@@ -89,10 +97,11 @@ from ._common import (
 @click.option("--no-eo", is_flag=True, help="rap: skip the excessive-overlap check.")
 @click.option(
     "--variant",
-    type=click.Choice(["paper", "reference"]),
-    default="paper",
-    show_default=True,
-    help="reference = the authors' code ('>' in the category check, overlap against visible segments).",
+    type=click.Choice(["paper", "reference", "original"]),
+    default=None,
+    help="rap/heuristic: paper, or reference = the authors' code ('>' in the category check, overlap "
+    "against visible segments); ocfusion: reference = the RAP authors' re-implementation, original = "
+    "OCFusion's own code [default: paper; ocfusion: reference].",
 )
 @force_option
 @workers_option
@@ -122,7 +131,9 @@ def command(
 
     Proposals are sorted by score; with --strategy rap each is placed by Algorithm 1 of the
     RAP paper (category-aware check, excessive-overlap check, relation-aware canvas); with
-    --strategy heuristic by the classic rule (drop when more than tau of it is occupied).
+    --strategy heuristic by the classic rule (drop when more than tau of it is occupied);
+    with --strategy ocfusion by OCFusion's pairwise decisions (a proposal reclaims the pixels
+    of an earlier one when the pair head puts it in front).
     Free pixels then take the semantic map's stuff classes (segments under --stuff-area are
     dropped). The summary counts the proposals dropped by each check.
     """

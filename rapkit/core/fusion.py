@@ -7,7 +7,8 @@ Two layers:
   the stable score order, lazily the pairwise overlaps. A scene is reused across parameter
   settings (the sweep decodes each image once); one decoded for a single fusion at a score
   threshold ``rho`` keeps only the runs of the proposals it can paint.
-* :func:`fuse_scene` runs Algorithm 1 (``strategy="rap"``) or the heuristic rule on a scene,
+* :func:`fuse_scene` runs Algorithm 1 (``strategy="rap"``), the heuristic rule or OCFusion's
+  pairwise decisions (``strategy="ocfusion"``, :mod:`rapkit.kernels.ocfusion`) on a scene,
   then the stuff fill, and returns a :class:`FusionResult` (id map, segments, per-proposal
   status, the pairs Algorithm 1 met). :func:`fuse_image` is the one-call convenience.
 
@@ -54,6 +55,13 @@ def load_kernels():
     return fusion, rle
 
 
+def load_ocfusion():
+    """OCFusion's kernel module (:mod:`rapkit.kernels.ocfusion`), imported on first use."""
+    from ..kernels import ocfusion
+
+    return ocfusion
+
+
 @dataclass
 class Scene:
     """One image's proposals, decoded once into column runs.
@@ -80,6 +88,9 @@ class Scene:
     run_y1: np.ndarray
     order: np.ndarray
     _overlaps: np.ndarray | None = field(default=None, repr=False)
+    #: the pair head's logits (:class:`~rapkit.types.Proposals` ``pair_i``, ``pair_j``,
+    #: ``pair_logit``) when the proposals carry them, for ``strategy="ocfusion"``
+    pairs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return int(self.scores.shape[0])
@@ -184,6 +195,7 @@ def decode_scene(proposals: Proposals, rho: float = 0.0) -> Scene:
         run_y0=y0,
         run_y1=y1,
         order=np.argsort(-scores, kind="stable").astype(np.int64),
+        pairs=None if proposals.pair_i is None else (proposals.pair_i, proposals.pair_j, proposals.pair_logit),  # type: ignore[arg-type]
     )
 
 
@@ -194,7 +206,8 @@ class FusionResult:
     ``status[k]`` indexes :data:`STATUS_NAMES` (:mod:`rapkit.kernels.status`) for proposal
     ``k`` (input order; never ``unseen``: see :func:`rapkit.kernels.status.reported`);
     ``segment_of[k]`` is its final segment id (0 = not in the output); ``events`` holds the
-    (new, kept) proposal pairs whose masks overlap, as met by the pair loop of Algorithm 1.
+    (new, kept) proposal pairs whose masks overlap, as met by the pair loop of Algorithm 1
+    (OCFusion: the pairs whose decision was asked for).
     """
 
     image_id: int
@@ -240,7 +253,8 @@ def fuse_scene(
     timings: dict[str, float] | None = None,
 ) -> FusionResult:
     """Fuse a decoded scene: Algorithm 1 or the heuristic (:func:`rapkit.kernels.fusion.fuse_runs`),
-    then stuff.
+    or OCFusion (:func:`rapkit.kernels.ocfusion.fuse_ocfusion`, with the scene's pair logits:
+    a scene without them has no pair in front), then stuff.
 
     ``semantic`` is an (H, W) uint8 label map (category ids; 0/255 void, thing ids ignored)
     or None. ``categories`` may also be a precomputed :func:`stuff_table`.
@@ -263,26 +277,45 @@ def fuse_scene(
         k = int(order[np.isnan(scene.relations[order])][0])
         raise InputError(f"proposal #{k} has no relation value (needed by strategy rap)", image_id=scene.image_id)
     t_kernel = time.perf_counter() if timings is not None else 0.0
-    canvas, status, visible, events = fusion.fuse_runs(
-        scene.boxes,
-        scene.areas,
-        scene.col_offsets,
-        scene.col_ptr,
-        scene.run_y0,
-        scene.run_y1,
-        scene.labels,
-        scene.relations,
-        order,
-        w,
-        h,
-        tau=params.tau,
-        gamma=params.gamma,
-        ra=ra,
-        ca=ca,
-        eo=eo,
-        reference=reference,
-        record_events=record_events,
-    )
+    if params.strategy == "ocfusion":
+        ocf = load_ocfusion()
+        canvas, status, visible, events = ocf.fuse_ocfusion(
+            scene.boxes,
+            scene.areas,
+            scene.col_offsets,
+            scene.col_ptr,
+            scene.run_y0,
+            scene.run_y1,
+            scene.labels,
+            order,
+            w,
+            h,
+            ocf.pair_matrix(n, *(scene.pairs or (None, None, None))),
+            tau=params.tau,
+            original=params.variant == "original",
+            record_events=record_events,
+        )
+    else:
+        canvas, status, visible, events = fusion.fuse_runs(
+            scene.boxes,
+            scene.areas,
+            scene.col_offsets,
+            scene.col_ptr,
+            scene.run_y0,
+            scene.run_y1,
+            scene.labels,
+            scene.relations,
+            order,
+            w,
+            h,
+            tau=params.tau,
+            gamma=params.gamma,
+            ra=ra,
+            ca=ca,
+            eo=eo,
+            reference=reference,
+            record_events=record_events,
+        )
     if timings is not None:
         timings["fusion_kernel"] = timings.get("fusion_kernel", 0.0) + (time.perf_counter() - t_kernel)
     status = reported(status)  # not a candidate: dropped by score

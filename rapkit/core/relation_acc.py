@@ -33,6 +33,15 @@ the table of differences):
 (b) pair accuracy and the per-category table (:func:`category_pair_stats`, paper Fig. 3)
 use the rapkit matching under both protocols (the authors' code has neither).
 
+With ``params.strategy == "ocfusion"`` (a) counts OCFusion's pair decisions instead of
+relation values: an event is a pair whose decision the fusion asked for (``rapkit``: the
+pair check met while ``j`` holds pixels of ``I_i``, :attr:`FusionResult.events`;
+``authors``: every earlier segment whose visible pixels ``I_i`` meets, as the RAP authors'
+``combine_to_panoptic_for_ocfusion_acc`` counts, :func:`ocfusion_authors_events`); it is
+correct when the head's decision (``i`` in front or not, :func:`ocfusion_decisions`)
+orders the two as the GT does; a pair without a logit counts as a tie (wrong). The score
+order beside it is unchanged. (b) still compares relation values.
+
 >>> a = RelationAccStats(fusion_pairs=2, fusion_correct=1)
 >>> summarize(a + a)["fusion_accuracy"]
 0.5
@@ -48,7 +57,15 @@ from typing import Any, Literal
 import numpy as np
 
 from ..errors import ConfigError
-from ..kernels.decisions import excessive_overlap
+from ..kernels.decisions import (
+    OCF_THETA,
+    canvas_drop,
+    excessive_overlap,
+    occupancy_drop,
+    ocf_in_front,
+    ocf_pair_met_original,
+    ocf_pair_met_reference,
+)
 from ..kernels.status import CATEGORY, EMPTIED, EMPTY, KEPT, OVERLAP
 from ..types import FusionParams, InstanceMask, Proposals
 from .fusion import FusionResult, Scene, decode_scene, fuse_scene
@@ -162,13 +179,16 @@ def image_relation_stats(
     n_instances: int = 0,
     *,
     pair_match: np.ndarray | None = None,
+    decisions: np.ndarray | None = None,
 ) -> RelationAccStats:
     """Counts for one image from a matching, the GT ``(front, back)`` pairs and the fusion
     events (``(new, kept)`` proposal pairs, see :class:`~rapkit.core.fusion.FusionResult`).
 
     ``match`` serves (a); ``pair_match`` (default: ``match``; one-to-one) serves (b) and
     ``matched``. The ``authors`` protocol passes its box matching as ``match`` and the
-    rapkit matching as ``pair_match``."""
+    rapkit matching as ``pair_match``. ``decisions`` (OCFusion, :func:`ocfusion_decisions`:
+    per event +1 = the new proposal in front, -1 = the kept one, 0 = no decision) replaces
+    the relation values in (a)."""
     rel = scene.relations
     front_of: dict[tuple[int, int], int] = {}
     rel_list = list(relations)
@@ -184,7 +204,7 @@ def image_relation_stats(
         events=int(events.shape[0]),
         gt_pairs=len(rel_list),
     )
-    for i, j in events.tolist():
+    for e, (i, j) in enumerate(events.tolist()):
         a, b = int(match[i]), int(match[j])
         if a < 0 or b < 0 or a == b:
             continue
@@ -193,7 +213,13 @@ def image_relation_stats(
             continue
         st.fusion_pairs += 1
         pf, pb = (i, j) if f == a else (j, i)
-        if rel[pf] < rel[pb]:
+        if decisions is not None:
+            d = int(decisions[e])
+            if d == 0:
+                st.fusion_ties += 1
+            elif (d > 0) == (f == a):
+                st.fusion_correct += 1
+        elif rel[pf] < rel[pb]:
             st.fusion_correct += 1
         elif not rel[pf] > rel[pb]:
             st.fusion_ties += 1
@@ -261,13 +287,16 @@ def relation_accuracy_parts(
     res = fuse_scene(scene, None, params, np.zeros(256, bool), record_events=protocol == "rapkit")
     match = match_proposals(scene, instances, iou_threshold)
     n_inst = sum(1 for g in instances if not g.iscrowd)
+    ocf = params.strategy == "ocfusion"
     if protocol == "authors":
         box_match = match_proposals_by_box(scene, instances)
-        events = authors_events(scene, res, params)
-        st = image_relation_stats(scene, box_match, rel_list, events, n_inst, pair_match=match)
+        events = ocfusion_authors_events(scene, res, params) if ocf else authors_events(scene, res, params)
+        dec = ocfusion_decisions(scene, events, params) if ocf else None
+        st = image_relation_stats(scene, box_match, rel_list, events, n_inst, pair_match=match, decisions=dec)
         st.box_matched = int((box_match >= 0).sum())
     else:
-        st = image_relation_stats(scene, match, rel_list, res.events, n_inst)
+        dec = ocfusion_decisions(scene, res.events, params) if ocf else None
+        st = image_relation_stats(scene, match, rel_list, res.events, n_inst, decisions=dec)
     cats = None
     if by_category:
         cats = category_pair_stats(scene, match, rel_list, {g.id: g.category_id for g in instances})
@@ -404,6 +433,88 @@ def authors_events(scene: Scene, result: FusionResult, params: FusionParams) -> 
             seg_i[take] = i + 1
             val_i[take] = scene.relations[i]
             painted.append(i)
+    final = np.where(seg > 0, result.segment_of[np.maximum(seg - 1, 0)], 0)
+    if not np.array_equal(final, result.id_map):
+        raise RuntimeError(f"image {scene.image_id}: the replayed canvas differs from the fusion's")
+    return np.array(out, np.int64).reshape(-1, 2)
+
+
+# --------------------------------------------------------------------------- OCFusion's decisions
+
+
+def _logits(scene: Scene) -> np.ndarray:
+    """The scene's (N, N) pair logits, NaN where the file has none."""
+    n = len(scene)
+    out = np.full((n, n), np.nan)
+    if scene.pairs is not None and len(scene.pairs[0]):
+        out[scene.pairs[0], scene.pairs[1]] = scene.pairs[2]
+    return out
+
+
+def ocfusion_decisions(scene: Scene, events: np.ndarray, params: FusionParams) -> np.ndarray:
+    """Per ``(new i, kept j)`` event, the head's decision as OCFusion's variant takes it:
+    ``+1`` ``i`` in front, ``-1`` ``j`` in front, ``0`` no logit for the pair.
+
+    >>> from rapkit.types import Proposals
+    >>> p = Proposals(1, 1, 2, np.array([0.9, 0.8]), np.array([1, 1]), np.full(2, np.nan),
+    ...               [{"size": [1, 2], "counts": "02"}] * 2, pair_i=np.array([1]), pair_j=np.array([0]),
+    ...               pair_logit=np.array([0.3]))
+    >>> s, ev = decode_scene(p), np.array([[1, 0], [0, 1]])
+    >>> ocfusion_decisions(s, ev, FusionParams.of("ocfusion")).tolist()
+    [1, 0]
+    >>> ocfusion_decisions(s, ev, FusionParams.of("ocfusion", variant="original")).tolist()
+    [-1, 0]
+    """
+    lg = _logits(scene)
+    original = params.variant == "original"
+    out = np.zeros(events.shape[0], np.int64)
+    for e, (i, j) in enumerate(events.tolist()):
+        v = lg[i, j]
+        if not np.isnan(v):
+            out[e] = 1 if ocf_in_front(v, original) else -1
+    return out
+
+
+def ocfusion_authors_events(scene: Scene, result: FusionResult, params: FusionParams) -> np.ndarray:
+    """The ``(new, kept)`` pairs the RAP authors' ``combine_to_panoptic_for_ocfusion_acc``
+    counts: for each proposal that meets the canvas, every earlier segment holding some of
+    its pixels (ascending index, no θ check), replaying OCFusion's fusion on a canvas of
+    proposal indices; the replayed keep/drop decisions and canvas must equal ``result``'s
+    (``RuntimeError`` otherwise)."""
+    n, h, w = len(scene), scene.height, scene.width
+    lg = _logits(scene)
+    original = params.variant == "original"
+    seg = np.zeros((h, w), np.int64)  # proposal index + 1; 0 = free
+    out: list[tuple[int, int]] = []
+    overlaps = scene.overlaps() if n else np.zeros((0, 0), np.int64)
+    for i in scene.candidates(params.rho).tolist():
+        area = int(scene.areas[i])
+        if area == 0:
+            continue
+        mask = scene.mask(i)
+        under = np.bincount(seg[mask], minlength=n + 1)
+        seg_area = np.bincount(seg.ravel(), minlength=n + 1)
+        owners = np.nonzero(under[1:])[0].tolist()
+        take = mask & (seg == 0)
+        for j in owners:
+            out.append((i, j))
+            if original:
+                met = scene.labels[i] != scene.labels[j] and ocf_pair_met_original(int(overlaps[i, j]), area, OCF_THETA)
+            else:
+                met = ocf_pair_met_reference(int(under[j + 1]), area, int(seg_area[j + 1]), OCF_THETA)
+            if met and ocf_in_front(lg[i, j], original):
+                take |= mask & (seg == j + 1)
+        n_take = int(take.sum())
+        if owners:
+            drop = (
+                occupancy_drop(area - n_take, area, params.tau) if original else canvas_drop(n_take, area, params.tau)
+            )
+        else:
+            drop = False
+        if drop != (result.status[i] not in (KEPT, EMPTIED)):
+            raise RuntimeError(f"image {scene.image_id}: replay of proposal #{i} disagrees with the fusion")
+        if not drop:
+            seg[take] = i + 1
     final = np.where(seg > 0, result.segment_of[np.maximum(seg - 1, 0)], 0)
     if not np.array_equal(final, result.id_map):
         raise RuntimeError(f"image {scene.image_id}: the replayed canvas differs from the fusion's")

@@ -6,6 +6,9 @@ segment and semantic label; see :mod:`rapkit.kernels.sweep`). Every parameter se
 fuses atoms instead of pixels and feeds the (GT, prediction) pair counts straight into
 :func:`rapkit.core.pq.pq_stats`, so a setting costs microseconds and no PNG is written.
 The result equals ``rapkit fuse`` + ``rapkit evaluate`` for that setting, bit for bit.
+OCFusion (``strategy="ocfusion"``) fuses the same atoms with its own atom kernel
+(:func:`rapkit.kernels.ocfusion.fuse_atoms_ocfusion`, the image's pair logits kept in
+:attr:`SweepImage.logits`).
 
 >>> g = make_grid(["rho"], rho=[0.5, 0.6])
 >>> [(p.rho, p.tau) for p in g]
@@ -45,6 +48,15 @@ ABLATION_ROWS: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
+#: Table 2's counterpart for OCFusion (``--ablation --strategy ocfusion``): the heuristic (no
+#: pair decision), then OCFusion in each variant, at the same rho and tau
+OCFUSION_ABLATION_ROWS: list[tuple[str, dict[str, Any]]] = [
+    ("heuristic", {"strategy": "heuristic", "variant": "paper"}),
+    ("OCFusion reference", {"strategy": "ocfusion", "variant": "reference"}),
+    ("OCFusion original", {"strategy": "ocfusion", "variant": "original"}),
+]
+
+
 def make_grid(
     sweep: Sequence[str],
     base: FusionParams | None = None,
@@ -59,6 +71,8 @@ def make_grid(
     for name in names:
         if name not in SWEEPABLE:
             raise ConfigError(f"cannot sweep {name!r}; sweepable parameters: {', '.join(SWEEPABLE)}")
+    if base.strategy == "ocfusion" and ("gamma" in names or values.get("gamma") is not None):
+        raise ConfigError("strategy ocfusion has no gamma (its pair threshold is fixed at 0.2): sweep rho and tau")
     for name, vals in values.items():
         if name not in SWEEPABLE:
             raise ConfigError(f"unknown parameter {name!r}; known: {', '.join(SWEEPABLE)}")
@@ -83,9 +97,15 @@ def make_grid(
 
 
 def ablation_grid(base: FusionParams | None = None) -> list[tuple[str, FusionParams]]:
-    """Table 2's rows at ``base``'s thresholds (the heuristic row keeps rho and tau)."""
+    """Table 2's rows at ``base``'s thresholds (the heuristic row keeps rho and tau); for an
+    OCFusion ``base``, :data:`OCFUSION_ABLATION_ROWS`.
+
+    >>> [name for name, _ in ablation_grid(FusionParams.of("ocfusion"))]
+    ['heuristic', 'OCFusion reference', 'OCFusion original']
+    """
     base = base or FusionParams()
-    return [(name, replace(base, **sw)) for name, sw in ABLATION_ROWS]
+    rows = OCFUSION_ABLATION_ROWS if base.strategy == "ocfusion" else ABLATION_ROWS
+    return [(name, replace(base, **sw)) for name, sw in rows]
 
 
 @dataclass
@@ -107,6 +127,9 @@ class SweepImage:
     ptr: np.ndarray
     idx: np.ndarray
     gt_segments: list[dict]
+    #: the pair head's (N, N) logits (:func:`rapkit.kernels.ocfusion.pair_matrix`) when the
+    #: proposals carry them; ``None``: no pair is in front
+    logits: np.ndarray | None = None
 
     def candidates(self, rho: float) -> np.ndarray:
         return np.ascontiguousarray(self.order[self.scores[self.order] >= rho])
@@ -169,7 +192,14 @@ def prepare_image(
         ptr=ptr,
         idx=idx,
         gt_segments=segs,
+        logits=None if scene.pairs is None else _pair_matrix(len(scene), scene.pairs),
     )
+
+
+def _pair_matrix(n: int, pairs) -> np.ndarray:
+    from ..kernels.ocfusion import pair_matrix
+
+    return pair_matrix(n, *(pairs or (None, None, None)))
 
 
 def fuse_prepared(img: SweepImage, params: FusionParams, is_stuff: np.ndarray):
@@ -182,6 +212,23 @@ def fuse_prepared(img: SweepImage, params: FusionParams, is_stuff: np.ndarray):
 
     ra, ca, eo, reference = params.switches()
     order = img.candidates(params.rho)
+    if params.strategy == "ocfusion":
+        from ..kernels.ocfusion import fuse_atoms_ocfusion
+
+        logits = img.logits if img.logits is not None else _pair_matrix(img.areas.shape[0], None)
+        owner, status, _ = fuse_atoms_ocfusion(
+            img.weight,
+            img.ptr,
+            img.idx,
+            img.areas,
+            img.labels,
+            order,
+            img.overlaps,
+            logits,
+            tau=params.tau,
+            original=params.variant == "original",
+        )
+        return _prediction(img, params, is_stuff, order, owner, status)
     if ra and order.size and np.isnan(img.relations[order]).any():
         bad = int(order[np.isnan(img.relations[order])][0])
         raise InputError(f"proposal #{bad} has no relation value (needed by strategy rap)", image_id=img.image_id)
@@ -202,6 +249,13 @@ def fuse_prepared(img: SweepImage, params: FusionParams, is_stuff: np.ndarray):
         eo=eo,
         reference=reference,
     )
+    return _prediction(img, params, is_stuff, order, owner, status)
+
+
+def _prediction(img: SweepImage, params: FusionParams, is_stuff: np.ndarray, order, owner, status):
+    """``(pred id per atom, pred segments, status)`` from the atoms' owners."""
+    from ..kernels import sweep as k
+
     status = reported(status)  # not a candidate: dropped by score
     n = img.areas.shape[0]
     lut = np.zeros(max(n, 1), np.int64)

@@ -11,6 +11,15 @@ proposal's index in the file: an image not in the image list, an unknown or stuf
 a score that is missing, not finite or outside [0, 1], an RLE whose size differs from the
 image, and (``require_relation=True``) a missing, null or NaN relation value.
 
+The pair head's decisions (``pairs=True``, for ``--strategy ocfusion``): an entry may carry
+``"occludes": [[k, logit], ...]``, ``k`` the 0-based index of another proposal among the
+entries of the same ``image_id`` in file order, ``logit`` the head's logit that this
+proposal occludes (is in front of) proposal ``k``. They become ``Proposals.pair_i``,
+``pair_j``, ``pair_logit`` (entry order, then the list's order); an error names file, image
+and proposal: not a list of ``[k, logit]``, ``k`` out of range, ``k`` the proposal itself,
+a logit that is not a finite number, a ``k`` listed twice. Without ``pairs`` the field is
+not read (and the three arrays stay ``None``).
+
 >>> props = load_proposals("proposals.json", images, categories)   # doctest: +SKIP
 >>> props[139].scores[:3]                                          # doctest: +SKIP
 """
@@ -131,10 +140,12 @@ def parse_proposals(
     categories: Mapping[int, Category],
     *,
     require_relation: bool = False,
+    pairs: bool = False,
     file: Any = None,
 ) -> dict[int, Proposals]:
     """Validate a parsed COCO results list; ``{image_id: Proposals}`` for EVERY image of
-    ``images`` (in its order; images without proposals get an empty set).
+    ``images`` (in its order; images without proposals get an empty set). ``pairs`` reads
+    each entry's ``occludes`` too (the module's docstring).
 
     >>> from rapkit.types import ImageInfo, Category
     >>> out = parse_proposals([{"image_id": 1, "category_id": 1, "score": 0.9, "relation": 0.1,
@@ -142,6 +153,11 @@ def parse_proposals(
     ...     {1: Category(1, "person", True)})
     >>> len(out[1]), out[1].relations.tolist()
     (1, [0.1])
+    >>> e = {"image_id": 1, "category_id": 1, "score": 0.9, "segmentation": {"size": [2, 2], "counts": "04"}}
+    >>> out = parse_proposals([dict(e, occludes=[[1, 2.5]]), e], {1: ImageInfo(1, "a.jpg", 2, 2)},
+    ...     {1: Category(1, "person", True)}, pairs=True)
+    >>> out[1].pair_i.tolist(), out[1].pair_j.tolist(), out[1].pair_logit.tolist()
+    ([0], [1], [2.5])
     """
     if isinstance(raw, dict) and isinstance(raw.get("annotations"), list):
         raw = raw["annotations"]
@@ -212,6 +228,7 @@ def parse_proposals(
     for iid, ks in per.items():
         info = images[iid]
         idx = np.array(ks, np.int64)
+        pair_arrays = _read_pairs(raw, ks, iid, file) if pairs else (None, None, None)
         out[iid] = Proposals(
             image_id=iid,
             height=info.height,
@@ -221,8 +238,53 @@ def parse_proposals(
             relations=all_rels[idx],
             rles=[rles[k] for k in ks],
             source_index=idx,
+            pair_i=pair_arrays[0],
+            pair_j=pair_arrays[1],
+            pair_logit=pair_arrays[2],
         )
     return out
+
+
+def _read_pairs(raw: list, ks: list[int], iid: int, file: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(pair_i, pair_j, pair_logit)`` of one image from its entries' ``occludes`` (``ks``:
+    the entries' indices in the file, in file order)."""
+    n = len(ks)
+    pi: list[int] = []
+    pj: list[int] = []
+    pl: list[float] = []
+    for a, k in enumerate(ks):
+        occ = raw[k].get("occludes")
+        if occ is None:
+            continue
+        where = f"proposal #{k} (#{a} of its image)"
+        if not isinstance(occ, list):
+            raise InputError(f"{where}: occludes must be a list of [k, logit], got {occ!r}", file=file, image_id=iid)
+        seen: set[int] = set()
+        for item in occ:
+            if not isinstance(item, (list, tuple)) or len(item) != 2 or not _int(item[0]):
+                raise InputError(f"{where}: occludes entry {item!r} is not [k, logit]", file=file, image_id=iid)
+            b, logit = int(item[0]), item[1]
+            if not 0 <= b < n:
+                raise InputError(
+                    f"{where}: occludes names proposal {b}, outside the image's {n} proposals (0..{n - 1})",
+                    file=file,
+                    image_id=iid,
+                )
+            if b == a:
+                raise InputError(f"{where}: occludes names the proposal itself ({b})", file=file, image_id=iid)
+            if not _num(logit) or not math.isfinite(logit):
+                raise InputError(
+                    f"{where}: occludes logit for proposal {b} must be a finite number, got {logit!r}",
+                    file=file,
+                    image_id=iid,
+                )
+            if b in seen:
+                raise InputError(f"{where}: occludes lists proposal {b} twice", file=file, image_id=iid)
+            seen.add(b)
+            pi.append(a)
+            pj.append(b)
+            pl.append(float(logit))
+    return np.array(pi, np.int64), np.array(pj, np.int64), np.array(pl, np.float64)
 
 
 def load_proposals(
@@ -231,18 +293,20 @@ def load_proposals(
     categories: Mapping[int, Category],
     *,
     require_relation: bool = False,
+    pairs: bool = False,
 ) -> dict[int, Proposals]:
     """Read and validate a proposals JSON (see :func:`parse_proposals`).
 
     >>> props = load_proposals("proposals.json", images, categories, require_relation=True)  # doctest: +SKIP
     """
     return parse_proposals(
-        load_json(path, "proposals"), images, categories, require_relation=require_relation, file=path
+        load_json(path, "proposals"), images, categories, require_relation=require_relation, pairs=pairs, file=path
     )
 
 
 def proposals_to_json(props: Proposals) -> list[dict]:
-    """COCO results entries of one image's proposals (the inverse of :func:`parse_proposals`).
+    """COCO results entries of one image's proposals (the inverse of :func:`parse_proposals`;
+    the pair logits, when the proposals carry them, as each entry's ``occludes``).
 
     >>> p = Proposals(1, 2, 2, np.array([0.5]), np.array([3]), np.array([np.nan]), [{"size": [2, 2], "counts": "04"}])
     >>> proposals_to_json(p)[0]["category_id"], "relation" in proposals_to_json(p)[0]
@@ -263,4 +327,7 @@ def proposals_to_json(props: Proposals) -> list[dict]:
         if not math.isnan(props.relations[k]):
             d["relation"] = float(props.relations[k])
         out.append(d)
+    if props.pair_i is not None and props.pair_j is not None and props.pair_logit is not None:
+        for a, b, logit in zip(props.pair_i.tolist(), props.pair_j.tolist(), props.pair_logit.tolist()):
+            out[a].setdefault("occludes", []).append([b, logit])
     return out

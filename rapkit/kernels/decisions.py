@@ -11,9 +11,16 @@ are the single definition of the rules:
   :mod:`rapkit.kernels._reference_sweep`) call them as they are (``decide =`` this module),
   on Python numbers or, for :func:`takes_over`, on whole arrays.
 
-This module imports only :mod:`rapkit.kernels.status` (no numba, no numpy). Counts are
-integers, ``area`` > 0; thresholds are floats. The functions do not call each other (numba
-compiles each from its own source). Semantics: ``docs/fusion.md``, "Algorithm 1, exactly".
+The OCFusion strategy's pair checks (:func:`ocf_pair_met_reference`,
+:func:`ocf_pair_met_original`, :func:`ocf_in_front`) are here too, for its kernels
+(:mod:`rapkit.kernels.ocfusion`) and their twins (:mod:`rapkit.kernels._reference_ocfusion`);
+its drop rules are :func:`canvas_drop` (reference variant) and :func:`occupancy_drop`
+(original variant).
+
+This module imports only :mod:`rapkit.kernels.status` and numpy (one float32 rounding of
+OCFusion's), no numba. Counts are integers, ``area`` > 0; thresholds are floats. The
+functions do not call each other (numba compiles each from its own source). Semantics:
+``docs/fusion.md``, "Algorithm 1, exactly" and "OCFusion (strategy ``ocfusion``), exactly".
 
 >>> category_drop(3, 5, 0.6, False), category_drop(3, 5, 0.6, True)
 (True, False)
@@ -21,7 +28,14 @@ compiles each from its own source). Semantics: ``docs/fusion.md``, "Algorithm 1,
 
 from __future__ import annotations
 
+import numpy as np
+
 from .status import EMPTIED
+
+#: OCFusion's pair threshold θ: the share of overlap at which a pair's decision is asked for
+#: (the RAP authors' ``0.2`` in ``combine_to_panoptic_ocfusion``; OCFusion's
+#: ``MODEL.ROI_ORDER_HEAD.OVERLAP_THRESHOLD`` default)
+OCF_THETA = 0.2
 
 
 def category_drop(n_same, area, tau, reference):
@@ -132,3 +146,48 @@ def mark_emptied(status, visible, kept, n_kept):
         j = kept[k]
         if visible[j] == 0:
             status[j] = EMPTIED
+
+
+def ocf_pair_met_reference(o_visible, area_i, visible_j, theta):
+    """OCFusion, the RAP authors' code (``combine_to_panoptic_ocfusion``): the new proposal
+    ``i`` and an earlier segment ``j`` it overlaps form a pair whose decision is asked for
+    when ``o/|I_i| >= theta`` or ``o/|seg_j| >= theta``, ``o = |I_i ∩ seg_j|`` and ``seg_j``
+    ``j``'s segment as it stands on the canvas (callers ask only when ``o > 0``).
+
+    >>> ocf_pair_met_reference(2, 10, 100, 0.2), ocf_pair_met_reference(2, 100, 10, 0.2)
+    (True, True)
+    >>> ocf_pair_met_reference(1, 10, 10, 0.2)
+    False
+    """
+    return o_visible / area_i >= theta or o_visible / visible_j >= theta
+
+
+def ocf_pair_met_original(o, area_i, theta):
+    """OCFusion's own code: a pair ``(i, j)`` of proposals of *different* classes (the caller
+    checks the classes) is queried when ``|I_i ∩ I_j| / |I_i| >= theta`` on the full masks,
+    computed as OCFusion does: ``o / (|I_i| + 0.0001)`` rounded to float32 (its intersection
+    matrix) against ``theta`` as float32 (torch compares a float32 tensor with a Python
+    float in float32). So a share of exactly ``theta`` is met only when rounding lifts it:
+    ``1 / 5`` is not, ``10000 / 50000`` is.
+
+    >>> ocf_pair_met_original(1, 5, 0.2), ocf_pair_met_original(10000, 50000, 0.2)
+    (False, True)
+    >>> ocf_pair_met_original(3, 10, 0.2), ocf_pair_met_original(1, 10, 0.2)
+    (True, False)
+    """
+    return bool(np.float32(o / (area_i + 0.0001)) >= np.float32(theta))
+
+
+def ocf_in_front(logit, original):
+    """OCFusion's decision for a pair with the head's ``logit`` that the new proposal
+    occludes the other: the RAP authors' code thresholds the sigmoid, ``sigmoid(logit) >
+    0.5``, i.e. ``logit > 0``; OCFusion's own code thresholds the raw output (no sigmoid),
+    ``logit > 0.5`` (``original``; kept as their code has it). A pair without a logit (NaN:
+    not in the file) is never in front, as an unqueried pair in both codes.
+
+    >>> ocf_in_front(0.3, False), ocf_in_front(0.3, True), ocf_in_front(float("nan"), False)
+    (True, False, False)
+    """
+    if original:
+        return logit > 0.5
+    return logit > 0.0

@@ -3,7 +3,8 @@
 Each name here is ``njit(inline="always")`` (:func:`rapkit._runtime.jit.njit`) applied to the function
 of the same name in :mod:`rapkit.kernels.decisions` (``category_drop.py_func is
 decisions.category_drop``): one definition, compiled into both the run kernel
-(:mod:`rapkit.kernels.fusion`) and the atom kernel (:mod:`rapkit.kernels.sweep`).
+(:mod:`rapkit.kernels.fusion`) and the atom kernel (:mod:`rapkit.kernels.sweep`), and the
+OCFusion kernels (:mod:`rapkit.kernels.ocfusion`).
 
 An edit of :mod:`rapkit.kernels.decisions` recompiles every kernel that inlines these
 helpers on its next call: their caches are keyed on every module they depend on.
@@ -27,6 +28,9 @@ canvas_drop = _inline(_d.canvas_drop)
 occupancy_drop = _inline(_d.occupancy_drop)
 number_stuff_segments = _inline(_d.number_stuff_segments)
 mark_emptied = _inline(_d.mark_emptied)
+ocf_pair_met_reference = _inline(_d.ocf_pair_met_reference)
+ocf_pair_met_original = _inline(_d.ocf_pair_met_original)
+ocf_in_front = _inline(_d.ocf_in_front)
 
 __all__ = [
     "canvas_drop",
@@ -35,6 +39,9 @@ __all__ = [
     "mark_emptied",
     "number_stuff_segments",
     "occupancy_drop",
+    "ocf_in_front",
+    "ocf_pair_met_original",
+    "ocf_pair_met_reference",
     "overlap_may_be_excessive",
     "takes_over",
 ]

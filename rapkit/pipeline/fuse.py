@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 #: the per-image stages timed by :func:`fuse` (paper Table 5): RLE + semantic-map decoding,
-#: the instance kernel (Algorithm 1 or the heuristic), stuff + id map + segment list, PNG
+#: the instance kernel (Algorithm 1, the heuristic or OCFusion), stuff + id map + segment list, PNG
 #: writing; ``other`` is the rest of the worker's per-image time (timer gaps, bookkeeping)
 STAGES = ("decode", "fusion_kernel", "stuff_compose", "png_write", "other")
 
@@ -153,7 +153,7 @@ def fuse(
     ra: bool = True,
     ca: bool = True,
     eo: bool = True,
-    variant: str = "paper",
+    variant: str | None = None,
     force: bool = False,
     workers: int = 1,
     progress: Callable[[int], None] | None = None,
@@ -162,7 +162,8 @@ def fuse(
     """Fuse a whole dataset into the folder ``output`` (atomic): ``rapkit fuse`` with the same
     arguments (``semantic`` is ``--semantic``, ``ra=False`` is ``--no-ra``...). ``params`` (a
     :class:`FusionParams`) may stand for the fusion options instead (not both). ``rho``/``tau``
-    left out take the strategy's default. Runs in ``workers`` threads (``0``: every core);
+    and ``variant`` left out take the strategy's default (``strategy="ocfusion"`` reads the
+    proposals' pair logits, ``occludes``: docs/fusion.md). Runs in ``workers`` threads (``0``: every core);
     the output bytes do not depend on it. ``on_start(n_images)`` is called once the inputs
     are validated; ``progress(1)`` after each image.
 
@@ -177,14 +178,14 @@ def fuse(
     options = dict(rho=rho, tau=tau, gamma=gamma, stuff_area=stuff_area, ra=ra, ca=ca, eo=eo, variant=variant)
     if params is None:
         params = FusionParams.of(strategy, **options)
-    elif (strategy, *options.values()) != ("rap", None, None, 0.5, 4096, True, True, True, "paper"):
+    elif (strategy, *options.values()) != ("rap", None, None, 0.5, 4096, True, True, True, None):
         raise ConfigError("pass the fusion options either as params= or one by one, not both")
     t0 = time.perf_counter()
     check_writable(output, force)
     images = load_images(image_info)
     cats: dict[int, Category] = load_categories(categories)
     need_rel = params.strategy == "rap" and params.ra
-    props = load_proposals(proposals, images, cats, require_relation=need_rel)
+    props = load_proposals(proposals, images, cats, require_relation=need_rel, pairs=params.strategy == "ocfusion")
     sem = open_semantic(semantic, images, cats) if semantic is not None else None
     known = known_labels(cats)
     is_stuff = stuff_table(cats)

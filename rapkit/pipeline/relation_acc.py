@@ -126,10 +126,11 @@ def evaluate_relations(
     proposals: PathLike,
     instances: PathLike,
     params: FusionParams | None = None,
-    rho: float = 0.6,
-    tau: float = 0.6,
+    rho: float | None = None,
+    tau: float | None = None,
     gamma: float = 0.5,
-    variant: str = "paper",
+    variant: str | None = None,
+    strategy: str = "rap",
     protocol: str = "rapkit",
     by_category: bool = False,
     train_relations: PathLike | None = None,
@@ -142,7 +143,9 @@ def evaluate_relations(
 ) -> RelationEvaluation:
     """``rapkit evaluate --relations R --proposals P --instances I``: relation accuracy of the
     proposals against the GT instances and relations, fusing with RAP at ``rho``/``tau``/
-    ``gamma``/``variant`` (or ``params``, a :class:`FusionParams`).
+    ``gamma``/``variant`` (left out: 0.6, 0.6, 0.5, paper), or with ``strategy="ocfusion"``
+    at ``rho``/``tau`` (0.5, 0.5) and the proposals' pair decisions (``occludes``: the
+    fusion accuracy then scores the head's decisions), or ``params``, a :class:`FusionParams`.
 
     Images are those of the instances JSON; relations of images not in it are an error;
     proposals are validated like ``fuse``. ``protocol`` is ``"rapkit"`` or ``"authors"``
@@ -163,7 +166,7 @@ def evaluate_relations(
     (['fusion', 'pairs'], True)
     """
     if params is None:
-        params = FusionParams(rho=rho, tau=tau, gamma=gamma, variant=variant)  # type: ignore[arg-type]
+        params = FusionParams.of(strategy, rho=rho, tau=tau, gamma=gamma, variant=variant)
     check_protocol(protocol)
     if output is not None:
         if not by_category:
@@ -177,7 +180,13 @@ def evaluate_relations(
     if train_relations is not None and not by_category:
         raise ConfigError("--train-relations applies to --by-category")
     ds = load_instances(instances)
-    props = load_proposals(proposals, ds.images, ds.categories, require_relation=params.strategy == "rap" and params.ra)
+    props = load_proposals(
+        proposals,
+        ds.images,
+        ds.categories,
+        require_relation=params.strategy == "rap" and params.ra,
+        pairs=params.strategy == "ocfusion",
+    )
     rels = read_relations(relations)
     for iid in rels.images:
         if iid not in ds.images:

@@ -105,7 +105,11 @@ class EvaluateRequest:
     tau: Sequence[float] | float | None = None
     gamma: Sequence[float] | float | None = None
     stuff_area: int = 4096
-    variant: Literal["paper", "reference"] = "paper"
+    #: ``None``: the strategy's first (rap: paper; ocfusion: reference)
+    variant: Literal["paper", "reference", "original"] | None = None
+    #: the fusion the sweep and the ablation run: RAP (Algorithm 1) or OCFusion (the
+    #: proposals' pair logits, ``occludes``)
+    strategy: Literal["rap", "ocfusion"] = "rap"
     # relation accuracy
     protocol: Literal["rapkit", "authors"] = "rapkit"
     by_category: bool = False
@@ -263,8 +267,11 @@ def _given(req: EvaluateRequest, names: Sequence[str]) -> list[str]:
     return [f"--{n.replace('_', '-')}" for n in names if getattr(req, n) not in (None, False)]
 
 
-def _one_value(what: str, lists: Mapping[str, list[float] | None], stuff_area: int, variant: str) -> FusionParams:
-    """One FusionParams from single-valued rho/tau/gamma (defaults: the paper's best)."""
+def _one_value(
+    what: str, lists: Mapping[str, list[float] | None], stuff_area: int, variant: str | None, strategy: str = "rap"
+) -> FusionParams:
+    """One FusionParams from single-valued rho/tau/gamma (defaults: the strategy's, for RAP
+    the paper's best)."""
     one = {}
     for name, vals in lists.items():
         if vals is not None:
@@ -272,7 +279,7 @@ def _one_value(what: str, lists: Mapping[str, list[float] | None], stuff_area: i
                 shown = ",".join(f"{v:g}" for v in vals)
                 raise ConfigError(f"{what} takes one value of --{name}, got {shown} (value lists are for --sweep)")
             one[name] = vals[0]
-    return FusionParams(stuff_area=stuff_area, variant=variant, **one)
+    return FusionParams.of(strategy, stuff_area=stuff_area, variant=variant, **one)
 
 
 def _plan(req: EvaluateRequest) -> EvaluatePlan:
@@ -317,12 +324,14 @@ def _plan_sweep(req: EvaluateRequest, lists: Mapping[str, list[float] | None]) -
             raise ConfigError(
                 f"unexpected argument(s) {' '.join(req.sweep_params)} with --ablation (parameter names go with --sweep)"
             )
-        base = _one_value("--ablation", lists, req.stuff_area, req.variant)
+        if req.strategy == "ocfusion" and lists.get("gamma") is not None:
+            raise ConfigError("strategy ocfusion has no gamma (its pair threshold is fixed at 0.2)")
+        base = _one_value("--ablation", lists, req.stuff_area, req.variant, req.strategy)
         return EvaluatePlan("ablation", grid=ablation_grid(base))
     names = list(req.sweep_params)
     if not names:
         raise ConfigError("--sweep needs the parameters to vary, e.g. --sweep rho tau gamma")
-    grid = make_grid(names, FusionParams(stuff_area=req.stuff_area, variant=req.variant), **lists)
+    grid = make_grid(names, FusionParams.of(req.strategy, stuff_area=req.stuff_area, variant=req.variant), **lists)
     return EvaluatePlan("sweep", grid=grid, swept=names)
 
 
@@ -352,10 +361,12 @@ def _plan_evaluate(req: EvaluateRequest, lists: Mapping[str, list[float] | None]
             raise ConfigError(
                 f"relation accuracy needs --relations, --proposals and --instances (missing {', '.join(missing)}){hint}"
             )
-        rel_params = _one_value("relation accuracy", lists, req.stuff_area, req.variant)
+        rel_params = _one_value("relation accuracy", lists, req.stuff_area, req.variant, req.strategy)
         _check_relation_options(req)
     else:
         fixed = [f"--{n}" for n, v in lists.items() if v is not None]
+        if req.strategy != "rap":
+            fixed.insert(0, "--strategy")
         if fixed:
             raise ConfigError(
                 f"{fixed[0]} applies to --sweep, --ablation and relation accuracy "
@@ -569,13 +580,13 @@ def _run_sweep(req: EvaluateRequest, plan: EvaluatePlan, progress, on_start, log
         on_start=(lambda n: on_start(n, kind)) if on_start is not None else None,
     )
     if kind == "ablation":
-        base = plan.grid[-1][1]  # the RA+CA+EO row: RAP at the one setting
-        res = ablate(req.gt, req.proposals, rho=base.rho, tau=base.tau, gamma=base.gamma,
-                     stuff_area=base.stuff_area, variant=base.variant, **common)  # fmt: skip
+        base = plan.grid[-1][1]  # the RA+CA+EO row (OCFusion: its original variant) at the one setting
+        res = ablate(req.gt, req.proposals, rho=base.rho, tau=base.tau, gamma=base.gamma, stuff_area=base.stuff_area,
+                     variant=base.variant, strategy=base.strategy, **common)  # fmt: skip
     else:
         lists = {name: _values(name, getattr(req, name)) for name in ("rho", "tau", "gamma")}
         res = sweep(req.gt, req.proposals, plan.swept, stuff_area=req.stuff_area, variant=req.variant,
-                    **lists, **common)  # fmt: skip
+                    strategy=req.strategy, **lists, **common)  # fmt: skip
     if req.output is not None:
         say(f"wrote {req.output}")
     say(f"{res.n_images} images x {len(res.grid)} settings in {res.seconds:.1f} s")

@@ -101,7 +101,8 @@ def sweep(
     tau: Sequence[float] | None = None,
     gamma: Sequence[float] | None = None,
     stuff_area: int = 4096,
-    variant: str = "paper",
+    variant: str | None = None,
+    strategy: str = "rap",
     gt_dir: PathLike | None = None,
     semantic: PathLike | None = None,
     categories: PathLike | None = None,
@@ -113,7 +114,8 @@ def sweep(
 ) -> SweepResult:
     """``rapkit evaluate --sweep VARY``: RAP at every combination of the value lists of the
     parameters in ``vary`` (a list left out: 0.4, 0.5, 0.6, 0.7; a parameter not varied:
-    one value or the paper's), plus the baseline. ``output`` (``.csv``, ``.json``,
+    one value or the paper's), plus the baseline. ``strategy="ocfusion"`` sweeps OCFusion
+    instead (rho and tau; ``variant`` reference or original; the proposals' ``occludes``). ``output`` (``.csv``, ``.json``,
     ``.parquet``, ``.md``) also writes the rows, atomically (``force`` to replace).
 
     >>> import tempfile
@@ -124,7 +126,8 @@ def sweep(
     >>> list(res.to_frame()["row"])
     ['baseline', 'rho=0.5', 'rho=0.7']
     """
-    grid = make_grid(list(vary), FusionParams(stuff_area=stuff_area, variant=variant), rho=rho, tau=tau, gamma=gamma)  # type: ignore[arg-type]
+    base = FusionParams.of(strategy, stuff_area=stuff_area, variant=variant)
+    grid = make_grid(list(vary), base, rho=rho, tau=tau, gamma=gamma)
     return _run(
         gt,
         proposals,
@@ -146,11 +149,12 @@ def ablate(
     gt: PathLike,
     proposals: PathLike,
     *,
-    rho: float = 0.6,
-    tau: float = 0.6,
+    rho: float | None = None,
+    tau: float | None = None,
     gamma: float = 0.5,
     stuff_area: int = 4096,
-    variant: str = "paper",
+    variant: str | None = None,
+    strategy: str = "rap",
     gt_dir: PathLike | None = None,
     semantic: PathLike | None = None,
     categories: PathLike | None = None,
@@ -161,7 +165,9 @@ def ablate(
     on_start: Callable[[int], None] | None = None,
 ) -> SweepResult:
     """``rapkit evaluate --ablation``: Table 2's rows (the heuristic, RA, RA+CA, RA+CA+EO) at
-    one setting, plus the baseline; ``output`` as in :func:`sweep`.
+    one setting (``rho``/``tau`` left out: 0.6), plus the baseline; ``output`` as in
+    :func:`sweep`. ``strategy="ocfusion"``: the heuristic and OCFusion in both variants
+    (``rho``/``tau`` left out: 0.5).
 
     >>> import tempfile
     >>> from rapkit.synth import SynthConfig, make_world
@@ -170,7 +176,7 @@ def ablate(
     >>> list(ablate(w.panoptic, w.proposals, semantic=w.semantic).to_frame()["row"])
     ['baseline', 'heuristic', 'RA', 'RA+CA', 'RA+CA+EO']
     """
-    base = FusionParams(rho=rho, tau=tau, gamma=gamma, stuff_area=stuff_area, variant=variant)  # type: ignore[arg-type]
+    base = FusionParams.of(strategy, rho=rho, tau=tau, gamma=gamma, stuff_area=stuff_area, variant=variant)
     grid = ablation_grid(base)
     return _run(
         gt, proposals, grid, [], "ablation", gt_dir, semantic, categories, output, force, workers, progress, on_start
@@ -243,7 +249,8 @@ def run_sweep(
         raise InputError("annotation for an image missing from 'images'", file=gt, image_id=missing[0])
     images = {iid: gt.images[iid] for iid in segments.image_ids}
     need_rel = any(p.strategy == "rap" and p.ra for p in params)
-    props = load_proposals(proposals, images, cats, require_relation=need_rel)
+    need_pairs = any(p.strategy == "ocfusion" for p in params)
+    props = load_proposals(proposals, images, cats, require_relation=need_rel, pairs=need_pairs)
     sem = open_semantic(semantic, images, cats) if semantic is not None else None
     known = known_labels(cats)
     if on_start is not None:
@@ -296,9 +303,10 @@ def write_table(res: SweepResult, path: PathLike, force: bool = False) -> Path:
 
 
 def without_unused_gamma(df: Any) -> Any:
-    """A copy of a sweep table with gamma blank (NaN) on heuristic rows, which do not use it."""
+    """A copy of a sweep table with gamma blank (NaN) on heuristic and OCFusion rows, which do
+    not use it."""
     out = df.copy()
-    out.loc[out["strategy"] == "heuristic", "gamma"] = float("nan")
+    out.loc[out["strategy"].isin(["heuristic", "ocfusion"]), "gamma"] = float("nan")
     return out
 
 

@@ -33,9 +33,12 @@ def relation_accuracy_report(ev: RelationEvaluation) -> Report:
     stats, protocol, by_category = ev.stats, ev.protocol, ev.by_category
     s = ev.summary
     pct = lambda v: v * 100.0 if v == v else float("nan")
+    ocf = ev.params.strategy == "ocfusion"
     rows: list[list[Any]] = [
         [
-            "fusion (pairs met by Algorithm 1)",
+            f"fusion (pairs OCFusion asked, {ev.params.variant}; head's decision)"
+            if ocf
+            else "fusion (pairs met by Algorithm 1)",
             pct(s["fusion_accuracy"]),
             pct(s["fusion_score_order_accuracy"]),
             stats.fusion_pairs,
@@ -56,7 +59,13 @@ def relation_accuracy_report(ev: RelationEvaluation) -> Report:
         f"{stats.matched} of {stats.proposals} proposals matched to {stats.instances} GT instances "
         f"(IoU > 0.5); {stats.pairs} of {stats.gt_pairs} GT pairs have both instances matched."
     ]
-    if protocol == "authors":
+    if protocol == "authors" and ocf:
+        notes.append(
+            f"protocol authors: fusion pairs from {stats.box_matched} proposals matched by box IoU "
+            "(argmax, any category); every visible segment a proposal meets counts "
+            "(combine_to_panoptic_for_ocfusion_acc)."
+        )
+    elif protocol == "authors":
         notes.append(
             f"protocol authors: fusion pairs from {stats.box_matched} proposals matched by box IoU "
             "(argmax, any category); only visible segments count; counting stops at the first "

@@ -84,7 +84,16 @@ MEANING = {
     "--tau": ("overlap threshold(s) in [0, 1]", _threshold),
     "--gamma": ("excessive-overlap threshold(s) in [0, 1]", _threshold),
     "--stuff-area": ("minimum stuff area in pixels", lambda p: _count(p, 0)),
-    "--variant": ("paper|reference", _choice(["paper", "reference"])),
+    "--variant": (
+        "paper|reference, and original where --strategy ocfusion is offered",
+        lambda p: _choice(["paper", "reference"])(p) or _choice(["paper", "reference", "original"])(p),
+    ),
+    "--strategy": (
+        "the fusion rule, rap by default (fuse: rap|heuristic|ocfusion; evaluate: rap|ocfusion)",
+        lambda p: (
+            p.default == "rap" and (_choice(["rap", "heuristic", "ocfusion"])(p) or _choice(["rap", "ocfusion"])(p))
+        ),
+    ),
     "--arch": ("detector architecture", _choice(ARCHS)),
     "--device": ("auto, cpu or cuda[:N]", lambda p: p.type is click.STRING and p.default == "auto"),
     "--amp": ("mixed precision on/off", lambda p: p.is_flag and p.secondary_opts == ["--no-amp"]),

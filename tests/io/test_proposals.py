@@ -111,3 +111,67 @@ def test_invalid_entry_raises_like_full_validation(bad, message):
     with pytest.raises(InputError) as e2:
         _check_one(2, entry, IMAGES, CATS, True, "f.json")
     assert str(e2.value) == str(e.value)
+
+
+# ---------------------------------------------------------------- the pair head's "occludes"
+
+
+def _with_occludes() -> list[dict]:
+    raw = _entries()
+    raw[0]["occludes"] = [[1, 2.5], [2, -1]]  # image 1: entries #0, #2, #3, #6, #7 are 0..4
+    raw[2]["occludes"] = [[0, -2.5]]
+    raw[4]["occludes"] = []  # image 5: entries #1, #4, #5, #8 are 0..3
+    raw[5]["occludes"] = [[3, 0.0]]
+    return raw
+
+
+def test_occludes_read_only_when_asked_and_nothing_else_changes():
+    raw = _with_occludes()
+    plain = parse_proposals(raw, IMAGES, CATS, file="f.json")
+    with_pairs = parse_proposals(raw, IMAGES, CATS, pairs=True, file="f.json")
+    for iid in IMAGES:
+        a, b = plain[iid], with_pairs[iid]
+        assert a.pair_i is None and a.pair_j is None and a.pair_logit is None
+        for name in ("scores", "category_ids", "relations", "source_index"):
+            assert np.array_equal(getattr(a, name), getattr(b, name), equal_nan=True)
+        assert a.rles == b.rles
+    assert with_pairs[1].pair_i.tolist() == [0, 0, 1] and with_pairs[1].pair_j.tolist() == [1, 2, 0]
+    assert with_pairs[1].pair_logit.tolist() == [2.5, -1.0, -2.5]
+    assert (with_pairs[5].pair_i.tolist(), with_pairs[5].pair_j.tolist()) == ([2], [3])
+    assert with_pairs[9].pair_i.tolist() == [] and with_pairs[9].pair_i.dtype == np.int64
+    # a bad field is not looked at unless asked for
+    raw[0]["occludes"] = "junk"
+    assert len(parse_proposals(raw, IMAGES, CATS)[1]) == 5
+
+
+def test_occludes_round_trip_through_proposals_to_json():
+    from rapkit.io.proposals import proposals_to_json
+
+    props = parse_proposals(_with_occludes(), IMAGES, CATS, pairs=True)
+    entries = proposals_to_json(props[1])
+    assert entries[0]["occludes"] == [[1, 2.5], [2, -1.0]] and "occludes" not in entries[2]
+    again = parse_proposals(entries, IMAGES, CATS, pairs=True)[1]
+    assert again.pair_logit.tolist() == props[1].pair_logit.tolist()
+
+
+@pytest.mark.parametrize(
+    "occ, message",
+    [
+        ([[5, 1.0]], r"proposal #0 \(#0 of its image\): occludes names proposal 5, outside the image's 5"),
+        ([[-1, 1.0]], "outside the image's 5 proposals"),
+        ([[0, 1.0]], "occludes names the proposal itself"),
+        ([[1, math.nan]], "logit for proposal 1 must be a finite number"),
+        ([[1, math.inf]], "must be a finite number"),
+        ([[1, "2"]], "must be a finite number"),
+        ([[1, 1.0], [1, 2.0]], "lists proposal 1 twice"),
+        ([[1.0, 1.0]], r"is not \[k, logit\]"),
+        ([[1]], r"is not \[k, logit\]"),
+        ({"1": 2.0}, "occludes must be a list"),
+    ],
+)
+def test_bad_occludes_names_file_image_and_proposal(occ, message):
+    raw = _entries()
+    raw[0]["occludes"] = occ
+    with pytest.raises(InputError, match=message) as e:
+        parse_proposals(raw, IMAGES, CATS, pairs=True, file="f.json")
+    assert e.value.image_id == 1 and "f.json" in str(e.value)

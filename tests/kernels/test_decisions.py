@@ -22,10 +22,12 @@ from hypothesis import strategies as st
 
 from rapkit.kernels import (
     _reference_fusion,
+    _reference_ocfusion,
     _reference_sweep,
     decisions,
     decisions_jit,
     fusion,
+    ocfusion,
     status,
     sweep,
 )
@@ -62,6 +64,19 @@ HAND_CASES = [
     ("occupancy_drop", (5, 10, 0.5), False),  # heuristic: occupied share = tau is kept
     ("occupancy_drop", (6, 10, 0.5), True),
     ("occupancy_drop", (0, 10, 0.0), False),
+    # OCFusion (docs/fusion.md, "OCFusion (strategy ocfusion), exactly")
+    ("ocf_pair_met_reference", (2, 10, 100, 0.2), True),  # reference: i's share reaches theta
+    ("ocf_pair_met_reference", (2, 100, 10, 0.2), True),  # ... or the segment's
+    ("ocf_pair_met_reference", (1, 10, 10, 0.2), False),
+    ("ocf_pair_met_original", (3, 10, 0.2), True),  # original: i's share only
+    ("ocf_pair_met_original", (2, 10, 0.2), False),  # 2 / (10 + 0.0001) in float32 < 0.2
+    ("ocf_pair_met_original", (10000, 50000, 0.2), True),  # rounds up to float32(0.2)
+    ("ocf_in_front", (0.0, False), False),  # reference: logit > 0 (sigmoid > 0.5)
+    ("ocf_in_front", (1e-9, False), True),
+    ("ocf_in_front", (0.5, True), False),  # original: raw logit > 0.5
+    ("ocf_in_front", (0.51, True), True),
+    ("ocf_in_front", (math.nan, False), False),  # no logit in the file: never in front
+    ("ocf_in_front", (math.nan, True), False),
 ]
 CHECKS = sorted({name for name, _, _ in HAND_CASES})
 
@@ -111,9 +126,15 @@ def test_one_definition_of_each_check(name):
     assert jitted.py_func is plain  # the kernels' helper is compiled from the plain function
     assert fusion.decide is sweep.decide is decisions_jit  # the kernels call the compiled build
     assert _reference_fusion.decide is _reference_sweep.decide is decisions  # the twins the plain one
-    users = [m for m in (fusion, sweep, _reference_fusion, _reference_sweep) if name in _checks_called(m)]
+    assert ocfusion.decide is decisions_jit and _reference_ocfusion.decide is decisions
+    paths = (fusion, sweep, _reference_fusion, _reference_sweep, ocfusion, _reference_ocfusion)
+    users = [m for m in paths if name in _checks_called(m)]
     if name == "overlap_may_be_excessive":  # a pruning bound of the run kernel only
         assert users == [fusion]
+    elif name.startswith("ocf_"):  # OCFusion's own checks
+        assert users == [ocfusion, _reference_ocfusion], name
+    elif name in ("canvas_drop", "occupancy_drop", "mark_emptied"):  # shared with OCFusion
+        assert users == list(paths), name
     else:
         assert users == [fusion, sweep, _reference_fusion, _reference_sweep], name
 
@@ -130,7 +151,7 @@ def _threshold_comparisons(module) -> list[str]:
 
 
 def test_no_fusion_path_compares_a_threshold_itself():
-    for module in (fusion, sweep, _reference_fusion, _reference_sweep):
+    for module in (fusion, sweep, _reference_fusion, _reference_sweep, ocfusion, _reference_ocfusion):
         assert _threshold_comparisons(module) == []
     assert _threshold_comparisons(decisions)  # the checks live here
 

@@ -139,7 +139,7 @@ INVALID = [
     ({"gt": GT, "pred": PRED, "fail_under": "XQ=3"}, "--fail-under: 'XQ=3' is not KEY=VALUE with KEY one of"),
     ({"gt": GT, "pred": PRED, "fail_under": {"PQ": "abc"}}, "--fail-under: 'abc' is not a number"),
     ({"gt": GT, "pred": PRED, "decoder": "png"}, "--decoder: unknown decoder 'png'; choose fast or pil"),
-    (dict(RELS, variant="authors"), "unknown variant 'authors'; choose one of paper, reference"),
+    (dict(RELS, variant="authors"), "unknown variant 'authors'; choose one of paper, reference, original"),
 ]
 
 
