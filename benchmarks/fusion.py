@@ -30,8 +30,8 @@ Parts:
    decoding, fusing, writing PNGs and JSON) vs the same numpy pipeline as a script (json,
    pycocotools, numpy, PIL PNGs), both as fresh processes, interleaved over ``--repeat``
    rounds (default 3); medians and the ratio of the medians, with the load average; also
-   ``rapkit fuse --strategy ocfusion`` (the dumps carry ``occludes`` for every overlapping
-   pair) with its per-round ratios to the heuristic and to RAP measured in the same rounds. The
+   ``rapkit fuse --strategy ocfusion`` (on a copy of the dumps that carries ``occludes`` for
+   every overlapping pair; the other rows read the dumps without it) with its per-round ratios to the heuristic and to RAP measured in the same rounds. The
    stage times ``rapkit fuse`` reports (ms per image: decode, kernel, stuff/compose, PNG
    write) are printed as medians over the rounds. One more row runs ``rapkit fuse`` with
    ``RAPKIT_FSYNC=0``: rapkit flushes its output to disk before renaming it into place
@@ -283,24 +283,27 @@ def write_dataset(root: Path, n_images: int, n: int, dense: bool = False) -> dic
     rng = np.random.default_rng(1234)
     root.mkdir(parents=True)
     (root / "semantic").mkdir()
-    props, images = [], []
+    props, pair_props, images = [], [], []
     for k in range(n_images):
         iid = k + 1
         ps, sem = make_scene(rng, n, dense)
-        add_occludes(ps, iid)
         for p in ps:
             p["image_id"] = iid
-        props.extend(ps)
+        props.extend(dict(p) for p in ps)
+        add_occludes(ps, iid)
+        pair_props.extend(ps)
         name = f"{iid:012d}"
         images.append({"id": iid, "file_name": name + ".jpg", "height": H, "width": W})
         Image.fromarray(sem).save(root / "semantic" / (name + ".png"))
     paths = {
         "proposals": root / "proposals.json",
+        "pair_proposals": root / "proposals_occludes.json",
         "images": root / "images.json",
         "categories": root / "categories.json",
         "semantic": root / "semantic",
     }
     paths["proposals"].write_text(json.dumps(props))
+    paths["pair_proposals"].write_text(json.dumps(pair_props))
     paths["images"].write_text(json.dumps({"images": images}))
     paths["categories"].write_text(json.dumps(categories()))
     return paths
@@ -340,7 +343,7 @@ def rapkit_cmd(paths, out: Path, workers: int, strategy: str) -> list[str]:
         "rapkit",
         "fuse",
         "--proposals",
-        str(paths["proposals"]),
+        str(paths["pair_proposals" if strategy == "ocfusion" else "proposals"]),
         "--image-info",
         str(paths["images"]),
         "--categories",
