@@ -173,13 +173,20 @@ def load_instances(path: str | os.PathLike) -> InstancesDataset:
 # --------------------------------------------------------------------------- decoding
 
 
-def annotation_rle(seg: Any, height: int, width: int) -> dict:
+def annotation_rle(seg: Any, height: int, width: int, *, truncate_polygons: bool = False) -> dict:
     """One validated ``segmentation`` -> a compressed pycocotools RLE (polygons merged).
+    ``truncate_polygons``: polygon coordinates are first truncated to int (toward zero), as
+    the authors' relation script did (``np.array(...).astype(np.int)``).
 
     >>> annotation_rle([[0, 0, 4, 0, 4, 4, 0, 4]], 8, 8)["size"]
     [8, 8]
+    >>> import pycocotools.mask as m
+    >>> int(m.area(annotation_rle([[0, 0, 4.9, 0, 4.9, 4.9, 0, 4.9]], 8, 8, truncate_polygons=True)))
+    16
     """
     if isinstance(seg, list):
+        if truncate_polygons:
+            seg = [[float(int(v)) for v in poly] for poly in seg]
         rles = mask_utils.frPyObjects(seg, height, width)
         return mask_utils.merge(rles) if len(rles) > 1 else rles[0]
     counts = seg["counts"]
@@ -214,6 +221,7 @@ def decode_instances(
     image_id: Any = None,
     validate: bool = False,
     fast: bool = True,
+    truncate_polygons: bool = False,
 ) -> list[InstanceMask]:
     """Decode one image's annotation dicts into :class:`InstanceMask` crops (input order).
 
@@ -222,7 +230,8 @@ def decode_instances(
     straight into their box crops (:func:`rapkit.kernels.rle.decode_rles`), ``fast=False``
     decodes each mask full-image with pycocotools and crops it (same result).
     ``validate=True`` re-checks each segmentation (for annotations that did not come through
-    :func:`load_instances`).
+    :func:`load_instances`). ``truncate_polygons=True`` truncates polygon coordinates to int
+    first (:func:`annotation_rle`; the authors' relation script, ``--matching bbox``).
 
     >>> ms = decode_instances([{"id": 1, "category_id": 1, "segmentation": [[0, 0, 4, 0, 4, 4, 0, 4]]}], 8, 8)
     >>> (ms[0].x0, ms[0].y0, ms[0].mask.shape)
@@ -234,7 +243,7 @@ def decode_instances(
         if validate:
             validate_segmentation(seg, height, width, file=file, image_id=image_id, ann_id=a.get("id"))
         try:
-            rles.append(annotation_rle(seg, height, width))
+            rles.append(annotation_rle(seg, height, width, truncate_polygons=truncate_polygons))
         except (ValueError, TypeError, UnicodeEncodeError) as e:
             raise InputError(
                 f"annotation {a.get('id')}: cannot decode segmentation: {e}", file=file, image_id=image_id

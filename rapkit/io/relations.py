@@ -44,6 +44,7 @@ class RelationsFile:
     rule: str
     totals: dict[str, int]
     images: dict[int, ImageRelations] = field(default_factory=dict)
+    matching: str = "pixels"
 
     def pairs(self) -> list[tuple[int, int, int]]:
         """Every relation as ``(image_id, front, back)``."""
@@ -77,13 +78,13 @@ def image_record(r: ImageRelations) -> dict[str, Any]:
 
 
 def relations_document(
-    images: Iterable[ImageRelations], *, theta: float, rule: str, totals: dict[str, int]
+    images: Iterable[ImageRelations], *, theta: float, rule: str, totals: dict[str, int], matching: str = "pixels"
 ) -> dict[str, Any]:
     """The relations JSON as a Python object (field order is part of the format)."""
     return {
         "schema_version": SCHEMA_VERSION,
         "kind": "relations",
-        "parameters": {"theta": float(theta), "rule": rule, "matching": "pixels"},
+        "parameters": {"theta": float(theta), "rule": rule, "matching": matching},
         "totals": {k: int(totals.get(k, 0)) for k in TOTAL_KEYS},
         "images": [image_record(r) for r in images],
     }
@@ -97,9 +98,10 @@ def write_relations(
     rule: str,
     totals: dict[str, int],
     force: bool = False,
+    matching: str = "pixels",
 ) -> Path:
     """Write the relations JSON atomically (no overwrite without ``force``)."""
-    data = dumps(relations_document(images, theta=theta, rule=rule, totals=totals))
+    data = dumps(relations_document(images, theta=theta, rule=rule, totals=totals, matching=matching))
     with atomic_path(path, force) as tmp:
         tmp.write_bytes(data)
     return Path(path)
@@ -122,7 +124,9 @@ def parse_relations(data: Any, file: Any = None) -> RelationsFile:
         raise InputError("relations JSON needs parameters.theta and parameters.rule", file=file) from None
     totals = data.get("totals") or {}
     try:
-        out = RelationsFile(theta, rule, {str(k): int(v) for k, v in totals.items()})
+        out = RelationsFile(
+            theta, rule, {str(k): int(v) for k, v in totals.items()}, matching=str(params.get("matching", "pixels"))
+        )
     except (AttributeError, TypeError, ValueError, OverflowError):
         raise InputError(f"relations 'totals' must map names to counts, got {totals!r:.80}", file=file) from None
     for k, im in enumerate(data["images"]):
@@ -226,6 +230,7 @@ def write_relations_outputs(
     theta: float,
     rule: str,
     totals: dict[str, int],
+    matching: str = "pixels",
     rap_instances: str | os.PathLike | None = None,
     instances: dict[str, Any] | None = None,
     force: bool = False,
@@ -238,7 +243,7 @@ def write_relations_outputs(
     a partial file nor a relations JSON without its RAP companion. Returns
     ``{"relations": path, "rap_instances": path}`` (the second only when written).
     """
-    rel_bytes = dumps(relations_document(images, theta=theta, rule=rule, totals=totals))
+    rel_bytes = dumps(relations_document(images, theta=theta, rule=rule, totals=totals, matching=matching))
     rap_bytes = None
     if rap_instances is not None:
         if instances is None:
