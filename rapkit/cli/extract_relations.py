@@ -23,7 +23,8 @@ from ._common import (
     epilog=(
         "Example: rapkit extract-relations --instances world/instances.json "
         "--panoptic world/panoptic.json --theta 0.2 -o relations.json --rap-instances instances_rap.json -j 2. "
-        "The authors' relations: ... --rule deficit --matching bbox -o relations_authors.json"
+        "The authors' relations and pickle: ... --rule deficit --matching bbox -o relations_authors.json "
+        "--authors-pickle train_relation_result.pkl"
     ),
 )
 @click.option(
@@ -77,11 +78,30 @@ from ._common import (
     default=None,
     help="Also write the instances JSON with an 'overlap' list (ids on top) on every annotation [default: not written].",
 )
+@click.option(
+    "--authors-pickle",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also write the relations as the authors' retrieve_relation.py pickles them: "
+    "{image_id: {occluded_id: [occluder_id, ...]}} [default: not written].",
+)
 @force_option
 @workers_option
 @output_options
 def command(
-    instances, panoptic, panoptic_dir, theta, rule, matching, output, rap_instances, force, workers, fmt, quiet
+    instances,
+    panoptic,
+    panoptic_dir,
+    theta,
+    rule,
+    matching,
+    output,
+    rap_instances,
+    authors_pickle,
+    force,
+    workers,
+    fmt,
+    quiet,
 ):
     """Extract occlusion relations (which instance is in front) from COCO GT.
 
@@ -89,7 +109,7 @@ def command(
     largest intersection, one-to-one; --matching bbox: the authors' nearest-box matching). A pair whose overlap exceeds theta of either instance
     gets a relation: by default the instance the panoptic map shows on more of the overlap
     than the other is in front (--rule chooses the reading); ties give none. Writes the relations JSON (and, with --rap-instances, RAP's
-    training format) and prints a summary.
+    training format; with --authors-pickle, the authors' relations pickle) and prints a summary.
     """
     from ..pipeline.relations import extract_dataset_relations
     from ..report.relations import relations_report
@@ -104,6 +124,7 @@ def command(
             matching=matching,
             output=output,
             rap_instances=rap_instances,
+            authors_pickle=authors_pickle,
             force=force,
             workers=resolve_workers(workers),
             progress=advance,

@@ -123,6 +123,7 @@ def extract_dataset_relations(
     matching: str = "pixels",
     output: PathLike | None = None,
     rap_instances: PathLike | None = None,
+    authors_pickle: PathLike | None = None,
     force: bool = False,
     workers: int = 1,
     progress: Callable[[int], None] | None = None,
@@ -139,7 +140,8 @@ def extract_dataset_relations(
     polygons are filled with their coordinates truncated to int); ``rule="deficit",
     matching="bbox"`` gives the authors' relations. Images with no non-crowd instance are
     listed without reading their PNG. ``output`` writes the relations JSON, ``rap_instances`` the instances
-    JSON with the authors' ``overlap`` lists: both are checked before any work (an existing
+    JSON with the authors' ``overlap`` lists, ``authors_pickle`` the authors' relations
+    pickle (:func:`rapkit.io.relations.write_authors_pickle`): all are checked before any work (an existing
     file without ``force`` is a :class:`ConfigError`) and written atomically after every
     image succeeded, so a failed run leaves nothing behind.
 
@@ -151,10 +153,11 @@ def extract_dataset_relations(
     >>> run.totals["relations"] == len(run.to_frame())
     True
     """
-    if rap_instances is not None and output is None:
-        raise ConfigError("rap_instances is written beside the relations JSON: give output too")
+    for name, extra in (("rap_instances", rap_instances), ("authors_pickle", authors_pickle)):
+        if extra is not None and output is None:
+            raise ConfigError(f"{name} is written beside the relations JSON: give output too")
     if output is not None:
-        check_relations_outputs(output, rap_instances, (instances, panoptic), force)
+        check_relations_outputs(output, rap_instances, (instances, panoptic), force, authors_pickle)
     _check(theta, rule, matching)
     ds = load_instances(instances)
     pan = load_panoptic(panoptic, panoptic_dir)
@@ -173,6 +176,7 @@ def extract_dataset_relations(
                 rap_instances=rap_instances,
                 instances=ds.raw,
                 force=force,
+                authors_pickle=authors_pickle,
             )
         )
     return run
