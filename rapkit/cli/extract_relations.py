@@ -68,7 +68,7 @@ from ._common import (
     help="pixels: each instance gets the same-category panoptic segment it shares most pixels "
     "with (one-to-one); bbox (authors' retrieve_relation.py): each thing segment claims the "
     "annotation with the nearest [x, y, w, h] box (any category, crowd included; a second "
-    "claimant cancels the first), polygons filled with int-truncated coordinates. "
+    "claimant cancels the first), polygons filled as cv2.fillPoly fills their int-truncated coordinates. "
     "--rule deficit --matching bbox gives the authors' relations.",
 )
 @output_option("Relations JSON to write.")

@@ -291,8 +291,8 @@ def extract_relations(
     annotation, crowd ones included, is a candidate; ``instance_boxes`` gives each mask's
     COCO ``[x, y, w, h]`` box as the annotation states it (default: the mask's crop box),
     ``things`` the category ids whose segments take part (default: every segment's). The
-    authors filled polygons with their coordinates truncated to int: decode the masks so
-    (``rapkit.io.coco.decode_instances(..., truncate_polygons=True)``).
+    authors filled polygons with OpenCV, coordinates truncated to int: decode the masks so
+    (``rapkit.io.coco.decode_instances(..., polygon_fill="opencv")``).
 
     >>> extract_relations([], np.zeros((2, 2), np.uint32), [], image_id=5).relations
     []

@@ -78,7 +78,12 @@ def _run_task(t: _Task) -> ImageRelations:
     """Worker: decode one image's instances, read its PNG, extract its relations."""
     bbox = t.matching == "bbox"
     masks = decode_instances(
-        t.anns, t.height, t.width, file=t.instances_file, image_id=t.image_id, truncate_polygons=bbox
+        t.anns,
+        t.height,
+        t.width,
+        file=t.instances_file,
+        image_id=t.image_id,
+        polygon_fill="opencv" if bbox else "pycocotools",
     )
     id_map = read_id_map_fast(t.png_path, image_id=t.image_id, shape=(t.height, t.width))
     try:
@@ -137,7 +142,7 @@ def extract_dataset_relations(
     annotations are counted, not used. ``matching="bbox"`` matches instances to segments as
     the authors' ``retrieve_relation.py`` did (:func:`rapkit.core.relations.match_by_bbox`:
     every annotation of the image is a candidate, crowd ones and any category included;
-    polygons are filled with their coordinates truncated to int); ``rule="deficit",
+    polygons are filled as their ``cv2.fillPoly`` of int-truncated coordinates); ``rule="deficit",
     matching="bbox"`` gives the authors' relations. Images with no non-crowd instance are
     listed without reading their PNG. ``output`` writes the relations JSON, ``rap_instances`` the instances
     JSON with the authors' ``overlap`` lists, ``authors_pickle`` the authors' relations

@@ -2,8 +2,8 @@
 
 ``authors_script`` below is an independent implementation of the authors'
 ``datasets/coco/retrieve_relation.py`` (RAPNet/RAP), written line by line after their code
-(plain Python/numpy; polygons through pycocotools with the coordinates truncated to int;
-the panoptic PNG read with PIL). ``--rule deficit --matching bbox`` must equal it relation
+(plain Python/numpy; the panoptic PNG read with PIL; polygons filled with ``cv2.fillPoly``
+where OpenCV is installed, else with a transcription of its rule written here). ``--rule deficit --matching bbox`` must equal it relation
 for relation on synthetic worlds (several seeds; one with a crowd region in every image and
 crowded scenes, so that second and third claimants and crowd claims occur: counted), and
 each quirk has a hand-built case.
@@ -18,7 +18,6 @@ import numpy as np
 import pytest
 from builders import rect
 from PIL import Image
-from pycocotools import mask as mask_utils
 
 from rapkit.core.relations import BBOX_MAX_DISTANCE, extract_relations, match_by_bbox
 from rapkit.errors import ConfigError
@@ -28,15 +27,93 @@ from rapkit.types import InstanceMask, Segment
 # --------------------------------------------------------------------------- the oracle
 
 
+def _tdiv(a, b):
+    """C's integer division (toward zero)."""
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b >= 0) else -q
+
+
+def _line(img, x1, y1, x2, y2):
+    """OpenCV's 8-connected line (LineIterator, left to right), clipped like its clipLine."""
+    h, w = img.shape
+    r, b = w - 1, h - 1
+
+    def code(x, y):
+        return (x < 0) + (x > r) * 2 + (y < 0) * 4 + (y > b) * 8
+
+    c1, c2 = code(x1, y1), code(x2, y2)
+    if c1 | c2:
+        if c1 & c2:
+            return
+        if c1 & 12:
+            a = 0 if c1 < 8 else b
+            x1, y1 = x1 + _tdiv((a - y1) * (x2 - x1), y2 - y1), a
+            c1 = code(x1, 0) & 3
+        if c2 & 12:
+            a = 0 if c2 < 8 else b
+            x2, y2 = x2 + _tdiv((a - y2) * (x2 - x1), y2 - y1), a
+            c2 = code(x2, 0) & 3
+        if c1 & c2:
+            return
+        if c1:
+            a = 0 if c1 == 1 else r
+            x1, y1 = a, y1 + _tdiv((a - x1) * (y2 - y1), x2 - x1)
+        if c2:
+            a = 0 if c2 == 1 else r
+            x2, y2 = a, y2 + _tdiv((a - x2) * (y2 - y1), x2 - x1)
+    if x1 > x2:
+        x1, y1, x2, y2 = x2, y2, x1, y1
+    sx, sy = 1, (1 if y2 >= y1 else -1)
+    dx, dy = x2 - x1, abs(y2 - y1)
+    steep = dy > dx
+    major, minor = (dy, dx) if steep else (dx, dy)
+    err, x, y = major - 2 * minor, x1, y1
+    for _ in range(major + 1):
+        img[y, x] = 1
+        diag = err < 0
+        err += 2 * major * diag - 2 * minor
+        if steep:
+            y, x = y + sy, x + sx * diag
+        else:
+            x, y = x + sx, y + sy * diag
+
+
+def _fill_poly(img, pts):
+    """``cv2.fillPoly(img, [pts], 1)`` with integer vertices: the outline, then even-odd
+    spans from 16.16 fixed-point edges (CollectPolyEdges + FillEdgeCollection), row by row."""
+    h, w = img.shape
+    edges = []
+    for i in range(len(pts)):
+        (x0, y0), (x1, y1) = pts[i - 1], pts[i]
+        _line(img, x0, y0, x1, y1)
+        if y0 != y1:
+            top_y, top_x = (y0, x0) if y0 < y1 else (y1, x1)
+            edges.append((top_y, max(y0, y1), top_x << 16, _tdiv((x1 - x0) << 16, y1 - y0)))
+    if len(edges) < 2:
+        return
+    for y in range(max(min(e[0] for e in edges), 0), min(max(e[1] for e in edges), h)):
+        xs = sorted(x + (y - ya) * dx for ya, yb, x, dx in edges if ya <= y < yb)
+        for a, b in zip(xs[0::2], xs[1::2]):
+            lo, hi = max(-((-a) >> 16), 0), min(b >> 16, w - 1)
+            if lo <= hi:
+                img[y, lo : hi + 1] = 1
+
+
 def _fill_polygons(segmentation, height, width):
-    """Their ``cv2.fillPoly`` of each polygon (coordinates ``.astype(np.int)``), through
-    pycocotools: a union of the polygons."""
+    """Their ``cv2.fillPoly`` of each polygon, coordinates ``np.array(...).astype(np.int)``:
+    OpenCV itself where it is installed, else the transcription above."""
+    try:
+        import cv2
+    except ImportError:
+        cv2 = None
     out = np.zeros((height, width), np.uint8)
     for seg in segmentation:
         pts = [[seg[i * 2], seg[i * 2 + 1]] for i in range(len(seg) // 2)]
-        flat = [float(int(v)) for p in pts for v in p]
-        rle = mask_utils.frPyObjects([flat], height, width)[0]
-        out |= mask_utils.decode(rle)
+        arr = np.array([pts]).astype(np.int64)
+        if cv2 is not None:
+            cv2.fillPoly(out, arr, 1)
+        else:
+            _fill_poly(out, [(int(x), int(y)) for x, y in arr[0]])
     return out
 
 
@@ -277,15 +354,33 @@ def test_segment_pixels_are_counted_inside_the_segments_info_box():
     assert pairs(p) == [(2, 1)]
 
 
-def test_polygon_coordinates_are_truncated_to_int():
-    """The authors' ``np.array(seg).astype(np.int)``: 5.9 is filled as 5, -0.7 as 0."""
+def test_polygons_are_filled_as_opencv_fills_their_truncated_coordinates():
+    """The authors' ``cv2.fillPoly(img, np.array([pts]).astype(np.int), 1)``: 5.9 is 5,
+    -0.7 is 0, and the outline is painted (pycocotools' fill differs)."""
+    differs = []
     for poly in ([0.9, 0.9, 5.9, 0.9, 5.9, 5.9, 0.9, 5.9], [-0.7, -0.7, 3.6, -0.7, 3.6, 6.8, -0.7, 6.8]):
         ann = {"id": 1, "category_id": 1, "segmentation": [poly]}
         (plain,) = decode_instances([ann], 8, 8)
-        (trunc,) = decode_instances([ann], 8, 8, truncate_polygons=True)
+        (theirs,) = decode_instances([ann], 8, 8, polygon_fill="opencv")
         want = _fill_polygons([poly], 8, 8).astype(bool)
-        assert np.array_equal(full(trunc, 8, 8), want)
-        assert not np.array_equal(full(plain, 8, 8), want)
+        assert np.array_equal(full(theirs, 8, 8), want)
+        differs.append(not np.array_equal(full(plain, 8, 8), want))
+    assert differs == [True, False]  # the second: pycocotools happens to give the same pixels
+
+
+def test_the_oracles_fill_equals_rapkits_on_random_polygons():
+    """The test's own transcription of OpenCV's rule and rapkit.io.polyfill agree (both are
+    compared with OpenCV itself in tests/io/test_polyfill.py where it is installed)."""
+    from rapkit.io.polyfill import fill_polygon_opencv
+
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        h, w = (int(v) for v in rng.integers(1, 20, 2))
+        pts = [(int(x), int(y)) for x, y in zip(rng.integers(-3, w + 3, 6), rng.integers(-3, h + 3, 6))]
+        pts = pts[: int(rng.integers(1, 7))]
+        img = np.zeros((h, w), np.uint8)
+        _fill_poly(img, pts)
+        assert np.array_equal(img.astype(bool), fill_polygon_opencv(pts, h, w)), (h, w, pts)
 
 
 def full(m, h, w):
