@@ -199,6 +199,9 @@ def read_relations(path: str | os.PathLike) -> RelationsFile:
         return parse_authors_pickle(head, file=p)
     data = loads_json(head, p, "relations")
     if isinstance(data, dict) and "kind" not in data and isinstance(data.get("annotations"), list):
+        anns = data["annotations"]
+        if anns and isinstance(anns[0], dict) and "segments_info" in anns[0]:
+            raise InputError("not a relations file: a COCO panoptic JSON", file=p)
         return parse_rap_instances(data, file=p)
     if not isinstance(data, dict) or data.get("kind") != "relations":
         raise InputError(

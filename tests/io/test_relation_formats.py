@@ -173,7 +173,7 @@ def test_formats_are_recognised_by_content_not_extension(world, run, tmp_path):
     json_named_pkl = tmp_path / "relations.pkl"
     write_relations(json_named_pkl, run.images, theta=0.2, rule="deficit", totals=run.totals)
     assert read_relations(json_named_pkl).source == "relations"
-    with pytest.raises(InputError, match=r"panoptic\.json.*not a relations file"):
+    with pytest.raises(InputError, match=r"panoptic\.json.*not a relations file: a COCO panoptic JSON"):
         read_relations(world.panoptic)  # a JSON of another kind
     with pytest.raises(InputError, match="instances JSON without 'overlap'"):
         read_relations(world.instances)
