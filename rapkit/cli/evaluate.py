@@ -126,7 +126,8 @@ def _threshold(name: str, what: str, default: str) -> click.Option:
     "relations_path",
     type=JsonPath(),
     default=None,
-    help=f"{REL} Relations JSON (rapkit extract-relations): adds relation accuracy (paper Table 4).",
+    help=f"{REL} Relations JSON (rapkit extract-relations; also the authors' relations pickle or an "
+    "instances JSON with 'overlap' lists, recognised by content): adds relation accuracy (paper Table 4).",
 )
 @click.option(
     "--proposals",

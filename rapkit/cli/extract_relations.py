@@ -22,7 +22,9 @@ from ._common import (
     cls=Command,
     epilog=(
         "Example: rapkit extract-relations --instances world/instances.json "
-        "--panoptic world/panoptic.json --theta 0.2 -o relations.json --rap-instances instances_rap.json -j 2"
+        "--panoptic world/panoptic.json --theta 0.2 -o relations.json --rap-instances instances_rap.json -j 2. "
+        "The authors' relations and pickle: ... --rule deficit --matching bbox -o relations_authors.json "
+        "--authors-pickle train_relation_result.pkl"
     ),
 )
 @click.option(
@@ -58,6 +60,17 @@ from ._common import (
     "the overlap is in front, else no relation; deficit (authors' code): the instance that "
     "lost fewer of its own pixels is in front.",
 )
+@click.option(
+    "--matching",
+    type=click.Choice(["pixels", "bbox"]),
+    default="pixels",
+    show_default=True,
+    help="pixels: each instance gets the same-category panoptic segment it shares most pixels "
+    "with (one-to-one); bbox (authors' retrieve_relation.py): each thing segment claims the "
+    "annotation with the nearest [x, y, w, h] box (any category, crowd included; a second "
+    "claimant cancels the first), polygons filled as cv2.fillPoly fills their int-truncated coordinates. "
+    "--rule deficit --matching bbox gives the authors' relations.",
+)
 @output_option("Relations JSON to write.")
 @click.option(
     "--rap-instances",
@@ -65,17 +78,38 @@ from ._common import (
     default=None,
     help="Also write the instances JSON with an 'overlap' list (ids on top) on every annotation [default: not written].",
 )
+@click.option(
+    "--authors-pickle",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also write the relations as the authors' retrieve_relation.py pickles them: "
+    "{image_id: {occluded_id: [occluder_id, ...]}} [default: not written].",
+)
 @force_option
 @workers_option
 @output_options
-def command(instances, panoptic, panoptic_dir, theta, rule, output, rap_instances, force, workers, fmt, quiet):
+def command(
+    instances,
+    panoptic,
+    panoptic_dir,
+    theta,
+    rule,
+    matching,
+    output,
+    rap_instances,
+    authors_pickle,
+    force,
+    workers,
+    fmt,
+    quiet,
+):
     """Extract occlusion relations (which instance is in front) from COCO GT.
 
     Each non-crowd instance is matched to its panoptic segment by pixels (same category,
-    largest intersection, one-to-one). A pair whose overlap exceeds theta of either instance
+    largest intersection, one-to-one; --matching bbox: the authors' nearest-box matching). A pair whose overlap exceeds theta of either instance
     gets a relation: by default the instance the panoptic map shows on more of the overlap
     than the other is in front (--rule chooses the reading); ties give none. Writes the relations JSON (and, with --rap-instances, RAP's
-    training format) and prints a summary.
+    training format; with --authors-pickle, the authors' relations pickle) and prints a summary.
     """
     from ..pipeline.relations import extract_dataset_relations
     from ..report.relations import relations_report
@@ -87,8 +121,10 @@ def command(instances, panoptic, panoptic_dir, theta, rule, output, rap_instance
             panoptic_dir=panoptic_dir,
             theta=theta,
             rule=rule,
+            matching=matching,
             output=output,
             rap_instances=rap_instances,
+            authors_pickle=authors_pickle,
             force=force,
             workers=resolve_workers(workers),
             progress=advance,

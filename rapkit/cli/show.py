@@ -322,7 +322,12 @@ def compare(
     "--proposals world/proposals.json --images world/images --first 5 -o relation-pictures",
 )
 @click.option(
-    "--relations", "relations_path", required=True, type=JsonPath(), help="Relations JSON of rapkit extract-relations."
+    "--relations",
+    "relations_path",
+    required=True,
+    type=JsonPath(),
+    help="Relations JSON of rapkit extract-relations (also the authors' relations pickle or an "
+    "instances JSON with 'overlap' lists, recognised by content).",
 )
 @click.option(
     "--instances",

@@ -84,7 +84,11 @@ def require_torch() -> None:
     "--instances", required=True, type=click.Path(dir_okay=False), help="COCO instances JSON (boxes, categories)."
 )
 @click.option(
-    "--relations", required=True, type=click.Path(dir_okay=False), help="Relations JSON of `rapkit extract-relations`."
+    "--relations",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Relations JSON of `rapkit extract-relations` (also the authors' relations pickle or an "
+    "instances JSON with 'overlap' lists, recognised by content).",
 )
 @output_option("Head file to write (.pt).")
 @click.option(

@@ -433,7 +433,11 @@ def authors_events(scene: Scene, result: FusionResult, params: FusionParams) -> 
             seg_i[take] = i + 1
             val_i[take] = scene.relations[i]
             painted.append(i)
-    final = np.where(seg > 0, result.segment_of[np.maximum(seg - 1, 0)], 0)
+    # canvas value k + 1 -> segment id of proposal k; 0 (free) -> 0. A lookup table of
+    # n + 1 entries: an image without proposals (n = 0) has only free pixels
+    lut = np.zeros(n + 1, np.int64)
+    lut[1:] = result.segment_of
+    final = lut[seg]
     if not np.array_equal(final, result.id_map):
         raise RuntimeError(f"image {scene.image_id}: the replayed canvas differs from the fusion's")
     return np.array(out, np.int64).reshape(-1, 2)

@@ -10,7 +10,14 @@ the image's panoptic id map:
    weight bipartite matching, so a small object in front of a big one of the same category
    keeps its own segment; among equal totals the better IoU wins). Crowd instances and
    crowd segments take no part. An instance with no overlapping segment left is
-   *unmatched*: it owns no pixel of the panoptic map.
+   *unmatched*: it owns no pixel of the panoptic map. ``matching="bbox"`` instead follows
+   the authors' ``retrieve_relation.py`` exactly (:func:`match_by_bbox`): every thing
+   segment, in ``segments_info`` order, claims the annotation (crowd ones included, any
+   category) whose COCO ``[x, y, w, h]`` box is nearest by Euclidean distance, below 9999;
+   a second claimant of an annotation deletes the first mapping and is not mapped itself,
+   a third claimant is accepted (and so on, alternately); unmatched segments and instances
+   take no further part, nor does a pair whose instance or segment is a crowd; a
+   segment's pixels are counted inside its ``segments_info`` box only.
 2. **Candidate pairs.** For instances i, j with ``O = I_i ∩ I_j``, ``R_i = |O|/|I_i|`` and
    ``R_j = |O|/|I_j|``: the pair is a candidate when ``R_i > theta`` or ``R_j > theta``
    (a ratio exactly at theta does not count).
@@ -36,7 +43,7 @@ the image's panoptic id map:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Literal
 
 import numpy as np
@@ -45,6 +52,11 @@ from ..errors import ConfigError, InputError
 from ..types import ImageRelations, InstanceMask, Relation, Segment
 
 RULES = ("paper", "majority", "deficit")
+#: how instances are matched to panoptic segments: rapkit's by pixels, the authors' by box
+MATCHINGS = ("pixels", "bbox")
+#: the authors' distance bound: a segment whose nearest annotation box is this far or
+#: farther claims nothing
+BBOX_MAX_DISTANCE = 9999
 
 
 # --------------------------------------------------------------------------- matching
@@ -175,12 +187,50 @@ def match_instances(weights: np.ndarray) -> list[tuple[int, int]]:
     return pairs
 
 
+def match_by_bbox(
+    segment_boxes: Sequence[Sequence[float]], instance_boxes: Sequence[Sequence[float]]
+) -> list[tuple[int, int]]:
+    """The authors' matching (``retrieve_relation.py``): ``(segment, instance)`` index pairs.
+
+    Segments claim in the given order; each claims the instance whose COCO ``[x, y, w, h]``
+    box is nearest (Euclidean distance of the four numbers, ``sqrt(sum((b - b') ** 2))``;
+    the first of equal distances), when that distance is below :data:`BBOX_MAX_DISTANCE`.
+    No category, IoU or crowd test. When the claimed instance is already mapped, the
+    earlier mapping is deleted and the claimant is not mapped either; the next claimant of
+    that instance is then accepted. A segment with no box within the bound claims nothing
+    (the authors' script maps it to ``None`` and then fails its own ``assert``). Returns
+    the kept pairs sorted by instance index.
+
+    >>> match_by_bbox([[0, 0, 4, 4], [1, 0, 4, 4], [0, 1, 4, 4]], [[0, 0, 4, 4], [50, 50, 9, 9]])
+    [(2, 0)]
+    """
+    n_s, n_i = len(segment_boxes), len(instance_boxes)
+    if n_s == 0 or n_i == 0:
+        return []
+    sb = np.asarray(segment_boxes, np.float64).reshape(n_s, 4)
+    ib = np.asarray(instance_boxes, np.float64).reshape(n_i, 4)
+    dist = np.sqrt(np.sum((sb[:, None, :] - ib[None, :, :]) ** 2, axis=2))
+    dist[np.isnan(dist)] = np.inf  # a NaN distance never passes their "<"
+    seg_of: dict[int, int] = {}  # instance index -> segment index
+    for s in range(n_s):
+        k = int(np.argmin(dist[s]))  # the first of equal distances, as their strict "<" scan
+        if not dist[s, k] < BBOX_MAX_DISTANCE:
+            continue
+        if k in seg_of:
+            del seg_of[k]
+        else:
+            seg_of[k] = s
+    return sorted(((s, k) for k, s in seg_of.items()), key=lambda p: p[1])
+
+
 # --------------------------------------------------------------------------- relations
 
 
-def _check_args(theta: float, rule: str) -> None:
+def _check_args(theta: float, rule: str, matching: str = "pixels") -> None:
     if rule not in RULES:
         raise ConfigError(f"unknown rule {rule!r}; choose one of {', '.join(RULES)}")
+    if matching not in MATCHINGS:
+        raise ConfigError(f"unknown matching {matching!r}; choose one of {', '.join(MATCHINGS)}")
     if isinstance(theta, bool) or not isinstance(theta, (int, float)) or not (0.0 <= float(theta) <= 1.0):
         raise ConfigError(f"theta must be a number in [0, 1], got {theta!r}")
 
@@ -225,6 +275,9 @@ def extract_relations(
     *,
     image_id: int = 0,
     kernels: Literal["numba", "numpy"] = "numba",
+    matching: Literal["pixels", "bbox"] = "pixels",
+    instance_boxes: Sequence[Sequence[float]] | None = None,
+    things: Collection[int] | None = None,
 ) -> ImageRelations:
     """Occlusion relations of one image (see the module docstring for the method).
 
@@ -234,10 +287,17 @@ def extract_relations(
     Relations are listed in pair order (i < j in input order). ``kernels="numpy"`` runs the
     plain-numpy twins of the numba kernels (same result, slower).
 
+    ``matching="bbox"``: the authors' matching (:func:`match_by_bbox`), where every
+    annotation, crowd ones included, is a candidate; ``instance_boxes`` gives each mask's
+    COCO ``[x, y, w, h]`` box as the annotation states it (default: the mask's crop box),
+    ``things`` the category ids whose segments take part (default: every segment's). The
+    authors filled polygons with OpenCV, coordinates truncated to int: decode the masks so
+    (``rapkit.io.coco.decode_instances(..., polygon_fill="opencv")``).
+
     >>> extract_relations([], np.zeros((2, 2), np.uint32), [], image_id=5).relations
     []
     """
-    _check_args(theta, rule)
+    _check_args(theta, rule, matching)
     theta = float(theta)
     ids = np.asarray(id_map)
     if ids.ndim != 2 or ids.dtype.kind not in "iu":
@@ -271,6 +331,11 @@ def extract_relations(
         raise InputError("id in the panoptic PNG but not in segments_info", image_id=image_id, segment_id=int(bad))
     if not insts:
         return out
+    if matching == "bbox":
+        insts, own, seg_area = _bbox_matches(instance_masks, ids, segments, instance_boxes, things, out)
+        boxes, offsets, flat = pack_masks(insts)
+        areas = np.array([m.area for m in insts], dtype=np.int64)
+        return _pairs(insts, ids, boxes, offsets, flat, own, areas - seg_area, theta, rule, visibility, out)
     seg_by_label = {k + 1: s for k, s in enumerate(seg_sorted)}
 
     # --- one-to-one matching, per category
@@ -296,9 +361,52 @@ def extract_relations(
         else:
             out.unmatched.append(m.id)
 
-    # --- candidate pairs and their front
-    ov, vis = visibility(ids, boxes, offsets, flat, own)
     deficit = areas - np.where(match_label > 0, seg_areas[match_label], 0)
+    return _pairs(insts, ids, boxes, offsets, flat, own, deficit, theta, rule, visibility, out)
+
+
+def _bbox_matches(
+    instance_masks: Sequence[InstanceMask],
+    ids: np.ndarray,
+    segments: Sequence[Segment],
+    instance_boxes: Sequence[Sequence[float]] | None,
+    things: Collection[int] | None,
+    out: ImageRelations,
+) -> tuple[list[InstanceMask], np.ndarray, np.ndarray]:
+    """The authors' matching on one image (:func:`match_by_bbox`): the kept non-crowd
+    instances (input order), their segment ids, and each segment's pixel count inside its
+    ``segments_info`` box (clipped to the image); fills ``out.matches``/``out.unmatched``."""
+    if instance_boxes is None:
+        instance_boxes = [m.bbox for m in instance_masks]
+    if len(instance_boxes) != len(instance_masks):
+        raise ValueError("instance_boxes must give one box per instance mask")
+    for m, b in zip(instance_masks, instance_boxes):
+        if not isinstance(b, (list, tuple, np.ndarray)) or len(b) != 4:
+            raise InputError(
+                f"annotation {m.id}: bbox must be [x, y, w, h] (needed by the bbox matching), got {b!r:.60}",
+                image_id=out.image_id,
+            )
+    cand = [s for s in segments if things is None or s.category_id in things]
+    pairs = match_by_bbox([s.bbox for s in cand], instance_boxes)
+    kept = [(instance_masks[k], cand[s]) for s, k in pairs if not instance_masks[k].iscrowd and not cand[s].iscrowd]
+    height, width = ids.shape
+    seg_area = np.zeros(len(kept), np.int64)
+    for n, (m, seg) in enumerate(kept):
+        x, y, w, h = (int(v) for v in seg.bbox)
+        win = ids[max(y, 0) : max(min(y + h, height), 0), max(x, 0) : max(min(x + w, width), 0)]
+        seg_area[n] = int(np.count_nonzero(win == seg.id))
+        out.matches[m.id] = int(seg.id)
+    out.unmatched.extend(m.id for m in instance_masks if not m.iscrowd and m.id not in out.matches)
+    own = np.array([seg.id for _, seg in kept], np.int64)
+    return [m for m, _ in kept], own, seg_area
+
+
+def _pairs(insts, ids, boxes, offsets, flat, own, deficit, theta, rule, visibility, out) -> ImageRelations:
+    """Candidate pairs of the matched instances ``insts`` (``own``: each one's segment id,
+    -1 = none) and their front (module docstring, steps 2-3)."""
+    areas = np.array([m.area for m in insts], dtype=np.int64)
+    image_id = out.image_id
+    ov, vis = visibility(ids, boxes, offsets, flat, own)
     ii, jj = np.nonzero(np.triu(ov, 1))
     for i, j in zip(ii.tolist(), jj.tolist()):
         o = int(ov[i, j])
@@ -322,4 +430,13 @@ def extract_relations(
     return out
 
 
-__all__ = ["RULES", "extract_relations", "pack_masks", "max_weight_matching", "match_instances"]
+__all__ = [
+    "RULES",
+    "MATCHINGS",
+    "BBOX_MAX_DISTANCE",
+    "extract_relations",
+    "match_by_bbox",
+    "pack_masks",
+    "max_weight_matching",
+    "match_instances",
+]

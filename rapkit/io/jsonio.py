@@ -27,6 +27,15 @@ def load_json(path: str | os.PathLike, what: str = "JSON") -> Any:
         raise InputError(f"expected a {what} file, found a folder", file=p) from None
     except OSError as e:
         raise InputError(f"cannot read {what} file: {e.strerror}", file=p) from None
+    return loads_json(data, p, what)
+
+
+def loads_json(data: bytes, file: Any = None, what: str = "JSON") -> Any:
+    """Parse JSON bytes read from ``file`` (named in the :class:`InputError` when malformed).
+
+    >>> loads_json(b'{"a": [1]}')
+    {'a': [1]}
+    """
     if _fast_loads is not None:
         try:
             return _fast_loads(data)
@@ -35,9 +44,9 @@ def load_json(path: str | os.PathLike, what: str = "JSON") -> Any:
     try:
         return json.loads(data)
     except json.JSONDecodeError as e:
-        raise InputError(f"malformed JSON at line {e.lineno}, column {e.colno}: {e.msg}", file=p) from None
+        raise InputError(f"malformed JSON at line {e.lineno}, column {e.colno}: {e.msg}", file=file) from None
     except UnicodeDecodeError:
-        raise InputError("malformed JSON: not UTF-8 text", file=p) from None
+        raise InputError("malformed JSON: not UTF-8 text", file=file) from None
 
 
 def dumps(obj: Any, *, indent: int | None = None) -> bytes:

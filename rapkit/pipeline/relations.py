@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._runtime.pool import imap_ordered
-from ..core.relations import RULES, extract_relations
+from ..core.relations import MATCHINGS, RULES, extract_relations
 from ..errors import ConfigError, InputError, RapkitError
 from ..io.coco import InstancesDataset, decode_instances, load_instances
 from ..io.panoptic import PanopticDataset, load_panoptic
@@ -42,6 +42,7 @@ class RelationsRun:
     images: list[ImageRelations]
     totals: dict[str, int]
     outputs: dict[str, str] = field(default_factory=dict)
+    matching: str = "pixels"
 
     def to_frame(self) -> Any:
         """One row per relation (pandas DataFrame): image, front and back annotation ids,
@@ -54,8 +55,8 @@ class RelationsRun:
 
     def to_dict(self) -> dict[str, Any]:
         """The parameters, the totals and the files written (the relations: :meth:`to_frame`)."""
-        return {"parameters": {"theta": self.theta, "rule": self.rule}, "totals": dict(self.totals),
-                "outputs": dict(self.outputs)}  # fmt: skip
+        return {"parameters": {"theta": self.theta, "rule": self.rule, "matching": self.matching},
+                "totals": dict(self.totals), "outputs": dict(self.outputs)}  # fmt: skip
 
 
 @dataclass
@@ -69,14 +70,34 @@ class _Task:
     theta: float
     rule: str
     instances_file: str
+    matching: str = "pixels"
+    things: frozenset[int] | None = None
 
 
 def _run_task(t: _Task) -> ImageRelations:
     """Worker: decode one image's instances, read its PNG, extract its relations."""
-    masks = decode_instances(t.anns, t.height, t.width, file=t.instances_file, image_id=t.image_id)
+    bbox = t.matching == "bbox"
+    masks = decode_instances(
+        t.anns,
+        t.height,
+        t.width,
+        file=t.instances_file,
+        image_id=t.image_id,
+        polygon_fill="opencv" if bbox else "pycocotools",
+    )
     id_map = read_id_map_fast(t.png_path, image_id=t.image_id, shape=(t.height, t.width))
     try:
-        return extract_relations(masks, id_map, t.segments, t.theta, t.rule, image_id=t.image_id)  # type: ignore[arg-type]
+        return extract_relations(
+            masks,
+            id_map,
+            t.segments,
+            t.theta,
+            t.rule,  # type: ignore[arg-type]
+            image_id=t.image_id,
+            matching=t.matching,  # type: ignore[arg-type]
+            instance_boxes=[a.get("bbox") for a in t.anns] if bbox else None,
+            things=t.things,
+        )
     except RapkitError as e:
         raise e.with_context(file=t.png_path, image_id=t.image_id) from None
 
@@ -104,8 +125,10 @@ def extract_dataset_relations(
     panoptic_dir: PathLike | None = None,
     theta: float = 0.2,
     rule: str = "paper",
+    matching: str = "pixels",
     output: PathLike | None = None,
     rap_instances: PathLike | None = None,
+    authors_pickle: PathLike | None = None,
     force: bool = False,
     workers: int = 1,
     progress: Callable[[int], None] | None = None,
@@ -116,9 +139,14 @@ def extract_dataset_relations(
 
     ``panoptic_dir`` defaults to the panoptic JSON's path without ``.json``. Annotations of
     categories marked ``isthing: 0`` (in either JSON's categories) are ignored; crowd
-    annotations are counted, not used. Images with no non-crowd instance are listed without
-    reading their PNG. ``output`` writes the relations JSON, ``rap_instances`` the instances
-    JSON with the authors' ``overlap`` lists: both are checked before any work (an existing
+    annotations are counted, not used. ``matching="bbox"`` matches instances to segments as
+    the authors' ``retrieve_relation.py`` did (:func:`rapkit.core.relations.match_by_bbox`:
+    every annotation of the image is a candidate, crowd ones and any category included;
+    polygons are filled as their ``cv2.fillPoly`` of int-truncated coordinates); ``rule="deficit",
+    matching="bbox"`` gives the authors' relations. Images with no non-crowd instance are
+    listed without reading their PNG. ``output`` writes the relations JSON, ``rap_instances`` the instances
+    JSON with the authors' ``overlap`` lists, ``authors_pickle`` the authors' relations
+    pickle (:func:`rapkit.io.relations.write_authors_pickle`): all are checked before any work (an existing
     file without ``force`` is a :class:`ConfigError`) and written atomically after every
     image succeeded, so a failed run leaves nothing behind.
 
@@ -130,14 +158,17 @@ def extract_dataset_relations(
     >>> run.totals["relations"] == len(run.to_frame())
     True
     """
-    if rap_instances is not None and output is None:
-        raise ConfigError("rap_instances is written beside the relations JSON: give output too")
+    for name, extra in (("rap_instances", rap_instances), ("authors_pickle", authors_pickle)):
+        if extra is not None and output is None:
+            raise ConfigError(f"{name} is written beside the relations JSON: give output too")
     if output is not None:
-        check_relations_outputs(output, rap_instances, (instances, panoptic), force)
-    _check(theta, rule)
+        check_relations_outputs(output, rap_instances, (instances, panoptic), force, authors_pickle)
+    _check(theta, rule, matching)
     ds = load_instances(instances)
     pan = load_panoptic(panoptic, panoptic_dir)
-    run = _extract(ds, pan, theta=theta, rule=rule, workers=workers, progress=progress, on_start=on_start)
+    run = _extract(
+        ds, pan, theta=theta, rule=rule, matching=matching, workers=workers, progress=progress, on_start=on_start
+    )
     if output is not None:
         run.outputs.update(
             write_relations_outputs(
@@ -145,18 +176,22 @@ def extract_dataset_relations(
                 run.images,
                 theta=run.theta,
                 rule=run.rule,
+                matching=run.matching,
                 totals=run.totals,
                 rap_instances=rap_instances,
                 instances=ds.raw,
                 force=force,
+                authors_pickle=authors_pickle,
             )
         )
     return run
 
 
-def _check(theta: float, rule: str) -> None:
+def _check(theta: float, rule: str, matching: str = "pixels") -> None:
     if rule not in RULES:
         raise ConfigError(f"unknown rule {rule!r}; choose one of {', '.join(RULES)}")
+    if matching not in MATCHINGS:
+        raise ConfigError(f"unknown matching {matching!r}; choose one of {', '.join(MATCHINGS)}")
     if not 0.0 <= float(theta) <= 1.0:
         raise ConfigError(f"theta must be in [0, 1], got {theta}")
 
@@ -167,6 +202,7 @@ def _extract(
     *,
     theta: float,
     rule: str,
+    matching: str = "pixels",
     workers: int,
     progress: Callable[[int], None] | None,
     on_start: Callable[[int], None] | None = None,
@@ -175,10 +211,13 @@ def _extract(
     # a category is a thing unless the instances or the panoptic categories say isthing: 0
     stuff = {cid for cid, c in pan.categories.items() if not c.isthing}
     thing = {cid for cid, c in ds.categories.items() if c.isthing and cid not in stuff}
+    bbox = matching == "bbox"
+    # the authors: every annotation is a candidate; segments of the panoptic things take part
+    pan_things = frozenset(cid for cid, c in pan.categories.items() if c.isthing) if bbox else None
 
     def tasks() -> Iterator[_Task | ImageRelations]:
         for iid, info in ds.images.items():
-            anns = [a for a in ds.by_image[iid] if a["category_id"] in thing]
+            anns = [a for a in ds.by_image[iid] if bbox or a["category_id"] in thing]
             n_crowd = sum(1 for a in anns if a.get("iscrowd", 0))
             if n_crowd == len(anns):
                 yield ImageRelations(image_id=iid, n_crowd=n_crowd)
@@ -205,6 +244,8 @@ def _extract(
                 float(theta),
                 rule,
                 str(instances),
+                matching,
+                pan_things,
             )
 
     def batches() -> Iterator[list[_Task | ImageRelations]]:
@@ -226,7 +267,7 @@ def _extract(
         results.extend(got)
         if progress is not None:
             progress(len(got))
-    return RelationsRun(float(theta), rule, results, totals_of(results))
+    return RelationsRun(float(theta), rule, results, totals_of(results), matching=matching)
 
 
 _BATCH = 8

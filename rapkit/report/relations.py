@@ -15,7 +15,7 @@ __all__ = ["relation_accuracy_report", "relations_report"]
 def relations_report(run: RelationsRun, *, quiet: bool = False) -> Report:
     """``rapkit extract-relations``: the totals, the parameters and the files written."""
     rows = [[k.replace("_", " "), v] for k, v in run.totals.items()]
-    notes = [f"theta = {run.theta:g}, rule = {run.rule}"]
+    notes = [f"theta = {run.theta:g}, rule = {run.rule}, matching = {run.matching}"]
     notes += [f"wrote {p}" for p in run.outputs.values()] if not quiet else []
     return Report("extract-relations", run.to_dict(), [Table("totals", ["total", "count"], rows)], notes)
 

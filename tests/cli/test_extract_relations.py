@@ -124,6 +124,23 @@ def test_csv_summary_and_deficit_rule(world, tmp_path, capsys):
     assert read_relations(out).rule == "deficit"
 
 
+def test_matching_bbox_through_the_cli(world, tmp_path, capsys):
+    """``--rule deficit --matching bbox`` writes what the library call gives, and says so in
+    the file's parameters and the summary."""
+    out = tmp_path / "a.json"
+    args = ["extract-relations", "--instances", world.instances, "--panoptic", world.panoptic, "-o", out]
+    code, stdout, err = cli(capsys, *args, "--rule", "deficit", "--matching", "bbox")
+    assert code == 0, err
+    assert "rule = deficit, matching = bbox" in stdout
+    rf = read_relations(out)
+    assert (rf.rule, rf.matching) == ("deficit", "bbox")
+    run = extract_dataset_relations(world.instances, world.panoptic, rule="deficit", matching="bbox")
+    assert rf.pairs() == [(r.image_id, r.front, r.back) for im in run.images for r in im.relations]
+    assert json.loads(out.read_text())["parameters"]["matching"] == "bbox"
+    code, _, err = cli(capsys, *args, "--force", "--matching", "iou")
+    assert code == 2 and "'iou' is not one of 'pixels', 'bbox'" in err
+
+
 def test_existing_output_needs_force(world, tmp_path, capsys):
     out = tmp_path / "rel.json"
     out.write_text("keep me")

@@ -449,7 +449,7 @@ def test_relations_json_round_trip_and_rejects_other_json(tmp_path):
         write_relations(p, imgs, theta=0.05, rule="paper", totals=totals_of(imgs))
     bad = tmp_path / "bad.json"
     bad.write_text('{"images": [], "annotations": []}')
-    with pytest.raises(InputError, match="not a rapkit relations JSON"):
+    with pytest.raises(InputError, match="not a relations file: an instances JSON without .overlap. lists"):
         read_relations(bad)
     bad.write_text('{"kind": "relations", "schema_version": 99, "images": []}')
     with pytest.raises(InputError, match="schema_version"):
