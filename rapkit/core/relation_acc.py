@@ -375,6 +375,15 @@ def match_proposals_by_box(scene: Scene, instances: Sequence[InstanceMask]) -> n
     return out
 
 
+def _canvas_ids(seg: np.ndarray, segment_of: np.ndarray) -> np.ndarray:
+    """The id map of a replayed canvas: canvas value k + 1 -> segment id of proposal k, 0
+    (free) -> 0. A lookup table of n + 1 entries, so that an image without proposals (n = 0)
+    maps its free pixels without indexing an empty array."""
+    lut = np.zeros(len(segment_of) + 1, np.int64)
+    lut[1:] = segment_of
+    return lut[seg]
+
+
 def authors_events(scene: Scene, result: FusionResult, params: FusionParams) -> np.ndarray:
     """The ``(new, kept)`` pairs the authors' accuracy loop counts, replaying the fusion
     ``result`` (its keep/drop decisions) on a canvas of proposal indices.
@@ -433,11 +442,7 @@ def authors_events(scene: Scene, result: FusionResult, params: FusionParams) -> 
             seg_i[take] = i + 1
             val_i[take] = scene.relations[i]
             painted.append(i)
-    # canvas value k + 1 -> segment id of proposal k; 0 (free) -> 0. A lookup table of
-    # n + 1 entries: an image without proposals (n = 0) has only free pixels
-    lut = np.zeros(n + 1, np.int64)
-    lut[1:] = result.segment_of
-    final = lut[seg]
+    final = _canvas_ids(seg, result.segment_of)
     if not np.array_equal(final, result.id_map):
         raise RuntimeError(f"image {scene.image_id}: the replayed canvas differs from the fusion's")
     return np.array(out, np.int64).reshape(-1, 2)
@@ -519,7 +524,7 @@ def ocfusion_authors_events(scene: Scene, result: FusionResult, params: FusionPa
             raise RuntimeError(f"image {scene.image_id}: replay of proposal #{i} disagrees with the fusion")
         if not drop:
             seg[take] = i + 1
-    final = np.where(seg > 0, result.segment_of[np.maximum(seg - 1, 0)], 0)
+    final = _canvas_ids(seg, result.segment_of)
     if not np.array_equal(final, result.id_map):
         raise RuntimeError(f"image {scene.image_id}: the replayed canvas differs from the fusion's")
     return np.array(out, np.int64).reshape(-1, 2)
