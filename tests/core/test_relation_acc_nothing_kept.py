@@ -2,8 +2,8 @@
 every fusion strategy: it runs without error, and every count is exactly determined.
 
 The ``--protocol authors`` crash of issue 21 (``IndexError`` in ``authors_events``, and the
-same lookup in ``ocfusion_authors_events``, on an
-image of a 400-image world that has no proposal at all) is one of these images;
+same lookup in ``ocfusion_authors_events``, on an image of a 400-image world that has no
+proposal at all) is one of these images;
 tests/cli/test_evaluate_no_proposals.py runs that case, made small, through the CLI.
 
 Images that keep nothing: no proposals; every score below rho; every mask empty; and (RAP
