@@ -49,7 +49,7 @@ def test_fuse_without_semantic_warns_that_stuff_is_void(cli, small_world, tmp_pa
         ('strategi = "heuristic"\n', "unknown key 'strategi'; did you mean 'strategy'?"),
         ("[fuse]\nstuf-area = 10\n", "unknown key 'stuf-area' in [fuse]; did you mean 'stuff_area'?"),
         ("[fusee]\nrho = 0.5\n", "unknown command table [fusee]; did you mean 'fuse'?"),
-        ('[evaluate]\nno_ra = true\n', "unknown key 'no_ra' in [evaluate]"),
+        ("[evaluate]\nno_ra = true\n", "unknown key 'no_ra' in [evaluate]"),
     ],
 )
 def test_unknown_config_key_is_exit_2_with_a_close_match(cli, small_world, tmp_path, toml, message):
