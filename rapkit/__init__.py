@@ -12,6 +12,7 @@ docstring):
   (``rapkit extract-relations``), :func:`fuse` (``rapkit fuse``), :func:`evaluate_pq`
   (``rapkit evaluate``), :func:`evaluate_relations` (``evaluate --relations``),
   :func:`sweep` (``evaluate --sweep``), :func:`ablate` (``evaluate --ablation``),
+  :func:`fit_category_order` (``rapkit category-order``: the category-level baseline),
   :func:`make_world` (``rapkit synth``), and :func:`pq_compute`, panopticapi's drop-in.
 
 Importing rapkit imports neither torch nor numba; the functions load their modules on first
@@ -45,6 +46,7 @@ _LAZY = {
     "evaluate_relations": ("rapkit.pipeline.relation_acc", "evaluate_relations"),
     "sweep": ("rapkit.pipeline.sweep", "sweep"),
     "ablate": ("rapkit.pipeline.sweep", "ablate"),
+    "fit_category_order": ("rapkit.pipeline.category_order", "fit_category_order"),
     "make_world": ("rapkit.synth", "make_world"),
     "SynthConfig": ("rapkit.synth", "SynthConfig"),
     "FuseSummary": ("rapkit.pipeline.fuse", "FuseSummary"),
@@ -53,6 +55,7 @@ _LAZY = {
     "RelationsRun": ("rapkit.pipeline.relations", "RelationsRun"),
     "RelationEvaluation": ("rapkit.pipeline.relation_acc", "RelationEvaluation"),
     "SweepResult": ("rapkit.pipeline.sweep", "SweepResult"),
+    "CategoryOrder": ("rapkit.pipeline.category_order", "CategoryOrder"),
 }
 
 

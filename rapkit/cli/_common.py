@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fuse": ("rapkit.cli.fuse", "Fuse proposals (+ semantic) into COCO panoptic output."),
     "evaluate": ("rapkit.cli.evaluate", "PQ/SQ/RQ, relation accuracy, threshold sweeps."),
     "check": ("rapkit.cli.check", "Sanity report for a dataset or a prediction."),
+    "category-order": ("rapkit.cli.category_order", "Category-level baseline: Bradley-Terry category values."),
     "show": ("rapkit.cli.show", "Pictures: overlay, compare, relations, charts (PNG files)."),
     "demo": ("rapkit.cli.demo", "The whole pipeline on a synthetic world, in one command."),
 }

@@ -409,6 +409,15 @@ def relations(
     "relation_gap.png [default: none].",
 )
 @click.option(
+    "--overlap-table",
+    "overlap_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="The table of rapkit evaluate --by-category -o (with --train-relations for the training "
+    "frequency) -> overlap_types.png: unordered overlap types by frequency, |gap| and the cubic "
+    "trend, a reading of paper Fig. 3 [default: none].",
+)
+@click.option(
     "--metric", default="PQ", show_default=True, help="Sweep column to chart (PQ, PQ_th, PQ_st, SQ, RQ, dPQ, ...)."
 )
 @click.option(
@@ -421,13 +430,20 @@ def relations(
 @output_option("Output folder of the charts.", folder=True)
 @force_option
 @output_options
-def charts(sweep_path, ablation_path, gap_path, metric, style, output, force, fmt, quiet):
+def charts(sweep_path, ablation_path, gap_path, overlap_path, metric, style, output, force, fmt, quiet):
     """Charts of the result tables (needs matplotlib: pip install 'rapkit[plot]'). Values in
     percent or fractions are both accepted (a JSON table's "unit", else detected from the
     values) and shown in percent."""
     from ..pipeline.show import show_charts
 
     res = show_charts(
-        output, sweep=sweep_path, ablation=ablation_path, gap=gap_path, metric=metric, style=style, force=force
+        output,
+        sweep=sweep_path,
+        ablation=ablation_path,
+        gap=gap_path,
+        overlap=overlap_path,
+        metric=metric,
+        style=style,
+        force=force,
     )
     _finish(res, quiet, fmt)

@@ -331,3 +331,30 @@ def proposals_to_json(props: Proposals) -> list[dict]:
         for a, b, logit in zip(props.pair_i.tolist(), props.pair_j.tolist(), props.pair_logit.tolist()):
             out[a].setdefault("occludes", []).append([b, logit])
     return out
+
+
+def read_proposal_entries(path: str | os.PathLike) -> list[dict]:
+    """The entries of a proposals JSON as they are (a COCO results list, or an object with
+    an ``annotations`` list), in file order, each checked to be an object with an integer
+    ``image_id`` and ``category_id``: for writers that copy every entry and change one field
+    (``rapkit category-order``). An InputError (exit 3) names the file, image and proposal.
+
+    >>> read_proposal_entries("proposals.json")[0]["category_id"]   # doctest: +SKIP
+    1
+    """
+    data = load_json(path, "proposals")
+    if isinstance(data, dict) and isinstance(data.get("annotations"), list):
+        data = data["annotations"]
+    if not isinstance(data, list):
+        raise InputError("not a COCO results JSON (expected a list of detections)", file=path)
+    for k, d in enumerate(data):
+        if not isinstance(d, dict):
+            raise InputError(f"proposal #{k} is not an object", file=path)
+        for key in ("image_id", "category_id"):
+            if not _int(d.get(key)):
+                raise InputError(
+                    f"proposal #{k}: needs an integer '{key}', got {d.get(key)!r}",
+                    file=path,
+                    image_id=d.get("image_id") if _int(d.get("image_id")) else None,
+                )
+    return data

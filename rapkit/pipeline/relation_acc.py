@@ -3,7 +3,8 @@
 :func:`evaluate_relations` matches proposals to GT instances, replays Algorithm 1 and counts
 how often the relation values (and, beside them, the scores) order a GT relation pair
 correctly; it returns a :class:`RelationEvaluation` (``.to_frame()``, ``.to_dict()``,
-``.summary``; ``.by_category`` with paper Fig. 3's per-category-pair table). The command
+``.summary``; ``.by_category`` with paper Fig. 3's per-category-pair table and
+``.by_overlap_type`` with its unordered reading, :mod:`rapkit.core.overlap_types`). The command
 line prints it with :func:`rapkit.report.relations.relation_accuracy_report`.
 """
 
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._runtime.pool import imap_ordered
+from ..core.overlap_types import READING_NOTE, Trend, overlap_type_frame, overlap_types
 from ..core.relation_acc import (
     CategoryPairStats,
     RelationAccStats,
@@ -37,7 +39,8 @@ PathLike = str | os.PathLike
 class RelationEvaluation:
     """What :func:`evaluate_relations` returns: the counts, the fusion parameters and
     protocol, and with ``by_category`` the per-category-pair counts and their table
-    (pandas, fractions).
+    (pandas, fractions), the unordered overlap types (``by_overlap_type``, a reading of
+    paper Fig. 3: :mod:`rapkit.core.overlap_types`) and their cubic trend.
 
     >>> ev = RelationEvaluation(RelationAccStats(pairs=4, pair_correct=3), FusionParams())
     >>> ev.summary["pair_accuracy"], int(ev.to_frame().loc["pairs", "pairs"])
@@ -49,6 +52,9 @@ class RelationEvaluation:
     protocol: str = "rapkit"
     categories: CategoryPairStats | None = None
     by_category: Any = None  # pandas.DataFrame
+    by_overlap_type: Any = None  # pandas.DataFrame
+    overlap_trend: Trend | None = None
+    overlap_sorted_by: str | None = None
 
     @property
     def summary(self) -> dict[str, Any]:
@@ -80,6 +86,15 @@ class RelationEvaluation:
         }
         if self.by_category is not None:
             d["by_category"] = self.by_category.to_dict(orient="records")
+        if self.by_overlap_type is not None and self.overlap_trend is not None:
+            d["by_overlap_type"] = self.by_overlap_type.to_dict(orient="records")
+            d["overlap_trend"] = {
+                **self.overlap_trend.to_dict(),
+                "x": "rank",
+                "y": "abs_gap",
+                "sorted_by": self.overlap_sorted_by,
+                "note": READING_NOTE,
+            }
         return d
 
 
@@ -210,13 +225,27 @@ def evaluate_relations(
                 cats = cats + cs
     except RapkitError as e:
         raise e.with_context(file=proposals)
-    table = None
+    ev = RelationEvaluation(total, params, protocol, cats)
     if cats is not None:
         names = {cid: c.name for cid, c in ds.categories.items()}
         table = category_pair_table(cats, names, train)
+        keys = sorted(cats.cells)
+        cells = [cats.cells[k] for k in keys]
+        types = overlap_types(
+            [k[0] for k in keys],
+            [k[1] for k in keys],
+            [c[0] for c in cells],
+            [c[3] for c in cells],
+            correct=[c[1] for c in cells],
+            ties=[c[2] for c in cells],
+            train_counts=None if train is None else [train.get(k, 0) for k in keys],
+        )
+        ev.by_category = table
+        ev.by_overlap_type = overlap_type_frame(types, names)
+        ev.overlap_trend, ev.overlap_sorted_by = types.trend, types.sorted_by
         if output is not None:
             write_dataframe(table, output, force=force)
-    return RelationEvaluation(total, params, protocol, cats, table)
+    return ev
 
 
 __all__ = ["RelationEvaluation", "evaluate_relations", "train_pair_counts"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..core.overlap_types import READING_NOTE
 from ..pipeline.relation_acc import RelationEvaluation
 from ..pipeline.relations import RelationsRun
 from .render import Report, Table, percent_frame, table_from_dataframe
@@ -78,5 +79,22 @@ def relation_accuracy_report(ev: RelationEvaluation) -> Report:
             table_from_dataframe(
                 shown, "by_category", title="relation value gap by category pair (front, back); accuracy %", decimals=2
             )
+        )
+    if ev.by_overlap_type is not None and ev.overlap_trend is not None:
+        tables.append(
+            table_from_dataframe(
+                percent_frame(ev.by_overlap_type.drop(columns=["a", "b", "a_id", "b_id"])),
+                "by_overlap_type",
+                title=f"Fig. 3, a reading: overlap types (unordered) by {ev.overlap_sorted_by}; |gap|, cubic trend",
+                decimals=3,
+            )
+        )
+        tr = ev.overlap_trend
+        terms = " ".join(
+            f"{c:+.4g}" + ("" if k == 0 else " r" if k == 1 else f" r^{k}") for k, c in enumerate(tr.coefficients)
+        )
+        notes.append(
+            f"overlap types: {READING_NOTE}; ranked by {ev.overlap_sorted_by} (1 = most frequent); "
+            f"trend (degree {tr.degree}, {tr.n_types} types): |gap| ~ {terms or 'none'}"
         )
     return Report("relation_accuracy", data, tables, notes)

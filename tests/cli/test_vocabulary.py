@@ -72,6 +72,8 @@ MEANING = {
     "--proposals": ("a COCO results JSON", json_file),
     "--instances": ("a COCO instances JSON", json_file),
     "--relations": ("a relations JSON", json_file),
+    "--train-relations": ("the training relations JSON", json_file),
+    "--train-instances": ("the instances JSON of the training relations", json_file),
     "--categories": ("COCO panoptic categories JSON", json_file),
     "--semantic": ("semantic PNG folder or COCO-stuff JSON", file_or_folder),
     "--gt": ("GT panoptic JSON", json_file),
