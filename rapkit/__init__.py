@@ -4,7 +4,8 @@ The public API, in two levels (every name is also documented, with an example, i
 docstring):
 
 * **one image, arrays in memory**: :func:`fuse_image` (Algorithm 1 or the heuristic),
-  :func:`pq_stats` + :func:`summarize` (PQ, panopticapi-exact), :func:`extract_relations`
+  :func:`pq_stats` + :func:`summarize` (PQ, panopticapi-exact), :func:`boundary_stats`
+  (Boundary PQ's statistics, summarized the same way), :func:`extract_relations`
   (occlusion relations of one image);
 * **a dataset on disk, one call per command** (the command's arguments; a result object
   with ``.to_frame()`` and ``.to_dict()``): :func:`extract_dataset_relations`
@@ -37,6 +38,7 @@ _LAZY = {
     "fuse_image": ("rapkit.core.fusion", "fuse_image"),
     "pq_stats": ("rapkit.core.pq", "pq_stats"),
     "summarize": ("rapkit.core.pq", "summarize"),
+    "boundary_stats": ("rapkit.core.boundary", "boundary_stats"),
     "extract_dataset_relations": ("rapkit.pipeline.relations", "extract_dataset_relations"),
     "fuse": ("rapkit.pipeline.fuse", "fuse"),
     "evaluate_pq": ("rapkit.pipeline.evaluate", "evaluate_pq"),

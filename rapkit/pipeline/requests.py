@@ -7,8 +7,9 @@ request, calls :func:`run_evaluate` and prints (``cli/evaluate.py``).
 
 Modes (an option names in ``--help`` the modes it applies to):
 
-* **PQ** — ``gt`` + ``pred``: PQ / SQ / RQ, panopticapi-exact (``per_class``, ``per_image``,
-  ``check``, ``fail_under``, ``decoder``, ``pred_dir`` apply only here); ``pred`` may be
+* **PQ** — ``gt`` + ``pred``: PQ / SQ / RQ, panopticapi-exact, or Boundary PQ with
+  ``metric="boundary"`` (``per_class``, ``per_image``, ``check``, ``fail_under``,
+  ``decoder``, ``metric``, ``pred_dir`` apply only here); ``pred`` may be
   two predictions ``(A, B)`` with ``per_image``: PQ of each and ΔPQ = PQ(B) - PQ(A) per
   image, largest |ΔPQ| first (PQ alone: no relation accuracy, ``check``, ``fail_under``,
   ``per_class`` or ``pred_dir`` with two);
@@ -55,7 +56,7 @@ from ..io.panoptic import load_categories
 from ..io.tables import check_table_path
 from ..types import FusionParams
 from .check import CheckResult, check_panoptic
-from .evaluate import PQEvaluation, delta_rows, evaluate_pq
+from .evaluate import METRICS, PQEvaluation, delta_rows, evaluate_pq
 from .gates import check_gates, parse_gates
 from .relation_acc import RelationEvaluation, evaluate_relations
 from .sweep import SweepResult, ablate, sweep
@@ -94,6 +95,7 @@ class EvaluateRequest:
     check: bool = False
     fail_under: str | Mapping[str, float] | None = None
     decoder: Literal["fast", "pil"] = "fast"
+    metric: Literal["pq", "boundary"] = "pq"
     # sweep / ablation
     sweep: bool = False
     sweep_params: tuple[str, ...] = ()
@@ -299,6 +301,8 @@ def _plan_sweep(req: EvaluateRequest, lists: Mapping[str, list[float] | None]) -
             f"pass the detections with --proposals instead"
         )
     pq_only = _given(req, ("pred_dir", "per_class", "per_image", "check", "fail_under"))
+    if req.metric != "pq":
+        pq_only.append("--metric")
     if pq_only:
         raise ConfigError(f"{pq_only[0]} applies to PQ evaluation (--gt with --pred), not to {flag}")
     rel_only = _given(req, ("relations", "instances", "by_category", "train_relations", "train_instances"))
@@ -389,6 +393,10 @@ def _plan_evaluate(req: EvaluateRequest, lists: Mapping[str, list[float] | None]
             )
     if req.decoder not in ("fast", "pil"):
         raise ConfigError(f"--decoder: unknown decoder {req.decoder!r}; choose fast or pil")
+    if req.metric not in METRICS:
+        raise ConfigError(f"--metric: unknown metric {req.metric!r}; choose {' or '.join(METRICS)}")
+    if req.metric != "pq" and req.pred is None:
+        raise ConfigError("--metric needs a PQ evaluation (--gt and --pred)")
     return EvaluatePlan("evaluate", pq=req.pred is not None, relation_params=rel_params, gates=gates, compare=compare)
 
 
@@ -506,7 +514,8 @@ def _run_evaluate(req: EvaluateRequest, plan: EvaluatePlan, progress, on_start, 
                 per_image=req.per_image,
                 fast=req.decoder == "fast",
                 progress=progress,
-                on_start=step("PQ"),
+                on_start=step("PQ" if req.metric == "pq" else "Boundary PQ"),
+                metric=req.metric,
             )
         except InputError:
             if out.checks and on_checks is not None:
@@ -547,6 +556,7 @@ def _run_compare(req: EvaluateRequest, step) -> EvaluateOutcome:
             per_image=True,
             fast=req.decoder == "fast",
             on_start=step(f"PQ {name}"),
+            metric=req.metric,
         )
         for name, path in (("A", a_path), ("B", b_path))
     )

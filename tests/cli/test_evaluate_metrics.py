@@ -1,0 +1,53 @@
+"""``rapkit evaluate --metric``: Boundary PQ from the command line (table, JSON, per image,
+two predictions) on the COCO sample and perturbed predictions, equal to the library call (JSON in percent)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rapkit.pipeline.evaluate import evaluate_pq
+
+
+def test_metric_boundary_json_per_image_and_compare(cli, pq_kit, tmp_path):
+    gt = pq_kit.sample / "panoptic_examples.json"
+    pred = pq_kit.perturbed(tmp_path, 0)
+    code, out, _ = cli(
+        "evaluate", "--gt", gt, "--pred", pred, "--metric", "boundary", "--per-image", "--format", "json"
+    )
+    assert code == 0
+    d = json.loads(out)
+    lib = evaluate_pq(gt, pred, metric="boundary", per_image=True)
+    assert d["metric"] == "boundary" and d["All"]["pq"] == pytest.approx(100 * lib.result.all.pq)
+    assert [r["pq"] for r in d["per_image"]] == pytest.approx([100 * r["pq"] for r in lib.image_rows()])
+    plain = evaluate_pq(gt, pred)
+    assert lib.result.all.pq < plain.result.all.pq
+    code, out, _ = cli("evaluate", "--gt", gt, "--pred", pred, "--metric", "boundary")
+    assert code == 0 and "Boundary panoptic quality (2 images)" in out
+    code, out, _ = cli(
+        "evaluate", "--gt", gt, "--pred", gt, "--pred", pred, "--per-image", "--metric", "boundary", "--format", "json"
+    )
+    assert code == 0
+    d = json.loads(out)
+    assert (
+        d["A"]["All"]["pq"] == 100
+        and d["B"]["All"]["pq"] == pytest.approx(100 * lib.result.all.pq)
+        and d["B"]["metric"] == "boundary"
+    )
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--gt", "GT", "--sweep", "rho", "--proposals", "p.json", "--metric", "boundary"], "--metric applies to PQ"),
+        (
+            ["--relations", "r.json", "--proposals", "p.json", "--instances", "i.json", "--metric", "boundary"],
+            "--metric needs",
+        ),
+    ],
+)
+def test_metric_misuse_is_exit_2(cli, pq_kit, args, words):
+    gt = pq_kit.sample / "panoptic_examples.json"
+    code, _, err = cli("evaluate", *[gt if a == "GT" else a for a in args])
+    assert code == 2 and words in err
