@@ -124,12 +124,13 @@ def _threshold(name: str, what: str, default: str) -> click.Option:
 )
 @click.option(
     "--metric",
-    type=click.Choice(["pq", "boundary"]),
+    type=click.Choice(["pq", "boundary", "pq-dagger"]),
     default="pq",
     show_default=True,
     help=f"{PQ} pq: panoptic quality (panopticapi); boundary: Boundary PQ (Cheng et al. 2021, as "
     "boundary-iou-api's coco_panoptic_api: matched and scored on min(mask IoU, boundary IoU), bands 0.02 "
-    "of the image diagonal wide), e.g. --metric boundary.",
+    "of the image diagonal wide); pq-dagger: PQ-dagger (Porzi et al. 2019, as torchmetrics' "
+    "ModifiedPanopticQuality: stuff scored by IoU, no 0.5 matching), e.g. --metric boundary.",
 )
 @click.option(
     "--relations",

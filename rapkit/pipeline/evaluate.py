@@ -28,8 +28,9 @@ import numpy as np
 
 from .._runtime.pool import imap_ordered, resolve_workers
 from ..core.boundary import DILATION_RATIO, boundary_stats_keys, dilation_pixels
-from ..core.pq import summarize
+from ..core.pq import PairHistogram, summarize
 from ..core.pq_arrays import ChunkStats, PairTable
+from ..core.pq_dagger import pq_dagger_stats
 from ..errors import InputError
 from ..io.panoptic import PanopticArrays, load_panoptic_arrays
 from ..io.png import read_pair_keys, read_pair_maps, read_pair_raw
@@ -54,7 +55,7 @@ class PQEvaluation:
     warnings: list[str] = field(default_factory=list)
     #: with ``per_image=True``: one :class:`PQStats` per GT image, in GT order (they merge to ``stats``)
     per_image: list[PQStats] = field(default_factory=list)
-    #: ``"pq"`` or ``"boundary"`` (Boundary PQ; :data:`METRICS`)
+    #: ``"pq"``, ``"boundary"`` (Boundary PQ) or ``"pq-dagger"`` (PQ†; :data:`METRICS`)
     metric: str = "pq"
 
     def to_dict(self) -> dict[str, Any]:
@@ -228,8 +229,28 @@ def _boundary_chunk(job: tuple[PairTable, list[tuple], bool, bool, float]) -> tu
     return len(items), merge_stats(singles), (singles if keep else None)
 
 
+def _dagger_chunk(
+    job: tuple[PairTable, list[tuple], bool, bool, dict[int, Category]],
+) -> tuple[int, PQStats, list[PQStats] | None]:
+    """PQ† of a chunk of images: each PNG pair read into its pair histogram (as PQ's) and
+    scored by :func:`rapkit.core.pq_dagger.pq_dagger_stats` (things as PQ, stuff by IoU)."""
+    table, items, keep, fast, cats = job
+    singles: list[PQStats] = []
+    for j, (order, image_id, gt_png, pred_png) in enumerate(items):
+        keys, counts, _ = read_pair_keys(gt_png, pred_png, image_id=image_id, fast=fast)
+        gseg, pseg = table.segments(j)
+        try:
+            st = pq_dagger_stats(
+                PairHistogram.from_keys(keys, counts), gseg, pseg, cats, image_id=image_id, order=order
+            )
+        except InputError as e:
+            raise e.with_context(file=pred_png) from None
+        singles.append(st)
+    return len(items), merge_stats(singles), (singles if keep else None)
+
+
 #: the metrics :func:`evaluate_pq` computes
-METRICS = ("pq", "boundary")
+METRICS = ("pq", "boundary", "pq-dagger")
 
 
 def evaluate_pq(
@@ -252,6 +273,9 @@ def evaluate_pq(
     ``coco_panoptic_api`` computes it: pairs matched and scored on min(mask IoU, boundary
     IoU), bands ``dilation_ratio`` of the image diagonal wide
     (:mod:`rapkit.core.boundary`); the rest of the result is laid out as PQ's.
+    ``metric="pq-dagger"``: PQ† (Porzi et al. 2019, as torchmetrics'
+    ``ModifiedPanopticQuality``): things as PQ, a stuff class scored by its mean IoU over
+    the images whose GT has it, with no 0.5 matching (:mod:`rapkit.core.pq_dagger`).
 
     Images are evaluated in the order of the GT ``annotations``; every GT image needs a
     prediction (else :class:`InputError`); predictions for images not in the GT are ignored,
@@ -297,6 +321,9 @@ def evaluate_pq(
     if metric == "boundary":
         jobs = (job + (dilation_ratio,) for job in jobs)
         fn = _boundary_chunk
+    elif metric == "pq-dagger":
+        jobs = (job + (cats,) for job in jobs)
+        fn = _dagger_chunk
     parts: list[PQStats] = []
     singles: list[PQStats] = []
     for k, st, one in imap_ordered(fn, jobs, workers, name="rapkit-pq"):

@@ -7,8 +7,8 @@ request, calls :func:`run_evaluate` and prints (``cli/evaluate.py``).
 
 Modes (an option names in ``--help`` the modes it applies to):
 
-* **PQ** — ``gt`` + ``pred``: PQ / SQ / RQ, panopticapi-exact, or Boundary PQ with
-  ``metric="boundary"`` (``per_class``, ``per_image``, ``check``, ``fail_under``,
+* **PQ** — ``gt`` + ``pred``: PQ / SQ / RQ, panopticapi-exact, or Boundary PQ / PQ† with
+  ``metric="boundary"`` / ``"pq-dagger"`` (``per_class``, ``per_image``, ``check``, ``fail_under``,
   ``decoder``, ``metric``, ``pred_dir`` apply only here); ``pred`` may be
   two predictions ``(A, B)`` with ``per_image``: PQ of each and ΔPQ = PQ(B) - PQ(A) per
   image, largest |ΔPQ| first (PQ alone: no relation accuracy, ``check``, ``fail_under``,
@@ -95,7 +95,7 @@ class EvaluateRequest:
     check: bool = False
     fail_under: str | Mapping[str, float] | None = None
     decoder: Literal["fast", "pil"] = "fast"
-    metric: Literal["pq", "boundary"] = "pq"
+    metric: Literal["pq", "boundary", "pq-dagger"] = "pq"
     # sweep / ablation
     sweep: bool = False
     sweep_params: tuple[str, ...] = ()
@@ -394,7 +394,7 @@ def _plan_evaluate(req: EvaluateRequest, lists: Mapping[str, list[float] | None]
     if req.decoder not in ("fast", "pil"):
         raise ConfigError(f"--decoder: unknown decoder {req.decoder!r}; choose fast or pil")
     if req.metric not in METRICS:
-        raise ConfigError(f"--metric: unknown metric {req.metric!r}; choose {' or '.join(METRICS)}")
+        raise ConfigError(f"--metric: unknown metric {req.metric!r}; choose one of {', '.join(METRICS)}")
     if req.metric != "pq" and req.pred is None:
         raise ConfigError("--metric needs a PQ evaluation (--gt and --pred)")
     return EvaluatePlan("evaluate", pq=req.pred is not None, relation_params=rel_params, gates=gates, compare=compare)
@@ -514,7 +514,7 @@ def _run_evaluate(req: EvaluateRequest, plan: EvaluatePlan, progress, on_start, 
                 per_image=req.per_image,
                 fast=req.decoder == "fast",
                 progress=progress,
-                on_start=step("PQ" if req.metric == "pq" else "Boundary PQ"),
+                on_start=step({"pq": "PQ", "boundary": "Boundary PQ"}.get(req.metric, "PQ†")),
                 metric=req.metric,
             )
         except InputError:

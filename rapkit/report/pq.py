@@ -20,8 +20,11 @@ def _pct(v: float) -> float:
     return 100.0 * v
 
 
+_TITLES = {"pq": "Panoptic quality", "boundary": "Boundary panoptic quality", "pq-dagger": "PQ-dagger"}
+
+
 def _title(ev: PQEvaluation) -> str:
-    return "Boundary panoptic quality" if ev.metric == "boundary" else "Panoptic quality"
+    return _TITLES.get(ev.metric, ev.metric)
 
 
 def pq_report(ev: PQEvaluation, per_class: bool = False, per_image: bool = False) -> Report:

@@ -51,3 +51,23 @@ def test_metric_misuse_is_exit_2(cli, pq_kit, args, words):
     gt = pq_kit.sample / "panoptic_examples.json"
     code, _, err = cli("evaluate", *[gt if a == "GT" else a for a in args])
     assert code == 2 and words in err
+
+
+def test_metric_pq_dagger(cli, pq_kit, tmp_path):
+    gt = pq_kit.sample / "panoptic_examples.json"
+    pred = pq_kit.perturbed(tmp_path, 1)
+    code, out, _ = cli(
+        "evaluate", "--gt", gt, "--pred", pred, "--metric", "pq-dagger", "--per-class", "--format", "json"
+    )
+    assert code == 0
+    d = json.loads(out)
+    lib = evaluate_pq(gt, pred, metric="pq-dagger")
+    assert d["metric"] == "pq-dagger" and d["Stuff"]["pq"] == pytest.approx(100 * lib.result.stuff.pq)
+    assert d["Stuff"]["rq"] == 100 and d["Things"] == json.loads(json.dumps(_things_pct(evaluate_pq(gt, pred))))
+    code, out, _ = cli("evaluate", "--gt", gt, "--pred", pred, "--metric", "pq-dagger")
+    assert code == 0 and "PQ-dagger (2 images)" in out
+
+
+def _things_pct(ev):
+    t = ev.result.things
+    return {"pq": 100 * t.pq, "sq": 100 * t.sq, "rq": 100 * t.rq, "n": t.n}
