@@ -10,7 +10,8 @@ docstring):
 * **a dataset on disk, one call per command** (the command's arguments; a result object
   with ``.to_frame()`` and ``.to_dict()``): :func:`extract_dataset_relations`
   (``rapkit extract-relations``), :func:`fuse` (``rapkit fuse``), :func:`evaluate_pq`
-  (``rapkit evaluate``), :func:`evaluate_relations` (``evaluate --relations``),
+  (``rapkit evaluate``; ``metric=`` PQ, Boundary PQ or PQ†), :func:`evaluate` (``evaluate
+  --metric pq,boundary,pq-dagger``: several metrics in one pass, an :class:`Evaluation`), :func:`evaluate_relations` (``evaluate --relations``),
   :func:`sweep` (``evaluate --sweep``), :func:`ablate` (``evaluate --ablation``),
   :func:`make_world` (``rapkit synth``), and :func:`pq_compute`, panopticapi's drop-in.
 
@@ -42,6 +43,7 @@ _LAZY = {
     "extract_dataset_relations": ("rapkit.pipeline.relations", "extract_dataset_relations"),
     "fuse": ("rapkit.pipeline.fuse", "fuse"),
     "evaluate_pq": ("rapkit.pipeline.evaluate", "evaluate_pq"),
+    "evaluate": ("rapkit.pipeline.metrics", "evaluate"),
     "pq_compute": ("rapkit.pipeline.evaluate", "pq_compute"),
     "evaluate_relations": ("rapkit.pipeline.relation_acc", "evaluate_relations"),
     "sweep": ("rapkit.pipeline.sweep", "sweep"),
@@ -50,6 +52,7 @@ _LAZY = {
     "SynthConfig": ("rapkit.synth", "SynthConfig"),
     "FuseSummary": ("rapkit.pipeline.fuse", "FuseSummary"),
     "PQEvaluation": ("rapkit.pipeline.evaluate", "PQEvaluation"),
+    "Evaluation": ("rapkit.pipeline.metrics", "Evaluation"),
     "RelationsRun": ("rapkit.pipeline.relations", "RelationsRun"),
     "RelationEvaluation": ("rapkit.pipeline.relation_acc", "RelationEvaluation"),
     "SweepResult": ("rapkit.pipeline.sweep", "SweepResult"),

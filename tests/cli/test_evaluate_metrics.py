@@ -71,3 +71,59 @@ def test_metric_pq_dagger(cli, pq_kit, tmp_path):
 def _things_pct(ev):
     t = ev.result.things
     return {"pq": 100 * t.pq, "sq": 100 * t.sq, "rq": 100 * t.rq, "n": t.n}
+
+
+# --------------------------------------------------------------------------- several metrics in one run
+
+
+def test_several_metrics_equal_their_own_runs(pq_kit, tmp_path):
+    from rapkit.pipeline.metrics import evaluate
+
+    gt = pq_kit.sample / "panoptic_examples.json"
+    pred = pq_kit.perturbed(tmp_path, 2)
+    ev = evaluate(gt, pred, metrics="pq,boundary,pq-dagger", workers=2, per_image=True)
+    assert ev.metrics == ("pq", "boundary", "pq-dagger")
+    for m in ev.metrics:
+        own = evaluate_pq(gt, pred, metric=m, per_image=True)
+        assert ev[m].result == own.result and ev[m].image_rows() == own.image_rows(), m
+    assert ev.to_frame().shape == (3, 12)
+    frame = ev.image_frame()
+    assert list(frame["boundary_pq"]) == [r["pq"] for r in ev["boundary"].image_rows()]
+    with pytest.raises(ValueError, match="unknown metric 'bq'"):
+        evaluate(gt, pred, metrics="pq,bq")
+
+
+def test_several_metrics_cli_table_json_csv_per_image(cli, pq_kit, tmp_path):
+    gt = pq_kit.sample / "panoptic_examples.json"
+    pred = pq_kit.perturbed(tmp_path, 3)
+    args = ("evaluate", "--gt", gt, "--pred", pred, "--metric", "pq,boundary,pq-dagger", "--per-image")
+    code, out, _ = cli(*args, "--format", "json")
+    assert code == 0
+    d = json.loads(out)
+    assert d["metrics"] == ["pq", "boundary", "pq-dagger"]
+    for m in d["metrics"]:
+        assert d[m]["All"]["pq"] == pytest.approx(100 * evaluate_pq(gt, pred, metric=m).result.all.pq)
+    assert set(d["per_image"][0]) == {"image_id", "pq", "boundary", "pq-dagger"}
+    code, out, _ = cli(*args, "--format", "csv")
+    assert code == 0 and "PQ^B" in out and "PQ^Th†" in out
+    code, out, _ = cli(*args)
+    assert code == 0 and "PQ, Boundary PQ (^B), PQ† (†) (2 images)" in out
+
+
+def test_two_predictions_on_every_metric(cli, pq_kit, tmp_path):
+    gt = pq_kit.sample / "panoptic_examples.json"
+    a, b = pq_kit.perturbed(tmp_path / "a", 4), pq_kit.perturbed(tmp_path / "b", 5)
+    args = ("evaluate", "--gt", gt, "--pred", a, "--pred", b, "--per-image", "--metric", "pq,boundary,pq-dagger")
+    code, out, _ = cli(*args, "--format", "json")
+    assert code == 0
+    d = json.loads(out)
+    assert set(d["per_image"]) == {"pq", "boundary", "pq-dagger"} and d["metrics"] == ["pq", "boundary", "pq-dagger"]
+    for m in d["metrics"]:
+        rows = d["per_image"][m]
+        ea = evaluate_pq(gt, a, metric=m, per_image=True).image_rows()
+        eb = evaluate_pq(gt, b, metric=m, per_image=True).image_rows()
+        dpq = {x["image_id"]: (y["pq"] or 0) - (x["pq"] or 0) for x, y in zip(ea, eb)}
+        assert [r["dpq"] for r in rows] == pytest.approx([100 * dpq[r["image_id"]] for r in rows])
+        assert abs(rows[0]["dpq"]) >= abs(rows[-1]["dpq"])
+    code, out, _ = cli(*args)
+    assert code == 0 and "Per image, Boundary PQ (^B)" in out and "Per image, PQ† (†)" in out
