@@ -51,9 +51,9 @@ from ..types import PQStats, Segment
 from .pq import PairHistogram, pq_stats
 
 DILATION_RATIO = 0.02
-_MASK = np.uint64((1 << 48) - 1)
-_GT_BAND = np.uint64(1 << 48)
-_PRED_BAND = np.uint64(1 << 49)
+_MASK_INT = (1 << 48) - 1
+_GT_BAND_INT = 1 << 48
+_PRED_BAND_INT = 1 << 49
 
 __all__ = [
     "DILATION_RATIO",
@@ -99,33 +99,36 @@ class BandCounts:
         return i / union
 
 
-def _sums(ids: np.ndarray, counts: np.ndarray) -> dict[int, int]:
-    u, inv = np.unique(ids, return_inverse=True)
-    return dict(zip(u.tolist(), np.bincount(inv.ravel(), counts).astype(np.int64).tolist()))
-
-
 def band_counts(keys: np.ndarray, counts: np.ndarray) -> tuple[PairHistogram, BandCounts]:
     """PQ's pair histogram and the :class:`BandCounts` of one image from the keys of
     :func:`rapkit.kernels.boundary.band_pair_keys` (``gt * 2**24 + pred``, bit 48 the GT
-    band, bit 49 the predicted band) and their counts."""
-    keys = np.asarray(keys, np.uint64)
-    counts = np.asarray(counts, np.int64)
-    pair = keys & _MASK
-    u, inv = np.unique(pair, return_inverse=True)
-    hist = PairHistogram.from_keys(u, np.bincount(inv.ravel(), counts).astype(np.int64))
-    g = (pair >> np.uint64(24)).astype(np.int64)
-    p = (pair & np.uint64((1 << 24) - 1)).astype(np.int64)
-    gb = (keys & _GT_BAND) != 0
-    pb = (keys & _PRED_BAND) != 0
-    both = gb & pb
-    inter = _sums(pair[both], counts[both])
-    pv = pb & (g == 0)
-    return hist, BandCounts(
-        gt_area=_sums(g[gb], counts[gb]),
-        pred_area=_sums(p[pb], counts[pb]),
-        inter={(k >> 24, k & 0xFFFFFF): n for k, n in inter.items()},
-        void=_sums(p[pv], counts[pv]),
+    band, bit 49 the predicted band) and their counts (one pass over the few hundred keys
+    of an image)."""
+    pair: dict[int, int] = {}
+    g_area: dict[int, int] = {}
+    p_area: dict[int, int] = {}
+    inter: dict[tuple[int, int], int] = {}
+    void: dict[int, int] = {}
+    for k, n in zip(np.asarray(keys, np.uint64).tolist(), np.asarray(counts, np.int64).tolist()):
+        m = k & _MASK_INT
+        pair[m] = pair.get(m, 0) + n
+        g = m >> 24
+        if k & _GT_BAND_INT:
+            g_area[g] = g_area.get(g, 0) + n
+        if k & _PRED_BAND_INT:
+            p = m & 0xFFFFFF
+            p_area[p] = p_area.get(p, 0) + n
+            if k & _GT_BAND_INT:
+                inter[(g, p)] = inter.get((g, p), 0) + n
+            if g == 0:
+                void[p] = void.get(p, 0) + n
+    mk = sorted(pair)
+    hist = PairHistogram(
+        np.array([m >> 24 for m in mk], np.uint32),
+        np.array([m & 0xFFFFFF for m in mk], np.uint32),
+        np.array([pair[m] for m in mk], np.int64),
     )
+    return hist, BandCounts(g_area, p_area, inter, void)
 
 
 def boundary_stats_keys(
