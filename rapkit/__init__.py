@@ -5,12 +5,14 @@ docstring):
 
 * **one image, arrays in memory**: :func:`fuse_image` (Algorithm 1 or the heuristic),
   :func:`pq_stats` + :func:`summarize` (PQ, panopticapi-exact), :class:`PanopticEvaluator`
-  (the same PQ over many images fed as arrays, mergeable), :func:`extract_relations`
+  (the same PQ over many images fed as arrays, mergeable), :func:`boundary_stats`
+  (Boundary PQ's statistics, summarized the same way), :func:`extract_relations`
   (occlusion relations of one image);
 * **a dataset on disk, one call per command** (the command's arguments; a result object
   with ``.to_frame()`` and ``.to_dict()``): :func:`extract_dataset_relations`
   (``rapkit extract-relations``), :func:`fuse` (``rapkit fuse``), :func:`evaluate_pq`
-  (``rapkit evaluate``), :func:`evaluate_relations` (``evaluate --relations``),
+  (``rapkit evaluate``; ``metric=`` PQ, Boundary PQ or PQ†), :func:`evaluate` (``evaluate
+  --metric pq,boundary,pq-dagger``: several metrics in one pass, an :class:`Evaluation`), :func:`evaluate_relations` (``evaluate --relations``),
   :func:`sweep` (``evaluate --sweep``), :func:`ablate` (``evaluate --ablation``),
   :func:`fit_category_order` (``rapkit category-order``: the category-level baseline),
   :func:`make_world` (``rapkit synth``), and :func:`pq_compute`, panopticapi's drop-in.
@@ -39,9 +41,11 @@ _LAZY = {
     "fuse_image": ("rapkit.core.fusion", "fuse_image"),
     "pq_stats": ("rapkit.core.pq", "pq_stats"),
     "summarize": ("rapkit.core.pq", "summarize"),
+    "boundary_stats": ("rapkit.core.boundary", "boundary_stats"),
     "extract_dataset_relations": ("rapkit.pipeline.relations", "extract_dataset_relations"),
     "fuse": ("rapkit.pipeline.fuse", "fuse"),
     "evaluate_pq": ("rapkit.pipeline.evaluate", "evaluate_pq"),
+    "evaluate": ("rapkit.pipeline.metrics", "evaluate"),
     "pq_compute": ("rapkit.pipeline.evaluate", "pq_compute"),
     "evaluate_relations": ("rapkit.pipeline.relation_acc", "evaluate_relations"),
     "sweep": ("rapkit.pipeline.sweep", "sweep"),
@@ -52,6 +56,7 @@ _LAZY = {
     "FuseSummary": ("rapkit.pipeline.fuse", "FuseSummary"),
     "PQEvaluation": ("rapkit.core.pq_evaluation", "PQEvaluation"),
     "PanopticEvaluator": ("rapkit.core.evaluator", "PanopticEvaluator"),
+    "Evaluation": ("rapkit.pipeline.metrics", "Evaluation"),
     "RelationsRun": ("rapkit.pipeline.relations", "RelationsRun"),
     "RelationEvaluation": ("rapkit.pipeline.relation_acc", "RelationEvaluation"),
     "SweepResult": ("rapkit.pipeline.sweep", "SweepResult"),

@@ -71,9 +71,9 @@ class Segment:
 
 @dataclass
 class ImageInfo:
-    """A COCO ``images`` entry."""
+    """A COCO ``images`` entry (``id`` an integer, or a string as in Cityscapes)."""
 
-    id: int
+    id: int | str
     file_name: str
     height: int
     width: int

@@ -55,6 +55,7 @@ def _threshold(name: str, what: str, default: str) -> click.Option:
     epilog=(
         "Examples: rapkit evaluate --gt world/panoptic.json --pred fused/panoptic.json --per-class -j 2\n\n"
         "rapkit evaluate --gt world/panoptic.json --pred fused/panoptic.json --fail-under PQ=50,PQ_th=45\n\n"
+        "rapkit evaluate --gt world/panoptic.json --pred fused/panoptic.json --metric pq,boundary,pq-dagger --per-image\n\n"
         "rapkit evaluate --gt world/panoptic.json --pred heuristic/panoptic.json --pred rap/panoptic.json "
         "--per-image\n\n"
         "rapkit evaluate --gt world/panoptic.json --pred fused/panoptic.json --relations relations.json "
@@ -120,6 +121,19 @@ def _threshold(name: str, what: str, default: str) -> click.Option:
     default="fast",
     show_default=True,
     help=f"{PQ} PNG decoding: libdeflate + numba (fast) or PIL; both give the same numbers.",
+)
+@click.option(
+    "--metric",
+    "metric",
+    default="pq",
+    show_default=True,
+    metavar="M[,M...]",
+    help=f"{PQ} pq: panoptic quality (panopticapi); boundary: Boundary PQ (Cheng et al. 2021, as "
+    "boundary-iou-api's coco_panoptic_api: matched and scored on min(mask IoU, boundary IoU), bands 0.02 "
+    "of the image diagonal wide); pq-dagger: PQ-dagger (Porzi et al. 2019, as torchmetrics' "
+    "ModifiedPanopticQuality: stuff scored by IoU, no 0.5 matching). Several, comma-separated, are computed "
+    "in one pass and printed side by side (also per class, per image, and per image for two --pred), e.g. "
+    "--metric pq,boundary,pq-dagger.",
 )
 @click.option(
     "--relations",
@@ -246,6 +260,7 @@ def command(
     fail_under,
     run_check,
     decoder,
+    metric,
     relations_path,
     proposals_path,
     instances_path,
@@ -296,6 +311,7 @@ def command(
         check=run_check,
         fail_under=fail_under,
         decoder=decoder,
+        metric=metric,
         sweep=sweep,
         sweep_params=tuple(sweep_params),
         ablation=ablation,

@@ -192,10 +192,27 @@ def require_torch() -> None:
 )
 @click.option(
     "--select",
-    type=click.Choice(["best", "last"]),
+    type=click.Choice(["best", "best-pq", "last"]),
     default="best",
     show_default=True,
-    help="Keep the head with the best held-out accuracy, or the last one.",
+    help="Keep the head with the best held-out pair accuracy (best), the best held-out fusion PQ^Th "
+    "(best-pq: the held-out images' --select-proposals fused with the head's values at rho/tau/gamma "
+    "0.6/0.6/0.5 and scored against --select-panoptic in memory), or the last one, e.g. --select best-pq "
+    "--select-proposals world/proposals.json --select-panoptic world/panoptic.json.",
+)
+@click.option(
+    "--select-proposals",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="With --select best-pq: detections with masks (COCO results JSON, as rapkit fuse --proposals) "
+    "of the held-out images.",
+)
+@click.option(
+    "--select-panoptic",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="With --select best-pq: the GT panoptic JSON of the held-out images (PNGs beside it, as for "
+    "rapkit evaluate --gt).",
 )
 @click.option(
     "--bn-recalibrate",
@@ -259,6 +276,8 @@ def command(
     val_fraction,
     eval_every,
     select,
+    select_proposals,
+    select_panoptic,
     bn_recalibrate,
     device,
     amp,
@@ -315,6 +334,8 @@ def command(
         val_fraction=val_fraction,
         eval_every=eval_every,
         select=select,
+        select_proposals=select_proposals,
+        select_panoptic=select_panoptic,
         bn_recalibrate=bn_recalibrate,
         device=device,
         amp=amp,
@@ -340,8 +361,9 @@ def command(
             if "val_pair_accuracy" in rec and not quiet:
                 acc = rec["val_pair_accuracy"]
                 acc_s = "-" if acc is None else f"{100 * acc:.1f}%"
+                pq_s = f", held-out fusion PQ^Th {100 * rec['val_pq_th']:.1f}" if "val_pq_th" in rec else ""
                 status(
-                    f"iteration {rec['iteration']}/{iterations}: loss {rec['loss']:.4f}, lr {rec['lr']:g}, held-out pair accuracy {acc_s}"
+                    f"iteration {rec['iteration']}/{iterations}: loss {rec['loss']:.4f}, lr {rec['lr']:g}, held-out pair accuracy {acc_s}{pq_s}"
                 )
 
         res = train_head(cfg, on_step=on_step, on_status=lambda s: status(s, quiet), on_cache=on_cache)

@@ -141,6 +141,7 @@ def pq_stats(
     *,
     image_id: Any = None,
     order: int = 0,
+    band: Any = None,
 ) -> PQStats:
     """PQ statistics of one image, exactly as panopticapi's single-core loop computes them.
 
@@ -153,6 +154,10 @@ def pq_stats(
     :class:`InputError` for a predicted id in the map but not in ``pred_segments``, a
     predicted segment absent from the map, an unknown predicted category, duplicate
     segment ids, or maps of different shapes.
+
+    ``band`` (a :class:`rapkit.core.boundary.BandCounts`) makes it Boundary PQ: a pair's IoU
+    is ``min(mask IoU, band.iou(g, p))``, as boundary-iou-api's ``coco_panoptic_api``
+    (:func:`rapkit.core.boundary.boundary_stats`).
 
     >>> import numpy as np
     >>> m = np.array([[1, 2]], np.uint32)
@@ -244,6 +249,8 @@ def pq_stats(
             iou = math.inf  # numpy's int64 division in panopticapi (an inconsistent GT area)
         else:
             iou = inter / union
+        if band is not None:
+            iou = min(iou, band.iou(g_id, p_id))
         if iou > 0.5:
             tp[gcat] = tp.get(gcat, 0) + 1
             m_cat.append(gcat)

@@ -34,11 +34,15 @@ class PQEvaluation:
     warnings: list[str] = field(default_factory=list)
     #: with ``per_image=True``: one :class:`PQStats` per GT image, in GT order (they merge to ``stats``)
     per_image: list[PQStats] = field(default_factory=list)
+    #: ``"pq"``, ``"boundary"`` (Boundary PQ) or ``"pq-dagger"`` (PQ†; :data:`rapkit.pipeline.evaluate.METRICS`)
+    metric: str = "pq"
 
     def to_dict(self) -> dict[str, Any]:
         """All / Things / Stuff, per class, the ignored predicted images and the warnings
-        (fractions; panopticapi's keys)."""
+        (fractions; panopticapi's keys; ``metric`` when it is not ``"pq"``)."""
         d = self.result.to_dict()
+        if self.metric != "pq":
+            d["metric"] = self.metric
         d["ignored_pred_images"] = list(self.ignored_pred_images)
         d["warnings"] = list(self.warnings)
         return d

@@ -10,7 +10,9 @@ the same ids.
   (semantic label maps), or None where PIL must read it;
 * :func:`read_pair_keys` -> the counted (GT id, predicted id) pixel pairs of a GT and a
   prediction PNG, in one fused pass without full-image temporaries (the input of
-  :meth:`rapkit.core.pq.PairHistogram.from_keys`).
+  :meth:`rapkit.core.pq.PairHistogram.from_keys`);
+* :func:`read_pair_maps` -> the two id maps of a GT and a prediction PNG, and
+  :func:`read_pair_raw` -> their inflated rows (Boundary PQ decodes the whole maps).
 
 >>> ids = read_id_map_fast("panoptic/000000000139.png")   # doctest: +SKIP
 """
@@ -273,6 +275,60 @@ def read_pair_keys(
     return keys, counts.astype(np.int64), hw
 
 
+def read_pair_raw(
+    gt_path: str | os.PathLike,
+    pred_path: str | os.PathLike,
+    *,
+    image_id: Any = None,
+) -> tuple[np.ndarray, int, np.ndarray, int, int, int] | None:
+    """The inflated rows of a GT and a prediction PNG, ``(raw_gt, bpp_gt, raw_pred, bpp_pred,
+    h, w)``, when both are 8-bit RGB/RGBA and inflate cleanly (what the numba decoders take);
+    None otherwise (read them with :func:`read_pair_maps`). :class:`InputError` naming the
+    prediction when the sizes differ, or for a file that cannot be read.
+
+    >>> raw = read_pair_raw("gt/1.png", "pred/1.png", image_id=1)   # doctest: +SKIP
+    """
+    g = parse_png(_read_bytes(gt_path, image_id))
+    p = parse_png(_read_bytes(pred_path, image_id))
+    if g is None or p is None or not (g.fast and p.fast):
+        return None
+    if (g.height, g.width) != (p.height, p.width):
+        raise InputError(
+            f"GT PNG is {g.width}x{g.height} but the prediction PNG is {p.width}x{p.height}",
+            file=Path(pred_path),
+            image_id=image_id,
+        )
+    rg = _inflate(g)
+    rp = _inflate(p)
+    if rg is None or rp is None:
+        return None
+    return rg, g.bpp, rp, p.bpp, g.height, g.width
+
+
+def read_pair_maps(
+    gt_path: str | os.PathLike,
+    pred_path: str | os.PathLike,
+    *,
+    image_id: Any = None,
+    fast: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The (H, W) uint32 id maps of a GT and a prediction PNG (libdeflate + numba with
+    ``fast``, else PIL; same ids); :class:`InputError` naming the prediction when the sizes differ.
+
+    >>> gt_ids, pred_ids = read_pair_maps("gt/1.png", "pred/1.png", image_id=1)   # doctest: +SKIP
+    """
+    gp, pp = Path(gt_path), Path(pred_path)
+    gm = read_id_map_fast(gp, image_id=image_id) if fast else _pil_ids(gp, image_id, None)
+    pm = read_id_map_fast(pp, image_id=image_id) if fast else _pil_ids(pp, image_id, None)
+    if gm.shape != pm.shape:
+        raise InputError(
+            f"GT PNG is {gm.shape[1]}x{gm.shape[0]} but the prediction PNG is {pm.shape[1]}x{pm.shape[0]}",
+            file=pp,
+            image_id=image_id,
+        )
+    return gm, pm
+
+
 def png_kind(path: str | os.PathLike) -> str:
     """A short description of a PNG's pixel format from its header (``"RGB 8-bit"``,
     ``"palette 8-bit"``, ``"not a PNG"``...); OSError when the file cannot be read."""
@@ -285,4 +341,13 @@ def png_kind(path: str | os.PathLike) -> str:
     return f"{name} {depth}-bit" + (" interlaced" if inter else "")
 
 
-__all__ = ["PngData", "parse_png", "png_kind", "read_id_map_fast", "read_gray8_fast", "read_pair_keys"]
+__all__ = [
+    "PngData",
+    "parse_png",
+    "png_kind",
+    "read_id_map_fast",
+    "read_gray8_fast",
+    "read_pair_keys",
+    "read_pair_maps",
+    "read_pair_raw",
+]

@@ -13,7 +13,9 @@ takes ``batch_size`` images (one random draw each under gt-jitter) and minimises
 
 Defaults are the paper's: SGD lr 0.002, momentum 0.9, weight decay 1e-4, 5000 iterations
 at batch 16, lr / 10 at half. A held-out fraction of the images (``val_fraction``) gives
-the pair accuracy shown in the progress output and picks the kept head (``select="best"``).
+the pair accuracy shown in the progress output and picks the kept head (``select="best"``);
+``select="best-pq"`` picks it by the held-out images' fusion PQ^Th instead
+(:mod:`rapkit.model.select_pq`).
 Under ``torchrun`` the run is data-parallel (DDP; gloo on CPU, nccl on GPU): each rank
 caches and samples its own share of the images, rank 0 writes every file.
 
@@ -46,6 +48,8 @@ from .head import RelationHead, head_payload, save_head_file
 from .inputs import compute_inputs, compute_proposal_inputs, head_values, image_batches
 from .learner import Learner, lr_at, make_learner, train_step
 from .pairs import evaluate_pairs, pair_accuracy
+from .select_pq import PQSelector
+from .select_pq import criterion as pq_criterion
 from .train_config import OPTIMIZERS, ROI_SCHEMES, TrainConfig
 
 
@@ -134,6 +138,7 @@ class _Inputs:
     rois: list[RoiSet] | None = None  # --rois detector: the matched proposals of each training image
     n_rois: int = 0  # training RoIs over all ranks (gt-jitter: boxes of one draw)
     n_roi_pairs: int = 0  # RoI pairs of the loss over all ranks (gt-jitter: of one draw)
+    selector: PQSelector | None = None  # --select best-pq: the held-out images to fuse and score
 
 
 def train_head(
@@ -170,6 +175,11 @@ def _train(run: _Run, on_step: Callable[[dict], None] | None, on_cache: Callable
     resume_state = load_resume_state(cfg, dist.world, run.say)
     data = _prepare(run)
     inputs = _compute_inputs(run, data, on_cache)
+    if cfg.select == "best-pq":  # every rank scores all held-out images: the same numbers everywhere
+        run.say(f"--select best-pq: fusing and scoring the {len(data.val)} held-out image(s) at each evaluation")
+        inputs.selector = PQSelector.build(
+            cfg.select_proposals, cfg.select_panoptic, data.det, data.dataset.label_map, data.val, run.device, run.amp
+        )
     source = _batch_source(run, data, inputs)
     learner = make_learner(cfg, dist, run.device, run.amp, resume_state)
     learner.n_rois, learner.n_roi_pairs = inputs.n_rois, inputs.n_roi_pairs
@@ -342,8 +352,12 @@ def _record(run: _Run, data: _Data, inputs: _Inputs, learner: Learner, n: int, l
     if eval_now:
         acc = _evaluate(run, data, inputs, learner)
         rec["val_pair_accuracy"] = acc
-        if acc is not None and acc > learner.best_acc:
-            learner.best_acc, learner.best_iteration, learner.best_state = acc, n, head_state(learner.head)
+        crit = acc
+        if inputs.selector is not None:  # best-pq: learner.best_acc holds the best PQ^Th
+            rec.update(inputs.selector.score(learner.head))
+            crit = pq_criterion(rec)
+        if crit is not None and crit > learner.best_acc:
+            learner.best_acc, learner.best_iteration, learner.best_state = crit, n, head_state(learner.head)
     learner.records.append(rec)
     return rec
 
@@ -358,10 +372,12 @@ def _finalize(run: _Run, data: _Data, learner: Learner) -> TrainResult:
     chosen_it = cfg.iterations
     records = learner.records
     val_acc = records[-1].get("val_pair_accuracy") if records else None
-    if cfg.select == "best" and learner.best_state is not None and learner.best_acc >= 0:
+    if cfg.select in ("best", "best-pq") and learner.best_state is not None and learner.best_acc >= 0:
         final_state = learner.best_state
         chosen_it = learner.best_iteration
         val_acc = learner.best_acc
+        if cfg.select == "best-pq":  # the pair accuracy of the iteration kept
+            val_acc = next((r.get("val_pair_accuracy") for r in records if r["iteration"] == chosen_it), None)
     out_head = RelationHead()
     out_head.load_state_dict(final_state)
     seconds = time.perf_counter() - run.t0

@@ -45,6 +45,9 @@ class TrainConfig:
     val_fraction: float = 0.1
     eval_every: int = 100
     select: str = "best"
+    #: ``select="best-pq"``: the held-out images' proposals (COCO results with masks) and GT panoptic JSON
+    select_proposals: str | None = None
+    select_panoptic: str | None = None
     bn_recalibrate: int = 0
     device: str = "auto"
     amp: bool | None = None
@@ -83,8 +86,13 @@ class TrainConfig:
             raise ConfigError(f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
         if self.rois not in ROI_SCHEMES:
             raise ConfigError(f"--rois must be one of {', '.join(ROI_SCHEMES)}, got {self.rois!r}")
-        if self.select not in ("best", "last"):
-            raise ConfigError(f"--select must be best or last, got {self.select!r}")
+        if self.select not in SELECTS:
+            raise ConfigError(f"--select must be one of {', '.join(SELECTS)}, got {self.select!r}")
+        if self.select == "best-pq" and not (self.select_proposals and self.select_panoptic):
+            raise ConfigError(
+                "--select best-pq needs --select-proposals (detections with masks of the held-out images) "
+                "and --select-panoptic (their GT panoptic JSON)"
+            )
         if not 0.0 <= self.val_fraction < 1.0:
             raise ConfigError(f"--val-fraction must be in [0, 1), got {self.val_fraction}")
         if not 0.0 < self.lr_drop <= 1.0:
@@ -103,4 +111,7 @@ class TrainConfig:
         return Path(self.log) if self.log else Path(self.output).with_suffix(".log.json")
 
 
-__all__ = ["OPTIMIZERS", "ROI_SCHEMES", "TrainConfig"]
+#: how the kept head is chosen: best held-out pair accuracy, best held-out fusion PQ^Th, the last
+SELECTS = ("best", "best-pq", "last")
+
+__all__ = ["OPTIMIZERS", "ROI_SCHEMES", "SELECTS", "TrainConfig"]

@@ -26,13 +26,15 @@ from typing import Any
 import numpy as np
 
 from .._runtime.pool import imap_ordered, resolve_workers
-from ..core.pq import summarize
+from ..core.boundary import DILATION_RATIO, band_counts, dilation_pixels
+from ..core.pq import PairHistogram, pq_stats, summarize
 from ..core.pq_arrays import ChunkStats, PairTable
+from ..core.pq_dagger import pq_dagger_stats
 from ..core.pq_evaluation import PQEvaluation, image_row
 from ..errors import InputError
 from ..io.panoptic import PanopticArrays, load_panoptic_arrays
-from ..io.png import read_pair_keys
-from ..types import PQStats, merge_stats
+from ..io.png import read_pair_keys, read_pair_maps, read_pair_raw
+from ..types import Category, PQStats, merge_stats
 
 
 def _nan0(v: float) -> float:
@@ -110,6 +112,55 @@ def _chunk(job: tuple[PairTable, list[tuple], bool, bool]) -> tuple[int, PQStats
     return (len(items), *acc.result())
 
 
+def _band_keys(gt_png: str, pred_png: str, image_id: Any, fast: bool, ratio: float) -> tuple[np.ndarray, np.ndarray]:
+    """Boundary PQ's band pair keys of one PNG pair: decoded and counted by one numba kernel
+    (PIL and the id-map kernel for other PNGs, or with ``fast=False``)."""
+    from ..kernels.boundary import band_pair_keys, band_pair_keys_png  # numba: loaded when Boundary PQ runs
+
+    raw = read_pair_raw(gt_png, pred_png, image_id=image_id) if fast else None
+    if raw is not None:
+        try:
+            return band_pair_keys_png(*raw, dilation_pixels(raw[4], raw[5], ratio))
+        except ValueError:
+            pass  # a bad filter byte: PIL reports it below
+    gm, pm = read_pair_maps(gt_png, pred_png, image_id=image_id, fast=fast)
+    return band_pair_keys(gm, pm, dilation_pixels(gm.shape[0], gm.shape[1], ratio))
+
+
+def _multi_chunk(
+    job: tuple[PairTable, list[tuple], bool, bool, tuple[str, ...], float, dict[int, Category]],
+) -> tuple[int, dict[str, PQStats], dict[str, list[PQStats]] | None]:
+    """The metrics of a chunk of images, every metric from one read of each PNG pair: the
+    band pair keys when Boundary PQ is asked for (their flags folded give PQ's pair
+    histogram), else PQ's pair histogram; then :func:`~rapkit.core.pq.pq_stats` (PQ; with
+    the bands, Boundary PQ) and :func:`~rapkit.core.pq_dagger.pq_dagger_stats` (PQ†)."""
+    table, items, keep, fast, metrics, ratio, cats = job
+    known = frozenset(table.cat_ids[table.known].tolist())
+    out: dict[str, list[PQStats]] = {m: [] for m in metrics}
+    for j, (order, image_id, gt_png, pred_png) in enumerate(items):
+        band = None
+        if "boundary" in metrics:
+            hist, band = band_counts(*_band_keys(gt_png, pred_png, image_id, fast, ratio))
+        else:
+            keys, counts, _ = read_pair_keys(gt_png, pred_png, image_id=image_id, fast=fast)
+            hist = PairHistogram.from_keys(keys, counts)
+        gseg, pseg = table.segments(j)
+        at = {"image_id": image_id, "order": order}
+        try:
+            for m in metrics:
+                if m == "pq-dagger":
+                    out[m].append(pq_dagger_stats(hist, gseg, pseg, cats, **at))
+                else:
+                    out[m].append(pq_stats(hist, gseg, pseg, known, **at, band=band if m == "boundary" else None))
+        except InputError as e:
+            raise e.with_context(file=pred_png) from None
+    return len(items), {m: merge_stats(v) for m, v in out.items()}, (out if keep else None)
+
+
+#: the metrics :func:`evaluate_pq` computes
+METRICS = ("pq", "boundary", "pq-dagger")
+
+
 def evaluate_pq(
     gt_json: str | os.PathLike,
     pred_json: str | os.PathLike,
@@ -121,8 +172,18 @@ def evaluate_pq(
     fast: bool = True,
     progress: Callable[[int], None] | None = None,
     on_start: Callable[[int], None] | None = None,
+    metric: str = "pq",
+    dilation_ratio: float = DILATION_RATIO,
 ) -> PQEvaluation:
     """PQ / SQ / RQ of a panoptic prediction against a panoptic GT (panopticapi-exact).
+
+    ``metric="boundary"``: Boundary PQ instead (Cheng et al. 2021), as boundary-iou-api's
+    ``coco_panoptic_api`` computes it: pairs matched and scored on min(mask IoU, boundary
+    IoU), bands ``dilation_ratio`` of the image diagonal wide
+    (:mod:`rapkit.core.boundary`); the rest of the result is laid out as PQ's.
+    ``metric="pq-dagger"``: PQ† (Porzi et al. 2019, as torchmetrics'
+    ``ModifiedPanopticQuality``): things as PQ, a stuff class scored by its mean IoU over
+    the images whose GT has it, with no 0.5 matching (:mod:`rapkit.core.pq_dagger`).
 
     Images are evaluated in the order of the GT ``annotations``; every GT image needs a
     prediction (else :class:`InputError`); predictions for images not in the GT are ignored,
@@ -141,6 +202,46 @@ def evaluate_pq(
     >>> ev.result.all.pq, list(ev.to_frame().index)
     (1.0, ['All', 'Things', 'Stuff'])
     """
+    return evaluate_metrics(
+        gt_json,
+        pred_json,
+        gt_dir,
+        pred_dir,
+        metrics=(metric,),
+        workers=workers,
+        per_image=per_image,
+        fast=fast,
+        progress=progress,
+        on_start=on_start,
+        dilation_ratio=dilation_ratio,
+    )[metric]
+
+
+def evaluate_metrics(
+    gt_json: str | os.PathLike,
+    pred_json: str | os.PathLike,
+    gt_dir: str | os.PathLike | None = None,
+    pred_dir: str | os.PathLike | None = None,
+    *,
+    metrics: tuple[str, ...] = ("pq",),
+    workers: int = 1,
+    per_image: bool = False,
+    fast: bool = True,
+    progress: Callable[[int], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
+    dilation_ratio: float = DILATION_RATIO,
+) -> dict[str, PQEvaluation]:
+    """:func:`evaluate_pq` of several ``metrics`` (of :data:`METRICS`) in one pass over the
+    PNGs: ``{metric: PQEvaluation}`` in the order given, each ``==`` its own
+    :func:`evaluate_pq` run (:func:`rapkit.pipeline.metrics.evaluate` wraps it).
+
+    >>> evaluate_metrics("gt.json", "pred.json", metrics=("pq", "boundary"))["boundary"].result   # doctest: +SKIP
+    """
+    metrics = tuple(dict.fromkeys(metrics))
+    bad = [m for m in metrics if m not in METRICS]
+    if bad or not metrics:
+        raise ValueError(f"metrics must be among {', '.join(METRICS)}, got {metrics!r}")
+    dilation_pixels(1, 1, dilation_ratio)  # checks the ratio before any work
     workers = resolve_workers(workers)
     gt, pred = _load(gt_json, pred_json, gt_dir, pred_dir)
     g, p = gt.segments, pred.segments
@@ -161,16 +262,30 @@ def evaluate_pq(
         on_start(n)
     size = 16 if workers <= 1 else max(1, min(32, n // (8 * workers)))
     jobs = ((table.chunk(k, min(n, k + size)), items[k : k + size], per_image, fast) for k in range(0, n, size))
-    parts: list[PQStats] = []
-    singles: list[PQStats] = []
-    for k, st, one in imap_ordered(_chunk, jobs, workers, name="rapkit-pq"):
-        parts.append(st)
-        if one is not None:
-            singles.extend(one)
+    if metrics == ("pq",):  # PQ alone: the matching kernel
+        results = (
+            (k, {"pq": st}, None if one is None else {"pq": one})
+            for k, st, one in imap_ordered(_chunk, jobs, workers, name="rapkit-pq")
+        )
+    else:
+        more = (metrics, dilation_ratio, cats)
+        results = imap_ordered(_multi_chunk, (job + more for job in jobs), workers, name="rapkit-pq")
+    parts: dict[str, list[PQStats]] = {m: [] for m in metrics}
+    singles: dict[str, list[PQStats]] = {m: [] for m in metrics}
+    for k, st, one in results:
+        for m in metrics:
+            parts[m].append(st[m])
+            if one is not None:
+                singles[m].extend(one[m])
         if progress is not None:
             progress(k)
-    stats = merge_stats(parts)
-    return PQEvaluation(summarize(stats, cats), stats, cats, stats.n_images, ignored, warnings, singles)
+    out = {}
+    for m in metrics:
+        stats = merge_stats(parts[m])
+        out[m] = PQEvaluation(
+            summarize(stats, cats), stats, cats, stats.n_images, list(ignored), list(warnings), singles[m], m
+        )
+    return out
 
 
 def pq_compute(
@@ -195,4 +310,4 @@ def pq_compute(
     return evaluate_pq(gt_json_file, pred_json_file, gt_folder, pred_folder, workers=workers).result.to_panopticapi()
 
 
-__all__ = ["PQEvaluation", "delta_rows", "evaluate_pq", "image_row", "pq_compute"]
+__all__ = ["METRICS", "PQEvaluation", "delta_rows", "evaluate_metrics", "evaluate_pq", "image_row", "pq_compute"]

@@ -7,8 +7,9 @@ request, calls :func:`run_evaluate` and prints (``cli/evaluate.py``).
 
 Modes (an option names in ``--help`` the modes it applies to):
 
-* **PQ** — ``gt`` + ``pred``: PQ / SQ / RQ, panopticapi-exact (``per_class``, ``per_image``,
-  ``check``, ``fail_under``, ``decoder``, ``pred_dir`` apply only here); ``pred`` may be
+* **PQ** — ``gt`` + ``pred``: PQ / SQ / RQ, panopticapi-exact, or Boundary PQ / PQ† with
+  ``metric="boundary"`` / ``"pq-dagger"`` (``per_class``, ``per_image``, ``check``, ``fail_under``,
+  ``decoder``, ``metric``, ``pred_dir`` apply only here); ``pred`` may be
   two predictions ``(A, B)`` with ``per_image``: PQ of each and ΔPQ = PQ(B) - PQ(A) per
   image, largest |ΔPQ| first (PQ alone: no relation accuracy, ``check``, ``fail_under``,
   ``per_class`` or ``pred_dir`` with two);
@@ -55,8 +56,9 @@ from ..io.panoptic import load_categories
 from ..io.tables import check_table_path
 from ..types import FusionParams
 from .check import CheckResult, check_panoptic
-from .evaluate import PQEvaluation, delta_rows, evaluate_pq
+from .evaluate import PQEvaluation, delta_rows
 from .gates import check_gates, parse_gates
+from .metrics import LABELS, Evaluation, evaluate, metric_deltas, parse_metrics
 from .relation_acc import RelationEvaluation, evaluate_relations
 from .sweep import SweepResult, ablate, sweep
 
@@ -75,7 +77,10 @@ class EvaluateRequest:
     ``sweep`` and single values (a one-element list or a number) for ``ablation`` and
     relation accuracy; ``None`` = the default (the paper's best 0.6/0.6/0.5, and
     ``0.4, 0.5, 0.6, 0.7`` for a swept parameter). ``fail_under`` is the ``--fail-under``
-    spec (``"PQ=50,PQ_th=45"``) or a ``{key: bar}`` mapping, bars x100.
+    spec (``"PQ=50,PQ_th=45"``) or a ``{key: bar}`` mapping, bars x100 (applied to the first
+    metric). ``metric`` is one of ``pq``, ``boundary``, ``pq-dagger``, or several
+    (``"pq,boundary"`` or a sequence): then they are computed in one pass and reported side
+    by side.
     """
 
     # inputs
@@ -94,6 +99,7 @@ class EvaluateRequest:
     check: bool = False
     fail_under: str | Mapping[str, float] | None = None
     decoder: Literal["fast", "pil"] = "fast"
+    metric: str | Sequence[str] = "pq"
     # sweep / ablation
     sweep: bool = False
     sweep_params: tuple[str, ...] = ()
@@ -149,6 +155,7 @@ class EvaluatePlan:
     swept: list[str] = field(default_factory=list)
     gates: dict[str, float] = field(default_factory=dict)
     compare: bool = False  # two predictions: per-image ΔPQ
+    metrics: tuple[str, ...] = ("pq",)
 
 
 @dataclass
@@ -185,9 +192,14 @@ class EvaluateOutcome:
     #: ``sweep`` or ``ablation``
     sweep: SweepResult | None = None
     #: with two predictions: the evaluation of B and the per-image rows
-    #: ``{image_id, dpq, a: {...}, b: {...}}``, largest |ΔPQ| first
+    #: ``{image_id, dpq, a: {...}, b: {...}}``, largest |ΔPQ| first (of the first metric)
     evaluation_b: PQEvaluation | None = None
     per_image_delta: list[dict[str, Any]] | None = None
+    #: with several metrics: all of them (A's with two predictions; ``evaluation`` is the
+    #: first metric's), B's, and the per-image rows of every metric
+    metrics: Evaluation | None = None
+    metrics_b: Evaluation | None = None
+    metric_deltas: dict[str, list[dict[str, Any]]] | None = None
 
     @property
     def relation_stats(self) -> Any:
@@ -204,9 +216,14 @@ class EvaluateOutcome:
         d: dict[str, Any] = {"mode": self.mode, "warnings": list(self.warnings)}
         if self.checks:
             d["check"] = {label: res.to_dict() for label, res in self.checks}
-        if self.evaluation is not None:
+        if self.metrics is not None:
+            d["metrics" if self.metrics_b is None else "metrics_a"] = self.metrics.to_dict()
+        if self.metrics_b is not None:
+            d["metrics_b"] = self.metrics_b.to_dict()
+            d["metric_deltas"] = self.metric_deltas
+        elif self.evaluation is not None:
             d["pq" if self.evaluation_b is None else "pq_a"] = self.evaluation.to_dict()
-        if self.evaluation_b is not None:
+        if self.evaluation_b is not None and self.metrics_b is None:
             d["pq_b"] = self.evaluation_b.to_dict()
             d["per_image_delta"] = self.per_image_delta
         if self.relations is not None:
@@ -222,6 +239,8 @@ class EvaluateOutcome:
         All / Things / Stuff, or the relation accuracies."""
         if self.sweep is not None:
             return self.sweep.to_frame()
+        if self.metrics is not None:
+            return self.metrics.to_frame()
         if self.evaluation is not None:
             return self.evaluation.to_frame()
         if self.relations is not None:
@@ -306,6 +325,8 @@ def _plan_sweep(req: EvaluateRequest, lists: Mapping[str, list[float] | None]) -
             f"pass the detections with --proposals instead"
         )
     pq_only = _given(req, ("pred_dir", "per_class", "per_image", "check", "fail_under"))
+    if _metrics(req) != ("pq",):
+        pq_only.append("--metric")
     if pq_only:
         raise ConfigError(f"{pq_only[0]} applies to PQ evaluation (--gt with --pred), not to {flag}")
     rel_only = _given(req, ("relations", "instances", "by_category", "train_relations", "train_instances"))
@@ -400,7 +421,19 @@ def _plan_evaluate(req: EvaluateRequest, lists: Mapping[str, list[float] | None]
             )
     if req.decoder not in ("fast", "pil"):
         raise ConfigError(f"--decoder: unknown decoder {req.decoder!r}; choose fast or pil")
-    return EvaluatePlan("evaluate", pq=req.pred is not None, relation_params=rel_params, gates=gates, compare=compare)
+    metrics = _metrics(req)
+    if metrics != ("pq",) and req.pred is None:
+        raise ConfigError("--metric needs a PQ evaluation (--gt and --pred)")
+    return EvaluatePlan(
+        "evaluate", pq=req.pred is not None, relation_params=rel_params, gates=gates, compare=compare, metrics=metrics
+    )
+
+
+def _metrics(req: EvaluateRequest) -> tuple[str, ...]:
+    try:
+        return parse_metrics(req.metric)
+    except ValueError as e:
+        raise ConfigError(f"--metric: {e}") from None
 
 
 def _check_preds(req: EvaluateRequest) -> bool:
@@ -505,20 +538,24 @@ def _run_evaluate(req: EvaluateRequest, plan: EvaluatePlan, progress, on_start, 
         )
         out.checks = [("GT", gt_res), ("prediction", pred_res)]
     if plan.compare:
-        return _run_compare(req, step)
+        return _run_compare(req, plan, step)
     if plan.pq:
         try:
-            out.evaluation = evaluate_pq(
+            ev = evaluate(
                 req.gt,
                 req.pred,
                 req.gt_dir,
                 req.pred_dir,
+                metrics=plan.metrics,
                 workers=req.workers,
                 per_image=req.per_image,
                 fast=req.decoder == "fast",
                 progress=progress,
-                on_start=step("PQ"),
+                on_start=step(", ".join(LABELS[m] for m in plan.metrics)),
             )
+            out.evaluation = ev.first
+            if len(plan.metrics) > 1:
+                out.metrics = ev
         except InputError:
             if out.checks and on_checks is not None:
                 on_checks(out.checks)
@@ -545,24 +582,31 @@ def _run_evaluate(req: EvaluateRequest, plan: EvaluatePlan, progress, on_start, 
     return out
 
 
-def _run_compare(req: EvaluateRequest, step) -> EvaluateOutcome:
-    """``--per-image`` with two predictions: each evaluated per image, ΔPQ per image."""
+def _run_compare(req: EvaluateRequest, plan: EvaluatePlan, step) -> EvaluateOutcome:
+    """``--per-image`` with two predictions: each evaluated per image on every metric, ΔPQ
+    per image of each metric."""
     a_path, b_path = req.preds
     a, b = (
-        evaluate_pq(
+        evaluate(
             req.gt,
             path,
             req.gt_dir,
             None,
+            metrics=plan.metrics,
             workers=req.workers,
             per_image=True,
             fast=req.decoder == "fast",
-            on_start=step(f"PQ {name}"),
+            on_start=step(f"{', '.join(LABELS[m] for m in plan.metrics)} {name}"),
         )
         for name, path in (("A", a_path), ("B", b_path))
     )
     warnings = [f"{n}: {w}" for n, ev in (("A", a), ("B", b)) for w in ev.warnings]
-    return EvaluateOutcome(req, "evaluate", None, warnings, a, evaluation_b=b, per_image_delta=delta_rows(a, b))
+    out = EvaluateOutcome(
+        req, "evaluate", None, warnings, a.first, evaluation_b=b.first, per_image_delta=delta_rows(a.first, b.first)
+    )
+    if len(plan.metrics) > 1:
+        out.metrics, out.metrics_b, out.metric_deltas = a, b, metric_deltas(a, b)
+    return out
 
 
 def _run_sweep(req: EvaluateRequest, plan: EvaluatePlan, progress, on_start, log) -> EvaluateOutcome:

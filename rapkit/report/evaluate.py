@@ -6,6 +6,7 @@ from __future__ import annotations
 from ..pipeline.check import CheckResult
 from ..pipeline.requests import EvaluateOutcome
 from .check import check_report
+from .metrics import metrics_delta_report, metrics_report
 from .pq import combine_reports, delta_report, pq_report
 from .relations import relation_accuracy_report
 from .render import Report
@@ -25,13 +26,18 @@ def evaluate_report(outcome: EvaluateOutcome) -> Report:
     req = outcome.request
     if outcome.sweep is not None:
         return sweep_report(outcome.sweep, kind=outcome.mode)
+    if outcome.metrics_b is not None:
+        a_path, b_path = req.preds
+        return metrics_delta_report(outcome.metrics, outcome.metrics_b, (str(a_path), str(b_path)))
     if outcome.evaluation_b is not None:
         a_path, b_path = req.preds
         return delta_report(outcome.evaluation, outcome.evaluation_b, (str(a_path), str(b_path)))
     parts: list[tuple[str | None, Report]] = []
     if outcome.checks:
         parts.append(("check", check_report(outcome.checks)))
-    if outcome.evaluation is not None:
+    if outcome.metrics is not None:
+        parts.append((None, metrics_report(outcome.metrics, per_class=req.per_class, per_image=req.per_image)))
+    elif outcome.evaluation is not None:
         parts.append((None, pq_report(outcome.evaluation, per_class=req.per_class, per_image=req.per_image)))
     if outcome.relations is not None:
         parts.append((None, relation_accuracy_report(outcome.relations)))

@@ -20,6 +20,13 @@ def _pct(v: float) -> float:
     return 100.0 * v
 
 
+_TITLES = {"pq": "Panoptic quality", "boundary": "Boundary panoptic quality", "pq-dagger": "PQ-dagger"}
+
+
+def _title(ev: PQEvaluation) -> str:
+    return _TITLES.get(ev.metric, ev.metric)
+
+
 def pq_report(ev: PQEvaluation, per_class: bool = False, per_image: bool = False) -> Report:
     """The familiar PQ table (All / Things / Stuff x PQ SQ RQ N, x100), per-class rows with
     TP/FP/FN when ``per_class``, per-image rows (PQ, PQ^Th, TP, FP, FN) when ``per_image``;
@@ -29,7 +36,7 @@ def pq_report(ev: PQEvaluation, per_class: bool = False, per_image: bool = False
         [name, _pct(s.pq), _pct(s.sq), _pct(s.rq), s.n]
         for name, s in (("All", r.all), ("Things", r.things), ("Stuff", r.stuff))
     ]
-    tables = [Table("pq", ["", "PQ", "SQ", "RQ", "N"], rows, title=f"Panoptic quality ({ev.n_images} images)")]
+    tables = [Table("pq", ["", "PQ", "SQ", "RQ", "N"], rows, title=f"{_title(ev)} ({ev.n_images} images)")]
     if per_class:
         present = [c for c in r.per_class.values() if c.tp + c.fp + c.fn > 0]
         crow = [
@@ -73,8 +80,8 @@ def delta_report(a: PQEvaluation, b: PQEvaluation, names: tuple[str, str] = ("A"
     (PQ(B) - PQ(A), largest |ΔPQ| first), in percent; data under ``A``, ``B``, ``per_image``."""
     ta = pq_report(a).tables[0]
     tb = pq_report(b).tables[0]
-    ta = Table("pq_a", ta.columns, ta.rows, title=f"A: {names[0]} - panoptic quality ({a.n_images} images)")
-    tb = Table("pq_b", tb.columns, tb.rows, title=f"B: {names[1]} - panoptic quality ({b.n_images} images)")
+    ta = Table("pq_a", ta.columns, ta.rows, title=f"A: {names[0]} - {_title(a).lower()} ({a.n_images} images)")
+    tb = Table("pq_b", tb.columns, tb.rows, title=f"B: {names[1]} - {_title(b).lower()} ({b.n_images} images)")
     rows = delta_rows(a, b)
     table = Table(
         "per_image",

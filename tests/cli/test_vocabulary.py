@@ -106,6 +106,10 @@ MEANING = {
     "--labels": ("how detector labels map to category ids", _choice(["auto", "coco", "contiguous"])),
     "--ids": ("image ids, comma-separated", lambda p: p.type is click.STRING),
     "--first": ("the first N images (a count)", lambda p: _count(p, 0)),
+    "--metric": (
+        "a metric by name (evaluate: pq, boundary, pq-dagger, comma-separated; show: a sweep column)",
+        lambda p: p.type is click.STRING and not p.multiple,
+    ),
     "--alpha": ("blend opacity in [0, 1]", lambda p: isinstance(p.type, click.types.FloatRange) and p.type.max == 1),
 }
 #: (command, option) pairs known to break the table, each a failing case until renamed

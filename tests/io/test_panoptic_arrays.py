@@ -87,7 +87,7 @@ def test_unusual_segments_equal_compact_segments(tmp_path, segs):
         [{"image_id": 5}],
         [{"image_id": 5, "segments_info": []}, {"image_id": 5, "segments_info": []}],
         ["not a dict"],
-        [{"image_id": "x", "segments_info": []}],
+        [{"image_id": [1], "segments_info": []}],  # neither an integer nor a string (Cityscapes ids are strings)
     ],
 )
 def test_errors_equal_load_panoptic(tmp_path, anns):

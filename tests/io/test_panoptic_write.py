@@ -120,7 +120,7 @@ def _doc():
                 ],
             },
             {"image_id": 1, "segments_info": []},  # second annotation of image 1
-            {"image_id": "two", "segments_info": []},  # non-integer image id
+            {"image_id": ["two"], "segments_info": []},  # neither an integer nor a string
             {"segments_info": []},  # no image id
         ],
     }
@@ -152,9 +152,11 @@ def test_scan_collects_every_problem_load_stops_at_the_first(tmp_path):
 
 def test_load_panoptic_names_a_non_integer_image_id(tmp_path):
     p = tmp_path / "pan.json"
-    p.write_text(json.dumps({"annotations": [{"image_id": "two", "segments_info": []}]}))
-    with pytest.raises(InputError, match="annotation #0 has a non-integer image_id 'two'"):
+    p.write_text(json.dumps({"annotations": [{"image_id": ["two"], "segments_info": []}]}))
+    with pytest.raises(InputError, match=r"annotation #0 has a non-integer image_id \['two'\]"):
         load_panoptic(p)
+    p.write_text(json.dumps({"annotations": [{"image_id": "two", "segments_info": []}]}))  # Cityscapes ids: strings
+    assert [e.image_id for e in load_panoptic(p).annotations.values()] == ["two"]
 
 
 def test_strict_and_collecting_modes_agree_on_valid_data():

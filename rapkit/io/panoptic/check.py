@@ -65,15 +65,31 @@ def parse_categories(raw: Any, file: Any = None) -> dict[int, Category]:
 MAX_PIXELS = 1 << 31
 
 
+def image_key(v: Any) -> int | str:
+    """An image id as the JSON gives it: an integer (``int()`` of it, as COCO), or a non-empty
+    string as is (Cityscapes' ``"frankfurt_000000_000294"``); TypeError/ValueError otherwise.
+
+    >>> image_key(139), image_key(7.0), image_key("aachen_000000_000019")
+    (139, 7, 'aachen_000000_000019')
+    """
+    if type(v) is str:
+        if not v:
+            raise ValueError("empty image id")
+        return v
+    return int(v)
+
+
 def parse_images(data: Any, file: Any = None) -> dict[int, ImageInfo]:
     """The ``images`` list of a COCO JSON -> ``{id: ImageInfo}`` (order kept)."""
     raw = require_list(data, "images", file, "images")
     out: dict[int, ImageInfo] = {}
     for k, im in enumerate(raw):
         try:
-            info = ImageInfo(int(im["id"]), str(im.get("file_name", "")), int(im["height"]), int(im["width"]))
+            info = ImageInfo(image_key(im["id"]), str(im.get("file_name", "")), int(im["height"]), int(im["width"]))
         except (KeyError, TypeError, ValueError, OverflowError):
-            raise InputError(f"images entry #{k} needs integer id, height and width", file=file) from None
+            raise InputError(
+                f"images entry #{k} needs integer id, height and width (or a string id, as Cityscapes)", file=file
+            ) from None
         if info.height <= 0 or info.width <= 0:
             raise InputError(f"non-positive size {info.width}x{info.height}", file=file, image_id=info.id)
         if info.height * info.width > MAX_PIXELS:  # canvases of this size would exhaust memory
@@ -124,13 +140,17 @@ class AnnotationEntry:
     n_entries: int
 
 
+def _id_stem(image_id: Any) -> str:
+    return image_id if isinstance(image_id, str) else f"{image_id:012d}"
+
+
 def png_file_name(ann: dict, image_id: int, images: dict[int, ImageInfo]) -> str:
     """The PNG of an annotation: its ``file_name``, else the image's file name with ``.png``,
     else the 12-digit image id."""
     fname = ann.get("file_name")
     if not fname:
         info = images.get(image_id)
-        fname = (Path(info.file_name).with_suffix(".png").name) if info else f"{image_id:012d}.png"
+        fname = (Path(info.file_name).with_suffix(".png").name) if info else _id_stem(image_id) + ".png"
     return str(fname)
 
 
@@ -170,9 +190,12 @@ def scan_annotations(
             )
             continue
         try:
-            iid = int(a["image_id"])
+            iid = image_key(a["image_id"])
         except (TypeError, ValueError, OverflowError):
-            found("annotation", f"annotation #{k} has a non-integer image_id {a['image_id']!r}")
+            found(
+                "annotation",
+                f"annotation #{k} has a non-integer image_id {a['image_id']!r} (or a non-empty string, as Cityscapes)",
+            )
             continue
         if iid in seen_images:
             found("duplicate_image", "two annotations for the same image", iid)

@@ -190,7 +190,7 @@ def _segment_rows(anns_raw: list, images: dict[int, ImageInfo], full: bool) -> t
         for a in anns_raw:
             iid = a["image_id"]
             segs = a["segments_info"]
-            if type(iid) is not int or type(segs) is not list:
+            if type(iid) not in (int, str) or not iid and type(iid) is str or type(segs) is not list:
                 return None
             fname = a.get("file_name")
             iids.append(iid)

@@ -77,7 +77,7 @@ def png_name(info: ImageInfo) -> str:
     ('000000000139.png', '000000000007.png')
     """
     stem = Path(info.file_name).stem if info.file_name else ""
-    return (stem or f"{info.id:012d}") + ".png"
+    return (stem or (info.id if isinstance(info.id, str) else f"{info.id:012d}")) + ".png"
 
 
 def panoptic_document(

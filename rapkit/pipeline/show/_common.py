@@ -75,7 +75,7 @@ def select_images(
 
 def picture_name(info: ImageInfo) -> str:
     stem = Path(info.file_name).stem if info.file_name else ""
-    return (stem or f"{info.id:012d}") + ".png"
+    return (stem or (info.id if isinstance(info.id, str) else f"{info.id:012d}")) + ".png"
 
 
 def unique_names(infos: Sequence[ImageInfo], file: Any) -> list[str]:
