@@ -1,24 +1,143 @@
-"""Benchmark: ``rapkit evaluate --sweep`` (decode once, fuse atoms in memory) vs the naive loop.
+"""Benchmark: ``rapkit evaluate --sweep`` whole process (time, CPU seconds, peak RSS), and
+against the naive loop.
 
-The naive loop is what a researcher does without rapkit's sweep: for every setting, fuse
-to disk (``rapkit fuse``) and evaluate (``rapkit evaluate``). It is timed in the same run
-on a subset of images and settings and extrapolated linearly.
+Whole process (the default): ``rapkit evaluate --sweep rho tau gamma`` with a GRIDxGRIDxGRID
+grid (+ the baseline) run as a user runs it, at 1 and 2 workers, in interleaved rounds; with
+``--before TREE`` the same commands from another source tree (e.g. ``git worktree add
+/tmp/sweep-base dc6ff8f``) in the same rounds, paired. Per run: wall seconds, CPU seconds
+(user + system of the child) and peak RSS (the child's ``ru_maxrss``, which the machine's load
+does not change); the load average is printed with every round. The JSON rows of every run
+must equal the first run's byte for byte but the ``seconds`` line (checked, printed).
 
-    python benchmarks/sweep.py                       # 1000 images, 5x5x5 grid, 2 workers
-    python benchmarks/sweep.py --images 200 --grid 3  # quicker
+    python benchmarks/sweep.py --keep /tmp/w5000 --images 5000 --before /tmp/sweep-base
+    python benchmarks/sweep.py --images 200 --grid 3 --rounds 1        # quicker
 
-Prints seconds, ms per (image, setting), the speed-up over the naive loop, and the
-extrapolated time of a 5x5x5 sweep over 5000 images.
+``--naive`` instead times the sweep in process against what a researcher does without it
+(for every setting, ``rapkit fuse`` to disk + ``rapkit evaluate``) on a subset of images and
+settings, extrapolated linearly.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+
+def _load() -> str:
+    return ", ".join(f"{v:.1f}" for v in os.getloadavg())
+
+
+def sweep_cmd(world, vals: list[float], workers: int) -> list[str]:
+    v = ",".join(f"{x:g}" for x in vals)
+    return [
+        sys.executable,
+        "-m",
+        "rapkit",
+        "evaluate",
+        "--sweep",
+        "rho",
+        "tau",
+        "gamma",
+        "--gt",
+        str(world.panoptic),
+        "--proposals",
+        str(world.proposals),
+        "--semantic",
+        str(world.semantic),
+        "--rho",
+        v,
+        "--tau",
+        v,
+        "--gamma",
+        v,
+        "--workers",
+        str(workers),
+        "--format",
+        "json",
+        "--quiet",
+    ]
+
+
+def run_child(cmd: list[str], tree: str) -> tuple[float, float, float, bytes]:
+    """``(wall s, CPU s, peak RSS MB, stdout)`` of one whole process (``tree`` on PYTHONPATH)."""
+    env = dict(os.environ, PYTHONPATH=tree, RAPKIT_FSYNC="0")
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
+        _, status, ru = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode != 0:
+            raise SystemExit(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{err.read().decode()}")
+        return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024, out.read()
+
+
+def _rows(stdout: bytes) -> bytes:
+    """The JSON report but the timing line (``"seconds": ...``)."""
+    return b"\n".join(line for line in stdout.splitlines() if not line.lstrip().startswith(b'"seconds"'))
+
+
+def whole_process(args, world) -> None:
+    import numpy as np
+
+    vals = [round(float(v), 3) for v in np.linspace(0.4, 0.8, args.grid)]
+    after = str(Path(__file__).resolve().parents[1])
+    trees = {"after": after}
+    if args.before:
+        trees = {"before": str(Path(args.before).resolve()), "after": after}
+    workers = [int(w) for w in args.workers_list.split(",")]
+    print(f"grid {args.grid}x{args.grid}x{args.grid} + baseline ({vals}); workers {workers}; {args.rounds} rounds")
+    from rapkit.synth import SynthConfig, make_world
+
+    small = tempfile.mkdtemp(prefix="rapkit-bench-sweep-warm-")
+    try:  # the numba cache of each tree, outside the timings
+        w = make_world(Path(small) / "w", SynthConfig(n_images=2, height=48, width=64, render_images=False))
+        for tree in trees.values():
+            run_child(sweep_cmd(w, vals[:2], 1), tree)
+    finally:
+        shutil.rmtree(small, ignore_errors=True)
+    runs: dict[tuple[str, int], list[tuple[float, float, float]]] = {}
+    ref = None
+    same = True
+    for rnd in range(args.rounds):
+        names = list(trees) if rnd % 2 == 0 else list(trees)[::-1]  # alternate who goes first
+        print(f"round {rnd + 1}: load average {_load()}", flush=True)
+        for wk in workers:
+            for name in names:
+                wall, cpu, rss, out = run_child(sweep_cmd(world, vals, wk), trees[name])
+                runs.setdefault((name, wk), []).append((wall, cpu, rss))
+                rows = _rows(out)
+                ref = rows if ref is None else ref
+                same = same and rows == ref
+                print(f"  {name:6s} {wk} worker(s): {wall:6.1f} s wall {cpu:6.1f} s CPU {rss:7.0f} MB peak", flush=True)
+    print(f"load average at the end {_load()}")
+    print()
+    print("| tree | workers | wall (median) | CPU s (median) | peak RSS (max) | wall after/before (paired median) |")
+    print("|---|---|---|---|---|---|")
+    for (name, wk), r in runs.items():
+        ratio = ""
+        if name == "after" and ("before", wk) in runs:
+            b = runs[("before", wk)]
+            ratio = f"{statistics.median(a[0] / x[0] for a, x in zip(r, b)):.2f}x"
+            ratio += f" (CPU {statistics.median(a[1] / x[1] for a, x in zip(r, b)):.2f}x)"
+        print(
+            f"| {name} | {wk} | {statistics.median(x[0] for x in r):.1f} s | {statistics.median(x[1] for x in r):.1f} s "
+            f"| {max(x[2] for x in r):.0f} MB | {ratio} |"
+        )
+    print()
+    print(f"rows of every run equal (JSON byte for byte but the seconds line): {'yes' if same else 'NO'}")
+    if not same:
+        raise SystemExit(1)
 
 
 def main() -> None:
@@ -37,6 +156,10 @@ def main() -> None:
         help="simulated false detections per image (e.g. 40 for a dense, COCO-dump-like 50 per image)",
     )
     ap.add_argument("--keep", type=Path, default=None, help="reuse/keep the world in this folder")
+    ap.add_argument("--before", default=None, help="also run this source tree (an older commit), same rounds")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the whole-process part")
+    ap.add_argument("--workers-list", default="1,2", help="worker counts of the whole-process part")
+    ap.add_argument("--naive", action="store_true", help="in-process sweep vs the naive fuse + evaluate loop")
     args = ap.parse_args()
 
     import numpy as np
@@ -67,6 +190,9 @@ def main() -> None:
             print(f"world: {args.images} images {args.width}x{args.height} in {time.perf_counter() - t0:.1f} s")
         n_props = len(json.loads(world.proposals.read_text()))
         print(f"{n_props / args.images:.1f} proposals per image")
+        if not args.naive:
+            whole_process(args, world)
+            return
         vals = [round(float(v), 3) for v in np.linspace(0.4, 0.8, args.grid)]
         grid = make_grid(["rho", "tau", "gamma"], rho=vals, tau=vals, gamma=vals)
         n_set = len(grid) + 1  # + baseline

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from array import array
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -27,7 +28,7 @@ import numpy as np
 
 from ..errors import ConfigError, InputError
 from ..kernels.status import KEPT, reported
-from ..types import Category, FusionParams, Segment
+from ..types import Category, FusionParams, PQStats, Segment
 from .fusion import Scene, stuff_table
 from .pq import PairHistogram, pq_stats
 
@@ -208,6 +209,15 @@ def fuse_prepared(img: SweepImage, params: FusionParams, is_stuff: np.ndarray):
     Segment ids and statuses follow :func:`rapkit.core.fusion.fuse_scene`: kept things 1.. in
     painting order, then stuff classes in ascending id; proposals below rho are ``score``.
     """
+    order, owner, status = _owners(img, params)
+    return _prediction(img, params, is_stuff, order, owner, status)
+
+
+def _owners(img: SweepImage, params: FusionParams):
+    """``(candidates, owner per atom, raw status)``: the fusion decisions of ``params``.
+
+    With ``stuff_area``, ``owner`` and ``status`` fix the prediction: the kept proposals are
+    the candidates in painting order whose status is kept, whatever rho was."""
     from ..kernels import sweep as k
 
     ra, ca, eo, reference = params.switches()
@@ -228,7 +238,7 @@ def fuse_prepared(img: SweepImage, params: FusionParams, is_stuff: np.ndarray):
             tau=params.tau,
             original=params.variant == "original",
         )
-        return _prediction(img, params, is_stuff, order, owner, status)
+        return order, owner, status
     if ra and order.size and np.isnan(img.relations[order]).any():
         bad = int(order[np.isnan(img.relations[order])][0])
         raise InputError(f"proposal #{bad} has no relation value (needed by strategy rap)", image_id=img.image_id)
@@ -249,7 +259,7 @@ def fuse_prepared(img: SweepImage, params: FusionParams, is_stuff: np.ndarray):
         eo=eo,
         reference=reference,
     )
-    return _prediction(img, params, is_stuff, order, owner, status)
+    return order, owner, status
 
 
 def _prediction(img: SweepImage, params: FusionParams, is_stuff: np.ndarray, order, owner, status):
@@ -276,16 +286,125 @@ def image_stats(
     img: SweepImage, params: FusionParams, categories: Mapping[int, Category], is_stuff: np.ndarray | None = None
 ):
     """PQ statistics of one prepared image fused with ``params`` (no pixels touched)."""
-    from ..kernels import sweep as k
 
     if is_stuff is None:
         is_stuff = stuff_table(categories)
     pred, segs, _ = fuse_prepared(img, params, is_stuff)
+    return _stats(img, pred, segs, categories)
+
+
+def _stats(img: SweepImage, pred: np.ndarray, segs: list[dict], categories) -> PQStats:
+    from ..kernels import sweep as k
+
     keys, counts = k.pair_counts(img.atom_gt, pred, img.weight)
     hist = PairHistogram(
         (keys >> np.uint64(24)).astype(np.uint32), (keys & np.uint64((1 << 24) - 1)).astype(np.uint32), counts
     )
     return pq_stats(hist, img.gt_segments, segs, categories, image_id=img.image_id, order=img.position)
+
+
+def image_stats_grid(
+    img: SweepImage,
+    grid: Sequence[FusionParams],
+    categories: Mapping[int, Category],
+    is_stuff: np.ndarray | None = None,
+) -> list[PQStats]:
+    """:func:`image_stats` of one prepared image for every setting of ``grid``, the matching
+    done once per distinct outcome: settings that leave the same atom owners and statuses
+    (and the same ``stuff_area``) predict the same segments, so they share one (equal)
+    statistics object.
+
+    >>> from rapkit.synth import SynthConfig, categories, generate_image
+    >>> from rapkit.core.fusion import decode_scene
+    >>> im = generate_image(SynthConfig(n_images=1, height=48, width=64, render_images=False), 0)
+    >>> prep = prepare_image(decode_scene(im.proposals), im.semantic, im.id_map, im.segments, 0)
+    >>> cats = {c.id: c for c in categories()}
+    >>> grid = make_grid(["gamma"], gamma=[0.5, 0.6])
+    >>> image_stats_grid(prep, grid, cats) == [image_stats(prep, p, cats) for p in grid]
+    True
+    """
+    if is_stuff is None:
+        is_stuff = stuff_table(categories)
+    seen: dict[tuple, PQStats] = {}
+    out = []
+    for p in grid:
+        order, owner, status = _owners(img, p)
+        key = (owner.tobytes(), status.tobytes(), int(p.stuff_area))
+        st = seen.get(key)
+        if st is None:
+            pred, segs, _ = _prediction(img, p, is_stuff, order, owner, status)
+            st = seen[key] = _stats(img, pred, segs, categories)
+        out.append(st)
+    return out
+
+
+class StatsTotals:
+    """Running PQ statistics of one setting, fed image by image in GT order (positions
+    increasing): counts per category and, per category, the IoUs added one after the other
+    as panopticapi (and :func:`rapkit.core.pq.summarize`) adds them, so memory stays a few
+    numbers per category however many images pass. :meth:`to_stats` gives a
+    :class:`PQStats` that :func:`~rapkit.core.pq.summarize` turns into exactly the result of
+    the merged per-image statistics (one IoU entry per category: its running sum).
+
+    >>> from rapkit.core.pq import merge_stats, summarize
+    >>> from rapkit.types import Category
+    >>> a = PQStats(tp={1: 1}, order=np.array([0]), rank=np.array([0]), category=np.array([1]),
+    ...             iou=np.array([0.1]), orders=np.array([0]))
+    >>> b = PQStats(tp={1: 1}, order=np.array([1]), rank=np.array([0]), category=np.array([1]),
+    ...             iou=np.array([0.7]), orders=np.array([1]))
+    >>> t = StatsTotals()
+    >>> t.add(a); t.add(b)
+    >>> cats = {1: Category(1, "a", True)}
+    >>> summarize(t.to_stats(), cats) == summarize(merge_stats([a, b]), cats)
+    True
+    """
+
+    __slots__ = ("tp", "fp", "fn", "iou", "orders", "image_ids", "_last")
+
+    def __init__(self) -> None:
+        self.tp: dict[int, int] = {}
+        self.fp: dict[int, int] = {}
+        self.fn: dict[int, int] = {}
+        self.iou: dict[int, float] = {}
+        self.orders = array("q")
+        self.image_ids: list = []
+        self._last = -1
+
+    def add(self, st: PQStats) -> None:
+        """Fold in the statistics of the next image(s) (positions above every one so far)."""
+        orders = st.orders.tolist()
+        if orders and min(orders) <= self._last:
+            raise ValueError("StatsTotals takes images in increasing position order")
+        for src, dst in ((st.tp, self.tp), (st.fp, self.fp), (st.fn, self.fn)):
+            for c, v in src.items():
+                dst[c] = dst.get(c, 0) + v
+        cat, iou = st.category, st.iou
+        if len(orders) > 1:  # several images: their pairs in (position, rank) order
+            idx = np.lexsort((st.rank, st.order))
+            cat, iou = cat[idx], iou[idx]
+        sums = self.iou
+        for c, v in zip(cat.tolist(), iou.tolist()):
+            sums[c] = sums[c] + v if c in sums else v
+        if orders:
+            self._last = max(orders)
+        self.orders.extend(orders)
+        self.image_ids.extend(st.image_ids)
+
+    def to_stats(self) -> PQStats:
+        """The totals as :class:`PQStats` (one IoU entry per category, its running sum)."""
+        cats = list(self.iou)
+        n = len(cats)
+        return PQStats(
+            tp=dict(self.tp),
+            fp=dict(self.fp),
+            fn=dict(self.fn),
+            order=np.zeros(n, np.int64),
+            rank=np.arange(n, dtype=np.int64),
+            category=np.asarray(cats, np.int64).reshape(n),
+            iou=np.asarray([self.iou[c] for c in cats], np.float64).reshape(n),
+            orders=np.frombuffer(self.orders, np.int64).copy() if self.orders else np.zeros(0, np.int64),
+            image_ids=list(self.image_ids),
+        )
 
 
 # --------------------------------------------------------------------------- tables

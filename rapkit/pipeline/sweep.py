@@ -5,8 +5,8 @@
 return a :class:`SweepResult` (``.to_frame()``, ``.to_dict()``, ``.best()``) and, with
 ``output``, write its rows (CSV, JSON, Parquet or markdown). Every image is read and decoded
 once (proposals, semantic map, GT PNG), prepared for :mod:`rapkit.core.sweep`, and fused
-with every setting in memory; the per-setting statistics are merged over images and
-summarised. The baseline (heuristic at rho = tau = 0.5) is always evaluated. Each row equals
+with every setting in memory; each setting's PQ statistics are added into running totals,
+image by image in GT order (:class:`rapkit.core.sweep.StatsTotals`), and summarised. The baseline (heuristic at rho = tau = 0.5) is always evaluated. Each row equals
 what ``rapkit fuse`` + ``rapkit evaluate`` give for the same parameters. The command line
 prints the result with :func:`rapkit.report.sweep.sweep_report`.
 """
@@ -23,8 +23,16 @@ from typing import Any, Literal
 
 from .._runtime.pool import imap_ordered
 from ..core.fusion import decode_scene, stuff_table
-from ..core.pq import merge_stats, summarize
-from ..core.sweep import BASELINE, ablation_grid, build_table, image_stats, make_grid, prepare_image
+from ..core.pq import summarize
+from ..core.sweep import (
+    BASELINE,
+    StatsTotals,
+    ablation_grid,
+    build_table,
+    image_stats_grid,
+    make_grid,
+    prepare_image,
+)
 from ..errors import ConfigError, InputError, RapkitError
 from ..io._atomic import check_writable
 from ..io.panoptic import load_categories, load_panoptic_arrays
@@ -43,7 +51,7 @@ def _image_task(task: tuple, shared: dict[str, Any]) -> list:
         semantic = read_semantic(sem_item, info, shared["known"]) if sem_item is not None else None
         gt_map = read_id_map_fast(gt_png, image_id=info.id, shape=(info.height, info.width))
         prep = prepare_image(decode_scene(props), semantic, gt_map, gt_segs, position)
-        return [image_stats(prep, p, shared["cats"], shared["is_stuff"]) for p in shared["grid"]]
+        return image_stats_grid(prep, shared["grid"], shared["cats"], shared["is_stuff"])
     except RapkitError as e:
         raise e.with_context(image_id=info.id)
 
@@ -272,7 +280,8 @@ def run_sweep(
                 segs,
             )
 
-    per_setting: list[list] = [[] for _ in params]
+    # running totals per setting, fed in image order: no per-image statistics are kept
+    totals = [StatsTotals() for _ in params]
     try:
         shared = {"cats": cats, "grid": params, "known": known, "is_stuff": stuff_table(cats)}
         for stats in imap_ordered(
@@ -282,12 +291,12 @@ def run_sweep(
             on_result=(lambda r: progress(1)) if progress is not None else None,
             name="rapkit-sweep",
         ):
-            for k, s in enumerate(stats):
-                per_setting[k].append(s)
+            for t, s in zip(totals, stats):
+                t.add(s)
     except RapkitError as e:
         raise e.with_context(file=proposals)
-    results = [summarize(merge_stats(parts), cats) for parts in per_setting]
-    base = results[0] if include_baseline else summarize(merge_stats([]), cats)
+    results = [summarize(t.to_stats(), cats) for t in totals]
+    base = results[0] if include_baseline else summarize(StatsTotals().to_stats(), cats)
     table = build_table(labels, params, results, base)
     return SweepResult(table, labels, params, results, base, len(images), time.perf_counter() - t0, list(swept))
 

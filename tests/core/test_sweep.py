@@ -8,8 +8,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rapkit.core.fusion import decode_scene, fuse_scene, stuff_table
-from rapkit.core.pq import pq_stats
-from rapkit.core.sweep import ablation_grid, fuse_prepared, image_stats, make_grid, prepare_image
+from rapkit.core.pq import merge_stats, pq_stats, summarize
+from rapkit.core.sweep import (
+    StatsTotals,
+    ablation_grid,
+    fuse_prepared,
+    image_stats,
+    image_stats_grid,
+    make_grid,
+    prepare_image,
+)
 from rapkit.errors import ConfigError
 from rapkit.kernels import sweep as K
 from rapkit.kernels._reference_sweep import (
@@ -72,6 +80,31 @@ def test_atoms_sweep_equals_pixel_fusion_and_pq(world):
             _, segs, status = fuse_prepared(prep, p, IS_STUFF)
             assert np.array_equal(status, res.status), p  # same statuses, unseen reported as score
             assert [(s["id"], s["category_id"]) for s in segs] == [(s.id, s.category_id) for s in res.segments]
+
+
+def test_grid_stats_and_running_totals_equal_the_merged_per_image_stats(world):
+    """What the pipeline keeps (one statistics object per distinct outcome of an image, then
+    running totals per setting) gives the results of every per-image statistics merged."""
+    grid = _all_settings() + [FusionParams.of("ocfusion", rho=r, tau=t) for r in (0.3, 0.6) for t in (0.4, 0.6)]
+    parts = [[] for _ in grid]
+    totals = [StatsTotals() for _ in grid]
+    for pos, img in enumerate(world):
+        prep = prepare_image(decode_scene(img.proposals), img.semantic, img.id_map, img.segments, pos)
+        got = image_stats_grid(prep, grid, CATS, IS_STUFF)
+        assert len({id(g) for g in got}) < len(grid)  # outcomes are shared
+        for k, p in enumerate(grid):
+            want = image_stats(prep, p, CATS, IS_STUFF)
+            assert got[k] == want, (img.image_id, p)
+            parts[k].append(want)
+            totals[k].add(got[k])
+    for k in range(len(grid)):
+        a = summarize(totals[k].to_stats(), CATS)
+        b = summarize(merge_stats(parts[k]), CATS)
+        assert repr(a.to_dict()) == repr(b.to_dict()), grid[k]  # every float equal (NaN too)
+        assert a.n_images == len(world)
+    with pytest.raises(ValueError, match="increasing position"):
+        totals[0].add(parts[0][1])
+    assert summarize(StatsTotals().to_stats(), CATS).n_images == 0
 
 
 def _scene_from_masks(masks, scores, labels, rels):
