@@ -56,7 +56,7 @@ _LAZY = {
     "FuseSummary": ("rapkit.pipeline.fuse", "FuseSummary"),
     "PQEvaluation": ("rapkit.core.pq_evaluation", "PQEvaluation"),
     "PanopticEvaluator": ("rapkit.core.evaluator", "PanopticEvaluator"),
-    "Evaluation": ("rapkit.pipeline.metrics", "Evaluation"),
+    "Evaluation": ("rapkit.core.pq_evaluation", "Evaluation"),
     "RelationsRun": ("rapkit.pipeline.relations", "RelationsRun"),
     "RelationEvaluation": ("rapkit.pipeline.relation_acc", "RelationEvaluation"),
     "SweepResult": ("rapkit.pipeline.sweep", "SweepResult"),

@@ -12,6 +12,9 @@ converts the categories exactly as detectron2 does (contiguous -> dataset ids th
 :class:`~rapkit.PanopticEvaluator`, and ``evaluate()`` returns what ``COCOPanopticEvaluator``
 returns: ``{"panoptic_seg": {"PQ", "SQ", "RQ", "PQ_th", "SQ_th", "RQ_th", "PQ_st",
 "SQ_st", "RQ_st"}}``, floats in percent (100 x panopticapi's fractions). Nothing is written.
+Only when asked (``metrics=("pq", "boundary", "pq-dagger")``) the dict also holds Boundary
+PQ's ``BPQ``, ``BSQ``, ``BRQ``, ``BPQ_th``, ..., ``BRQ_st`` and PQ†'s ``PQdagger``,
+``SQdagger``, ``RQdagger``, ``PQdagger_th``, ..., ``RQdagger_st`` (:data:`METRIC_KEYS`).
 
 With detectron2 installed the class is a ``detectron2.evaluation.DatasetEvaluator``, finds the
 metadata by dataset name in ``MetadataCatalog`` and gathers the ranks' statistics through
@@ -33,7 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from ..core.evaluator import PanopticEvaluator
+from ..core.boundary import DILATION_RATIO
+from ..core.evaluator import PanopticEvaluator, as_metrics
 from ..errors import InputError
 from ..io.panoptic import load_panoptic, read_id_map
 
@@ -51,6 +55,13 @@ KEYS = [
     for m in ("PQ", "SQ", "RQ")
 ]
 
+#: the keys of each metric: PQ's are :data:`KEYS`; Boundary PQ prefixes ``B``, PQ† appends ``dagger``
+METRIC_KEYS = {
+    "pq": KEYS,
+    "boundary": [("B" + key, split, m) for key, split, m in KEYS],
+    "pq-dagger": [(key.replace("Q", "Qdagger", 1), split, m) for key, split, m in KEYS],
+}
+
 
 class PanopticDatasetEvaluator(_Base):  # type: ignore[misc,valid-type]
     """PQ of a detectron2 model's panoptic outputs, ``==`` ``COCOPanopticEvaluator``'s
@@ -58,7 +69,8 @@ class PanopticDatasetEvaluator(_Base):  # type: ignore[misc,valid-type]
     detectron2 dataset (needs detectron2); or ``metadata``: an object with ``panoptic_json``,
     ``panoptic_root``, ``thing_dataset_id_to_contiguous_id``,
     ``stuff_dataset_id_to_contiguous_id`` and (for outputs without ``segments_info``)
-    ``label_divisor``.
+    ``label_divisor``. ``metrics``: PQ is always computed; add ``"boundary"`` and/or
+    ``"pq-dagger"`` for their keys (``dilation_ratio``: Boundary PQ's band width).
 
     >>> from types import SimpleNamespace
     >>> md = SimpleNamespace(panoptic_json="gt.json", panoptic_root="gt", thing_dataset_id_to_contiguous_id={},
@@ -66,7 +78,15 @@ class PanopticDatasetEvaluator(_Base):  # type: ignore[misc,valid-type]
     >>> PanopticDatasetEvaluator(metadata=md).reset()
     """
 
-    def __init__(self, dataset_name: str | None = None, output_dir: str | None = None, *, metadata: Any = None) -> None:
+    def __init__(
+        self,
+        dataset_name: str | None = None,
+        output_dir: str | None = None,
+        *,
+        metadata: Any = None,
+        metrics: Any = ("pq",),
+        dilation_ratio: float = DILATION_RATIO,
+    ) -> None:
         if metadata is None:
             if dataset_name is None:
                 raise ValueError("give dataset_name (a registered detectron2 dataset) or metadata=")
@@ -77,6 +97,8 @@ class PanopticDatasetEvaluator(_Base):  # type: ignore[misc,valid-type]
             if not hasattr(metadata, attr):
                 raise ValueError(f"the dataset's metadata has no {attr!r} (a COCO panoptic dataset has it)")
         self.metadata = metadata
+        self.metrics = as_metrics(("pq", *as_metrics(metrics)))  # PQ always, the others when asked
+        self.dilation_ratio = dilation_ratio
         self._thing = {v: k for k, v in metadata.thing_dataset_id_to_contiguous_id.items()}
         self._stuff = {v: k for k, v in getattr(metadata, "stuff_dataset_id_to_contiguous_id", {}).items()}
         self._gt: Any = None  # the GT JSON, loaded on first use
@@ -113,7 +135,7 @@ class PanopticDatasetEvaluator(_Base):  # type: ignore[misc,valid-type]
         """Match each image's ``output["panoptic_seg"]`` against the GT of ``input["image_id"]``."""
         gt = self._ground_truth()
         if self.evaluator is None:
-            self.evaluator = PanopticEvaluator(gt.categories, image_order=list(gt.annotations))
+            self.evaluator = self._new(gt)
         for inp, out in zip(inputs, outputs):
             iid = inp["image_id"]
             if iid not in gt.annotations:
@@ -141,16 +163,25 @@ class PanopticDatasetEvaluator(_Base):  # type: ignore[misc,valid-type]
         """``{"panoptic_seg": {PQ, SQ, RQ, PQ_th, ..., RQ_st}}`` in percent, as
         ``COCOPanopticEvaluator`` (None on the processes other than the main one)."""
         gt = self._ground_truth()
-        ev = self.evaluator or PanopticEvaluator(gt.categories, image_order=list(gt.annotations))
+        ev = self.evaluator or self._new(gt)
         if comm is not None and comm.get_world_size() > 1:
             states = comm.gather(ev.state(), dst=0)
             if not comm.is_main_process():
                 return None
-            ev = PanopticEvaluator(gt.categories, image_order=list(gt.annotations))
+            ev = self._new(gt)
             for s in states:
                 ev.merge(s)
-        pq = ev.compute().result.to_panopticapi()
-        return OrderedDict({"panoptic_seg": {key: 100 * pq[split][m] for key, split, m in KEYS}})
+        res = ev.compute()
+        out = {}
+        for metric in self.metrics:
+            r = (res if metric == "pq" and self.metrics == ("pq",) else res[metric]).result.to_panopticapi()
+            out.update({key: 100 * r[split][m] for key, split, m in METRIC_KEYS[metric]})
+        return OrderedDict({"panoptic_seg": out})
+
+    def _new(self, gt: Any) -> PanopticEvaluator:
+        return PanopticEvaluator(
+            gt.categories, image_order=list(gt.annotations), metrics=self.metrics, dilation_ratio=self.dilation_ratio
+        )
 
 
-__all__ = ["KEYS", "PanopticDatasetEvaluator"]
+__all__ = ["KEYS", "METRIC_KEYS", "PanopticDatasetEvaluator"]

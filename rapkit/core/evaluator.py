@@ -1,11 +1,22 @@
 """Exact PQ in memory: :class:`PanopticEvaluator` (``update`` image after image or batch by
-batch, ``compute``, ``state`` / ``merge``), panopticapi's numbers without writing a file.
+batch, ``compute``, ``state`` / ``merge``), panopticapi's numbers without writing a file;
+Boundary PQ and PQ† too (``metrics=``), as ``rapkit evaluate --metric`` computes them.
 
 Each image becomes a GT and a predicted id map with their segments (the input layouts below),
 the numba kernel :func:`rapkit.kernels.pq.pair_keys_maps` counts its (GT id, predicted id)
 pixel pairs (loaded on the first ``update``, not on import), then
 :func:`rapkit.core.pq.pq_stats` matches them exactly as panopticapi's single-core loop and :func:`rapkit.core.pq.summarize` sums them: the result ``==`` ``pq_compute`` run on the
 same data written as COCO panoptic PNGs and JSON (docs/evaluation.md, "In memory").
+
+**Metrics.** ``PanopticEvaluator(categories, metrics=("pq", "boundary", "pq-dagger"))``
+computes every metric asked for from the same id maps in one pass per image: with
+``"boundary"`` the band kernel :func:`rapkit.kernels.boundary.band_pair_keys` counts the
+pixel pairs with their band flags, which folded give PQ's pair histogram
+(:func:`rapkit.core.boundary.band_counts`), as ``rapkit evaluate`` does; PQ† is
+:func:`rapkit.core.pq_dagger.pq_dagger_stats` of that histogram. ``compute()`` returns a
+:class:`PQEvaluation` for the default ``metrics=("pq",)``, else an
+:class:`~rapkit.core.pq_evaluation.Evaluation` (one PQEvaluation per metric): each ``==``
+``rapkit evaluate --metric <m>`` on the same data written as files.
 
 Input layouts, the same for prediction and GT (each side chooses its own):
 
@@ -48,11 +59,30 @@ import numpy as np
 
 from ..errors import InputError
 from ..types import Category, PQStats, Segment, merge_stats
+from .boundary import DILATION_RATIO, band_counts, dilation_pixels
 from .pq import PairHistogram, pq_stats, summarize
-from .pq_evaluation import PQEvaluation
+from .pq_dagger import pq_dagger_stats
+from .pq_evaluation import METRICS, Evaluation, PQEvaluation
 
 MAX_ID = 1 << 24  # a panoptic PNG holds ids < 2**24 (three 8-bit channels)
-STATE_VERSION = 1
+#: 2: the statistics of every metric per image, with ``metrics`` and ``dilation_ratio`` (1: PQ only)
+STATE_VERSION = 2
+
+
+def as_metrics(metrics: Any) -> tuple[str, ...]:
+    """``("pq", "boundary")`` or ``"pq,boundary"`` -> the metric names, duplicates dropped,
+    order kept; ValueError naming an unknown one.
+
+    >>> as_metrics("pq-dagger, pq")
+    ('pq-dagger', 'pq')
+    """
+    items = metrics.split(",") if isinstance(metrics, str) else list(metrics)
+    names = tuple(dict.fromkeys(str(m).strip() for m in items if str(m).strip()))
+    bad = [m for m in names if m not in METRICS]
+    if bad or not names:
+        what = f"unknown metric {bad[0]!r}" if bad else "no metric given"
+        raise ValueError(f"metrics: {what}; choose among {', '.join(METRICS)}")
+    return names
 
 
 def as_categories(categories: Any) -> dict[int, Category]:
@@ -188,8 +218,9 @@ class PanopticEvaluator:
     ``categories``: the GT's categories (Category objects or COCO dicts with ``id``,
     ``name``, ``isthing``), in the order panopticapi would read them (it fixes the means).
     ``image_order``: optional image ids in the GT JSON's order (the IoU summation order;
-    default: ascending image id). The input layouts and the merge rules are in the module
-    docstring and docs/evaluation.md.
+    default: ascending image id). ``metrics``: any of ``"pq"``, ``"boundary"`` (Boundary PQ,
+    bands ``dilation_ratio`` of the image diagonal wide) and ``"pq-dagger"`` (PQ†). The input
+    layouts and the merge rules are in the module docstring and docs/evaluation.md.
 
     >>> import numpy as np
     >>> ev = PanopticEvaluator([{"id": 1, "name": "person", "isthing": 1}, {"id": 2, "name": "sky", "isthing": 0}])
@@ -198,16 +229,33 @@ class PanopticEvaluator:
     >>> ev.update(pred, None, gt, None, image_ids=[5])
     >>> ev.compute().result.all.pq, ev.n_images
     (1.0, 1)
+    >>> ev = PanopticEvaluator([{"id": 1, "name": "person", "isthing": 1}], metrics=("pq", "boundary"))
+    >>> ids = np.zeros((20, 20), np.uint32); ids[4:16, 4:16] = 1
+    >>> segs = [{"id": 1, "category_id": 1}]
+    >>> ev.update(ids, segs, ids, segs)
+    >>> res = ev.compute()                                   # an Evaluation: one result per metric
+    >>> res.metrics, res["boundary"].result.all.pq
+    (('pq', 'boundary'), 1.0)
     """
 
-    def __init__(self, categories: Any, *, image_order: Iterable[Any] | None = None) -> None:
+    def __init__(
+        self,
+        categories: Any,
+        *,
+        image_order: Iterable[Any] | None = None,
+        metrics: Any = ("pq",),
+        dilation_ratio: float = DILATION_RATIO,
+    ) -> None:
         self.categories = as_categories(categories)
+        self.metrics = as_metrics(metrics)
+        dilation_pixels(1, 1, dilation_ratio)  # checks the ratio (> 0)
+        self.dilation_ratio = float(dilation_ratio)
         self.image_order = None if image_order is None else list(image_order)
         self._position = None if self.image_order is None else {i: k for k, i in enumerate(self.image_order)}
         if self._position is not None and len(self._position) != len(self.image_order):
             raise ValueError("image_order lists an image id twice")
         self._known = frozenset(self.categories)
-        self._images: dict[Any, PQStats] = {}
+        self._images: dict[Any, dict[str, PQStats]] = {}  # image id -> metric -> statistics
         self._next = 0
 
     @property
@@ -262,7 +310,11 @@ class PanopticEvaluator:
                 raise ValueError(f"image {i!r} was already added (give each image its own id)")
             if self._position is not None and i not in self._position:
                 raise ValueError(f"image {i!r} is not in image_order")
-        from ..kernels.pq import pair_keys_maps  # numba: loaded when PQ runs, not on import
+        boundary = "boundary" in self.metrics
+        if boundary:
+            from ..kernels.boundary import band_pair_keys  # numba: loaded when Boundary PQ runs
+        else:
+            from ..kernels.pq import pair_keys_maps  # numba: loaded when PQ runs, not on import
 
         new = {}
         for (p, ps), (g, gs), iid in zip(preds, gts, image_ids):
@@ -270,14 +322,24 @@ class PanopticEvaluator:
             g_ids, g_segs = self._side(g, gs, label_divisor, True, "gt", iid)
             if p_ids.shape != g_ids.shape:
                 raise ValueError(f"image {iid!r}: prediction {p_ids.shape} and GT {g_ids.shape} differ in shape")
-            keys, counts = pair_keys_maps(g_ids, p_ids)  # numba: the (GT id, predicted id) pixel counts
-            hist = PairHistogram.from_keys(keys, counts, g_ids.shape)
+            band = None
+            if boundary:  # the band pair keys; their flags folded are PQ's pair histogram
+                d = dilation_pixels(g_ids.shape[0], g_ids.shape[1], self.dilation_ratio)
+                hist, band = band_counts(*band_pair_keys(np.ascontiguousarray(g_ids), np.ascontiguousarray(p_ids), d))
+            else:
+                keys, counts = pair_keys_maps(g_ids, p_ids)  # numba: the (GT id, predicted id) pixel counts
+                hist = PairHistogram.from_keys(keys, counts, g_ids.shape)
             g_segs = _check_ids(_areas(hist.gt, hist.count), g_segs, True, iid)
             p_segs = _check_ids(_areas(hist.pred, hist.count), p_segs, False, iid)
-            new[iid] = pq_stats(hist, g_segs, p_segs, self._known, image_id=iid)
+            new[iid] = {m: self._metric_stats(m, hist, band, g_segs, p_segs, iid) for m in self.metrics}
         self._images.update(new)
         ints = [i for i in image_ids if isinstance(i, int)]
         self._next = max([self._next, *(i + 1 for i in ints)])
+
+    def _metric_stats(self, m: str, hist: PairHistogram, band: Any, g_segs: list, p_segs: list, iid: Any) -> PQStats:
+        if m == "pq-dagger":
+            return pq_dagger_stats(hist, g_segs, p_segs, self.categories, image_id=iid)
+        return pq_stats(hist, g_segs, p_segs, self._known, image_id=iid, band=band if m == "boundary" else None)
 
     def _batch(self, ids: Any, segs: Any, div: int | None, what: str) -> list[tuple[Any, Any]]:
         single_ndim = 3 if segs is None and div is None else 2
@@ -322,11 +384,15 @@ class PanopticEvaluator:
             return self._position[iid]
         return (isinstance(iid, str), iid)
 
-    def stats(self) -> tuple[PQStats, list[PQStats]]:
-        """``(merged statistics, one per image)``, images in summation order."""
+    def stats(self, metric: str | None = None) -> tuple[PQStats, list[PQStats]]:
+        """``(merged statistics, one per image)`` of ``metric`` (default: the first of
+        ``metrics``), images in summation order."""
+        metric = self.metrics[0] if metric is None else metric
+        if metric not in self.metrics:
+            raise ValueError(f"metric {metric!r} is not among this evaluator's metrics {self.metrics}")
         singles = []
         for k, iid in enumerate(sorted(self._images, key=self._key)):
-            st = self._images[iid]
+            st = self._images[iid][metric]
             n = st.iou.size
             singles.append(
                 PQStats(st.tp, st.fp, st.fn, np.full(n, k, np.int64), st.rank, st.category, st.iou,
@@ -334,13 +400,18 @@ class PanopticEvaluator:
             )  # fmt: skip
         return merge_stats(singles), singles
 
-    def compute(self) -> PQEvaluation:
+    def compute(self) -> PQEvaluation | Evaluation:
         """All / Things / Stuff, per class, per image (fractions): a :class:`PQEvaluation`
-        (``.to_frame()``, ``.class_frame()``, ``.image_frame()``, ``.to_dict()``)."""
-        stats, singles = self.stats()
-        return PQEvaluation(
-            summarize(stats, self.categories), stats, self.categories, stats.n_images, per_image=singles
-        )
+        (``.to_frame()``, ``.class_frame()``, ``.image_frame()``, ``.to_dict()``) for the
+        default ``metrics=("pq",)``; else an :class:`~rapkit.core.pq_evaluation.Evaluation`
+        holding one per metric (``res["boundary"]``; ``.to_frame()`` side by side)."""
+        out = {}
+        for m in self.metrics:
+            stats, singles = self.stats(m)
+            out[m] = PQEvaluation(
+                summarize(stats, self.categories), stats, self.categories, stats.n_images, per_image=singles, metric=m
+            )
+        return out["pq"] if self.metrics == ("pq",) else Evaluation(out)
 
     # ------------------------------------------------------------------ state
 
@@ -350,30 +421,44 @@ class PanopticEvaluator:
             "version": STATE_VERSION,
             "categories": [c.to_json() for c in self.categories.values()],
             "image_order": self.image_order,
-            "images": [[iid, st.to_dict()] for iid, st in self._images.items()],
+            "metrics": list(self.metrics),
+            "dilation_ratio": self.dilation_ratio,
+            "images": [[iid, {m: st.to_dict() for m, st in by.items()}] for iid, by in self._images.items()],
         }
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> PanopticEvaluator:
-        """An evaluator holding what :meth:`state` saved."""
-        if state.get("version") != STATE_VERSION:
-            raise ValueError(f"unknown evaluator state version {state.get('version')!r}")
-        ev = cls(state["categories"], image_order=state.get("image_order"))
+        """An evaluator holding what :meth:`state` saved (its metrics too)."""
+        _check_version(state)
+        ev = cls(
+            state["categories"],
+            image_order=state.get("image_order"),
+            metrics=state["metrics"],
+            dilation_ratio=state["dilation_ratio"],
+        )
         ev.merge(state)
         return ev
 
     def merge(self, other: PanopticEvaluator | Mapping[str, Any]) -> PanopticEvaluator:
         """Add the images of another evaluator (or of a :meth:`state`); returns self. Both
-        must have the same categories and image_order, and no image in common. The result
-        is the same, bit for bit, whatever the order of the merges."""
+        must have the same categories, image_order, metrics and dilation_ratio, and no image
+        in common. The result is the same, bit for bit, whatever the order of the merges."""
         if isinstance(other, PanopticEvaluator):
             cats, order, images = other.categories, other.image_order, list(other._images.items())
+            metrics, ratio = other.metrics, other.dilation_ratio
         else:
+            _check_version(other)
             cats = as_categories(other["categories"])
             order = other.get("image_order")
+            metrics, ratio = tuple(other["metrics"]), float(other["dilation_ratio"])
             images = [
-                (iid if not isinstance(iid, list) else tuple(iid), PQStats.from_dict(d)) for iid, d in other["images"]
+                (iid if not isinstance(iid, list) else tuple(iid), {m: PQStats.from_dict(d) for m, d in by.items()})
+                for iid, by in other["images"]
             ]
+        if metrics != self.metrics:
+            raise ValueError(f"cannot merge evaluators of different metrics: {metrics} and {self.metrics}")
+        if "boundary" in metrics and ratio != self.dilation_ratio:
+            raise ValueError(f"cannot merge evaluators of different dilation_ratio: {ratio} and {self.dilation_ratio}")
         if [(c.id, c.isthing) for c in cats.values()] != [(c.id, c.isthing) for c in self.categories.values()]:
             raise ValueError("cannot merge evaluators of different categories")
         if (None if order is None else list(order)) != self.image_order:
@@ -387,4 +472,14 @@ class PanopticEvaluator:
         return self
 
 
-__all__ = ["PanopticEvaluator", "as_categories"]
+def _check_version(state: Mapping[str, Any]) -> None:
+    v = state.get("version")
+    if v != STATE_VERSION:
+        why = "from an older rapkit (PQ only)" if v == 1 else "unknown"
+        raise ValueError(
+            f"evaluator state version {v!r} is {why}; this rapkit reads version {STATE_VERSION}: "
+            "compute the state again with this version"
+        )
+
+
+__all__ = ["PanopticEvaluator", "as_categories", "as_metrics"]

@@ -1,5 +1,6 @@
 """The result of a PQ evaluation: :class:`PQEvaluation` (All / Things / Stuff, per class, per
-image, as fractions, with pandas tables), and :func:`image_row`, one image's row.
+image, as fractions, with pandas tables), :func:`image_row`, one image's row, and
+:class:`Evaluation`, several metrics (:data:`METRICS`) side by side.
 
 Two producers, one result type: :func:`rapkit.evaluate_pq` (files, ``rapkit evaluate``)
 and :meth:`rapkit.PanopticEvaluator.compute` (arrays in memory). Pure data: the numbers
@@ -13,6 +14,9 @@ from typing import Any
 
 from ..types import Category, PQResult, PQStats
 from .pq import summarize
+
+#: the metrics rapkit computes: PQ, Boundary PQ, PQ† (``rapkit evaluate --metric``, ``PanopticEvaluator(metrics=)``)
+METRICS = ("pq", "boundary", "pq-dagger")
 
 
 @dataclass
@@ -103,4 +107,82 @@ def image_row(stats: PQStats, categories: dict[int, Category]) -> dict[str, Any]
     }
 
 
-__all__ = ["PQEvaluation", "image_row"]
+@dataclass
+class Evaluation:
+    """Several metrics of one prediction: ``by_metric[m]`` is metric ``m``'s
+    :class:`~rapkit.pipeline.evaluate.PQEvaluation` (also ``ev[m]``), in the order asked.
+
+    >>> from rapkit.core.pq import summarize
+    >>> from rapkit.types import PQStats
+    >>> one = PQEvaluation(summarize(PQStats(), {}), PQStats(), {}, 0)
+    >>> ev = Evaluation({"pq": one, "boundary": one})
+    >>> ev.metrics, list(ev.to_frame().columns.get_level_values(0).unique())
+    (('pq', 'boundary'), ['pq', 'boundary'])
+    """
+
+    by_metric: dict[str, PQEvaluation]
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        return tuple(self.by_metric)
+
+    def __getitem__(self, metric: str) -> PQEvaluation:
+        return self.by_metric[metric]
+
+    @property
+    def first(self) -> PQEvaluation:
+        return next(iter(self.by_metric.values()))
+
+    @property
+    def n_images(self) -> int:
+        return self.first.n_images
+
+    @property
+    def warnings(self) -> list[str]:
+        return self.first.warnings
+
+    @property
+    def ignored_pred_images(self) -> list:
+        return self.first.ignored_pred_images
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{metrics, n_images, <metric>: {All, Things, Stuff, per_class}, ignored_pred_images,
+        warnings}`` (fractions)."""
+        d: dict[str, Any] = {"metrics": list(self.metrics), "n_images": self.n_images}
+        for m, ev in self.by_metric.items():
+            sub = ev.to_dict()
+            for k in ("ignored_pred_images", "warnings", "metric", "n_images"):
+                sub.pop(k, None)
+            d[m] = sub
+        d["ignored_pred_images"] = list(self.ignored_pred_images)
+        d["warnings"] = list(self.warnings)
+        return d
+
+    def to_frame(self) -> Any:
+        """All / Things / Stuff x (metric, ``PQ SQ RQ N``) (pandas, fractions)."""
+        import pandas as pd  # heavy (~0.3 s): only when asked for
+
+        return pd.concat({m: ev.to_frame() for m, ev in self.by_metric.items()}, axis=1)
+
+    def image_rows(self) -> list[dict[str, Any]]:
+        """With ``per_image=True``: ``{image_id, <metric>: {pq, pq_th, tp, fp, fn}}`` per image, GT order."""
+        per = {m: ev.image_rows() for m, ev in self.by_metric.items()}
+        first = per[self.metrics[0]]
+        return [
+            {"image_id": r["image_id"], **{m: {k: v for k, v in per[m][i].items() if k != "image_id"} for m in per}}
+            for i, r in enumerate(first)
+        ]
+
+    def image_frame(self) -> Any:
+        """:meth:`image_rows` flat: ``image_id`` and ``<metric>_<pq|pq_th|tp|fp|fn>`` columns."""
+        import pandas as pd  # heavy (~0.3 s): only when asked for
+
+        rows = [
+            {"image_id": r["image_id"], **{f"{m}_{k}": v for m in self.metrics for k, v in r[m].items()}}
+            for r in self.image_rows()
+        ]
+        cols = ["image_id"] + [f"{m}_{k}" for m in self.metrics for k in ("pq", "pq_th", "tp", "fp", "fn")]
+        return pd.DataFrame(rows, columns=cols)
+
+
+__all__ = ["METRICS", "Evaluation", "PQEvaluation", "image_row"]

@@ -1,7 +1,7 @@
 """``rapkit demo``: the whole pipeline on a synthetic world, in one call.
 
 synth -> extract-relations -> a small threshold sweep (paper Table 1) -> fuse (heuristic and
-RAP) -> evaluate (PQ, relation accuracy) -> ablation (paper Table 2) -> [learn relations ->
+RAP) -> evaluate (PQ, Boundary PQ, relation accuracy) -> ablation (paper Table 2) -> [learn relations ->
 held-out comparison] -> pictures. One baseline throughout: the heuristic at rho = tau = 0.5,
 as in the paper. RAP runs at the sweep's best setting (chosen on this same world with the
 simulated values: a demonstration, not a held-out result), in the comparison, the ablation,
@@ -15,7 +15,7 @@ trained on the training split on a *stand-in detector*, a randomly initialised
 ResNet-18-FPN Mask R-CNN (:mod:`rapkit.model.demo`; random features, not COCO-trained), and
 scores the test split's proposals through ``predict --proposals``. The test split is fused
 three ways at the same RAP setting (the heuristic, RAP with the simulated values, RAP with
-the learned values) and each is scored (PQ and the Table-4 accuracies). Without torch the
+the learned values) and each is scored (PQ, Boundary PQ and the Table-4 accuracies). Without torch the
 demo says how to install it and stops at the simulated values; ``render_images=False``
 (``--no-render``) leaves no images to train on and skips the step too.
 
@@ -46,7 +46,7 @@ from ..io.pictures import picture_folder
 from ..io.tables import write_dataframe
 from ..synth import SynthConfig, make_world, world_summary
 from ..types import FusionParams
-from .evaluate import evaluate_pq
+from .evaluate import evaluate_metrics
 from .fuse import fuse
 from .relation_acc import evaluate_relations
 from .relations import extract_dataset_relations
@@ -103,6 +103,9 @@ class DemoResult:
     heldout: dict[str, Any] = field(default_factory=dict)
     #: the PQ results of the heuristic and RAP fusions of the whole world
     evaluations: dict[str, Any] = field(default_factory=dict)
+    #: their Boundary PQ results (PQResult), and as plain data (fractions)
+    boundary_evaluations: dict[str, Any] = field(default_factory=dict)
+    boundary_pq: dict[str, Any] = field(default_factory=dict)
     #: totals of the extracted GT relations
     relation_totals: dict[str, int] = field(default_factory=dict)
 
@@ -117,6 +120,7 @@ class DemoResult:
             "relation_values": RELATIONS_NOTE,
             "relations": self.relation_totals,
             "pq": self.pq,
+            "boundary_pq": self.boundary_pq,
             "relation_accuracy": self.relation_accuracy,
             "ablation": _rows_json(self.ablation.table),
             "sweep": _rows_json(self.sweep.table),
@@ -222,7 +226,7 @@ def run_demo(
         rap = res.rap_params = sw.grid[sw.best()]
         step("sweep", f"{len(grid)} settings + baseline -> sweep.csv; best {setting_label(rap)}", t0)
 
-        evals = {}
+        evals, bevals = {}, {}
         for name, params in (("heuristic", HEURISTIC), ("rap", rap)):
             t0 = time.perf_counter()
             fdir = tmp / f"fused_{name}"
@@ -236,16 +240,23 @@ def run_demo(
                 workers=workers,
                 progress=bar(f"fuse {name}", images),
             )
-            ev = evaluate_pq(
-                world.panoptic, fdir / "panoptic.json", workers=workers, progress=bar(f"evaluate {name}", images)
+            evs = evaluate_metrics(  # PQ and Boundary PQ from one read of each PNG pair
+                world.panoptic,
+                fdir / "panoptic.json",
+                metrics=("pq", "boundary"),
+                workers=workers,
+                progress=bar(f"evaluate {name}", images),
             )
-            evals[name] = ev.result
+            evals[name], bevals[name] = evs["pq"].result, evs["boundary"].result
             step(
                 f"fuse + evaluate ({name} {setting_label(params)})",
-                f"kept {summary.kept} of {summary.proposals}, PQ {100 * ev.result.all.pq:.1f}",
+                f"kept {summary.kept} of {summary.proposals}, PQ {100 * evals[name].all.pq:.1f}, "
+                f"Boundary PQ {100 * bevals[name].all.pq:.1f}",
                 t0,
             )
         res.pq = {k: v.to_dict() for k, v in evals.items()}
+        res.boundary_pq = {k: v.to_dict() for k, v in bevals.items()}
+        res.boundary_evaluations = bevals
 
         t0 = time.perf_counter()
         racc = evaluate_relations(
@@ -446,7 +457,13 @@ def _learn_and_compare(
             semantic=world.semantic,
             workers=workers,
         )
-        ev = evaluate_pq(hdir / "panoptic.json", fdir / "panoptic.json", gt_dir=world.panoptic_dir, workers=workers)
+        evs = evaluate_metrics(
+            hdir / "panoptic.json",
+            fdir / "panoptic.json",
+            gt_dir=world.panoptic_dir,
+            metrics=("pq", "boundary"),
+            workers=workers,
+        )
         acc = evaluate_relations(
             relations=hdir / "relations.json",
             proposals=proposals,
@@ -454,7 +471,7 @@ def _learn_and_compare(
             params=params,
             workers=workers,
         ).summary
-        r = ev.result
+        r, b = evs["pq"].result, evs["boundary"].result
         if params.strategy == "heuristic":  # no relation values: only the score order is an order
             acc["fusion_accuracy"] = acc["pair_accuracy"] = float("nan")
         rows.append(
@@ -467,6 +484,9 @@ def _learn_and_compare(
                 "rq": r.all.rq,
                 "pq_th": r.things.pq,
                 "pq_st": r.stuff.pq,
+                "bpq": b.all.pq,
+                "bpq_th": b.things.pq,
+                "bpq_st": b.stuff.pq,
                 **{
                     k: acc[k]
                     for k in (

@@ -30,7 +30,7 @@ from ..core.boundary import DILATION_RATIO, band_counts, dilation_pixels
 from ..core.pq import PairHistogram, pq_stats, summarize
 from ..core.pq_arrays import ChunkStats, PairTable
 from ..core.pq_dagger import pq_dagger_stats
-from ..core.pq_evaluation import PQEvaluation, image_row
+from ..core.pq_evaluation import METRICS, PQEvaluation, image_row
 from ..errors import InputError
 from ..io.panoptic import PanopticArrays, load_panoptic_arrays
 from ..io.png import read_pair_keys, read_pair_maps, read_pair_raw
@@ -155,10 +155,6 @@ def _multi_chunk(
         except InputError as e:
             raise e.with_context(file=pred_png) from None
     return len(items), {m: merge_stats(v) for m, v in out.items()}, (out if keep else None)
-
-
-#: the metrics :func:`evaluate_pq` computes
-METRICS = ("pq", "boundary", "pq-dagger")
 
 
 def evaluate_pq(

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from ..core.boundary import DILATION_RATIO
-from .evaluate import METRICS, PQEvaluation, delta_rows, evaluate_metrics
+from ..core.pq_evaluation import Evaluation
+from .evaluate import METRICS, delta_rows, evaluate_metrics
 
 #: how each metric is named in tables and frames
 LABELS = {"pq": "PQ", "boundary": "Boundary PQ", "pq-dagger": "PQ-dagger"}
@@ -38,84 +38,6 @@ def parse_metrics(spec: str | Sequence[str]) -> tuple[str, ...]:
         what = f"unknown metric {bad[0]!r}" if bad else "no metric given"
         raise ValueError(f"{what}; choose among {', '.join(METRICS)} (comma-separated, e.g. pq,boundary)")
     return names
-
-
-@dataclass
-class Evaluation:
-    """Several metrics of one prediction: ``by_metric[m]`` is metric ``m``'s
-    :class:`~rapkit.pipeline.evaluate.PQEvaluation` (also ``ev[m]``), in the order asked.
-
-    >>> from rapkit.core.pq import summarize
-    >>> from rapkit.types import PQStats
-    >>> one = PQEvaluation(summarize(PQStats(), {}), PQStats(), {}, 0)
-    >>> ev = Evaluation({"pq": one, "boundary": one})
-    >>> ev.metrics, list(ev.to_frame().columns.get_level_values(0).unique())
-    (('pq', 'boundary'), ['pq', 'boundary'])
-    """
-
-    by_metric: dict[str, PQEvaluation]
-
-    @property
-    def metrics(self) -> tuple[str, ...]:
-        return tuple(self.by_metric)
-
-    def __getitem__(self, metric: str) -> PQEvaluation:
-        return self.by_metric[metric]
-
-    @property
-    def first(self) -> PQEvaluation:
-        return next(iter(self.by_metric.values()))
-
-    @property
-    def n_images(self) -> int:
-        return self.first.n_images
-
-    @property
-    def warnings(self) -> list[str]:
-        return self.first.warnings
-
-    @property
-    def ignored_pred_images(self) -> list:
-        return self.first.ignored_pred_images
-
-    def to_dict(self) -> dict[str, Any]:
-        """``{metrics, n_images, <metric>: {All, Things, Stuff, per_class}, ignored_pred_images,
-        warnings}`` (fractions)."""
-        d: dict[str, Any] = {"metrics": list(self.metrics), "n_images": self.n_images}
-        for m, ev in self.by_metric.items():
-            sub = ev.to_dict()
-            for k in ("ignored_pred_images", "warnings", "metric", "n_images"):
-                sub.pop(k, None)
-            d[m] = sub
-        d["ignored_pred_images"] = list(self.ignored_pred_images)
-        d["warnings"] = list(self.warnings)
-        return d
-
-    def to_frame(self) -> Any:
-        """All / Things / Stuff x (metric, ``PQ SQ RQ N``) (pandas, fractions)."""
-        import pandas as pd  # heavy (~0.3 s): only when asked for
-
-        return pd.concat({m: ev.to_frame() for m, ev in self.by_metric.items()}, axis=1)
-
-    def image_rows(self) -> list[dict[str, Any]]:
-        """With ``per_image=True``: ``{image_id, <metric>: {pq, pq_th, tp, fp, fn}}`` per image, GT order."""
-        per = {m: ev.image_rows() for m, ev in self.by_metric.items()}
-        first = per[self.metrics[0]]
-        return [
-            {"image_id": r["image_id"], **{m: {k: v for k, v in per[m][i].items() if k != "image_id"} for m in per}}
-            for i, r in enumerate(first)
-        ]
-
-    def image_frame(self) -> Any:
-        """:meth:`image_rows` flat: ``image_id`` and ``<metric>_<pq|pq_th|tp|fp|fn>`` columns."""
-        import pandas as pd  # heavy (~0.3 s): only when asked for
-
-        rows = [
-            {"image_id": r["image_id"], **{f"{m}_{k}": v for m in self.metrics for k, v in r[m].items()}}
-            for r in self.image_rows()
-        ]
-        cols = ["image_id"] + [f"{m}_{k}" for m in self.metrics for k in ("pq", "pq_th", "tp", "fp", "fn")]
-        return pd.DataFrame(rows, columns=cols)
 
 
 def evaluate(

@@ -183,3 +183,28 @@ def test_errors_name_the_image(pq_bench):
         PanopticDatasetEvaluator()
     with pytest.raises(ValueError, match="has no 'panoptic_root'"):
         PanopticDatasetEvaluator(metadata=SimpleNamespace(panoptic_json="x", thing_dataset_id_to_contiguous_id={}))
+
+
+def test_boundary_and_pq_dagger_keys_when_asked(pq_bench):
+    """``metrics=("pq", "boundary", "pq-dagger")``: PQ's keys, then ``BPQ ... BRQ_st`` and
+    ``PQdagger ... RQdagger_st``, each == 100 x ``rapkit evaluate --metric`` on the files;
+    without ``metrics`` only PQ's keys."""
+    torch = pytest.importorskip("torch")
+    import rapkit
+    from rapkit.adapters.detectron2 import METRIC_KEYS
+
+    gt_json, pred_json = pq_bench(200)
+    md = _metadata(gt_json)
+    inputs, outputs = _model_outputs(gt_json, pred_json, md, torch)
+    ev = PanopticDatasetEvaluator(metadata=md, metrics=("boundary", "pq-dagger"))
+    assert ev.metrics == ("pq", "boundary", "pq-dagger")
+    for k in range(0, len(inputs), 8):
+        ev.process(inputs[k : k + 8], outputs[k : k + 8])
+    got = ev.evaluate()["panoptic_seg"]
+    files = rapkit.evaluate(gt_json, pred_json, metrics="pq,boundary,pq-dagger")
+    assert list(got) == D2_KEYS + [f"B{k}" for k in D2_KEYS] + [k.replace("Q", "Qdagger", 1) for k in D2_KEYS]
+    for metric, keys in METRIC_KEYS.items():
+        ref = files[metric].result.to_panopticapi()
+        for key, split, m in keys:
+            assert got[key] == 100 * ref[split][m], (metric, key)
+    assert got["BPQ"] < got["PQ"]

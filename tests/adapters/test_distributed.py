@@ -36,7 +36,7 @@ pred = {a["image_id"]: a for a in json.loads(Path(pred_json).read_text())["annot
 anns = gt["annotations"][:]
 random.Random(5).shuffle(anns)
 mine = [a for k, a in enumerate(anns) if (k % 3 == 0) == (rank == 0)]  # a third and two thirds
-ev = PanopticEvaluator(gt["categories"])
+ev = PanopticEvaluator(gt["categories"], metrics=("pq", "boundary", "pq-dagger"))
 for k in range(0, len(mine), 7):
     chunk = mine[k : k + 7]
     ev.update(
@@ -49,7 +49,8 @@ for k in range(0, len(mine), 7):
 total = all_gather_evaluator(ev)
 if rank == 0:
     res = total.compute()
-    Path(out).write_text(json.dumps({"n": total.n_images, "mine": ev.n_images, "pq": res.result.to_panopticapi()}))
+    Path(out).write_text(json.dumps({"n": total.n_images, "mine": ev.n_images,
+                                     **{m: res[m].result.to_panopticapi() for m in res.metrics}}))
 dist.destroy_process_group()
 """
 
@@ -57,7 +58,8 @@ dist.destroy_process_group()
 @pytest.mark.slow
 def test_two_gloo_processes_equal_panopticapi(pq_bench, pq_kit, tmp_path):
     """The must-show: 200 Pillow-written pairs shared between 2 processes over torch.distributed
-    (gloo), merged: == panopticapi's pq_compute on the files, every value."""
+    (gloo), merged: == panopticapi's pq_compute on the files, every value; Boundary PQ and
+    PQ† == ``rapkit evaluate --metric boundary,pq-dagger`` on the files."""
     gt_json, pred_json = pq_bench(200)
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
@@ -72,6 +74,12 @@ def test_two_gloo_processes_equal_panopticapi(pq_bench, pq_kit, tmp_path):
     ours = got["pq"]
     ours["per_class"] = {int(k): v for k, v in ours["per_class"].items()}
     pq_kit.assert_same(ours, theirs)
+    import rapkit
+
+    files = rapkit.evaluate(gt_json, pred_json, metrics="boundary,pq-dagger")
+    for m in files.metrics:
+        ref = json.loads(json.dumps(files[m].result.to_panopticapi()))  # the same JSON trip
+        assert got[m] == ref, m
 
 
 def test_without_a_process_group_the_evaluator_is_copied():
@@ -82,3 +90,16 @@ def test_without_a_process_group_the_evaluator_is_copied():
     total = all_gather_evaluator(ev)
     assert total is not ev and total.n_images == 1
     assert total.compute().result == ev.compute().result
+
+
+def test_the_metrics_travel():
+    """Boundary PQ and PQ† come through the gather with their ``dilation_ratio``."""
+    ev = PanopticEvaluator(CATS, metrics="pq,boundary,pq-dagger", dilation_ratio=0.3)
+    m = np.array([[1, 1, 1], [0, 2, 2]])
+    p = np.array([[1, 1, 2], [0, 2, 2]])
+    segs = [{"id": 1, "category_id": 1}, {"id": 2, "category_id": 2}]
+    ev.update(p, segs, m, segs, image_ids=[4])
+    total = all_gather_evaluator(ev)
+    assert total.metrics == ev.metrics and total.dilation_ratio == 0.3
+    for k in ev.metrics:
+        assert total.compute()[k].stats == ev.compute()[k].stats

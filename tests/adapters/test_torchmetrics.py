@@ -81,6 +81,28 @@ def test_one_process_equals_panopticapi(pq_bench, pq_kit):
     assert int(m.tp.sum()) == 0 and float(m.iou.sum()) == 0.0
 
 
+def test_boundary_and_pq_dagger_states(pq_bench):
+    """``metrics=("boundary", "pq-dagger")``: their own summed states and keys; fed in the GT
+    order, each ``result(metric)`` == ``rapkit evaluate --metric`` on the files, bit for bit."""
+    import rapkit
+    from rapkit.adapters.torchmetrics import METRIC_KEYS
+
+    gt_json, pred_json = pq_bench(200)
+    images, cats = _images(gt_json, pred_json)
+    m = PanopticQuality(cats, metrics=("boundary", "pq-dagger"))
+    assert m.metrics == ("pq", "boundary", "pq-dagger") and "boundary_iou" in m._defaults
+    _feed(m, images)
+    files = rapkit.evaluate(gt_json, pred_json, metrics="pq,boundary,pq-dagger")
+    for metric in m.metrics:
+        assert m.result(metric).to_panopticapi() == files[metric].result.to_panopticapi(), metric
+    got = m.compute()
+    assert list(got) == [k for metric in m.metrics for k, _, _ in METRIC_KEYS[metric]]
+    assert got["bpq_th"].item() == files["boundary"].result.things.pq
+    assert got["pqdagger_st"].item() == files["pq-dagger"].result.stuff.pq
+    with pytest.raises(ValueError, match="unknown metric 'bq'"):
+        PanopticQuality(cats, metrics=("bq",))
+
+
 def test_layouts_are_the_evaluators(pq_kit):
     """The (category, instance) layout and label_divisor go through PanopticEvaluator's conversions."""
     cats = pq_kit.categories

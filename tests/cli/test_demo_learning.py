@@ -40,6 +40,7 @@ def test_demo_learned_relations_beat_the_heuristic_on_held_out_images(cli, tmp_p
     assert (h["train_images"], h["test_images"]) == (24, 16)
     rows = {r["fusion"]: r for r in h["rows"]}
     assert list(rows) == ["heuristic", "rap_simulated", "rap_learned"]
+    assert all(0 <= r["bpq_th"] <= r["pq_th"] for r in rows.values())  # Boundary PQ beside PQ
     heur, sim, learned = rows["heuristic"], rows["rap_simulated"], rows["rap_learned"]
     assert sim["params"] == learned["params"] == d["rap_params"]  # the same RAP setting as every table
     assert heur["params"]["strategy"] == "heuristic"
@@ -89,7 +90,14 @@ def test_demo_table_shows_the_held_out_rows_and_no_train_skips_them(cli, tmp_pat
     assert code == 0, stderr
     text = " ".join(stdout.split())
     assert "Held-out test split (6 images; the head trained on the other 10)" in text
-    for label in ("none (score order)", "simulated", "learned", "Acc. fusion, score order", "stand-in detector"):
+    for label in (
+        "none (score order)",
+        "simulated",
+        "learned",
+        "Acc. fusion, score order",
+        "stand-in detector",
+        "BPQ_th",
+    ):
         assert label in text, label
     # --no-train: the demo as without the learning step, 8 steps
     code, stdout, stderr = cli(
@@ -98,6 +106,8 @@ def test_demo_table_shows_the_held_out_rows_and_no_train_skips_them(cli, tmp_pat
     assert code == 0, stderr
     d = json.loads(stdout)
     assert d["heldout"] == {} and d["learned"] == {"skipped": "--no-train"}
+    assert set(d["boundary_pq"]) == {"heuristic", "rap"}  # Boundary PQ without the learning step too
+    assert "Boundary PQ" in stderr  # in the fuse + evaluate steps
     assert "[8/8] pictures" in stderr and "learning step skipped: --no-train" in stderr
     assert not (tmp_path / "b" / "learn").exists() and not (tmp_path / "b" / "heldout").exists()
 

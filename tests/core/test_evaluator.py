@@ -264,3 +264,77 @@ def test_images_and_merges_are_checked():
     empty = PanopticEvaluator(CATS).compute()
     assert empty.n_images == 0 and math.isnan(empty.result.all.pq)
     assert PanopticEvaluator.from_state(ev.state()).compute().stats == ev.compute().stats
+
+
+# --------------------------------------------------------------------------- Boundary PQ and PQ†
+
+ALL = ("pq", "boundary", "pq-dagger")
+
+
+def test_bench_metrics_parity_with_the_files(pq_bench):
+    """Boundary PQ and PQ† in memory ``==`` ``rapkit evaluate --metric boundary`` /
+    ``--metric pq-dagger`` (and PQ ``==`` ``--metric pq``) on the 200 Pillow-written pairs,
+    fed image by image and in shuffled chunks merged through their JSON states: statistics,
+    summaries and per-image rows, bit for bit."""
+    gt_json, pred_json = pq_bench(200)
+    images, cats = _load(gt_json, pred_json)
+    files = rapkit.evaluate(gt_json, pred_json, metrics=",".join(ALL), per_image=True)
+    for ev in (_one_by_one(images, cats, metrics=ALL), _chunked(images, cats, seed=2, metrics=ALL)):
+        res = ev.compute()
+        assert isinstance(res, rapkit.Evaluation) and res.metrics == ALL
+        for m in ALL:
+            assert res[m].metric == m
+            assert res[m].stats == files[m].stats, m
+            assert res[m].result == files[m].result, m
+            assert res[m].image_rows() == files[m].image_rows(), m
+    # the metrics differ from PQ on this bench (the check is not vacuous)
+    assert files["boundary"].result.all.pq < files["pq"].result.all.pq
+    assert files["pq-dagger"].result.stuff.pq != files["pq"].result.stuff.pq
+    # one metric alone: the same as in company, and the default stays a PQEvaluation
+    alone = _one_by_one(images[:40], cats, metrics=("boundary",)).compute()
+    assert alone.metrics == ("boundary",)
+    part = _one_by_one(images[:40], cats, metrics=ALL).compute()
+    assert alone["boundary"].stats == part["boundary"].stats
+    assert _one_by_one(images[:40], cats).compute().stats == part["pq"].stats
+
+
+def test_metrics_arguments_and_state_checks():
+    z = np.zeros((4, 4), int)
+    with pytest.raises(ValueError, match="unknown metric 'bpq'; choose among pq, boundary, pq-dagger"):
+        PanopticEvaluator(CATS, metrics=("pq", "bpq"))
+    with pytest.raises(ValueError, match="dilation_ratio must be > 0"):
+        PanopticEvaluator(CATS, metrics="boundary", dilation_ratio=0)
+    ev = PanopticEvaluator(CATS, metrics="pq,boundary", dilation_ratio=0.1)
+    assert ev.metrics == ("pq", "boundary")
+    ev.update(z, [], z, [], image_ids=[1])
+    state = json.loads(json.dumps(ev.state()))
+    assert state["version"] == 2 and state["metrics"] == ["pq", "boundary"] and state["dilation_ratio"] == 0.1
+    back = PanopticEvaluator.from_state(state)
+    assert back.metrics == ev.metrics and back.dilation_ratio == 0.1
+    assert back.compute()["boundary"].stats == ev.compute()["boundary"].stats
+    with pytest.raises(ValueError, match="different metrics"):
+        PanopticEvaluator(CATS).merge(state)
+    with pytest.raises(ValueError, match="different dilation_ratio"):
+        PanopticEvaluator(CATS, metrics="pq,boundary").merge(ev)
+    old = {**state, "version": 1}
+    for call in (PanopticEvaluator.from_state, PanopticEvaluator(CATS, metrics="pq,boundary").merge):
+        with pytest.raises(ValueError, match="state version 1 is from an older rapkit"):
+            call(old)
+    with pytest.raises(ValueError, match="metric 'pq-dagger' is not among"):
+        ev.stats("pq-dagger")
+
+
+def test_every_layout_gives_the_same_boundary_and_pq_dagger():
+    """The (category, instance) layout and detectron2's labels are the COCO conversion for
+    Boundary PQ and PQ† too (the bands depend on the segments, not on their id values)."""
+    enc = lambda m: np.where(m[..., 0] == -1, -1, m[..., 0] * 1000 + np.where(m[..., 0] == 5, 0, m[..., 1]))  # noqa: E731
+    a, b, c = (PanopticEvaluator(CATS, metrics=ALL, dilation_ratio=0.1) for _ in range(3))
+    for s in range(3):
+        g, p = _scene(s)
+        a.update(p, None, g, None)
+        b.update(*_as_coco(p), *_as_coco(g))
+        c.update(enc(p), None, enc(g), None, label_divisor=1000)
+    ra, rb, rc = a.compute(), b.compute(), c.compute()
+    for m in ALL:
+        assert ra[m].stats == rb[m].stats == rc[m].stats, m
+    assert ra["boundary"].result.all.pq < ra["pq"].result.all.pq  # the bands matter on these scenes

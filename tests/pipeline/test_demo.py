@@ -34,6 +34,12 @@ def test_demo_runs_and_rap_beats_heuristic_on_things(tmp_path):
     assert d["kind"] == "demo"
     rap, heu = d["pq"]["rap"], d["pq"]["heuristic"]
     assert rap["Things"]["pq"] > heu["Things"]["pq"]
+    # Boundary PQ beside PQ: the same layout, and below PQ (min(mask IoU, boundary IoU) <= mask IoU)
+    bpq = d["boundary_pq"]
+    assert set(bpq) == {"heuristic", "rap"}
+    for name in bpq:
+        assert bpq[name]["Things"]["n"] == d["pq"][name]["Things"]["n"]
+        assert 0 < bpq[name]["All"]["pq"] <= d["pq"][name]["All"]["pq"]
     # one baseline, the heuristic at rho = tau = 0.5, with no gamma it does not use
     assert [row["row"] for row in d["ablation"]] == ["baseline", "RA", "RA+CA", "RA+CA+EO"]
     base = d["ablation"][0]
@@ -76,9 +82,10 @@ def test_demo_runs_and_rap_beats_heuristic_on_things(tmp_path):
         ],
     )
     assert r2.exit_code == 0, r2.output
-    for title in ("Table 1", "Table 2", "Table 3", "Table 4", "PQ: RAP"):
+    for title in ("Table 1", "Table 2", "Table 3", "Table 4", "PQ: RAP", "BPQ_th"):
         assert title in r2.output
     text = " ".join(r2.output.split())
+    assert "BPQ = Boundary PQ" in text and "BPQ_th, " in text  # the columns said, and in the PQ reading
     assert text.count("simulated relation values (synthetic world)") >= 4  # every result table says so
     assert text.count("heuristic at rho=0.5 tau=0.5") >= 3
     assert "next: the same on your own data" in text and "rapkit fuse --proposals" in text
