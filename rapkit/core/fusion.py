@@ -25,6 +25,7 @@ stuff segments follow in ascending category id. Semantics: ``docs/fusion.md``.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Iterable, Mapping
@@ -47,9 +48,11 @@ __all__ = [
 ]
 
 
+@functools.cache
 def load_kernels():
     """The fusion and RLE kernel modules, imported on first use (numba is heavy:
-    ``import rapkit.core`` loads none of it)."""
+    ``import rapkit.core`` loads none of it); cached, since every image asks (an ``import``
+    statement costs microseconds of GIL-held time even when the module is loaded)."""
     from ..kernels import fusion, rle
 
     return fusion, rle

@@ -16,6 +16,19 @@ import tempfile
 from pathlib import Path
 
 
+def file_stem(name: str) -> str:
+    """``Path(name).stem`` without building a ``Path`` for plain file names (no folder part,
+    not ending in a dot): the fuse workers name one PNG per image with it.
+
+    >>> [file_stem(n) for n in ("a.jpg", "a.tar.gz", ".a", "a.", "x/b.png", "")]
+    ['a', 'a.tar', '.a', 'a.', 'b', '']
+    """
+    if name and "/" not in name and name[-1] != ".":
+        i = name.rfind(".")
+        return name[:i] if i > 0 else name
+    return Path(name).stem
+
+
 def make_folder(path: str | os.PathLike, *, exist_ok: bool = False) -> Path:
     """Create ``path`` (parents included); an existing folder is an error unless ``exist_ok``."""
     p = Path(path)

@@ -31,6 +31,9 @@ def _chunk(tag: bytes, payload: bytes) -> bytes:
     return struct.pack(">I", len(payload)) + tag + payload + struct.pack(">I", zlib.crc32(tag + payload) & 0xFFFFFFFF)
 
 
+_IEND = _chunk(b"IEND", b"")
+
+
 def _compress(raw: bytes | np.ndarray, level: int) -> bytes:
     try:
         return deflate.zlib_compress(raw, level)
@@ -69,17 +72,24 @@ def write_id_map_png_fast(path: str | os.PathLike, id_map: np.ndarray, level: in
     return p
 
 
-def write_id_runs_png(path: str | os.PathLike, row_runs: tuple, height: int, width: int) -> Path:
+def write_id_runs_png(path: str | os.PathLike, row_runs: tuple, height: int, width: int, *, check: bool = True) -> Path:
     """Write the PNG of an id map given as its runs along rows (``(row_ptr, run_x, run_v)``, as
     :func:`rapkit.kernels.fusion.compose` returns them): the bytes of
-    :func:`write_id_map_png_fast` with ``level=None``, in time proportional to the runs."""
+    :func:`write_id_map_png_fast` with ``level=None``, in time proportional to the runs.
+    ``check=False`` trusts the runs' layout (runs that ``compose`` made: ``rapkit fuse``'s
+    workers), which saves the scans that check it while holding the GIL."""
     from ..kernels.png_encode import png_idat_runs
 
     row_ptr, run_x, run_v = row_runs
     if row_ptr.shape[0] != height + 1:
         raise ValueError(f"row runs describe {row_ptr.shape[0] - 1} rows, not {height}")
-    idat = png_idat_runs(row_ptr, run_x, run_v, width).tobytes()
+    idat = png_idat_runs(row_ptr, run_x, run_v, width, check=check)
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    # the IDAT chunk from the kernel's buffer, without copies: its CRC runs on the tag, then
+    # the data (zlib releases the GIL for it)
+    crc = zlib.crc32(idat, zlib.crc32(b"IDAT")) & 0xFFFFFFFF
+    head = b"".join([_SIG, _chunk(b"IHDR", ihdr), struct.pack(">I", idat.shape[0]), b"IDAT"])
+    tail = struct.pack(">I", crc) + _IEND
     p = Path(path)
-    p.write_bytes(b"".join([_SIG, _chunk(b"IHDR", ihdr), _chunk(b"IDAT", idat), _chunk(b"IEND", b"")]))
+    p.write_bytes(b"".join([head, idat, tail]))
     return p

@@ -28,6 +28,7 @@ from pycocotools import mask as mask_utils
 
 from ..errors import InputError
 from ..types import Category, ImageInfo
+from .folders import file_stem
 from .jsonio import load_json
 from .png import read_gray8_fast
 
@@ -41,10 +42,13 @@ class SemanticSource:
     known: np.ndarray  # (256,) bool: label values allowed in a map (categories + void)
     rles: dict[int, list[tuple[int, dict]]] | None = None
 
+    def __post_init__(self) -> None:
+        self._dir = str(self.path)
+
     def item(self, info: ImageInfo) -> tuple:
         """A picklable description of one image's map for :func:`read_semantic`."""
-        if self.kind == "png":
-            return ("png", str(self.path / (Path(info.file_name).stem + ".png")))
+        if self.kind == "png":  # str(self.path / (Path(file_name).stem + ".png")), no Path per image
+            return ("png", os.path.join(self._dir, file_stem(info.file_name) + ".png"))
         return ("json", str(self.path), (self.rles or {}).get(info.id, []))
 
 

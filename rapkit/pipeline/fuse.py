@@ -19,10 +19,9 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
-from .._runtime.pool import imap_ordered
+from .._runtime.pool import imap_ordered, resolve_workers
 from ..core.fusion import STATUS_NAMES, decode_scene, fuse_scene, load_kernels, stuff_table
 from ..errors import ConfigError, InputError, RapkitError
 from ..io._atomic import check_writable
@@ -30,7 +29,7 @@ from ..io.panoptic import PANOPTIC_DIR, PANOPTIC_JSON, load_categories, load_ima
 from ..io.png_write import write_id_runs_png
 from ..io.proposals import load_proposals
 from ..io.semantic import known_labels, open_semantic, read_semantic
-from ..types import Category, FusionParams, Proposals
+from ..types import Category, FusionParams
 
 __all__ = [
     "PANOPTIC_DIR",
@@ -45,6 +44,13 @@ __all__ = [
 #: the instance kernel (Algorithm 1, the heuristic or OCFusion), stuff + id map + segment list, PNG
 #: writing; ``other`` is the rest of the worker's per-image time (timer gaps, bookkeeping)
 STAGES = ("decode", "fusion_kernel", "stuff_compose", "png_write", "other")
+
+#: images per task of the worker threads: each task is a run of consecutive images, so the
+#: calling thread (which holds the GIL while it hands out work and merges results) does its
+#: bookkeeping once per batch, not per image; the output does not depend on it
+BATCH = 16
+_ROW_KEYS = ("proposals", *STATUS_NAMES, "stuff", "void_pixels", "pixels")
+_COUNT_KEYS = _ROW_KEYS
 
 
 @dataclass
@@ -108,10 +114,11 @@ class FuseSummary:
         return df
 
 
-def _task(args: tuple) -> tuple[dict, dict[str, int], dict[str, float]]:
+def _fuse_one(info, props, sem_item, png_file, ctx) -> tuple[dict, dict[str, int], dict[str, float]]:
+    """One image in a worker: decode, fuse, compose, write its PNG; ``(annotation, counts, stage times)``."""
     clock = time.perf_counter
     t0 = clock()
-    info, props, sem_item, known, params, is_stuff, png_path = args
+    known, params, is_stuff = ctx
     tm: dict[str, float] = {}
     try:
         semantic = read_semantic(sem_item, info, known) if sem_item is not None else None
@@ -121,9 +128,13 @@ def _task(args: tuple) -> tuple[dict, dict[str, int], dict[str, float]]:
         t2 = clock()
     except RapkitError as e:
         raise e.with_context(image_id=info.id)
-    write_id_runs_png(png_path, res.row_runs, *res.id_map.shape)
+    write_id_runs_png(png_file, res.row_runs, *res.id_map.shape, check=False)  # compose's runs
     t3 = clock()
-    ann = {"image_id": info.id, "file_name": Path(png_path).name, "segments_info": [s.to_json() for s in res.segments]}
+    ann = {
+        "image_id": info.id,
+        "file_name": os.path.basename(png_file),
+        "segments_info": [s.to_json() for s in res.segments],
+    }
     counts = res.counts()
     t4 = clock()
     kernel = tm.get("fusion_kernel", 0.0)
@@ -135,6 +146,34 @@ def _task(args: tuple) -> tuple[dict, dict[str, int], dict[str, float]]:
     }
     times["total"] = clock() - t0
     return ann, counts, times
+
+
+def _fuse_batch(args: tuple) -> tuple[list[dict], list[dict], dict[str, int], dict[str, float]]:
+    """A batch of consecutive images in one worker (:data:`BATCH`): their annotations, their
+    per-image rows, and the batch's summed counts and stage times, so that the calling thread
+    only merges one result per batch (its work per image is what stops threads scaling)."""
+    batch, ctx = args
+    anns: list[dict] = []
+    rows: list[dict] = []
+    totals = dict.fromkeys(_COUNT_KEYS, 0)
+    stage = dict.fromkeys(STAGES, 0.0)
+    stage["total"] = 0.0
+    for info, props, sem_item, png_file in batch:
+        ann, counts, times = _fuse_one(info, props, sem_item, png_file, ctx)
+        anns.append(ann)
+        for k in _COUNT_KEYS:
+            totals[k] += counts[k]
+        staged = 0.0
+        for k in STAGES[:-1]:
+            stage[k] += times[k]
+            staged += times[k]
+        stage["other"] += max(times["total"] - staged, 0.0)
+        stage["total"] += times["total"]
+        row = {"image_id": ann["image_id"], "file_name": ann["file_name"]}
+        row.update({k: counts[k] for k in _ROW_KEYS})
+        row["ms"] = 1000.0 * times["total"]
+        rows.append(row)
+    return anns, rows, totals, stage
 
 
 def fuse(
@@ -165,7 +204,7 @@ def fuse(
     and ``variant`` left out take the strategy's default (``strategy="ocfusion"`` reads the
     proposals' pair logits, ``occludes``: docs/fusion.md). Runs in ``workers`` threads (``0``: every core);
     the output bytes do not depend on it. ``on_start(n_images)`` is called once the inputs
-    are validated; ``progress(1)`` after each image.
+    are validated; ``progress(k)`` after each run of ``k`` images (:data:`BATCH`).
 
     >>> import tempfile
     >>> from rapkit.synth import SynthConfig, make_world
@@ -197,39 +236,46 @@ def fuse(
     annotations: list[dict] = []
     with panoptic_output(output, force) as out:
         names: set[str] = set()
+        ctx = (known, params, is_stuff)
+        n_workers = resolve_workers(workers)
+        # one batch per worker at most for small inputs; no threads at all for one worker
+        batch_size = max(1, min(BATCH, -(-len(images) // max(n_workers, 1))))
 
         def tasks():
+            batch = []
             for iid, info in images.items():
                 name = png_name(info)
                 if name in names:
                     raise InputError(f"two images map to the output PNG {name}", file=image_info, image_id=iid)
                 names.add(name)
-                p: Proposals = props[iid]
                 item = sem.item(info) if sem is not None else None
-                yield info, p, item, known, params, is_stuff, str(out.png_path(name))
+                batch.append((info, props[iid], item, out.png_file(name)))
+                if len(batch) == batch_size:
+                    yield batch, ctx
+                    batch = []
+            if batch:
+                yield batch, ctx
+
+        def advance(r) -> None:
+            if progress is not None:
+                progress(len(r[0]))
 
         try:
-            for ann, counts, times in imap_ordered(
-                _task, tasks(), workers, on_result=(lambda r: progress(1)) if progress else None, name="rapkit-fuse"
+            for anns, rows, counts, times in imap_ordered(
+                _fuse_batch, tasks(), n_workers, on_result=advance if progress else None, name="rapkit-fuse"
             ):
-                annotations.append(ann)
-                summary.images += 1
+                annotations.extend(anns)
+                summary.per_image.extend(rows)
+                summary.images += len(anns)
                 summary.proposals += counts["proposals"]
                 for k in STATUS_NAMES:
                     totals[k] += counts[k]
                 summary.stuff_segments += counts["stuff"]
                 summary.void_pixels += counts["void_pixels"]
                 summary.pixels += counts["pixels"]
-                staged = 0.0
-                for k in STAGES[:-1]:
+                for k in STAGES:
                     summary.stage_seconds[k] += times[k]
-                    staged += times[k]
-                summary.stage_seconds["other"] += max(times["total"] - staged, 0.0)
                 summary.image_seconds += times["total"]
-                row = {"image_id": ann["image_id"], "file_name": ann["file_name"]}
-                row.update({k: counts[k] for k in ("proposals", *STATUS_NAMES, "stuff", "void_pixels", "pixels")})
-                row["ms"] = 1000.0 * times["total"]
-                summary.per_image.append(row)
         except RapkitError as e:
             raise e.with_context(file=proposals)
         out.write_json(images.values(), annotations, cats.values())

@@ -20,6 +20,7 @@ import numpy as np
 
 from ...types import Category, ImageInfo
 from .._atomic import atomic_path
+from ..folders import file_stem
 from ..jsonio import dumps
 
 
@@ -76,7 +77,7 @@ def png_name(info: ImageInfo) -> str:
     >>> png_name(ImageInfo(139, "000000000139.jpg", 426, 640)), png_name(ImageInfo(7, "", 2, 2))
     ('000000000139.png', '000000000007.png')
     """
-    stem = Path(info.file_name).stem if info.file_name else ""
+    stem = file_stem(info.file_name) if info.file_name else ""
     return (stem or (info.id if isinstance(info.id, str) else f"{info.id:012d}")) + ".png"
 
 
@@ -104,10 +105,15 @@ class PanopticOutput:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.png_dir = self.root / PANOPTIC_DIR
+        self._png_dir_str = str(self.png_dir)
 
     def png_path(self, name: str) -> Path:
         """Where the PNG ``name`` of this output goes."""
         return self.png_dir / name
+
+    def png_file(self, name: str) -> str:
+        """:meth:`png_path` as a string, without building a ``Path`` (one call per image)."""
+        return os.path.join(self._png_dir_str, name)
 
     def write_json(self, images: Iterable[ImageInfo], annotations: list[dict], categories: Iterable[Category]) -> Path:
         """Write ``panoptic.json`` (:func:`panoptic_document`; compact, deterministic bytes)."""

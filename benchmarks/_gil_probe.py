@@ -1,0 +1,124 @@
+"""The serial (GIL-held) CPU time of one ``rapkit fuse`` run, for benchmarks/scaling.py.
+
+    PYTHONPATH=TREE python benchmarks/_gil_probe.py WARM_WORLD WORLD
+
+Runs :func:`rapkit.pipeline.fuse.fuse` of the tree on ``PYTHONPATH`` in this process with one
+worker (everything in this thread), after a warm-up on ``WARM_WORLD`` (a tiny world: the
+kernels are loaded from the cache before anything is wrapped). Every numba kernel of
+``rapkit.kernels`` (they are compiled with ``nogil=True``) and the file reads and writes
+(``Path.read_bytes``/``write_bytes``, which release the GIL in their system calls) and
+libdeflate's inflate (``deflate.zlib_decompress``, which releases it too) are
+wrapped with a thread-CPU timer. What the thread spends outside them holds the GIL: it is
+the part that threads cannot share. The process gets the command line's allocator and GC
+settings (:mod:`rapkit._runtime.process`), as ``rapkit fuse`` does. Timing CPU (not wall) keeps the figure steady on a
+loaded machine. Prints one JSON object:
+
+* ``startup_cpu``: CPU seconds from the call to the first image (inputs read and checked,
+  kernels loaded);
+* ``loop_cpu``: CPU seconds from the first image to the return (JSON writing included);
+* ``nogil_cpu``: the part of ``loop_cpu`` inside the wrapped calls;
+* ``images_cpu``, ``images_nogil_cpu``: the same up to the last image (the rest of
+  ``loop_cpu`` is writing ``panoptic.json``);
+* ``main_cpu_2_workers``: the calling thread's CPU seconds from the first image to the
+  return in a second run with two worker threads (what the parent serialises);
+* ``images``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import pkgutil
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("RAPKIT_FSYNC", "0")
+
+
+def _world_args(w: str) -> tuple:
+    return (f"{w}/proposals.json", f"{w}/panoptic.json", f"{w}/categories.json")
+
+
+def main() -> None:
+    warm, world = sys.argv[1], sys.argv[2]
+    import rapkit.kernels
+    from rapkit._runtime import process
+    from rapkit.pipeline.fuse import fuse
+
+    process.tune_allocator()  # the process settings of the command line (rapkit.cli.main)
+    process.command_gc()
+
+    tmp = tempfile.mkdtemp(prefix="rapkit-gil-probe-")
+    try:
+        fuse(*_world_args(warm), f"{tmp}/warm", semantic=f"{warm}/semantic", workers=1)
+        acc = [0.0]
+        clock = time.thread_time
+
+        def timed(fn):
+            def call(*a, **k):
+                t = clock()
+                try:
+                    return fn(*a, **k)
+                finally:
+                    acc[0] += clock() - t
+
+            return call
+
+        for m in pkgutil.iter_modules(rapkit.kernels.__path__):
+            mod = importlib.import_module(f"rapkit.kernels.{m.name}")
+            for name, obj in list(vars(mod).items()):
+                if hasattr(obj, "py_func") and hasattr(obj, "signatures"):  # a numba dispatcher
+                    setattr(mod, name, timed(obj))
+        import deflate  # libdeflate's binding releases the GIL while it inflates
+
+        deflate.zlib_decompress = timed(deflate.zlib_decompress)
+        Path.read_bytes = timed(Path.read_bytes)  # type: ignore[method-assign]
+        Path.write_bytes = timed(Path.write_bytes)  # type: ignore[method-assign]
+        marks = {}
+
+        def on_start(n: int) -> None:
+            marks["start"] = clock()
+            acc[0] = 0.0
+
+        def progress(k: int) -> None:
+            marks["last"] = (clock(), acc[0])
+
+        t0 = clock()
+        s = fuse(
+            *_world_args(world),
+            f"{tmp}/out",
+            semantic=f"{world}/semantic",
+            workers=1,
+            on_start=on_start,
+            progress=progress,
+        )
+        t1 = clock()
+        start1, loop_nogil, (t_last, nogil_last) = marks["start"], acc[0], marks["last"]
+        # the same with 2 worker threads: the calling thread's own CPU from the first image on
+        # is what it serialises (handing out images, merging results, writing the JSON)
+        s2 = fuse(*_world_args(world), f"{tmp}/out2", semantic=f"{world}/semantic", workers=2, on_start=on_start)
+        main2 = clock() - marks["start"]
+        assert s2.images == s.images
+        print(
+            json.dumps(
+                {
+                    "startup_cpu": start1 - t0,
+                    "loop_cpu": t1 - start1,
+                    "nogil_cpu": loop_nogil,
+                    "images_cpu": t_last - start1,
+                    "images_nogil_cpu": nogil_last,
+                    "main_cpu_2_workers": main2,
+                    "images": s.images,
+                }
+            )
+        )
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
