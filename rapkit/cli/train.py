@@ -88,6 +88,22 @@ def require_torch() -> None:
 )
 @output_option("Head file to write (.pt).")
 @click.option(
+    "--head-type",
+    type=click.Choice(["rap", "ocfusion"]),
+    default="rap",
+    show_default=True,
+    help="Head to train: rap (the relation head, one value per RoI) or ocfusion (OCFusion's pair head, "
+    "one occlusion logit per ordered pair of RoIs, BCE over the pairs and their flipped copies, at most 128 "
+    "per image). Example: --head-type ocfusion --head-width 512.",
+)
+@click.option(
+    "--head-width",
+    type=click.IntRange(min=1),
+    default=512,
+    show_default=True,
+    help="--head-type ocfusion: channels of its four 3x3 convolutions (the authors' 512).",
+)
+@click.option(
     "--min-size",
     type=click.IntRange(min=32),
     default=800,
@@ -236,6 +252,8 @@ def command(
     instances,
     relations,
     output,
+    head_type,
+    head_width,
     min_size,
     max_size,
     labels,
@@ -291,6 +309,8 @@ def command(
         instances=instances,
         relations=relations,
         output=output,
+        head_type=head_type,
+        head_width=head_width,
         arch=arch,
         min_size=min_size,
         max_size=max_size,

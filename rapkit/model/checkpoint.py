@@ -44,7 +44,11 @@ RESUME_KEYS = (
     "seed",
     "rois",
     "rois_per_image",
+    "head_type",
+    "head_width",
 )
+#: what a checkpoint saved before a key existed ran with
+RESUME_DEFAULTS = {"head_type": "rap", "head_width": 512}
 
 
 def state_fingerprint(cfg: TrainConfig) -> dict[str, Any]:
@@ -83,11 +87,12 @@ def load_resume_state(cfg: TrainConfig, world: int, say: Callable[[str], None]) 
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise InputError("not a rapkit training checkpoint", file=ckpt_path)
     want = state_fingerprint(cfg)
-    diff = [k for k, v in want.items() if state["config"].get(k) != v]
+    saved = {**RESUME_DEFAULTS, **state["config"]}
+    diff = [k for k, v in want.items() if saved.get(k) != v]
     if diff:
         raise ConfigError(
             f"{ckpt_path}: cannot resume, options differ from the saved run: "
-            + ", ".join(f"{k} (saved {state['config'].get(k)!r}, now {want[k]!r})" for k in diff)
+            + ", ".join(f"{k} (saved {saved.get(k)!r}, now {want[k]!r})" for k in diff)
         )
     if int(state.get("world_size", 1)) != world:
         raise ConfigError(f"{ckpt_path}: saved with {state.get('world_size')} processes, resumed with {world}")

@@ -4,7 +4,8 @@ schedule, and one optimiser step on a :class:`~rapkit.model.batches.Batch`.
 
 The head is made by a factory and scored by a batch loss, both parameters of
 :func:`make_learner` (default: the paper's :class:`~rapkit.model.head.RelationHead` and
-:func:`relation_head_loss`), so the step itself knows no head type.
+:func:`relation_head_loss`; the OCFusion pair head: :class:`~rapkit.model.ocfusion.OcclusionHead`
+and :func:`ocfusion_batch_loss`), so the step itself knows no head type.
 
 >>> lr_at(TrainConfig("m.pth", "imgs", "i.json", "r.json", "head.pt", iterations=10), 5)
 0.0002
@@ -24,26 +25,44 @@ from .checkpoint import head_state
 from .device import Dist
 from .head import RelationHead
 from .loss import relation_loss
+from .ocfusion import ocfusion_loss
 from .train_config import TrainConfig
 
-#: ``(model, x, front, back, amp) -> loss``: a head's loss on a batch's head inputs ``x``
-#: (float32, on the device) and its known pairs (indices into ``x``, front first).
-BatchLoss = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Tensor, bool], torch.Tensor]
+#: ``(model, x, batch, amp) -> loss``: a head's loss on a batch's head inputs ``x`` (float32,
+#: on the device) and the batch's pairs (``batch.front``/``back``, indices into ``x``, and for
+#: the OCFusion head ``target``/``weight``; the loss moves them to ``x``'s device).
+BatchLoss = Callable[[nn.Module, torch.Tensor, Batch, bool], torch.Tensor]
 
 
-def relation_head_loss(
-    model: nn.Module, x: torch.Tensor, front: torch.Tensor, back: torch.Tensor, amp: bool
-) -> torch.Tensor:
+def relation_head_loss(model: nn.Module, x: torch.Tensor, batch: Batch, amp: bool) -> torch.Tensor:
     """The relation head's loss (paper 3.3): one value per RoI (forward under autocast with
     ``amp``), then the mean of ``softplus(v_front - v_back)`` over the pairs, in float32.
 
-    >>> loss = relation_head_loss(RelationHead(), torch.zeros(2, 257, 14, 14), torch.tensor([0]), torch.tensor([1]), False)
-    >>> round(loss.item(), 4)
+    >>> b = Batch([1], [0], torch.zeros(2, 257, 14, 14), torch.tensor([0]), torch.tensor([1]))
+    >>> round(relation_head_loss(RelationHead(), b.inputs, b, False).item(), 4)
     0.6931
     """
     with torch.autocast(x.device.type, enabled=amp):
         v = model(x)
-    return relation_loss(v.float(), front, back)
+    return relation_loss(v.float(), batch.front.to(x.device), batch.back.to(x.device))
+
+
+def ocfusion_batch_loss(model: nn.Module, x: torch.Tensor, batch: Batch, amp: bool) -> torch.Tensor:
+    """The OCFusion pair head's loss on a batch of ordered samples (a source with ``pair_cap``):
+    :func:`rapkit.model.ocfusion.ocfusion_loss`.
+
+    >>> from rapkit.model.ocfusion import OcclusionHead
+    >>> b = Batch([1], [0], torch.zeros(2, 257, 14, 14), torch.tensor([0, 1]), torch.tensor([1, 0]),
+    ...           target=torch.tensor([1.0, 0.0]), weight=torch.ones(2))
+    >>> round(ocfusion_batch_loss(OcclusionHead(8), b.inputs, b, False).item(), 4)
+    0.6931
+    """
+    if batch.target is None or batch.weight is None:
+        raise ValueError("the OCFusion loss needs a batch of ordered samples (BatchSource.pair_cap)")
+    dev = x.device
+    return ocfusion_loss(
+        model, x, batch.front.to(dev), batch.back.to(dev), batch.target.to(dev), batch.weight.to(dev), amp
+    )
 
 
 @dataclass
@@ -130,11 +149,9 @@ def train_step(learner: Learner, batch: Batch, lr: float) -> float:
     """One optimiser step of the head on ``batch`` at learning rate ``lr``; returns the loss."""
     device = learner.device
     x = batch.inputs.to(device, torch.float32, non_blocking=True)
-    front = batch.front.to(device)
-    back = batch.back.to(device)
     for g in learner.opt.param_groups:
         g["lr"] = lr
-    loss = learner.loss_fn(learner.model, x, front, back, learner.amp)
+    loss = learner.loss_fn(learner.model, x, batch, learner.amp)
     learner.opt.zero_grad(set_to_none=True)
     learner.scaler.scale(loss).backward()
     learner.scaler.step(learner.opt)
@@ -142,4 +159,4 @@ def train_step(learner: Learner, batch: Batch, lr: float) -> float:
     return float(loss.detach())
 
 
-__all__ = ["BatchLoss", "Learner", "lr_at", "make_learner", "relation_head_loss", "train_step"]
+__all__ = ["BatchLoss", "Learner", "lr_at", "make_learner", "ocfusion_batch_loss", "relation_head_loss", "train_step"]

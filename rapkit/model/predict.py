@@ -238,6 +238,11 @@ def predict(cfg: PredictConfig, progress: Callable[[int], None] | None = None) -
     device = resolve_device(cfg.device)
     amp = bool(cfg.amp if cfg.amp is not None else device.type == "cuda") and device.type == "cuda"
     head, meta = load_head_file(cfg.head)
+    if meta["head_type"] != "rap":
+        raise ConfigError(
+            f"{cfg.head} holds an OCFusion pair head (head_type {meta['head_type']}); predict writes relation values "
+            "of a rap head only"
+        )
     arch = cfg.arch or meta["arch"]
     if arch != meta["arch"]:
         raise ConfigError(f"--arch {arch} differs from the head's detector architecture {meta['arch']} ({cfg.head})")

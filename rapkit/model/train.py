@@ -10,6 +10,11 @@ per image. The matched proposals themselves are always computed once, before tra
 (``--no-cache`` then recomputes only the head inputs of the same boxes). Every iteration
 takes ``batch_size`` images (one random draw each under gt-jitter) and minimises the mean of
 ``softplus(v_front - v_back)`` over their pairs of RoIs whose instances have a known relation.
+With ``head_type="ocfusion"`` the same run (same frozen detector, same cached RoI inputs, same
+schedule, resume, AMP and DDP) trains the OCFusion pair head instead
+(:mod:`rapkit.model.ocfusion`: binary cross-entropy over the pairs and their flipped copies,
+at most 128 per image); the held-out yardstick is then the share of known pairs whose
+(front, back) logit is > 0.
 
 Defaults are the paper's: SGD lr 0.002, momentum 0.9, weight decay 1e-4, 5000 iterations
 at batch 16, lr / 10 at half. A held-out fraction of the images (``val_fraction``) gives
@@ -42,9 +47,10 @@ from .data import RelationDataset, RelImage, RoiSet, draw_boxes, load_relation_d
 from .detector import LoadedDetector, load_detector
 from .device import Dist, dist_setup
 from .features import recalibrate_bn
-from .head import RelationHead, head_payload, save_head_file
+from .head import head_payload, new_head, save_head_file
 from .inputs import compute_inputs, compute_proposal_inputs, head_values, image_batches
-from .learner import Learner, lr_at, make_learner, train_step
+from .learner import Learner, lr_at, make_learner, ocfusion_batch_loss, relation_head_loss, train_step
+from .ocfusion import PAIR_CAP, ocfusion_pair_accuracy
 from .pairs import evaluate_pairs, pair_accuracy
 from .train_config import OPTIMIZERS, ROI_SCHEMES, TrainConfig
 
@@ -65,11 +71,13 @@ class TrainResult:
     rois: str = "detector"
     n_train_rois: int = 0  # training RoIs (detector: matched proposals; gt-jitter: boxes per draw x draws)
     n_train_roi_pairs: int = 0  # pairs of the loss over all training images (gt-jitter: per draw)
+    head_type: str = "rap"  # the head trained: rap or ocfusion
 
     def to_dict(self) -> dict[str, Any]:
         """The run's summary as plain data (fractions; the per-iteration log: ``records``)."""
         return {
             "output": self.output,
+            "head_type": self.head_type,
             "iterations": self.iterations,
             "selected_iteration": self.best_iteration,
             "val_pair_accuracy": self.val_pair_accuracy,
@@ -171,7 +179,15 @@ def _train(run: _Run, on_step: Callable[[dict], None] | None, on_cache: Callable
     data = _prepare(run)
     inputs = _compute_inputs(run, data, on_cache)
     source = _batch_source(run, data, inputs)
-    learner = make_learner(cfg, dist, run.device, run.amp, resume_state)
+    learner = make_learner(
+        cfg,
+        dist,
+        run.device,
+        run.amp,
+        resume_state,
+        new_head=lambda: new_head(cfg.head_type, cfg.head_width),
+        loss_fn=ocfusion_batch_loss if cfg.head_type == "ocfusion" else relation_head_loss,
+    )
     learner.n_rois, learner.n_roi_pairs = inputs.n_rois, inputs.n_roi_pairs
     for it in range(learner.start_it, cfg.iterations):
         batch = make_batch(source, it)
@@ -309,6 +325,7 @@ def _batch_source(run: _Run, data: _Data, inputs: _Inputs) -> BatchSource:
         run.device,
         run.amp,
         draw_boxes,
+        PAIR_CAP if cfg.head_type == "ocfusion" else None,
     )
 
 
@@ -317,7 +334,11 @@ def _batch_source(run: _Run, data: _Data, inputs: _Inputs) -> BatchSource:
 
 def _evaluate(run: _Run, data: _Data, inputs: _Inputs, learner: Learner) -> float | None:
     """Held-out pair accuracy on GT boxes, summed over the ranks (None without held-out pairs)."""
-    c, t = pair_accuracy(learner.head, data.my_val, inputs.val, run.device, run.amp)
+    if run.cfg.head_type == "ocfusion":
+        pairs = [img.pairs for img in data.my_val]
+        c, t = ocfusion_pair_accuracy(learner.head, pairs, inputs.val, run.device, run.amp)
+    else:
+        c, t = pair_accuracy(learner.head, data.my_val, inputs.val, run.device, run.amp)
     c, t = run.dist.sum([float(c), float(t)], run.device)
     return (c / t) if t > 0 else None
 
@@ -362,7 +383,7 @@ def _finalize(run: _Run, data: _Data, learner: Learner) -> TrainResult:
         final_state = learner.best_state
         chosen_it = learner.best_iteration
         val_acc = learner.best_acc
-    out_head = RelationHead()
+    out_head = new_head(cfg.head_type, cfg.head_width)
     out_head.load_state_dict(final_state)
     seconds = time.perf_counter() - run.t0
     info = {
@@ -375,6 +396,8 @@ def _finalize(run: _Run, data: _Data, learner: Learner) -> TrainResult:
         "world_size": dist.world,
         "device": str(device),
         "rois": cfg.rois,
+        "head_type": cfg.head_type,
+        "head_width": cfg.head_width if cfg.head_type == "ocfusion" else None,
         "n_train_rois": learner.n_rois,
         "n_train_roi_pairs": learner.n_roi_pairs,
     }
@@ -422,6 +445,7 @@ def _finalize(run: _Run, data: _Data, learner: Learner) -> TrainResult:
         cfg.rois,
         learner.n_rois,
         learner.n_roi_pairs,
+        cfg.head_type,
     )
 
 

@@ -14,6 +14,7 @@ from ..errors import ConfigError
 
 OPTIMIZERS = ("sgd", "adam")
 ROI_SCHEMES = ("detector", "gt-jitter")
+HEADS = ("rap", "ocfusion")
 
 
 @dataclass
@@ -25,6 +26,8 @@ class TrainConfig:
     instances: str
     relations: str
     output: str
+    head_type: str = "rap"  # rap: the relation head; ocfusion: the OCFusion pair head
+    head_width: int = 512  # the OCFusion head's convolution width (the authors' 512)
     arch: str = "maskrcnn_resnet50_fpn"
     min_size: int = 800
     max_size: int = 1333
@@ -73,6 +76,7 @@ class TrainConfig:
             "draws",
             "detector_batch",
             "rois_per_image",
+            "head_width",
         ):
             pos(n)
         for n in ("lr", "cache_max_gb"):
@@ -81,6 +85,8 @@ class TrainConfig:
             pos(n, allow_zero=True)
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
+        if self.head_type not in HEADS:
+            raise ConfigError(f"--head-type must be one of {', '.join(HEADS)}, got {self.head_type!r}")
         if self.rois not in ROI_SCHEMES:
             raise ConfigError(f"--rois must be one of {', '.join(ROI_SCHEMES)}, got {self.rois!r}")
         if self.select not in ("best", "last"):
@@ -103,4 +109,4 @@ class TrainConfig:
         return Path(self.log) if self.log else Path(self.output).with_suffix(".log.json")
 
 
-__all__ = ["OPTIMIZERS", "ROI_SCHEMES", "TrainConfig"]
+__all__ = ["HEADS", "OPTIMIZERS", "ROI_SCHEMES", "TrainConfig"]

@@ -1,0 +1,299 @@
+"""The OCFusion pair head: its layout, the loss's samples (both orders, the per-image cap)
+and weights, the head file's type, and ``rapkit train --head-type ocfusion`` on a tiny world
+(the same frozen detector and cached RoI inputs as the relation head; resume, DDP)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("torchvision")
+
+from torch.nn import functional as F  # noqa: E402
+
+from rapkit.cli import main  # noqa: E402
+from rapkit.errors import ConfigError, InputError  # noqa: E402
+from rapkit.model import train as train_mod  # noqa: E402
+from rapkit.model.head import RelationHead, head_payload, load_head_file, save_head_file  # noqa: E402
+from rapkit.model.ocfusion import (  # noqa: E402
+    OcclusionHead,
+    ocfusion_loss,
+    ordered_samples,
+    pair_inputs,
+)
+from rapkit.model.train import TrainConfig, train_head  # noqa: E402
+
+H, W = 96, 128
+
+
+def test_layout_of_the_authors_head():
+    head = OcclusionHead()  # the authors' width
+    convs = head.convs
+    assert [c.in_channels for c in convs] == [514, 512, 512, 512] and {c.out_channels for c in convs} == {512}
+    assert [c.kernel_size for c in convs] == [(3, 3)] * 4 and [c.stride for c in convs] == [(1, 1)] * 3 + [(2, 2)]
+    assert (head.fc1.in_features, head.fc1.out_features) == (512 * 7 * 7, 1024) and head.fc2.out_features == 1
+    narrow = OcclusionHead(width=16)
+    assert narrow.fc1.in_features == 16 * 49 and narrow(torch.zeros(2, 514, 14, 14)).shape == (2,)
+    x = torch.arange(3.0)[:, None, None, None].expand(3, 257, 14, 14)
+    p = pair_inputs(x, torch.tensor([2]), torch.tensor([0]))  # the authors' order: cat(x_i, x_j)
+    assert p.shape == (1, 514, 14, 14) and p[0, :257].eq(2).all() and p[0, 257:].eq(0).all()
+
+
+def test_samples_both_orders_cap_and_weights():
+    front = np.array([0, 1, 5, 6])
+    back = np.array([1, 2, 6, 7])
+    img = np.array([0, 0, 1, 1])
+    f, s, t, w = ordered_samples(front, back, img, 2, np.random.default_rng(0), cap=128)
+    assert f.tolist() == [0, 1, 1, 2, 5, 6, 6, 7] and s.tolist() == [1, 2, 0, 1, 6, 7, 5, 6]
+    assert t.tolist() == [1, 1, 0, 0, 1, 1, 0, 0] and w.tolist() == [1.0] * 8
+    big_f = np.arange(100)
+    f, s, t, w = ordered_samples(big_f, big_f + 100, np.zeros(100, int), 1, np.random.default_rng(1), cap=128)
+    assert len(f) == 128 and len({(a, b) for a, b in zip(f, s)}) == 128  # 128 of the 200 distinct samples
+    assert np.all((t == 1) == (f < 100)) and np.allclose(w, 200 / 128)
+    f2, s2, *_ = ordered_samples(big_f, big_f + 100, np.zeros(100, int), 1, np.random.default_rng(1), cap=128)
+    assert f2.tolist() == f.tolist() and s2.tolist() == s.tolist()  # a function of the generator
+    assert all(len(a) == 0 for a in ordered_samples(front[:0], back[:0], img[:0], 2, np.random.default_rng(0), 128))
+
+
+def test_loss_is_weighted_bce_of_the_logits():
+    torch.manual_seed(0)
+    head = OcclusionHead(width=8)
+    x = torch.randn(4, 257, 14, 14)
+    first, second = torch.tensor([0, 1, 2, 3]), torch.tensor([1, 0, 3, 2])
+    target = torch.tensor([1.0, 0.0, 1.0, 0.0])
+    weight = torch.tensor([1.0, 1.0, 3.0, 3.0])
+    logits = head(torch.cat([x[first], x[second]], 1))
+    want = (F.binary_cross_entropy_with_logits(logits, target, reduction="none") * weight).sum() / 8
+    got = ocfusion_loss(head, x, first, second, target, weight, False)
+    assert torch.equal(got, want)
+    empty = torch.zeros(0, dtype=torch.int64)
+    zero = ocfusion_loss(head, x, empty, empty, torch.zeros(0), torch.zeros(0), False)
+    zero.backward()  # no sample: 0, still reaching every parameter
+    assert zero.item() == 0.0 and all(p.grad is not None for p in head.parameters())
+
+
+def _payload(head):
+    return head_payload(head, arch="resnet18_fpn", num_classes=3, min_size=64, max_size=96, label_map={1: 1})
+
+
+def test_head_file_records_type_and_width_old_files_load_as_rap(tmp_path):
+    path = save_head_file(tmp_path / "oc.pt", _payload(OcclusionHead(width=8)))
+    head, meta = load_head_file(path)
+    assert isinstance(head, OcclusionHead) and head.width == 8 and not head.training
+    assert (meta["head_type"], meta["head_width"]) == ("ocfusion", 8)
+    old = _payload(RelationHead())
+    del old["head_type"], old["head_width"]  # a file written before the OCFusion head
+    head, meta = load_head_file(save_head_file(tmp_path / "old.pt", old))
+    assert isinstance(head, RelationHead) and (meta["head_type"], meta["head_width"]) == ("rap", None)
+    bad = _payload(OcclusionHead(width=8))
+    bad["head_width"] = 16
+    with pytest.raises(InputError, match="OCFusion pair head of width 16"):
+        load_head_file(save_head_file(tmp_path / "bad.pt", bad))
+
+
+# --------------------------------------------------------------------------- training
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, test_detector):
+    from rapkit.pipeline.relations import extract_dataset_relations
+    from rapkit.synth import SynthConfig, make_world
+
+    root = tmp_path_factory.mktemp("ocf")
+    paths = make_world(root / "w", SynthConfig(n_images=4, height=H, width=W, seed=3))
+    extract_dataset_relations(paths.instances, paths.panoptic, output=root / "relations.json")
+    return {
+        "root": root,
+        "paths": paths,
+        "relations": root / "relations.json",
+        "checkpoint": test_detector.detecting_path,
+    }
+
+
+def cfg_for(world, out, **over) -> TrainConfig:
+    p = world["paths"]
+    kw = dict(
+        checkpoint=str(world["checkpoint"]),
+        arch="resnet18_fpn",
+        images=str(p.images_dir),
+        instances=str(p.instances),
+        relations=str(world["relations"]),
+        output=str(out),
+        head_type="ocfusion",
+        head_width=8,
+        min_size=H,
+        max_size=W,
+        iterations=4,
+        batch_size=2,
+        optimizer="adam",
+        lr=1e-4,
+        eval_every=2,
+        log_every=1,
+        val_fraction=0.25,
+        checkpoint_every=2,
+        rois_per_image=16,
+    )
+    kw.update(over)
+    return TrainConfig(**kw)
+
+
+def _run(capsys, *args):
+    with pytest.raises(SystemExit) as e:
+        main([str(a) for a in args])
+    out = capsys.readouterr()
+    return e.value.code, out.out, out.err
+
+
+def _cli_args(world, out, *extra):
+    p = world["paths"]
+    return [
+        "train",
+        "--head-type",
+        "ocfusion",
+        "--head-width",
+        8,
+        "--detector",
+        world["checkpoint"],
+        "--arch",
+        "resnet18_fpn",
+        "--images",
+        p.images_dir,
+        "--instances",
+        p.instances,
+        "--relations",
+        world["relations"],
+        "-o",
+        out,
+        "--min-size",
+        H,
+        "--max-size",
+        W,
+        "--iterations",
+        2,
+        "--batch-size",
+        2,
+        "--eval-every",
+        1,
+        "--optimizer",
+        "adam",
+        "--lr",
+        "1e-4",
+        "--rois-per-image",
+        16,
+        "--val-fraction",
+        0.25,
+        *extra,
+    ]
+
+
+def test_cli_train_ocfusion_on_the_cached_roi_inputs(world, tmp_path, capsys):
+    """The run's batches are the relation head's (same cached RoI inputs, same pairs), turned
+    into ordered samples; the head file holds an OCFusion head of the given width."""
+    seen = []
+    real = train_mod.train_step
+
+    def spy(learner, batch, lr):
+        seen.append(batch)
+        return real(learner, batch, lr)
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(train_mod, "train_step", spy)
+    try:
+        out = tmp_path / "oc.pt"
+        code, stdout, err = _run(capsys, *_cli_args(world, out, "--format", "json"))
+    finally:
+        mp.undo()
+    assert code == 0, err
+    rep = json.loads(stdout)
+    assert rep["head_type"] == "ocfusion" and rep["iterations"] == 2 and rep["val_pair_accuracy"] is not None
+    head, meta = load_head_file(out)
+    assert isinstance(head, OcclusionHead) and head.width == 8 and meta["train"]["head_type"] == "ocfusion"
+    assert len(seen) == 2
+    for b in seen:
+        n = b.inputs.shape[1:]
+        assert tuple(n) == (257, 14, 14) and b.target is not None and b.weight is not None
+        k = len(b.target)
+        assert k > 0 and len(b.front) == len(b.back) == k and bool((b.front != b.back).all())
+        assert k <= 128 * len(b.image_ids)
+        pos = {(int(f), int(s)) for f, s, t in zip(b.front, b.back, b.target) if t == 1}
+        neg = {(int(s), int(f)) for f, s, t in zip(b.front, b.back, b.target) if t == 0}
+        if all(float(w) == 1.0 for w in b.weight):  # nothing capped: every pair in both orders
+            assert pos == neg
+
+
+@pytest.mark.slow  # two more (tiny) trainings and a resumed one
+def test_ocfusion_resume_equals_uninterrupted_run(world, tmp_path):
+    was = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)
+    quick = dict(rois_per_image=8, val_fraction=0.0, eval_every=100)
+    try:
+        a = tmp_path / "a.pt"
+        train_head(cfg_for(world, a, **quick))
+        b = tmp_path / "b.pt"
+
+        def stop(rec):
+            if rec["iteration"] == 3:
+                raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt):
+            train_head(cfg_for(world, b, **quick), on_step=stop)
+        train_head(cfg_for(world, b, resume=True, **quick))
+        ha, _ = load_head_file(a)
+        hb, _ = load_head_file(b)
+        sa, sb = ha.state_dict(), hb.state_dict()
+        assert all(torch.equal(sa[k], sb[k]) for k in sa)  # exactly determined: same seed, same batches
+        c = tmp_path / "c.pt"
+        (tmp_path / "c.pt.ckpt").write_bytes((tmp_path / "b.pt.ckpt").read_bytes())
+        with pytest.raises(ConfigError, match="head_width"):
+            train_head(cfg_for(world, c, resume=True, head_width=16, **quick))
+    finally:
+        torch.use_deterministic_algorithms(was)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_ocfusion_torchrun_two_processes_gloo(world, tmp_path):
+    out = tmp_path / "ddp.pt"
+    args = [str(a) for a in _cli_args(world, out, "--batch-size", 2, "--iterations", 2, "--format", "json")]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2"]
+    cmd += ["--master-port", str(_free_port()), "-m", "rapkit", *args]
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path, start_new_session=True
+    )
+    try:
+        stdout, stderr = proc.communicate(timeout=900)  # a hang guard, not a speed claim
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise
+    assert proc.returncode == 0, stdout[-3000:] + stderr[-3000:]
+    rep = json.loads(stdout)
+    assert rep["world_size"] == 2 and rep["head_type"] == "ocfusion"
+    head, _ = load_head_file(out)
+    assert isinstance(head, OcclusionHead) and head.width == 8
+
+
+def test_predict_refuses_a_pair_head_until_it_writes_pairs(world, tmp_path):
+    from rapkit.model.predict import PredictConfig, predict
+
+    path = save_head_file(tmp_path / "oc.pt", _payload(OcclusionHead(width=8)))
+    with pytest.raises(ConfigError, match="OCFusion pair head"):
+        predict(
+            PredictConfig(
+                checkpoint=str(world["checkpoint"]), head=str(path), images="x", output=str(tmp_path / "p.json")
+            )
+        )
