@@ -287,13 +287,139 @@ def test_ocfusion_torchrun_two_processes_gloo(world, tmp_path):
     assert isinstance(head, OcclusionHead) and head.width == 8
 
 
-def test_predict_refuses_a_pair_head_until_it_writes_pairs(world, tmp_path):
+# --------------------------------------------------------------------------- predict
+
+
+@pytest.fixture(scope="module")
+def pair_head_file(world):
+    """An (untrained) OCFusion head file for the world's detector: predict's contract does not
+    depend on what the head learned."""
+    cats = json.loads(world["paths"].instances.read_text())["categories"]
+    ids = [c["id"] for c in cats]
+    torch.manual_seed(0)
+    payload = head_payload(
+        OcclusionHead(width=8),
+        arch="resnet18_fpn",
+        num_classes=91,
+        min_size=H,
+        max_size=W,
+        label_map={c: c for c in ids},
+        category_ids=ids,
+    )
+    return save_head_file(world["root"] / "pair_head.pt", payload)
+
+
+def _decode(seg) -> np.ndarray:
+    from pycocotools import mask as mask_utils
+
+    return mask_utils.decode({"size": seg["size"], "counts": seg["counts"].encode("ascii")}).astype(bool)
+
+
+def _overlapping(entries: list[dict], theta: float) -> set[tuple[int, int]]:
+    """The contract's pairs, from the written masks (numpy, independent of rapkit.model.occludes)."""
+    ms = [_decode(e["segmentation"]) for e in entries]
+    out = set()
+    for i, a in enumerate(ms):
+        for j, b in enumerate(ms):
+            inter = int(np.logical_and(a, b).sum())
+            if i != j and inter > 0 and (inter >= theta * a.sum() or inter >= theta * b.sum()):
+                out.add((i, j))
+    return out
+
+
+def _predict_args(world, head, out, *extra):
+    p = world["paths"]
+    return ["predict", "--detector", world["checkpoint"], "--head", head, "--images", p.images_dir,
+            "--image-info", p.instances, "-o", out, "--max-detections", 6, "--rpn-top-n", 50,
+            "--format", "json", *extra]  # fmt: skip
+
+
+def test_predict_with_a_pair_head_writes_occludes_then_fuse_and_evaluate(world, pair_head_file, tmp_path, capsys):
+    out = tmp_path / "pred.json"
+    code, stdout, err = _run(capsys, *_predict_args(world, pair_head_file, out, "--pair-overlap", 0.2))
+    assert code == 0, err
+    rep = json.loads(stdout)
+    dets = json.loads(out.read_text())
+    assert dets and rep["head_type"] == "ocfusion" and all("relation" not in d for d in dets)
+    by_image: dict[int, list[dict]] = {}
+    for d in dets:
+        by_image.setdefault(d["image_id"], []).append(d)
+    n_pairs = 0
+    for entries in by_image.values():  # the contract of docs/fusion.md, read from the JSON itself
+        listed = set()
+        for i, e in enumerate(entries):
+            occ = e.get("occludes")
+            if occ is None:
+                continue
+            assert occ and all(isinstance(k, int) and isinstance(v, float) and np.isfinite(v) for k, v in occ)
+            ks = [k for k, _ in occ]
+            assert len(set(ks)) == len(ks) and i not in ks and all(0 <= k < len(entries) for k in ks)
+            listed |= {(i, k) for k in ks}
+        assert listed == _overlapping(entries, 0.2)  # exactly the pairs over the threshold, both orders
+        n_pairs += len(listed)
+    assert n_pairs > 0 and rep["pairs"] == n_pairs and rep["replay_calls"] == n_pairs // 2  # each overlap met once
+    ms = rep["ms_per_image"]  # the pair head's two strategies apart from the detector
+    assert set(ms) == {"detector", "pair_head", "pair_head_replay", "other", "total"}
+    assert ms["pair_head"] > 0 and ms["pair_head_replay"] > 0 and ms["detector"] > 0
+    # end to end: predict -> fuse --strategy ocfusion -> evaluate
+    p = world["paths"]
+    code, _, err = _run(capsys, "fuse", "--proposals", out, "--image-info", p.instances, "--categories",
+                        p.categories, "--semantic", p.semantic, "-o", tmp_path / "fused", "--strategy", "ocfusion",
+                        "-q", "--format", "json")  # fmt: skip
+    assert code == 0, err
+    code, stdout, err = _run(capsys, "evaluate", "--gt", p.panoptic, "--pred", tmp_path / "fused" / "panoptic.json",
+                             "-q", "--format", "json")  # fmt: skip
+    assert code == 0, err
+    ev = json.loads(stdout)
+    assert ev["n_images"] == 4 and 0 <= ev["All"]["pq"] <= 100
+
+
+@pytest.mark.slow  # two more predict runs
+def test_predict_pair_head_on_dumped_proposals(world, pair_head_file, tmp_path, capsys):
+    """Dumped proposals: every entry kept with its fields, ``occludes`` added from the given
+    masks (the same pairs as the detect run that wrote them); an entry without a mask is refused."""
+    out = tmp_path / "pred.json"
+    code, _, err = _run(capsys, *_predict_args(world, pair_head_file, out))
+    assert code == 0, err
+    dets = json.loads(out.read_text())
+    given = [{k: v for k, v in d.items() if k != "occludes"} for d in dets]
+    (tmp_path / "given.json").write_text(json.dumps(given))
+    out2 = tmp_path / "pred2.json"
+    code, _, err = _run(capsys, *_predict_args(world, pair_head_file, out2, "--proposals", tmp_path / "given.json"))
+    assert code == 0, err
+    got = json.loads(out2.read_text())
+    assert [{k: v for k, v in d.items() if k != "occludes"} for d in got] == given
+    assert [[k for k, _ in d.get("occludes", [])] for d in got] == [[k for k, _ in d.get("occludes", [])] for d in dets]
+    del given[0]["segmentation"]
+    (tmp_path / "nomask.json").write_text(json.dumps(given))
+    code, _, err = _run(capsys, *_predict_args(world, pair_head_file, tmp_path / "p3.json", "--proposals",
+                                               tmp_path / "nomask.json"))  # fmt: skip
+    assert code == 3 and "needs a 'segmentation'" in err and "Traceback" not in err
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_amp_pair_head_train_and_predict(world, tmp_path):
     from rapkit.model.predict import PredictConfig, predict
 
-    path = save_head_file(tmp_path / "oc.pt", _payload(OcclusionHead(width=8)))
-    with pytest.raises(ConfigError, match="OCFusion pair head"):
-        predict(
-            PredictConfig(
-                checkpoint=str(world["checkpoint"]), head=str(path), images="x", output=str(tmp_path / "p.json")
-            )
+    out = tmp_path / "gpu.pt"
+    res = train_head(cfg_for(world, out, device="cuda", amp=True))
+    assert res.device.startswith("cuda") and res.head_type == "ocfusion"
+    head, _ = load_head_file(out)
+    assert all(torch.isfinite(v).all() for v in head.state_dict().values())
+    p = world["paths"]
+    s = predict(
+        PredictConfig(
+            checkpoint=str(world["checkpoint"]),
+            head=str(out),
+            images=str(p.images_dir),
+            image_info=str(p.instances),
+            output=str(tmp_path / "pred.json"),
+            device="cuda",
+            amp=True,
+            max_detections=6,
+            rpn_top_n=50,
         )
+    )
+    dets = json.loads((tmp_path / "pred.json").read_text())
+    assert s.pairs == sum(len(d.get("occludes", [])) for d in dets) > 0
