@@ -7,7 +7,7 @@ optimiser, grad scaler, log records and the best head so far:
 :meth:`rapkit.model.learner.Learner.state`).
 
 >>> sorted(state_fingerprint(TrainConfig("m.pth", "imgs", "i.json", "r.json", "head.pt")))[:3]
-['arch', 'batch_size', 'bn_recalibrate']
+['arch', 'batch_size', 'bias_lr_factor']
 """
 
 from __future__ import annotations
@@ -46,9 +46,18 @@ RESUME_KEYS = (
     "rois_per_image",
     "head_type",
     "head_width",
+    "bias_lr_factor",
+    "bias_weight_decay",
+    "rpn_mode",
 )
 #: what a checkpoint saved before a key existed ran with
-RESUME_DEFAULTS = {"head_type": "rap", "head_width": 512}
+RESUME_DEFAULTS = {
+    "head_type": "rap",
+    "head_width": 512,
+    "bias_lr_factor": 1.0,
+    "bias_weight_decay": None,
+    "rpn_mode": "eval",
+}
 
 
 def state_fingerprint(cfg: TrainConfig) -> dict[str, Any]:

@@ -149,6 +149,26 @@ def detect(model: nn.Module, images: list[torch.Tensor]) -> list[dict[str, torch
     return out
 
 
+def set_rpn_mode(model: nn.Module, mode: str) -> tuple[int, int]:
+    """The RPN's proposals per image for ``rpn_proposals`` (the model stays in eval mode, so
+    deterministic): ``"eval"`` leaves the test top-n (torchvision: 1000 before and after NMS),
+    ``"train"`` sets it to the training top-n (2000), the proposals the authors trained the
+    head on (their RPN ran in training mode). Returns ``(pre-NMS, post-NMS)`` top-n now used.
+
+    >>> from types import SimpleNamespace as NS
+    >>> top = lambda: {"training": 2000, "testing": 1000}   # torchvision's MaskRCNN defaults
+    >>> set_rpn_mode(NS(rpn=NS(_pre_nms_top_n=top(), _post_nms_top_n=top())), "train")
+    (2000, 2000)
+    """
+    rpn = model.rpn
+    if mode == "train":
+        rpn._pre_nms_top_n["testing"] = rpn._pre_nms_top_n["training"]
+        rpn._post_nms_top_n["testing"] = rpn._post_nms_top_n["training"]
+    elif mode != "eval":
+        raise ValueError(f"unknown RPN mode {mode!r} (eval or train)")
+    return int(rpn._pre_nms_top_n["testing"]), int(rpn._post_nms_top_n["testing"])
+
+
 def _bn_modules(module: nn.Module) -> list[tuple[str, nn.Module]]:
     return [(n, m) for n, m in module.named_modules() if isinstance(m, (FrozenBatchNorm2d, nn.BatchNorm2d))]
 
@@ -217,4 +237,4 @@ def apply_buffers(model: nn.Module, buffers: dict[str, torch.Tensor]) -> None:
         own[k].copy_(v.to(own[k].device, own[k].dtype))
 
 
-__all__ = ["to_tensor", "roi_inputs", "rpn_proposals", "detect", "recalibrate_bn", "apply_buffers"]
+__all__ = ["to_tensor", "roi_inputs", "rpn_proposals", "detect", "recalibrate_bn", "apply_buffers", "set_rpn_mode"]

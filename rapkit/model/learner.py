@@ -128,16 +128,38 @@ def make_learner(
     model: nn.Module = head
     if dist.active:
         model = nn.parallel.DistributedDataParallel(head, device_ids=[device.index] if device.type == "cuda" else None)
+    groups = param_groups(head, cfg)
     if cfg.optimizer == "sgd":
-        opt: torch.optim.Optimizer = torch.optim.SGD(
-            head.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
-        )
+        opt: torch.optim.Optimizer = torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum)
     else:
-        opt = torch.optim.Adam(head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        opt = torch.optim.Adam(groups, lr=cfg.lr)
     learner = Learner(head, model, opt, torch.amp.GradScaler("cuda", enabled=amp), device, amp, loss_fn)
     if resume_state is not None:
         learner.restore(resume_state)
     return learner
+
+
+def param_groups(head: nn.Module, cfg: TrainConfig) -> list[dict[str, Any]]:
+    """The optimiser's parameter groups: the weights (``cfg.weight_decay``), then, when
+    ``bias_lr_factor`` or ``bias_weight_decay`` sets them apart, the biases (lr x
+    ``bias_lr_factor``, ``bias_weight_decay``), as the authors' maskrcnn-benchmark solver
+    (``BIAS_LR_FACTOR`` 2, ``WEIGHT_DECAY_BIAS`` 0). Each group's ``lr_factor`` scales the
+    schedule's lr (:func:`train_step`).
+
+    >>> cfg = TrainConfig("m.pth", "imgs", "i.json", "r.json", "head.pt", bias_lr_factor=2.0, bias_weight_decay=0.0)
+    >>> [(len(g["params"]), g["lr_factor"], g["weight_decay"]) for g in param_groups(RelationHead(), cfg)]
+    [(6, 1.0, 0.0001), (6, 2.0, 0.0)]
+    """
+    bias_wd = cfg.weight_decay if cfg.bias_weight_decay is None else cfg.bias_weight_decay
+    named = list(head.named_parameters())
+    if cfg.bias_lr_factor == 1.0 and bias_wd == cfg.weight_decay:
+        return [{"params": [p for _, p in named], "lr_factor": 1.0, "weight_decay": cfg.weight_decay}]
+    weights = [p for n, p in named if not n.endswith("bias")]
+    biases = [p for n, p in named if n.endswith("bias")]
+    return [
+        {"params": weights, "lr_factor": 1.0, "weight_decay": cfg.weight_decay},
+        {"params": biases, "lr_factor": float(cfg.bias_lr_factor), "weight_decay": bias_wd},
+    ]
 
 
 def lr_at(cfg: TrainConfig, it: int) -> float:
@@ -150,7 +172,7 @@ def train_step(learner: Learner, batch: Batch, lr: float) -> float:
     device = learner.device
     x = batch.inputs.to(device, torch.float32, non_blocking=True)
     for g in learner.opt.param_groups:
-        g["lr"] = lr
+        g["lr"] = lr * g.get("lr_factor", 1.0)
     loss = learner.loss_fn(learner.model, x, batch, learner.amp)
     learner.opt.zero_grad(set_to_none=True)
     learner.scaler.scale(loss).backward()
@@ -159,4 +181,13 @@ def train_step(learner: Learner, batch: Batch, lr: float) -> float:
     return float(loss.detach())
 
 
-__all__ = ["BatchLoss", "Learner", "lr_at", "make_learner", "ocfusion_batch_loss", "relation_head_loss", "train_step"]
+__all__ = [
+    "BatchLoss",
+    "Learner",
+    "lr_at",
+    "make_learner",
+    "ocfusion_batch_loss",
+    "param_groups",
+    "relation_head_loss",
+    "train_step",
+]

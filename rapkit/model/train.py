@@ -46,7 +46,7 @@ from .checkpoint import head_state, load_resume_state, save_checkpoint
 from .data import RelationDataset, RelImage, RoiSet, draw_boxes, load_relation_dataset
 from .detector import LoadedDetector, load_detector
 from .device import Dist, dist_setup
-from .features import recalibrate_bn
+from .features import recalibrate_bn, set_rpn_mode
 from .head import head_payload, new_head, save_head_file
 from .inputs import compute_inputs, compute_proposal_inputs, head_values, image_batches
 from .learner import Learner, lr_at, make_learner, ocfusion_batch_loss, relation_head_loss, train_step
@@ -238,6 +238,7 @@ def _prepare(run: _Run) -> _Data:
     cfg, dist, device, say = run.cfg, run.dist, run.device, run.say
     det = load_detector(cfg.checkpoint, cfg.arch, min_size=cfg.min_size, max_size=cfg.max_size)
     det.model.to(device)
+    set_rpn_mode(det.model, cfg.rpn_mode)
     dataset = load_relation_dataset(cfg.images, cfg.instances, cfg.relations, det.num_classes, cfg.labels)
     train_imgs, val_imgs = _split(dataset.images, cfg.val_fraction, cfg.seed)
     if not train_imgs:

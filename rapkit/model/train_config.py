@@ -15,6 +15,7 @@ from ..errors import ConfigError
 OPTIMIZERS = ("sgd", "adam")
 ROI_SCHEMES = ("detector", "gt-jitter")
 HEADS = ("rap", "ocfusion")
+RPN_MODES = ("eval", "train")
 
 
 @dataclass
@@ -39,6 +40,11 @@ class TrainConfig:
     weight_decay: float = 1e-4
     lr_drop: float = 0.5
     optimizer: str = "sgd"
+    bias_lr_factor: float = 1.0  # biases learn at lr x this (the authors: 2)
+    bias_weight_decay: float | None = None  # biases' weight decay (None: --weight-decay; the authors: 0)
+    rpn_mode: str = (
+        "eval"  # --rois detector: eval (the checkpoint's test top-n, 1000) or train (its training top-n, 2000)
+    )
     rois: str = "detector"
     rois_per_image: int = 128
     draws: int = 4
@@ -79,12 +85,16 @@ class TrainConfig:
             "head_width",
         ):
             pos(n)
-        for n in ("lr", "cache_max_gb"):
+        for n in ("lr", "cache_max_gb", "bias_lr_factor"):
             pos(n)
         for n in ("weight_decay", "momentum", "workers", "bn_recalibrate"):
             pos(n, allow_zero=True)
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
+        if self.bias_weight_decay is not None and self.bias_weight_decay < 0:
+            raise ConfigError(f"--bias-weight-decay must be >= 0, got {self.bias_weight_decay}")
+        if self.rpn_mode not in RPN_MODES:
+            raise ConfigError(f"--rpn-mode must be one of {', '.join(RPN_MODES)}, got {self.rpn_mode!r}")
         if self.head_type not in HEADS:
             raise ConfigError(f"--head-type must be one of {', '.join(HEADS)}, got {self.head_type!r}")
         if self.rois not in ROI_SCHEMES:
@@ -109,4 +119,4 @@ class TrainConfig:
         return Path(self.log) if self.log else Path(self.output).with_suffix(".log.json")
 
 
-__all__ = ["HEADS", "OPTIMIZERS", "ROI_SCHEMES", "TrainConfig"]
+__all__ = ["HEADS", "OPTIMIZERS", "ROI_SCHEMES", "RPN_MODES", "TrainConfig"]
