@@ -16,7 +16,13 @@ is nudged to detect (background unlikely, one class likely, as tests/conftest.py
 ``test_detector``): the mask branch then sees ``--max-detections`` boxes per image, as a
 trained detector on a busy image would.
 
+With ``--pair-width W`` it also runs ``predict`` with an (untrained) OCFusion pair head of
+width W once per round and prints its parts apart: the detector, the pair head on every
+overlapping pair batched (``pair_head``, what is written) and one forward per overlap met
+in a replay of score order (``pair_head_replay``), with their ratio.
+
 Run:  python benchmarks/predict.py                          # CPU, 4 images of 320 px
+      python benchmarks/predict.py --pair-width 512         # and the OCFusion pair head's two strategies
       python benchmarks/predict.py --device cuda --min-size 800 --images 8 --rounds 5 --arch resnet50_fpn
 """
 
@@ -90,6 +96,25 @@ def setup(root: Path, args) -> tuple[Path, Path, Path]:
     return Path(ckpt), Path(head), images
 
 
+def pair_head_file(root: Path, args) -> Path:
+    """An untrained OCFusion head file of width ``args.pair_width`` for the same detector."""
+    import torch
+
+    from rapkit.model.head import head_payload, save_head_file
+    from rapkit.model.ocfusion import OcclusionHead
+
+    torch.manual_seed(0)
+    payload = head_payload(
+        OcclusionHead(width=args.pair_width),
+        arch=args.arch,
+        num_classes=91,
+        min_size=args.min_size,
+        max_size=args.max_size,
+        label_map={k: k for k in range(1, 91)},
+    )
+    return Path(save_head_file(root / "pair_head.pt", payload))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--arch", default="resnet18_fpn")
@@ -100,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch-size", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--pair-width", type=int, default=0, help="also time an OCFusion pair head of this width")
     ap.add_argument("--json", action="store_true", help="print the result as JSON")
     args = ap.parse_args(argv)
 
@@ -114,9 +140,12 @@ def main(argv: list[str] | None = None) -> int:
     times: dict[str, dict[str, list[float]]] = {v: {"detector": [], "head": [], "total": []} for v in variants}
     outputs: dict[str, str] = {}
     n_dets = 0
+    pair_times: dict[str, list[float]] = {"detector": [], "pair_head": [], "pair_head_replay": [], "total": []}
+    pairs = calls = 0
     with tempfile.TemporaryDirectory(prefix="rapkit-bench-predict-") as tmp:
         root = Path(tmp)
         ckpt, head, images = setup(root, args)
+        pair_head = pair_head_file(root, args) if args.pair_width else None
         names = list(variants)
         for r in range(args.rounds + 1):  # round 0 warms up (not counted)
             order = names if r % 2 == 0 else names[::-1]
@@ -145,6 +174,22 @@ def main(argv: list[str] | None = None) -> int:
                 if r > 0:
                     for part in times[name]:
                         times[name][part].append(s.seconds[part])
+            if pair_head is not None:
+                s = pred.predict(
+                    pred.PredictConfig(
+                        checkpoint=str(ckpt),
+                        head=str(pair_head),
+                        images=str(images),
+                        output=str(root / f"pairs-{r}.json"),
+                        max_detections=args.max_detections,
+                        batch_size=args.batch_size,
+                        device=args.device,
+                    )
+                )
+                pairs, calls = s.pairs, s.replay_calls
+                if r > 0:
+                    for part in pair_times:
+                        pair_times[part].append(s.seconds[part])
         same = outputs[names[0]] == outputs[names[1]]
         relations = [d["relation"] for d in json.loads(outputs[names[0]])]
     med = {v: {p: statistics.median(ts) for p, ts in parts.items()} for v, parts in times.items()}
@@ -168,6 +213,19 @@ def main(argv: list[str] | None = None) -> int:
         "relations": len(relations),
         "load_average": [round(x, 2) for x in os.getloadavg()],
     }
+    if args.pair_width:
+        result["pair_head"] = {
+            "width": args.pair_width,
+            "ordered_pairs": pairs,
+            "replay_forwards": calls,
+            "ms_per_image": {p: round(1000 * statistics.median(ts) / args.images, 1) for p, ts in pair_times.items()},
+            "replay_over_batched": round(
+                statistics.median(
+                    a / b for a, b in zip(pair_times["pair_head_replay"], pair_times["pair_head"]) if b > 0
+                ),
+                3,
+            ),
+        }
     if args.json:
         print(json.dumps(result, indent=2))
     else:
@@ -184,6 +242,15 @@ def main(argv: list[str] | None = None) -> int:
             f"total {ratio['total']:.3f}x"
         )
         print(f"same output JSON both ways: {same}")
+        if args.pair_width:
+            ph = result["pair_head"]
+            ms = ph["ms_per_image"]
+            print(
+                f"OCFusion pair head, width {ph['width']}: {ph['ordered_pairs']} ordered pairs, "
+                f"{ph['replay_forwards']} replay forwards; ms per image: detector {ms['detector']}, "
+                f"pair head batched {ms['pair_head']}, one forward per overlap {ms['pair_head_replay']}, "
+                f"total {ms['total']}; replay / batched (paired) {ph['replay_over_batched']}x"
+            )
         print(f"load average: {result['load_average']}")
     return 0 if same else 1
 

@@ -334,9 +334,21 @@ def _predict_args(world, head, out, *extra):
             "--format", "json", *extra]  # fmt: skip
 
 
-def test_predict_with_a_pair_head_writes_occludes_then_fuse_and_evaluate(world, pair_head_file, tmp_path, capsys):
-    out = tmp_path / "pred.json"
-    code, stdout, err = _run(capsys, *_predict_args(world, pair_head_file, out, "--pair-overlap", 0.2))
+@pytest.fixture(scope="module")
+def pair_predictions(world, pair_head_file):
+    """``rapkit predict --head <pair head> --format json``: (output path, report, exit code, stderr)."""
+    import contextlib
+    import io
+
+    out = world["root"] / "pair_pred.json"
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr), pytest.raises(SystemExit) as e:
+        main([str(a) for a in _predict_args(world, pair_head_file, out, "--pair-overlap", 0.2)])
+    return out, stdout.getvalue(), e.value.code, stderr.getvalue()
+
+
+def test_predict_with_a_pair_head_writes_occludes_then_fuse_and_evaluate(world, pair_predictions, tmp_path, capsys):
+    out, stdout, code, err = pair_predictions
     assert code == 0, err
     rep = json.loads(stdout)
     dets = json.loads(out.read_text())
@@ -375,11 +387,10 @@ def test_predict_with_a_pair_head_writes_occludes_then_fuse_and_evaluate(world, 
 
 
 @pytest.mark.slow  # two more predict runs
-def test_predict_pair_head_on_dumped_proposals(world, pair_head_file, tmp_path, capsys):
+def test_predict_pair_head_on_dumped_proposals(world, pair_head_file, pair_predictions, tmp_path, capsys):
     """Dumped proposals: every entry kept with its fields, ``occludes`` added from the given
     masks (the same pairs as the detect run that wrote them); an entry without a mask is refused."""
-    out = tmp_path / "pred.json"
-    code, _, err = _run(capsys, *_predict_args(world, pair_head_file, out))
+    out, _, code, err = pair_predictions
     assert code == 0, err
     dets = json.loads(out.read_text())
     given = [{k: v for k, v in d.items() if k != "occludes"} for d in dets]
