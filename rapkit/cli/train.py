@@ -163,6 +163,12 @@ def require_torch() -> None:
     help="Weight decay of the biases (the authors: 0) [default: --weight-decay]. Example: --bias-weight-decay 0.",
 )
 @click.option(
+    "--all-images",
+    is_flag=True,
+    help="Draw batches from every image of the relations JSON, those without a known pair too (they add no loss; "
+    "the authors') [default: only images with pairs].",
+)
+@click.option(
     "--rpn-mode",
     type=click.Choice(["eval", "train"]),
     default="eval",
@@ -287,6 +293,7 @@ def command(
     optimizer,
     bias_lr_factor,
     bias_weight_decay,
+    all_images,
     rpn_mode,
     rois,
     rois_per_image,
@@ -322,7 +329,7 @@ def command(
     16, lr / 10 at half); two defaults are not: 10% of the images are held out
     (--val-fraction 0.1) and the head of the best held-out accuracy is kept (--select best).
     The paper's set-up: --val-fraction 0 --select last; the authors' code also:
-    --bias-lr-factor 2 --bias-weight-decay 0 --rpn-mode train (docs/paper.md lists every
+    --bias-lr-factor 2 --bias-weight-decay 0 --rpn-mode train --all-images (docs/paper.md lists every
     departure). Writes the head file and a JSON log.
     """
     require_torch()
@@ -353,6 +360,7 @@ def command(
         optimizer=optimizer,
         bias_lr_factor=bias_lr_factor,
         bias_weight_decay=bias_weight_decay,
+        all_images=all_images,
         rpn_mode=rpn_mode,
         rois=rois,
         rois_per_image=rois_per_image,

@@ -7,7 +7,7 @@ optimiser, grad scaler, log records and the best head so far:
 :meth:`rapkit.model.learner.Learner.state`).
 
 >>> sorted(state_fingerprint(TrainConfig("m.pth", "imgs", "i.json", "r.json", "head.pt")))[:3]
-['arch', 'batch_size', 'bias_lr_factor']
+['all_images', 'arch', 'batch_size']
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ RESUME_KEYS = (
     "bias_lr_factor",
     "bias_weight_decay",
     "rpn_mode",
+    "all_images",
 )
 #: what a checkpoint saved before a key existed ran with
 RESUME_DEFAULTS = {
@@ -57,6 +58,7 @@ RESUME_DEFAULTS = {
     "bias_lr_factor": 1.0,
     "bias_weight_decay": None,
     "rpn_mode": "eval",
+    "all_images": False,
 }
 
 

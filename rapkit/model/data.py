@@ -103,8 +103,12 @@ def load_relation_dataset(
     num_classes: int,
     label_mode: str = "auto",
     label_map: dict[int, int] | None = None,
+    all_images: bool = False,
 ) -> RelationDataset:
-    """Read and cross-check the training inputs (see the module docstring).
+    """Read and cross-check the training inputs (see the module docstring). With
+    ``all_images`` the images of the relations JSON without a pair are kept too, with no RoI
+    object and no pair (the authors drew batches from every training image; such an image
+    adds nothing to the loss), else they are skipped.
 
     Errors (exit 3): a relation naming an annotation id that is not in the instances JSON
     (or belongs to another image), an image of the relations JSON that the instances JSON
@@ -143,7 +147,7 @@ def load_relation_dataset(
                 raise InputError(
                     f"relation with the same annotation {f} in front and back", file=rel_path, image_id=iid
                 )
-        if not pairs:
+        if not pairs and not all_images:
             skipped += 1
             continue
         info = inst.images[iid]
@@ -184,7 +188,7 @@ def load_relation_dataset(
         iid, name = missing[0]
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
         raise InputError(f"image file {name} not found{more}", file=root, image_id=iid)
-    if not out:
+    if n_pairs == 0:
         raise InputError("no image with a known relation pair: nothing to train on", file=rel_path)
     cats = [c for c in (thing_ids or sorted(inst.categories)) if c in cat_to_label]
     return RelationDataset(out, dict(label_map), n_pairs, skipped, category_ids=cats)

@@ -107,7 +107,7 @@ def compute_inputs(
         start = 0
         for k, _ in chunk:
             n = len(images[k].labels)
-            out[k] = list(x[start : start + n * len(draws)].split(n))
+            out[k] = list(x[start : start + n * len(draws)].split(n)) if n else [x[:0] for _ in draws]
             start += n * len(draws)
             if on_image is not None:
                 on_image(1)

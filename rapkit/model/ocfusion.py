@@ -139,8 +139,9 @@ def ocfusion_loss(
     0.6931
     """
     if first.numel() == 0:
+        x1 = x[:1] if x.shape[0] else x.new_zeros((1, *x.shape[1:]))  # a batch of images without RoIs
         with torch.autocast(x.device.type, enabled=amp):
-            z = model(pair_inputs(x, first.new_zeros(1), first.new_zeros(1)))
+            z = model(torch.cat([x1, x1], dim=1))
         return z.float().sum() * 0.0
     with torch.autocast(x.device.type, enabled=amp):
         logits = model(pair_inputs(x, first, second))

@@ -239,7 +239,9 @@ def _prepare(run: _Run) -> _Data:
     det = load_detector(cfg.checkpoint, cfg.arch, min_size=cfg.min_size, max_size=cfg.max_size)
     det.model.to(device)
     set_rpn_mode(det.model, cfg.rpn_mode)
-    dataset = load_relation_dataset(cfg.images, cfg.instances, cfg.relations, det.num_classes, cfg.labels)
+    dataset = load_relation_dataset(
+        cfg.images, cfg.instances, cfg.relations, det.num_classes, cfg.labels, all_images=cfg.all_images
+    )
     train_imgs, val_imgs = _split(dataset.images, cfg.val_fraction, cfg.seed)
     if not train_imgs:
         raise InputError("no training image left after holding out the validation images", file=cfg.relations)

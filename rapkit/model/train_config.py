@@ -42,9 +42,8 @@ class TrainConfig:
     optimizer: str = "sgd"
     bias_lr_factor: float = 1.0  # biases learn at lr x this (the authors: 2)
     bias_weight_decay: float | None = None  # biases' weight decay (None: --weight-decay; the authors: 0)
-    rpn_mode: str = (
-        "eval"  # --rois detector: eval (the checkpoint's test top-n, 1000) or train (its training top-n, 2000)
-    )
+    all_images: bool = False  # batches from every image of the relations JSON, not only those with pairs
+    rpn_mode: str = "eval"  # --rois detector proposals: eval (test top-n, 1000) or train (training top-n, 2000)
     rois: str = "detector"
     rois_per_image: int = 128
     draws: int = 4

@@ -80,14 +80,14 @@ def test_cli_passes_the_flags_and_help_tells_the_truth(monkeypatch, capsys):
 
     monkeypatch.setattr(train_mod, "train_head", fake)
     args = ["train", "--detector", "m.pth", "--images", "imgs", "--instances", "i.json", "--relations", "r.json"]
-    args += ["-o", "h.pt", "--bias-lr-factor", "2", "--bias-weight-decay", "0", "--rpn-mode", "train"]
+    args += ["-o", "h.pt", "--bias-lr-factor", "2", "--bias-weight-decay", "0", "--rpn-mode", "train", "--all-images"]
     with pytest.raises(SystemExit):
         main(args)  # the CLI turns the fake's exception into exit 70; the config was built
     cfg = seen["cfg"]
-    assert (cfg.bias_lr_factor, cfg.bias_weight_decay, cfg.rpn_mode) == (2.0, 0.0, "train")
+    assert (cfg.bias_lr_factor, cfg.bias_weight_decay, cfg.rpn_mode, cfg.all_images) == (2.0, 0.0, "train", True)
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "Defaults are the paper's" not in text
     assert "two defaults are not" in text and "--val-fraction 0 --select last" in text
-    assert "--bias-lr-factor 2 --bias-weight-decay 0 --rpn-mode train" in text
+    assert "--bias-lr-factor 2 --bias-weight-decay 0 --rpn-mode train --all-images" in text

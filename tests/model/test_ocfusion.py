@@ -22,6 +22,7 @@ from torch.nn import functional as F  # noqa: E402
 from rapkit.cli import main  # noqa: E402
 from rapkit.errors import ConfigError, InputError  # noqa: E402
 from rapkit.model import train as train_mod  # noqa: E402
+from rapkit.model.data import load_relation_dataset  # noqa: E402
 from rapkit.model.head import RelationHead, head_payload, load_head_file, save_head_file  # noqa: E402
 from rapkit.model.ocfusion import (  # noqa: E402
     OcclusionHead,
@@ -434,3 +435,39 @@ def test_cuda_amp_pair_head_train_and_predict(world, tmp_path):
     )
     dets = json.loads((tmp_path / "pred.json").read_text())
     assert s.pairs == sum(len(d.get("occludes", [])) for d in dets) > 0
+
+
+@pytest.mark.parametrize(
+    "rois,head_type", [("detector", "ocfusion"), pytest.param("gt-jitter", "rap", marks=pytest.mark.slow)]
+)
+def test_all_images_draws_batches_from_images_without_pairs(world, tmp_path, rois, head_type):
+    """--all-images (the authors'): images of the relations JSON without a pair join the
+    batches with no RoI object and add no loss; without it they are skipped."""
+    rel = json.loads(world["relations"].read_text())
+    emptied = [im["image_id"] for im in rel["images"][1::2]]
+    for im in rel["images"][1::2]:
+        im["relations"] = []
+    path = tmp_path / "rel.json"
+    path.write_text(json.dumps(rel))
+    seen = []
+    real = train_mod.train_step
+
+    def spy(learner, batch, lr):
+        seen.append(batch)
+        return real(learner, batch, lr)
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(train_mod, "train_step", spy)
+    kw = dict(relations=str(path), rois=rois, head_type=head_type, draws=1, val_fraction=0.0, batch_size=4)
+    try:
+        res = train_head(cfg_for(world, tmp_path / "all.pt", all_images=True, iterations=1, **kw))
+        assert res.n_train_images == 4 and len(seen) == 1
+        for b in seen:  # every image in every batch: the emptied ones with no RoI and no pair
+            assert sorted(b.image_ids) == sorted(im["image_id"] for im in rel["images"])
+            sizes = dict(zip(b.image_ids, b.n_rois))
+            assert all(sizes[i] == 0 for i in emptied) and len(b.front) > 0
+    finally:
+        mp.undo()
+    p = world["paths"]
+    some = load_relation_dataset(p.images_dir, p.instances, path, 91)
+    assert len(some.images) == 4 - len(emptied) and some.skipped_images == len(emptied)
