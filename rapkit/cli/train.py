@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 
 import click
+from click.core import ParameterSource
 
 from ..errors import ConfigError
 from ._common import (
@@ -163,6 +164,21 @@ def require_torch() -> None:
     help="Weight decay of the biases (the authors: 0) [default: --weight-decay]. Example: --bias-weight-decay 0.",
 )
 @click.option(
+    "--preset",
+    type=click.Choice(["none", "authors"]),
+    default="none",
+    show_default=True,
+    help="authors: the authors' training in one flag, --val-fraction 0 --select last --bias-lr-factor 2 "
+    "--bias-weight-decay 0 --rpn-mode train --all-images --flip (an option given explicitly wins). "
+    "Example: --preset authors --val-fraction 0.1.",
+)
+@click.option(
+    "--flip",
+    is_flag=True,
+    help="Mirror each sampled training image left-right with p = 0.5 (boxes, masks and proposals follow; the "
+    "pairs stay; the authors') [default: no flip]. The feature cache holds both copies.",
+)
+@click.option(
     "--all-images",
     is_flag=True,
     help="Draw batches from every image of the relations JSON, those without a known pair too (they add no loss; "
@@ -293,6 +309,8 @@ def command(
     optimizer,
     bias_lr_factor,
     bias_weight_decay,
+    preset,
+    flip,
     all_images,
     rpn_mode,
     rois,
@@ -329,8 +347,9 @@ def command(
     16, lr / 10 at half); two defaults are not: 10% of the images are held out
     (--val-fraction 0.1) and the head of the best held-out accuracy is kept (--select best).
     The paper's set-up: --val-fraction 0 --select last; the authors' code also:
-    --bias-lr-factor 2 --bias-weight-decay 0 --rpn-mode train --all-images (docs/paper.md lists every
-    departure). Writes the head file and a JSON log.
+    --bias-lr-factor 2 --bias-weight-decay 0 --rpn-mode train --all-images --flip; --preset
+    authors sets all of them (docs/paper.md lists every departure). Writes the head file and
+    a JSON log.
     """
     require_torch()
     from ..model.train import TrainConfig, train_head
@@ -360,6 +379,7 @@ def command(
         optimizer=optimizer,
         bias_lr_factor=bias_lr_factor,
         bias_weight_decay=bias_weight_decay,
+        flip=flip,
         all_images=all_images,
         rpn_mode=rpn_mode,
         rois=rois,
@@ -384,6 +404,13 @@ def command(
         log_every=log_every,
         force=force,
     )
+    if preset != "none":
+        from ..model.train_config import PRESETS
+
+        ctx = click.get_current_context()
+        for name, value in PRESETS[preset].items():
+            if ctx.get_parameter_source(name) in (None, ParameterSource.DEFAULT):
+                setattr(cfg, name, value)
     with progress_group(quiet) as bars:
         on_cache = bars("train: detector features (images)", None)
         advance = None

@@ -64,6 +64,21 @@ class BatchSource:
     amp: bool
     draw: BoxDraw = draw_boxes  # gt-jitter: the box draw
     pair_cap: int | None = None  # the OCFusion head: ordered samples, at most this many per image
+    #: --flip: ``images`` (and cache, rois) hold the n images, then their n mirrored copies;
+    #: each sampled image is the mirrored copy with p = 0.5
+    flip: bool = False
+
+
+def _sample(src: BatchSource, it: int, n_draws: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`sample_batch` over this rank's images, then (``flip``) each pick mirrored with
+    p = 0.5 (its index + n): a function of ``(seed, rank, it)`` too; without ``flip`` the
+    samples are those of a run before the flag existed."""
+    n = len(src.images) // 2 if src.flip else len(src.images)
+    pick, dsel = sample_batch(src.seed, src.rank, it, n, src.per_rank, n_draws)
+    if src.flip:
+        rng = np.random.default_rng([int(src.seed) & 0xFFFFFFFF, src.rank, it, 0xF11B])
+        pick = pick + n * (rng.random(len(pick)) < 0.5)
+    return pick, dsel
 
 
 def sample_batch(
@@ -108,7 +123,7 @@ def _ordered(batch: Batch, src: BatchSource, it: int) -> Batch:
 def _make_box_batch(src: BatchSource, it: int) -> Batch:
     """``--rois gt-jitter``: the sampled images' box draws, their head inputs and known pairs."""
     images = src.images
-    pick, dsel = sample_batch(src.seed, src.rank, it, len(images), src.per_rank, src.n_draws)
+    pick, dsel = _sample(src, it, src.n_draws)
     if src.cache is not None:
         xs = [src.cache[k][d] for k, d in zip(pick, dsel)]
     else:
@@ -144,7 +159,7 @@ def _make_proposal_batch(src: BatchSource, it: int) -> Batch:
     device = src.device
     rois = src.rois
     assert rois is not None
-    pick, _ = sample_batch(src.seed, src.rank, it, len(src.images), src.per_rank, 1)
+    pick, _ = _sample(src, it, 1)
     xs = []
     for k in pick:
         if src.cache is not None:

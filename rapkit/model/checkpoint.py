@@ -50,6 +50,7 @@ RESUME_KEYS = (
     "bias_weight_decay",
     "rpn_mode",
     "all_images",
+    "flip",
 )
 #: what a checkpoint saved before a key existed ran with
 RESUME_DEFAULTS = {
@@ -59,6 +60,7 @@ RESUME_DEFAULTS = {
     "bias_weight_decay": None,
     "rpn_mode": "eval",
     "all_images": False,
+    "flip": False,
 }
 
 

@@ -30,7 +30,7 @@ Training RoIs come from one of two schemes (``rapkit train --rois``):
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +58,30 @@ class RelImage:
     #: into the arrays above or -1 (not in a known pair): what proposals are matched against
     all_boxes: np.ndarray | None = None
     all_local: np.ndarray | None = None
+    #: the horizontally mirrored image (``--flip``): the reader mirrors the pixels, the boxes
+    #: above are already mirrored; instances, labels and pairs are the image's own
+    flipped: bool = False
+
+
+def flip_image(img: RelImage) -> RelImage:
+    """``img`` mirrored left-right (boxes ``x -> width - x``; pixels mirrored when read).
+    Occlusion does not change under a mirror, so the pairs stay as they are.
+
+    >>> img = RelImage(1, Path("x"), 10, 20, np.array([5]), np.array([[2, 1, 6, 9]], np.float32), np.array([1]),
+    ...                np.zeros((0, 2), np.int64))
+    >>> f = flip_image(img)
+    >>> f.boxes.tolist(), f.flipped, flip_image(f).boxes.tolist() == img.boxes.tolist(), flip_image(f).flipped
+    ([[14.0, 1.0, 18.0, 9.0]], True, True, False)
+    """
+
+    def mirror(b: np.ndarray | None) -> np.ndarray | None:
+        if b is None:
+            return None
+        out = np.asarray(b, np.float32).copy()
+        out[:, [0, 2]] = img.width - np.asarray(b, np.float32)[:, [2, 0]]
+        return out
+
+    return replace(img, boxes=mirror(img.boxes), all_boxes=mirror(img.all_boxes), flipped=not img.flipped)
 
 
 @dataclass
@@ -332,6 +356,7 @@ __all__ = [
     "RelationDataset",
     "RoiSet",
     "box_iou_matrix",
+    "flip_image",
     "match_proposals",
     "read_relation_pairs",
     "load_relation_dataset",

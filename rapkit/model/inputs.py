@@ -40,6 +40,8 @@ class _ImageReader(torch.utils.data.Dataset):
                 file=img.path,
                 image_id=img.image_id,
             )
+        if img.flipped:  # --flip: the mirrored copy (its boxes are mirrored in the RelImage)
+            rgb = np.ascontiguousarray(rgb[:, ::-1])
         return k, rgb
 
 

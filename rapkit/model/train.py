@@ -43,7 +43,7 @@ from ..io._atomic import check_writable
 from ..io.jsonio import save_json
 from .batches import Batch, BatchSource, make_batch, sample_batch
 from .checkpoint import head_state, load_resume_state, save_checkpoint
-from .data import RelationDataset, RelImage, RoiSet, draw_boxes, load_relation_dataset
+from .data import RelationDataset, RelImage, RoiSet, draw_boxes, flip_image, load_relation_dataset
 from .detector import LoadedDetector, load_detector
 from .device import Dist, dist_setup
 from .features import recalibrate_bn, set_rpn_mode
@@ -251,6 +251,8 @@ def _prepare(run: _Run) -> _Data:
         say(f"re-estimating backbone batch-norm statistics on {len(bn_imgs)} image(s)")
         buffers = recalibrate_bn(det.model, image_batches(bn_imgs, max(cfg.detector_batch, 8), cfg.workers, device))
     my_train = train_imgs[dist.rank :: dist.world]
+    if cfg.flip:  # the mirrored copies after the images (batches.BatchSource.flip)
+        my_train = my_train + [flip_image(i) for i in my_train]
     my_val = val_imgs[dist.rank :: dist.world]
     if not my_train:
         raise InputError(f"{len(train_imgs)} training image(s) cannot feed {dist.world} processes", file=cfg.relations)
@@ -329,6 +331,7 @@ def _batch_source(run: _Run, data: _Data, inputs: _Inputs) -> BatchSource:
         run.amp,
         draw_boxes,
         PAIR_CAP if cfg.head_type == "ocfusion" else None,
+        cfg.flip,
     )
 
 

@@ -16,6 +16,19 @@ OPTIMIZERS = ("sgd", "adam")
 ROI_SCHEMES = ("detector", "gt-jitter")
 HEADS = ("rap", "ocfusion")
 RPN_MODES = ("eval", "train")
+#: ``--preset NAME``: options set at once (an option given explicitly wins). ``authors``: every
+#: setting of the authors' training that rapkit departs from by default (docs/paper.md)
+PRESETS: dict[str, dict[str, object]] = {
+    "authors": {
+        "val_fraction": 0.0,
+        "select": "last",
+        "bias_lr_factor": 2.0,
+        "bias_weight_decay": 0.0,
+        "rpn_mode": "train",
+        "all_images": True,
+        "flip": True,
+    }
+}
 
 
 @dataclass
@@ -42,6 +55,7 @@ class TrainConfig:
     optimizer: str = "sgd"
     bias_lr_factor: float = 1.0  # biases learn at lr x this (the authors: 2)
     bias_weight_decay: float | None = None  # biases' weight decay (None: --weight-decay; the authors: 0)
+    flip: bool = False  # horizontal flip, p = 0.5 per sampled image (the authors')
     all_images: bool = False  # batches from every image of the relations JSON, not only those with pairs
     rpn_mode: str = "eval"  # --rois detector proposals: eval (test top-n, 1000) or train (training top-n, 2000)
     rois: str = "detector"
@@ -118,4 +132,4 @@ class TrainConfig:
         return Path(self.log) if self.log else Path(self.output).with_suffix(".log.json")
 
 
-__all__ = ["HEADS", "OPTIMIZERS", "ROI_SCHEMES", "RPN_MODES", "TrainConfig"]
+__all__ = ["HEADS", "OPTIMIZERS", "PRESETS", "ROI_SCHEMES", "RPN_MODES", "TrainConfig"]

@@ -91,3 +91,50 @@ def test_cli_passes_the_flags_and_help_tells_the_truth(monkeypatch, capsys):
     assert "Defaults are the paper's" not in text
     assert "two defaults are not" in text and "--val-fraction 0 --select last" in text
     assert "--bias-lr-factor 2 --bias-weight-decay 0 --rpn-mode train --all-images" in text
+
+
+def test_flip_samples_the_mirrored_copy_half_the_time():
+    from pathlib import Path
+
+    import numpy as np
+
+    from rapkit.model.batches import BatchSource, _sample, sample_batch
+    from rapkit.model.data import RelImage, flip_image
+
+    imgs = [
+        RelImage(i, Path("x"), 10, 20, np.array([1]), np.array([[2, 1, 6, 9]], np.float32), np.array([1]), np.zeros((0, 2), np.int64))
+        for i in range(6)
+    ]  # fmt: skip
+    src = BatchSource(None, imgs + [flip_image(i) for i in imgs], None, None, 3, 0, 4, 1, 0.5, torch.device("cpu"),
+                      False, flip=True)  # fmt: skip
+    flipped = 0
+    for it in range(200):
+        pick, _ = _sample(src, it, 1)
+        base, _ = sample_batch(3, 0, it, 6, 4, 1)
+        assert (pick % 6).tolist() == base.tolist()  # the images of a run without --flip, some mirrored
+        flipped += int((pick >= 6).sum())
+    assert 0.4 < flipped / 800 < 0.6
+    plain = BatchSource(None, imgs, None, None, 3, 0, 4, 1, 0.5, torch.device("cpu"), False)
+    assert _sample(plain, 7, 1)[0].tolist() == sample_batch(3, 0, 7, 6, 4, 1)[0].tolist()
+
+
+def test_preset_authors_sets_every_setting_and_explicit_flags_win(monkeypatch):
+    import rapkit.model.train as train_mod
+    from rapkit.model.train_config import PRESETS
+
+    seen = {}
+
+    def fake(cfg, **kw):
+        seen["cfg"] = cfg
+        raise RuntimeError("stop")
+
+    monkeypatch.setattr(train_mod, "train_head", fake)
+    base = ["train", "--detector", "m.pth", "--images", "imgs", "--instances", "i.json", "--relations", "r.json"]
+    with pytest.raises(SystemExit):
+        main([*base, "-o", "h.pt", "--preset", "authors", "--val-fraction", "0.2"])
+    cfg = seen["cfg"]
+    assert cfg.val_fraction == 0.2  # given explicitly
+    assert all(getattr(cfg, k) == v for k, v in PRESETS["authors"].items() if k != "val_fraction")
+    with pytest.raises(SystemExit):
+        main([*base, "-o", "h.pt"])
+    assert not seen["cfg"].flip and seen["cfg"].val_fraction == 0.1 and seen["cfg"].select == "best"

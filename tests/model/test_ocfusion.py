@@ -471,3 +471,36 @@ def test_all_images_draws_batches_from_images_without_pairs(world, tmp_path, roi
     p = world["paths"]
     some = load_relation_dataset(p.images_dir, p.instances, path, 91)
     assert len(some.images) == 4 - len(emptied) and some.skipped_images == len(emptied)
+
+
+@pytest.mark.slow  # one more (tiny) training
+def test_flip_trains_on_both_copies(world, tmp_path):
+    """--flip: the cache holds every training image and its mirror (the reader mirrors the
+    pixels, the boxes are mirrored, the pairs kept); batches draw the mirror half the time."""
+    from rapkit.model.inputs import read_image
+
+    seen, computed = [], []
+    real_step, real_props = train_mod.train_step, train_mod.compute_proposal_inputs
+
+    def step(learner, batch, lr):
+        seen.append(batch)
+        return real_step(learner, batch, lr)
+
+    def props(det, images, *a, **k):
+        computed.extend(images)
+        return real_props(det, images, *a, **k)
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(train_mod, "train_step", step)
+    mp.setattr(train_mod, "compute_proposal_inputs", props)
+    try:
+        res = train_head(cfg_for(world, tmp_path / "f.pt", flip=True, iterations=3, val_fraction=0.0))
+    finally:
+        mp.undo()
+    n = res.n_train_images
+    assert len(computed) == 2 * n and [i.flipped for i in computed] == [False] * n + [True] * n
+    a, b = computed[0], computed[n]
+    assert a.image_id == b.image_id and np.array_equal(a.pairs, b.pairs)
+    assert np.allclose(b.boxes[:, [0, 2]], a.width - a.boxes[:, [2, 0]])
+    assert np.array_equal(read_image(b), read_image(a)[:, ::-1])
+    assert len(seen) == 3 and all(len(s.front) > 0 for s in seen)
