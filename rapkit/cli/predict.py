@@ -87,6 +87,15 @@ from .train import ARCHS, arch_help, require_torch
     default=None,
     help="Region proposals kept per image and FPN level before/after NMS [default: the checkpoint's, 1000].",
 )
+@click.option(
+    "--pair-overlap",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=0.2,
+    show_default=True,
+    help="OCFusion pair head (a head file of `rapkit train --head-type ocfusion`): score the ordered pairs of an "
+    "image's proposals whose masks overlap, |Mi∩Mj|/|Mi| or |Mi∩Mj|/|Mj| at least this (0-1); each entry gets "
+    "'occludes': [[k, logit], ...] instead of 'relation'. Example: --pair-overlap 0.3.",
+)
 @click.option("--batch-size", type=click.IntRange(min=1), default=2, show_default=True, help="Images per forward pass.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N].")
 @click.option("--amp/--no-amp", default=None, help="Mixed precision [default: on with CUDA].")
@@ -105,6 +114,7 @@ def command(
     mask_threshold,
     max_detections,
     rpn_top_n,
+    pair_overlap,
     batch_size,
     device,
     amp,
@@ -114,7 +124,11 @@ def command(
     quiet,
 ):
     """Run the detector + relation head over a folder of images and write proposals with
-    'relation' values for `rapkit fuse` (or, with --proposals, add 'relation' to given detections)."""
+    'relation' values for `rapkit fuse` (or, with --proposals, add 'relation' to given detections).
+
+    With an OCFusion pair head (--head of `rapkit train --head-type ocfusion`) each proposal
+    gets 'occludes' (pair logits with the proposals its mask overlaps, --pair-overlap) for
+    `rapkit fuse --strategy ocfusion`; both ways of running the pair head are timed."""
     require_torch()
     from ..model.predict import PredictConfig, predict
     from ..report.train import predict_report
@@ -132,6 +146,7 @@ def command(
         mask_threshold=mask_threshold,
         max_detections=max_detections,
         rpn_top_n=rpn_top_n,
+        pair_overlap=pair_overlap,
         batch_size=batch_size,
         device=device,
         amp=amp,

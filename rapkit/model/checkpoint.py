@@ -7,7 +7,7 @@ optimiser, grad scaler, log records and the best head so far:
 :meth:`rapkit.model.learner.Learner.state`).
 
 >>> sorted(state_fingerprint(TrainConfig("m.pth", "imgs", "i.json", "r.json", "head.pt")))[:3]
-['arch', 'batch_size', 'bn_recalibrate']
+['all_images', 'arch', 'batch_size']
 """
 
 from __future__ import annotations
@@ -44,7 +44,24 @@ RESUME_KEYS = (
     "seed",
     "rois",
     "rois_per_image",
+    "head_type",
+    "head_width",
+    "bias_lr_factor",
+    "bias_weight_decay",
+    "rpn_mode",
+    "all_images",
+    "flip",
 )
+#: what a checkpoint saved before a key existed ran with
+RESUME_DEFAULTS = {
+    "head_type": "rap",
+    "head_width": 512,
+    "bias_lr_factor": 1.0,
+    "bias_weight_decay": None,
+    "rpn_mode": "eval",
+    "all_images": False,
+    "flip": False,
+}
 
 
 def state_fingerprint(cfg: TrainConfig) -> dict[str, Any]:
@@ -83,11 +100,12 @@ def load_resume_state(cfg: TrainConfig, world: int, say: Callable[[str], None]) 
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise InputError("not a rapkit training checkpoint", file=ckpt_path)
     want = state_fingerprint(cfg)
-    diff = [k for k, v in want.items() if state["config"].get(k) != v]
+    saved = {**RESUME_DEFAULTS, **state["config"]}
+    diff = [k for k, v in want.items() if saved.get(k) != v]
     if diff:
         raise ConfigError(
             f"{ckpt_path}: cannot resume, options differ from the saved run: "
-            + ", ".join(f"{k} (saved {state['config'].get(k)!r}, now {want[k]!r})" for k in diff)
+            + ", ".join(f"{k} (saved {saved.get(k)!r}, now {want[k]!r})" for k in diff)
         )
     if int(state.get("world_size", 1)) != world:
         raise ConfigError(f"{ckpt_path}: saved with {state.get('world_size')} processes, resumed with {world}")

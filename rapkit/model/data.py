@@ -30,7 +30,7 @@ Training RoIs come from one of two schemes (``rapkit train --rois``):
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +58,30 @@ class RelImage:
     #: into the arrays above or -1 (not in a known pair): what proposals are matched against
     all_boxes: np.ndarray | None = None
     all_local: np.ndarray | None = None
+    #: the horizontally mirrored image (``--flip``): the reader mirrors the pixels, the boxes
+    #: above are already mirrored; instances, labels and pairs are the image's own
+    flipped: bool = False
+
+
+def flip_image(img: RelImage) -> RelImage:
+    """``img`` mirrored left-right (boxes ``x -> width - x``; pixels mirrored when read).
+    Occlusion does not change under a mirror, so the pairs stay as they are.
+
+    >>> img = RelImage(1, Path("x"), 10, 20, np.array([5]), np.array([[2, 1, 6, 9]], np.float32), np.array([1]),
+    ...                np.zeros((0, 2), np.int64))
+    >>> f = flip_image(img)
+    >>> f.boxes.tolist(), f.flipped, flip_image(f).boxes.tolist() == img.boxes.tolist(), flip_image(f).flipped
+    ([[14.0, 1.0, 18.0, 9.0]], True, True, False)
+    """
+
+    def mirror(b: np.ndarray | None) -> np.ndarray | None:
+        if b is None:
+            return None
+        out = np.asarray(b, np.float32).copy()
+        out[:, [0, 2]] = img.width - np.asarray(b, np.float32)[:, [2, 0]]
+        return out
+
+    return replace(img, boxes=mirror(img.boxes), all_boxes=mirror(img.all_boxes), flipped=not img.flipped)
 
 
 @dataclass
@@ -103,8 +127,12 @@ def load_relation_dataset(
     num_classes: int,
     label_mode: str = "auto",
     label_map: dict[int, int] | None = None,
+    all_images: bool = False,
 ) -> RelationDataset:
-    """Read and cross-check the training inputs (see the module docstring).
+    """Read and cross-check the training inputs (see the module docstring). With
+    ``all_images`` the images of the relations JSON without a pair are kept too, with no RoI
+    object and no pair (the authors drew batches from every training image; such an image
+    adds nothing to the loss), else they are skipped.
 
     Errors (exit 3): a relation naming an annotation id that is not in the instances JSON
     (or belongs to another image), an image of the relations JSON that the instances JSON
@@ -143,7 +171,7 @@ def load_relation_dataset(
                 raise InputError(
                     f"relation with the same annotation {f} in front and back", file=rel_path, image_id=iid
                 )
-        if not pairs:
+        if not pairs and not all_images:
             skipped += 1
             continue
         info = inst.images[iid]
@@ -184,7 +212,7 @@ def load_relation_dataset(
         iid, name = missing[0]
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
         raise InputError(f"image file {name} not found{more}", file=root, image_id=iid)
-    if not out:
+    if n_pairs == 0:
         raise InputError("no image with a known relation pair: nothing to train on", file=rel_path)
     cats = [c for c in (thing_ids or sorted(inst.categories)) if c in cat_to_label]
     return RelationDataset(out, dict(label_map), n_pairs, skipped, category_ids=cats)
@@ -328,6 +356,7 @@ __all__ = [
     "RelationDataset",
     "RoiSet",
     "box_iou_matrix",
+    "flip_image",
     "match_proposals",
     "read_relation_pairs",
     "load_relation_dataset",

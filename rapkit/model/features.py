@@ -103,18 +103,40 @@ def detect(model: nn.Module, images: list[torch.Tensor]) -> list[dict[str, torch
     """Run the frozen Mask R-CNN; each result has ``boxes, labels, scores, masks`` (original
     pixels, masks as (n, 1, H, W) probabilities) and ``head_input`` (n, 257, 14, 14).
 
+    One pass of the mask branch: forward hooks on ``roi_heads.mask_roi_pool`` and
+    ``roi_heads.mask_predictor`` keep the RoIAlign features and mask logits that
+    ``roi_heads`` computes for its final boxes (the boxes of the results, before they are
+    scaled to the original image), and the head inputs are built from those; the hooks are
+    removed before returning. The head inputs are the tensors a second pass over the same
+    boxes would compute (tests/model/test_predict_one_pass.py compares them with
+    ``torch.equal``).
+
     >>> [d["scores"] for d in detect(det.model, [to_tensor(rgb)])]   # doctest: +SKIP
     """
     orig = [tuple(int(s) for s in im.shape[-2:]) for im in images]
-    il, _ = model.transform(images)
-    feats = model.backbone(il.tensors)
-    proposals, _ = model.rpn(il, feats)
-    dets, _ = model.roi_heads(feats, proposals, il.image_sizes)
     rh = model.roi_heads
-    boxes = [d["boxes"] for d in dets]
-    mf = rh.mask_roi_pool(feats, boxes, il.image_sizes)
+    seen: dict[str, torch.Tensor] = {}
+
+    def keep(name: str):
+        def hook(module: nn.Module, args: tuple, output: torch.Tensor) -> None:
+            seen[name] = output
+
+        return hook
+
+    hooks = [
+        rh.mask_roi_pool.register_forward_hook(keep("features")),
+        rh.mask_predictor.register_forward_hook(keep("logits")),
+    ]
+    try:
+        il, _ = model.transform(images)
+        feats = model.backbone(il.tensors)
+        proposals, _ = model.rpn(il, feats)
+        dets, _ = rh(feats, proposals, il.image_sizes)
+    finally:
+        for h in hooks:
+            h.remove()
     labels = torch.cat([d["labels"] for d in dets]) if dets else torch.zeros(0, dtype=torch.int64)
-    x = head_input(mf, rh.mask_predictor(rh.mask_head(mf)), labels)
+    x = head_input(seen["features"], seen["logits"], labels)  # torchvision's eval forward always runs both
     dets = model.transform.postprocess(dets, il.image_sizes, orig)
     out = []
     start = 0
@@ -125,6 +147,26 @@ def detect(model: nn.Module, images: list[torch.Tensor]) -> list[dict[str, torch
         start += n
         out.append(d)
     return out
+
+
+def set_rpn_mode(model: nn.Module, mode: str) -> tuple[int, int]:
+    """The RPN's proposals per image for ``rpn_proposals`` (the model stays in eval mode, so
+    deterministic): ``"eval"`` leaves the test top-n (torchvision: 1000 before and after NMS),
+    ``"train"`` sets it to the training top-n (2000), the proposals the authors trained the
+    head on (their RPN ran in training mode). Returns ``(pre-NMS, post-NMS)`` top-n now used.
+
+    >>> from types import SimpleNamespace as NS
+    >>> top = lambda: {"training": 2000, "testing": 1000}   # torchvision's MaskRCNN defaults
+    >>> set_rpn_mode(NS(rpn=NS(_pre_nms_top_n=top(), _post_nms_top_n=top())), "train")
+    (2000, 2000)
+    """
+    rpn = model.rpn
+    if mode == "train":
+        rpn._pre_nms_top_n["testing"] = rpn._pre_nms_top_n["training"]
+        rpn._post_nms_top_n["testing"] = rpn._post_nms_top_n["training"]
+    elif mode != "eval":
+        raise ValueError(f"unknown RPN mode {mode!r} (eval or train)")
+    return int(rpn._pre_nms_top_n["testing"]), int(rpn._post_nms_top_n["testing"])
 
 
 def _bn_modules(module: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -195,4 +237,4 @@ def apply_buffers(model: nn.Module, buffers: dict[str, torch.Tensor]) -> None:
         own[k].copy_(v.to(own[k].device, own[k].dtype))
 
 
-__all__ = ["to_tensor", "roi_inputs", "rpn_proposals", "detect", "recalibrate_bn", "apply_buffers"]
+__all__ = ["to_tensor", "roi_inputs", "rpn_proposals", "detect", "recalibrate_bn", "apply_buffers", "set_rpn_mode"]

@@ -22,6 +22,7 @@ from torch.nn import functional as F
 
 from ..errors import InputError
 from ..io._atomic import atomic_path
+from .ocfusion import DEFAULT_WIDTH, OcclusionHead
 
 IN_CHANNELS = 257
 ROI_SIZE = 14
@@ -87,10 +88,37 @@ def head_input(mask_features: torch.Tensor, mask_logits: torch.Tensor, labels: t
 
 HEAD_FORMAT = "rapkit-relation-head"
 HEAD_VERSION = 1
+#: what a head file can hold: ``rap`` (:class:`RelationHead`, one value per RoI) or
+#: ``ocfusion`` (:class:`rapkit.model.ocfusion.OcclusionHead`, one logit per ordered pair)
+HEAD_TYPES = ("rap", "ocfusion")
+
+
+def head_type(head: nn.Module) -> tuple[str, int | None]:
+    """``(type, width)`` of a head: ``("rap", None)`` or ``("ocfusion", width)``.
+
+    >>> head_type(RelationHead()), head_type(OcclusionHead(width=16))
+    (('rap', None), ('ocfusion', 16))
+    """
+    if isinstance(head, OcclusionHead):
+        return "ocfusion", head.width
+    return "rap", None
+
+
+def new_head(kind: str = "rap", width: int = DEFAULT_WIDTH) -> nn.Module:
+    """A freshly initialised head of ``kind`` (``width``: the OCFusion head's convolutions).
+
+    >>> type(new_head("ocfusion", 8)).__name__, type(new_head()).__name__
+    ('OcclusionHead', 'RelationHead')
+    """
+    if kind == "ocfusion":
+        return OcclusionHead(width=width)
+    if kind == "rap":
+        return RelationHead()
+    raise ValueError(f"unknown head type {kind!r}; one of {', '.join(HEAD_TYPES)}")
 
 
 def head_payload(
-    head: RelationHead,
+    head: nn.Module,
     *,
     arch: str,
     num_classes: int,
@@ -102,10 +130,15 @@ def head_payload(
     category_ids: list[int] | None = None,
 ) -> dict:
     """Everything ``rapkit predict`` needs besides the detector checkpoint (tensors and
-    plain values only, so it loads with ``weights_only=True``)."""
+    plain values only, so it loads with ``weights_only=True``). ``head_type`` and
+    ``head_width`` say which head it holds (:func:`head_type`; a file without them holds a
+    ``rap`` head: files written before the OCFusion head)."""
+    kind, width = head_type(head)
     return {
         "format": HEAD_FORMAT,
         "version": HEAD_VERSION,
+        "head_type": kind,
+        "head_width": width,
         "head": {k: v.detach().cpu().clone() for k, v in head.state_dict().items()},
         "arch": arch,
         "num_classes": int(num_classes),
@@ -125,8 +158,11 @@ def save_head_file(path, payload: dict, force: bool = False):
     return path
 
 
-def load_head_file(path) -> tuple[RelationHead, dict]:
-    """Read a head file written by ``rapkit train``: ``(head in eval mode, payload)``.
+def load_head_file(path) -> tuple[nn.Module, dict]:
+    """Read a head file written by ``rapkit train``: ``(head in eval mode, payload)``; the head
+    is a :class:`RelationHead` or, for ``head_type`` ``ocfusion``, an
+    :class:`~rapkit.model.ocfusion.OcclusionHead` of the file's ``head_width`` (the payload
+    always has both keys: ``rap``/None for files that lack them).
 
     >>> head, meta = load_head_file("head.pt")   # doctest: +SKIP
     >>> meta["arch"]                             # doctest: +SKIP
@@ -147,14 +183,30 @@ def load_head_file(path) -> tuple[RelationHead, dict]:
         raise InputError(
             f"head file version {payload.get('version')} is not supported (expected {HEAD_VERSION})", file=p
         )
-    head = RelationHead()
+    kind = payload.setdefault("head_type", "rap")
+    width = payload.setdefault("head_width", None)
+    if kind not in HEAD_TYPES or (kind == "ocfusion" and not (isinstance(width, int) and width > 0)):
+        raise InputError(f"head file holds an unknown head (head_type {kind!r}, head_width {width!r})", file=p)
+    head = new_head(kind, width or DEFAULT_WIDTH)
     try:
         head.load_state_dict(payload["head"])
     except (RuntimeError, KeyError) as e:
-        raise InputError(f"head weights do not fit the relation head: {str(e).splitlines()[0]}", file=p) from None
+        what = "relation head" if kind == "rap" else f"OCFusion pair head of width {width}"
+        raise InputError(f"head weights do not fit the {what}: {str(e).splitlines()[0]}", file=p) from None
     head.eval()
     payload["label_map"] = {int(k): int(v) for k, v in payload["label_map"]}
     return head, payload
 
 
-__all__ = ["RelationHead", "head_input", "head_payload", "save_head_file", "load_head_file", "IN_CHANNELS", "ROI_SIZE"]
+__all__ = [
+    "HEAD_TYPES",
+    "IN_CHANNELS",
+    "ROI_SIZE",
+    "RelationHead",
+    "head_input",
+    "head_payload",
+    "head_type",
+    "load_head_file",
+    "new_head",
+    "save_head_file",
+]

@@ -40,6 +40,8 @@ class _ImageReader(torch.utils.data.Dataset):
                 file=img.path,
                 image_id=img.image_id,
             )
+        if img.flipped:  # --flip: the mirrored copy (its boxes are mirrored in the RelImage)
+            rgb = np.ascontiguousarray(rgb[:, ::-1])
         return k, rgb
 
 
@@ -107,7 +109,7 @@ def compute_inputs(
         start = 0
         for k, _ in chunk:
             n = len(images[k].labels)
-            out[k] = list(x[start : start + n * len(draws)].split(n))
+            out[k] = list(x[start : start + n * len(draws)].split(n)) if n else [x[:0] for _ in draws]
             start += n * len(draws)
             if on_image is not None:
                 on_image(1)

@@ -4,7 +4,8 @@ schedule, and one optimiser step on a :class:`~rapkit.model.batches.Batch`.
 
 The head is made by a factory and scored by a batch loss, both parameters of
 :func:`make_learner` (default: the paper's :class:`~rapkit.model.head.RelationHead` and
-:func:`relation_head_loss`), so the step itself knows no head type.
+:func:`relation_head_loss`; the OCFusion pair head: :class:`~rapkit.model.ocfusion.OcclusionHead`
+and :func:`ocfusion_batch_loss`), so the step itself knows no head type.
 
 >>> lr_at(TrainConfig("m.pth", "imgs", "i.json", "r.json", "head.pt", iterations=10), 5)
 0.0002
@@ -24,26 +25,44 @@ from .checkpoint import head_state
 from .device import Dist
 from .head import RelationHead
 from .loss import relation_loss
+from .ocfusion import ocfusion_loss
 from .train_config import TrainConfig
 
-#: ``(model, x, front, back, amp) -> loss``: a head's loss on a batch's head inputs ``x``
-#: (float32, on the device) and its known pairs (indices into ``x``, front first).
-BatchLoss = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Tensor, bool], torch.Tensor]
+#: ``(model, x, batch, amp) -> loss``: a head's loss on a batch's head inputs ``x`` (float32,
+#: on the device) and the batch's pairs (``batch.front``/``back``, indices into ``x``, and for
+#: the OCFusion head ``target``/``weight``; the loss moves them to ``x``'s device).
+BatchLoss = Callable[[nn.Module, torch.Tensor, Batch, bool], torch.Tensor]
 
 
-def relation_head_loss(
-    model: nn.Module, x: torch.Tensor, front: torch.Tensor, back: torch.Tensor, amp: bool
-) -> torch.Tensor:
+def relation_head_loss(model: nn.Module, x: torch.Tensor, batch: Batch, amp: bool) -> torch.Tensor:
     """The relation head's loss (paper 3.3): one value per RoI (forward under autocast with
     ``amp``), then the mean of ``softplus(v_front - v_back)`` over the pairs, in float32.
 
-    >>> loss = relation_head_loss(RelationHead(), torch.zeros(2, 257, 14, 14), torch.tensor([0]), torch.tensor([1]), False)
-    >>> round(loss.item(), 4)
+    >>> b = Batch([1], [0], torch.zeros(2, 257, 14, 14), torch.tensor([0]), torch.tensor([1]))
+    >>> round(relation_head_loss(RelationHead(), b.inputs, b, False).item(), 4)
     0.6931
     """
     with torch.autocast(x.device.type, enabled=amp):
         v = model(x)
-    return relation_loss(v.float(), front, back)
+    return relation_loss(v.float(), batch.front.to(x.device), batch.back.to(x.device))
+
+
+def ocfusion_batch_loss(model: nn.Module, x: torch.Tensor, batch: Batch, amp: bool) -> torch.Tensor:
+    """The OCFusion pair head's loss on a batch of ordered samples (a source with ``pair_cap``):
+    :func:`rapkit.model.ocfusion.ocfusion_loss`.
+
+    >>> from rapkit.model.ocfusion import OcclusionHead
+    >>> b = Batch([1], [0], torch.zeros(2, 257, 14, 14), torch.tensor([0, 1]), torch.tensor([1, 0]),
+    ...           target=torch.tensor([1.0, 0.0]), weight=torch.ones(2))
+    >>> round(ocfusion_batch_loss(OcclusionHead(8), b.inputs, b, False).item(), 4)
+    0.6931
+    """
+    if batch.target is None or batch.weight is None:
+        raise ValueError("the OCFusion loss needs a batch of ordered samples (BatchSource.pair_cap)")
+    dev = x.device
+    return ocfusion_loss(
+        model, x, batch.front.to(dev), batch.back.to(dev), batch.target.to(dev), batch.weight.to(dev), amp
+    )
 
 
 @dataclass
@@ -109,16 +128,38 @@ def make_learner(
     model: nn.Module = head
     if dist.active:
         model = nn.parallel.DistributedDataParallel(head, device_ids=[device.index] if device.type == "cuda" else None)
+    groups = param_groups(head, cfg)
     if cfg.optimizer == "sgd":
-        opt: torch.optim.Optimizer = torch.optim.SGD(
-            head.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
-        )
+        opt: torch.optim.Optimizer = torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum)
     else:
-        opt = torch.optim.Adam(head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        opt = torch.optim.Adam(groups, lr=cfg.lr)
     learner = Learner(head, model, opt, torch.amp.GradScaler("cuda", enabled=amp), device, amp, loss_fn)
     if resume_state is not None:
         learner.restore(resume_state)
     return learner
+
+
+def param_groups(head: nn.Module, cfg: TrainConfig) -> list[dict[str, Any]]:
+    """The optimiser's parameter groups: the weights (``cfg.weight_decay``), then, when
+    ``bias_lr_factor`` or ``bias_weight_decay`` sets them apart, the biases (lr x
+    ``bias_lr_factor``, ``bias_weight_decay``), as the authors' maskrcnn-benchmark solver
+    (``BIAS_LR_FACTOR`` 2, ``WEIGHT_DECAY_BIAS`` 0). Each group's ``lr_factor`` scales the
+    schedule's lr (:func:`train_step`).
+
+    >>> cfg = TrainConfig("m.pth", "imgs", "i.json", "r.json", "head.pt", bias_lr_factor=2.0, bias_weight_decay=0.0)
+    >>> [(len(g["params"]), g["lr_factor"], g["weight_decay"]) for g in param_groups(RelationHead(), cfg)]
+    [(6, 1.0, 0.0001), (6, 2.0, 0.0)]
+    """
+    bias_wd = cfg.weight_decay if cfg.bias_weight_decay is None else cfg.bias_weight_decay
+    named = list(head.named_parameters())
+    if cfg.bias_lr_factor == 1.0 and bias_wd == cfg.weight_decay:
+        return [{"params": [p for _, p in named], "lr_factor": 1.0, "weight_decay": cfg.weight_decay}]
+    weights = [p for n, p in named if not n.endswith("bias")]
+    biases = [p for n, p in named if n.endswith("bias")]
+    return [
+        {"params": weights, "lr_factor": 1.0, "weight_decay": cfg.weight_decay},
+        {"params": biases, "lr_factor": float(cfg.bias_lr_factor), "weight_decay": bias_wd},
+    ]
 
 
 def lr_at(cfg: TrainConfig, it: int) -> float:
@@ -130,11 +171,9 @@ def train_step(learner: Learner, batch: Batch, lr: float) -> float:
     """One optimiser step of the head on ``batch`` at learning rate ``lr``; returns the loss."""
     device = learner.device
     x = batch.inputs.to(device, torch.float32, non_blocking=True)
-    front = batch.front.to(device)
-    back = batch.back.to(device)
     for g in learner.opt.param_groups:
-        g["lr"] = lr
-    loss = learner.loss_fn(learner.model, x, front, back, learner.amp)
+        g["lr"] = lr * g.get("lr_factor", 1.0)
+    loss = learner.loss_fn(learner.model, x, batch, learner.amp)
     learner.opt.zero_grad(set_to_none=True)
     learner.scaler.scale(loss).backward()
     learner.scaler.step(learner.opt)
@@ -142,4 +181,13 @@ def train_step(learner: Learner, batch: Batch, lr: float) -> float:
     return float(loss.detach())
 
 
-__all__ = ["BatchLoss", "Learner", "lr_at", "make_learner", "relation_head_loss", "train_step"]
+__all__ = [
+    "BatchLoss",
+    "Learner",
+    "lr_at",
+    "make_learner",
+    "ocfusion_batch_loss",
+    "param_groups",
+    "relation_head_loss",
+    "train_step",
+]

@@ -11,6 +11,13 @@ Two modes:
   RLE masks given) get a ``relation`` value; every input entry is kept, in order, with all
   its fields, and only ``relation`` is added (replaced when present).
 
+With an OCFusion pair head (a head file of ``head_type`` ``ocfusion``) each entry gets
+``occludes`` instead of ``relation``: ``[[k, logit], ...]`` for every other proposal ``k``
+of its image (0-based, among that image's entries in file order) whose mask overlaps its
+own by ``pair_overlap`` (:mod:`rapkit.model.occludes`; an entry without such a pair has no
+``occludes``), the contract ``rapkit fuse --strategy ocfusion`` reads (docs/fusion.md). In
+proposals mode every entry then needs an RLE ``segmentation``.
+
 Image ids come from ``image_info`` (any COCO JSON with an ``images`` list, matched by
 ``file_name``), or else from the file names (``000000000139.jpg`` -> 139).
 
@@ -42,6 +49,8 @@ from .device import resolve_device
 from .features import apply_buffers, detect, roi_inputs, to_tensor
 from .head import load_head_file
 from .inputs import collate_list, head_values
+from .occludes import PAIR_BATCH, occludes_lists, overlap_matrix, replay_pairs
+from .ocfusion import pair_logits
 
 
 @dataclass
@@ -64,6 +73,7 @@ class PredictConfig:
     amp: bool | None = None
     workers: int = 0
     force: bool = False
+    pair_overlap: float = 0.2  # OCFusion head: |Mi∩Mj|/|Mi| or /|Mj| at least this -> the pair is scored
 
 
 @dataclass
@@ -75,9 +85,15 @@ class PredictSummary:
     dropped_unknown_category: int
     device: str
     #: seconds summed over images: ``detector`` (the frozen Mask R-CNN's forward, the head
-    #: inputs included), ``head`` (the relation head), ``other`` (image reading, masks to RLE,
-    #: ...) and ``total`` (the whole call, loading the models and writing the JSON included)
+    #: inputs included), ``head`` (the relation head) or, with an OCFusion head, ``pair_head``
+    #: (every overlapping pair, batched: the written logits) and ``pair_head_replay`` (one
+    #: forward per overlap met in a replay of score order: timing only), ``other`` (image
+    #: reading, masks to RLE, overlaps, ...) and ``total`` (the whole call, loading the models
+    #: and writing the JSON included)
     seconds: dict[str, float] = field(default_factory=dict)
+    head_type: str = "rap"
+    pairs: int = 0  # ordered pairs written (OCFusion head)
+    replay_calls: int = 0  # forwards of the replay strategy (OCFusion head)
 
     def ms_per_image(self) -> dict[str, float]:
         """Milliseconds per image of each timed part (paper Table 5's detector and head rows)."""
@@ -95,6 +111,9 @@ class PredictSummary:
             "detections_per_image": round(per_image, 3),
             "dropped_unknown_category": self.dropped_unknown_category,
             "device": self.device,
+            "head_type": self.head_type,
+            "pairs": self.pairs,
+            "replay_calls": self.replay_calls,
             "ms_per_image": {k: round(v, 3) for k, v in self.ms_per_image().items()},
         }
 
@@ -102,9 +121,9 @@ class PredictSummary:
 class _Clock:
     """Adds up the time of named parts (synchronising CUDA so a part's kernels count in it)."""
 
-    def __init__(self, device: torch.device) -> None:
+    def __init__(self, device: torch.device, parts: tuple[str, ...] = ("detector", "head")) -> None:
         self.cuda = device.type == "cuda"
-        self.seconds = {"detector": 0.0, "head": 0.0}
+        self.seconds = {p: 0.0 for p in parts}
 
     def now(self) -> float:
         if self.cuda:
@@ -210,19 +229,77 @@ def _box_of(d: dict, k: int, path: str) -> list[float]:
             raise InputError(f"proposal #{k}: 'bbox' must be [x, y, width, height]", file=path, image_id=d["image_id"])
         x, y, w, h = (float(v) for v in bb)
         return [x, y, x + w, y + h]
-    seg = d["segmentation"]
     try:
-        rle = dict(seg)
-        if isinstance(rle.get("counts"), list):
-            rle = mask_utils.frPyObjects(rle, *rle["size"])
-        elif isinstance(rle.get("counts"), str):
-            rle["counts"] = rle["counts"].encode("ascii")
-        x, y, w, h = (float(v) for v in mask_utils.toBbox(rle))
+        x, y, w, h = (float(v) for v in mask_utils.toBbox(_rle_of(d["segmentation"])))
     except Exception:  # noqa: BLE001
         raise InputError(
             f"proposal #{k}: 'segmentation' is not an RLE mask", file=path, image_id=d["image_id"]
         ) from None
     return [x, y, x + w, y + h]
+
+
+def _rle_of(seg: Any) -> dict:
+    rle = dict(seg)
+    if isinstance(rle.get("counts"), list):
+        rle = mask_utils.frPyObjects(rle, *rle["size"])
+    elif isinstance(rle.get("counts"), str):
+        rle["counts"] = rle["counts"].encode("ascii")
+    return rle
+
+
+def _mask_of(d: dict, k: int, path: str, shape: tuple[int, int]) -> np.ndarray:
+    """The binary mask of proposal #k (an OCFusion head needs masks to find overlapping pairs)."""
+    if d.get("segmentation") is None:
+        raise InputError(
+            f"proposal #{k}: an OCFusion pair head needs a 'segmentation' (RLE mask) to find the overlapping pairs",
+            file=path,
+            image_id=d["image_id"],
+        )
+    try:
+        m = mask_utils.decode(_rle_of(d["segmentation"]))
+    except Exception:  # noqa: BLE001
+        raise InputError(
+            f"proposal #{k}: 'segmentation' is not an RLE mask", file=path, image_id=d["image_id"]
+        ) from None
+    if m.shape[:2] != shape:
+        raise InputError(
+            f"proposal #{k}: mask is {m.shape[1]}x{m.shape[0]} but the image is {shape[1]}x{shape[0]}",
+            file=path,
+            image_id=d["image_id"],
+        )
+    return m.astype(bool)
+
+
+def _score(d: dict) -> float:
+    """A proposal's score for the replay order (0 when it has none)."""
+    v = d.get("score")
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else 0.0
+
+
+def _image_pairs(
+    head: torch.nn.Module,
+    x: torch.Tensor,
+    masks: torch.Tensor,
+    scores: np.ndarray,
+    theta: float,
+    device: torch.device,
+    amp: bool,
+    clock: _Clock,
+) -> tuple[list[list], int, int]:
+    """One image's ``occludes`` lists (batched strategy: written), the number of ordered pairs
+    and of the replay strategy's forwards (timed, not written; :mod:`rapkit.model.occludes`)."""
+    ov = overlap_matrix(masks, theta)
+    idx = ov.nonzero()
+    first, second = idx[:, 0].contiguous(), idx[:, 1].contiguous()
+    t = clock.now()
+    logits = pair_logits(head, x, first, second, device, amp, chunk=PAIR_BATCH)
+    clock.add("pair_head", t)
+    met = replay_pairs(scores, ov)
+    t = clock.now()
+    for a, b in met:
+        pair_logits(head, x, torch.tensor([a]), torch.tensor([b]), device, amp)
+    clock.add("pair_head_replay", t)
+    return occludes_lists(int(masks.shape[0]), first, second, logits), int(first.numel()), len(met)
 
 
 def predict(cfg: PredictConfig, progress: Callable[[int], None] | None = None) -> PredictSummary:
@@ -234,10 +311,13 @@ def predict(cfg: PredictConfig, progress: Callable[[int], None] | None = None) -
         raise ConfigError(f"--mask-threshold must be in (0, 1), got {cfg.mask_threshold}")
     if cfg.batch_size < 1 or cfg.max_detections < 1:
         raise ConfigError("--batch-size and --max-detections must be >= 1")
+    if not 0.0 < cfg.pair_overlap <= 1.0:
+        raise ConfigError(f"--pair-overlap must be in (0, 1], got {cfg.pair_overlap}")
     check_writable(cfg.output, cfg.force)
     device = resolve_device(cfg.device)
     amp = bool(cfg.amp if cfg.amp is not None else device.type == "cuda") and device.type == "cuda"
     head, meta = load_head_file(cfg.head)
+    pair_head = meta["head_type"] == "ocfusion"
     arch = cfg.arch or meta["arch"]
     if arch != meta["arch"]:
         raise ConfigError(f"--arch {arch} differs from the head's detector architecture {meta['arch']} ({cfg.head})")
@@ -251,11 +331,13 @@ def predict(cfg: PredictConfig, progress: Callable[[int], None] | None = None) -
     det.model.to(device)
     head.to(device)
     label_map: dict[int, int] = meta["label_map"]
-    clock = _Clock(device)
+    clock = _Clock(device, ("detector", "pair_head", "pair_head_replay") if pair_head else ("detector", "head"))
+    n_pairs = n_calls = 0
 
     def timed(summary: PredictSummary) -> PredictSummary:
         total = time.perf_counter() - t_start
         summary.seconds = {**clock.seconds, "other": max(total - sum(clock.seconds.values()), 0.0), "total": total}
+        summary.head_type, summary.pairs, summary.replay_calls = meta["head_type"], n_pairs, n_calls
         return summary
 
     known = set(int(c) for c in meta.get("category_ids", label_map.values()))
@@ -278,10 +360,11 @@ def predict(cfg: PredictConfig, progress: Callable[[int], None] | None = None) -
         lack = sorted(set(by_image) - known_ids)
         if lack:
             raise InputError("image of the proposals is not in --image-info", file=cfg.proposals, image_id=lack[0])
-        values: dict[int, float] = {}
+        values: dict[int, Any] = {}
         for chunk in _batches(root, infos, cfg.batch_size, cfg.workers):
-            tens, boxes, labels, idxs = [], [], [], []
+            tens, boxes, labels, idxs, shapes = [], [], [], [], []
             for k, rgb in chunk:
+                shapes.append((rgb.shape[0], rgb.shape[1]))
                 iid = infos[k].id
                 ks = by_image[iid]
                 tens.append(to_tensor(rgb, device))
@@ -294,17 +377,31 @@ def predict(cfg: PredictConfig, progress: Callable[[int], None] | None = None) -
             with torch.autocast(device.type, enabled=amp):
                 x = roi_inputs(det.model, tens, boxes, labels)
             t = clock.add("detector", t)
-            v = head_values(head, x, device, amp)
-            clock.add("head", t)
-            for j, val in zip(idxs, v.tolist()):
-                values[j] = float(val)
+            if pair_head:
+                start = 0
+                for (k, _), shape in zip(chunk, shapes):
+                    ks = by_image[infos[k].id]
+                    masks = torch.from_numpy(np.stack([_mask_of(props[j], j, cfg.proposals, shape) for j in ks]))
+                    scores = np.array([_score(props[j]) for j in ks])
+                    occ, n_p, n_c = _image_pairs(
+                        head, x[start : start + len(ks)], masks.to(device), scores, cfg.pair_overlap, device, amp, clock
+                    )
+                    n_pairs, n_calls, start = n_pairs + n_p, n_calls + n_c, start + len(ks)
+                    values.update(zip(ks, occ))
+            else:
+                v = head_values(head, x, device, amp)
+                clock.add("head", t)
+                for j, val in zip(idxs, v.tolist()):
+                    values[j] = float(val)
             if progress is not None:
                 progress(len(chunk))
+        field_name = "occludes" if pair_head else "relation"
         out = []
         for k, d in enumerate(props):
             e = dict(d)
-            e.pop("relation", None)
-            e["relation"] = values[k]
+            e.pop(field_name, None)
+            if not pair_head or values[k]:
+                e[field_name] = values[k]
             out.append(e)
         save_json(cfg.output, out, cfg.force)
         return timed(PredictSummary(str(cfg.output), "proposals", len(infos), len(out), 0, str(device)))
@@ -328,26 +425,44 @@ def predict(cfg: PredictConfig, progress: Callable[[int], None] | None = None) -
         clock.add("detector", t)
         for (k, _), d in zip(chunk, dets):
             iid = infos[k].id
-            t = clock.now()
-            v = head_values(head, d["head_input"], device, amp).tolist()
-            clock.add("head", t)
-            masks = (d["masks"][:, 0] > cfg.mask_threshold).cpu().numpy()
-            for j in range(len(v)):
-                cid = label_map.get(int(d["labels"][j]))
-                if cid is None or cid not in known:
-                    dropped += 1
-                    continue
-                x0, y0, x1, y1 = (float(t) for t in d["boxes"][j].float().cpu())
-                out.append(
-                    {
-                        "image_id": int(iid),
-                        "category_id": int(cid),
-                        "score": float(d["scores"][j].float()),
-                        "bbox": [round(x0, 2), round(y0, 2), round(x1 - x0, 2), round(y1 - y0, 2)],
-                        "segmentation": _rle(masks[j]),
-                        "relation": float(v[j]),
-                    }
+            on_device = d["masks"][:, 0] > cfg.mask_threshold
+            masks = on_device.cpu().numpy()
+            cids = [label_map.get(int(lab)) for lab in d["labels"]]
+            keep = [j for j, c in enumerate(cids) if c is not None and c in known]
+            dropped += len(cids) - len(keep)
+            if pair_head:  # pairs among the written entries of the image: k indexes them
+                kt = torch.tensor(keep, dtype=torch.int64)
+                scores = d["scores"].float().cpu().numpy()[keep]
+                occ, n_p, n_c = _image_pairs(
+                    head,
+                    d["head_input"][kt.to(d["head_input"].device)],
+                    on_device[kt.to(on_device.device)],
+                    scores,
+                    cfg.pair_overlap,
+                    device,
+                    amp,
+                    clock,
                 )
+                n_pairs, n_calls = n_pairs + n_p, n_calls + n_c
+            else:
+                t = clock.now()
+                v = head_values(head, d["head_input"], device, amp).tolist()
+                clock.add("head", t)
+            for i, j in enumerate(keep):
+                x0, y0, x1, y1 = (float(t) for t in d["boxes"][j].float().cpu())
+                e: dict[str, Any] = {
+                    "image_id": int(iid),
+                    "category_id": int(cids[j]),
+                    "score": float(d["scores"][j].float()),
+                    "bbox": [round(x0, 2), round(y0, 2), round(x1 - x0, 2), round(y1 - y0, 2)],
+                    "segmentation": _rle(masks[j]),
+                }
+                if pair_head:
+                    if occ[i]:
+                        e["occludes"] = occ[i]
+                else:
+                    e["relation"] = float(v[j])
+                out.append(e)
         if progress is not None:
             progress(len(chunk))
     save_json(cfg.output, out, cfg.force)

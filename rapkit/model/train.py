@@ -10,6 +10,11 @@ per image. The matched proposals themselves are always computed once, before tra
 (``--no-cache`` then recomputes only the head inputs of the same boxes). Every iteration
 takes ``batch_size`` images (one random draw each under gt-jitter) and minimises the mean of
 ``softplus(v_front - v_back)`` over their pairs of RoIs whose instances have a known relation.
+With ``head_type="ocfusion"`` the same run (same frozen detector, same cached RoI inputs, same
+schedule, resume, AMP and DDP) trains the OCFusion pair head instead
+(:mod:`rapkit.model.ocfusion`: binary cross-entropy over the pairs and their flipped copies,
+at most 128 per image); the held-out yardstick is then the share of known pairs whose
+(front, back) logit is > 0.
 
 Defaults are the paper's: SGD lr 0.002, momentum 0.9, weight decay 1e-4, 5000 iterations
 at batch 16, lr / 10 at half. A held-out fraction of the images (``val_fraction``) gives
@@ -40,13 +45,14 @@ from ..io._atomic import check_writable
 from ..io.jsonio import save_json
 from .batches import Batch, BatchSource, make_batch, sample_batch
 from .checkpoint import head_state, load_resume_state, save_checkpoint
-from .data import RelationDataset, RelImage, RoiSet, draw_boxes, load_relation_dataset
+from .data import RelationDataset, RelImage, RoiSet, draw_boxes, flip_image, load_relation_dataset
 from .detector import LoadedDetector, load_detector
 from .device import Dist, dist_setup
-from .features import recalibrate_bn
-from .head import RelationHead, head_payload, save_head_file
+from .features import recalibrate_bn, set_rpn_mode
+from .head import head_payload, new_head, save_head_file
 from .inputs import compute_inputs, compute_proposal_inputs, head_values, image_batches
-from .learner import Learner, lr_at, make_learner, train_step
+from .learner import Learner, lr_at, make_learner, ocfusion_batch_loss, relation_head_loss, train_step
+from .ocfusion import PAIR_CAP, ocfusion_pair_accuracy
 from .pairs import evaluate_pairs, pair_accuracy
 from .select_pq import PQSelector
 from .select_pq import criterion as pq_criterion
@@ -69,11 +75,13 @@ class TrainResult:
     rois: str = "detector"
     n_train_rois: int = 0  # training RoIs (detector: matched proposals; gt-jitter: boxes per draw x draws)
     n_train_roi_pairs: int = 0  # pairs of the loss over all training images (gt-jitter: per draw)
+    head_type: str = "rap"  # the head trained: rap or ocfusion
 
     def to_dict(self) -> dict[str, Any]:
         """The run's summary as plain data (fractions; the per-iteration log: ``records``)."""
         return {
             "output": self.output,
+            "head_type": self.head_type,
             "iterations": self.iterations,
             "selected_iteration": self.best_iteration,
             "val_pair_accuracy": self.val_pair_accuracy,
@@ -181,7 +189,15 @@ def _train(run: _Run, on_step: Callable[[dict], None] | None, on_cache: Callable
             cfg.select_proposals, cfg.select_panoptic, data.det, data.dataset.label_map, data.val, run.device, run.amp
         )
     source = _batch_source(run, data, inputs)
-    learner = make_learner(cfg, dist, run.device, run.amp, resume_state)
+    learner = make_learner(
+        cfg,
+        dist,
+        run.device,
+        run.amp,
+        resume_state,
+        new_head=lambda: new_head(cfg.head_type, cfg.head_width),
+        loss_fn=ocfusion_batch_loss if cfg.head_type == "ocfusion" else relation_head_loss,
+    )
     learner.n_rois, learner.n_roi_pairs = inputs.n_rois, inputs.n_roi_pairs
     for it in range(learner.start_it, cfg.iterations):
         batch = make_batch(source, it)
@@ -232,7 +248,10 @@ def _prepare(run: _Run) -> _Data:
     cfg, dist, device, say = run.cfg, run.dist, run.device, run.say
     det = load_detector(cfg.checkpoint, cfg.arch, min_size=cfg.min_size, max_size=cfg.max_size)
     det.model.to(device)
-    dataset = load_relation_dataset(cfg.images, cfg.instances, cfg.relations, det.num_classes, cfg.labels)
+    set_rpn_mode(det.model, cfg.rpn_mode)
+    dataset = load_relation_dataset(
+        cfg.images, cfg.instances, cfg.relations, det.num_classes, cfg.labels, all_images=cfg.all_images
+    )
     train_imgs, val_imgs = _split(dataset.images, cfg.val_fraction, cfg.seed)
     if not train_imgs:
         raise InputError("no training image left after holding out the validation images", file=cfg.relations)
@@ -242,6 +261,8 @@ def _prepare(run: _Run) -> _Data:
         say(f"re-estimating backbone batch-norm statistics on {len(bn_imgs)} image(s)")
         buffers = recalibrate_bn(det.model, image_batches(bn_imgs, max(cfg.detector_batch, 8), cfg.workers, device))
     my_train = train_imgs[dist.rank :: dist.world]
+    if cfg.flip:  # the mirrored copies after the images (batches.BatchSource.flip)
+        my_train = my_train + [flip_image(i) for i in my_train]
     my_val = val_imgs[dist.rank :: dist.world]
     if not my_train:
         raise InputError(f"{len(train_imgs)} training image(s) cannot feed {dist.world} processes", file=cfg.relations)
@@ -319,6 +340,8 @@ def _batch_source(run: _Run, data: _Data, inputs: _Inputs) -> BatchSource:
         run.device,
         run.amp,
         draw_boxes,
+        PAIR_CAP if cfg.head_type == "ocfusion" else None,
+        cfg.flip,
     )
 
 
@@ -327,7 +350,11 @@ def _batch_source(run: _Run, data: _Data, inputs: _Inputs) -> BatchSource:
 
 def _evaluate(run: _Run, data: _Data, inputs: _Inputs, learner: Learner) -> float | None:
     """Held-out pair accuracy on GT boxes, summed over the ranks (None without held-out pairs)."""
-    c, t = pair_accuracy(learner.head, data.my_val, inputs.val, run.device, run.amp)
+    if run.cfg.head_type == "ocfusion":
+        pairs = [img.pairs for img in data.my_val]
+        c, t = ocfusion_pair_accuracy(learner.head, pairs, inputs.val, run.device, run.amp)
+    else:
+        c, t = pair_accuracy(learner.head, data.my_val, inputs.val, run.device, run.amp)
     c, t = run.dist.sum([float(c), float(t)], run.device)
     return (c / t) if t > 0 else None
 
@@ -378,7 +405,7 @@ def _finalize(run: _Run, data: _Data, learner: Learner) -> TrainResult:
         val_acc = learner.best_acc
         if cfg.select == "best-pq":  # the pair accuracy of the iteration kept
             val_acc = next((r.get("val_pair_accuracy") for r in records if r["iteration"] == chosen_it), None)
-    out_head = RelationHead()
+    out_head = new_head(cfg.head_type, cfg.head_width)
     out_head.load_state_dict(final_state)
     seconds = time.perf_counter() - run.t0
     info = {
@@ -391,6 +418,8 @@ def _finalize(run: _Run, data: _Data, learner: Learner) -> TrainResult:
         "world_size": dist.world,
         "device": str(device),
         "rois": cfg.rois,
+        "head_type": cfg.head_type,
+        "head_width": cfg.head_width if cfg.head_type == "ocfusion" else None,
         "n_train_rois": learner.n_rois,
         "n_train_roi_pairs": learner.n_roi_pairs,
     }
@@ -438,6 +467,7 @@ def _finalize(run: _Run, data: _Data, learner: Learner) -> TrainResult:
         cfg.rois,
         learner.n_rois,
         learner.n_roi_pairs,
+        cfg.head_type,
     )
 
 

@@ -12,6 +12,8 @@ __all__ = ["PREDICT_STAGE_LABELS", "predict_report", "train_report"]
 PREDICT_STAGE_LABELS = {
     "detector": "detector forward (head inputs included)",
     "head": "relation head",
+    "pair_head": "OCFusion pair head, every overlapping pair batched (written)",
+    "pair_head_replay": "OCFusion pair head, one forward per overlap met in score order (timed only)",
     "other": "other (reading images, masks to RLE, loading, writing)",
     "total": "total (whole command)",
 }
@@ -32,7 +34,7 @@ def predict_report(summary: Any) -> Report:
     times = Table(
         "predict_stages",
         ["stage", "ms per image"],
-        [[label, round(ms.get(k, 0.0), 3)] for k, label in PREDICT_STAGE_LABELS.items()],
+        [[label, round(ms[k], 3)] for k, label in PREDICT_STAGE_LABELS.items() if k in ms],
         title="time per stage (paper Table 5), summed over images",
         decimals=3,
     )

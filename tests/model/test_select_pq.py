@@ -68,6 +68,12 @@ def test_best_pq_needs_its_inputs(world, tmp_path):
     cfg.select = "best-pq"
     with pytest.raises(ConfigError, match="--select-proposals"):
         cfg.validate()
+    # it scores RAP relation values: the OCFusion pair head has none
+    cfg.select_proposals, cfg.select_panoptic, cfg.head_type = "p.json", "g.json", "ocfusion"
+    with pytest.raises(ConfigError, match="--head-type rap"):
+        cfg.validate()
+    cfg.head_type = "rap"
+    cfg.validate()
 
 
 @pytest.mark.slow  # a training
