@@ -9,6 +9,12 @@ scores the test split's proposals through ``predict --proposals``
 ``relation`` value. The checkpoint is written into the demo's (temporary) output folder for
 those two calls and removed afterwards (about 120 MB); the head file and its log stay.
 
+With ``LearnInputs.pair_head`` set, an OCFusion pair head (``head_type="ocfusion"``) is
+trained the same way on the same stand-in detector and training split, at
+``LearnSettings.pair_width`` (32, not the authors' 512: their width costs about 5 GFLOPs per
+pair per training step, too much for the demo's 2-core minute), and writes the test split's
+``occludes`` pair logits (``LearnInputs.pair_proposals``).
+
 >>> res = learn_relations(LearnInputs(...), LearnSettings())   # doctest: +SKIP
 """
 
@@ -16,7 +22,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +59,8 @@ class LearnSettings:
     eval_every: int = 20
     bn_recalibrate: int = 32
     detector_batch: int = 4
+    #: the OCFusion pair head's convolution width (the authors' 512 is too slow for the demo)
+    pair_width: int = 32
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -71,6 +79,8 @@ class LearnInputs:
     test_proposals: Path  # the test split's proposals (simulated relation values, replaced)
     head: Path  # output: the head file (its log beside it, .log.json)
     learned_proposals: Path  # output: the test split's proposals with learned relation values
+    pair_head: Path | None = None  # output: an OCFusion pair head trained the same way (None: none)
+    pair_proposals: Path | None = None  # output: the test split's proposals with its ``occludes`` logits
 
 
 @dataclass
@@ -81,6 +91,11 @@ class LearnResult:
     log: Path
     train_seconds: float
     predict_seconds: float
+    #: the OCFusion pair head's training and prediction (None without ``LearnInputs.pair_head``)
+    pair_train: TrainResult | None = None
+    pair_predict: PredictSummary | None = None
+    pair_train_seconds: float = 0.0
+    pair_predict_seconds: float = 0.0
 
 
 def learn_relations(
@@ -93,10 +108,14 @@ def learn_relations(
     on_cache: Callable[[int], None] | None = None,
     on_step: Callable[[dict], None] | None = None,
     on_predict: Callable[[int], None] | None = None,
+    on_pair_trained: Callable[[TrainResult, float], None] | None = None,
 ) -> LearnResult:
     """Build the stand-in detector (weights drawn from ``seed``), train a head on the training
     split, give the test split's proposals learned relation values. ``on_trained(result,
-    seconds)`` is called between training and prediction."""
+    seconds)`` is called between training and prediction. With ``inputs.pair_head``, an
+    OCFusion pair head of width ``settings.pair_width`` is then trained with the same
+    configuration and predicts ``inputs.pair_proposals`` (``on_pair_trained(result,
+    seconds)`` between the two)."""
     s = settings or LearnSettings()
     t0 = time.perf_counter()
     ckpt = Path(inputs.folder) / "standin_detector.pth"
@@ -141,23 +160,47 @@ def learn_relations(
         t1 = time.perf_counter()
         if on_trained is not None:
             on_trained(trained, t1 - t0)
-        summary = predict(
-            PredictConfig(
-                checkpoint=str(ckpt),
-                head=str(inputs.head),
-                images=str(inputs.images),
-                output=str(inputs.learned_proposals),
-                proposals=str(inputs.test_proposals),
-                image_info=str(inputs.test_image_info),
-                device="auto",
-                workers=0,
-            ),
-            progress=on_predict,
-        )
+        summary = _predict(ckpt, inputs.head, inputs, inputs.learned_proposals, on_predict)
         t2 = time.perf_counter()
+        pair = None
+        if inputs.pair_head is not None:
+            if inputs.pair_proposals is None:
+                raise ValueError("LearnInputs.pair_head needs pair_proposals")
+            pair_log = Path(inputs.pair_head).with_suffix(".log.json")
+            pcfg = replace(
+                cfg, head_type="ocfusion", head_width=s.pair_width, output=str(inputs.pair_head), log=str(pair_log)
+            )
+            p_trained = train_head(pcfg, on_status=on_status)
+            t3 = time.perf_counter()
+            if on_pair_trained is not None:
+                on_pair_trained(p_trained, t3 - t2)
+            p_summary = _predict(ckpt, inputs.pair_head, inputs, inputs.pair_proposals, None)
+            pair = (p_trained, p_summary, t3 - t2, time.perf_counter() - t3)
     finally:
         ckpt.unlink(missing_ok=True)
-    return LearnResult(trained, summary, Path(inputs.head), log, t1 - t0, t2 - t1)
+    res = LearnResult(trained, summary, Path(inputs.head), log, t1 - t0, t2 - t1)
+    if pair is not None:
+        res.pair_train, res.pair_predict, res.pair_train_seconds, res.pair_predict_seconds = pair
+    return res
+
+
+def _predict(
+    ckpt: Path, head: Path, inputs: LearnInputs, output: Path, progress: Callable[[int], None] | None
+) -> PredictSummary:
+    """``predict --proposals``: the test split's proposals with the head's values."""
+    return predict(
+        PredictConfig(
+            checkpoint=str(ckpt),
+            head=str(head),
+            images=str(inputs.images),
+            output=str(output),
+            proposals=str(inputs.test_proposals),
+            image_info=str(inputs.test_image_info),
+            device="auto",
+            workers=0,
+        ),
+        progress=progress,
+    )
 
 
 __all__ = ["STANDIN_ARCH", "STANDIN_NOTE", "LearnSettings", "LearnInputs", "LearnResult", "learn_relations"]
