@@ -16,8 +16,11 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
 
 HAVE_TORCH = all(importlib.util.find_spec(m) is not None for m in ("torch", "torchvision"))
 
@@ -76,6 +79,22 @@ def test_demo_learned_relations_beat_the_heuristic_on_held_out_images(cli, tmp_p
     assert d["heldout"]["pair_width"] == 32 and d["learned"]["pairs_scored"] > 0
     t = d["heldout"]["timing"]
     assert t["rap_head_ms"] > 0 and t["pair_head_batched_ms"] > 0 and t["pair_head_replay_ms"] > 0
+    # benchmarks/paper_tables.py on the same demo folder: Tables 4 and 5, recomputed from the files,
+    # agree with the demo's rows (PQ, RQ, PQ^Th, the rapkit-protocol Acc.)
+    spec = importlib.util.spec_from_file_location("paper_tables", ROOT / "benchmarks" / "paper_tables.py")
+    pt = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pt)
+    t4 = {r["row"]: r for r in pt.table4(out, h["rows"])}
+    for name, label, _ in pt.ROWS:
+        row, mine = rows[name], t4[label]
+        for k in ("pq", "rq", "pq_th"):
+            assert abs(100 * mine[k] - row[k]) < 1e-6, (name, k)
+        want = row["fusion_score_order_accuracy"] if name == "heuristic" else row["fusion_accuracy"]
+        assert abs(100 * mine["acc_rapkit"] - want) < 1e-6, name
+        assert 0.0 <= mine["acc_authors"] <= 1.0
+    t5 = pt.table5(out, h["rows"], t, tmp_path)
+    assert [r["row"] for r in t5][-1] == "RAP" and all(r["fusion_ms"] > 0 and r["network_ms"] > 0 for r in t5)
+    assert "| Table 5 (ms per image)" in pt.render(list(t4.values()), t5)
     occ = json.loads((out / "heldout" / "proposals_ocfusion.json").read_text())
     assert len(occ) == len(json.loads((out / "heldout" / "proposals_simulated.json").read_text()))
     assert any("occludes" in p for p in occ)
