@@ -367,8 +367,9 @@ def _learn_and_compare(
     say: Callable[[str], None],
     bar: Callable[[str, int], Callable[[int], None]],
 ) -> None:
-    """Steps 8-10: split, train on the training split, predict the test split's relation
-    values, fuse and score the test split three ways (fills ``res.learned`` / ``res.heldout``)."""
+    """Steps 8-11: split, train the relation head and the OCFusion pair head on the training
+    split, predict the test split's relation values and pair logits, fit the category-level
+    values, fuse and score the test split five ways (fills ``res.learned`` / ``res.heldout``)."""
     from ..model.demo import STANDIN_NOTE, LearnInputs, LearnSettings, learn_relations  # torch: optional extra
 
     t0 = time.perf_counter()
