@@ -121,8 +121,8 @@ def _band_keys(gt_png: str, pred_png: str, image_id: Any, fast: bool, ratio: flo
     if raw is not None:
         try:
             return band_pair_keys_png(*raw, dilation_pixels(raw[4], raw[5], ratio))
-        except ValueError:
-            pass  # a bad filter byte: PIL reports it below
+        except ValueError:  # a row with a bad filter byte: decoded by PIL below, which names the file
+            raw = None
     gm, pm = read_pair_maps(gt_png, pred_png, image_id=image_id, fast=fast)
     return band_pair_keys(gm, pm, dilation_pixels(gm.shape[0], gm.shape[1], ratio))
 
