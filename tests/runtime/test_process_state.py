@@ -92,6 +92,15 @@ SCRIPT = textwrap.dedent(
     assert summary.images == 2
     fused = rapkit.pq_compute(gt, f"{out}/panoptic.json", workers=2)
 
+    # the in-memory evaluator with every metric, and the files evaluated on every metric with 2 workers
+    ev = rapkit.PanopticEvaluator(load_categories(cats_file), metrics=("pq", "boundary", "pq-dagger"))
+    ids = read_id_map(pan.png_dir / ann.file_name)
+    segs = ann.segments
+    ev.update(ids, segs, ids, segs)
+    assert ev.compute()["boundary"].result.all.pq == 1.0
+    multi = rapkit.evaluate(gt, f"{out}/panoptic.json", metrics="pq,boundary,pq-dagger", workers=2)
+    assert multi["pq"].result.all.pq == fused["All"]["pq"]
+
     after = state()
     print(json.dumps({"before": before, "after": after, "called": called, "fused_pq": fused["All"]["pq"],
                       "relations": len(rel.relations), "segments": len(segments)}))
