@@ -325,17 +325,164 @@ def image_stats_grid(
     """
     if is_stuff is None:
         is_stuff = stuff_table(categories)
+    out: list[Any] = [None] * len(grid)
+    batch = [s for s, p in enumerate(grid) if p.strategy != "ocfusion"]
+    if batch:  # Algorithm 1 and the heuristic: every setting in one kernel call
+        from ..kernels import sweep as k
+
+        ps = [grid[s] for s in batch]
+        if np.isnan(img.relations[img.order]).any():
+            for p in ps:  # the error the first setting that meets a missing value gives
+                if p.switches()[0]:
+                    _owners(img, p)
+        owner, status, group, reps = k.fuse_atoms_grid(
+            img.weight,
+            img.ptr,
+            img.idx,
+            img.areas,
+            img.boxes,
+            img.labels,
+            img.relations,
+            img.scores,
+            img.order,
+            img.overlaps,
+            [p.rho for p in ps],
+            [p.tau for p in ps],
+            [p.gamma for p in ps],
+            [p.switches() for p in ps],
+            [int(p.stuff_area) for p in ps],
+        )
+        shared = []
+        for r in reps.tolist():
+            pred, segs, _ = _prediction(img, ps[r], is_stuff, img.candidates(ps[r].rho), owner[r], status[r])
+            shared.append(_stats(img, pred, segs, categories))
+        for s, g in zip(batch, group.tolist()):
+            out[s] = shared[g]
     seen: dict[tuple, PQStats] = {}
-    out = []
-    for p in grid:
-        order, owner, status = _owners(img, p)
-        key = (owner.tobytes(), status.tobytes(), int(p.stuff_area))
+    for s, p in enumerate(grid):
+        if out[s] is not None:
+            continue
+        order, owner_s, status_s = _owners(img, p)
+        key = (owner_s.tobytes(), status_s.tobytes(), int(p.stuff_area))
         st = seen.get(key)
         if st is None:
-            pred, segs, _ = _prediction(img, p, is_stuff, order, owner, status)
+            pred, segs, _ = _prediction(img, p, is_stuff, order, owner_s, status_s)
             st = seen[key] = _stats(img, pred, segs, categories)
-        out.append(st)
+        out[s] = st
     return out
+
+
+class GridTotals:
+    """:class:`StatsTotals` of every setting of a grid at once, fed one image at a time with
+    the list :func:`image_stats_grid` returns: settings that share a statistics object are
+    folded together in one kernel call (:func:`rapkit.kernels.sweep.add_grid`), with the
+    same float additions in the same order as one :class:`StatsTotals` per setting.
+
+    >>> a = PQStats(tp={1: 1}, order=np.array([0]), rank=np.array([0]), category=np.array([1]),
+    ...             iou=np.array([0.75]), orders=np.array([0]), image_ids=[7])
+    >>> t = GridTotals(2)
+    >>> t.add([a, a])
+    >>> one = StatsTotals(); one.add(a)
+    >>> t.to_stats(1).iou.tolist() == one.to_stats().iou.tolist(), t.to_stats(0).tp
+    (True, {1: 1})
+    """
+
+    def __init__(self, n_settings: int) -> None:
+        self.n = int(n_settings)
+        self._index: dict[int, int] = {}  # category id -> column
+        self._cats: list[int] = []
+        self._alloc(16)
+        self.orders = array("q")
+        self.image_ids: list = []
+        self._last = -1
+
+    def _alloc(self, cols: int) -> None:
+        old = getattr(self, "tp", None)
+        new = [np.zeros((self.n, cols), np.int64) for _ in range(3)] + [
+            np.zeros((self.n, cols), np.float64),
+            np.zeros((self.n, cols), np.bool_),
+        ]
+        if old is not None:
+            for a, b in zip(new, (self.tp, self.fp, self.fn, self.iou, self.has)):
+                a[:, : b.shape[1]] = b
+        self.tp, self.fp, self.fn, self.iou, self.has = new
+
+    def _col(self, c: int) -> int:
+        k = self._index.get(c)
+        if k is None:
+            k = self._index[c] = len(self._cats)
+            self._cats.append(c)
+            if k >= self.tp.shape[1]:
+                self._alloc(2 * self.tp.shape[1])
+        return k
+
+    def add(self, stats: Sequence[PQStats]) -> None:
+        """Fold in the next image's statistics, one per setting (positions increasing)."""
+        from ..kernels.sweep import add_grid
+
+        if len(stats) != self.n:
+            raise ValueError(f"{len(stats)} statistics for {self.n} settings")
+        groups: dict[int, list[int]] = {}
+        distinct: list[PQStats] = []
+        for s, st in enumerate(stats):
+            members = groups.get(id(st))
+            if members is None:
+                members = groups[id(st)] = []
+                distinct.append(st)
+            members.append(s)
+        orders = distinct[0].orders.tolist() if distinct else []
+        if any(st.orders.tolist() != orders for st in distinct):
+            raise ValueError("GridTotals takes one image (or run of images) for every setting at a time")
+        if orders and min(orders) <= self._last:
+            raise ValueError("GridTotals takes images in increasing position order")
+        members_ptr, members = [0], []
+        cnt_ptr, cnt_cat, cnt = [0], [], ([], [], [])
+        pair_ptr, pair_cat, pair_iou = [0], [], []
+        col = self._col
+        for st in distinct:
+            members += groups[id(st)]
+            members_ptr.append(len(members))
+            for c in dict.fromkeys([*st.tp, *st.fp, *st.fn]):
+                cnt_cat.append(col(c))
+                for src, dst in zip((st.tp, st.fp, st.fn), cnt):
+                    dst.append(src.get(c, 0))
+            cnt_ptr.append(len(cnt_cat))
+            cat, iou = st.category, st.iou
+            if len(orders) > 1:  # several images: their pairs in (position, rank) order
+                o = np.lexsort((st.rank, st.order))
+                cat, iou = cat[o], iou[o]
+            pair_cat += [col(c) for c in cat.tolist()]
+            pair_iou += iou.tolist()
+            pair_ptr.append(len(pair_cat))
+        i64 = lambda v: np.asarray(v, np.int64)  # noqa: E731
+        add_grid(
+            self.tp, self.fp, self.fn, self.iou, self.has,
+            i64(members_ptr), i64(members), i64(cnt_ptr), i64(cnt_cat), i64(cnt[0]), i64(cnt[1]), i64(cnt[2]),
+            i64(pair_ptr), i64(pair_cat), np.asarray(pair_iou, np.float64),
+        )  # fmt: skip
+        if orders:
+            self._last = max(orders)
+        self.orders.extend(orders)
+        if distinct:
+            self.image_ids.extend(distinct[0].image_ids)
+
+    def to_stats(self, s: int) -> PQStats:
+        """Setting ``s``'s totals as :class:`PQStats` (one IoU entry per category, its sum)."""
+        cols = range(len(self._cats))
+        tp, fp, fn, has = self.tp[s].tolist(), self.fp[s].tolist(), self.fn[s].tolist(), self.has[s]
+        cats = [self._cats[k] for k in cols if has[k]]
+        n = len(cats)
+        return PQStats(
+            tp={self._cats[k]: tp[k] for k in cols if tp[k]},
+            fp={self._cats[k]: fp[k] for k in cols if fp[k]},
+            fn={self._cats[k]: fn[k] for k in cols if fn[k]},
+            order=np.zeros(n, np.int64),
+            rank=np.arange(n, dtype=np.int64),
+            category=np.asarray(cats, np.int64).reshape(n),
+            iou=np.asarray([self.iou[s, self._index[c]] for c in cats], np.float64).reshape(n),
+            orders=np.frombuffer(self.orders, np.int64).copy() if self.orders else np.zeros(0, np.int64),
+            image_ids=list(self.image_ids),
+        )
 
 
 class StatsTotals:

@@ -128,3 +128,48 @@ def ref_pair_counts(gt, pred, weight):
     keys, inv = np.unique(key, return_inverse=True)
     counts = np.bincount(inv.ravel(), weights=weight, minlength=keys.size).astype(np.int64)
     return keys, counts
+
+
+def ref_fuse_atoms_grid(
+    weight, ptr, idx, areas, boxes, labels, rel, scores, order, overlaps, rho, tau, gamma, switches, stuff
+):
+    """Twin of :func:`rapkit.kernels.sweep.fuse_atoms_grid`: one :func:`ref_fuse_atoms` per
+    setting, outcomes grouped by their bytes."""
+    owners, statuses, group, reps, seen = [], [], [], [], {}
+    for s in range(len(rho)):
+        cand = order[scores[order] >= rho[s]]
+        ra, ca, eo, reference = (bool(v) for v in switches[s])
+        owner, status, _ = ref_fuse_atoms(
+            weight, ptr, idx, areas, boxes, labels, rel, cand, overlaps,
+            tau=tau[s], gamma=gamma[s], ra=ra, ca=ca, eo=eo, reference=reference,
+        )  # fmt: skip
+        owners.append(owner)
+        statuses.append(status)
+        key = (owner.tobytes(), status.tobytes(), int(stuff[s]))
+        if key not in seen:
+            seen[key] = len(reps)
+            reps.append(s)
+        group.append(seen[key])
+    m, n = weight.shape[0], areas.shape[0]
+    return (
+        np.asarray(owners, np.int32).reshape(len(rho), m),
+        np.asarray(statuses, np.int8).reshape(len(rho), n),
+        np.asarray(group, np.int64),
+        np.asarray(reps, np.int64),
+    )
+
+
+def ref_add_grid(
+    tp, fp, fn, iou, has, members_ptr, members, cnt_ptr, cnt_cat, cnt_tp, cnt_fp, cnt_fn, pair_ptr, pair_cat, pair_iou
+):
+    """Twin of :func:`rapkit.kernels.sweep.add_grid` (in place)."""
+    for d in range(len(members_ptr) - 1):
+        for s in members[members_ptr[d] : members_ptr[d + 1]]:
+            sl = slice(cnt_ptr[d], cnt_ptr[d + 1])
+            np.add.at(tp[s], cnt_cat[sl], cnt_tp[sl])
+            np.add.at(fp[s], cnt_cat[sl], cnt_fp[sl])
+            np.add.at(fn[s], cnt_cat[sl], cnt_fn[sl])
+            for e in range(pair_ptr[d], pair_ptr[d + 1]):
+                c = pair_cat[e]
+                iou[s, c] = iou[s, c] + pair_iou[e] if has[s, c] else pair_iou[e]
+                has[s, c] = True

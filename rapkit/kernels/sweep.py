@@ -261,6 +261,54 @@ def _fuse_atoms(weight, ptr, idx, areas, boxes, labels, rel, order, overlaps, ta
     status = np.full(n, UNSEEN, np.int8)
     visible = np.zeros(n, np.int64)
     kept = np.empty(n, np.int64)
+    _fuse_atoms_into(
+        owner,
+        status,
+        visible,
+        kept,
+        weight,
+        ptr,
+        idx,
+        areas,
+        boxes,
+        labels,
+        rel,
+        order,
+        overlaps,
+        tau,
+        gamma,
+        ra,
+        ca,
+        eo,
+        reference,
+    )
+    return owner, status, visible
+
+
+@njit
+def _fuse_atoms_into(
+    owner,
+    status,
+    visible,
+    kept,
+    weight,
+    ptr,
+    idx,
+    areas,
+    boxes,
+    labels,
+    rel,
+    order,
+    overlaps,
+    tau,
+    gamma,
+    ra,
+    ca,
+    eo,
+    reference,
+):
+    """The body of :func:`_fuse_atoms` on arrays the caller made (owner -1, status UNSEEN,
+    visible 0): one setting of the sweep's grid."""
     nk = 0
     for i in order:
         area = areas[i]
@@ -330,7 +378,168 @@ def _fuse_atoms(weight, ptr, idx, areas, boxes, labels, rel, order, overlaps, ta
         kept[nk] = i
         nk += 1
     decide.mark_emptied(status, visible, kept, nk)
-    return owner, status, visible
+
+
+@njit
+def _fuse_atoms_grid(
+    weight, ptr, idx, areas, boxes, labels, rel, scores, order, overlaps, rho, tau, gamma, switches, stuff
+):
+    m = weight.shape[0]
+    n = areas.shape[0]
+    n_set = rho.shape[0]
+    owner = np.full((n_set, m), -1, np.int32)
+    status = np.full((n_set, n), UNSEEN, np.int8)
+    visible = np.zeros(n, np.int64)
+    kept = np.empty(n, np.int64)
+    cand = np.empty(order.shape[0], np.int64)
+    group = np.empty(n_set, np.int64)
+    reps = np.empty(n_set, np.int64)
+    n_rep = 0
+    for s in range(n_set):
+        nc = 0
+        for i in order:
+            if scores[i] >= rho[s]:
+                cand[nc] = i
+                nc += 1
+        visible[:] = 0
+        _fuse_atoms_into(
+            owner[s],
+            status[s],
+            visible,
+            kept,
+            weight,
+            ptr,
+            idx,
+            areas,
+            boxes,
+            labels,
+            rel,
+            cand[:nc],
+            overlaps,
+            tau[s],
+            gamma[s],
+            switches[s, 0],
+            switches[s, 1],
+            switches[s, 2],
+            switches[s, 3],
+        )
+        g = -1
+        for r in range(n_rep):  # the first earlier setting with the same outcome
+            t = reps[r]
+            if stuff[t] != stuff[s]:
+                continue
+            same = True
+            for a in range(m):
+                if owner[t, a] != owner[s, a]:
+                    same = False
+                    break
+            if same:
+                for i in range(n):
+                    if status[t, i] != status[s, i]:
+                        same = False
+                        break
+            if same:
+                g = r
+                break
+        if g < 0:
+            reps[n_rep] = s
+            g = n_rep
+            n_rep += 1
+        group[s] = g
+    return owner, status, group, reps[:n_rep].copy()
+
+
+def fuse_atoms_grid(
+    weight, ptr, idx, areas, boxes, labels, rel, scores, order, overlaps, rho, tau, gamma, switches, stuff
+):
+    """:func:`fuse_atoms` for every setting of a grid in one call (the sweep's atoms: Python
+    sees an image, not a setting). Setting ``s`` fuses the proposals of ``order`` whose
+    score is at least ``rho[s]`` with ``tau[s]``, ``gamma[s]`` and ``switches[s] = (ra, ca,
+    eo, reference)``; ``stuff[s]`` is its stuff area (only compared).
+
+    Returns ``(owner, status, group, reps)``: ``owner`` (S, atoms) and ``status`` (S, N) as
+    :func:`fuse_atoms` gives them per setting, ``group[s]`` the index into ``reps`` of the
+    first setting with the same owners, statuses and stuff area (settings of one group
+    predict the same segments), ``reps`` those first settings in grid order.
+    """
+    n = areas.shape[0]
+    if overlaps.shape != (n, n) or overlaps.dtype != np.int64:
+        raise ValueError("overlaps must be (N, N) int64")
+    if order.dtype != np.int64 or labels.dtype != np.int64 or rel.dtype != np.float64:
+        raise ValueError("order/labels must be int64 and rel float64")
+    k = np.asarray(rho, np.float64).shape[0]
+    switches = np.ascontiguousarray(switches, np.bool_)
+    if switches.shape != (k, 4):
+        raise ValueError("switches must be (S, 4): ra, ca, eo, reference per setting")
+    c = np.ascontiguousarray
+    return _fuse_atoms_grid(
+        weight,
+        ptr,
+        idx,
+        areas,
+        boxes,
+        labels,
+        rel,
+        c(scores, np.float64),
+        c(order),
+        overlaps,
+        c(rho, np.float64),
+        c(tau, np.float64).reshape(k),
+        c(gamma, np.float64).reshape(k),
+        switches,
+        c(stuff, np.int64).reshape(k),
+    )
+
+
+@njit
+def _add_grid(
+    tp, fp, fn, iou, has, members_ptr, members, cnt_ptr, cnt_cat, cnt_tp, cnt_fp, cnt_fn, pair_ptr, pair_cat, pair_iou
+):
+    for d in range(members_ptr.shape[0] - 1):
+        for u in range(members_ptr[d], members_ptr[d + 1]):
+            s = members[u]
+            for e in range(cnt_ptr[d], cnt_ptr[d + 1]):
+                c = cnt_cat[e]
+                tp[s, c] += cnt_tp[e]
+                fp[s, c] += cnt_fp[e]
+                fn[s, c] += cnt_fn[e]
+            for e in range(pair_ptr[d], pair_ptr[d + 1]):
+                c = pair_cat[e]
+                if has[s, c]:
+                    iou[s, c] += pair_iou[e]
+                else:
+                    iou[s, c] = pair_iou[e]
+                    has[s, c] = True
+
+
+def add_grid(
+    tp, fp, fn, iou, has, members_ptr, members, cnt_ptr, cnt_cat, cnt_tp, cnt_fp, cnt_fn, pair_ptr, pair_cat, pair_iou
+):
+    """Fold one image's statistics into the running totals of every setting, in place.
+
+    Outcome ``d`` is shared by the settings ``members[members_ptr[d]:members_ptr[d+1]]``; its
+    TP/FP/FN per category index are entries ``cnt_ptr[d]:cnt_ptr[d+1]`` and its matched IoUs
+    (in the order panopticapi adds them) entries ``pair_ptr[d]:pair_ptr[d+1]``. Each IoU is
+    added to ``iou[s, c]`` one at a time (the first one of a category is stored), the same
+    float operations as :class:`rapkit.core.sweep.StatsTotals`.
+    """
+    _add_grid(
+        tp,
+        fp,
+        fn,
+        iou,
+        has,
+        members_ptr,
+        members,
+        cnt_ptr,
+        cnt_cat,
+        cnt_tp,
+        cnt_fp,
+        cnt_fn,
+        pair_ptr,
+        pair_cat,
+        pair_iou,
+    )
 
 
 def fuse_atoms(

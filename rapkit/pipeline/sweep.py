@@ -5,8 +5,10 @@
 return a :class:`SweepResult` (``.to_frame()``, ``.to_dict()``, ``.best()``) and, with
 ``output``, write its rows (CSV, JSON, Parquet or markdown). Every image is read and decoded
 once (proposals, semantic map, GT PNG), prepared for :mod:`rapkit.core.sweep`, and fused
-with every setting in memory; each setting's PQ statistics are added into running totals,
-image by image in GT order (:class:`rapkit.core.sweep.StatsTotals`), and summarised. The baseline (heuristic at rho = tau = 0.5) is always evaluated. Each row equals
+with every setting in memory (one kernel call per image for all Algorithm 1 / heuristic
+settings); each setting's PQ statistics are added into running totals, image by image in GT
+order (:class:`rapkit.core.sweep.GridTotals`, one kernel call per image), and summarised.
+The baseline (heuristic at rho = tau = 0.5) is always evaluated. Each row equals
 what ``rapkit fuse`` + ``rapkit evaluate`` give for the same parameters. The command line
 prints the result with :func:`rapkit.report.sweep.sweep_report`.
 """
@@ -26,6 +28,7 @@ from ..core.fusion import decode_scene, stuff_table
 from ..core.pq import summarize
 from ..core.sweep import (
     BASELINE,
+    GridTotals,
     StatsTotals,
     ablation_grid,
     build_table,
@@ -281,7 +284,7 @@ def run_sweep(
             )
 
     # running totals per setting, fed in image order: no per-image statistics are kept
-    totals = [StatsTotals() for _ in params]
+    totals = GridTotals(len(params))
     try:
         shared = {"cats": cats, "grid": params, "known": known, "is_stuff": stuff_table(cats)}
         for stats in imap_ordered(
@@ -291,11 +294,10 @@ def run_sweep(
             on_result=(lambda r: progress(1)) if progress is not None else None,
             name="rapkit-sweep",
         ):
-            for t, s in zip(totals, stats):
-                t.add(s)
+            totals.add(stats)
     except RapkitError as e:
         raise e.with_context(file=proposals)
-    results = [summarize(t.to_stats(), cats) for t in totals]
+    results = [summarize(totals.to_stats(s), cats) for s in range(len(params))]
     base = results[0] if include_baseline else summarize(StatsTotals().to_stats(), cats)
     table = build_table(labels, params, results, base)
     return SweepResult(table, labels, params, results, base, len(images), time.perf_counter() - t0, list(swept))

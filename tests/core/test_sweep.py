@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from rapkit.core.fusion import decode_scene, fuse_scene, stuff_table
 from rapkit.core.pq import merge_stats, pq_stats, summarize
 from rapkit.core.sweep import (
+    GridTotals,
     StatsTotals,
     ablation_grid,
     fuse_prepared,
@@ -22,8 +23,10 @@ from rapkit.errors import ConfigError
 from rapkit.kernels import sweep as K
 from rapkit.kernels._reference_sweep import (
     canonical_atoms,
+    ref_add_grid,
     ref_build_atoms,
     ref_fuse_atoms,
+    ref_fuse_atoms_grid,
     ref_pair_counts,
     ref_pred_ids,
     ref_xmajor_keys,
@@ -88,6 +91,7 @@ def test_grid_stats_and_running_totals_equal_the_merged_per_image_stats(world):
     grid = _all_settings() + [FusionParams.of("ocfusion", rho=r, tau=t) for r in (0.3, 0.6) for t in (0.4, 0.6)]
     parts = [[] for _ in grid]
     totals = [StatsTotals() for _ in grid]
+    together = GridTotals(len(grid))
     for pos, img in enumerate(world):
         prep = prepare_image(decode_scene(img.proposals), img.semantic, img.id_map, img.segments, pos)
         got = image_stats_grid(prep, grid, CATS, IS_STUFF)
@@ -97,13 +101,19 @@ def test_grid_stats_and_running_totals_equal_the_merged_per_image_stats(world):
             assert got[k] == want, (img.image_id, p)
             parts[k].append(want)
             totals[k].add(got[k])
+        together.add(got)
     for k in range(len(grid)):
         a = summarize(totals[k].to_stats(), CATS)
         b = summarize(merge_stats(parts[k]), CATS)
-        assert repr(a.to_dict()) == repr(b.to_dict()), grid[k]  # every float equal (NaN too)
-        assert a.n_images == len(world)
+        c = summarize(together.to_stats(k), CATS)
+        assert repr(a.to_dict()) == repr(b.to_dict()) == repr(c.to_dict()), grid[k]  # every float equal (NaN too)
+        assert a.n_images == c.n_images == len(world)
+        x, y = together.to_stats(k), totals[k].to_stats()
+        assert dict(zip(x.category.tolist(), x.iou.tolist())) == dict(zip(y.category.tolist(), y.iou.tolist()))
     with pytest.raises(ValueError, match="increasing position"):
         totals[0].add(parts[0][1])
+    with pytest.raises(ValueError, match="increasing position"):
+        together.add([parts[k][1] for k in range(len(grid))])
     assert summarize(StatsTotals().to_stats(), CATS).n_images == 0
 
 
@@ -152,6 +162,31 @@ def test_kernels_equal_twins(data):
     a = K.fuse_atoms(weight, ptr, idx, scene.areas, scene.boxes, scene.labels, scene.relations, scene.order, ov, **kw)
     b = ref_fuse_atoms(weight, ptr, idx, scene.areas, scene.boxes, scene.labels, scene.relations, scene.order, ov, **kw)
     for x, y in zip(a, b):
+        assert np.array_equal(x, y)
+    # every setting of a small grid in one call, outcomes grouped: the twin's answer
+    n_set = data.draw(st.integers(1, 5))
+    grid = [data.draw(st.tuples(st.sampled_from([0.0, 0.5, 0.8]), st.sampled_from([0.0, 0.5, 1.0]), st.sampled_from([0.5, 1.0]), st.tuples(*[st.booleans()] * 4), st.sampled_from([0, 3]))) for _ in range(n_set)]  # fmt: skip
+    rho, taus, gammas, sws, stuff = (np.array(v) for v in zip(*grid))
+    args = (weight, ptr, idx, scene.areas, scene.boxes, scene.labels, scene.relations, scene.scores, scene.order, ov)
+    g1 = K.fuse_atoms_grid(*args, rho, taus, gammas, sws, stuff)
+    g2 = ref_fuse_atoms_grid(*args, rho, taus, gammas, sws, stuff)
+    for x, y in zip(g1, g2):
+        assert np.array_equal(x, y)
+    s0 = grid[0]
+    one = K.fuse_atoms(*args[:7], scene.order[scene.scores[scene.order] >= s0[0]], ov, tau=s0[1], gamma=s0[2], ra=s0[3][0], ca=s0[3][1], eo=s0[3][2], reference=s0[3][3])  # fmt: skip
+    assert np.array_equal(g1[0][0], one[0]) and np.array_equal(g1[1][0], one[1])
+    # the running totals' kernel and its twin: same integers, same float sums bit for bit
+    tot = [np.zeros((n_set, 3), t) for t in (np.int64, np.int64, np.int64, np.float64, np.bool_)]
+    tot2 = [t.copy() for t in tot]
+    mp = np.array([0, n_set], np.int64)
+    mem = np.arange(n_set, dtype=np.int64)
+    ious = np.array(data.draw(st.lists(st.floats(0.5, 1.0), min_size=1, max_size=6)), np.float64)
+    pc = np.array(data.draw(st.lists(st.integers(0, 2), min_size=len(ious), max_size=len(ious))), np.int64)
+    cnt = (np.array([0, 2], np.int64), np.array([0, 2], np.int64), np.array([1, 0], np.int64), np.array([2, 1], np.int64), np.array([0, 3], np.int64))  # fmt: skip
+    for _ in range(2):
+        K.add_grid(*tot, mp, mem, *cnt, np.array([0, len(ious)], np.int64), pc, ious)
+        ref_add_grid(*tot2, mp, mem, *cnt, np.array([0, len(ious)], np.int64), pc, ious)
+    for x, y in zip(tot, tot2):
         assert np.array_equal(x, y)
     owner = a[0]
     lut = np.arange(1, n + 1, dtype=np.int64)
