@@ -71,7 +71,9 @@ def run_child(cmd: list[str], tree: str) -> tuple[float, float, float, bytes]:
     env = dict(os.environ, PYTHONPATH=tree, RAPKIT_FSYNC="0")
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
+        # cwd = the tree: ``python -m`` puts the working directory first on sys.path, so a run
+        # started from another checkout would import that checkout, whatever PYTHONPATH says
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=tree)
         _, status, ru = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
         proc.returncode = os.waitstatus_to_exitcode(status)

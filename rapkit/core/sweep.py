@@ -325,9 +325,21 @@ def image_stats_grid(
     """
     if is_stuff is None:
         is_stuff = stuff_table(categories)
-    out: list[Any] = [None] * len(grid)
+    group, preds = grid_outcomes(img, grid, is_stuff)
+    shared = [_stats(img, pred, segs, categories) for pred, segs in preds]
+    return [shared[g] for g in group]
+
+
+def grid_outcomes(img: SweepImage, grid: Sequence[FusionParams], is_stuff: np.ndarray) -> tuple[list[int], list]:
+    """``(group, outcomes)``: the distinct predictions of an image over ``grid``, each
+    ``(pred id per atom, pred segments)``, and ``group[s]`` the outcome of setting ``s``
+    (settings that leave the same atom owners, statuses and ``stuff_area`` share one).
+    Algorithm 1 and the heuristic run every setting in one kernel call
+    (:func:`rapkit.kernels.sweep.fuse_atoms_grid`); OCFusion settings one call each."""
+    group: list[int] = [-1] * len(grid)
+    preds: list = []
     batch = [s for s, p in enumerate(grid) if p.strategy != "ocfusion"]
-    if batch:  # Algorithm 1 and the heuristic: every setting in one kernel call
+    if batch:
         from ..kernels import sweep as k
 
         ps = [grid[s] for s in batch]
@@ -335,7 +347,7 @@ def image_stats_grid(
             for p in ps:  # the error the first setting that meets a missing value gives
                 if p.switches()[0]:
                     _owners(img, p)
-        owner, status, group, reps = k.fuse_atoms_grid(
+        owner, status, g, reps = k.fuse_atoms_grid(
             img.weight,
             img.ptr,
             img.idx,
@@ -352,24 +364,116 @@ def image_stats_grid(
             [p.switches() for p in ps],
             [int(p.stuff_area) for p in ps],
         )
-        shared = []
         for r in reps.tolist():
             pred, segs, _ = _prediction(img, ps[r], is_stuff, img.candidates(ps[r].rho), owner[r], status[r])
-            shared.append(_stats(img, pred, segs, categories))
-        for s, g in zip(batch, group.tolist()):
-            out[s] = shared[g]
-    seen: dict[tuple, PQStats] = {}
+            preds.append((pred, segs))
+        for s, gs in zip(batch, g.tolist()):
+            group[s] = gs
+    seen: dict[tuple, int] = {}
     for s, p in enumerate(grid):
-        if out[s] is not None:
+        if group[s] >= 0:
             continue
         order, owner_s, status_s = _owners(img, p)
         key = (owner_s.tobytes(), status_s.tobytes(), int(p.stuff_area))
-        st = seen.get(key)
-        if st is None:
+        if key not in seen:
             pred, segs, _ = _prediction(img, p, is_stuff, order, owner_s, status_s)
-            st = seen[key] = _stats(img, pred, segs, categories)
-        out[s] = st
-    return out
+            seen[key] = len(preds)
+            preds.append((pred, segs))
+        group[s] = seen[key]
+    return group, preds
+
+
+@dataclass
+class GTArrays:
+    """One image's GT segments as :func:`rapkit.kernels.pq_match.match_image` takes them
+    (categories as indices into ``cat_ids``, sorted; ``known[c]``: a category of the list),
+    for :func:`image_grid_counts`."""
+
+    cat_ids: np.ndarray
+    known: np.ndarray
+    g_id: np.ndarray
+    g_cat: np.ndarray
+    g_area: np.ndarray
+    g_crowd: np.ndarray
+
+
+@dataclass
+class GridImage:
+    """One image's PQ statistics for every setting of a grid, as arrays: ``group[s]`` the
+    outcome of setting ``s``; per outcome ``d`` the TP/FP/FN per category index (rows of
+    ``tp``/``fp``/``fn``) and the matched pairs ``pair_ptr[d]:pair_ptr[d+1]`` of
+    ``pair_cat``/``pair_iou`` in the order panopticapi adds them. Fed to
+    :meth:`GridTotals.add_image`."""
+
+    position: int
+    image_id: Any
+    group: np.ndarray
+    tp: np.ndarray
+    fp: np.ndarray
+    fn: np.ndarray
+    pair_ptr: np.ndarray
+    pair_cat: np.ndarray
+    pair_iou: np.ndarray
+
+
+def image_grid_counts(
+    img: SweepImage,
+    grid: Sequence[FusionParams],
+    gt: GTArrays,
+    categories: Mapping[int, Category],
+    is_stuff: np.ndarray,
+) -> GridImage:
+    """:func:`image_stats_grid` as arrays, each outcome matched by the kernel of ``rapkit
+    evaluate`` (:func:`rapkit.kernels.pq_match.match_image`) instead of
+    :func:`rapkit.core.pq.pq_stats`; an outcome the kernel declines (a GT problem
+    panopticapi would crash on) goes to ``pq_stats``, which names it, as
+    :mod:`rapkit.core.pq_arrays` does."""
+    from ..kernels import sweep as k
+    from ..kernels.pq_match import match_image
+
+    group, preds = grid_outcomes(img, grid, is_stuff)
+    ncat = gt.cat_ids.size
+    nd = len(preds)
+    tp, fp, fn = (np.zeros((nd, ncat), np.int64) for _ in range(3))
+    crowd_of = np.full(ncat, -1, np.int64)
+    pair_ptr = np.zeros(nd + 1, np.int64)
+    cats_out: list[np.ndarray] = []
+    ious_out: list[np.ndarray] = []
+    for d, (pred, segs) in enumerate(preds):
+        keys, counts = k.pair_counts(img.atom_gt, pred, img.weight)
+        seg_cats = np.fromiter((s["category_id"] for s in segs), np.int64, len(segs))
+        p_cat = np.searchsorted(gt.cat_ids, seg_cats)
+        ok = bool(np.all(p_cat < ncat)) and bool(np.array_equal(gt.cat_ids[np.minimum(p_cat, ncat - 1)], seg_cats))
+        mc = np.empty(keys.size, np.int64)
+        mi = np.empty(keys.size, np.float64)
+        status, nm = (1, 0)
+        if ok:
+            p_id = np.arange(1, len(segs) + 1, dtype=np.int64)
+            args = (keys, counts, gt.g_id, gt.g_cat, gt.g_area, gt.g_crowd, p_id, p_cat, gt.known)
+            status, nm = match_image(*args, tp[d], fp[d], fn[d], crowd_of, mc, mi)
+        if status != 0:  # the readable matcher names the problem, or counts the outcome
+            tp[d] = fp[d] = fn[d] = 0
+            st = _stats(img, pred, segs, categories)
+            for src, dst in ((st.tp, tp[d]), (st.fp, fp[d]), (st.fn, fn[d])):
+                for c, v in src.items():
+                    dst[int(np.searchsorted(gt.cat_ids, c))] += v
+            mc = np.searchsorted(gt.cat_ids, st.category)
+            mi = st.iou
+            nm = mi.size
+        cats_out.append(mc[:nm])
+        ious_out.append(mi[:nm])
+        pair_ptr[d + 1] = pair_ptr[d] + nm
+    return GridImage(
+        img.position,
+        img.image_id,
+        np.asarray(group, np.int64),
+        tp,
+        fp,
+        fn,
+        pair_ptr,
+        np.concatenate(cats_out) if nd else np.zeros(0, np.int64),
+        np.concatenate(ious_out) if nd else np.zeros(0, np.float64),
+    )
 
 
 class GridTotals:
@@ -387,11 +491,13 @@ class GridTotals:
     (True, {1: 1})
     """
 
-    def __init__(self, n_settings: int) -> None:
+    def __init__(self, n_settings: int, cat_ids: Sequence[int] = ()) -> None:
         self.n = int(n_settings)
         self._index: dict[int, int] = {}  # category id -> column
         self._cats: list[int] = []
-        self._alloc(16)
+        self._alloc(max(16, len(cat_ids)))
+        for c in cat_ids:  # columns = the category indices of :class:`GTArrays`
+            self._col(int(c))
         self.orders = array("q")
         self.image_ids: list = []
         self._last = -1
@@ -465,6 +571,31 @@ class GridTotals:
         self.orders.extend(orders)
         if distinct:
             self.image_ids.extend(distinct[0].image_ids)
+
+    def add_image(self, gi: GridImage) -> None:
+        """Fold in the next image given as :class:`GridImage` (category indices = the
+        ``cat_ids`` this object was made with)."""
+        from ..kernels.sweep import add_grid
+
+        if gi.group.size != self.n:
+            raise ValueError(f"{gi.group.size} settings in the image, {self.n} in the totals")
+        if gi.position <= self._last:
+            raise ValueError("GridTotals takes images in increasing position order")
+        nd = gi.tp.shape[0]
+        members = np.argsort(gi.group, kind="stable")
+        members_ptr = np.zeros(nd + 1, np.int64)
+        np.cumsum(np.bincount(gi.group, minlength=nd), out=members_ptr[1:])
+        d, c = np.nonzero((gi.tp != 0) | (gi.fp != 0) | (gi.fn != 0))
+        cnt_ptr = np.zeros(nd + 1, np.int64)
+        np.cumsum(np.bincount(d, minlength=nd), out=cnt_ptr[1:])
+        add_grid(
+            self.tp, self.fp, self.fn, self.iou, self.has,
+            members_ptr, members.astype(np.int64), cnt_ptr, c.astype(np.int64),
+            gi.tp[d, c], gi.fp[d, c], gi.fn[d, c], gi.pair_ptr, gi.pair_cat.astype(np.int64), gi.pair_iou,
+        )  # fmt: skip
+        self._last = gi.position
+        self.orders.append(gi.position)
+        self.image_ids.append(gi.image_id)
 
     def to_stats(self, s: int) -> PQStats:
         """Setting ``s``'s totals as :class:`PQStats` (one IoU entry per category, its sum)."""

@@ -23,15 +23,20 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
+
 from .._runtime.pool import imap_ordered
 from ..core.fusion import decode_scene, stuff_table
 from ..core.pq import summarize
 from ..core.sweep import (
     BASELINE,
+    GridImage,
     GridTotals,
+    GTArrays,
     StatsTotals,
     ablation_grid,
     build_table,
+    image_grid_counts,
     image_stats_grid,
     make_grid,
     prepare_image,
@@ -48,13 +53,15 @@ from ..types import FusionParams
 PathLike = str | os.PathLike
 
 
-def _image_task(task: tuple, shared: dict[str, Any]) -> list:
-    position, info, props, sem_item, gt_png, gt_segs = task
+def _image_task(task: tuple, shared: dict[str, Any]) -> GridImage | list:
+    position, info, props, sem_item, gt_png, gt_segs, gt_arrays = task
     try:
         semantic = read_semantic(sem_item, info, shared["known"]) if sem_item is not None else None
         gt_map = read_id_map_fast(gt_png, image_id=info.id, shape=(info.height, info.width))
         prep = prepare_image(decode_scene(props), semantic, gt_map, gt_segs, position)
-        return image_stats_grid(prep, shared["grid"], shared["cats"], shared["is_stuff"])
+        if gt_arrays is None:  # values beyond the arrays: the readable matcher
+            return image_stats_grid(prep, shared["grid"], shared["cats"], shared["is_stuff"])
+        return image_grid_counts(prep, shared["grid"], gt_arrays, shared["cats"], shared["is_stuff"])
     except RapkitError as e:
         raise e.with_context(image_id=info.id)
 
@@ -267,6 +274,11 @@ def run_sweep(
     if on_start is not None:
         on_start(len(images))
 
+    known_ids = np.fromiter(cats, np.int64, len(cats))
+    cat_ids = np.unique(np.concatenate([known_ids, segments.category_id]))
+    known_cat = np.isin(cat_ids, known_ids)
+    g_cat = np.searchsorted(cat_ids, segments.category_id)
+
     def tasks():
         for position, iid in enumerate(segments.image_ids):
             info = images[iid]
@@ -274,6 +286,12 @@ def run_sweep(
                 {"id": i, "category_id": c, "area": a, "iscrowd": crowd}
                 for i, c, a, crowd in segments.segments(position)
             ]
+            a, b = segments.offsets[position], segments.offsets[position + 1]
+            arrays = None
+            if position not in segments.exact:
+                arrays = GTArrays(
+                    cat_ids, known_cat, segments.id[a:b], g_cat[a:b], segments.area[a:b], segments.iscrowd[a:b]
+                )
             yield (
                 position,
                 info,
@@ -281,10 +299,11 @@ def run_sweep(
                 sem.item(info) if sem is not None else None,
                 str(gt.png_dir / segments.file_names[position]),
                 segs,
+                arrays,
             )
 
     # running totals per setting, fed in image order: no per-image statistics are kept
-    totals = GridTotals(len(params))
+    totals = GridTotals(len(params), cat_ids.tolist())
     try:
         shared = {"cats": cats, "grid": params, "known": known, "is_stuff": stuff_table(cats)}
         for stats in imap_ordered(
@@ -294,7 +313,10 @@ def run_sweep(
             on_result=(lambda r: progress(1)) if progress is not None else None,
             name="rapkit-sweep",
         ):
-            totals.add(stats)
+            if isinstance(stats, GridImage):
+                totals.add_image(stats)
+            else:
+                totals.add(stats)
     except RapkitError as e:
         raise e.with_context(file=proposals)
     results = [summarize(totals.to_stats(s), cats) for s in range(len(params))]

@@ -11,9 +11,11 @@ from rapkit.core.fusion import decode_scene, fuse_scene, stuff_table
 from rapkit.core.pq import merge_stats, pq_stats, summarize
 from rapkit.core.sweep import (
     GridTotals,
+    GTArrays,
     StatsTotals,
     ablation_grid,
     fuse_prepared,
+    image_grid_counts,
     image_stats,
     image_stats_grid,
     make_grid,
@@ -92,6 +94,8 @@ def test_grid_stats_and_running_totals_equal_the_merged_per_image_stats(world):
     parts = [[] for _ in grid]
     totals = [StatsTotals() for _ in grid]
     together = GridTotals(len(grid))
+    cat_ids = np.array(sorted(CATS), np.int64)
+    as_arrays = GridTotals(len(grid), cat_ids.tolist())
     for pos, img in enumerate(world):
         prep = prepare_image(decode_scene(img.proposals), img.semantic, img.id_map, img.segments, pos)
         got = image_stats_grid(prep, grid, CATS, IS_STUFF)
@@ -102,11 +106,17 @@ def test_grid_stats_and_running_totals_equal_the_merged_per_image_stats(world):
             parts[k].append(want)
             totals[k].add(got[k])
         together.add(got)
+        seg = np.array([(g.id, g.category_id, g.area, g.iscrowd) for g in img.segments], np.int64).reshape(-1, 4)
+        gt = GTArrays(cat_ids, np.ones(cat_ids.size, bool), seg[:, 0], np.searchsorted(cat_ids, seg[:, 1]), seg[:, 2], seg[:, 3])  # fmt: skip
+        as_arrays.add_image(image_grid_counts(prep, grid, gt, CATS, IS_STUFF))  # the kernel matcher
     for k in range(len(grid)):
         a = summarize(totals[k].to_stats(), CATS)
         b = summarize(merge_stats(parts[k]), CATS)
         c = summarize(together.to_stats(k), CATS)
-        assert repr(a.to_dict()) == repr(b.to_dict()) == repr(c.to_dict()), grid[k]  # every float equal (NaN too)
+        d = summarize(as_arrays.to_stats(k), CATS)
+        assert repr(a.to_dict()) == repr(b.to_dict()) == repr(c.to_dict()) == repr(d.to_dict()), grid[
+            k
+        ]  # every float equal (NaN too)
         assert a.n_images == c.n_images == len(world)
         x, y = together.to_stats(k), totals[k].to_stats()
         assert dict(zip(x.category.tolist(), x.iou.tolist())) == dict(zip(y.category.tolist(), y.iou.tolist()))
@@ -217,3 +227,20 @@ def test_make_grid_defaults_and_errors():
     rows = ablation_grid(FusionParams(rho=0.6, tau=0.6, gamma=0.5))
     assert [n for n, _ in rows] == ["heuristic", "RA", "RA+CA", "RA+CA+EO"]
     assert rows[0][1].strategy == "heuristic" and rows[3][1].eo
+
+
+def test_grid_counts_name_a_gt_problem_as_pq_stats_does(world):
+    """An outcome the kernel matcher declines (here: two GT segments with one id) goes to the
+    readable matcher, which names the image and the segment."""
+    from rapkit.errors import InputError
+
+    img = world[0]
+    prep = prepare_image(decode_scene(img.proposals), img.semantic, img.id_map, img.segments, 0)
+    cat_ids = np.array(sorted(CATS), np.int64)
+    seg = np.array([(g.id, g.category_id, g.area, g.iscrowd) for g in img.segments], np.int64)
+    seg[1, 0] = seg[0, 0]
+    prep.gt_segments[1]["id"] = prep.gt_segments[0]["id"]
+    gt = GTArrays(cat_ids, np.ones(cat_ids.size, bool), seg[:, 0], np.searchsorted(cat_ids, seg[:, 1]), seg[:, 2], seg[:, 3])  # fmt: skip
+    with pytest.raises(InputError, match="duplicate segment id in the GT") as e:
+        image_grid_counts(prep, make_grid(["tau"], tau=[0.5]), gt, CATS, IS_STUFF)
+    assert e.value.segment_id == int(seg[0, 0]) and e.value.image_id == img.image_id
