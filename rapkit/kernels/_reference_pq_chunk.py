@@ -72,7 +72,7 @@ def _pair(g: bytes, p: bytes) -> tuple[np.ndarray, np.ndarray] | None:
     for x in (a, b):
         if x[2] != 8 or x[3] not in (2, 6) or x[4] != 0:
             return None
-    if a[:2] != b[:2]:
+    if a[:2] != b[:2] or a[3] != b[3]:
         return None
     w, h = a[0], a[1]
     bg, bp = (4 if a[3] == 6 else 3), (4 if b[3] == 6 else 3)

@@ -12,7 +12,8 @@ by :func:`rapkit.io.png.read_pair_bytes`) and, image after image and without the
 4. matches the segments and adds the image's TP/FP/FN (:func:`rapkit.kernels.pq_match.match_image`).
 
 An image any step declines (a PNG the fast path does not read: another pixel format, a
-broken file, undecodable data, a bad filter byte, two sizes; or a matching problem
+broken file, undecodable data, a bad filter byte, two sizes; an RGB PNG beside an RGBA one,
+rare, which the per-image kernel reads; or a matching problem
 panopticapi would crash on) gets status 1 and adds nothing: the caller reads it the
 per-image way, which decodes it with PIL or words the precise error. Python sees the chunk,
 not the image.
@@ -36,8 +37,8 @@ from deflate import _deflate
 from .._runtime.ccall import call_int32
 from .._runtime.jit import njit
 from .hashtable import EMPTY_KEY
-from .pq import _pair_png_kernel, _pair_rows_kernel
-from .pq_match import match_image
+from .pq import _pair_rows_kernel
+from .pq_match import _argsort_stable, match_image
 
 #: the PNG signature
 _SIG = (137, 80, 78, 71, 13, 10, 26, 10)
@@ -172,11 +173,11 @@ def _inflate(
 
 @njit
 def _compact(keys: np.ndarray, counts: np.ndarray) -> tuple:
+    """The table's keys in ascending order and their counts (keys < 2**48: sorted as int64
+    by the matcher's merge sort, one sort routine in the kernel)."""
     sel = keys != EMPTY_KEY
-    k = keys[sel]
-    c = counts[sel]
-    order = np.argsort(k)
-    return k[order], c[order]
+    order, k = _argsort_stable(keys[sel].view(np.int64))
+    return k.view(np.uint64), counts[sel][order]
 
 
 @njit
@@ -222,8 +223,8 @@ def _chunk_kernel(
             continue
         if not ((hg[3] == 2 or hg[3] == 6) and (hp[3] == 2 or hp[3] == 6)):
             continue
-        if hg[0] != hp[0] or hg[1] != hp[1]:
-            continue
+        if hg[0] != hp[0] or hg[1] != hp[1] or hg[3] != hp[3]:
+            continue  # two sizes (an error to word), or RGB beside RGBA (rare: the per-image kernel)
         ok, rg, tmp = _inflate(buf, a, m, hg, fn, dec, rg, tmp)
         if not ok:
             continue
@@ -231,16 +232,11 @@ def _chunk_kernel(
         if not ok:
             continue
         w, h = hg[0], hg[1]
-        bg = 4 if hg[3] == 6 else 3
-        bp = 4 if hp[3] == 6 else 3
+        bpp = 4 if hg[3] == 6 else 3
         keys = np.full(256, EMPTY_KEY, np.uint64)
         counts = np.zeros(256, np.int64)
-        raw_g = rg[: h * (1 + w * bg)]
-        raw_p = rp[: h * (1 + w * bp)]
-        if bg == bp:
-            keys, counts, _, bad_row, _ = _pair_rows_kernel(raw_g, raw_p, h, w, np.int64(bg), keys, counts)
-        else:
-            keys, counts, _, bad_row, _ = _pair_png_kernel(raw_g, np.int64(bg), raw_p, np.int64(bp), h, w, keys, counts)
+        size = h * (1 + w * bpp)
+        keys, counts, _, bad_row, _ = _pair_rows_kernel(rg[:size], rp[:size], h, w, np.int64(bpp), keys, counts)
         if bad_row >= 0:
             continue
         keys, counts = _compact(keys, counts)

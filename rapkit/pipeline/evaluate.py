@@ -275,7 +275,7 @@ def evaluate_metrics(
     n = len(items)
     if on_start is not None:
         on_start(n)
-    size = 16 if workers <= 1 else max(1, min(32, n // (8 * workers)))
+    size = 64 if workers <= 1 else max(1, min(64, n // (8 * workers)))
     jobs = ((table.chunk(k, min(n, k + size)), items[k : k + size], per_image, fast) for k in range(0, n, size))
     if metrics == ("pq",):  # PQ alone: the matching kernel
         results = (

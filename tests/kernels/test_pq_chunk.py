@@ -55,7 +55,7 @@ def _pairs(tmp_path):
         if k == 1:
             pb = _own(tmp_path, p, [0, 1, 2, 3, 4], idat_chunks=3)  # every filter, three IDATs
         elif k == 2:
-            pb = _pil(p, "RGBA")  # 3 and 4 bytes per pixel
+            pb = _pil(p, "RGBA")  # RGB beside RGBA: left
         elif k == 3:
             pb = _pil(np.minimum(p, 200), "L")  # another pixel format: left
         elif k == 4:
@@ -69,6 +69,8 @@ def _pairs(tmp_path):
         elif k == 8:
             pb = gb = _own(tmp_path, g, [4, 2], idat_chunks=2)
             p = g
+        elif k == 10:
+            gb, pb = _pil(g, "RGBA"), _pil(p, "RGBA")
         elif k == 9:
             z = pb.index(b"IEND") - 4  # trailing bytes after the zlib stream inside IDAT
             start = pb.index(b"IDAT") - 4
@@ -98,7 +100,7 @@ def _table(rng, pairs, drop: int) -> PairTable:
 
 def test_chunk_kernel_equals_twin(tmp_path):
     pairs = _pairs(tmp_path)
-    table = _table(np.random.default_rng(0), pairs, drop=10)
+    table = _table(np.random.default_rng(0), pairs, drop=0)
     parts = [b for gb, pb, _, _ in pairs for b in (gb, pb)]
     offs = np.zeros(len(parts) + 1, np.int64)
     np.cumsum([len(b) for b in parts], out=offs[1:])
@@ -110,7 +112,7 @@ def test_chunk_kernel_equals_twin(tmp_path):
         acc = [np.zeros(3, np.int64) for _ in range(3)]
         out = fn(buf, offs, table, status, *acc, np.full(3, -1, np.int64))
         res.extend([status, *acc, *out])
-    assert got[0].tolist() == [0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 1, 1]
+    assert got[0].tolist() == [1, 0, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1]
     for x, y in zip(got, want):
         assert x.dtype == y.dtype and np.array_equal(x, y)
 
@@ -121,7 +123,7 @@ def test_chunk_path_equals_per_image_path_and_pil(pq_bench, tmp_path):
     shutil.copytree(gt.parent, root)  # the bench is shared: changed in a copy
     gt, pred = root / gt.name, root / pred.name
     pngs = sorted((root / "pred").glob("*.png"))
-    Image.open(pngs[1]).convert("RGBA").save(pngs[1])  # RGBA: read by the kernel
+    Image.open(pngs[1]).convert("RGBA").save(pngs[1])  # RGBA beside RGB: the per-image kernel
     before = np.asarray(Image.open(pngs[2]).convert("RGB"))
     Image.open(pngs[2]).convert("P", palette=Image.Palette.ADAPTIVE).save(pngs[2])  # palette: left to PIL
     assert np.array_equal(np.asarray(Image.open(pngs[2]).convert("RGB")), before)
