@@ -28,7 +28,7 @@ note). Measured, all in the same ``--repeat`` interleaved rounds:
 * **projection** (Amdahl): ``T(n) = S + P / n`` with ``S`` = start-up + the serial part and
   ``P`` the rest of the 1-worker time; given as ``T(1) / T(n)`` for n = 8 and 16: an upper
   bound (free cores, the GIL handed over without loss).
-* **the floor**: in this process, one thread, every GT and prediction PNG of the bench read
+* **the floor** (benchmarks/evaluate.py's ``inflate_floor``): in this process, one thread, every GT and prediction PNG of the bench read
   (``open``/``read``), its chunks parsed and its image data inflated by libdeflate
   (``deflate.zlib_decompress``, the same library rapkit calls); ms per image pair, median of
   the rounds. rapkit's 1-worker per-image time is given as a multiple of it.
@@ -41,7 +41,6 @@ import importlib.util
 import json
 import os
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
@@ -70,33 +69,6 @@ def one_image_slice(data: Path, root: Path) -> Path:
         (root / side / ann["file_name"]).write_bytes((data / side / ann["file_name"]).read_bytes())
         (root / f"{side}.json").write_text(json.dumps(d))
     return root
-
-
-def inflate_floor(data: Path) -> float:
-    """ms per image pair: every GT and prediction PNG of ``data`` read, its chunks parsed and
-    its IDAT data inflated by libdeflate, in this thread (the read + inflate floor)."""
-    import deflate
-
-    files = []
-    for side in ("gt", "pred"):
-        files += [data / side / a["file_name"] for a in json.loads((data / f"{side}.json").read_text())["annotations"]]
-    t = time.perf_counter()
-    for f in files:
-        with open(f, "rb") as fh:
-            b = fh.read()
-        pos, idat, size = 8, [], 0
-        while pos + 8 <= len(b):
-            n, kind = struct.unpack_from(">I4s", b, pos)
-            if kind == b"IHDR":
-                w, h, _, ct = struct.unpack_from(">IIBB", b, pos + 8)
-                size = h * (1 + w * (4 if ct == 6 else 3))
-            elif kind == b"IDAT":
-                idat.append(b[pos + 8 : pos + 8 + n])
-            elif kind == b"IEND":
-                break
-            pos += 12 + n
-        deflate.zlib_decompress(idat[0] if len(idat) == 1 else b"".join(idat), size)
-    return 1000 * (time.perf_counter() - t) / (len(files) / 2)
 
 
 def probe(warm: str, data: str) -> dict:
@@ -204,7 +176,7 @@ def measure(args: argparse.Namespace) -> list[dict]:
                 dt, c = bench.whole("hotcoco", gj, pj, w)
                 wall.setdefault(("hotcoco", w), []).append(dt)
                 cpu.setdefault(("hotcoco", w), []).append(c)
-            wall.setdefault(("floor", 1), []).append(inflate_floor(data))
+            wall.setdefault(("floor", 1), []).append(bench.inflate_floor(data))
             if verbose:
                 got = "  ".join(f"{k[0]} {k[1]}: {v[-1]:.2f}" for k, v in wall.items())
                 print(f"round {rnd + 1}: {got}  (load {_load()})", flush=True)
