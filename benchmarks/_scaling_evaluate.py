@@ -22,7 +22,8 @@ note). Measured, all in the same ``--repeat`` interleaved rounds:
   kernels (all ``nogil=True``: the chunk kernel parses, inflates, unfilters, counts and
   matches), libdeflate's inflate and the file system calls; the rest of the per-image CPU
   holds the GIL. It also gives the CPU from the call to the first image (the JSON files
-  read and checked).
+  read and checked), and, in a second run with two workers, the calling thread's CPU from
+  the first image on (handing out chunks, merging) and the CPU of all threads.
 * **serial share** (hotcoco): from its own 1- and 2-thread times with its start-up taken off,
   ``T2 = T1 (s + (1 - s) / 2)``, so ``s = 2 T2 / T1 - 1``.
 * **projection** (Amdahl): ``T(n) = S + P / n`` with ``S`` = start-up + the serial part and
@@ -120,12 +121,17 @@ def probe(warm: str, data: str) -> dict:
     t0 = clock()
     ev = go(data, workers=1, on_start=on_start)
     t1 = clock()
-    return {
+    out = {
         "startup_cpu": marks["start"] - t0,
         "images_cpu": t1 - marks["start"],
         "images_nogil_cpu": acc[0],
         "images": ev.n_images,
     }
+    p0 = time.process_time()
+    go(data, workers=2, on_start=on_start)
+    out["main_cpu_2_workers"] = clock() - marks["start"]  # what the calling thread serialises
+    out["process_cpu_2_workers"] = time.process_time() - p0  # all threads, the input read included
+    return out
 
 
 def _probe(tree: Path, warm: Path, data: Path) -> dict:
@@ -204,6 +210,11 @@ def measure(args: argparse.Namespace) -> list[dict]:
                 r12 = statistics.median(a / b for a, b in zip(wall[(name, workers[0])], wall[(name, w)]))
                 note += f"; 1->{w} x{r12:.2f} (paired median)"
             note += f"; input read {pr['startup_cpu']:.2f} s CPU"
+            if w != workers[0]:
+                note += (
+                    f"; probe, 2 workers: calling thread {pr['main_cpu_2_workers']:.3f} s CPU, all threads "
+                    f"{pr['process_cpu_2_workers']:.2f} s (1 worker: {pr['startup_cpu'] + pr['images_cpu']:.2f} s)"
+                )
             rows.append(
                 {
                     "work": f"evaluate ({name})",
