@@ -659,7 +659,8 @@ def main() -> None:
                     print(
                         f"  rapkit {names[mode]:13s} workers={w}: {per:.3f} ms per image = {per / floor:.1f}x the floor"
                     )
-        print("  (whole process: the one-image run's start-up CPU taken off)")
+        if "whole" in args.modes:
+            print("  (whole process: the one-image run's start-up CPU taken off)")
         if args.base is not None and "whole" in args.modes:
             print(f"\nthis tree ({REPO}) against the base ({args.base}), whole process:")
             print(
