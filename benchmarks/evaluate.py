@@ -28,6 +28,10 @@ rounds, and prints base / this tree per worker count (the median of the per-roun
 ratios beside the ratio of the medians); with more than one worker the base is also timed
 with ``RAPKIT_FORK_CALL=0``, for bases that read their JSON files in a forked child.
 
+Each round also measures the read + inflate floor (:func:`inflate_floor`: every PNG of the
+bench read, its chunks parsed and its image data inflated by libdeflate, one thread, in this
+process) and rapkit's per-image time is printed as a multiple of it.
+
 Each round also times both tools on a one-image dataset (start-up CPU: interpreter, imports,
 kernel cache). Medians over ``--repeat`` rounds (default 3), the ratios of the medians and
 the medians of the per-round paired ratios are printed with the load average; ``--profile``
@@ -46,6 +50,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import struct
 import subprocess
 import sys
 import tempfile
@@ -473,6 +478,33 @@ def whole(
     return dt, (c1.ru_utime - c0.ru_utime) + (c1.ru_stime - c0.ru_stime)
 
 
+def inflate_floor(data: Path) -> float:
+    """ms per image pair: every GT and prediction PNG of ``data`` read, its chunks parsed and
+    its IDAT data inflated by libdeflate, in this thread (the read + inflate floor)."""
+    import deflate
+
+    files = []
+    for side in ("gt", "pred"):
+        files += [data / side / a["file_name"] for a in json.loads((data / f"{side}.json").read_text())["annotations"]]
+    t = time.perf_counter()
+    for f in files:
+        with open(f, "rb") as fh:
+            b = fh.read()
+        pos, idat, size = 8, [], 0
+        while pos + 8 <= len(b):
+            n, kind = struct.unpack_from(">I4s", b, pos)
+            if kind == b"IHDR":
+                w, h, _, ct = struct.unpack_from(">IIBB", b, pos + 8)
+                size = h * (1 + w * (4 if ct == 6 else 3))
+            elif kind == b"IDAT":
+                idat.append(b[pos + 8 : pos + 8 + n])
+            elif kind == b"IEND":
+                break
+            pos += 12 + n
+        deflate.zlib_decompress(idat[0] if len(idat) == 1 else b"".join(idat), size)
+    return 1000 * (time.perf_counter() - t) / (len(files) / 2)
+
+
 def _med_ratio(times: dict, mode: str, w: int) -> float:
     """Median over rounds of the paired ratio hotcoco / rapkit (same round, same workers)."""
     return float(np.median(np.array(times[(mode, "hotcoco", w)]) / np.array(times[(mode, "rapkit", w)])))
@@ -583,6 +615,7 @@ def main() -> None:
                             f"  round {rnd + 1}: in-process    {tool:8s} workers={w}: {r['seconds']:6.2f} s{extra}",
                             flush=True,
                         )
+            times.setdefault("floor", []).append(inflate_floor(data))
         print(
             "(whole, CPU s: user + system seconds of the process and its workers; less sensitive to a "
             "loaded machine than wall time)"
@@ -611,6 +644,23 @@ def main() -> None:
             "(speed vs hotcoco: ratio of the medians; median paired ratio: the median of each round's "
             "hotcoco/rapkit ratio; start-up: one-image dataset, interpreter and imports included)"
         )
+        floor = float(np.median(times["floor"]))
+        print(
+            f"\nread + inflate floor (every GT and prediction PNG read and its image data inflated by libdeflate, "
+            f"one thread, this process): {floor:.3f} ms per image pair"
+        )
+        for mode in ("whole", "inproc"):
+            for w in args.workers:
+                if (mode, "rapkit", w) in times:
+                    r = float(np.median(times[(mode, "rapkit", w)]))
+                    if mode == "whole" and ("startup", "rapkit", 1) in times:
+                        r -= float(np.median(times[("startup", "rapkit", 1)]))  # CPU of the 1-image run
+                    per = 1000 * r / args.n
+                    print(
+                        f"  rapkit {names[mode]:13s} workers={w}: {per:.3f} ms per image = {per / floor:.1f}x the floor"
+                    )
+        if "whole" in args.modes:
+            print("  (whole process: the one-image run's start-up CPU taken off)")
         if args.base is not None and "whole" in args.modes:
             print(f"\nthis tree ({REPO}) against the base ({args.base}), whole process:")
             print(

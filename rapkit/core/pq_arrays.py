@@ -223,6 +223,45 @@ class ChunkStats:
         return (merge_stats([main, *self._python]) if self._python else main), None
 
 
+def png_chunk_stats(
+    table: PairTable, buf: np.ndarray, offs: np.ndarray, orders: list[int], image_ids: list
+) -> tuple[PQStats, list[int]] | None:
+    """The PQ statistics of all the images of ``table`` at once, from their PNG bytes
+    (:func:`rapkit.io.png.read_pair_bytes`; ``orders``/``image_ids`` per image), by one
+    call of the chunk kernel :func:`rapkit.kernels.pq_chunk.pq_png_chunk`:
+    ``(statistics of the images it counted, the indices of the images it left)``. A left
+    image (a PNG the kernel does not read, a problem to word, values beyond the arrays) is
+    for :class:`ChunkStats`; merged, the two equal :class:`ChunkStats` over every image.
+    None when the kernel cannot run here (libdeflate not callable)."""
+    from ..kernels.pq_chunk import pq_png_chunk  # numba: loaded when PQ runs, not on import
+
+    t = table
+    ncat = t.cat_ids.size
+    status = np.zeros(len(orders), np.int64)
+    if t.python:
+        status[list(t.python)] = 1
+    tp, fp, fn = (np.zeros(ncat, np.int64) for _ in range(3))
+    out = pq_png_chunk(buf, offs, t, status, tp, fp, fn, np.full(ncat, -1, np.int64))
+    if out is None:
+        return None
+    n_matched, m_cat, m_iou = out
+    done = np.flatnonzero(status == 0)
+    left = np.flatnonzero(status).tolist()
+    nm = n_matched[done]
+    st = _stats(
+        t.cat_ids,
+        tp,
+        fp,
+        fn,
+        [orders[j] for j in done.tolist()],
+        [image_ids[j] for j in done.tolist()],
+        nm,
+        [m_cat],
+        [m_iou],
+    )
+    return st, left
+
+
 def _stats(
     cat_ids: np.ndarray,
     tp: np.ndarray,
@@ -258,4 +297,4 @@ def _stats(
     )
 
 
-__all__ = ["ChunkStats", "PairTable"]
+__all__ = ["ChunkStats", "PairTable", "png_chunk_stats"]

@@ -11,6 +11,8 @@ the same ids.
 * :func:`read_pair_keys` -> the counted (GT id, predicted id) pixel pairs of a GT and a
   prediction PNG, in one fused pass without full-image temporaries (the input of
   :meth:`rapkit.core.pq.PairHistogram.from_keys`);
+* :func:`read_pair_bytes` -> the bytes of many GT and prediction PNGs in one buffer (the
+  chunk kernel :mod:`rapkit.kernels.pq_chunk` parses and decodes them);
 * :func:`read_pair_maps` -> the two id maps of a GT and a prediction PNG, and
   :func:`read_pair_raw` -> their inflated rows (Boundary PQ decodes the whole maps).
 
@@ -329,6 +331,23 @@ def read_pair_maps(
     return gm, pm
 
 
+def read_pair_bytes(pairs: list[tuple[Any, str | os.PathLike, str | os.PathLike]]) -> tuple[np.ndarray, np.ndarray]:
+    """The bytes of many (GT, prediction) PNG pairs ``(image_id, gt_path, pred_path)`` in one
+    read-only uint8 buffer: pair ``j``'s GT PNG is ``buf[offs[2j]:offs[2j+1]]``, its
+    prediction ``buf[offs[2j+1]:offs[2j+2]]`` (what :func:`rapkit.kernels.pq_chunk.pq_png_chunk`
+    takes). :class:`InputError` naming the first file that cannot be read, in pair order.
+
+    >>> buf, offs = read_pair_bytes([(1, "gt/1.png", "pred/1.png")])   # doctest: +SKIP
+    """
+    parts = []
+    for image_id, gt_path, pred_path in pairs:
+        parts.append(_read_bytes(gt_path, image_id))
+        parts.append(_read_bytes(pred_path, image_id))
+    offs = np.zeros(len(parts) + 1, np.int64)
+    np.cumsum(np.fromiter(map(len, parts), np.int64, len(parts)), out=offs[1:])
+    return np.frombuffer(b"".join(parts), np.uint8), offs
+
+
 def png_kind(path: str | os.PathLike) -> str:
     """A short description of a PNG's pixel format from its header (``"RGB 8-bit"``,
     ``"palette 8-bit"``, ``"not a PNG"``...); OSError when the file cannot be read."""
@@ -347,6 +366,7 @@ __all__ = [
     "png_kind",
     "read_id_map_fast",
     "read_gray8_fast",
+    "read_pair_bytes",
     "read_pair_keys",
     "read_pair_maps",
     "read_pair_raw",

@@ -8,5 +8,6 @@ from ._reference_fusion import *  # noqa: F401,F403  (fusion: RLE decode, Algori
 from ._reference_ocfusion import *  # noqa: F401,F403  (OCFusion: pairwise occlusion decisions)
 from ._reference_png_encode import *  # noqa: F401,F403  (PNG encoder: Up rows, deflate stream)
 from ._reference_pq import *  # noqa: F401,F403  (PQ: PNG unfiltering, pair histograms)
+from ._reference_pq_chunk import *  # noqa: F401,F403  (PQ of a chunk of PNG pairs: parse, inflate, match)
 from ._reference_relations import *  # noqa: F401,F403  (relations: label histograms, pair visibility)
 from ._reference_sweep import *  # noqa: F401,F403  (sweep: atoms, fusion on atoms, pair counts)

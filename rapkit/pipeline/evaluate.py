@@ -28,12 +28,12 @@ import numpy as np
 from .._runtime.pool import imap_ordered, resolve_workers
 from ..core.boundary import DILATION_RATIO, band_counts, dilation_pixels
 from ..core.pq import PairHistogram, pq_stats, summarize
-from ..core.pq_arrays import ChunkStats, PairTable
+from ..core.pq_arrays import ChunkStats, PairTable, png_chunk_stats
 from ..core.pq_dagger import pq_dagger_stats
 from ..core.pq_evaluation import METRICS, PQEvaluation, image_row
 from ..errors import InputError
 from ..io.panoptic import PanopticArrays, load_panoptic_arrays
-from ..io.png import read_pair_keys, read_pair_maps, read_pair_raw
+from ..io.png import read_pair_bytes, read_pair_keys, read_pair_maps, read_pair_raw
 from ..types import Category, PQStats, merge_stats
 
 
@@ -99,17 +99,36 @@ def _check_missing(missing: list, pred_json: Any) -> None:
 
 
 def _chunk(job: tuple[PairTable, list[tuple], bool, bool]) -> tuple[int, PQStats, list[PQStats] | None]:
-    """One chunk of images ``(order, image_id, gt_png, pred_png)``: each PNG pair read into
-    its pair histogram (fused kernel, or PIL with ``fast=False``) and matched."""
+    """One chunk of images ``(order, image_id, gt_png, pred_png)``. The chunk's PNG bytes go
+    to the chunk kernel in one call (:func:`~rapkit.core.pq_arrays.png_chunk_stats`:
+    parsing, inflate, unfiltering, pair histogram and matching without the GIL); the images
+    it leaves, or every image with ``keep``, ``fast=False`` or a file that cannot be read,
+    go the per-image way: each PNG pair read into its pair histogram (fused kernel, or PIL
+    with ``fast=False``) and matched, errors worded there in image order."""
     table, items, keep, fast = job
+    todo: Any = range(len(items))
+    done = None
+    if fast and not keep:
+        try:
+            buf, offs = read_pair_bytes([(iid, g, p) for _, iid, g, p in items])
+        except InputError:
+            buf = None  # the per-image loop below names the file, in image order
+        if buf is not None:
+            done = png_chunk_stats(table, buf, offs, [it[0] for it in items], [it[1] for it in items])
+            if done is not None:
+                todo = done[1]
+                if not todo:
+                    return len(items), done[0], None
     acc = ChunkStats(table, keep)
-    for j, (order, image_id, gt_png, pred_png) in enumerate(items):
+    for j in todo:
+        order, image_id, gt_png, pred_png = items[j]
         keys, counts, _ = read_pair_keys(gt_png, pred_png, image_id=image_id, fast=fast)
         try:
             acc.add(j, order, image_id, keys, counts)
         except InputError as e:
             raise e.with_context(file=pred_png) from None
-    return (len(items), *acc.result())
+    st, one = acc.result()
+    return len(items), (st if done is None else merge_stats([done[0], st])), one
 
 
 def _band_keys(gt_png: str, pred_png: str, image_id: Any, fast: bool, ratio: float) -> tuple[np.ndarray, np.ndarray]:
@@ -256,7 +275,7 @@ def evaluate_metrics(
     n = len(items)
     if on_start is not None:
         on_start(n)
-    size = 16 if workers <= 1 else max(1, min(32, n // (8 * workers)))
+    size = 64 if workers <= 1 else max(1, min(64, n // (8 * workers)))
     jobs = ((table.chunk(k, min(n, k + size)), items[k : k + size], per_image, fast) for k in range(0, n, size))
     if metrics == ("pq",):  # PQ alone: the matching kernel
         results = (

@@ -1,0 +1,62 @@
+"""Calling a C function by its address from a numba kernel (a numba intrinsic).
+
+numba calls a ``ctypes`` function from compiled code, but a kernel that names one cannot be
+cached (its address is baked into the machine code). :func:`call_int32` takes the address as
+an argument instead: the kernel stays cacheable, and the caller looks the address up in each
+process (``ctypes.cast(fn, ctypes.c_void_p).value``). Used by :mod:`rapkit.kernels.pq_chunk`
+to inflate with libdeflate inside a ``nogil`` kernel. This package is the only place in
+rapkit that touches numba's internals.
+
+>>> import ctypes
+>>> from rapkit._runtime.jit import njit
+>>> libc = ctypes.CDLL(None)
+>>> @njit
+... def c_abs(addr, x):
+...     return call_int32(addr, (x,))
+>>> c_abs(ctypes.cast(libc.abs, ctypes.c_void_p).value, -7)
+7
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llvmlite import ir
+from numba import types
+from numba.core.extending import intrinsic
+
+__all__ = ["call_int32"]
+
+
+@intrinsic
+def call_int32(typingctx: Any, addr: Any, args: Any) -> Any:
+    """``call_int32(addr, (a0, a1, ...))``: call the C function at ``addr`` (an integer) with
+    integer arguments, each passed as a 64-bit integer (pointers, sizes; a C ``int`` or
+    ``uint32`` argument reads the low 32 bits), and return its C ``int`` result as int64."""
+    if not isinstance(addr, types.Integer):
+        return None
+    if isinstance(args, types.UniTuple):
+        ok = isinstance(args.dtype, types.Integer)
+        arg_types = [args.dtype] * args.count
+    elif isinstance(args, types.Tuple):
+        ok = all(isinstance(t, types.Integer) for t in args.types)
+        arg_types = list(args.types)
+    else:
+        return None
+    if not ok:
+        return None
+    n = len(arg_types)
+
+    def codegen(context: Any, builder: Any, signature: Any, llargs: Any) -> Any:
+        i64 = ir.IntType(64)
+        fnty = ir.FunctionType(ir.IntType(32), [i64] * n)
+        fn = builder.inttoptr(llargs[0], fnty.as_pointer())
+        vals = []
+        for k, t in enumerate(arg_types):
+            v = builder.extract_value(llargs[1], k)
+            if v.type.width < 64:
+                v = builder.sext(v, i64) if t.signed else builder.zext(v, i64)
+            vals.append(v)
+        return builder.sext(builder.call(fn, vals), i64)
+
+    return types.int64(addr, args), codegen
