@@ -65,6 +65,9 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1]
 #: this package: it decides how kernels are compiled and cached, not what they compute, so
 #: the stamps leave it out (a numba upgrade is numba's own cache's business)
 _RUNTIME_DIR = Path(__file__).resolve().parent
+#: modules of ``rapkit/_runtime/`` whose code is compiled into the kernels that import them
+#: (numba intrinsics): they count in a kernel's stamp; the rest of ``_runtime`` does not
+_COMPILED_RUNTIME = frozenset({"ccall.py"})
 
 
 def _numba_version() -> tuple[int, int] | None:
@@ -153,12 +156,12 @@ def _direct_imports(file: Path) -> frozenset[Path]:
         if f is not None:
             found.add(f)
     found.discard(file)
-    return frozenset(f for f in found if _RUNTIME_DIR not in f.parents)
+    return frozenset(f for f in found if _RUNTIME_DIR not in f.parents or f.name in _COMPILED_RUNTIME)
 
 
 def dependency_files(file: str | os.PathLike) -> list[Path]:
     """``file`` and every rapkit module it imports, directly or through others, sorted
-    (``rapkit/_runtime/`` left out).
+    (``rapkit/_runtime/`` left out but for the intrinsics compiled into kernels, ``ccall.py``).
 
     >>> [p.name for p in dependency_files(PACKAGE_DIR / "_runtime" / "settings.py")]
     ['settings.py']

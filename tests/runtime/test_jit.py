@@ -124,6 +124,11 @@ def test_cached_kernels_load_without_the_compiler_set_up(tmp_path):
     assert flaky["value"] == 42 and flaky["hits"] == 1
 
 
+def test_an_intrinsic_of_runtime_counts_in_the_stamp_of_the_kernels_it_is_compiled_into():
+    names = [p.relative_to(jit.PACKAGE_DIR).as_posix() for p in jit.dependency_files(PKG / "kernels" / "pq_chunk.py")]
+    assert "_runtime/ccall.py" in names and "_runtime/jit.py" not in names
+
+
 def test_dependency_files_follow_rapkit_imports():
     names = [p.relative_to(jit.PACKAGE_DIR).as_posix() for p in jit.dependency_files(PKG / "kernels" / "fusion.py")]
     assert "kernels/decisions.py" in names and "kernels/decisions_jit.py" in names and "kernels/status.py" in names
