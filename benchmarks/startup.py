@@ -56,13 +56,18 @@ def env_for(tree: Path, extra: dict | None = None) -> dict:
     return env
 
 
+#: the children's working folder: not a checkout (``python -m rapkit`` would import the
+#: ``rapkit`` folder of its working folder before PYTHONPATH's tree)
+CWD = Path("/")
+
+
 def run(cmd: list[str], env: dict) -> tuple[float, float]:
     """(wall s, CPU s of the child) of one fresh process."""
     import resource
 
     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
-    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=CWD)
     dt = time.perf_counter() - t
     r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     if r.returncode != 0:
@@ -99,7 +104,7 @@ def one_image_world(data: Path) -> Path:
     world = data / "world1"
     if not (world / "proposals.json").exists():
         cmd = [sys.executable, "-m", "rapkit", "synth", "-o", str(world), "-n", "1", "--seed", "0", "--no-render"]
-        subprocess.run([*cmd, "--quiet", "--force"], check=True, env=env_for(TREE), capture_output=True)
+        subprocess.run([*cmd, "--quiet", "--force"], check=True, env=env_for(TREE), capture_output=True, cwd=CWD)
     return world
 
 
@@ -156,7 +161,7 @@ def _group(name: str) -> str:
 
 def import_breakdown(cmd: list[str], env: dict) -> dict[str, float]:
     """Seconds of import per package group (``-X importtime`` self times)."""
-    r = subprocess.run([cmd[0], "-X", "importtime", *cmd[1:]], capture_output=True, text=True, env=env)
+    r = subprocess.run([cmd[0], "-X", "importtime", *cmd[1:]], capture_output=True, text=True, env=env, cwd=CWD)
     out: dict[str, float] = {}
     for line in r.stderr.splitlines():
         if not line.startswith("import time:") or "self [us]" in line:
@@ -169,7 +174,7 @@ def import_breakdown(cmd: list[str], env: dict) -> dict[str, float]:
 def phases(command: str, argv: list[str], env: dict) -> dict[str, float]:
     """Seconds of each phase of one in-process run (benchmarks/_startup_probe.py)."""
     cmd = [sys.executable, str(HERE / "_startup_probe.py"), command, *argv]
-    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=CWD)
     if r.returncode != 0:
         raise SystemExit(f"probe failed: {r.stderr[-3000:]}")
     return json.loads(r.stdout.strip().splitlines()[-1])
