@@ -22,6 +22,7 @@ import csv
 import io
 import json
 import math
+import re
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -191,10 +192,21 @@ def _rich_text(report: Report, width: int) -> str:
     return console.export_text()
 
 
+#: what rich could read as an emoji code (``:name:``, no whitespace inside)
+_EMOJI_LIKE = re.compile(r":\S*:")
+
+
 def _plain(s: Any) -> bool:
-    # printable ASCII (one column per character), no markup ("["), no emoji code (":"), no
-    # whitespace rich would trim or wrap at the ends
-    return isinstance(s, str) and s.isascii() and s.isprintable() and "[" not in s and ":" not in s and s == s.strip()
+    # printable ASCII (one column per character), no markup ("["), nothing like an emoji
+    # code, no whitespace rich would trim or wrap at the ends
+    return (
+        isinstance(s, str)
+        and s.isascii()
+        and s.isprintable()
+        and "[" not in s
+        and not _EMOJI_LIKE.search(s)
+        and s == s.strip()
+    )
 
 
 def _rule(left: str, fill: str, mid: str, right: str, widths: list[int]) -> str:

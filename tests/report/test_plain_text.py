@@ -12,7 +12,8 @@ from rapkit.report.render import Report, Table, _plain_text, _rich_text, to_text
 
 WORDS = ["", "All", "Things", "Stuff", "PQ", "SQ", "RQ", "N", "person", "traffic light", "a-b_c", "x" * 30,
          "dPQ", "PQ_th", "image_id", "Panoptic quality (2 images)", "[bold]", "a:b", ":smile:", "ΔPQ", " pad",
-         "tab\there", "line\nbreak", "wide字"]  # fmt: skip
+         "tab\there", "line\nbreak", "wide字", "dropped: score < rho", "a:b:c", "12:30:00", ":+1:", "x: :y",
+         ":thumbs_up:"]  # fmt: skip
 
 
 def _value(rng: random.Random):
@@ -23,7 +24,7 @@ def _value(rng: random.Random):
         return rng.randrange(-5, 100000)
     if r < 0.6:
         return rng.choice([None, True, False])
-    return rng.choice(WORDS[1:13] if rng.random() < 0.85 else WORDS)
+    return rng.choice(WORDS[1:13] + ["dropped: score < rho"] if rng.random() < 0.85 else WORDS)
 
 
 def _report(rng: random.Random) -> Report:
@@ -36,7 +37,8 @@ def _report(rng: random.Random) -> Report:
         hl = sorted(rng.sample(range(len(rows)), k=min(len(rows), rng.randrange(0, 2))))
         tables.append(Table(f"t{t}", cols, rows, title=title, highlight_rows=hl, decimals=rng.choice([1, 2, 3])))
     notes = [rng.choice(["warning: 3 images ignored", "1 predicted image(s) not in the GT were ignored", "x" * 250,
-                         "plain note", "a [b] c", "under 200"]) for _ in range(rng.randrange(0, 3))]  # fmt: skip
+                         "plain note", "a [b] c", "under 200", "note: with a colon", "see :smile: here"])
+             for _ in range(rng.randrange(0, 3))]  # fmt: skip
     return Report("r", {}, tables, notes)
 
 
