@@ -44,7 +44,10 @@ SMALL_JOB_PIXELS = 16 * 640 * 480
 
 def job_pixels(images: Mapping[Any, Any], image_ids: list) -> int | None:
     """Pixels of the images ``image_ids`` by their ``images`` entries (``ImageInfo``); None
-    when one is missing or has no positive size."""
+    when one is missing or has no positive size, or when there are more images than a small
+    job has (no need to add them up)."""
+    if len(image_ids) > SMALL_JOB_IMAGES:
+        return None
     total = 0
     for iid in image_ids:
         info = images.get(iid)
