@@ -202,3 +202,17 @@ def test_a_small_evaluate_loads_no_numba(pq_kit):
     env_path = {k: v for k, v in __import__("os").environ.items() if k != "RAPKIT_EVALUATE_PATH"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env_path)
     assert out.stdout.strip().splitlines()[-1] == "LOADED:", out.stdout + out.stderr
+
+
+def test_values_beyond_the_arrays_on_both_paths(pq_kit, tmp_path, force_path, capsys):
+    """A GT area of 2**60 (beyond what the kernel's arrays carry exactly: Python ints then):
+    the same report on both paths."""
+    gt, pred = _tiny(pq_kit, tmp_path, "ok")
+    d = json.loads(gt.read_text())
+    d["annotations"][0]["segments_info"][0]["area"] = 2**60
+    gt.write_text(json.dumps(d))
+    outs = []
+    for path in PATHS:
+        force_path(path)
+        outs.append(_run(capsys, "evaluate", "--gt", gt, "--pred", pred, "--format", "json", "--per-class"))
+    assert outs[0] == outs[1] and outs[0][0] == 0
