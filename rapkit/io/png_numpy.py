@@ -8,9 +8,9 @@ size other than ``shape``: both files are read and their chunks parsed
 (:func:`~rapkit.io.png.parse_png`), the image data of an 8-bit RGB/RGBA PNG is unfiltered by
 Pillow's PNG decoder instead of the numba kernel (the same bytes: chunks after the image
 data are ignored by both), ids are ``R + 256 G + 65536 B``, and the pairs are counted by
-:func:`pair_counts` (numpy). Every other PNG, and image data Pillow cannot unfilter, goes the way the fast
-path sends it too: :func:`~rapkit.io.png.read_pair_keys` with PIL reading the file, which
-names the problem. ``tests/io/test_png_numpy.py`` checks the two agree, arrays and errors.
+:func:`pair_counts` (numpy). Every other PNG, and image data Pillow cannot unfilter, goes
+the way the fast path sends it too: :func:`~rapkit.io.png.read_pair_keys` with PIL reading
+the file, which names the problem. ``tests/io/test_png_numpy.py`` checks the two agree, arrays and errors.
 
 >>> keys, counts, shape = read_pair_keys_numpy("gt/1.png", "pred/1.png", image_id=1)   # doctest: +SKIP
 """

@@ -6,12 +6,12 @@ reading and matching a few images with numpy. So PQ alone (``metric="pq"``) of a
 job**, at most :data:`SMALL_JOB_IMAGES` images of at most :data:`SMALL_JOB_PIXELS` pixels
 together (the GT ``images`` sizes; a job whose sizes are not all known is not small), takes
 this path: each PNG pair is counted by :func:`rapkit.io.png_numpy.read_pair_keys_numpy`
-(Pillow and ``np.unique``; the same arrays and errors as the fast decoder) and matched by
-:func:`rapkit.core.pq.pq_stats`, the readable matcher that the kernel itself falls back to
-(equal to it on every image: ``tests/kernels/test_pq_match.py``), one image after the other in
-the calling thread (``workers`` does not apply: the job is done before a pool would pay
-off). Every IoU keeps its image
-position and rank, so :func:`~rapkit.core.pq.summarize` adds them in panopticapi's order:
+(Pillow unfilters, numpy counts; the same arrays and errors as the fast decoder) and
+matched by :func:`rapkit.core.pq.pq_stats`, the readable matcher that the kernel itself
+falls back to (equal to it on every image: ``tests/kernels/test_pq_match.py``), one image
+after the other in the calling thread (``workers`` does not apply: the job is done before
+a pool would pay off). Every IoU keeps its image position and rank, so
+:func:`~rapkit.core.pq.summarize` adds them in panopticapi's order:
 the result is the kernel path's, bit for bit (``tests/pipeline/test_evaluate_small.py``
 runs both on the same jobs, and the panopticapi parity tests run this path).
 
