@@ -19,8 +19,10 @@ from __future__ import annotations
 import collections
 import os
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -63,6 +65,10 @@ def imap_ordered(
                 on_result(r)
             yield r
         return
+    # imported here: a one-worker run (a small job's whole start-up) starts no thread and
+    # does not pay for concurrent.futures (and the logging it imports)
+    from concurrent.futures import ThreadPoolExecutor
+
     limit = max_in_flight or 2 * workers
     pending: collections.deque[Future] = collections.deque()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name) as ex:

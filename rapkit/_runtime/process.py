@@ -34,12 +34,12 @@ def tune_allocator() -> bool:
     """Keep freed image-sized buffers in the process heap (glibc ``mallopt``); False where
     glibc is not available. Process-wide: for the command line only."""
     import ctypes
-    import ctypes.util
 
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
+        # the C library the process already runs on (dlopen(NULL)): ctypes.util.find_library
+        # would start an ldconfig subprocess to find it, a few ms of every command's start-up
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError, TypeError):  # no glibc (TypeError: Windows' CDLL(None))
         return False
     m_trim_threshold, m_mmap_threshold = -1, -3
     ok = mallopt(m_mmap_threshold, 32 << 20) == 1

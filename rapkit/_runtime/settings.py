@@ -55,6 +55,11 @@ def _progress(v: str) -> str | None:
     return None
 
 
+def _evaluate_path(v: str) -> str | None:
+    v = v.strip().lower()
+    return v if v in ("auto", "numpy", "kernels") else None
+
+
 def _text(v: str) -> str | None:
     return v or None
 
@@ -112,6 +117,16 @@ SETTINGS: dict[str, Setting] = {
             "_runtime (kernels)",
             "`0` loads cached kernels numba's standard way (which first sets up numba's whole "
             "compiler, 0.15-0.2 s per process) instead of only its runtime.",
+        ),
+        Setting(
+            "RAPKIT_EVALUATE_PATH",
+            "auto",
+            _evaluate_path,
+            "pipeline (evaluate)",
+            "`numpy` or `kernels` forces the path of a PQ evaluation (tests, benchmarks). `auto`: "
+            "a small job (at most 16 images and 16 x 640 x 480 pixels) is counted and matched "
+            "with numpy alone, without importing numba; a larger one by the numba kernels. "
+            "Both give the same statistics.",
         ),
         Setting(
             "RAPKIT_NUMBA_EVENTS",

@@ -7,7 +7,9 @@ pair histogram (:func:`rapkit.io.png.read_pair_keys`: the fused numba kernel, or
 ``fast=False``) and matches the segments (:class:`rapkit.core.pq_arrays.ChunkStats`, where
 the one fallback to :func:`rapkit.core.pq.pq_stats` is named), both releasing the GIL; the
 per-chunk :class:`~rapkit.types.PQStats` are merged and summarized: the numbers ``==``
-panopticapi's ``pq_compute`` run with one process.
+panopticapi's ``pq_compute`` run with one process. PQ of a small job (a few images) takes
+the numpy twin of that loop instead, which imports no numba
+(:mod:`rapkit.pipeline.evaluate_small`: the size rule, and ``RAPKIT_EVALUATE_PATH``).
 
 The result is a :class:`PQEvaluation` (fractions; ``.to_frame()``, ``.class_frame()``,
 ``.image_frame()``, ``.to_dict()``). The sanity check (``--check``, ``rapkit check``) lives in
@@ -35,6 +37,7 @@ from ..errors import InputError
 from ..io.panoptic import PanopticArrays, load_panoptic_arrays
 from ..io.png import read_pair_bytes, read_pair_keys, read_pair_maps, read_pair_raw
 from ..types import Category, PQStats, merge_stats
+from .evaluate_small import job_pixels, numpy_chunks, use_numpy_path
 
 
 def _nan0(v: float) -> float:
@@ -277,7 +280,9 @@ def evaluate_metrics(
         on_start(n)
     size = 64 if workers <= 1 else max(1, min(64, n // (8 * workers)))
     jobs = ((table.chunk(k, min(n, k + size)), items[k : k + size], per_image, fast) for k in range(0, n, size))
-    if metrics == ("pq",):  # PQ alone: the matching kernel
+    if metrics == ("pq",) and use_numpy_path(n, job_pixels(gt.images, g.image_ids)):  # few images: no numba
+        results = numpy_chunks(table, items, per_image, fast)
+    elif metrics == ("pq",):  # PQ alone: the matching kernel
         results = (
             (k, {"pq": st}, None if one is None else {"pq": one})
             for k, st, one in imap_ordered(_chunk, jobs, workers, name="rapkit-pq")

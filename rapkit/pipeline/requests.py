@@ -47,20 +47,20 @@ import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from ..core.relation_acc import check_protocol
-from ..core.sweep import ablation_grid, make_grid
 from ..errors import ConfigError, GateFailed, InputError
 from ..io.panoptic import load_categories
 from ..io.tables import check_table_path
 from ..types import FusionParams
-from .check import CheckResult, check_panoptic
 from .evaluate import PQEvaluation, delta_rows
 from .gates import check_gates, parse_gates
 from .metrics import LABELS, Evaluation, evaluate, metric_deltas, parse_metrics
-from .relation_acc import RelationEvaluation, evaluate_relations
-from .sweep import SweepResult, ablate, sweep
+
+if TYPE_CHECKING:  # each mode's pipeline is imported when that mode runs (start-up of the others)
+    from .check import CheckResult
+    from .relation_acc import RelationEvaluation
+    from .sweep import SweepResult
 
 PathLike = str | os.PathLike
 Mode = Literal["evaluate", "sweep", "ablation"]
@@ -318,6 +318,8 @@ def _plan(req: EvaluateRequest) -> EvaluatePlan:
 
 
 def _plan_sweep(req: EvaluateRequest, lists: Mapping[str, list[float] | None]) -> EvaluatePlan:
+    from ..core.sweep import ablation_grid, make_grid
+
     flag = "--sweep" if req.sweep else "--ablation"
     if req.pred is not None:
         raise ConfigError(
@@ -468,6 +470,8 @@ def _check_preds(req: EvaluateRequest) -> bool:
 
 def _check_relation_options(req: EvaluateRequest) -> None:
     """The options of relation accuracy alone: --protocol, --by-category and its companions."""
+    from ..core.relation_acc import check_protocol
+
     check_protocol(req.protocol)
     if req.train_relations is not None and not req.by_category:
         raise ConfigError("--train-relations applies to --by-category (the training frequency of each category pair)")
@@ -524,6 +528,8 @@ def _run_evaluate(req: EvaluateRequest, plan: EvaluatePlan, progress, on_start, 
     if req.output is not None:  # --by-category's table: checked before any work
         check_table_path(req.output, req.force)
     if req.check:
+        from .check import check_panoptic
+
         if on_start is not None:
             on_start(None, "check GT")
         gt_res = check_panoptic(req.gt, req.gt_dir, gt=True, workers=req.workers, progress=progress)
@@ -562,6 +568,8 @@ def _run_evaluate(req: EvaluateRequest, plan: EvaluatePlan, progress, on_start, 
             raise
         out.warnings.extend(out.evaluation.warnings)
     if plan.relation_params is not None:
+        from .relation_acc import evaluate_relations
+
         out.relations = evaluate_relations(
             relations=req.relations,
             proposals=req.proposals,
@@ -610,6 +618,8 @@ def _run_compare(req: EvaluateRequest, plan: EvaluatePlan, step) -> EvaluateOutc
 
 
 def _run_sweep(req: EvaluateRequest, plan: EvaluatePlan, progress, on_start, log) -> EvaluateOutcome:
+    from .sweep import ablate, sweep
+
     say = log or (lambda s: None)
     kind = plan.mode
     say(f"{kind}: {len(plan.grid)} setting(s) + baseline")
