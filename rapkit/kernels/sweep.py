@@ -521,7 +521,7 @@ def add_grid(
     TP/FP/FN per category index are entries ``cnt_ptr[d]:cnt_ptr[d+1]`` and its matched IoUs
     (in the order panopticapi adds them) entries ``pair_ptr[d]:pair_ptr[d+1]``. Each IoU is
     added to ``iou[s, c]`` one at a time (the first one of a category is stored), the same
-    float operations as :class:`rapkit.core.sweep.StatsTotals`.
+    float operations as :class:`rapkit.core.sweep_totals.StatsTotals`.
     """
     _add_grid(
         tp,

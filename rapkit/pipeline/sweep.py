@@ -7,7 +7,7 @@ return a :class:`SweepResult` (``.to_frame()``, ``.to_dict()``, ``.best()``) and
 once (proposals, semantic map, GT PNG), prepared for :mod:`rapkit.core.sweep`, and fused
 with every setting in memory (one kernel call per image for all Algorithm 1 / heuristic
 settings); each setting's PQ statistics are added into running totals, image by image in GT
-order (:class:`rapkit.core.sweep.GridTotals`, one kernel call per image), and summarised.
+order (:class:`rapkit.core.sweep_totals.GridTotals`, one kernel call per image), and summarised.
 The baseline (heuristic at rho = tau = 0.5) is always evaluated. Each row equals
 what ``rapkit fuse`` + ``rapkit evaluate`` give for the same parameters. The command line
 prints the result with :func:`rapkit.report.sweep.sweep_report`.
@@ -30,10 +30,7 @@ from ..core.fusion import decode_scene, stuff_table
 from ..core.pq import summarize
 from ..core.sweep import (
     BASELINE,
-    GridImage,
-    GridTotals,
     GTArrays,
-    StatsTotals,
     ablation_grid,
     build_table,
     image_grid_counts,
@@ -41,6 +38,7 @@ from ..core.sweep import (
     make_grid,
     prepare_image,
 )
+from ..core.sweep_totals import GridImage, GridTotals, StatsTotals
 from ..errors import ConfigError, InputError, RapkitError
 from ..io._atomic import check_writable
 from ..io.panoptic import load_categories, load_panoptic_arrays

@@ -10,9 +10,7 @@ from hypothesis import strategies as st
 from rapkit.core.fusion import decode_scene, fuse_scene, stuff_table
 from rapkit.core.pq import merge_stats, pq_stats, summarize
 from rapkit.core.sweep import (
-    GridTotals,
     GTArrays,
-    StatsTotals,
     ablation_grid,
     fuse_prepared,
     image_grid_counts,
@@ -21,6 +19,7 @@ from rapkit.core.sweep import (
     make_grid,
     prepare_image,
 )
+from rapkit.core.sweep_totals import GridTotals, StatsTotals
 from rapkit.errors import ConfigError
 from rapkit.kernels import sweep as K
 from rapkit.kernels._reference_sweep import (
