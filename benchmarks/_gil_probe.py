@@ -6,7 +6,8 @@ Runs :func:`rapkit.pipeline.fuse.fuse` of the tree on ``PYTHONPATH`` in this pro
 worker (everything in this thread), after a warm-up on ``WARM_WORLD`` (a tiny world: the
 kernels are loaded from the cache before anything is wrapped). Every numba kernel of
 ``rapkit.kernels`` (they are compiled with ``nogil=True``) and the file reads and writes
-(``Path.read_bytes``/``write_bytes``, which release the GIL in their system calls) and
+(``Path.read_bytes``/``write_bytes`` and the fuse workers' ``_read_file``/``_write_file`` in
+``rapkit.io.semantic``/``rapkit.io.png_write``, which release the GIL in their system calls) and
 libdeflate's inflate (``deflate.zlib_decompress``, which releases it too) are
 wrapped with a thread-CPU timer. What the thread spends outside them holds the GIL: it is
 the part that threads cannot share. The process gets the command line's allocator and GC
@@ -78,6 +79,13 @@ def main() -> None:
         deflate.zlib_decompress = timed(deflate.zlib_decompress)
         Path.read_bytes = timed(Path.read_bytes)  # type: ignore[method-assign]
         Path.write_bytes = timed(Path.write_bytes)  # type: ignore[method-assign]
+        import rapkit.io.png_write
+        import rapkit.io.semantic
+
+        # the plain file reads and writes of the fuse workers (open + read / write)
+        for mod, name in ((rapkit.io.semantic, "_read_file"), (rapkit.io.png_write, "_write_file")):
+            if hasattr(mod, name):
+                setattr(mod, name, timed(getattr(mod, name)))
         marks = {}
 
         def on_start(n: int) -> None:

@@ -21,14 +21,25 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
+
 from .._runtime.pool import imap_ordered, resolve_workers
-from ..core.fusion import STATUS_NAMES, decode_scene, fuse_scene, load_kernels, stuff_table
+from ..core.fusion import (
+    STATUS_NAMES,
+    decode_scene,
+    fuse_packed_image,
+    fuse_scene,
+    load_fuse_image,
+    load_kernels,
+    packed_settings,
+    stuff_table,
+)
 from ..errors import ConfigError, InputError, RapkitError
 from ..io._atomic import check_writable
 from ..io.panoptic import PANOPTIC_DIR, PANOPTIC_JSON, load_categories, load_images, panoptic_output, png_name
-from ..io.png_write import write_id_runs_png
-from ..io.proposals import load_proposals
-from ..io.semantic import known_labels, open_semantic, read_semantic
+from ..io.png_write import write_id_runs_png, write_idat_png
+from ..io.proposals import load_proposals, load_proposals_packed
+from ..io.semantic import known_labels, open_semantic, read_semantic, read_semantic_rows
 from ..types import Category, FusionParams
 
 __all__ = [
@@ -40,9 +51,13 @@ __all__ = [
     "png_name",
 ]
 
-#: the per-image stages timed by :func:`fuse` (paper Table 5): RLE + semantic-map decoding,
-#: the instance kernel (Algorithm 1, the heuristic or OCFusion), stuff + id map + segment list, PNG
-#: writing; ``other`` is the rest of the worker's per-image time (timer gaps, bookkeeping)
+#: the per-image stages timed by :func:`fuse` (paper Table 5). ``rap`` and ``heuristic`` run
+#: one compiled call per image: ``decode`` is reading and inflating the semantic PNG,
+#: ``fusion_kernel`` the call (semantic unfilter, RLE decode, Algorithm 1 or the heuristic,
+#: stuff + id map, PNG stream), ``stuff_compose`` the segment list, ``png_write`` the file.
+#: ``ocfusion`` times its steps apart: RLE + semantic decoding, its instance kernel, stuff + id
+#: map + segment list, PNG encoding and writing. ``other`` is the rest of the worker's
+#: per-image time (timer gaps, bookkeeping)
 STAGES = ("decode", "fusion_kernel", "stuff_compose", "png_write", "other")
 
 #: images per task of the worker threads: each task is a run of consecutive images, so the
@@ -148,18 +163,77 @@ def _fuse_one(info, props, sem_item, png_file, ctx) -> tuple[dict, dict[str, int
     return ann, counts, times
 
 
+def _fuse_one_packed(info, props, sem_item, png_file, ctx) -> tuple[dict, dict[str, int], dict[str, float]]:
+    """:func:`_fuse_one` for Algorithm 1 and the heuristic: ``props`` is the image's slice
+    ``(a, b)`` of the :class:`~rapkit.io.proposals.PackedProposals` in ``ctx``, and one
+    compiled call (:func:`rapkit.core.fusion.fuse_packed_image`) decodes, fuses, composes and
+    encodes; Python reads the semantic map, writes the file and builds the segment list."""
+    clock = time.perf_counter
+    t0 = clock()
+    known, _params, is_stuff, pk, prm = ctx
+    a, b = props
+    h, w = info.height, info.width
+    try:
+        rows = read_semantic_rows(sem_item, info) if sem_item is not None else None
+        semantic = read_semantic(sem_item, info, known) if sem_item is not None and rows is None else None
+        t1 = clock()
+        args = (info.id, h, w, pk.chars, pk.char_offsets[a : b + 1], pk.scores[a:b])
+        args += (pk.category_ids[a:b], pk.relations[a:b], prm, is_stuff)
+        res = fuse_packed_image(*args, semantic=semantic, semantic_png=rows, known=known)
+        if res is None:  # the PNG rows would not decode, or hold a label that is not known
+            semantic = read_semantic(sem_item, info, known)  # says what is wrong (or decodes it)
+            res = fuse_packed_image(*args, semantic=semantic)
+        status, kept, classes, area, bbox, idat = res  # type: ignore[misc]
+        t2 = clock()
+    except RapkitError as e:
+        raise e.with_context(image_id=info.id)
+    write_idat_png(png_file, idat, h, w)
+    t3 = clock()
+    # the segment list in bulk (the keys and values of Segment.to_json)
+    nk = kept.shape[0]
+    ar = area.tolist()
+    bb = bbox.tolist()
+    segs = []
+    for j, (c, sc, r) in enumerate(
+        zip(pk.category_ids[a:b][kept].tolist(), pk.scores[a:b][kept].tolist(), pk.relations[a:b][kept].tolist()),
+        start=1,
+    ):
+        d = {"id": j, "category_id": c, "area": ar[j], "bbox": bb[j], "iscrowd": 0, "score": sc}
+        if r == r:  # not NaN
+            d["relation"] = r
+        segs.append(d)
+    for j, c in enumerate(classes.tolist(), start=nk + 1):
+        segs.append({"id": j, "category_id": c, "area": ar[j], "bbox": bb[j], "iscrowd": 0})
+    ann = {"image_id": info.id, "file_name": os.path.basename(png_file), "segments_info": segs}
+    counts = dict(zip(STATUS_NAMES, np.bincount(status, minlength=len(STATUS_NAMES)).tolist()))
+    counts["proposals"] = b - a
+    counts["stuff"] = classes.shape[0]
+    counts["void_pixels"] = ar[0]
+    counts["pixels"] = h * w
+    t4 = clock()
+    times = {
+        "decode": t1 - t0,
+        "fusion_kernel": t2 - t1,
+        "stuff_compose": t4 - t3,
+        "png_write": t3 - t2,
+    }
+    times["total"] = clock() - t0
+    return ann, counts, times
+
+
 def _fuse_batch(args: tuple) -> tuple[list[dict], list[dict], dict[str, int], dict[str, float]]:
     """A batch of consecutive images in one worker (:data:`BATCH`): their annotations, their
     per-image rows, and the batch's summed counts and stage times, so that the calling thread
     only merges one result per batch (its work per image is what stops threads scaling)."""
     batch, ctx = args
+    one = _fuse_one_packed if len(ctx) == 5 else _fuse_one
     anns: list[dict] = []
     rows: list[dict] = []
     totals = dict.fromkeys(_COUNT_KEYS, 0)
     stage = dict.fromkeys(STAGES, 0.0)
     stage["total"] = 0.0
     for info, props, sem_item, png_file in batch:
-        ann, counts, times = _fuse_one(info, props, sem_item, png_file, ctx)
+        ann, counts, times = one(info, props, sem_item, png_file, ctx)
         anns.append(ann)
         for k in _COUNT_KEYS:
             totals[k] += counts[k]
@@ -224,11 +298,20 @@ def fuse(
     images = load_images(image_info)
     cats: dict[int, Category] = load_categories(categories)
     need_rel = params.strategy == "rap" and params.ra
-    props = load_proposals(proposals, images, cats, require_relation=need_rel, pairs=params.strategy == "ocfusion")
+    packed = params.strategy != "ocfusion"  # one compiled call per image (OCFusion: per stage)
+    if packed:
+        pk = load_proposals_packed(proposals, images, cats, require_relation=need_rel)
+        bounds = pk.start.tolist()
+        props: Any = {iid: (bounds[i], bounds[i + 1]) for i, iid in enumerate(pk.image_ids)}
+    else:
+        props = load_proposals(proposals, images, cats, require_relation=need_rel, pairs=True)
     sem = open_semantic(semantic, images, cats) if semantic is not None else None
     known = known_labels(cats)
     is_stuff = stuff_table(cats)
-    load_kernels()  # numba and the kernels, before the clock of the first image starts
+    if packed:  # numba and the kernels, before the clock of the first image starts
+        load_fuse_image()
+    else:
+        load_kernels()
     if on_start is not None:
         on_start(len(images))
     summary = FuseSummary(params=params.to_dict())
@@ -236,7 +319,7 @@ def fuse(
     annotations: list[dict] = []
     with panoptic_output(output, force) as out:
         names: set[str] = set()
-        ctx = (known, params, is_stuff)
+        ctx = (known, params, is_stuff, pk, packed_settings(params)) if packed else (known, params, is_stuff)
         n_workers = resolve_workers(workers)
         # one batch per worker at most for small inputs; no threads at all for one worker
         batch_size = max(1, min(BATCH, -(-len(images) // max(n_workers, 1))))
