@@ -44,7 +44,7 @@ __all__ = [
     "decode_scene",
     "fuse_image",
     "fuse_packed_image",
-    "packed_settings",
+    "packed_inputs",
     "fuse_scene",
     "stuff_table",
 ]
@@ -390,67 +390,65 @@ def fuse_image(
     return res.id_map, res.segments
 
 
-def packed_settings(params: FusionParams) -> np.ndarray:
-    """``params`` as :func:`fuse_packed_image` takes them (made once per run).
-
-    >>> packed_settings(FusionParams()).tolist()
-    [0.6, 0.6, 0.5, 1.0, 1.0, 1.0, 0.0, 4096.0]
-    """
-    if params.strategy == "ocfusion":
-        raise ValueError("fuse_packed_image runs Algorithm 1 or the heuristic; OCFusion needs fuse_scene")
-    ra, ca, eo, reference = params.switches()
-    return load_fuse_image().settings(params.rho, params.tau, params.gamma, ra, ca, eo, reference, params.stuff_area)
-
-
-def fuse_packed_image(
-    image_id: int,
-    height: int,
-    width: int,
+def packed_inputs(
     chars: np.ndarray,
     char_offsets: np.ndarray,
     scores: np.ndarray,
     labels: np.ndarray,
     relations: np.ndarray,
-    settings: np.ndarray,
+    params: FusionParams,
     is_stuff: np.ndarray,
+    known: np.ndarray | None = None,
+):
+    """A run's proposals (the arrays of :class:`rapkit.io.proposals.PackedProposals`), fusion
+    parameters, stuff table and known semantic labels, checked once for
+    :func:`fuse_packed_image` (:func:`rapkit.kernels.fuse_image.fuse_inputs`).
+
+    >>> inp = packed_inputs(np.frombuffer(b"04", np.uint8), np.array([0, 2]), np.array([0.9]), np.array([1]),
+    ...     np.array([0.5]), FusionParams(), np.zeros(256, bool))
+    >>> inp.prm.tolist()
+    [0.6, 0.6, 0.5, 1.0, 1.0, 1.0, 0.0, 4096.0]
+    """
+    if params.strategy == "ocfusion":
+        raise ValueError("fuse_packed_image runs Algorithm 1 or the heuristic; OCFusion needs fuse_scene")
+    fi = load_fuse_image()
+    ra, ca, eo, reference = params.switches()
+    prm = fi.settings(params.rho, params.tau, params.gamma, ra, ca, eo, reference, params.stuff_area)
+    return fi.fuse_inputs(chars, char_offsets, scores, labels, relations, prm, is_stuff, known)
+
+
+def fuse_packed_image(
+    image_id: int,
+    inputs,
+    a: int,
+    b: int,
+    height: int,
+    width: int,
     *,
     semantic: np.ndarray | None = None,
     semantic_png: np.ndarray | None = None,
-    known: np.ndarray | None = None,
 ) -> tuple | None:
     """:func:`fuse_image` in one compiled call (:func:`rapkit.kernels.fuse_image.fuse_packed`:
-    RLE decode, Algorithm 1 or the heuristic, stuff, and the PNG's zlib stream), for proposals
-    packed as :class:`rapkit.io.proposals.PackedProposals` slices (``char_offsets`` has
-    ``N + 1`` entries into ``chars``) and the :func:`packed_settings` of the fusion. The
-    semantic map is ``semantic`` ((H, W) uint8), or ``semantic_png`` (an 8-bit grayscale
-    PNG's inflated rows, decoded in the same call; every label must be ``known``), or none.
-    Returns ``(status, kept, classes, area, bbox, idat)`` (see ``fuse_packed``): thing segment
-    ``j + 1`` is proposal ``kept[j]``, stuff segment ``len(kept) + 1 + s`` the class
-    ``classes[s]``; the segments, ids and bytes are those of :func:`fuse_scene`. Returns None
-    when ``semantic_png`` cannot be decoded or holds an unknown label (the caller then reads
-    the map the slow way, which says what is wrong). Bad RLEs and missing relation values
-    raise the InputError that :func:`decode_scene` / :func:`fuse_scene` raise.
+    RLE decode, Algorithm 1 or the heuristic, stuff, and the PNG's zlib stream) of the
+    proposals ``a <= k < b`` of the :func:`packed_inputs` ``inputs``. The semantic map is
+    ``semantic`` ((H, W) uint8), or ``semantic_png`` (an 8-bit grayscale PNG's inflated rows,
+    decoded in the same call; every label must be known), or none. Returns ``(status, kept,
+    classes, area, bbox, idat, tally)`` (see ``fuse_packed``): thing segment ``j + 1`` is
+    proposal ``a + kept[j]``, stuff segment ``len(kept) + 1 + s`` the class ``classes[s]``;
+    the segments, ids and bytes are those of :func:`fuse_scene`. Returns None when
+    ``semantic_png`` cannot be decoded or holds an unknown label (the caller then reads the
+    map the slow way, which says what is wrong). Bad RLEs and missing relation values raise
+    the InputError that :func:`decode_scene` / :func:`fuse_scene` raise.
 
-    >>> out = fuse_packed_image(1, 2, 2, np.frombuffer(b"04", np.uint8), np.array([0, 2]), np.array([0.9]),
-    ...     np.array([1]), np.array([0.5]), packed_settings(FusionParams()), np.zeros(256, bool))
+    >>> inp = packed_inputs(np.frombuffer(b"04", np.uint8), np.array([0, 2]), np.array([0.9]), np.array([1]),
+    ...     np.array([0.5]), FusionParams(), np.zeros(256, bool))
+    >>> out = fuse_packed_image(1, inp, 0, 1, 2, 2)
     >>> out[1].tolist(), out[3].tolist()
     ([0], [0, 4])
     """
     fi = load_fuse_image()
-    err, status, kept, classes, area, bbox, idat = fi.fuse_packed(
-        chars,
-        char_offsets,
-        height,
-        width,
-        scores,
-        labels,
-        relations,
-        settings,
-        is_stuff,
-        semantic=semantic,
-        semantic_png=semantic_png,
-        known=known,
-    )
+    out = fi.fuse_packed(inputs, a, b, height, width, semantic=semantic, semantic_png=semantic_png)
+    err = out[0]
     if err[0]:
         k = int(err[1])
         if err[0] == fi.ERR_SEMANTIC:
@@ -462,4 +460,4 @@ def fuse_packed_image(
         else:
             why = f"proposal #{k} has no relation value (needed by strategy rap)"
         raise InputError(why, image_id=image_id)
-    return status, kept, classes, area, bbox, idat
+    return out[1:]

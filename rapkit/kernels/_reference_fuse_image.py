@@ -18,36 +18,15 @@ __all__ = ["ref_fuse_packed"]
 def _failed(code: int, k: int, n: int):
     z = np.zeros(0, np.int64)
     err = np.array([code, k], np.int64)
-    return (
-        err,
-        np.zeros(n, np.int8),
-        z,
-        z.copy(),
-        np.zeros(1, np.int64),
-        np.zeros((1, 4), np.int64),
-        np.zeros(0, np.uint8),
-    )
+    empty = (np.zeros(1, np.int64), np.zeros((1, 4), np.int64), np.zeros(0, np.uint8), np.zeros(8, np.int64))
+    return (err, np.zeros(n, np.int8), z, z.copy(), *empty)
 
 
-def ref_fuse_packed(
-    chars,
-    char_offsets,
-    height,
-    width,
-    scores,
-    labels,
-    relations,
-    prm,
-    is_stuff,
-    *,
-    semantic=None,
-    semantic_png=None,
-    known=None,
-):
-    """Twin of :func:`rapkit.kernels.fuse_image.fuse_packed`."""
-    n = scores.shape[0]
-    if np.any(np.diff(char_offsets) < 0):
-        raise ValueError("char_offsets must ascend")
+def ref_fuse_packed(inputs, a, b, height, width, *, semantic=None, semantic_png=None):
+    """Twin of :func:`rapkit.kernels.fuse_image.fuse_packed` (``inputs``: a ``FuseInputs``)."""
+    chars, offs, prm, is_stuff, known = inputs.chars, inputs.char_offsets, inputs.prm, inputs.is_stuff, inputs.known
+    scores, labels, relations = inputs.scores[a:b], inputs.labels[a:b], inputs.relations[a:b]
+    n = b - a
     rho, tau, gamma = (float(v) for v in prm[:3])
     ra, ca, eo, reference = (bool(v) for v in prm[3:7])
     stuff_area = int(prm[7])
@@ -59,7 +38,7 @@ def ref_fuse_packed(
         sem, hist = ref_decode_gray(semantic_png, height, width)
         if np.any((hist > 0) & ~known):
             return _failed(4, 0, n)
-    counts = [bytes(chars[char_offsets[k] : char_offsets[k + 1]]) for k in range(n)]
+    counts = [bytes(chars[offs[k] : offs[k + 1]]) for k in range(a, b)]
     need = scores >= rho
     boxes, areas, col_offs, col_ptr, y0, y1, status_rle = ref_decode_rle_runs(counts, height, width, need)
     bad = np.nonzero(status_rle)[0]
@@ -94,4 +73,5 @@ def ref_fuse_packed(
     lut = np.zeros(n + 1, np.uint32)
     lut[kept + 1] = np.arange(1, kept.size + 1, dtype=np.uint32)
     ids, classes, area, bbox = ref_compose(canvas, sem, is_stuff, stuff_area, lut, kept.size)
-    return np.zeros(2, np.int64), status, kept, classes, area, bbox, ref_png_idat(ids)
+    tally = np.bincount(status.astype(np.int64), minlength=8)
+    return np.zeros(2, np.int64), status, kept, classes, area, bbox, ref_png_idat(ids), tally

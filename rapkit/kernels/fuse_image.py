@@ -14,29 +14,30 @@ Algorithm 1 / the heuristic only (OCFusion keeps its own path).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from .._runtime.jit import njit
 from .deflate import FIXED_TABLES
 from .fusion import _compose, _fuse_runs
-from .png import _gray_kernel, _readonly
+from .png import _gray_kernel
 from .png_encode import _png_idat_runs
 from .rle import _decode_runs
 from .status import KEPT, SCORE, UNSEEN
 
-__all__ = ["ERR_BAD_OFFSETS", "ERR_NO_RELATION", "ERR_SEMANTIC", "fuse_packed", "settings"]
+__all__ = ["ERR_NO_RELATION", "ERR_SEMANTIC", "FuseInputs", "fuse_inputs", "fuse_packed", "settings"]
 
 #: ``err[0]`` codes of :func:`fuse_packed`: 0 fine; 1 a malformed RLE; 2 an RLE whose runs do
 #: not cover the image (both as ``decode_rle_runs``'s status); 3 a candidate without a
 #: relation value while ``ra`` is on (``err[1]``: the proposal, its index within the image);
 #: 4 the semantic PNG data has an unknown filter type or a label outside ``known``: the caller
-#: reads it the slow way, which reports the problem precisely; -1 ``char_offsets`` descend.
+#: reads it the slow way, which reports the problem precisely.
 ERR_NO_RELATION = 3
 ERR_SEMANTIC = 4
-ERR_BAD_OFFSETS = -1
 
 _CODES, _LENS, _LSYM, _LEXT, _LVAL = FIXED_TABLES  # constants of the compiled kernel
-_NO_RAW = np.frombuffer(b"\0", np.uint8)  # read-only, as inflated PNG data is
+_NO_RAW = np.zeros(1, np.uint8)  # writable, as rapkit.io.png inflates PNG data
 _NO_SEM = np.zeros((1, 1), np.uint8)
 
 
@@ -58,6 +59,7 @@ def settings(
 def _failed(err, n):
     """What :func:`_fuse_packed` returns on an error: ``err`` and empty arrays of the right types."""
     z = np.zeros(0, np.int64)
+    e = np.zeros(0, np.uint8)
     return (
         err,
         np.zeros(n, np.int8),
@@ -65,20 +67,17 @@ def _failed(err, n):
         z.copy(),
         np.zeros(1, np.int64),
         np.zeros((1, 4), np.int64),
-        np.zeros(0, np.uint8),
+        e,
+        np.zeros(8, np.int64),
     )
 
 
 @njit
 def _fuse_packed(
-    chars_all, char_offs_all, height, width, scores, labels, relations, prm, sem, raw, sem_mode, known, is_stuff
+    chars_all, offs_all, scores_all, labels_all, rels_all, a, b, height, width, prm, sem, raw, sem_mode, known, is_stuff
 ):
-    n = scores.shape[0]
+    n = b - a
     err = np.zeros(2, np.int64)
-    for k in range(n):
-        if char_offs_all[k + 1] < char_offs_all[k]:
-            err[0] = ERR_BAD_OFFSETS
-            return _failed(err, n)
     rho, tau, gamma = prm[0], prm[1], prm[2]
     ra, ca, eo, reference = prm[3] != 0, prm[4] != 0, prm[5] != 0, prm[6] != 0
     stuff_area = np.int64(prm[7])
@@ -94,11 +93,15 @@ def _fuse_packed(
                 err[0] = ERR_SEMANTIC
         if err[0] != 0:
             return _failed(err, n)
-    base = char_offs_all[0]
-    chars = chars_all[base : char_offs_all[n]]
+    # this image's proposals (copies: small, and contiguous for the kernels)
+    scores = scores_all[a:b].copy()
+    labels = labels_all[a:b].copy()
+    relations = rels_all[a:b].copy()
+    base = offs_all[a]
+    chars = chars_all[base : offs_all[b]].copy()
     char_offs = np.empty(n + 1, np.int64)
     for k in range(n + 1):
-        char_offs[k] = char_offs_all[k] - base
+        char_offs[k] = offs_all[a + k] - base
     need = np.empty(n, np.bool_)
     for k in range(n):
         need[k] = scores[k] >= rho
@@ -170,7 +173,10 @@ def _fuse_packed(
         canvas, sem, has_sem, is_stuff, stuff_area, lut, np.int64(nk)
     )
     idat = _png_idat_runs(row_ptr, run_x, run_v, width, _CODES, _LENS, _LSYM, _LEXT, _LVAL)
-    return err, status, kept, classes, area, bbox, idat
+    tally = np.zeros(8, np.int64)
+    for k in range(n):
+        tally[status[k]] += 1
+    return err, status, kept, classes, area, bbox, idat, tally
 
 
 def _need(name: str, a: np.ndarray, dtype, ndim: int) -> None:
@@ -178,45 +184,41 @@ def _need(name: str, a: np.ndarray, dtype, ndim: int) -> None:
         raise ValueError(f"{name} must be a C-contiguous {ndim}-D {np.dtype(dtype).name} array")
 
 
-def fuse_packed(
+class FuseInputs(NamedTuple):
+    """The inputs of :func:`fuse_packed` that stay the same for a whole run, checked once by
+    :func:`fuse_inputs` (so that each image's call checks only its own arguments)."""
+
+    chars: np.ndarray
+    char_offsets: np.ndarray
+    scores: np.ndarray
+    labels: np.ndarray
+    relations: np.ndarray
+    prm: np.ndarray
+    is_stuff: np.ndarray
+    known: np.ndarray
+
+
+def fuse_inputs(
     chars: np.ndarray,
     char_offsets: np.ndarray,
-    height: int,
-    width: int,
     scores: np.ndarray,
     labels: np.ndarray,
     relations: np.ndarray,
     prm: np.ndarray,
     is_stuff: np.ndarray,
-    *,
-    semantic: np.ndarray | None = None,
-    semantic_png: np.ndarray | None = None,
     known: np.ndarray | None = None,
-):
-    """Fuse one image given its proposals' compressed RLE ``counts`` packed in ``chars``
-    (uint8; proposal ``k``'s string is ``chars[char_offsets[k]:char_offsets[k + 1]]``, the
-    offsets int64 and absolute, so that ``chars`` may hold a whole file's strings), their
-    scores (float64), categories (int64) and relation values (float64, NaN = none), with the
-    :func:`settings` ``prm``: Algorithm 1 with switches, or the heuristic (``ra=ca=eo=False``),
-    then the stuff of the semantic map (``is_stuff`` as for
-    :func:`rapkit.kernels.fusion.compose`). The map is ``semantic`` ((H, W) uint8), or
-    ``semantic_png``: the inflated rows of an 8-bit grayscale PNG of the image's size
-    (read-only uint8, as ``rapkit.io.png`` inflates them), unfiltered here, whose labels must
-    all be ``known`` ((256,) bool); or none.
+) -> FuseInputs:
+    """Check and bundle a run's proposals and settings: the compressed RLE ``counts`` of
+    proposal ``k`` is ``chars[char_offsets[k]:char_offsets[k + 1]]`` (uint8; int64 offsets,
+    ascending), its score (float64), category (int64) and relation value (float64, NaN =
+    none) are ``scores[k]``, ``labels[k]``, ``relations[k]``; ``prm`` the :func:`settings`;
+    ``is_stuff`` as for :func:`rapkit.kernels.fusion.compose`; ``known`` ((256,) bool) the
+    labels a semantic PNG may hold (default: ``is_stuff``).
 
-    Returns ``(err, status, kept, classes, area, bbox, idat)``: ``err`` (2,) int64 (see
-    :data:`ERR_NO_RELATION`; when ``err[0] != 0`` the rest is empty), ``status`` (N,) int8 as
-    reported (:func:`rapkit.kernels.status.reported`), ``kept`` the kept proposals in painting
-    order (thing segment ``j + 1`` is ``kept[j]``), ``classes`` the stuff classes (segments
-    ``len(kept) + 1 + s``), ``area`` and ``bbox`` per segment id (0 = void) as ``compose``
-    returns them, and ``idat`` the PNG's zlib stream of the id map
-    (:func:`rapkit.kernels.png_encode.png_idat`).
-
-    >>> z = np.zeros
-    >>> out = fuse_packed(np.frombuffer(b"04", np.uint8), np.array([0, 2]), 2, 2, np.array([0.9]),
-    ...     np.array([1]), np.array([0.5]), settings(0.5, 0.6, 0.5, True, True, True, False, 4096), z(256, bool))
-    >>> out[0].tolist(), out[2].tolist(), out[4].tolist()
-    ([0, 0], [0], [0, 4])
+    >>> fi = fuse_inputs(np.frombuffer(b"04", np.uint8), np.array([0, 2]), np.array([0.9]), np.array([1]),
+    ...     np.array([0.5]), settings(0.5, 0.6, 0.5, True, True, True, False, 4096), np.zeros(256, bool))
+    >>> len(fi.scores)
+    1
     """
     _need("chars", chars, np.uint8, 1)
     _need("char_offsets", char_offsets, np.int64, 1)
@@ -225,15 +227,53 @@ def fuse_packed(
     _need("relations", relations, np.float64, 1)
     _need("prm", prm, np.float64, 1)
     _need("is_stuff", is_stuff, np.bool_, 1)
+    known = is_stuff if known is None else known
+    _need("known", known, np.bool_, 1)
     n = scores.shape[0]
     if char_offsets.shape[0] != n + 1 or labels.shape[0] != n or relations.shape[0] != n or prm.shape[0] != 8:
         raise ValueError("char_offsets (N + 1), scores, labels, relations must describe N proposals; prm 8 settings")
-    if is_stuff.shape[0] != 256:
-        raise ValueError("is_stuff must have 256 entries")
+    if is_stuff.shape[0] != 256 or known.shape[0] != 256:
+        raise ValueError("is_stuff and known must have 256 entries")
+    if char_offsets[0] < 0 or char_offsets[n] > chars.shape[0] or np.any(np.diff(char_offsets) < 0):
+        raise ValueError("char_offsets must ascend within chars")
+    return FuseInputs(chars, char_offsets, scores, labels, relations, prm, is_stuff, known)
+
+
+def fuse_packed(
+    inputs: FuseInputs,
+    a: int,
+    b: int,
+    height: int,
+    width: int,
+    *,
+    semantic: np.ndarray | None = None,
+    semantic_png: np.ndarray | None = None,
+):
+    """Fuse one image of size ``height`` x ``width``: proposals ``a <= k < b`` of ``inputs``
+    (:func:`fuse_inputs`), with its settings: Algorithm 1 with switches, or the heuristic
+    (``ra=ca=eo=False``), then the stuff of the semantic map: ``semantic`` ((H, W) uint8), or
+    ``semantic_png``, the inflated rows of an 8-bit grayscale PNG of the image's size (uint8,
+    as ``rapkit.io.png`` inflates them), unfiltered here, whose labels must all be
+    ``inputs.known``; or none.
+
+    Returns ``(err, status, kept, classes, area, bbox, idat, tally)``: ``err`` (2,) int64 (see
+    :data:`ERR_NO_RELATION`; when ``err[0] != 0`` the rest is empty), ``status`` (N,) int8 as
+    reported (:func:`rapkit.kernels.status.reported`), ``kept`` the kept proposals in painting
+    order (indices from ``a``; thing segment ``j + 1`` is ``kept[j]``), ``classes`` the stuff
+    classes (segments ``len(kept) + 1 + s``), ``area`` and ``bbox`` per segment id (0 = void)
+    as ``compose`` returns them, ``idat`` the PNG's zlib stream of the id map
+    (:func:`rapkit.kernels.png_encode.png_idat`), ``tally`` (8,) int64 the proposals per status.
+
+    >>> fi = fuse_inputs(np.frombuffer(b"04", np.uint8), np.array([0, 2]), np.array([0.9]), np.array([1]),
+    ...     np.array([0.5]), settings(0.5, 0.6, 0.5, True, True, True, False, 4096), np.zeros(256, bool))
+    >>> out = fuse_packed(fi, 0, 1, 2, 2)
+    >>> out[0].tolist(), out[2].tolist(), out[4].tolist()
+    ([0, 0], [0], [0, 4])
+    """
+    if not 0 <= a <= b <= inputs.scores.shape[0]:
+        raise ValueError(f"proposals {a}..{b} are not within the {inputs.scores.shape[0]} of the inputs")
     if height <= 0 or width <= 0:
         raise ValueError(f"image size must be positive, got {width}x{height}")
-    if char_offsets[0] < 0 or char_offsets[n] > chars.shape[0]:
-        raise ValueError("char_offsets must lie within chars")
     sem, raw, mode = _NO_SEM, _NO_RAW, 0
     if semantic is not None:
         _need("semantic", semantic, np.uint8, 2)
@@ -242,24 +282,21 @@ def fuse_packed(
         sem, mode = (semantic if semantic.flags.writeable else semantic.copy()), 1
     elif semantic_png is not None:
         _need("semantic_png", semantic_png, np.uint8, 1)
-        if known is None or known.dtype != np.bool_ or known.shape != (256,):
-            raise ValueError("semantic_png needs known, a (256,) bool array")
-        raw, mode = (semantic_png if not semantic_png.flags.writeable else _readonly(semantic_png)), 2
-    out = _fuse_packed(
-        chars,
-        char_offsets,
+        raw, mode = (semantic_png if semantic_png.flags.writeable else semantic_png.copy()), 2
+    return _fuse_packed(
+        inputs.chars,
+        inputs.char_offsets,
+        inputs.scores,
+        inputs.labels,
+        inputs.relations,
+        np.int64(a),
+        np.int64(b),
         np.int64(height),
         np.int64(width),
-        scores,
-        labels,
-        relations,
-        prm,
+        inputs.prm,
         sem,
         raw,
         np.int64(mode),
-        is_stuff if known is None else known,
-        is_stuff,
+        inputs.known,
+        inputs.is_stuff,
     )
-    if out[0][0] == ERR_BAD_OFFSETS:
-        raise ValueError("char_offsets must ascend")
-    return out

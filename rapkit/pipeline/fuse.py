@@ -31,11 +31,12 @@ from ..core.fusion import (
     fuse_scene,
     load_fuse_image,
     load_kernels,
-    packed_settings,
+    packed_inputs,
     stuff_table,
 )
 from ..errors import ConfigError, InputError, RapkitError
 from ..io._atomic import check_writable
+from ..io.jsonio import dumps
 from ..io.panoptic import PANOPTIC_DIR, PANOPTIC_JSON, load_categories, load_images, panoptic_output, png_name
 from ..io.png_write import write_id_runs_png, write_idat_png
 from ..io.proposals import load_proposals, load_proposals_packed
@@ -163,62 +164,78 @@ def _fuse_one(info, props, sem_item, png_file, ctx) -> tuple[dict, dict[str, int
     return ann, counts, times
 
 
-def _fuse_one_packed(info, props, sem_item, png_file, ctx) -> tuple[dict, dict[str, int], dict[str, float]]:
-    """:func:`_fuse_one` for Algorithm 1 and the heuristic: ``props`` is the image's slice
-    ``(a, b)`` of the :class:`~rapkit.io.proposals.PackedProposals` in ``ctx``, and one
-    compiled call (:func:`rapkit.core.fusion.fuse_packed_image`) decodes, fuses, composes and
-    encodes; Python reads the semantic map, writes the file and builds the segment list."""
+def _fuse_batch_packed(args: tuple) -> tuple[list[bytes], list[dict], dict[str, int], dict[str, float]]:
+    """:func:`_fuse_batch` for Algorithm 1 and the heuristic: each image's proposals are its
+    slice ``(a, b)`` of the :class:`~rapkit.io.proposals.PackedProposals` in ``ctx``, and one
+    compiled call per image (:func:`rapkit.core.fusion.fuse_packed_image`) unfilters the
+    semantic rows, decodes the RLEs, fuses, composes and encodes the PNG stream; Python reads
+    and inflates the semantic PNG, writes the file and builds the segment list. Everything
+    here that holds the GIL is what threads cannot share: it is kept to a minimum."""
+    batch, (known, inputs) = args
     clock = time.perf_counter
-    t0 = clock()
-    known, _params, is_stuff, pk, prm = ctx
-    a, b = props
-    h, w = info.height, info.width
-    try:
-        rows = read_semantic_rows(sem_item, info) if sem_item is not None else None
-        semantic = read_semantic(sem_item, info, known) if sem_item is not None and rows is None else None
-        t1 = clock()
-        args = (info.id, h, w, pk.chars, pk.char_offsets[a : b + 1], pk.scores[a:b])
-        args += (pk.category_ids[a:b], pk.relations[a:b], prm, is_stuff)
-        res = fuse_packed_image(*args, semantic=semantic, semantic_png=rows, known=known)
-        if res is None:  # the PNG rows would not decode, or hold a label that is not known
-            semantic = read_semantic(sem_item, info, known)  # says what is wrong (or decodes it)
-            res = fuse_packed_image(*args, semantic=semantic)
-        status, kept, classes, area, bbox, idat = res  # type: ignore[misc]
-        t2 = clock()
-    except RapkitError as e:
-        raise e.with_context(image_id=info.id)
-    write_idat_png(png_file, idat, h, w)
-    t3 = clock()
-    # the segment list in bulk (the keys and values of Segment.to_json)
-    nk = kept.shape[0]
-    ar = area.tolist()
-    bb = bbox.tolist()
-    segs = []
-    for j, (c, sc, r) in enumerate(
-        zip(pk.category_ids[a:b][kept].tolist(), pk.scores[a:b][kept].tolist(), pk.relations[a:b][kept].tolist()),
-        start=1,
-    ):
-        d = {"id": j, "category_id": c, "area": ar[j], "bbox": bb[j], "iscrowd": 0, "score": sc}
-        if r == r:  # not NaN
-            d["relation"] = r
-        segs.append(d)
-    for j, c in enumerate(classes.tolist(), start=nk + 1):
-        segs.append({"id": j, "category_id": c, "area": ar[j], "bbox": bb[j], "iscrowd": 0})
-    ann = {"image_id": info.id, "file_name": os.path.basename(png_file), "segments_info": segs}
-    counts = dict(zip(STATUS_NAMES, np.bincount(status, minlength=len(STATUS_NAMES)).tolist()))
-    counts["proposals"] = b - a
-    counts["stuff"] = classes.shape[0]
-    counts["void_pixels"] = ar[0]
-    counts["pixels"] = h * w
-    t4 = clock()
-    times = {
-        "decode": t1 - t0,
-        "fusion_kernel": t2 - t1,
-        "stuff_compose": t4 - t3,
-        "png_write": t3 - t2,
-    }
-    times["total"] = clock() - t0
-    return ann, counts, times
+    scores, labels, rels = inputs.scores, inputs.labels, inputs.relations
+    anns: list[dict] = []
+    rows: list[dict] = []
+    tally = np.zeros(len(STATUS_NAMES), np.int64)
+    t_dec = t_ker = t_seg = t_png = t_all = 0.0
+    n_prop = n_stuff = n_void = n_px = 0
+    for info, (a, b), sem_item, png_file in batch:
+        t0 = clock()
+        h, w, iid = info.height, info.width, info.id
+        try:
+            raw = read_semantic_rows(sem_item, info) if sem_item is not None else None
+            semantic = read_semantic(sem_item, info, known) if sem_item is not None and raw is None else None
+            t1 = clock()
+            res = fuse_packed_image(iid, inputs, a, b, h, w, semantic=semantic, semantic_png=raw)
+            if res is None:  # the PNG rows would not decode, or hold a label that is not known
+                semantic = read_semantic(sem_item, info, known)  # says what is wrong (or decodes it)
+                res = fuse_packed_image(iid, inputs, a, b, h, w, semantic=semantic)
+            t2 = clock()
+        except RapkitError as e:
+            raise e.with_context(image_id=iid)
+        _status, kept, classes, area, bbox, idat, counts = res
+        write_idat_png(png_file, idat, h, w)
+        t3 = clock()
+        # the segment list in bulk (the keys and values of Segment.to_json)
+        ar = area.tolist()
+        bb = bbox.tolist()
+        segs = []
+        j = 0
+        ka = kept + a
+        for j, c, s, r in zip(range(1, ka.shape[0] + 1), labels[ka].tolist(), scores[ka].tolist(), rels[ka].tolist()):
+            if r == r:  # not NaN
+                segs.append(
+                    {"id": j, "category_id": c, "area": ar[j], "bbox": bb[j], "iscrowd": 0, "score": s, "relation": r}
+                )
+            else:
+                segs.append({"id": j, "category_id": c, "area": ar[j], "bbox": bb[j], "iscrowd": 0, "score": s})
+        for j, c in enumerate(classes.tolist(), start=kept.shape[0] + 1):
+            segs.append({"id": j, "category_id": c, "area": ar[j], "bbox": bb[j], "iscrowd": 0})
+        name = os.path.basename(png_file)
+        anns.append({"image_id": iid, "file_name": name, "segments_info": segs})
+        tally += counts
+        ns = classes.shape[0]
+        n_prop += b - a
+        n_stuff += ns
+        n_void += ar[0]
+        n_px += h * w
+        t4 = clock()
+        t_dec += t1 - t0
+        t_ker += t2 - t1
+        t_png += t3 - t2
+        t_seg += t4 - t3
+        t_all += t4 - t0
+        row = {"image_id": iid, "file_name": name, "proposals": b - a}
+        row.update(zip(STATUS_NAMES, counts.tolist()))
+        row.update(stuff=ns, void_pixels=ar[0], pixels=h * w, ms=1000.0 * (t4 - t0))
+        rows.append(row)
+    totals = dict(zip(STATUS_NAMES, tally.tolist()))
+    totals.update(proposals=n_prop, stuff=n_stuff, void_pixels=n_void, pixels=n_px)
+    stage = {"decode": t_dec, "fusion_kernel": t_ker, "stuff_compose": t_seg, "png_write": t_png}
+    stage["other"] = max(t_all - (t_dec + t_ker + t_seg + t_png), 0.0)
+    stage["total"] = t_all
+    # the run's annotations as JSON here, in the worker: the calling thread only joins them
+    return [dumps(anns)[1:-1]], rows, totals, stage
 
 
 def _fuse_batch(args: tuple) -> tuple[list[dict], list[dict], dict[str, int], dict[str, float]]:
@@ -226,14 +243,13 @@ def _fuse_batch(args: tuple) -> tuple[list[dict], list[dict], dict[str, int], di
     per-image rows, and the batch's summed counts and stage times, so that the calling thread
     only merges one result per batch (its work per image is what stops threads scaling)."""
     batch, ctx = args
-    one = _fuse_one_packed if len(ctx) == 5 else _fuse_one
     anns: list[dict] = []
     rows: list[dict] = []
     totals = dict.fromkeys(_COUNT_KEYS, 0)
     stage = dict.fromkeys(STAGES, 0.0)
     stage["total"] = 0.0
     for info, props, sem_item, png_file in batch:
-        ann, counts, times = one(info, props, sem_item, png_file, ctx)
+        ann, counts, times = _fuse_one(info, props, sem_item, png_file, ctx)
         anns.append(ann)
         for k in _COUNT_KEYS:
             totals[k] += counts[k]
@@ -316,10 +332,18 @@ def fuse(
         on_start(len(images))
     summary = FuseSummary(params=params.to_dict())
     totals = dict.fromkeys(STATUS_NAMES, 0)
-    annotations: list[dict] = []
+    annotations: list = []
     with panoptic_output(output, force) as out:
         names: set[str] = set()
-        ctx = (known, params, is_stuff, pk, packed_settings(params)) if packed else (known, params, is_stuff)
+        if packed:
+            ctx: tuple = (
+                known,
+                packed_inputs(
+                    pk.chars, pk.char_offsets, pk.scores, pk.category_ids, pk.relations, params, is_stuff, known
+                ),
+            )
+        else:
+            ctx = (known, params, is_stuff)
         n_workers = resolve_workers(workers)
         # one batch per worker at most for small inputs; no threads at all for one worker
         batch_size = max(1, min(BATCH, -(-len(images) // max(n_workers, 1))))
@@ -341,15 +365,19 @@ def fuse(
 
         def advance(r) -> None:
             if progress is not None:
-                progress(len(r[0]))
+                progress(len(r[1]))  # the run's per-image rows
 
         try:
             for anns, rows, counts, times in imap_ordered(
-                _fuse_batch, tasks(), n_workers, on_result=advance if progress else None, name="rapkit-fuse"
+                _fuse_batch_packed if packed else _fuse_batch,
+                tasks(),
+                n_workers,
+                on_result=advance if progress else None,
+                name="rapkit-fuse",
             ):
-                annotations.extend(anns)
+                annotations.extend(anns)  # annotations, or their JSON per run (packed)
                 summary.per_image.extend(rows)
-                summary.images += len(anns)
+                summary.images += len(rows)
                 summary.proposals += counts["proposals"]
                 for k in STATUS_NAMES:
                     totals[k] += counts[k]
@@ -361,7 +389,10 @@ def fuse(
                 summary.image_seconds += times["total"]
         except RapkitError as e:
             raise e.with_context(file=proposals)
-        out.write_json(images.values(), annotations, cats.values())
+        if packed:
+            out.write_json_parts(images.values(), annotations, cats.values())  # type: ignore[arg-type]
+        else:
+            out.write_json(images.values(), annotations, cats.values())
     summary.kept = totals["kept"]
     summary.thing_segments = totals["kept"]
     summary.dropped = {k: totals[k] for k in STATUS_NAMES if k not in ("kept", "unseen")}

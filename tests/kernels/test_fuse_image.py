@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from pycocotools import mask as cm
 
-from rapkit.core.fusion import decode_scene, fuse_packed_image, fuse_scene, packed_settings
+from rapkit.core.fusion import decode_scene, fuse_packed_image, fuse_scene, packed_inputs
 from rapkit.errors import InputError
 from rapkit.kernels import _reference as ref
 from rapkit.kernels import fuse_image
@@ -38,10 +38,28 @@ def scene(rng, h, w, n):
     return counts, scores, rels, labels, sem
 
 
-def packed(counts):
+def packed(counts, before=2):
+    """``before`` other proposals' strings first (the image's are a slice of the run's arrays),
+    and a byte past the end that is never read."""
+    counts = [b"0" + bytes([49 + k]) for k in range(before)] + counts
     offs = np.zeros(len(counts) + 1, np.int64)
     offs[1:] = np.cumsum([len(c) for c in counts])
-    return np.frombuffer(b"".join(counts) + b"!", np.uint8), offs  # a byte past the end: never read
+    return np.frombuffer(b"".join(counts) + b"!", np.uint8), offs
+
+
+def inputs(counts, scores, labels, rels, params, before=2):
+    chars, offs = packed(counts, before)
+    pad = np.full(before, 0.7)
+    return packed_inputs(
+        chars,
+        offs,
+        np.concatenate([pad, scores]),
+        np.concatenate([np.ones(before, np.int64), labels]),
+        np.concatenate([pad, rels]),
+        params,
+        IS_STUFF,
+        KNOWN,
+    )
 
 
 def gray_rows(sem: np.ndarray) -> np.ndarray:
@@ -69,66 +87,52 @@ def test_fuse_packed_matches_twin_and_the_separate_calls(seed):
     rng = np.random.default_rng(seed)
     h, w, n = int(rng.integers(1, 20)), int(rng.integers(1, 20)), int(rng.integers(0, 9))
     counts, scores, rels, labels, sem = scene(rng, h, w, n)
-    chars, offs = packed(counts)
     params = PARAMS[seed % len(PARAMS)]
-    prm = packed_settings(params)
-    for kw in ({"semantic": sem}, {"semantic_png": gray_rows(sem), "known": KNOWN}, {}):
-        got = fuse_image.fuse_packed(chars, offs, h, w, scores, labels, rels, prm, IS_STUFF, **kw)
-        want = ref.ref_fuse_packed(chars, offs, h, w, scores, labels, rels, prm, IS_STUFF, **kw)
-        for name, a, b in zip(["err", "status", "kept", "classes", "area", "bbox", "idat"], got, want):
-            assert np.array_equal(a, b), name
+    inp = inputs(counts, scores, labels, rels, params, before=seed % 3)
+    a, b = seed % 3, seed % 3 + n
+    for kw in ({"semantic": sem}, {"semantic_png": gray_rows(sem)}, {}):
+        got = fuse_image.fuse_packed(inp, a, b, h, w, **kw)
+        want = ref.ref_fuse_packed(inp, a, b, h, w, **kw)
+        for name, x, y in zip(["err", "status", "kept", "classes", "area", "bbox", "idat", "tally"], got, want):
+            assert np.array_equal(x, y), name
         # what fuse_scene gives for the same proposals (rapkit fuse before the one-call kernel)
         p = Proposals(1, h, w, scores, labels, rels, [{"size": [h, w], "counts": c} for c in counts])
         res = fuse_scene(decode_scene(p, params.rho), sem if kw else None, params, IS_STUFF)
         assert np.array_equal(got[1], res.status)
+        assert got[7].tolist() == [int(v) for v in np.bincount(res.status, minlength=8)]
         assert np.array_equal(got[6], png_idat(res.id_map))
         segs = [(s.id, s.category_id, s.area, tuple(s.bbox)) for s in res.segments]
         kept, classes, area, bbox = got[2], got[3], got[4], got[5]
         mine = [(j + 1, int(labels[k]), int(area[j + 1]), tuple(bbox[j + 1])) for j, k in enumerate(kept)]
-        mine += [
-            (len(kept) + 1 + s, int(c), int(area[len(kept) + 1 + s]), tuple(bbox[len(kept) + 1 + s]))
-            for s, c in enumerate(classes)
-        ]
+        nk = len(kept)
+        mine += [(nk + 1 + s, int(c), int(area[nk + 1 + s]), tuple(bbox[nk + 1 + s])) for s, c in enumerate(classes)]
         assert mine == segs
 
 
 def test_fuse_packed_errors():
     rng = np.random.default_rng(5)
     counts, scores, rels, labels, sem = scene(rng, 6, 5, 3)
-    prm = packed_settings(FusionParams())
     bad = [counts[0], b"0", counts[2]]  # runs that do not cover 6x5
-    chars, offs = packed(bad)
-    args = (6, 5, chars, offs, scores, labels, rels, prm, IS_STUFF)
+    inp = inputs(bad, scores, labels, rels, FusionParams())
     with pytest.raises(InputError, match="proposal #1: RLE runs do not cover the 5x6 image"):
-        fuse_packed_image(4, *args)
-    chars, offs = packed(counts)
-    nan = rels.copy()
-    nan[:] = np.nan
-    with pytest.raises(InputError, match="has no relation value"):
-        fuse_packed_image(4, 6, 5, chars, offs, np.ones(3), labels, nan, prm, IS_STUFF)
+        fuse_packed_image(4, inp, 2, 5, 6, 5)
+    inp = inputs(counts, np.ones(3), labels, np.full(3, np.nan), FusionParams())
+    with pytest.raises(InputError, match="proposal #0 has no relation value"):
+        fuse_packed_image(4, inp, 2, 5, 6, 5)
     # an unknown label or a bad filter byte in the PNG rows: None (the caller reads it the slow way)
-    rows = gray_rows(np.full((6, 5), 4, np.uint8))
-    assert (
-        fuse_packed_image(4, 6, 5, chars, offs, scores, labels, rels, prm, IS_STUFF, semantic_png=rows, known=KNOWN)
-        is None
-    )
+    inp = inputs(counts, scores, labels, rels, FusionParams())
+    assert fuse_packed_image(4, inp, 2, 5, 6, 5, semantic_png=gray_rows(np.full((6, 5), 4, np.uint8))) is None
     rows = gray_rows(sem).copy()
     rows[6] = 9
-    assert (
-        ref.ref_fuse_packed(chars, offs, 6, 5, scores, labels, rels, prm, IS_STUFF, semantic_png=rows, known=KNOWN)[0][
-            0
-        ]
-        == 4
-    )
-    assert (
-        fuse_packed_image(4, 6, 5, chars, offs, scores, labels, rels, prm, IS_STUFF, semantic_png=rows, known=KNOWN)
-        is None
-    )
+    assert ref.ref_fuse_packed(inp, 2, 5, 6, 5, semantic_png=rows)[0][0] == 4
+    assert fuse_packed_image(4, inp, 2, 5, 6, 5, semantic_png=rows) is None
+    assert fuse_packed_image(4, inp, 2, 5, 6, 5, semantic_png=rows[:-1].copy()) is None  # too short
+    with pytest.raises(ValueError, match="within"):
+        fuse_image.fuse_packed(inp, 2, 9, 6, 5)
+    chars, offs = packed(counts, 0)
     with pytest.raises(ValueError, match="ascend"):
-        fuse_image.fuse_packed(
-            chars, offs[::-1].copy() * 0 + np.array([0, 3, 1, 4]), 6, 5, scores, labels, rels, prm, IS_STUFF
-        )
+        fuse_image.fuse_inputs(chars, offs[[0, 2, 1, 3]], scores, labels, rels, inp.prm, IS_STUFF)
     with pytest.raises(ValueError, match="float64"):
-        fuse_image.fuse_packed(chars, offs, 6, 5, scores.astype(np.float32), labels, rels, prm, IS_STUFF)
-    with pytest.raises(ValueError, match="ocfusion|OCFusion"):
-        packed_settings(FusionParams.of("ocfusion"))
+        fuse_image.fuse_inputs(chars, offs, scores.astype(np.float32), labels, rels, inp.prm, IS_STUFF)
+    with pytest.raises(ValueError, match="OCFusion"):
+        packed_inputs(chars, offs, scores, labels, rels, FusionParams.of("ocfusion"), IS_STUFF)
