@@ -200,8 +200,7 @@ def _fuse_batch_packed(args: tuple) -> tuple[list[bytes], list[dict], dict[str, 
         ar = area.tolist()
         bb = bbox.tolist()
         segs = []
-        j = 0
-        ka = kept + a
+        ka = kept + a  # the kept proposals' rows in the run's arrays
         for j, c, s, r in zip(range(1, ka.shape[0] + 1), labels[ka].tolist(), scores[ka].tolist(), rels[ka].tolist()):
             if r == r:  # not NaN
                 segs.append(
