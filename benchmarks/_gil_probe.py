@@ -6,7 +6,9 @@ Runs :func:`rapkit.pipeline.fuse.fuse` of the tree on ``PYTHONPATH`` in this pro
 worker (everything in this thread), after a warm-up on ``WARM_WORLD`` (a tiny world: the
 kernels are loaded from the cache before anything is wrapped). Every numba kernel of
 ``rapkit.kernels`` (they are compiled with ``nogil=True``) and the file reads and writes
-(``Path.read_bytes``/``write_bytes``, which release the GIL in their system calls) and
+(``Path.read_bytes``/``write_bytes`` and the fuse workers' ``_read_file``/``_write_file`` in
+``rapkit.io.semantic``/``rapkit.io.png_write``, which release the GIL in their system calls;
+``zlib.crc32`` of more than 5 KiB, for which CPython's zlib releases it) and
 libdeflate's inflate (``deflate.zlib_decompress``, which releases it too) are
 wrapped with a thread-CPU timer. What the thread spends outside them holds the GIL: it is
 the part that threads cannot share. The process gets the command line's allocator and GC
@@ -78,6 +80,28 @@ def main() -> None:
         deflate.zlib_decompress = timed(deflate.zlib_decompress)
         Path.read_bytes = timed(Path.read_bytes)  # type: ignore[method-assign]
         Path.write_bytes = timed(Path.write_bytes)  # type: ignore[method-assign]
+        import zlib
+
+        import rapkit.io.png_write
+        import rapkit.io.semantic
+
+        crc32 = zlib.crc32
+
+        def crc32_timed(data, value=0):  # CPython's zlib releases the GIL for buffers over 5 KiB
+            if len(memoryview(data).cast("B")) <= 5 * 1024:
+                return crc32(data, value)
+            t = clock()
+            try:
+                return crc32(data, value)
+            finally:
+                acc[0] += clock() - t
+
+        zlib.crc32 = crc32_timed
+
+        # the plain file reads and writes of the fuse workers (open + read / write)
+        for mod, name in ((rapkit.io.semantic, "_read_file"), (rapkit.io.png_write, "_write_file")):
+            if hasattr(mod, name):
+                setattr(mod, name, timed(getattr(mod, name)))
         marks = {}
 
         def on_start(n: int) -> None:

@@ -43,6 +43,8 @@ __all__ = [
     "Scene",
     "decode_scene",
     "fuse_image",
+    "fuse_packed_image",
+    "packed_inputs",
     "fuse_scene",
     "stuff_table",
 ]
@@ -56,6 +58,15 @@ def load_kernels():
     from ..kernels import fusion, rle
 
     return fusion, rle
+
+
+@functools.cache
+def load_fuse_image():
+    """The one-call-per-image kernel module (:mod:`rapkit.kernels.fuse_image`), imported on
+    first use and cached (as :func:`load_kernels`)."""
+    from ..kernels import fuse_image
+
+    return fuse_image
 
 
 def load_ocfusion():
@@ -377,3 +388,76 @@ def fuse_image(
     """
     res = fuse_scene(decode_scene(proposals, params.rho), semantic, params, categories)
     return res.id_map, res.segments
+
+
+def packed_inputs(
+    chars: np.ndarray,
+    char_offsets: np.ndarray,
+    scores: np.ndarray,
+    labels: np.ndarray,
+    relations: np.ndarray,
+    params: FusionParams,
+    is_stuff: np.ndarray,
+    known: np.ndarray | None = None,
+):
+    """A run's proposals (the arrays of :class:`rapkit.io.proposals.PackedProposals`), fusion
+    parameters, stuff table and known semantic labels, checked once for
+    :func:`fuse_packed_image` (:func:`rapkit.kernels.fuse_image.fuse_inputs`).
+
+    >>> inp = packed_inputs(np.frombuffer(b"04", np.uint8), np.array([0, 2]), np.array([0.9]), np.array([1]),
+    ...     np.array([0.5]), FusionParams(), np.zeros(256, bool))
+    >>> inp.prm.tolist()
+    [0.6, 0.6, 0.5, 1.0, 1.0, 1.0, 0.0, 4096.0]
+    """
+    if params.strategy == "ocfusion":
+        raise ValueError("fuse_packed_image runs Algorithm 1 or the heuristic; OCFusion needs fuse_scene")
+    fi = load_fuse_image()
+    ra, ca, eo, reference = params.switches()
+    prm = fi.settings(params.rho, params.tau, params.gamma, ra, ca, eo, reference, params.stuff_area)
+    return fi.fuse_inputs(chars, char_offsets, scores, labels, relations, prm, is_stuff, known)
+
+
+def fuse_packed_image(
+    image_id: int,
+    inputs,
+    a: int,
+    b: int,
+    height: int,
+    width: int,
+    *,
+    semantic: np.ndarray | None = None,
+    semantic_png: np.ndarray | None = None,
+) -> tuple | None:
+    """:func:`fuse_image` in one compiled call (:func:`rapkit.kernels.fuse_image.fuse_packed`:
+    RLE decode, Algorithm 1 or the heuristic, stuff, and the PNG's zlib stream) of the
+    proposals ``a <= k < b`` of the :func:`packed_inputs` ``inputs``. The semantic map is
+    ``semantic`` ((H, W) uint8), or ``semantic_png`` (an 8-bit grayscale PNG's inflated rows,
+    decoded in the same call; every label must be known), or none. Returns ``(status, kept,
+    classes, area, bbox, idat, tally)`` (see ``fuse_packed``): thing segment ``j + 1`` is
+    proposal ``a + kept[j]``, stuff segment ``len(kept) + 1 + s`` the class ``classes[s]``;
+    the segments, ids and bytes are those of :func:`fuse_scene`. Returns None when
+    ``semantic_png`` cannot be decoded or holds an unknown label (the caller then reads the
+    map the slow way, which says what is wrong). Bad RLEs and missing relation values raise
+    the InputError that :func:`decode_scene` / :func:`fuse_scene` raise.
+
+    >>> inp = packed_inputs(np.frombuffer(b"04", np.uint8), np.array([0, 2]), np.array([0.9]), np.array([1]),
+    ...     np.array([0.5]), FusionParams(), np.zeros(256, bool))
+    >>> out = fuse_packed_image(1, inp, 0, 1, 2, 2)
+    >>> out[1].tolist(), out[3].tolist()
+    ([0], [0, 4])
+    """
+    fi = load_fuse_image()
+    out = fi.fuse_packed(inputs, a, b, height, width, semantic=semantic, semantic_png=semantic_png)
+    err = out[0]
+    if err[0]:
+        k = int(err[1])
+        if err[0] == fi.ERR_SEMANTIC:
+            return None
+        if err[0] == 1:
+            why = f"proposal #{k}: malformed RLE counts"
+        elif err[0] == 2:
+            why = f"proposal #{k}: RLE runs do not cover the {width}x{height} image"
+        else:
+            why = f"proposal #{k} has no relation value (needed by strategy rap)"
+        raise InputError(why, image_id=image_id)
+    return out[1:]

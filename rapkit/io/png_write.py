@@ -32,6 +32,8 @@ def _chunk(tag: bytes, payload: bytes) -> bytes:
 
 
 _IEND = _chunk(b"IEND", b"")
+_LEN = struct.Struct(">I")
+_CRC_IDAT = zlib.crc32(b"IDAT")
 
 
 def _compress(raw: bytes | np.ndarray, level: int) -> bytes:
@@ -83,13 +85,28 @@ def write_id_runs_png(path: str | os.PathLike, row_runs: tuple, height: int, wid
     row_ptr, run_x, run_v = row_runs
     if row_ptr.shape[0] != height + 1:
         raise ValueError(f"row runs describe {row_ptr.shape[0] - 1} rows, not {height}")
-    idat = png_idat_runs(row_ptr, run_x, run_v, width, check=check)
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return Path(write_idat_png(path, png_idat_runs(row_ptr, run_x, run_v, width, check=check), height, width))
+
+
+_HEADS: dict[tuple[int, int], bytes] = {}
+
+
+def write_idat_png(path: str | os.PathLike, idat: np.ndarray, height: int, width: int) -> str | os.PathLike:
+    """Write an 8-bit RGB PNG given its zlib stream ``idat`` (uint8, as
+    :func:`rapkit.kernels.png_encode.png_idat` makes it): the signature, IHDR, one IDAT chunk
+    and IEND. The bytes of :func:`write_id_map_png_fast` with ``level=None`` for that stream."""
+    head = _HEADS.get((height, width))
+    if head is None:  # the same few sizes again and again: built once each
+        ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+        head = _HEADS.setdefault((height, width), _SIG + _chunk(b"IHDR", ihdr))
     # the IDAT chunk from the kernel's buffer, without copies: its CRC runs on the tag, then
     # the data (zlib releases the GIL for it)
-    crc = zlib.crc32(idat, zlib.crc32(b"IDAT")) & 0xFFFFFFFF
-    head = b"".join([_SIG, _chunk(b"IHDR", ihdr), struct.pack(">I", idat.shape[0]), b"IDAT"])
-    tail = struct.pack(">I", crc) + _IEND
-    p = Path(path)
-    p.write_bytes(b"".join([head, idat, tail]))
-    return p
+    crc = zlib.crc32(idat, _CRC_IDAT) & 0xFFFFFFFF
+    _write_file(path, b"".join([head, _LEN.pack(idat.shape[0]), b"IDAT", idat, _LEN.pack(crc), _IEND]))
+    return path
+
+
+def _write_file(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` (its system calls release the GIL; benchmarks/_gil_probe.py times it)."""
+    with open(path, "wb") as f:
+        f.write(data)

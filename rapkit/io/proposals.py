@@ -26,10 +26,12 @@ not read (and the three arrays stay ``None``).
 
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -134,31 +136,16 @@ def _check_one(
     return iid, {"size": [info.height, info.width], "counts": counts}, float(s), int(cid), r
 
 
-def parse_proposals(
+def _entries(
     raw: Any,
     images: Mapping[int, ImageInfo],
     categories: Mapping[int, Category],
-    *,
-    require_relation: bool = False,
-    pairs: bool = False,
-    file: Any = None,
-) -> dict[int, Proposals]:
-    """Validate a parsed COCO results list; ``{image_id: Proposals}`` for EVERY image of
-    ``images`` (in its order; images without proposals get an empty set). ``pairs`` reads
-    each entry's ``occludes`` too (the module's docstring).
-
-    >>> from rapkit.types import ImageInfo, Category
-    >>> out = parse_proposals([{"image_id": 1, "category_id": 1, "score": 0.9, "relation": 0.1,
-    ...     "segmentation": {"size": [2, 2], "counts": "04"}}], {1: ImageInfo(1, "a.jpg", 2, 2)},
-    ...     {1: Category(1, "person", True)})
-    >>> len(out[1]), out[1].relations.tolist()
-    (1, [0.1])
-    >>> e = {"image_id": 1, "category_id": 1, "score": 0.9, "segmentation": {"size": [2, 2], "counts": "04"}}
-    >>> out = parse_proposals([dict(e, occludes=[[1, 2.5]]), e], {1: ImageInfo(1, "a.jpg", 2, 2)},
-    ...     {1: Category(1, "person", True)}, pairs=True)
-    >>> out[1].pair_i.tolist(), out[1].pair_j.tolist(), out[1].pair_logit.tolist()
-    ([0], [1], [2.5])
-    """
+    require_relation: bool,
+    file: Any,
+) -> tuple[dict[int, list[int]], list, list[float], list[int], list[float]]:
+    """Validate every entry of a parsed results list: ``(per, counts, scores, cids, rels)``,
+    ``per[image_id]`` the entries of the image (indices into the four lists, in file order;
+    every image of ``images`` has a list), ``counts`` each entry's compressed RLE string."""
     if isinstance(raw, dict) and isinstance(raw.get("annotations"), list):
         raw = raw["annotations"]
     if not isinstance(raw, list):
@@ -170,7 +157,7 @@ def parse_proposals(
     thing_ids = {c for c, cat in categories.items() if type(c) is int and cat.isthing}
     sizes = {iid: (info.height, info.width) for iid, info in images.items()}
     per: dict[int, list[int]] = {iid: [] for iid in images}
-    rles: list[dict] = []
+    rles: list = []
     scores: list[float] = []
     cids: list[int] = []
     rels: list[float] = []
@@ -209,17 +196,48 @@ def parse_proposals(
                     and (tc is str and counts.isascii() or tc is bytes)
                 ):
                     per[iid].append(k)
-                    rles.append({"size": [hw[0], hw[1]], "counts": counts})
+                    rles.append(counts)
                     scores.append(float(s))
                     cids.append(cid)
                     rels.append(float(rel))
                     continue
         iid, rle, sc, ci, r = _check_one(k, p, images, categories, require_relation, file)
         per[iid].append(k)
-        rles.append(rle)
+        rles.append(rle["counts"])
         scores.append(sc)
         cids.append(ci)
         rels.append(r)
+    return per, rles, scores, cids, rels
+
+
+def parse_proposals(
+    raw: Any,
+    images: Mapping[int, ImageInfo],
+    categories: Mapping[int, Category],
+    *,
+    require_relation: bool = False,
+    pairs: bool = False,
+    file: Any = None,
+) -> dict[int, Proposals]:
+    """Validate a parsed COCO results list; ``{image_id: Proposals}`` for EVERY image of
+    ``images`` (in its order; images without proposals get an empty set). ``pairs`` reads
+    each entry's ``occludes`` too (the module's docstring).
+
+    >>> from rapkit.types import ImageInfo, Category
+    >>> out = parse_proposals([{"image_id": 1, "category_id": 1, "score": 0.9, "relation": 0.1,
+    ...     "segmentation": {"size": [2, 2], "counts": "04"}}], {1: ImageInfo(1, "a.jpg", 2, 2)},
+    ...     {1: Category(1, "person", True)})
+    >>> len(out[1]), out[1].relations.tolist()
+    (1, [0.1])
+    >>> e = {"image_id": 1, "category_id": 1, "score": 0.9, "segmentation": {"size": [2, 2], "counts": "04"}}
+    >>> out = parse_proposals([dict(e, occludes=[[1, 2.5]]), e], {1: ImageInfo(1, "a.jpg", 2, 2)},
+    ...     {1: Category(1, "person", True)}, pairs=True)
+    >>> out[1].pair_i.tolist(), out[1].pair_j.tolist(), out[1].pair_logit.tolist()
+    ([0], [1], [2.5])
+    """
+    if isinstance(raw, dict) and isinstance(raw.get("annotations"), list):
+        raw = raw["annotations"]
+    per, counts, scores, cids, rels = _entries(raw, images, categories, require_relation, file)
     all_scores = np.array(scores, np.float64)
     all_cids = np.array(cids, np.int64)
     all_rels = np.array(rels, np.float64)
@@ -236,13 +254,89 @@ def parse_proposals(
             scores=all_scores[idx],
             category_ids=all_cids[idx],
             relations=all_rels[idx],
-            rles=[rles[k] for k in ks],
+            rles=[{"size": [info.height, info.width], "counts": counts[k]} for k in ks],
             source_index=idx,
             pair_i=pair_arrays[0],
             pair_j=pair_arrays[1],
             pair_logit=pair_arrays[2],
         )
     return out
+
+
+@dataclass
+class PackedProposals:
+    """Every image's proposals in flat arrays, grouped by image (``rapkit fuse``'s form: one
+    slice per image, no per-proposal Python objects). Image ``i`` (``image_ids[i]``, the order
+    of the image list) holds proposals ``start[i] <= k < start[i + 1]``, in file order; the
+    compressed RLE string of proposal ``k`` is ``chars[char_offsets[k]:char_offsets[k + 1]]``.
+    ``source_index[k]`` is the proposal's index in the file.
+
+    >>> from rapkit.types import ImageInfo, Category
+    >>> e = {"image_id": 2, "category_id": 1, "score": 0.9, "segmentation": {"size": [2, 2], "counts": "04"}}
+    >>> pk = parse_proposals_packed([e, dict(e, image_id=1, score=0.5)], {1: ImageInfo(1, "a.jpg", 2, 2),
+    ...     2: ImageInfo(2, "b.jpg", 2, 2)}, {1: Category(1, "person", True)})
+    >>> pk.start.tolist(), pk.scores.tolist(), pk.source_index.tolist(), bytes(pk.chars)
+    ([0, 1, 2], [0.5, 0.9], [1, 0], b'0404')
+    """
+
+    image_ids: list
+    start: np.ndarray
+    scores: np.ndarray
+    category_ids: np.ndarray
+    relations: np.ndarray
+    chars: np.ndarray
+    char_offsets: np.ndarray
+    source_index: np.ndarray
+
+
+def parse_proposals_packed(
+    raw: Any,
+    images: Mapping[int, ImageInfo],
+    categories: Mapping[int, Category],
+    *,
+    require_relation: bool = False,
+    file: Any = None,
+) -> PackedProposals:
+    """:func:`parse_proposals` (the same checks and errors) into one :class:`PackedProposals`
+    instead of a :class:`~rapkit.types.Proposals` per image (no pair logits)."""
+    per, counts, scores, cids, rels = _entries(raw, images, categories, require_relation, file)
+    sizes = np.fromiter(map(len, per.values()), np.int64, len(per))
+    start = np.zeros(len(per) + 1, np.int64)
+    np.cumsum(sizes, out=start[1:])
+    n = int(start[-1])
+    perm = np.fromiter(itertools.chain.from_iterable(per.values()), np.int64, n)
+    ordered = [counts[k] for k in perm.tolist()]
+    if not all(type(c) is str for c in ordered):  # uncompressed input became bytes (ASCII)
+        ordered = [c if type(c) is str else bytes(c).decode("ascii") for c in ordered]
+    char_offsets = np.zeros(n + 1, np.int64)
+    np.cumsum(np.fromiter(map(len, ordered), np.int64, n), out=char_offsets[1:])
+    return PackedProposals(
+        image_ids=list(per),
+        start=start,
+        scores=np.array(scores, np.float64)[perm],
+        category_ids=np.array(cids, np.int64)[perm],
+        relations=np.array(rels, np.float64)[perm],
+        chars=np.frombuffer("".join(ordered).encode("ascii"), np.uint8),
+        char_offsets=char_offsets,
+        source_index=perm,
+    )
+
+
+def load_proposals_packed(
+    path: str | os.PathLike,
+    images: Mapping[int, ImageInfo],
+    categories: Mapping[int, Category],
+    *,
+    require_relation: bool = False,
+) -> PackedProposals:
+    """Read and validate a proposals JSON into a :class:`PackedProposals` (see
+    :func:`parse_proposals_packed`).
+
+    >>> pk = load_proposals_packed("proposals.json", images, categories)  # doctest: +SKIP
+    """
+    return parse_proposals_packed(
+        load_json(path, "proposals"), images, categories, require_relation=require_relation, file=path
+    )
 
 
 def _read_pairs(raw: list, ks: list[int], iid: int, file: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

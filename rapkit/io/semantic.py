@@ -30,7 +30,7 @@ from ..errors import InputError
 from ..types import Category, ImageInfo
 from .folders import file_stem
 from .jsonio import load_json
-from .png import read_gray8_fast
+from .png import _inflate, parse_png, read_gray8_fast
 
 
 @dataclass
@@ -134,6 +134,33 @@ def read_semantic(item: tuple, info: ImageInfo, known: np.ndarray) -> np.ndarray
             raise InputError(f"cannot decode the RLE of category {cid}: {e}", file=item[1], image_id=info.id) from None
         out[m] = cid
     return out
+
+
+def _read_file(path: str) -> bytes:
+    """The bytes of a file (its system calls release the GIL; benchmarks/_gil_probe.py times it)."""
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def read_semantic_rows(item: tuple, info: ImageInfo) -> np.ndarray | None:
+    """The inflated (still filtered) rows of a semantic PNG item when it is an 8-bit
+    grayscale PNG of the image's size (read-only uint8, for
+    :func:`rapkit.kernels.fuse_image.fuse_packed` to decode and check); None for anything
+    else (a JSON item, another format or size, a file that cannot be read or inflated): then
+    :func:`read_semantic` reads it and reports any problem precisely.
+
+    >>> rows = read_semantic_rows(src.item(images[139]), images[139])   # doctest: +SKIP
+    """
+    if item[0] != "png":
+        return None
+    try:
+        data = _read_file(item[1])
+    except OSError:
+        return None
+    png = parse_png(data)
+    if png is None or not png.gray8 or png.width != info.width or png.height != info.height:
+        return None
+    return _inflate(png)
 
 
 def _read_png(p: Path, info: ImageInfo, known: np.ndarray) -> np.ndarray:

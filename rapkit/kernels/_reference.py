@@ -4,6 +4,7 @@ Each area keeps its twins in ``_reference_<area>.py``; this module re-exports th
 """
 
 from ._reference_boundary import *  # noqa: F401,F403  (Boundary PQ: bands, band pair keys)
+from ._reference_fuse_image import *  # noqa: F401,F403  (one image in one call: the chain of the above)
 from ._reference_fusion import *  # noqa: F401,F403  (fusion: RLE decode, Algorithm 1, stuff fill)
 from ._reference_ocfusion import *  # noqa: F401,F403  (OCFusion: pairwise occlusion decisions)
 from ._reference_png_encode import *  # noqa: F401,F403  (PNG encoder: Up rows, deflate stream)

@@ -21,14 +21,26 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
+
 from .._runtime.pool import imap_ordered, resolve_workers
-from ..core.fusion import STATUS_NAMES, decode_scene, fuse_scene, load_kernels, stuff_table
+from ..core.fusion import (
+    STATUS_NAMES,
+    decode_scene,
+    fuse_packed_image,
+    fuse_scene,
+    load_fuse_image,
+    load_kernels,
+    packed_inputs,
+    stuff_table,
+)
 from ..errors import ConfigError, InputError, RapkitError
 from ..io._atomic import check_writable
+from ..io.jsonio import dumps
 from ..io.panoptic import PANOPTIC_DIR, PANOPTIC_JSON, load_categories, load_images, panoptic_output, png_name
-from ..io.png_write import write_id_runs_png
-from ..io.proposals import load_proposals
-from ..io.semantic import known_labels, open_semantic, read_semantic
+from ..io.png_write import write_id_runs_png, write_idat_png
+from ..io.proposals import load_proposals, load_proposals_packed
+from ..io.semantic import known_labels, open_semantic, read_semantic, read_semantic_rows
 from ..types import Category, FusionParams
 
 __all__ = [
@@ -40,9 +52,13 @@ __all__ = [
     "png_name",
 ]
 
-#: the per-image stages timed by :func:`fuse` (paper Table 5): RLE + semantic-map decoding,
-#: the instance kernel (Algorithm 1, the heuristic or OCFusion), stuff + id map + segment list, PNG
-#: writing; ``other`` is the rest of the worker's per-image time (timer gaps, bookkeeping)
+#: the per-image stages timed by :func:`fuse` (paper Table 5). ``rap`` and ``heuristic`` run
+#: one compiled call per image: ``decode`` is reading and inflating the semantic PNG,
+#: ``fusion_kernel`` the call (semantic unfilter, RLE decode, Algorithm 1 or the heuristic,
+#: stuff + id map, PNG stream), ``stuff_compose`` the segment list, ``png_write`` the file.
+#: ``ocfusion`` times its steps apart: RLE + semantic decoding, its instance kernel, stuff + id
+#: map + segment list, PNG encoding and writing. ``other`` is the rest of the worker's
+#: per-image time (timer gaps, bookkeeping)
 STAGES = ("decode", "fusion_kernel", "stuff_compose", "png_write", "other")
 
 #: images per task of the worker threads: each task is a run of consecutive images, so the
@@ -148,6 +164,79 @@ def _fuse_one(info, props, sem_item, png_file, ctx) -> tuple[dict, dict[str, int
     return ann, counts, times
 
 
+def _fuse_batch_packed(args: tuple) -> tuple[list[bytes], list[dict], dict[str, int], dict[str, float]]:
+    """:func:`_fuse_batch` for Algorithm 1 and the heuristic: each image's proposals are its
+    slice ``(a, b)`` of the :class:`~rapkit.io.proposals.PackedProposals` in ``ctx``, and one
+    compiled call per image (:func:`rapkit.core.fusion.fuse_packed_image`) unfilters the
+    semantic rows, decodes the RLEs, fuses, composes and encodes the PNG stream; Python reads
+    and inflates the semantic PNG, writes the file and builds the segment list. Everything
+    here that holds the GIL is what threads cannot share: it is kept to a minimum."""
+    batch, (known, inputs) = args
+    clock = time.perf_counter
+    scores, labels, rels = inputs.scores, inputs.labels, inputs.relations
+    anns: list[dict] = []
+    rows: list[dict] = []
+    tally = np.zeros(len(STATUS_NAMES), np.int64)
+    t_dec = t_ker = t_seg = t_png = t_all = 0.0
+    n_prop = n_stuff = n_void = n_px = 0
+    for info, (a, b), sem_item, png_file in batch:
+        t0 = clock()
+        h, w, iid = info.height, info.width, info.id
+        try:
+            raw = read_semantic_rows(sem_item, info) if sem_item is not None else None
+            semantic = read_semantic(sem_item, info, known) if sem_item is not None and raw is None else None
+            t1 = clock()
+            res = fuse_packed_image(iid, inputs, a, b, h, w, semantic=semantic, semantic_png=raw)
+            if res is None:  # the PNG rows would not decode, or hold a label that is not known
+                semantic = read_semantic(sem_item, info, known)  # says what is wrong (or decodes it)
+                res = fuse_packed_image(iid, inputs, a, b, h, w, semantic=semantic)
+            t2 = clock()
+        except RapkitError as e:
+            raise e.with_context(image_id=iid)
+        _status, kept, classes, area, bbox, idat, counts = res
+        write_idat_png(png_file, idat, h, w)
+        t3 = clock()
+        # the segment list in bulk (the keys and values of Segment.to_json)
+        ar = area.tolist()
+        bb = bbox.tolist()
+        segs = []
+        ka = kept + a  # the kept proposals' rows in the run's arrays
+        for j, c, s, r in zip(range(1, ka.shape[0] + 1), labels[ka].tolist(), scores[ka].tolist(), rels[ka].tolist()):
+            if r == r:  # not NaN
+                segs.append(
+                    {"id": j, "category_id": c, "area": ar[j], "bbox": bb[j], "iscrowd": 0, "score": s, "relation": r}
+                )
+            else:
+                segs.append({"id": j, "category_id": c, "area": ar[j], "bbox": bb[j], "iscrowd": 0, "score": s})
+        for j, c in enumerate(classes.tolist(), start=kept.shape[0] + 1):
+            segs.append({"id": j, "category_id": c, "area": ar[j], "bbox": bb[j], "iscrowd": 0})
+        name = os.path.basename(png_file)
+        anns.append({"image_id": iid, "file_name": name, "segments_info": segs})
+        tally += counts
+        ns = classes.shape[0]
+        n_prop += b - a
+        n_stuff += ns
+        n_void += ar[0]
+        n_px += h * w
+        t4 = clock()
+        t_dec += t1 - t0
+        t_ker += t2 - t1
+        t_png += t3 - t2
+        t_seg += t4 - t3
+        t_all += t4 - t0
+        row = {"image_id": iid, "file_name": name, "proposals": b - a}
+        row.update(zip(STATUS_NAMES, counts.tolist()))
+        row.update(stuff=ns, void_pixels=ar[0], pixels=h * w, ms=1000.0 * (t4 - t0))
+        rows.append(row)
+    totals = dict(zip(STATUS_NAMES, tally.tolist()))
+    totals.update(proposals=n_prop, stuff=n_stuff, void_pixels=n_void, pixels=n_px)
+    stage = {"decode": t_dec, "fusion_kernel": t_ker, "stuff_compose": t_seg, "png_write": t_png}
+    stage["other"] = max(t_all - (t_dec + t_ker + t_seg + t_png), 0.0)
+    stage["total"] = t_all
+    # the run's annotations as JSON here, in the worker: the calling thread only joins them
+    return [dumps(anns)[1:-1]], rows, totals, stage
+
+
 def _fuse_batch(args: tuple) -> tuple[list[dict], list[dict], dict[str, int], dict[str, float]]:
     """A batch of consecutive images in one worker (:data:`BATCH`): their annotations, their
     per-image rows, and the batch's summed counts and stage times, so that the calling thread
@@ -224,19 +313,36 @@ def fuse(
     images = load_images(image_info)
     cats: dict[int, Category] = load_categories(categories)
     need_rel = params.strategy == "rap" and params.ra
-    props = load_proposals(proposals, images, cats, require_relation=need_rel, pairs=params.strategy == "ocfusion")
+    packed = params.strategy != "ocfusion"  # one compiled call per image (OCFusion: per stage)
+    if packed:
+        pk = load_proposals_packed(proposals, images, cats, require_relation=need_rel)
+        bounds = pk.start.tolist()
+        props: Any = {iid: (bounds[i], bounds[i + 1]) for i, iid in enumerate(pk.image_ids)}
+    else:
+        props = load_proposals(proposals, images, cats, require_relation=need_rel, pairs=True)
     sem = open_semantic(semantic, images, cats) if semantic is not None else None
     known = known_labels(cats)
     is_stuff = stuff_table(cats)
-    load_kernels()  # numba and the kernels, before the clock of the first image starts
+    if packed:  # numba and the kernels, before the clock of the first image starts
+        load_fuse_image()
+    else:
+        load_kernels()
     if on_start is not None:
         on_start(len(images))
     summary = FuseSummary(params=params.to_dict())
     totals = dict.fromkeys(STATUS_NAMES, 0)
-    annotations: list[dict] = []
+    annotations: list = []
     with panoptic_output(output, force) as out:
         names: set[str] = set()
-        ctx = (known, params, is_stuff)
+        if packed:
+            ctx: tuple = (
+                known,
+                packed_inputs(
+                    pk.chars, pk.char_offsets, pk.scores, pk.category_ids, pk.relations, params, is_stuff, known
+                ),
+            )
+        else:
+            ctx = (known, params, is_stuff)
         n_workers = resolve_workers(workers)
         # one batch per worker at most for small inputs; no threads at all for one worker
         batch_size = max(1, min(BATCH, -(-len(images) // max(n_workers, 1))))
@@ -258,15 +364,19 @@ def fuse(
 
         def advance(r) -> None:
             if progress is not None:
-                progress(len(r[0]))
+                progress(len(r[1]))  # the run's per-image rows
 
         try:
             for anns, rows, counts, times in imap_ordered(
-                _fuse_batch, tasks(), n_workers, on_result=advance if progress else None, name="rapkit-fuse"
+                _fuse_batch_packed if packed else _fuse_batch,
+                tasks(),
+                n_workers,
+                on_result=advance if progress else None,
+                name="rapkit-fuse",
             ):
-                annotations.extend(anns)
+                annotations.extend(anns)  # annotations, or their JSON per run (packed)
                 summary.per_image.extend(rows)
-                summary.images += len(anns)
+                summary.images += len(rows)
                 summary.proposals += counts["proposals"]
                 for k in STATUS_NAMES:
                     totals[k] += counts[k]
@@ -278,7 +388,10 @@ def fuse(
                 summary.image_seconds += times["total"]
         except RapkitError as e:
             raise e.with_context(file=proposals)
-        out.write_json(images.values(), annotations, cats.values())
+        if packed:
+            out.write_json_parts(images.values(), annotations, cats.values())  # type: ignore[arg-type]
+        else:
+            out.write_json(images.values(), annotations, cats.values())
     summary.kept = totals["kept"]
     summary.thing_segments = totals["kept"]
     summary.dropped = {k: totals[k] for k in STATUS_NAMES if k not in ("kept", "unseen")}

@@ -167,3 +167,34 @@ def test_strict_and_collecting_modes_agree_on_valid_data():
     lenient = list(scan_annotations(anns, "f", images, CATS, issues=issues))
     assert strict == lenient and issues == []
     assert strict[0].file_name == "x.png"  # from the image's file name
+
+
+def test_write_json_parts_gives_the_bytes_of_write_json(tmp_path):
+    from rapkit.io.jsonio import dumps
+    from rapkit.io.panoptic import panoptic_output
+    from rapkit.types import Category, ImageInfo
+
+    images = [
+        ImageInfo(1, 'odd "annotations": [] é.jpg', 2, 3),
+        ImageInfo(2, "b.jpg", 4, 5),
+        ImageInfo(3, "c.jpg", 1, 1),
+    ]
+    anns = [
+        {
+            "image_id": i.id,
+            "file_name": f"{i.id}.png",
+            "segments_info": [{"id": 1, "score": 0.25, "bbox": [0, 0, 1, 1]}],
+        }
+        for i in images
+    ]
+    cats = [Category(1, "person", True, (1, 2, 3))]
+    with panoptic_output(tmp_path / "a") as out:
+        out.write_json(images, anns, cats)
+    with panoptic_output(tmp_path / "b") as out:
+        out.write_json_parts(images, [dumps(anns[:2])[1:-1], dumps(anns[2:])[1:-1]], cats)
+    with panoptic_output(tmp_path / "c") as out:
+        out.write_json([], [], cats)
+    with panoptic_output(tmp_path / "d") as out:
+        out.write_json_parts([], [], cats)
+    for x, y in (("a", "b"), ("c", "d")):
+        assert (tmp_path / x / "panoptic.json").read_bytes() == (tmp_path / y / "panoptic.json").read_bytes()

@@ -175,3 +175,22 @@ def test_bad_occludes_names_file_image_and_proposal(occ, message):
     with pytest.raises(InputError, match=message) as e:
         parse_proposals(raw, IMAGES, CATS, pairs=True, file="f.json")
     assert e.value.image_id == 1 and "f.json" in str(e.value)
+
+
+def test_packed_proposals_hold_what_parse_proposals_gives():
+    from rapkit.io.proposals import parse_proposals_packed
+
+    raw = _entries()
+    per = parse_proposals(raw, IMAGES, CATS)
+    pk = parse_proposals_packed(raw, IMAGES, CATS)
+    assert pk.image_ids == list(per)
+    for i, iid in enumerate(pk.image_ids):
+        a, b = int(pk.start[i]), int(pk.start[i + 1])
+        p = per[iid]
+        assert np.array_equal(pk.scores[a:b], p.scores) and np.array_equal(pk.category_ids[a:b], p.category_ids)
+        assert np.array_equal(pk.relations[a:b], p.relations, equal_nan=True)
+        assert np.array_equal(pk.source_index[a:b], p.source_index)
+        strings = [bytes(pk.chars[pk.char_offsets[k] : pk.char_offsets[k + 1]]) for k in range(a, b)]
+        assert strings == [c if isinstance(c, bytes) else c.encode() for c in (r["counts"] for r in p.rles)]
+    with pytest.raises(InputError, match="proposal #0"):
+        parse_proposals_packed([{"image_id": 2}], IMAGES, CATS)

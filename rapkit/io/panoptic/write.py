@@ -121,6 +121,24 @@ class PanopticOutput:
         p.write_bytes(dumps(panoptic_document(images, annotations, categories)))
         return p
 
+    def write_json_parts(self, images: Iterable[ImageInfo], parts: list[bytes], categories: Iterable[Category]) -> Path:
+        """:meth:`write_json` with the annotations already encoded, in ``parts``: each the
+        :func:`rapkit.io.jsonio.dumps` bytes of a list of annotations without its brackets
+        (the workers of ``rapkit fuse`` encode their runs of images). The same bytes as
+        :meth:`write_json` with the lists concatenated.
+
+        >>> out.write_json_parts(images, [dumps([ann1, ann2])[1:-1], dumps([ann3])[1:-1]], cats)  # doctest: +SKIP
+        """
+        doc = dumps(panoptic_document(images, [], categories))
+        # the empty list's key is the first '"annotations": []' of the document: any earlier
+        # occurrence would be inside a string of "images", where the quotes are escaped
+        key = b'"annotations": []'
+        i = doc.index(key)
+        data = b"".join([doc[:i], b'"annotations": [', b", ".join(parts), b"]", doc[i + len(key) :]])
+        p = self.root / PANOPTIC_JSON
+        p.write_bytes(data)
+        return p
+
 
 @contextlib.contextmanager
 def panoptic_output(out_dir: str | os.PathLike, force: bool = False) -> Iterator[PanopticOutput]:
