@@ -470,7 +470,8 @@ def whole(
 
     c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
-    out = subprocess.run(cmd, capture_output=True, text=True, env=_env(workers, extra_env), check=False)
+    # cwd: ``python -m`` puts the working directory first on sys.path, before PYTHONPATH
+    out = subprocess.run(cmd, capture_output=True, text=True, env=_env(workers, extra_env), check=False, cwd="/")
     dt = time.perf_counter() - t
     c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     if out.returncode != 0:

@@ -1,10 +1,18 @@
-"""How ``rapkit fuse`` scales with ``--workers``: whole-process time at 1 and 2 workers, the
+"""How rapkit's hot paths scale with ``--workers``: for ``fuse``, ``evaluate`` (against
+hotcoco), ``extract-relations`` and the sweep, the whole-process time at 1 and 2 workers, the
 start-up, the serial (GIL-held) CPU per image, and the Amdahl projection for 8 and 16 cores;
-optionally an older tree (``--before``) measured in the same rounds.
+optionally an older tree (``--before``) measured in the same rounds. Each section is its own
+module (this file's fuse section; ``_scaling_evaluate.py``, ``_scaling_extract.py``,
+``_scaling_sweep.py``, ``_scaling_startup.py``, each runnable alone); a summary table of
+every section's rows ends the run.
 
-    python benchmarks/scaling.py                                   # 5000-image world, 5 rounds
-    python benchmarks/scaling.py --before /tmp/fuse23-base         # also an older rapkit tree
-    python benchmarks/scaling.py --n-images 300 --dense 40 --repeat 1   # a quick look
+    python benchmarks/scaling.py --world /tmp/w5000                # every section, 5 rounds
+    python benchmarks/scaling.py --only fuse --before /tmp/base    # fuse, also an older tree
+    python benchmarks/scaling.py --n-images 300 --dense 40 --repeat 1 --only fuse,sweep   # a quick look
+
+The evaluate section reads benchmarks/evaluate.py's COCO-like bench (``--evaluate-data``,
+default ``/tmp/evcoco``; ``python benchmarks/evaluate.py --data /tmp/evcoco --n 2000`` makes
+it). What follows is the fuse section; the other modules' docstrings say what they measure.
 
 Inputs (made once, kept under ``--data``, default ``/tmp/rapkit-scaling``): the synthetic
 world ``rapkit synth -n N --seed 0 --no-render`` (``--world`` takes an existing one), a dense
@@ -57,7 +65,8 @@ def run(cmd: list[str], tree: Path) -> tuple[float, float, str]:
     env = dict(os.environ, PYTHONPATH=str(tree), RAPKIT_FSYNC="0", RAPKIT_PROGRESS="off")
     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
-    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    # cwd = the tree: ``python -m`` puts the working directory first on sys.path, before PYTHONPATH
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=str(tree))
     dt = time.perf_counter() - t
     r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     if r.returncode != 0:
@@ -134,16 +143,77 @@ def med(xs: list[float]) -> float:
     return statistics.median(xs)
 
 
+SECTIONS = ("fuse", "evaluate", "extract", "sweep", "startup")
+
+
+def _section(name: str):
+    spec = importlib.util.spec_from_file_location(f"_scaling_{name}", HERE / f"_scaling_{name}.py")
+    m = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(m)  # type: ignore[union-attr]
+    return m
+
+
+def _fmt(v, spec: str = ".2f") -> str:
+    return "" if v is None else format(v, spec) if isinstance(v, float) else str(v)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument(
+        "--only", default=",".join(SECTIONS), help=f"sections, comma-separated (default all: {','.join(SECTIONS)})"
+    )
     ap.add_argument("--data", default="/tmp/rapkit-scaling", help="where the inputs are made once")
     ap.add_argument("--world", default=None, help="an existing synthetic world (rapkit synth) to use instead")
     ap.add_argument("--n-images", type=int, default=5000, help="images of the synthetic world (default 5000)")
     ap.add_argument("--dense", type=int, default=200, help="images of the dense dump (0: none; default 200)")
+    ap.add_argument(
+        "--evaluate-data", default="/tmp/evcoco", help="benchmarks/evaluate.py's bench (default /tmp/evcoco)"
+    )
     ap.add_argument("--repeat", type=int, default=5, help="interleaved rounds (default 5)")
     ap.add_argument("--before", default=None, help="also measure this rapkit source tree (an older commit)")
     args = ap.parse_args()
+    only = [x.strip() for x in args.only.split(",") if x.strip()]
+    unknown = sorted(set(only) - set(SECTIONS))
+    if unknown:
+        raise SystemExit(f"unknown section(s) {unknown}; choose from {', '.join(SECTIONS)}")
+    rows: list[dict] = []
+    if "fuse" in only:
+        rows += fuse_section(args)
+    world = args.world or str(Path(args.data) / f"w{args.n_images}")
+    if "evaluate" in only:
+        ns = argparse.Namespace(
+            data=Path(args.evaluate_data), repeat=args.repeat, before=args.before, workers=[1, 2], verbose=True
+        )
+        print("\n== evaluate (benchmarks/_scaling_evaluate.py)", flush=True)
+        rows += _section("evaluate").measure(ns)
+    if "extract" in only:
+        ns = argparse.Namespace(
+            world=world, data=args.data, n_images=args.n_images, repeat=args.repeat, before=args.before
+        )
+        print("\n== extract-relations (benchmarks/_scaling_extract.py)", flush=True)
+        rows += _section("extract").measure(ns)
+    if "sweep" in only:
+        ns = argparse.Namespace(world=world, data=args.data, n_images=args.n_images, repeat=args.repeat)
+        print("\n== sweep (benchmarks/_scaling_sweep.py)", flush=True)
+        rows += _section("sweep").measure(ns)
+    if "startup" in only:
+        ns = argparse.Namespace(repeat=args.repeat, data=str(Path(args.data) / "startup"))
+        print("\n== start-up (benchmarks/_scaling_startup.py)", flush=True)
+        rows += _section("startup").measure(ns)
+    print("\nsummary (medians; serial = GIL-held CPU per image; Amdahl = T(1)/T(n), an upper bound):")
+    print("| work | workers | wall s | CPU s | start-up s | serial ms/img | Amdahl 8 | Amdahl 16 | note |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r['work']} | {r['workers']} | {_fmt(r.get('wall_s'))} | {_fmt(r.get('cpu_s'))} | "
+            f"{_fmt(r.get('startup_s'), '.3f')} | {_fmt(r.get('serial_ms_per_image'), '.3f')} | "
+            f"{_fmt(r.get('amdahl_8'))} | {_fmt(r.get('amdahl_16'))} | {r.get('note', '')} |"
+        )
+    print(f"load at end {load()}")
 
+
+def fuse_section(args) -> list[dict]:
+    """The fuse rows (module docstring), printed as they come and returned for the summary."""
     data = Path(args.data)
     data.mkdir(parents=True, exist_ok=True)
     cases = {
@@ -221,6 +291,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     n = n_img["world"]
     start_cpu = {name: med(cpu[("startup", name, 1)]) for name in trees}
+    rows: list[dict] = []
     for name, tree in trees.items():
         p = probe(tree, one, cases["world"])
         per = p["loop_cpu"] / n
@@ -237,7 +308,28 @@ def main() -> None:
             + " | ".join(f"{x:.2f}x" for x in proj)
             + " |"
         )
+        for case in cases:
+            w1, w2 = wall[(case, name, 1)], wall[(case, name, 2)]
+            ratios = [a / b for a, b in zip(w1, w2)]
+            for j in (1, 2):
+                rows.append(
+                    {
+                        "work": f"fuse --strategy rap, {case} ({n_img[case]} images)"
+                        + ("" if name == "after" else f" [{name}]"),
+                        "workers": j,
+                        "wall_s": med(wall[(case, name, j)]),
+                        "cpu_s": med(cpu[(case, name, j)]),
+                        "startup_s": med(wall[("startup", name, 1)]),
+                        "serial_ms_per_image": 1e3 * serial if case == "world" else None,
+                        "amdahl_8": proj[1] if case == "world" else None,
+                        "amdahl_16": proj[2] if case == "world" else None,
+                        "note": f"1->2 paired {med(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f})"
+                        if j == 2
+                        else "",
+                    }
+                )
     print(f"load at end {load()}")
+    return rows
 
 
 if __name__ == "__main__":
