@@ -158,3 +158,29 @@ def test_the_stamp_changes_with_any_dependency(tmp_path):
 def test_njit_refuses_its_own_cache_switch():
     with pytest.raises(TypeError, match="always caches"):
         jit.njit(cache=False)
+
+
+def test_call_int32_calls_a_c_function_by_its_address():
+    """The intrinsic the chunk kernel inflates with (libdeflate by address): compiled here
+    without the cache, so its typing and code generation run in every fast-tier run."""
+    import ctypes
+
+    import numba
+
+    from rapkit._runtime.ccall import call_int32
+
+    libc = ctypes.CDLL(None)
+    addr = ctypes.cast(libc.abs, ctypes.c_void_p).value
+
+    @numba.njit(cache=False, nogil=True)
+    def c_abs(a, x):
+        return call_int32(a, (x,))
+
+    assert c_abs(addr, -7) == 7 and c_abs(addr, 5) == 5
+
+    @numba.njit(cache=False)
+    def bad(a, x):
+        return call_int32(a, (x,))
+
+    with pytest.raises(numba.core.errors.TypingError):  # only integer arguments are passed on
+        bad(addr, 1.5)
