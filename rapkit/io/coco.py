@@ -205,6 +205,12 @@ def annotation_rle(seg: Any, height: int, width: int, *, polygon_fill: str = "py
     return {"size": [int(seg["size"][0]), int(seg["size"][1])], "counts": counts}
 
 
+def _plain_polygons(seg: Any) -> bool:
+    """A polygon list that pycocotools' ``frPyObjects`` reads as polygons (each an even number,
+    at least 6, of coordinates) and that the numba rasteriser takes as is."""
+    return type(seg) is list and all(type(p) is list and len(p) >= 6 and not len(p) % 2 for p in seg) and bool(seg)
+
+
 def crop_decode(rle: dict, bbox: Sequence[float] | None = None) -> tuple[int, int, np.ndarray]:
     """Decode a compressed RLE and crop it to its bounding box: ``(x0, y0, bool mask)``.
 
@@ -233,10 +239,12 @@ def decode_instances(
 ) -> list[InstanceMask]:
     """Decode one image's annotation dicts into :class:`InstanceMask` crops (input order).
 
-    Polygons and uncompressed RLE are converted to compressed RLE by pycocotools (its
-    rasterisation); ``fast=True`` then decodes all masks of the image in one numba pass
-    straight into their box crops (:func:`rapkit.kernels.rle.decode_rles`), ``fast=False``
-    decodes each mask full-image with pycocotools and crops it (same result).
+    ``fast=True``: polygons are rasterised by a numba kernel that follows pycocotools' rule
+    bit for bit (:func:`rapkit.kernels.polygon.decode_polygons`), uncompressed RLE is
+    converted by pycocotools, and all RLE masks of the image are decoded in one numba pass
+    straight into their box crops (:func:`rapkit.kernels.rle.decode_rles`). ``fast=False``
+    converts everything with pycocotools (``frPyObjects``, ``merge``), decodes each mask
+    full-image and crops it (same result).
     ``validate=True`` re-checks each segmentation (for annotations that did not come through
     :func:`load_instances`). ``polygon_fill="opencv"`` fills polygons as the authors' relation
     script did (:func:`annotation_rle`; ``--matching bbox``).
@@ -245,11 +253,17 @@ def decode_instances(
     >>> (ms[0].x0, ms[0].y0, ms[0].mask.shape)
     (0, 0, (4, 4))
     """
-    rles = []
+    rles: list[dict | None] = []
+    # polygons go to the numba rasteriser (pycocotools' rule, bit for bit, without the GIL)
+    polys: list[list] = []
     for a in anns:
         seg = a["segmentation"]
         if validate:
             validate_segmentation(seg, height, width, file=file, image_id=image_id, ann_id=a.get("id"))
+        if fast and polygon_fill == "pycocotools" and _plain_polygons(seg):
+            rles.append(None)
+            polys.append(seg)
+            continue
         try:
             rles.append(annotation_rle(seg, height, width, polygon_fill=polygon_fill))
         except (ValueError, TypeError, UnicodeEncodeError) as e:
@@ -258,10 +272,28 @@ def decode_instances(
             ) from None
     out: list[InstanceMask] = []
     if fast and rles:
+        from ..kernels.polygon import decode_polygons, pack_polygons
         from ..kernels.rle import decode_rles
 
-        boxes, areas, offs, flat, status = decode_rles([r["counts"] for r in rles], height, width)
-        for k, a in enumerate(anns):
+        dec = []
+        if polys:
+            try:
+                dec.append(decode_polygons(*pack_polygons(polys), height, width))
+            except (ValueError, TypeError) as e:
+                first = next(a for a, r in zip(anns, rles) if r is None)
+                raise InputError(
+                    f"annotation {first.get('id')}: cannot decode segmentation: {e}", file=file, image_id=image_id
+                ) from None
+        if len(polys) < len(rles):
+            dec.append(decode_rles([r["counts"] for r in rles if r is not None], height, width))
+        kp = kr = 0
+        for a, r in zip(anns, rles):
+            if r is None:
+                (boxes, areas, offs, flat, status), k = dec[0], kp
+                kp += 1
+            else:
+                (boxes, areas, offs, flat, status), k = dec[-1], kr
+                kr += 1
             if status[k] != 0:
                 why = "malformed RLE counts" if status[k] == 1 else "RLE runs do not cover the image exactly"
                 raise InputError(f"annotation {a.get('id')}: {why}", file=file, image_id=image_id)
