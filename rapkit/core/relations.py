@@ -44,6 +44,7 @@ the image's panoptic id map:
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from functools import partial
 from typing import Literal
 
 import numpy as np
@@ -187,6 +188,24 @@ def match_instances(weights: np.ndarray) -> list[tuple[int, int]]:
     return pairs
 
 
+def _match_all(w: np.ndarray) -> list[tuple[int, int]]:
+    """:func:`match_instances` of ``w``: the rows and columns with exactly one positive entry
+    that is also their column's only one are paired at once; the rest goes to
+    :func:`match_instances` (its components are those of ``w`` less the pairs)."""
+    pos = w > 0
+    rc, cc = pos.sum(axis=1), pos.sum(axis=0)
+    single = pos & (rc == 1)[:, None] & (cc == 1)[None, :]
+    rr, cs = np.nonzero(single)
+    pairs = list(zip(rr.tolist(), cs.tolist()))
+    rest_r = np.flatnonzero((rc > 0) & ~single.any(axis=1))
+    if rest_r.size:
+        rest_c = np.flatnonzero((cc > 0) & ~single.any(axis=0))
+        sub = w[np.ix_(rest_r, rest_c)]
+        pairs.extend((int(rest_r[r]), int(rest_c[c])) for r, c in match_instances(sub))
+        pairs.sort()
+    return pairs
+
+
 def match_by_bbox(
     segment_boxes: Sequence[Sequence[float]], instance_boxes: Sequence[Sequence[float]]
 ) -> list[tuple[int, int]]:
@@ -258,7 +277,8 @@ def _kernels(kind: str):
     if kind == "numba":
         from ..kernels import relations as k
 
-        return k.image_histograms, k.pair_visibility
+        # the arrays are packed here (pack_masks) and the id map checked: no second check
+        return partial(k.image_histograms, check=False), partial(k.pair_visibility, check=False)
     if kind == "numpy":
         from ..kernels import _reference_relations as r
 
@@ -336,27 +356,27 @@ def extract_relations(
         boxes, offsets, flat = pack_masks(insts)
         areas = np.array([m.area for m in insts], dtype=np.int64)
         return _pairs(insts, ids, boxes, offsets, flat, own, areas - seg_area, theta, rule, visibility, out)
-    seg_by_label = {k + 1: s for k, s in enumerate(seg_sorted)}
-
-    # --- one-to-one matching, per category
+    # --- one-to-one matching, per category: one weight matrix over every (instance, label)
+    # pair of the same category (crowd segments take no part), so that a category is a set of
+    # connected components; components of one instance and one segment are matched directly
     areas = np.array([m.area for m in insts], dtype=np.int64)
+    inst_cat = np.array([m.category_id for m in insts], dtype=np.int64)
+    seg_cat = np.array([s.category_id for s in seg_sorted], dtype=np.int64)
+    seg_crowd = np.array([bool(s.iscrowd) for s in seg_sorted], dtype=bool)
+    same = (inst_cat[:, None] == seg_cat[None, :]) & ~seg_crowd[None, :]
+    inter = np.where(same, hist[:, 1:], 0).astype(np.float64)
+    union = areas[:, None] + seg_areas[None, 1:] - inter
+    # Ties in total intersection go to the better fitting pairs (IoU, weighted so that
+    # it never outweighs a single pixel of intersection); n: the instances of the category
+    n_cat = (inst_cat[:, None] == inst_cat[None, :]).sum(axis=1)
+    wts = inter + (0.5 / (n_cat[:, None] + 1)) * np.where(union > 0, inter / np.maximum(union, 1), 0.0)
     match_label = np.zeros(len(insts), dtype=np.int64)  # 0 = unmatched
-    for cat in sorted({m.category_id for m in insts}):
-        rows = [k for k, m in enumerate(insts) if m.category_id == cat]
-        cols = [lab for lab, s in seg_by_label.items() if s.category_id == cat and not s.iscrowd]
-        if not cols:
-            continue
-        inter = hist[np.ix_(rows, cols)].astype(np.float64)
-        union = areas[rows][:, None] + seg_areas[cols][None, :] - inter
-        # Ties in total intersection go to the better fitting pairs (IoU, weighted so that
-        # it never outweighs a single pixel of intersection).
-        wts = inter + (0.5 / (len(rows) + 1)) * np.where(union > 0, inter / np.maximum(union, 1), 0.0)
-        for r, c in match_instances(wts):
-            match_label[rows[r]] = cols[c]
+    for r, c in _match_all(wts):
+        match_label[r] = c + 1
     own = np.full(len(insts), -1, dtype=np.int64)
     for k, m in enumerate(insts):
         if match_label[k]:
-            own[k] = seg_by_label[int(match_label[k])].id
+            own[k] = seg_ids[match_label[k] - 1]
             out.matches[m.id] = int(own[k])
         else:
             out.unmatched.append(m.id)
@@ -408,12 +428,14 @@ def _pairs(insts, ids, boxes, offsets, flat, own, deficit, theta, rule, visibili
     image_id = out.image_id
     ov, vis = visibility(ids, boxes, offsets, flat, own)
     ii, jj = np.nonzero(np.triu(ov, 1))
-    for i, j in zip(ii.tolist(), jj.tolist()):
-        o = int(ov[i, j])
-        ri, rj = o / int(areas[i]), o / int(areas[j])
-        if not (ri > theta or rj > theta):
-            continue
-        out.candidate_pairs += 1
+    o_all = ov[ii, jj]
+    # float64 division of exact integers: the same value as Python's int / int
+    r_i, r_j = o_all / areas[ii], o_all / areas[jj]
+    cand = np.flatnonzero((r_i > theta) | (r_j > theta))
+    out.candidate_pairs += int(cand.size)
+    for k in cand.tolist():
+        i, j, o = int(ii[k]), int(jj[k]), int(o_all[k])
+        ri, rj = float(r_i[k]), float(r_j[k])
         ci, cj = int(vis[i, j]), int(vis[j, i])
         if rule == "paper":
             si, sj = ci, cj  # more visible overlap pixels = in front

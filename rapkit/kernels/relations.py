@@ -153,44 +153,59 @@ def _check_packed(id_map, boxes, offsets, masks) -> None:
 
 
 def image_histograms(
-    id_map: np.ndarray, seg_ids: np.ndarray, boxes: np.ndarray, offsets: np.ndarray, masks: np.ndarray
+    id_map: np.ndarray,
+    seg_ids: np.ndarray,
+    boxes: np.ndarray,
+    offsets: np.ndarray,
+    masks: np.ndarray,
+    *,
+    check: bool = True,
 ) -> tuple[int, np.ndarray, np.ndarray]:
     """``(bad_id, areas (S+1,), hist (N, S+1))`` of one image.
 
     ``seg_ids``: sorted unique int64 segment ids. ``bad_id`` is the first (row-major) id of
     the map that is neither 0 nor a segment id, else -1 (then ``hist`` is all zero).
     ``areas[l]`` counts the map's pixels of label ``l``; ``hist[k, l]`` the pixels of
-    instance k's mask with label ``l``.
+    instance k's mask with label ``l``. ``check=False`` skips the argument checks (for
+    callers that packed the arrays themselves).
 
     >>> bad, areas, hist = image_histograms(np.array([[0, 5]], np.uint32), np.array([5]),
     ...     np.array([[1, 0, 2, 1]]), np.array([0, 1]), np.array([1], np.uint8))
     >>> int(bad), areas.tolist(), hist.tolist()
     (-1, [1, 1], [[0, 1]])
     """
-    _check_packed(id_map, boxes, offsets, masks)
-    _check("seg_ids", seg_ids, (np.dtype(np.int64),), 1)
-    if seg_ids.size > 1 and not (np.diff(seg_ids) > 0).all():
-        raise ValueError("seg_ids must be sorted and unique")
+    if check:
+        _check_packed(id_map, boxes, offsets, masks)
+        _check("seg_ids", seg_ids, (np.dtype(np.int64),), 1)
+        if seg_ids.size > 1 and not (np.diff(seg_ids) > 0).all():
+            raise ValueError("seg_ids must be sorted and unique")
     bad, areas, hist = _image_histograms(id_map, seg_ids, boxes, offsets, masks)
     return int(bad), areas, hist
 
 
 def pair_visibility(
-    id_map: np.ndarray, boxes: np.ndarray, offsets: np.ndarray, masks: np.ndarray, own: np.ndarray
+    id_map: np.ndarray,
+    boxes: np.ndarray,
+    offsets: np.ndarray,
+    masks: np.ndarray,
+    own: np.ndarray,
+    *,
+    check: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(ov, vis)``, both (N, N) int64: ``ov[i, j] = |I_i ∩ I_j|`` (symmetric, diagonal 0) and
     ``vis[i, j]`` = pixels of ``I_i ∩ I_j`` whose map id is ``own[i]`` (instance i's segment
-    id, -1 = none).
+    id, -1 = none). ``check=False`` skips the argument checks.
 
     >>> ov, vis = pair_visibility(np.array([[7, 7]], np.uint32), np.array([[0, 0, 2, 1], [1, 0, 2, 1]]),
     ...     np.array([0, 2, 3]), np.array([1, 1, 1], np.uint8), np.array([7, -1]))
     >>> ov.tolist(), vis.tolist()
     ([[0, 1], [1, 0]], [[0, 1], [0, 0]])
     """
-    _check_packed(id_map, boxes, offsets, masks)
-    _check("own", own, (np.dtype(np.int64),), 1)
-    if own.shape[0] != boxes.shape[0]:
-        raise ValueError("own must have one entry per instance")
+    if check:
+        _check_packed(id_map, boxes, offsets, masks)
+        _check("own", own, (np.dtype(np.int64),), 1)
+        if own.shape[0] != boxes.shape[0]:
+            raise ValueError("own must have one entry per instance")
     return _pair_visibility(id_map, boxes, offsets, masks, own)
 
 
