@@ -253,50 +253,11 @@ def decode_instances(
     >>> (ms[0].x0, ms[0].y0, ms[0].mask.shape)
     (0, 0, (4, 4))
     """
-    rles: list[dict | None] = []
-    # polygons go to the numba rasteriser (pycocotools' rule, bit for bit, without the GIL)
-    polys: list[list] = []
-    for a in anns:
-        seg = a["segmentation"]
-        if validate:
-            validate_segmentation(seg, height, width, file=file, image_id=image_id, ann_id=a.get("id"))
-        if fast and polygon_fill == "pycocotools" and _plain_polygons(seg):
-            rles.append(None)
-            polys.append(seg)
-            continue
-        try:
-            rles.append(annotation_rle(seg, height, width, polygon_fill=polygon_fill))
-        except (ValueError, TypeError, UnicodeEncodeError) as e:
-            raise InputError(
-                f"annotation {a.get('id')}: cannot decode segmentation: {e}", file=file, image_id=image_id
-            ) from None
-    out: list[InstanceMask] = []
-    if fast and rles:
-        from ..kernels.polygon import decode_polygons, pack_polygons
-        from ..kernels.rle import decode_rles
-
-        dec = []
-        if polys:
-            try:
-                dec.append(decode_polygons(*pack_polygons(polys), height, width))
-            except (ValueError, TypeError) as e:
-                first = next(a for a, r in zip(anns, rles) if r is None)
-                raise InputError(
-                    f"annotation {first.get('id')}: cannot decode segmentation: {e}", file=file, image_id=image_id
-                ) from None
-        if len(polys) < len(rles):
-            dec.append(decode_rles([r["counts"] for r in rles if r is not None], height, width))
-        kp = kr = 0
-        for a, r in zip(anns, rles):
-            if r is None:
-                (boxes, areas, offs, flat, status), k = dec[0], kp
-                kp += 1
-            else:
-                (boxes, areas, offs, flat, status), k = dec[-1], kr
-                kr += 1
-            if status[k] != 0:
-                why = "malformed RLE counts" if status[k] == 1 else "RLE runs do not cover the image exactly"
-                raise InputError(f"annotation {a.get('id')}: {why}", file=file, image_id=image_id)
+    if fast:
+        sets, where = _decode_sets(anns, height, width, file, image_id, validate, polygon_fill)
+        out: list[InstanceMask] = []
+        for a, (s, k) in zip(anns, where):
+            boxes, areas, offs, flat, _ = sets[s]
             x0, x1, y0, y1 = (int(v) for v in boxes[k])
             crop = flat[offs[k] : offs[k + 1]].reshape(x1 - x0, y1 - y0).T
             mask = np.ascontiguousarray(crop).view(bool) if crop.size else np.zeros((0, 0), bool)
@@ -304,7 +265,8 @@ def decode_instances(
                 InstanceMask(int(a["id"]), int(a["category_id"]), int(a.get("iscrowd", 0)), x0, y0, mask, int(areas[k]))
             )
         return out
-
+    rles = [_rle_of(a, height, width, file, image_id, validate, polygon_fill) for a in anns]
+    out = []
     for a, rle in zip(anns, rles):
         try:
             x0, y0, crop = crop_decode(rle)
@@ -317,6 +279,93 @@ def decode_instances(
             raise InputError(f"annotation {a.get('id')}: malformed RLE counts", file=file, image_id=image_id)
         out.append(InstanceMask(int(a["id"]), int(a["category_id"]), int(a.get("iscrowd", 0)), x0, y0, crop, area))
     return out
+
+
+def _rle_of(a: dict, height: int, width: int, file: Any, image_id: Any, validate: bool, polygon_fill: str) -> dict:
+    seg = a["segmentation"]
+    if validate:
+        validate_segmentation(seg, height, width, file=file, image_id=image_id, ann_id=a.get("id"))
+    try:
+        return annotation_rle(seg, height, width, polygon_fill=polygon_fill)
+    except (ValueError, TypeError, UnicodeEncodeError) as e:
+        raise InputError(
+            f"annotation {a.get('id')}: cannot decode segmentation: {e}", file=file, image_id=image_id
+        ) from None
+
+
+def _decode_sets(
+    anns: Sequence[dict], height: int, width: int, file: Any, image_id: Any, validate: bool, polygon_fill: str
+) -> tuple[list[tuple], list[tuple[int, int]]]:
+    """Decode one image's annotations in at most two numba calls: the decoded sets (``(boxes
+    [x0, x1, y0, y1), areas, offsets, flat x-major, status)``) and, per annotation, ``(set,
+    index)``. Polygons (pycocotools' rule) go to :func:`rapkit.kernels.polygon.decode_polygons`,
+    everything else through pycocotools' compressed RLE to
+    :func:`rapkit.kernels.rle.decode_rles`. Errors name the first bad annotation."""
+    from ..kernels.polygon import decode_polygons, pack_polygons
+    from ..kernels.rle import decode_rles
+
+    polys: list[list] = []
+    counts: list = []
+    where: list[tuple[int, int]] = []
+    for a in anns:
+        seg = a["segmentation"]
+        if polygon_fill == "pycocotools" and _plain_polygons(seg):
+            if validate:
+                validate_segmentation(seg, height, width, file=file, image_id=image_id, ann_id=a.get("id"))
+            where.append((0, len(polys)))
+            polys.append(seg)
+        else:
+            where.append((1, len(counts)))
+            counts.append(_rle_of(a, height, width, file, image_id, validate, polygon_fill)["counts"])
+    empty = (np.zeros((0, 4), np.int64), np.zeros(0, np.int64), np.zeros(1, np.int64), np.zeros(0, np.uint8),
+             np.zeros(0, np.int64))  # fmt: skip
+    sets = [empty, empty]
+    if polys:
+        try:
+            sets[0] = decode_polygons(*pack_polygons(polys), height, width)
+        except (ValueError, TypeError) as e:
+            first = next(a for a, (s, _) in zip(anns, where) if s == 0)
+            raise InputError(
+                f"annotation {first.get('id')}: cannot decode segmentation: {e}", file=file, image_id=image_id
+            ) from None
+    if counts:
+        sets[1] = decode_rles(counts, height, width)
+    for a, (s, k) in zip(anns, where):
+        st = sets[s][4][k]
+        if st != 0:
+            why = "malformed RLE counts" if st == 1 else "RLE runs do not cover the image exactly"
+            raise InputError(f"annotation {a.get('id')}: {why}", file=file, image_id=image_id)
+    return sets, where
+
+
+def decode_instances_packed(
+    anns: Sequence[dict],
+    height: int,
+    width: int,
+    keep: Sequence[bool],
+    *,
+    file: Any = None,
+    image_id: Any = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`decode_instances` (fast, pycocotools' polygon rule) of the annotations with
+    ``keep`` true, packed as :func:`rapkit.core.relations.pack_masks` packs masks:
+    ``(boxes (N, 4) int64 [x0, y0, x1, y1), offsets (N + 1,), flat uint8 row-major crops,
+    areas (N,))``. Every annotation is decoded (a bad one raises as there).
+
+    >>> anns = [{"id": 1, "category_id": 1, "segmentation": [[0, 0, 4, 0, 4, 4, 0, 4]]}]
+    >>> boxes, offsets, flat, areas = decode_instances_packed(anns, 8, 8, [True])
+    >>> boxes.tolist(), areas.tolist()
+    ([[0, 0, 4, 4]], [16])
+    """
+    from ..kernels.polygon import gather_rows
+
+    sets, where = _decode_sets(anns, height, width, file, image_id, False, "pycocotools")
+    sel = [w for w, k in zip(where, keep) if k]
+    src = np.array([s for s, _ in sel], np.int64)
+    idx = np.array([i for _, i in sel], np.int64)
+    boxes, offsets, flat = gather_rows(sets[0], sets[1], src, idx)
+    areas = np.array([sets[s][1][i] for s, i in sel], np.int64)
+    return boxes, offsets, flat, areas
 
 
 def full_mask(m: InstanceMask, height: int, width: int) -> np.ndarray:
@@ -335,5 +384,6 @@ __all__ = [
     "annotation_rle",
     "crop_decode",
     "decode_instances",
+    "decode_instances_packed",
     "full_mask",
 ]

@@ -93,4 +93,18 @@ def ref_decode_polygons(coords, poly_offsets, ann_polys, height, width):
     return boxes, areas, offs, flat, np.zeros(n, np.int64)
 
 
-__all__ = ["ref_decode_polygons", "ref_poly_counts"]
+def ref_gather_rows(first, second, src, idx):
+    """Twin of ``gather_rows``."""
+    boxes, crops = [], []
+    for which, i in zip(src, idx):
+        b, _, o, f = (first if which == 0 else second)[:4]
+        x0, x1, y0, y1 = (int(v) for v in b[i])
+        boxes.append((x0, y0, x1, y1))
+        crops.append(f[o[i] : o[i + 1]].reshape(x1 - x0, y1 - y0).T.ravel())
+    offsets = np.zeros(len(crops) + 1, np.int64)
+    offsets[1:] = np.cumsum([c.size for c in crops])
+    flat = np.concatenate(crops).astype(np.uint8) if crops else np.zeros(0, np.uint8)
+    return np.array(boxes, np.int64).reshape(-1, 4), offsets, flat
+
+
+__all__ = ["ref_decode_polygons", "ref_gather_rows", "ref_poly_counts"]

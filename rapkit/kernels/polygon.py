@@ -229,6 +229,60 @@ def _decode_polygons(coords, poly_offs, ann_polys, h, w):
     return boxes, areas, offs, flat, status
 
 
+@njit
+def _gather_rows(boxes_a, offs_a, flat_a, boxes_b, offs_b, flat_b, src, idx):
+    n = src.shape[0]
+    boxes = np.zeros((n, 4), np.int64)
+    offsets = np.zeros(n + 1, np.int64)
+    for k in range(n):
+        bx = boxes_a if src[k] == 0 else boxes_b
+        i = idx[k]
+        boxes[k, 0] = bx[i, 0]
+        boxes[k, 1] = bx[i, 2]
+        boxes[k, 2] = bx[i, 1]
+        boxes[k, 3] = bx[i, 3]
+        offsets[k + 1] = offsets[k] + (bx[i, 1] - bx[i, 0]) * (bx[i, 3] - bx[i, 2])
+    flat = np.empty(offsets[n], np.uint8)
+    for k in range(n):
+        i = idx[k]
+        o = offs_a[i] if src[k] == 0 else offs_b[i]
+        fl = flat_a if src[k] == 0 else flat_b
+        bw = boxes[k, 2] - boxes[k, 0]
+        bh = boxes[k, 3] - boxes[k, 1]
+        base = offsets[k]
+        for yy in range(bh):
+            row = flat[base + yy * bw : base + (yy + 1) * bw]
+            for xx in range(bw):
+                row[xx] = fl[o + xx * bh + yy]
+    return boxes, offsets, flat
+
+
+def gather_rows(first: tuple, second: tuple, src: np.ndarray, idx: np.ndarray):
+    """Pick masks out of two decoded sets (``(boxes, areas, offsets, flat, ...)`` as
+    :func:`decode_polygons` and :func:`rapkit.kernels.rle.decode_rles` return them, x-major
+    crops) and lay them out row-major, as :func:`rapkit.core.relations.pack_masks` does: mask
+    ``k`` is mask ``idx[k]`` of ``first`` (``src[k] == 0``) or of ``second``. Returns
+    ``(boxes (N, 4) int64 [x0, y0, x1, y1), offsets (N + 1,), flat uint8)``.
+
+    >>> d = decode_polygons(*pack_polygons([[[0, 0, 2, 0, 2, 1]]]), 3, 3)
+    >>> [a.tolist() for a in gather_rows(d, d, np.array([0]), np.array([0]))]
+    [[[0, 0, 2, 1]], [0, 2], [1, 1]]
+    """
+    src = np.ascontiguousarray(src, np.int64)
+    idx = np.ascontiguousarray(idx, np.int64)
+    lim = np.where(src == 0, first[0].shape[0], second[0].shape[0])
+    if (
+        src.shape != idx.shape
+        or src.ndim != 1
+        or ((src != 0) & (src != 1)).any()
+        or (idx < 0).any()
+        or (idx >= lim).any()
+    ):
+        raise ValueError("src must be 0 or 1 and idx a mask of that set, one each per mask")
+    (ba, _, oa, fa), (bb, _, ob, fb) = first[:4], second[:4]
+    return _gather_rows(ba, oa, fa, bb, ob, fb, src, idx)
+
+
 def pack_polygons(segmentations: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pack annotations' polygon lists (``[[x0, y0, x1, y1, ...], ...]`` each) for
     :func:`decode_polygons`: ``(coords float64, poly_offsets (P + 1,), ann_polys (N + 1,))``.
@@ -271,4 +325,4 @@ def decode_polygons(coords: np.ndarray, poly_offsets: np.ndarray, ann_polys: np.
     return _decode_polygons(coords, poly_offsets, ann_polys, np.int64(height), np.int64(width))
 
 
-__all__ = ["INT_MIN", "decode_polygons", "pack_polygons"]
+__all__ = ["INT_MIN", "decode_polygons", "gather_rows", "pack_polygons"]

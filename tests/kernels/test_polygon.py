@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pycocotools import mask as mask_utils
 
-from rapkit.io.coco import decode_instances, load_instances
+from rapkit.io.coco import decode_instances, decode_instances_packed, load_instances
 from rapkit.kernels._reference_polygon import ref_decode_polygons
 from rapkit.kernels.polygon import decode_polygons, pack_polygons
 from rapkit.kernels.rle import decode_rles
@@ -101,3 +101,38 @@ def test_wrapper_checks():
         decode_polygons(c.astype(np.float32), p, a, 4, 4)
     with pytest.raises(ValueError, match="ann_polys"):
         decode_polygons(c, p, np.array([0, 2]), 4, 4)
+
+
+def test_packed_decoding_equals_masks_and_relations(synth_world):
+    """``decode_instances_packed`` (polygons and RLE, crowd left out) lays the masks out as
+    ``pack_masks`` of ``decode_instances``; ``gather_rows`` equals its twin; and
+    ``relations_of_packed`` equals ``extract_relations`` on every image of a world."""
+    from rapkit.core.relations import extract_relations, pack_masks, relations_of_packed
+    from rapkit.io.panoptic import load_panoptic
+    from rapkit.io.png import read_id_map_fast
+    from rapkit.kernels._reference_polygon import ref_gather_rows
+    from rapkit.kernels.polygon import gather_rows
+
+    w = synth_world(n_images=6, height=120, width=160)
+    ds, pan = load_instances(w.instances), load_panoptic(w.panoptic)
+    for iid, anns in ds.by_image.items():
+        info, pa = ds.images[iid], pan.annotations[iid]
+        keep = [not a.get("iscrowd", 0) for a in anns]
+        got = decode_instances_packed(anns, info.height, info.width, keep)
+        masks = [m for m in decode_instances(anns, info.height, info.width) if not m.iscrowd]
+        for a, b in zip(got[:3], pack_masks(masks), strict=True):
+            assert np.array_equal(a, b)
+        assert got[3].tolist() == [m.area for m in masks]
+        ids = read_id_map_fast(pan.png_dir / pa.file_name, image_id=iid)
+        r = relations_of_packed(ids, pa.segments, [m.id for m in masks], np.array([m.category_id for m in masks]),
+                                got[3], *got[:3], 0.1, image_id=iid, n_crowd=len(anns) - len(masks))  # fmt: skip
+        assert r == extract_relations(
+            decode_instances(anns, info.height, info.width), ids, pa.segments, 0.1, image_id=iid
+        )
+    segs = [[[0, 0, 5, 0, 5, 3]], [[1, 1, 7, 2, 2, 6]], [[9, 9, 9.5, 9, 9, 9.2]]]
+    d = decode_polygons(*pack_polygons(segs), 8, 10)
+    src, idx = np.array([0, 1, 0, 1]), np.array([2, 0, 1, 1])
+    for a, b in zip(gather_rows(d, d, src, idx), ref_gather_rows(d, d, src, idx), strict=True):
+        assert np.array_equal(a, b)
+    with pytest.raises(ValueError, match="src"):
+        gather_rows(d, d, np.array([2]), np.array([0]))
