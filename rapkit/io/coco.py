@@ -12,6 +12,7 @@ own bounding box).
 
 from __future__ import annotations
 
+import math
 import numbers
 import os
 from collections.abc import Sequence
@@ -57,7 +58,8 @@ _POLY_LIMIT = 16
 
 
 def _is_int(v: Any) -> bool:
-    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+    # ``type(v) is int`` first: the JSON case, without the slow abstract-class check
+    return type(v) is int or (isinstance(v, numbers.Integral) and not isinstance(v, bool))
 
 
 def validate_segmentation(
@@ -87,12 +89,13 @@ def validate_segmentation(
                 raise bad(f"polygon #{k} has an odd number of coordinates ({len(poly)})")
             if len(poly) < 6:
                 raise bad(f"polygon #{k} has {len(poly) // 2} point(s); a polygon needs at least 3")
-            if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+            mx, mn = float(arr.max()), float(arr.min())  # NaN and inf show in one or the other
+            if arr.dtype.kind == "f" and not (math.isfinite(mx) and math.isfinite(mn)):
                 raise bad(f"polygon #{k} has a non-finite coordinate")
             # pycocotools rasterises at 5x in C ints: far-out points overflow it (crash) or
             # make it allocate per unit of perimeter (out of memory)
             lim = _POLY_LIMIT * (max(height, width) + 1)
-            far = float(np.abs(arr.astype(np.float64)).max())
+            far = max(mx, -mn)
             if far > lim:
                 raise bad(
                     f"polygon #{k} has a coordinate far outside the {width}x{height} image "
@@ -106,7 +109,8 @@ def validate_segmentation(
         if [int(size[0]), int(size[1])] != [height, width]:
             raise bad(f"RLE size is {size[1]}x{size[0]} but the image is {width}x{height}")
         if isinstance(counts, list):
-            if not all(_is_int(v) and v >= 0 for v in counts):
+            plain = all(type(v) is int for v in counts)  # the JSON case, then one min
+            if not ((plain and (not counts or min(counts) >= 0)) or all(_is_int(v) and v >= 0 for v in counts)):
                 raise bad("uncompressed RLE 'counts' must be non-negative integers")
             total = int(sum(counts))
             if total != height * width:
