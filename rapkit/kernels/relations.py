@@ -74,18 +74,23 @@ def _image_histograms(id_map, seg_ids, boxes, offsets, masks):
         bw = boxes[k, 2] - x0
         bh = boxes[k, 3] - y0
         base = offsets[k]
+        # count in a register while the id stays the same (every id of the map is known
+        # here); add the count to the histogram when the id changes
         last_v = np.int64(0)
         last_l = np.int64(0)
+        cnt = np.int64(0)
         for yy in range(bh):
             row = id_map[y0 + yy, x0 : x0 + bw]
             mrow = masks[base + yy * bw : base + (yy + 1) * bw]
             for xx in range(bw):
-                if mrow[xx]:
-                    v = np.int64(row[xx])
-                    if v != last_v:
-                        last_v = v
-                        last_l = _label_of(v, seg_ids)
-                    hist[k, last_l] += 1
+                v = np.int64(row[xx])
+                if v != last_v:
+                    hist[k, last_l] += cnt
+                    cnt = 0
+                    last_v = v
+                    last_l = _label_of(v, seg_ids)
+                cnt += 1 if mrow[xx] else 0
+        hist[k, last_l] += cnt
     return bad, areas, hist
 
 
