@@ -63,10 +63,32 @@ def _bound(xy, start, k):
     return m + 2
 
 
+@njit(inline="always")
+def _crossing(u, v, up, vp, h, fw, fh, a, n):
+    """Step 2 of the rule for consecutive points ``(up, vp)``, ``(u, v)``: appends the
+    crossing's column-major index to ``a``; returns the new count."""
+    if u == up:
+        return n
+    xd = np.float64(u if u < up else u - 1)
+    xd = (xd + 0.5) / 5.0 - 0.5
+    if np.floor(xd) != xd or xd < 0 or xd > fw:
+        return n
+    yd = np.float64(v if v < vp else vp)
+    yd = (yd + 0.5) / 5.0 - 0.5
+    if yd < 0:
+        yd = 0.0
+    elif yd > fh:
+        yd = fh
+    yd = np.ceil(yd)
+    a[n] = np.int64(xd) * h + np.int64(yd)
+    return n + 1
+
+
 @njit
 def _poly_counts(xy, start, k, h, w, out, pos):
     """pycocotools ``rleFrPoly`` of the polygon ``xy[start:start + 2k]``: its RLE counts are
-    written to ``out[pos:]``; returns how many."""
+    written to ``out[pos:]``; returns how many. The upsampled boundary points are walked in
+    pycocotools' order without storing them (each crossing needs only the point before)."""
     x = np.empty(k + 1, np.int64)
     y = np.empty(k + 1, np.int64)
     for j in range(k):
@@ -77,9 +99,13 @@ def _poly_counts(xy, start, k, h, w, out, pos):
     m = 0
     for j in range(k):
         m += max(abs(x[j] - x[j + 1]), abs(y[j] - y[j + 1])) + 1
-    u = np.empty(m, np.int64)
-    v = np.empty(m, np.int64)
-    m = 0
+    a = np.empty(m + 1, np.int64)
+    n = 0
+    fw = np.float64(w - 1)
+    fh = np.float64(h)
+    first = True
+    up = np.int64(0)
+    vp = np.int64(0)
     for j in range(k):
         xs = x[j]
         xe = x[j + 1]
@@ -93,42 +119,35 @@ def _poly_counts(xy, start, k, h, w, out, pos):
             ys, ye = ye, ys
         if dx >= dy:
             if dx == 0:  # a zero-length edge: C computes (int)(ys + NaN * 0 + .5)
-                u[m] = xs
-                v[m] = INT_MIN
-                m += 1
+                u = xs
+                v = np.int64(INT_MIN)
+                if not first:
+                    n = _crossing(u, v, up, vp, h, fw, fh, a, n)
+                first = False
+                up = u
+                vp = v
                 continue
             s = np.float64(ye - ys) / np.float64(dx)
             for d in range(dx + 1):
                 t = dx - d if flip else d
-                u[m] = t + xs
-                v[m] = np.int64(np.float64(ys) + s * np.float64(t) + 0.5)
-                m += 1
+                u = t + xs
+                v = np.int64(np.float64(ys) + s * np.float64(t) + 0.5)
+                if not first:
+                    n = _crossing(u, v, up, vp, h, fw, fh, a, n)
+                first = False
+                up = u
+                vp = v
         else:
             s = np.float64(xe - xs) / np.float64(dy)
             for d in range(dy + 1):
                 t = dy - d if flip else d
-                v[m] = t + ys
-                u[m] = np.int64(np.float64(xs) + s * np.float64(t) + 0.5)
-                m += 1
-    a = np.empty(m + 1, np.int64)
-    n = 0
-    fw = np.float64(w - 1)
-    fh = np.float64(h)
-    for j in range(1, m):
-        if u[j] != u[j - 1]:
-            xd = np.float64(u[j] if u[j] < u[j - 1] else u[j] - 1)
-            xd = (xd + 0.5) / 5.0 - 0.5
-            if np.floor(xd) != xd or xd < 0 or xd > fw:
-                continue
-            yd = np.float64(v[j] if v[j] < v[j - 1] else v[j - 1])
-            yd = (yd + 0.5) / 5.0 - 0.5
-            if yd < 0:
-                yd = 0.0
-            elif yd > fh:
-                yd = fh
-            yd = np.ceil(yd)
-            a[n] = np.int64(xd) * h + np.int64(yd)
-            n += 1
+                v = t + ys
+                u = np.int64(np.float64(xs) + s * np.float64(t) + 0.5)
+                if not first:
+                    n = _crossing(u, v, up, vp, h, fw, fh, a, n)
+                first = False
+                up = u
+                vp = v
     a[n] = h * w
     n += 1
     a = np.sort(a[:n])
@@ -137,8 +156,6 @@ def _poly_counts(xy, start, k, h, w, out, pos):
         t = a[j]
         a[j] -= p
         p = t
-    j = 0
-    c = 0
     out[pos] = a[0]
     c = 1
     j = 1
