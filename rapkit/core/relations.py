@@ -188,24 +188,6 @@ def match_instances(weights: np.ndarray) -> list[tuple[int, int]]:
     return pairs
 
 
-def _match_all(w: np.ndarray) -> list[tuple[int, int]]:
-    """:func:`match_instances` of ``w``: the rows and columns with exactly one positive entry
-    that is also their column's only one are paired at once; the rest goes to
-    :func:`match_instances` (its components are those of ``w`` less the pairs)."""
-    pos = w > 0
-    rc, cc = pos.sum(axis=1), pos.sum(axis=0)
-    single = pos & (rc == 1)[:, None] & (cc == 1)[None, :]
-    rr, cs = np.nonzero(single)
-    pairs = list(zip(rr.tolist(), cs.tolist()))
-    rest_r = np.flatnonzero((rc > 0) & ~single.any(axis=1))
-    if rest_r.size:
-        rest_c = np.flatnonzero((cc > 0) & ~single.any(axis=0))
-        sub = w[np.ix_(rest_r, rest_c)]
-        pairs.extend((int(rest_r[r]), int(rest_c[c])) for r, c in match_instances(sub))
-        pairs.sort()
-    return pairs
-
-
 def match_by_bbox(
     segment_boxes: Sequence[Sequence[float]], instance_boxes: Sequence[Sequence[float]]
 ) -> list[tuple[int, int]]:
@@ -278,11 +260,11 @@ def _kernels(kind: str):
         from ..kernels import relations as k
 
         # the arrays are packed here (pack_masks) and the id map checked: no second check
-        return partial(k.image_histograms, check=False), partial(k.pair_visibility, check=False)
+        return partial(k.image_histograms, check=False), partial(k.pair_visibility, check=False), k.match_weights
     if kind == "numpy":
         from ..kernels import _reference_relations as r
 
-        return r.ref_image_histograms, r.ref_pair_visibility
+        return r.ref_image_histograms, r.ref_pair_visibility, r.ref_match_weights
     raise ConfigError(f"unknown kernels {kind!r}; choose numba or numpy")
 
 
@@ -331,7 +313,7 @@ def extract_relations(
             raise InputError(
                 f"instance {m.id}: mask crop {m.bbox} lies outside the {width}x{height} image", image_id=image_id
             )
-    histograms, visibility = _kernels(kernels)
+    histograms, visibility, weights = _kernels(kernels)
     seg_sorted, seg_ids = _sorted_segments(segments, image_id)
     boxes, offsets, flat = pack_masks(insts)
     bad, seg_areas, hist = histograms(ids, seg_ids, boxes, offsets, flat)
@@ -349,7 +331,7 @@ def extract_relations(
     inst_cat = np.array([m.category_id for m in insts], dtype=np.int64)
     return _match_and_pair(
         [m.id for m in insts], inst_cat, areas, ids, seg_sorted, seg_ids, seg_areas, hist,
-        boxes, offsets, flat, theta, rule, visibility, out,
+        boxes, offsets, flat, theta, rule, visibility, weights, out,
     )  # fmt: skip
 
 
@@ -384,7 +366,7 @@ def relations_of_packed(
     _check_args(theta, rule)
     id_map = _as_ids(id_map)
     out = ImageRelations(image_id=int(image_id), n_instances=len(inst_ids), n_crowd=int(n_crowd))
-    histograms, visibility = _kernels("numba")
+    histograms, visibility, weights = _kernels("numba")
     seg_sorted, seg_ids = _sorted_segments(segments, image_id)
     bad, seg_areas, hist = histograms(id_map, seg_ids, boxes, offsets, flat)
     if bad >= 0:
@@ -393,7 +375,7 @@ def relations_of_packed(
         return out
     return _match_and_pair(
         list(inst_ids), np.asarray(inst_cats, np.int64), np.asarray(areas, np.int64), id_map, seg_sorted, seg_ids,
-        seg_areas, hist, boxes, offsets, flat, float(theta), rule, visibility, out,
+        seg_areas, hist, boxes, offsets, flat, float(theta), rule, visibility, weights, out,
     )  # fmt: skip
 
 
@@ -419,38 +401,23 @@ def _sorted_segments(segments: Sequence[Segment], image_id: int) -> tuple[list[S
 
 
 def _match_and_pair(
-    inst_ids,
-    inst_cat,
-    areas,
-    ids,
-    seg_sorted,
-    seg_ids,
-    seg_areas,
-    hist,
-    boxes,
-    offsets,
-    flat,
-    theta,
-    rule,
-    visibility,
-    out,
-) -> ImageRelations:
-    """The pixel matching (module docstring, step 1), then :func:`_pairs`."""
-    # --- one-to-one matching, per category: one weight matrix over every (instance, label)
-    # pair of the same category (crowd segments take no part), so that a category is a set of
-    # connected components; components of one instance and one segment are matched directly
+    inst_ids, inst_cat, areas, ids, seg_sorted, seg_ids, seg_areas, hist, boxes, offsets, flat, theta, rule,
+    visibility, weights, out,
+) -> ImageRelations:  # fmt: skip
+    """The pixel matching (module docstring, step 1), then :func:`_pairs`: one weight matrix
+    over every (instance, segment) pair of the same category (crowd segments take no part;
+    ties in total intersection go to the better fitting pairs: IoU, weighted so that it never
+    outweighs a single pixel), so that a category is a set of connected components; the
+    components of one instance and one segment are paired at once
+    (:func:`rapkit.kernels.relations.match_weights`), the rest by :func:`match_instances`."""
     seg_cat = np.array([s.category_id for s in seg_sorted], dtype=np.int64)
     seg_crowd = np.array([bool(s.iscrowd) for s in seg_sorted], dtype=bool)
-    same = (inst_cat[:, None] == seg_cat[None, :]) & ~seg_crowd[None, :]
-    inter = np.where(same, hist[:, 1:], 0).astype(np.float64)
-    union = areas[:, None] + seg_areas[None, 1:] - inter
-    # Ties in total intersection go to the better fitting pairs (IoU, weighted so that
-    # it never outweighs a single pixel of intersection); n: the instances of the category
-    n_cat = (inst_cat[:, None] == inst_cat[None, :]).sum(axis=1)
-    wts = inter + (0.5 / (n_cat[:, None] + 1)) * np.where(union > 0, inter / np.maximum(union, 1), 0.0)
+    wts, single_r, single_c, rest_r, rest_c = weights(hist, areas, seg_areas, inst_cat, seg_cat, seg_crowd)
     match_label = np.zeros(len(inst_ids), dtype=np.int64)  # 0 = unmatched
-    for r, c in _match_all(wts):
-        match_label[r] = c + 1
+    match_label[single_r] = single_c + 1
+    if rest_r.size:
+        for r, c in match_instances(wts[np.ix_(rest_r, rest_c)]):
+            match_label[rest_r[r]] = rest_c[c] + 1
     own = np.where(match_label > 0, seg_ids[np.maximum(match_label - 1, 0)] if seg_ids.size else -1, -1)
     for k, iid in enumerate(inst_ids):
         if match_label[k]:

@@ -326,7 +326,7 @@ def _decode_sets(
     sets = [empty, empty]
     if polys:
         try:
-            sets[0] = decode_polygons(*pack_polygons(polys), height, width)
+            sets[0] = decode_polygons(*pack_polygons(polys), height, width, check=False)
         except (ValueError, TypeError) as e:
             first = next(a for a, (s, _) in zip(anns, where) if s == 0)
             raise InputError(
@@ -367,7 +367,7 @@ def decode_instances_packed(
     sel = [w for w, k in zip(where, keep) if k]
     src = np.array([s for s, _ in sel], np.int64)
     idx = np.array([i for _, i in sel], np.int64)
-    boxes, offsets, flat = gather_rows(sets[0], sets[1], src, idx)
+    boxes, offsets, flat = gather_rows(sets[0], sets[1], src, idx, check=False)
     areas = np.array([sets[s][1][i] for s, i in sel], np.int64)
     return boxes, offsets, flat, areas
 

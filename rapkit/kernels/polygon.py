@@ -27,7 +27,7 @@ each annotation's polygons into its crop (the tight box of the union).
 >>> boxes, areas, offs, flat, status = decode_polygons(
 ...     np.array([1.0, 1.0, 4.0, 1.0, 4.0, 3.0]), np.array([0, 6]), np.array([0, 1]), 5, 6)
 >>> boxes.tolist(), areas.tolist()
-([[1, 4, 1, 3]], [5])
+([[2, 4, 1, 3]], [3])
 """
 
 from __future__ import annotations
@@ -274,19 +274,23 @@ def _gather_rows(boxes_a, offs_a, flat_a, boxes_b, offs_b, flat_b, src, idx):
     return boxes, offsets, flat
 
 
-def gather_rows(first: tuple, second: tuple, src: np.ndarray, idx: np.ndarray):
+def gather_rows(first: tuple, second: tuple, src: np.ndarray, idx: np.ndarray, *, check: bool = True):
     """Pick masks out of two decoded sets (``(boxes, areas, offsets, flat, ...)`` as
     :func:`decode_polygons` and :func:`rapkit.kernels.rle.decode_rles` return them, x-major
     crops) and lay them out row-major, as :func:`rapkit.core.relations.pack_masks` does: mask
     ``k`` is mask ``idx[k]`` of ``first`` (``src[k] == 0``) or of ``second``. Returns
-    ``(boxes (N, 4) int64 [x0, y0, x1, y1), offsets (N + 1,), flat uint8)``.
+    ``(boxes (N, 4) int64 [x0, y0, x1, y1), offsets (N + 1,), flat uint8)``. ``check=False``
+    skips the check of ``src`` and ``idx``.
 
     >>> d = decode_polygons(*pack_polygons([[[0, 0, 2, 0, 2, 1]]]), 3, 3)
     >>> [a.tolist() for a in gather_rows(d, d, np.array([0]), np.array([0]))]
-    [[[0, 0, 2, 1]], [0, 2], [1, 1]]
+    [[[1, 0, 2, 1]], [0, 1], [1]]
     """
     src = np.ascontiguousarray(src, np.int64)
     idx = np.ascontiguousarray(idx, np.int64)
+    if not check:  # src and idx made by the caller from the sets' own sizes
+        (ba, _, oa, fa), (bb, _, ob, fb) = first[:4], second[:4]
+        return _gather_rows(ba, oa, fa, bb, ob, fb, src, idx)
     lim = np.where(src == 0, first[0].shape[0], second[0].shape[0])
     if (
         src.shape != idx.shape
@@ -317,14 +321,22 @@ def pack_polygons(segmentations: list) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return coords, poly_offs, ann_polys
 
 
-def decode_polygons(coords: np.ndarray, poly_offsets: np.ndarray, ann_polys: np.ndarray, height: int, width: int):
+def decode_polygons(
+    coords: np.ndarray, poly_offsets: np.ndarray, ann_polys: np.ndarray, height: int, width: int, *, check: bool = True
+):
     """Rasterise packed polygons (:func:`pack_polygons`) as pycocotools does and crop each
     annotation's union to its box: ``(boxes (N, 4) int64 [x0, x1, y0, y1), areas (N,),
     offsets (N + 1,), flat uint8 x-major crops, status (N,) all 0)``, the layout of
     :func:`rapkit.kernels.rle.decode_rles` (equal to it on ``frPyObjects`` + ``merge`` of the
     same polygons). Every polygon needs at least one point; coordinates must be finite and
-    bounded (``rapkit.io.coco.validate_segmentation`` checks both).
+    bounded (``rapkit.io.coco.validate_segmentation`` checks both; this function checks them
+    too, always). ``check=False`` skips the checks of the arrays' layout (for arrays made by
+    :func:`pack_polygons`).
     """
+    if not check:
+        if coords.size and not (np.abs(coords) <= _LIMIT).all():
+            raise ValueError(f"polygon coordinates must be finite and within +-{_LIMIT:g}")
+        return _decode_polygons(coords, poly_offsets, ann_polys, np.int64(height), np.int64(width))
     for name, a, dt in (("coords", coords, np.float64), ("poly_offsets", poly_offsets, np.int64),
                         ("ann_polys", ann_polys, np.int64)):  # fmt: skip
         if not isinstance(a, np.ndarray) or a.dtype != dt or a.ndim != 1 or not a.flags.c_contiguous:
