@@ -182,7 +182,7 @@ def match_instances(weights: np.ndarray) -> list[tuple[int, int]]:
         if cols.size == 1:
             pairs.append((int(rows[np.argmax(w[rows, cols[0]])]), int(cols[0])))
             continue
-        sub = w[np.ix_(rows, cols)]
+        sub = w[rows][:, cols]
         pairs.extend((int(rows[r]), int(cols[c])) for r, c in max_weight_matching(sub))
     pairs.sort()
     return pairs
@@ -416,7 +416,7 @@ def _match_and_pair(
     match_label = np.zeros(len(inst_ids), dtype=np.int64)  # 0 = unmatched
     match_label[single_r] = single_c + 1
     if rest_r.size:
-        for r, c in match_instances(wts[np.ix_(rest_r, rest_c)]):
+        for r, c in match_instances(wts[rest_r][:, rest_c]):
             match_label[rest_r[r]] = rest_c[c] + 1
     own = np.where(match_label > 0, seg_ids[np.maximum(match_label - 1, 0)] if seg_ids.size else -1, -1)
     for k, iid in enumerate(inst_ids):

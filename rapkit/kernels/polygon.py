@@ -32,6 +32,8 @@ each annotation's polygons into its crop (the tight box of the union).
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from .._runtime.jit import njit
@@ -317,7 +319,7 @@ def pack_polygons(segmentations: list) -> tuple[np.ndarray, np.ndarray, np.ndarr
     np.cumsum(lens, out=poly_offs[1:])
     ann_polys = np.zeros(len(segmentations) + 1, np.int64)
     np.cumsum(np.fromiter(map(len, segmentations), np.int64, len(segmentations)), out=ann_polys[1:])
-    coords = np.fromiter((v for p in polys for v in p), np.float64, int(poly_offs[-1]))
+    coords = np.fromiter(itertools.chain.from_iterable(polys), np.float64, int(poly_offs[-1]))
     return coords, poly_offs, ann_polys
 
 
