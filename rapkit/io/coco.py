@@ -327,11 +327,17 @@ def _decode_sets(
     if polys:
         try:
             sets[0] = decode_polygons(*pack_polygons(polys), height, width, check=False)
-        except (ValueError, TypeError) as e:
-            first = next(a for a, (s, _) in zip(anns, where) if s == 0)
-            raise InputError(
-                f"annotation {first.get('id')}: cannot decode segmentation: {e}", file=file, image_id=image_id
-            ) from None
+        except (ValueError, TypeError) as e:  # unchecked input: pycocotools names the annotation
+            for a, (s, _) in zip(anns, where):
+                if s == 0:
+                    _rle_of(a, height, width, file, image_id, False, polygon_fill)
+                    try:
+                        decode_polygons(*pack_polygons([a["segmentation"]]), height, width, check=False)
+                    except ValueError as e2:  # a non-finite or far coordinate (load_instances refuses both)
+                        raise InputError(
+                            f"annotation {a.get('id')}: cannot decode segmentation: {e2}", file=file, image_id=image_id
+                        ) from None
+            raise InputError(f"cannot decode segmentation: {e}", file=file, image_id=image_id) from None
     if counts:
         sets[1] = decode_rles(counts, height, width)
     for a, (s, k) in zip(anns, where):

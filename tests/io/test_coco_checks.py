@@ -36,3 +36,16 @@ def test_verdicts(seg, message):
         return
     with pytest.raises(InputError, match=message.replace("(", r"\(").replace(")", r"\)")):
         validate_segmentation(seg, 8, 8, ann_id=3)
+
+
+@pytest.mark.parametrize(("bad", "message"), [("x", "could not convert string to float"), (float("nan"), "finite")])
+def test_unchecked_polygons_name_the_bad_annotation(bad, message):
+    """``decode_instances`` of annotations that did not come through ``load_instances``."""
+    from rapkit.io.coco import decode_instances
+
+    anns = [
+        {"id": 1, "category_id": 1, "segmentation": [[0, 0, 4, 0, 4, 4]]},
+        {"id": 2, "category_id": 1, "segmentation": [[0, 0, bad, 0, 4, 4]]},
+    ]
+    with pytest.raises(InputError, match=f"annotation 2: cannot decode segmentation: .*{message}"):
+        decode_instances(anns, 8, 8)
