@@ -158,7 +158,8 @@ def measure(args: argparse.Namespace) -> list[dict]:
     data.mkdir(parents=True, exist_ok=True)
     world = getattr(args, "world", None)
     n_world = int(getattr(args, "n_images", None) or 5000)
-    world = Path(world).resolve() if world else _synth(data / f"world{n_world}", n_world)
+    # an existing world, or one made here (at ``world`` when given, else under ``data``)
+    world = _synth(Path(world).resolve() if world else data / f"world{n_world}", n_world)
     one = _synth(data / "world1", 1)
     repeat = int(getattr(args, "repeat", None) or 5)
     trees = {"after": TREE}
