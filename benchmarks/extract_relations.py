@@ -4,9 +4,9 @@ Writes (or reuses, with ``--world DIR``) a synthetic world of N images (640x480,
 things per image, no rendered JPEGs) with ``rapkit.synth``, then times in this process:
 
 * rapkit's dataset pipeline (:func:`rapkit.pipeline.relations.extract_dataset_relations`)
-  with 1 and 2 worker processes: loading both JSONs, decoding every image's instances,
+  with 1 and 2 worker threads: loading both JSONs, decoding every image's instances,
   reading every panoptic PNG, extracting the relations (the timer covers all of it,
-  including the worker processes' start; numba kernels are compiled/loaded once before);
+  including the pool's start; numba kernels are compiled/loaded once before);
 * a straightforward implementation, the way the authors' script works: PIL + rgb2id for the
   PNG, full-image pycocotools masks, full-image intersections for the matching (then the
   same assignment rule as rapkit), one full-image numpy overlap per pair. It runs on the first ``--baseline-images`` images and is

@@ -44,6 +44,7 @@ the image's panoptic id map:
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from functools import partial
 from typing import Literal
 
 import numpy as np
@@ -181,7 +182,7 @@ def match_instances(weights: np.ndarray) -> list[tuple[int, int]]:
         if cols.size == 1:
             pairs.append((int(rows[np.argmax(w[rows, cols[0]])]), int(cols[0])))
             continue
-        sub = w[np.ix_(rows, cols)]
+        sub = w[rows][:, cols]
         pairs.extend((int(rows[r]), int(cols[c])) for r, c in max_weight_matching(sub))
     pairs.sort()
     return pairs
@@ -258,11 +259,12 @@ def _kernels(kind: str):
     if kind == "numba":
         from ..kernels import relations as k
 
-        return k.image_histograms, k.pair_visibility
+        # the arrays are packed here (pack_masks) and the id map checked: no second check
+        return partial(k.image_histograms, check=False), partial(k.pair_visibility, check=False), k.match_weights
     if kind == "numpy":
         from ..kernels import _reference_relations as r
 
-        return r.ref_image_histograms, r.ref_pair_visibility
+        return r.ref_image_histograms, r.ref_pair_visibility, r.ref_match_weights
     raise ConfigError(f"unknown kernels {kind!r}; choose numba or numpy")
 
 
@@ -299,14 +301,7 @@ def extract_relations(
     """
     _check_args(theta, rule, matching)
     theta = float(theta)
-    ids = np.asarray(id_map)
-    if ids.ndim != 2 or ids.dtype.kind not in "iu":
-        raise ValueError(f"id_map must be a 2-D integer array, got {ids.dtype} {ids.shape}")
-    if ids.dtype != np.uint32:
-        if ids.size and (int(ids.min()) < 0 or int(ids.max()) >= 1 << 32):
-            raise ValueError("panoptic ids must lie in [0, 2**32)")
-        ids = ids.astype(np.uint32)
-    ids = np.ascontiguousarray(ids)
+    ids = _as_ids(id_map)
     height, width = ids.shape
     insts = [m for m in instance_masks if not m.iscrowd]
     out = ImageRelations(image_id=int(image_id), n_instances=len(insts), n_crowd=len(instance_masks) - len(insts))
@@ -318,13 +313,8 @@ def extract_relations(
             raise InputError(
                 f"instance {m.id}: mask crop {m.bbox} lies outside the {width}x{height} image", image_id=image_id
             )
-    histograms, visibility = _kernels(kernels)
-
-    seg_sorted = sorted(segments, key=lambda s: s.id)
-    seg_ids = np.array([s.id for s in seg_sorted], dtype=np.int64)
-    if seg_ids.size > 1 and not (np.diff(seg_ids) > 0).all():
-        dup = int(seg_ids[np.flatnonzero(np.diff(seg_ids) == 0)[0]])
-        raise InputError("duplicate segment id in segments_info", image_id=image_id, segment_id=dup)
+    histograms, visibility, weights = _kernels(kernels)
+    seg_sorted, seg_ids = _sorted_segments(segments, image_id)
     boxes, offsets, flat = pack_masks(insts)
     bad, seg_areas, hist = histograms(ids, seg_ids, boxes, offsets, flat)
     if bad >= 0:
@@ -335,34 +325,107 @@ def extract_relations(
         insts, own, seg_area = _bbox_matches(instance_masks, ids, segments, instance_boxes, things, out)
         boxes, offsets, flat = pack_masks(insts)
         areas = np.array([m.area for m in insts], dtype=np.int64)
-        return _pairs(insts, ids, boxes, offsets, flat, own, areas - seg_area, theta, rule, visibility, out)
-    seg_by_label = {k + 1: s for k, s in enumerate(seg_sorted)}
-
-    # --- one-to-one matching, per category
+        inst_ids = [m.id for m in insts]
+        return _pairs(inst_ids, areas, ids, boxes, offsets, flat, own, areas - seg_area, theta, rule, visibility, out)
     areas = np.array([m.area for m in insts], dtype=np.int64)
-    match_label = np.zeros(len(insts), dtype=np.int64)  # 0 = unmatched
-    for cat in sorted({m.category_id for m in insts}):
-        rows = [k for k, m in enumerate(insts) if m.category_id == cat]
-        cols = [lab for lab, s in seg_by_label.items() if s.category_id == cat and not s.iscrowd]
-        if not cols:
-            continue
-        inter = hist[np.ix_(rows, cols)].astype(np.float64)
-        union = areas[rows][:, None] + seg_areas[cols][None, :] - inter
-        # Ties in total intersection go to the better fitting pairs (IoU, weighted so that
-        # it never outweighs a single pixel of intersection).
-        wts = inter + (0.5 / (len(rows) + 1)) * np.where(union > 0, inter / np.maximum(union, 1), 0.0)
-        for r, c in match_instances(wts):
-            match_label[rows[r]] = cols[c]
-    own = np.full(len(insts), -1, dtype=np.int64)
-    for k, m in enumerate(insts):
-        if match_label[k]:
-            own[k] = seg_by_label[int(match_label[k])].id
-            out.matches[m.id] = int(own[k])
-        else:
-            out.unmatched.append(m.id)
+    inst_cat = np.array([m.category_id for m in insts], dtype=np.int64)
+    return _match_and_pair(
+        [m.id for m in insts], inst_cat, areas, ids, seg_sorted, seg_ids, seg_areas, hist,
+        boxes, offsets, flat, theta, rule, visibility, weights, out,
+    )  # fmt: skip
 
+
+def relations_of_packed(
+    id_map: np.ndarray,
+    segments: Sequence[Segment],
+    inst_ids: Sequence[int],
+    inst_cats: np.ndarray,
+    areas: np.ndarray,
+    boxes: np.ndarray,
+    offsets: np.ndarray,
+    flat: np.ndarray,
+    theta: float = 0.2,
+    rule: Literal["paper", "majority", "deficit"] = "paper",
+    *,
+    image_id: int = 0,
+    n_crowd: int = 0,
+) -> ImageRelations:
+    """:func:`extract_relations` (pixel matching, numba kernels) of non-crowd instances
+    already packed as :func:`pack_masks` packs them (``boxes`` ``[x0, y0, x1, y1)`` inside the
+    map, ``offsets``, ``flat`` uint8 row-major crops; ``inst_cats``, ``areas`` int64), for
+    callers that decode straight into that layout (``rapkit extract-relations``). Same result as :func:`extract_relations` of the same
+    masks, ``n_crowd`` crowd ones skipped.
+
+    >>> m = [InstanceMask(1, 1, 0, 0, 0, np.ones((2, 4), bool)), InstanceMask(2, 1, 0, 2, 0, np.ones((2, 2), bool))]
+    >>> id_map = np.array([[10, 10, 20, 20], [10, 10, 20, 20]], np.uint32)
+    >>> segs = [Segment(10, 1, 4, (0, 0, 2, 2)), Segment(20, 1, 4, (2, 0, 2, 2))]
+    >>> r = relations_of_packed(id_map, segs, [1, 2], np.array([1, 1]), np.array([8, 4]), *pack_masks(m))
+    >>> [(x.front, x.back) for x in r.relations]
+    [(2, 1)]
+    """
+    _check_args(theta, rule)
+    id_map = _as_ids(id_map)
+    out = ImageRelations(image_id=int(image_id), n_instances=len(inst_ids), n_crowd=int(n_crowd))
+    histograms, visibility, weights = _kernels("numba")
+    seg_sorted, seg_ids = _sorted_segments(segments, image_id)
+    bad, seg_areas, hist = histograms(id_map, seg_ids, boxes, offsets, flat)
+    if bad >= 0:
+        raise InputError("id in the panoptic PNG but not in segments_info", image_id=image_id, segment_id=int(bad))
+    if not len(inst_ids):
+        return out
+    return _match_and_pair(
+        list(inst_ids), np.asarray(inst_cats, np.int64), np.asarray(areas, np.int64), id_map, seg_sorted, seg_ids,
+        seg_areas, hist, boxes, offsets, flat, float(theta), rule, visibility, weights, out,
+    )  # fmt: skip
+
+
+def _as_ids(id_map: np.ndarray) -> np.ndarray:
+    """The id map as a C-contiguous uint32 array (integer ids in [0, 2**32) only)."""
+    ids = np.asarray(id_map)
+    if ids.ndim != 2 or ids.dtype.kind not in "iu":
+        raise ValueError(f"id_map must be a 2-D integer array, got {ids.dtype} {ids.shape}")
+    if ids.dtype != np.uint32:
+        if ids.size and (int(ids.min()) < 0 or int(ids.max()) >= 1 << 32):
+            raise ValueError("panoptic ids must lie in [0, 2**32)")
+        ids = ids.astype(np.uint32)
+    return np.ascontiguousarray(ids)
+
+
+def _sorted_segments(segments: Sequence[Segment], image_id: int) -> tuple[list[Segment], np.ndarray]:
+    seg_sorted = sorted(segments, key=lambda s: s.id)
+    seg_ids = np.array([s.id for s in seg_sorted], dtype=np.int64)
+    if seg_ids.size > 1 and not (np.diff(seg_ids) > 0).all():
+        dup = int(seg_ids[np.flatnonzero(np.diff(seg_ids) == 0)[0]])
+        raise InputError("duplicate segment id in segments_info", image_id=image_id, segment_id=dup)
+    return seg_sorted, seg_ids
+
+
+def _match_and_pair(
+    inst_ids, inst_cat, areas, ids, seg_sorted, seg_ids, seg_areas, hist, boxes, offsets, flat, theta, rule,
+    visibility, weights, out,
+) -> ImageRelations:  # fmt: skip
+    """The pixel matching (module docstring, step 1), then :func:`_pairs`: one weight matrix
+    over every (instance, segment) pair of the same category (crowd segments take no part;
+    ties in total intersection go to the better fitting pairs: IoU, weighted so that it never
+    outweighs a single pixel), so that a category is a set of connected components; the
+    components of one instance and one segment are paired at once
+    (:func:`rapkit.kernels.relations.match_weights`), the rest by :func:`match_instances`."""
+    seg_cat = np.array([s.category_id for s in seg_sorted], dtype=np.int64)
+    seg_crowd = np.array([bool(s.iscrowd) for s in seg_sorted], dtype=bool)
+    wts, single_r, single_c, rest_r, rest_c = weights(hist, areas, seg_areas, inst_cat, seg_cat, seg_crowd)
+    match_label = np.zeros(len(inst_ids), dtype=np.int64)  # 0 = unmatched
+    match_label[single_r] = single_c + 1
+    if rest_r.size:
+        for r, c in match_instances(wts[rest_r][:, rest_c]):
+            match_label[rest_r[r]] = rest_c[c] + 1
+    own = np.where(match_label > 0, seg_ids[np.maximum(match_label - 1, 0)] if seg_ids.size else -1, -1)
+    for k, iid in enumerate(inst_ids):
+        if match_label[k]:
+            out.matches[iid] = int(own[k])
+        else:
+            out.unmatched.append(iid)
     deficit = areas - np.where(match_label > 0, seg_areas[match_label], 0)
-    return _pairs(insts, ids, boxes, offsets, flat, own, deficit, theta, rule, visibility, out)
+    return _pairs(inst_ids, areas, ids, boxes, offsets, flat, own, deficit, theta, rule, visibility, out)
 
 
 def _bbox_matches(
@@ -401,19 +464,20 @@ def _bbox_matches(
     return [m for m, _ in kept], own, seg_area
 
 
-def _pairs(insts, ids, boxes, offsets, flat, own, deficit, theta, rule, visibility, out) -> ImageRelations:
-    """Candidate pairs of the matched instances ``insts`` (``own``: each one's segment id,
-    -1 = none) and their front (module docstring, steps 2-3)."""
-    areas = np.array([m.area for m in insts], dtype=np.int64)
+def _pairs(inst_ids, areas, ids, boxes, offsets, flat, own, deficit, theta, rule, visibility, out) -> ImageRelations:
+    """Candidate pairs of the matched instances (``inst_ids``, ``areas``; ``own``: each one's
+    segment id, -1 = none) and their front (module docstring, steps 2-3)."""
     image_id = out.image_id
     ov, vis = visibility(ids, boxes, offsets, flat, own)
     ii, jj = np.nonzero(np.triu(ov, 1))
-    for i, j in zip(ii.tolist(), jj.tolist()):
-        o = int(ov[i, j])
-        ri, rj = o / int(areas[i]), o / int(areas[j])
-        if not (ri > theta or rj > theta):
-            continue
-        out.candidate_pairs += 1
+    o_all = ov[ii, jj]
+    # float64 division of exact integers: the same value as Python's int / int
+    r_i, r_j = o_all / areas[ii], o_all / areas[jj]
+    cand = np.flatnonzero((r_i > theta) | (r_j > theta))
+    out.candidate_pairs += int(cand.size)
+    for k in cand.tolist():
+        i, j, o = int(ii[k]), int(jj[k]), int(o_all[k])
+        ri, rj = float(r_i[k]), float(r_j[k])
         ci, cj = int(vis[i, j]), int(vis[j, i])
         if rule == "paper":
             si, sj = ci, cj  # more visible overlap pixels = in front
@@ -421,12 +485,12 @@ def _pairs(insts, ids, boxes, offsets, flat, own, deficit, theta, rule, visibili
             si, sj = int(2 * ci > o), int(2 * cj > o)  # more than half of O = in front
         else:
             si, sj = -int(deficit[i]), -int(deficit[j])  # fewer lost pixels = in front
-        pair = (insts[i].id, insts[j].id)
+        pair = (inst_ids[i], inst_ids[j])
         if si == sj:
             (out.hidden if rule != "deficit" and ci == 0 and cj == 0 else out.ties).append(pair)
             continue
         f, b, rf, rb, cf, cb = (i, j, ri, rj, ci, cj) if si > sj else (j, i, rj, ri, cj, ci)
-        out.relations.append(Relation(int(image_id), insts[f].id, insts[b].id, o, rf, rb, cf, cb))
+        out.relations.append(Relation(int(image_id), inst_ids[f], inst_ids[b], o, rf, rb, cf, cb))
     return out
 
 
@@ -435,6 +499,7 @@ __all__ = [
     "MATCHINGS",
     "BBOX_MAX_DISTANCE",
     "extract_relations",
+    "relations_of_packed",
     "match_by_bbox",
     "pack_masks",
     "max_weight_matching",

@@ -12,6 +12,7 @@ own bounding box).
 
 from __future__ import annotations
 
+import math
 import numbers
 import os
 from collections.abc import Sequence
@@ -57,7 +58,8 @@ _POLY_LIMIT = 16
 
 
 def _is_int(v: Any) -> bool:
-    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+    # ``type(v) is int`` first: the JSON case, without the slow abstract-class check
+    return type(v) is int or (isinstance(v, numbers.Integral) and not isinstance(v, bool))
 
 
 def validate_segmentation(
@@ -87,12 +89,13 @@ def validate_segmentation(
                 raise bad(f"polygon #{k} has an odd number of coordinates ({len(poly)})")
             if len(poly) < 6:
                 raise bad(f"polygon #{k} has {len(poly) // 2} point(s); a polygon needs at least 3")
-            if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+            mx, mn = float(arr.max()), float(arr.min())  # NaN and inf show in one or the other
+            if arr.dtype.kind == "f" and not (math.isfinite(mx) and math.isfinite(mn)):
                 raise bad(f"polygon #{k} has a non-finite coordinate")
             # pycocotools rasterises at 5x in C ints: far-out points overflow it (crash) or
             # make it allocate per unit of perimeter (out of memory)
             lim = _POLY_LIMIT * (max(height, width) + 1)
-            far = float(np.abs(arr.astype(np.float64)).max())
+            far = max(mx, -mn)
             if far > lim:
                 raise bad(
                     f"polygon #{k} has a coordinate far outside the {width}x{height} image "
@@ -106,7 +109,8 @@ def validate_segmentation(
         if [int(size[0]), int(size[1])] != [height, width]:
             raise bad(f"RLE size is {size[1]}x{size[0]} but the image is {width}x{height}")
         if isinstance(counts, list):
-            if not all(_is_int(v) and v >= 0 for v in counts):
+            plain = all(type(v) is int for v in counts)  # the JSON case, then one min
+            if not ((plain and (not counts or min(counts) >= 0)) or all(_is_int(v) and v >= 0 for v in counts)):
                 raise bad("uncompressed RLE 'counts' must be non-negative integers")
             total = int(sum(counts))
             if total != height * width:
@@ -205,6 +209,12 @@ def annotation_rle(seg: Any, height: int, width: int, *, polygon_fill: str = "py
     return {"size": [int(seg["size"][0]), int(seg["size"][1])], "counts": counts}
 
 
+def _plain_polygons(seg: Any) -> bool:
+    """A polygon list that pycocotools' ``frPyObjects`` reads as polygons (each an even number,
+    at least 6, of coordinates) and that the numba rasteriser takes as is."""
+    return type(seg) is list and all(type(p) is list and len(p) >= 6 and not len(p) % 2 for p in seg) and bool(seg)
+
+
 def crop_decode(rle: dict, bbox: Sequence[float] | None = None) -> tuple[int, int, np.ndarray]:
     """Decode a compressed RLE and crop it to its bounding box: ``(x0, y0, bool mask)``.
 
@@ -233,10 +243,12 @@ def decode_instances(
 ) -> list[InstanceMask]:
     """Decode one image's annotation dicts into :class:`InstanceMask` crops (input order).
 
-    Polygons and uncompressed RLE are converted to compressed RLE by pycocotools (its
-    rasterisation); ``fast=True`` then decodes all masks of the image in one numba pass
-    straight into their box crops (:func:`rapkit.kernels.rle.decode_rles`), ``fast=False``
-    decodes each mask full-image with pycocotools and crops it (same result).
+    ``fast=True``: polygons are rasterised by a numba kernel that follows pycocotools' rule
+    bit for bit (:func:`rapkit.kernels.polygon.decode_polygons`), uncompressed RLE is
+    converted by pycocotools, and all RLE masks of the image are decoded in one numba pass
+    straight into their box crops (:func:`rapkit.kernels.rle.decode_rles`). ``fast=False``
+    converts everything with pycocotools (``frPyObjects``, ``merge``), decodes each mask
+    full-image and crops it (same result).
     ``validate=True`` re-checks each segmentation (for annotations that did not come through
     :func:`load_instances`). ``polygon_fill="opencv"`` fills polygons as the authors' relation
     script did (:func:`annotation_rle`; ``--matching bbox``).
@@ -245,26 +257,11 @@ def decode_instances(
     >>> (ms[0].x0, ms[0].y0, ms[0].mask.shape)
     (0, 0, (4, 4))
     """
-    rles = []
-    for a in anns:
-        seg = a["segmentation"]
-        if validate:
-            validate_segmentation(seg, height, width, file=file, image_id=image_id, ann_id=a.get("id"))
-        try:
-            rles.append(annotation_rle(seg, height, width, polygon_fill=polygon_fill))
-        except (ValueError, TypeError, UnicodeEncodeError) as e:
-            raise InputError(
-                f"annotation {a.get('id')}: cannot decode segmentation: {e}", file=file, image_id=image_id
-            ) from None
-    out: list[InstanceMask] = []
-    if fast and rles:
-        from ..kernels.rle import decode_rles
-
-        boxes, areas, offs, flat, status = decode_rles([r["counts"] for r in rles], height, width)
-        for k, a in enumerate(anns):
-            if status[k] != 0:
-                why = "malformed RLE counts" if status[k] == 1 else "RLE runs do not cover the image exactly"
-                raise InputError(f"annotation {a.get('id')}: {why}", file=file, image_id=image_id)
+    if fast:
+        sets, where = _decode_sets(anns, height, width, file, image_id, validate, polygon_fill)
+        out: list[InstanceMask] = []
+        for a, (s, k) in zip(anns, where):
+            boxes, areas, offs, flat, _ = sets[s]
             x0, x1, y0, y1 = (int(v) for v in boxes[k])
             crop = flat[offs[k] : offs[k + 1]].reshape(x1 - x0, y1 - y0).T
             mask = np.ascontiguousarray(crop).view(bool) if crop.size else np.zeros((0, 0), bool)
@@ -272,7 +269,8 @@ def decode_instances(
                 InstanceMask(int(a["id"]), int(a["category_id"]), int(a.get("iscrowd", 0)), x0, y0, mask, int(areas[k]))
             )
         return out
-
+    rles = [_rle_of(a, height, width, file, image_id, validate, polygon_fill) for a in anns]
+    out = []
     for a, rle in zip(anns, rles):
         try:
             x0, y0, crop = crop_decode(rle)
@@ -285,6 +283,99 @@ def decode_instances(
             raise InputError(f"annotation {a.get('id')}: malformed RLE counts", file=file, image_id=image_id)
         out.append(InstanceMask(int(a["id"]), int(a["category_id"]), int(a.get("iscrowd", 0)), x0, y0, crop, area))
     return out
+
+
+def _rle_of(a: dict, height: int, width: int, file: Any, image_id: Any, validate: bool, polygon_fill: str) -> dict:
+    seg = a["segmentation"]
+    if validate:
+        validate_segmentation(seg, height, width, file=file, image_id=image_id, ann_id=a.get("id"))
+    try:
+        return annotation_rle(seg, height, width, polygon_fill=polygon_fill)
+    except (ValueError, TypeError, UnicodeEncodeError) as e:
+        raise InputError(
+            f"annotation {a.get('id')}: cannot decode segmentation: {e}", file=file, image_id=image_id
+        ) from None
+
+
+def _decode_sets(
+    anns: Sequence[dict], height: int, width: int, file: Any, image_id: Any, validate: bool, polygon_fill: str
+) -> tuple[list[tuple], list[tuple[int, int]]]:
+    """Decode one image's annotations in at most two numba calls: the decoded sets (``(boxes
+    [x0, x1, y0, y1), areas, offsets, flat x-major, status)``) and, per annotation, ``(set,
+    index)``. Polygons (pycocotools' rule) go to :func:`rapkit.kernels.polygon.decode_polygons`,
+    everything else through pycocotools' compressed RLE to
+    :func:`rapkit.kernels.rle.decode_rles`. Errors name the first bad annotation."""
+    from ..kernels.polygon import decode_polygons, pack_polygons
+    from ..kernels.rle import decode_rles
+
+    polys: list[list] = []
+    counts: list = []
+    where: list[tuple[int, int]] = []
+    for a in anns:
+        seg = a["segmentation"]
+        if polygon_fill == "pycocotools" and _plain_polygons(seg):
+            if validate:
+                validate_segmentation(seg, height, width, file=file, image_id=image_id, ann_id=a.get("id"))
+            where.append((0, len(polys)))
+            polys.append(seg)
+        else:
+            where.append((1, len(counts)))
+            counts.append(_rle_of(a, height, width, file, image_id, validate, polygon_fill)["counts"])
+    empty = (np.zeros((0, 4), np.int64), np.zeros(0, np.int64), np.zeros(1, np.int64), np.zeros(0, np.uint8),
+             np.zeros(0, np.int64))  # fmt: skip
+    sets = [empty, empty]
+    if polys:
+        try:
+            sets[0] = decode_polygons(*pack_polygons(polys), height, width, check=False)
+        except (ValueError, TypeError) as e:  # unchecked input: pycocotools names the annotation
+            for a, (s, _) in zip(anns, where):
+                if s == 0:
+                    _rle_of(a, height, width, file, image_id, False, polygon_fill)
+                    try:
+                        decode_polygons(*pack_polygons([a["segmentation"]]), height, width, check=False)
+                    except ValueError as e2:  # a non-finite or far coordinate (load_instances refuses both)
+                        raise InputError(
+                            f"annotation {a.get('id')}: cannot decode segmentation: {e2}", file=file, image_id=image_id
+                        ) from None
+            raise InputError(f"cannot decode segmentation: {e}", file=file, image_id=image_id) from None
+    if counts:
+        sets[1] = decode_rles(counts, height, width)
+    for a, (s, k) in zip(anns, where):
+        st = sets[s][4][k]
+        if st != 0:
+            why = "malformed RLE counts" if st == 1 else "RLE runs do not cover the image exactly"
+            raise InputError(f"annotation {a.get('id')}: {why}", file=file, image_id=image_id)
+    return sets, where
+
+
+def decode_instances_packed(
+    anns: Sequence[dict],
+    height: int,
+    width: int,
+    keep: Sequence[bool],
+    *,
+    file: Any = None,
+    image_id: Any = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`decode_instances` (fast, pycocotools' polygon rule) of the annotations with
+    ``keep`` true, packed as :func:`rapkit.core.relations.pack_masks` packs masks:
+    ``(boxes (N, 4) int64 [x0, y0, x1, y1), offsets (N + 1,), flat uint8 row-major crops,
+    areas (N,))``. Every annotation is decoded (a bad one raises as there).
+
+    >>> anns = [{"id": 1, "category_id": 1, "segmentation": [[0, 0, 4, 0, 4, 4, 0, 4]]}]
+    >>> boxes, offsets, flat, areas = decode_instances_packed(anns, 8, 8, [True])
+    >>> boxes.tolist(), areas.tolist()
+    ([[0, 0, 4, 4]], [16])
+    """
+    from ..kernels.polygon import gather_rows
+
+    sets, where = _decode_sets(anns, height, width, file, image_id, False, "pycocotools")
+    sel = [w for w, k in zip(where, keep) if k]
+    src = np.array([s for s, _ in sel], np.int64)
+    idx = np.array([i for _, i in sel], np.int64)
+    boxes, offsets, flat = gather_rows(sets[0], sets[1], src, idx, check=False)
+    areas = np.array([sets[s][1][i] for s, i in sel], np.int64)
+    return boxes, offsets, flat, areas
 
 
 def full_mask(m: InstanceMask, height: int, width: int) -> np.ndarray:
@@ -303,5 +394,6 @@ __all__ = [
     "annotation_rle",
     "crop_decode",
     "decode_instances",
+    "decode_instances_packed",
     "full_mask",
 ]

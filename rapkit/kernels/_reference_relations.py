@@ -61,4 +61,20 @@ def ref_pair_visibility(id_map, boxes, offsets, masks, own) -> tuple[np.ndarray,
     return ov, vis
 
 
-__all__ = ["ref_image_histograms", "ref_pair_visibility"]
+def ref_match_weights(hist, areas, seg_areas, inst_cat, seg_cat, seg_crowd):
+    """Twin of ``match_weights``: broadcast numpy."""
+    same = (inst_cat[:, None] == seg_cat[None, :]) & ~seg_crowd[None, :]
+    inter = np.where(same, hist[:, 1:], 0).astype(np.float64)
+    union = areas[:, None] + seg_areas[None, 1:] - inter
+    n_cat = (inst_cat[:, None] == inst_cat[None, :]).sum(axis=1)
+    wts = inter + (0.5 / (n_cat[:, None] + 1)) * np.where(union > 0, inter / np.maximum(union, 1), 0.0)
+    pos = wts > 0
+    rc, cc = pos.sum(axis=1), pos.sum(axis=0)
+    single = pos & (rc == 1)[:, None] & (cc == 1)[None, :]
+    sr, sc = np.nonzero(single)
+    rest_r = np.flatnonzero((rc > 0) & ~single.any(axis=1))
+    rest_c = np.flatnonzero((cc > 0) & ~single.any(axis=0))
+    return wts, sr.astype(np.int64), sc.astype(np.int64), rest_r.astype(np.int64), rest_c.astype(np.int64)
+
+
+__all__ = ["ref_image_histograms", "ref_match_weights", "ref_pair_visibility"]

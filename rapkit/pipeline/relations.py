@@ -16,10 +16,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from .._runtime.pool import imap_ordered
-from ..core.relations import MATCHINGS, RULES, extract_relations
+from ..core.relations import MATCHINGS, RULES, extract_relations, relations_of_packed
 from ..errors import ConfigError, InputError, RapkitError
-from ..io.coco import InstancesDataset, decode_instances, load_instances
+from ..io.coco import InstancesDataset, decode_instances, decode_instances_packed, load_instances
 from ..io.panoptic import PanopticDataset, load_panoptic
 from ..io.png import read_id_map_fast
 from ..io.relations import TOTAL_KEYS, check_relations_outputs, write_relations_outputs
@@ -76,6 +78,8 @@ class _Task:
 
 def _run_task(t: _Task) -> ImageRelations:
     """Worker: decode one image's instances, read its PNG, extract its relations."""
+    if t.matching == "pixels":
+        return _run_packed(t)
     bbox = t.matching == "bbox"
     masks = decode_instances(
         t.anns,
@@ -97,6 +101,34 @@ def _run_task(t: _Task) -> ImageRelations:
             matching=t.matching,  # type: ignore[arg-type]
             instance_boxes=[a.get("bbox") for a in t.anns] if bbox else None,
             things=t.things,
+        )
+    except RapkitError as e:
+        raise e.with_context(file=t.png_path, image_id=t.image_id) from None
+
+
+def _run_packed(t: _Task) -> ImageRelations:
+    """:func:`_run_task` of the pixel matching: the non-crowd masks decoded straight into the
+    kernels' packed layout (no per-mask objects), the same result."""
+    keep = [not a.get("iscrowd", 0) for a in t.anns]
+    boxes, offsets, flat, areas = decode_instances_packed(
+        t.anns, t.height, t.width, keep, file=t.instances_file, image_id=t.image_id
+    )
+    kept = [a for a, k in zip(t.anns, keep) if k]
+    id_map = read_id_map_fast(t.png_path, image_id=t.image_id, shape=(t.height, t.width))
+    try:
+        return relations_of_packed(
+            id_map,
+            t.segments,
+            [int(a["id"]) for a in kept],
+            np.array([int(a["category_id"]) for a in kept], np.int64),
+            areas,
+            boxes,
+            offsets,
+            flat,
+            t.theta,
+            t.rule,  # type: ignore[arg-type]
+            image_id=t.image_id,
+            n_crowd=len(t.anns) - len(kept),
         )
     except RapkitError as e:
         raise e.with_context(file=t.png_path, image_id=t.image_id) from None
