@@ -330,13 +330,20 @@ def _decode_sets(
         except (ValueError, TypeError) as e:  # unchecked input: pycocotools names the annotation
             for a, (s, _) in zip(anns, where):
                 if s == 0:
-                    _rle_of(a, height, width, file, image_id, False, polygon_fill)
                     try:
-                        decode_polygons(*pack_polygons([a["segmentation"]]), height, width, check=False)
-                    except ValueError as e2:  # a non-finite or far coordinate (load_instances refuses both)
-                        raise InputError(
-                            f"annotation {a.get('id')}: cannot decode segmentation: {e2}", file=file, image_id=image_id
-                        ) from None
+                        one = pack_polygons([a["segmentation"]])
+                    except (ValueError, TypeError):
+                        one = None  # not numbers: pycocotools names it just below
+                    if one is not None:
+                        try:  # first: pycocotools would spin for seconds on a NaN (cast to INT_MIN)
+                            decode_polygons(*one, height, width, check=False)
+                        except ValueError as e2:  # a non-finite or far coordinate (load_instances refuses both)
+                            raise InputError(
+                                f"annotation {a.get('id')}: cannot decode segmentation: {e2}",
+                                file=file,
+                                image_id=image_id,
+                            ) from None
+                    _rle_of(a, height, width, file, image_id, False, polygon_fill)
             raise InputError(f"cannot decode segmentation: {e}", file=file, image_id=image_id) from None
     if counts:
         sets[1] = decode_rles(counts, height, width)

@@ -184,3 +184,10 @@ def test_call_int32_calls_a_c_function_by_its_address():
 
     with pytest.raises(numba.core.errors.TypingError):  # only integer arguments are passed on
         bad(addr, 1.5)
+    # the typing rule itself, called from Python (numba runs it while compiling, untraced)
+    from numba import types
+
+    sig, _ = call_int32._defn(None, types.int64, types.Tuple((types.intp, types.uint32)))
+    assert sig.return_type == types.int64
+    assert call_int32._defn(None, types.int64, types.UniTuple(types.float64, 2)) is None
+    assert call_int32._defn(None, types.float64, types.UniTuple(types.int64, 1)) is None
