@@ -168,7 +168,8 @@ def measure(args) -> list[dict]:
                 "amdahl_2": amdahl[2],
                 "amdahl_8": amdahl[8],
                 "amdahl_16": amdahl[16],
-                "note": f"1->2 paired {med(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f})" if wk == 2 else "",
+                "note": f"peak {max(x[2] for x in runs[wk]):.0f} MB"
+                + (f"; 1->2 paired {med(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f})" if wk == 2 else ""),
             }
         )
     return rows
