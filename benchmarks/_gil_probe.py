@@ -28,15 +28,15 @@ loaded machine. Prints one JSON object:
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
-import pkgutil
 import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _nogil_timer import thread_cpu_timer, wrap_kernels
 
 os.environ.setdefault("RAPKIT_FSYNC", "0")
 
@@ -57,24 +57,9 @@ def main() -> None:
     tmp = tempfile.mkdtemp(prefix="rapkit-gil-probe-")
     try:
         fuse(*_world_args(warm), f"{tmp}/warm", semantic=f"{warm}/semantic", workers=1)
-        acc = [0.0]
+        acc, timed = thread_cpu_timer()
         clock = time.thread_time
-
-        def timed(fn):
-            def call(*a, **k):
-                t = clock()
-                try:
-                    return fn(*a, **k)
-                finally:
-                    acc[0] += clock() - t
-
-            return call
-
-        for m in pkgutil.iter_modules(rapkit.kernels.__path__):
-            mod = importlib.import_module(f"rapkit.kernels.{m.name}")
-            for name, obj in list(vars(mod).items()):
-                if hasattr(obj, "py_func") and hasattr(obj, "signatures"):  # a numba dispatcher
-                    setattr(mod, name, timed(obj))
+        wrap_kernels(timed)
         import deflate  # libdeflate's binding releases the GIL while it inflates
 
         deflate.zlib_decompress = timed(deflate.zlib_decompress)

@@ -48,6 +48,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _nogil_timer import thread_cpu_timer, wrap_kernels
+
 HERE = Path(__file__).resolve().parent
 TREE = HERE.parent
 
@@ -75,12 +77,9 @@ def one_image_slice(data: Path, root: Path) -> Path:
 def probe(warm: str, data: str) -> dict:
     """In this process (the tree on ``sys.path``): the CPU split of one 1-worker evaluation
     (module docstring); the kernels are loaded on ``warm`` (a one-image slice) first."""
-    import importlib
-    import pkgutil
 
     import deflate
 
-    import rapkit.kernels
     from rapkit._runtime import process
     from rapkit.pipeline.evaluate import evaluate_pq
 
@@ -91,24 +90,9 @@ def probe(warm: str, data: str) -> dict:
         return evaluate_pq(f"{d}/gt.json", f"{d}/pred.json", **kw)
 
     go(warm)
-    acc = [0.0]
+    acc, timed = thread_cpu_timer()
     clock = time.thread_time
-
-    def timed(fn):
-        def call(*a, **k):
-            t = clock()
-            try:
-                return fn(*a, **k)
-            finally:
-                acc[0] += clock() - t
-
-        return call
-
-    for m in pkgutil.iter_modules(rapkit.kernels.__path__):
-        mod = importlib.import_module(f"rapkit.kernels.{m.name}")
-        for name, obj in list(vars(mod).items()):
-            if hasattr(obj, "py_func") and hasattr(obj, "signatures"):  # a numba dispatcher
-                setattr(mod, name, timed(obj))
+    wrap_kernels(timed)
     deflate.zlib_decompress = timed(deflate.zlib_decompress)
     for name in ("open", "read", "fstat", "close"):  # file system calls (the GIL is released in them)
         setattr(os, name, timed(getattr(os, name)))

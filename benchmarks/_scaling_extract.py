@@ -40,6 +40,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _nogil_timer import thread_cpu_timer, wrap_kernels
+
 HERE = Path(__file__).resolve().parent
 TREE = HERE.parent
 
@@ -77,12 +79,9 @@ def _synth(root: Path, n: int) -> Path:
 def probe(warm: str, world: str) -> dict:
     """In this process (the tree on ``sys.path``): the CPU split of one extraction (module
     docstring); the kernels are loaded on ``warm`` (a tiny world) first."""
-    import importlib
-    import pkgutil
 
     import deflate
 
-    import rapkit.kernels
     from rapkit._runtime import process
     from rapkit.pipeline.relations import extract_dataset_relations
 
@@ -95,24 +94,9 @@ def probe(warm: str, world: str) -> dict:
             return extract_dataset_relations(f"{w}/instances.json", f"{w}/panoptic.json", output=out, force=True, **kw)
 
         go(warm, f"{tmp}/warm.json")
-        acc = [0.0]
+        acc, timed = thread_cpu_timer()
         clock = time.thread_time
-
-        def timed(fn):
-            def call(*a, **k):
-                t = clock()
-                try:
-                    return fn(*a, **k)
-                finally:
-                    acc[0] += clock() - t
-
-            return call
-
-        for m in pkgutil.iter_modules(rapkit.kernels.__path__):
-            mod = importlib.import_module(f"rapkit.kernels.{m.name}")
-            for name, obj in list(vars(mod).items()):
-                if hasattr(obj, "py_func") and hasattr(obj, "signatures"):  # a numba dispatcher
-                    setattr(mod, name, timed(obj))
+        wrap_kernels(timed)
         deflate.zlib_decompress = timed(deflate.zlib_decompress)
         Path.read_bytes = timed(Path.read_bytes)  # type: ignore[method-assign]
         marks: dict = {}

@@ -24,7 +24,6 @@ import importlib
 import importlib.util
 import json
 import os
-import pkgutil
 import shutil
 import statistics
 import subprocess
@@ -32,6 +31,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _nogil_timer import thread_cpu_timer, wrap_kernels
 
 HERE = Path(__file__).resolve().parent
 TREE = HERE.parent
@@ -59,7 +60,6 @@ def _world(root: Path, n: int):
 
 def probe(world: str) -> dict:
     """In this process: start-up and per-image CPU of a one-worker sweep, and its GIL-free part."""
-    import rapkit.kernels
     from rapkit._runtime import process
     from rapkit.pipeline.sweep import sweep
 
@@ -72,24 +72,9 @@ def probe(world: str) -> dict:
 
         w = make_world(Path(tmp) / "w", SynthConfig(n_images=2, height=48, width=64, render_images=False))
         sweep(w.panoptic, w.proposals, semantic=w.semantic, **kw)  # kernels loaded before wrapping
-        acc = [0.0]
+        acc, timed = thread_cpu_timer()
         clock = time.thread_time
-
-        def timed(fn):
-            def call(*a, **k):
-                t = clock()
-                try:
-                    return fn(*a, **k)
-                finally:
-                    acc[0] += clock() - t
-
-            return call
-
-        for m in pkgutil.iter_modules(rapkit.kernels.__path__):
-            mod = importlib.import_module(f"rapkit.kernels.{m.name}")
-            for name, obj in list(vars(mod).items()):
-                if hasattr(obj, "py_func") and hasattr(obj, "signatures"):  # a numba dispatcher
-                    setattr(mod, name, timed(obj))
+        wrap_kernels(timed)
         import deflate
 
         deflate.zlib_decompress = timed(deflate.zlib_decompress)
