@@ -17,7 +17,9 @@ True
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, TypeVar
 
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 R = TypeVar("R")
 
-__all__ = ["available_cores", "imap_ordered", "resolve_workers"]
+__all__ = ["alongside", "available_cores", "imap_ordered", "resolve_workers"]
 
 
 def available_cores() -> int:
@@ -88,3 +90,34 @@ def imap_ordered(
         finally:
             for f in pending:
                 f.cancel()
+
+
+@contextlib.contextmanager
+def alongside(fn: Callable[[], object] | None, name: str = "rapkit-preload") -> Iterator[None]:
+    """Run ``fn()`` in one thread while the ``with`` body runs in the calling thread, and join
+    it on the way out (whatever the body does): no thread is left. What ``fn`` raises is
+    dropped: it only prepares what the body's caller will do again anyway (loading kernels),
+    so the error, if any, comes from there. ``fn=None`` runs the body alone.
+
+    >>> seen = []
+    >>> with alongside(lambda: seen.append("loaded")):
+    ...     pass
+    >>> seen
+    ['loaded']
+    """
+    if fn is None:
+        yield
+        return
+
+    def run() -> None:
+        try:
+            fn()
+        except Exception:  # noqa: BLE001 - the caller's own call says what is wrong
+            pass
+
+    t = threading.Thread(target=run, name=name)
+    t.start()
+    try:
+        yield
+    finally:
+        t.join()

@@ -16,6 +16,15 @@ except ImportError:  # pragma: no cover - orjson is a dependency; json alone giv
     _fast_loads = None
 
 
+def file_size(path: str | os.PathLike) -> int | None:
+    """The size of ``path`` in bytes, or None when it cannot be read (the reader of that
+    file says why, later)."""
+    try:
+        return os.stat(path).st_size
+    except (OSError, TypeError, ValueError):
+        return None
+
+
 def load_json(path: str | os.PathLike, what: str = "JSON") -> Any:
     """Load a JSON file; missing or malformed files raise :class:`InputError` naming it."""
     p = Path(path)

@@ -329,4 +329,18 @@ def pq_png_chunk(
     return n_matched, m_cat, m_iou
 
 
-__all__ = ["libdeflate_zlib_decompress", "pq_png_chunk"]
+def load_chunk_kernel() -> None:
+    """Load (or compile) the chunk kernel for the argument types :func:`pq_png_chunk`
+    passes, by calling it on a chunk of no images: ``rapkit evaluate`` does this in a thread
+    while the calling thread reads the JSON files (numba's import and the cached kernel's
+    load overlap the parse where either releases the GIL).
+
+    >>> load_chunk_kernel()
+    """
+    z = np.zeros(0, np.int64)
+    buf = np.frombuffer(b"", np.uint8)  # read-only, as read_pair_bytes' buffer
+    _chunk_kernel(buf, np.zeros(1, np.int64), np.int64(0), np.int64(0), np.zeros(1, np.int64), z, z, z, z,
+                  np.zeros(1, np.int64), z, z, np.zeros(0, np.bool_), z, z, z, z, z, z)  # fmt: skip
+
+
+__all__ = ["libdeflate_zlib_decompress", "load_chunk_kernel", "pq_png_chunk"]

@@ -27,13 +27,15 @@ from typing import Any
 
 import numpy as np
 
-from .._runtime.pool import imap_ordered, resolve_workers
+from .._runtime.pool import alongside, imap_ordered, resolve_workers
+from .._runtime.settings import setting
 from ..core.boundary import DILATION_RATIO, band_counts, dilation_pixels
 from ..core.pq import PairHistogram, pq_stats, summarize
 from ..core.pq_arrays import ChunkStats, PairTable, png_chunk_stats
 from ..core.pq_dagger import pq_dagger_stats
 from ..core.pq_evaluation import METRICS, PQEvaluation, image_row
 from ..errors import InputError
+from ..io.jsonio import file_size
 from ..io.panoptic import PanopticArrays, load_panoptic_arrays
 from ..io.png import read_pair_bytes, read_pair_keys, read_pair_maps, read_pair_raw
 from ..types import Category, PQStats, merge_stats
@@ -86,6 +88,50 @@ def _load(gt_json: Any, pred_json: Any, gt_dir: Any, pred_dir: Any) -> tuple[Pan
                 file=d.json_path,
             )
     return gt, pred
+
+
+#: a GT JSON at least this large is no small job (:mod:`.evaluate_small`: at most 16 images)
+PRELOAD_BYTES = 256 * 1024
+
+
+def _chunk_kernel_preload(gt_json: Any, metrics: tuple, per_image: bool, fast: bool) -> Callable[[], None] | None:
+    """What to load beside the JSON parse: the chunk kernel when this job will run it (PQ
+    alone, the fast decoder, no per-image rows, a GT JSON too large for a small job);
+    None otherwise (a small job must not pay for numba)."""
+    if metrics != ("pq",) or per_image or not fast or setting("RAPKIT_EVALUATE_PATH") == "numpy":
+        return None
+    size = file_size(gt_json)
+    if size is None or size < PRELOAD_BYTES:
+        return None
+
+    def load() -> None:
+        from ..kernels.pq_chunk import load_chunk_kernel
+
+        load_chunk_kernel()
+
+    return load
+
+
+def chunk_bounds(n: int, workers: int, most: int = 64) -> list[tuple[int, int]]:
+    """The chunks ``(start, stop)`` of ``n`` images for ``workers`` threads: ``most`` images
+    each (fewer when there are few images per worker), the last ones shrinking, so that no
+    thread waits long for the others at the end.
+
+    >>> [b - a for a, b in chunk_bounds(100, 2, most=8)]
+    [6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 5, 4, 3, 2, 2, 1, 1, 1, 1, 1, 1]
+    >>> chunk_bounds(5, 1)
+    [(0, 5)]
+    """
+    if workers <= 1:
+        return [(k, min(n, k + most)) for k in range(0, n, most)]
+    size = max(1, min(most, n // (8 * workers)))
+    out = []
+    k = 0
+    while k < n:
+        s = min(size, max(1, (n - k) // (2 * workers)))
+        out.append((k, k + s))
+        k += s
+    return out
 
 
 def _ignored_warning(ignored: list) -> list[str]:
@@ -261,7 +307,9 @@ def evaluate_metrics(
         raise ValueError(f"metrics must be among {', '.join(METRICS)}, got {metrics!r}")
     dilation_pixels(1, 1, dilation_ratio)  # checks the ratio before any work
     workers = resolve_workers(workers)
-    gt, pred = _load(gt_json, pred_json, gt_dir, pred_dir)
+    preload = _chunk_kernel_preload(gt_json, metrics, per_image, fast)
+    with alongside(preload):  # numba and the chunk kernel load while the JSON is parsed
+        gt, pred = _load(gt_json, pred_json, gt_dir, pred_dir)
     g, p = gt.segments, pred.segments
     cats = gt.categories
     p_row = p.row_of()
@@ -278,8 +326,7 @@ def evaluate_metrics(
     n = len(items)
     if on_start is not None:
         on_start(n)
-    size = 64 if workers <= 1 else max(1, min(64, n // (8 * workers)))
-    jobs = ((table.chunk(k, min(n, k + size)), items[k : k + size], per_image, fast) for k in range(0, n, size))
+    jobs = ((table.chunk(a, b), items[a:b], per_image, fast) for a, b in chunk_bounds(n, workers))
     if metrics == ("pq",) and use_numpy_path(n, job_pixels(gt.images, g.image_ids)):  # few images: no numba
         results = numpy_chunks(table, items, per_image, fast)
     elif metrics == ("pq",):  # PQ alone: the matching kernel

@@ -139,3 +139,30 @@ def test_chunk_path_equals_per_image_path_and_pil(pq_bench, tmp_path):
         for k in ("order", "rank", "category", "iou", "orders"):
             assert np.array_equal(getattr(ev.stats, k), getattr(first.stats, k))
         assert (ev.stats.tp, ev.stats.fp, ev.stats.fn) == (first.stats.tp, first.stats.fp, first.stats.fn)
+
+
+def test_the_chunk_kernel_loads_beside_the_json_parse_of_a_large_job(pq_bench, monkeypatch):
+    """A GT JSON above PRELOAD_BYTES: the kernel loads in a thread while the JSON is read
+    (joined before the images: no thread is left); a small one loads nothing beside it."""
+    import threading
+
+    from rapkit.pipeline import evaluate as ev
+
+    gt, pred = pq_bench(40, height=24, width=32, seed=5)
+    loads = []
+    real = ev.alongside
+
+    def spy(fn, *a, **k):
+        loads.append(fn)
+        return real(fn, *a, **k)
+
+    monkeypatch.setattr(ev, "alongside", spy)
+    monkeypatch.setattr(ev, "PRELOAD_BYTES", 0)
+    before = threading.active_count()
+    a = evaluate_pq(gt, pred, workers=2)
+    assert loads[-1] is not None and threading.active_count() == before
+    monkeypatch.setattr(ev, "PRELOAD_BYTES", 1 << 40)
+    b = evaluate_pq(gt, pred, workers=2)
+    assert loads[-1] is None
+    assert a.result.to_panopticapi() == b.result.to_panopticapi()
+    assert np.array_equal(a.stats.iou, b.stats.iou) and a.stats.tp == b.stats.tp
