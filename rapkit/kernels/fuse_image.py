@@ -26,7 +26,15 @@ from .png_encode import _png_idat_runs
 from .rle import _decode_runs
 from .status import KEPT, SCORE, UNSEEN
 
-__all__ = ["ERR_NO_RELATION", "ERR_SEMANTIC", "FuseInputs", "fuse_inputs", "fuse_packed", "settings"]
+__all__ = [
+    "ERR_NO_RELATION",
+    "ERR_SEMANTIC",
+    "FuseInputs",
+    "fuse_inputs",
+    "fuse_packed",
+    "load_fuse_kernel",
+    "settings",
+]
 
 #: ``err[0]`` codes of :func:`fuse_packed`: 0 fine; 1 a malformed RLE; 2 an RLE whose runs do
 #: not cover the image (both as ``decode_rle_runs``'s status); 3 a candidate without a
@@ -300,3 +308,16 @@ def fuse_packed(
         inputs.known,
         inputs.is_stuff,
     )
+
+
+def load_fuse_kernel() -> None:
+    """Load (or compile) the kernel for the argument types ``rapkit fuse`` passes, by fusing
+    one proposal on a 2x2 image: ``rapkit fuse`` does this in a thread while the calling
+    thread reads the proposals (numba's import and the cached kernel's load overlap the
+    parse where either releases the GIL).
+
+    >>> load_fuse_kernel()
+    """
+    fi = fuse_inputs(np.frombuffer(b"04", np.uint8), np.array([0, 2]), np.array([0.9]), np.array([1]),
+                     np.array([0.5]), settings(0.5, 0.6, 0.5, True, True, True, False, 4096), np.zeros(256, bool))  # fmt: skip
+    fuse_packed(fi, 0, 1, 2, 2)

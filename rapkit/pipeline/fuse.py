@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .._runtime.pool import imap_ordered, resolve_workers
+from .._runtime.pool import alongside, imap_ordered, resolve_workers
 from ..core.fusion import (
     STATUS_NAMES,
     decode_scene,
@@ -36,7 +36,7 @@ from ..core.fusion import (
 )
 from ..errors import ConfigError, InputError, RapkitError
 from ..io._atomic import check_writable
-from ..io.jsonio import dumps
+from ..io.jsonio import dumps, file_size
 from ..io.panoptic import PANOPTIC_DIR, PANOPTIC_JSON, load_categories, load_images, panoptic_output, png_name
 from ..io.png_write import write_id_runs_png, write_idat_png
 from ..io.proposals import load_proposals, load_proposals_packed
@@ -265,6 +265,22 @@ def _fuse_batch(args: tuple) -> tuple[list[dict], list[dict], dict[str, int], di
     return anns, rows, totals, stage
 
 
+#: proposals JSON at least this large (about 70 images of the synthetic world): the kernel
+#: loads beside its parse; below it the parse is too short to hide anything behind
+PRELOAD_BYTES = 256 * 1024
+
+
+def _kernel_preload(proposals: Any) -> Callable[[], None] | None:
+    size = file_size(proposals)
+    if size is None or size < PRELOAD_BYTES:
+        return None
+
+    def load() -> None:
+        load_fuse_image().load_fuse_kernel()
+
+    return load
+
+
 def fuse(
     proposals: str | os.PathLike,
     image_info: str | os.PathLike,
@@ -315,7 +331,8 @@ def fuse(
     need_rel = params.strategy == "rap" and params.ra
     packed = params.strategy != "ocfusion"  # one compiled call per image (OCFusion: per stage)
     if packed:
-        pk = load_proposals_packed(proposals, images, cats, require_relation=need_rel)
+        with alongside(_kernel_preload(proposals)):  # numba and the kernel load while the JSON is parsed
+            pk = load_proposals_packed(proposals, images, cats, require_relation=need_rel)
         bounds = pk.start.tolist()
         props: Any = {iid: (bounds[i], bounds[i + 1]) for i, iid in enumerate(pk.image_ids)}
     else:

@@ -83,3 +83,30 @@ def test_trusted_row_runs_write_the_same_png(tmp_path):
     b = write_id_runs_png(tmp_path / "b.png", row_runs(ids), 37, 53).read_bytes()
     c = write_id_runs_png(tmp_path / "c.png", row_runs(ids), 37, 53, check=False).read_bytes()
     assert a == b == c
+
+
+def test_the_kernel_loads_beside_the_proposals_parse_of_a_large_job(world, tmp_path, monkeypatch):
+    """Proposals above PRELOAD_BYTES: the kernel loads in a thread while they are parsed
+    (joined before the images; the same one compiled signature), the same bytes either way."""
+    import threading
+
+    from rapkit.kernels import fuse_image
+
+    loads = []
+    real = fuse_mod.alongside
+
+    def spy(fn, *a, **k):
+        loads.append(fn)
+        return real(fn, *a, **k)
+
+    monkeypatch.setattr(fuse_mod, "alongside", spy)
+    before = threading.active_count()
+    monkeypatch.setattr(fuse_mod, "PRELOAD_BYTES", 0)
+    _run(world, tmp_path / "pre", 2)
+    assert loads[-1] is not None and threading.active_count() == before
+    sigs = set(fuse_image._fuse_packed.signatures)
+    monkeypatch.setattr(fuse_mod, "PRELOAD_BYTES", 1 << 40)
+    _run(world, tmp_path / "plain", 2)
+    assert loads[-1] is None
+    assert _same_tree(tmp_path / "pre", tmp_path / "plain")
+    assert set(fuse_image._fuse_packed.signatures) == sigs  # the preload's call types are the run's
