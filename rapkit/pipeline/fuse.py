@@ -270,6 +270,18 @@ def _fuse_batch(args: tuple) -> tuple[list[dict], list[dict], dict[str, int], di
 PRELOAD_BYTES = 256 * 1024
 
 
+def _run_length(most: int, left: int, workers: int) -> int:
+    """The next run's length: ``most``, the last runs shorter (a worker that finishes early
+    waits at most a short run for the others).
+
+    >>> [_run_length(16, left, 2) for left in (1000, 40, 9, 3)]
+    [16, 10, 2, 1]
+    """
+    if workers <= 1:
+        return most
+    return max(1, min(most, left // (2 * workers)))
+
+
 def _kernel_preload(proposals: Any) -> Callable[[], None] | None:
     size = file_size(proposals)
     if size is None or size < PRELOAD_BYTES:
@@ -366,6 +378,8 @@ def fuse(
 
         def tasks():
             batch = []
+            left = len(images)
+            want = _run_length(batch_size, left, n_workers)
             for iid, info in images.items():
                 name = png_name(info)
                 if name in names:
@@ -373,9 +387,11 @@ def fuse(
                 names.add(name)
                 item = sem.item(info) if sem is not None else None
                 batch.append((info, props[iid], item, out.png_file(name)))
-                if len(batch) == batch_size:
+                if len(batch) == want:
                     yield batch, ctx
+                    left -= len(batch)
                     batch = []
+                    want = _run_length(batch_size, left, n_workers)
             if batch:
                 yield batch, ctx
 
