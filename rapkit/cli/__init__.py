@@ -218,4 +218,5 @@ def main(argv: list[str] | None = None) -> int:
     if argv is None:  # the process ends here
         notice.report()
         process.before_exit()
+        process.end_process(code)
     sys.exit(code)
