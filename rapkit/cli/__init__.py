@@ -218,5 +218,23 @@ def main(argv: list[str] | None = None) -> int:
     if argv is None:  # the process ends here
         notice.report()
         process.before_exit()
-        process.end_process(code)
     sys.exit(code)
+
+
+def entry() -> None:
+    """The ``rapkit`` script and ``python -m rapkit``: :func:`main`, then the process ends
+    without the interpreter's teardown (:func:`rapkit._runtime.process.end_process`: atexit
+    handlers run, streams flushed). A script that calls :func:`main` itself keeps the
+    ordinary ``SystemExit``."""
+    try:
+        main()
+    except SystemExit as e:
+        code = e.code
+    else:  # pragma: no cover - main always exits
+        code = 0
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):
+        print(code, file=sys.stderr)
+        code = 1
+    process.end_process(code)
