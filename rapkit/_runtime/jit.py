@@ -259,8 +259,11 @@ def _enable_cache(disp: Any) -> None:
     source = os.path.abspath(f.__code__.co_filename)
     if not os.path.isfile(source):  # a doctest, a notebook cell: no file to key a cache on
         return
+    # the options numba compiles with (nogil, inline...: the defaults are set here, in a file
+    # outside the stamp) are part of the key too: changing them must not load the old code
+    options = repr(sorted((k, repr(v)) for k, v in disp.targetoptions.items()))
     try:
-        disp._cache = KernelCache(f, _module_stamp(source))
+        disp._cache = KernelCache(f, f"{_module_stamp(source)}:{options}")
     except RuntimeError:  # no writable cache folder: compile in every process (numba's own rule)
         pass
 

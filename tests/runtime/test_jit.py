@@ -191,3 +191,19 @@ def test_call_int32_calls_a_c_function_by_its_address():
     assert sig.return_type == types.int64
     assert call_int32._defn(None, types.int64, types.UniTuple(types.float64, 2)) is None
     assert call_int32._defn(None, types.float64, types.UniTuple(types.int64, 1)) is None
+
+
+def test_the_compile_options_are_part_of_the_cache_key():
+    """njit's defaults live in _runtime/jit.py, outside the dependency stamp: the options a
+    kernel is compiled with key its cache as well, so changing them cannot load old code."""
+    from rapkit.kernels import hashtable
+
+    fn = next(v.py_func for v in vars(hashtable).values() if hasattr(v, "py_func"))
+    a = jit.njit(fn)
+    b = jit.njit(nogil=False)(fn)
+    c = jit.njit(fn)
+    stamp = lambda d: d._cache._cache_file._source_stamp  # noqa: E731
+    assert stamp(a) != stamp(b) and stamp(a) == stamp(c)
+    assert "nogil" in stamp(a)[2] and a.targetoptions["nogil"] is True
+    for d in (a, b, c):  # not left among rapkit's kernels
+        jit._KERNELS.remove(d)
