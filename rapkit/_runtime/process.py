@@ -16,8 +16,8 @@ runs as its own process) does, once:
 * :func:`before_exit` freezes what is alive at the end: the interpreter's shutdown
   collections would otherwise walk the whole heap only for the OS to reclaim it.
 * :func:`end_process` ends the command's process without the interpreter's teardown (the
-  finalisation of every module and object, numba's compiled code included: about 12 ms of
-  every large ``rapkit evaluate``), once the standard streams are flushed and the ``atexit``
+  finalisation of every module and object, numba's compiled code included: about 19 ms of
+  every command that loaded numba, ``benchmarks/exit_teardown.py``), once the standard streams are flushed and the ``atexit``
   handlers have run.
 
 >>> tune_allocator.__name__
