@@ -80,9 +80,16 @@ def test_python_dash_m_is_the_process_entry(monkeypatch, capsys, module):
         (process, "before_exit"),
     ]:
         monkeypatch.setattr(mod, name, lambda name=name: calls.append(name))
+    ended = []
+
+    def end_process(code):  # the real one ends this (pytest's) process with os._exit
+        ended.append(code)
+        raise SystemExit(code)
+
+    monkeypatch.setattr(process, "end_process", end_process)
     monkeypatch.setattr(sys, "argv", ["rapkit", "--version"])
     with pytest.raises(SystemExit) as e:
         runpy.run_module(module, run_name="__main__", alter_sys=True)
-    assert e.value.code == 0
+    assert e.value.code == 0 and ended == [0]
     assert "rapkit" in capsys.readouterr().out
     assert calls == ["enable", "tune_allocator", "command_gc", "report", "before_exit"]
