@@ -25,6 +25,8 @@ LAZY_OK = {
     "rich": "heavy (25-35 ms): only when progress or a table is shown",
     "ctypes": "platform library calls (glibc, Linux syscalls)",
     "fcntl": "POSIX only",
+    "msgspec": "typed JSON decoding (10-18 ms to import): only for large input files",
+    "rapkit.io.panoptic.typed": "msgspec: only for a panoptic JSON of 256 KiB or more (the small-job start-up skips it)",
     "concurrent.futures": "threads: only a pool of more than one worker imports it (and logging); start-up",
 }
 #: a command module of the CLI imports its pipeline when it runs, so that `rapkit CMD --help`

@@ -29,7 +29,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ...errors import InputError
 from ...types import Category, ImageInfo, PanopticImage
-from ..jsonio import load_json, require_list
+from ..jsonio import file_size, load_json, require_list
 from .check import (
     AnnotationEntry,
     Issue,
@@ -225,15 +225,25 @@ def _plain_arrays(
         arr = np.fromiter(chain.from_iterable(rows), np.int64, n * ncol).reshape(n, ncol)
     except (TypeError, ValueError, OverflowError):
         return None
-    if not full:
-        arr = np.concatenate([arr, np.zeros((n, 2), np.int64)], axis=1)
-    elif n and np.abs(arr[:, 2]).max() >= MAX_AREA:
+    zeros = np.zeros(n, np.int64)
+    cols = [np.ascontiguousarray(arr[:, k]) for k in range(ncol)] + ([] if full else [zeros, zeros])
+    return _checked_columns(iids, names, lens, cols, categories)
+
+
+def _checked_columns(
+    iids: list, names: list[str], lens: list[int], cols: list[np.ndarray], categories: dict[int, Category] | None
+) -> SegmentArrays | None:
+    # The plain paths' last step: the segments' (id, category_id, area, iscrowd) columns
+    # checked (areas below MAX_AREA, plain_segments_pass) into SegmentArrays; None: the
+    # caller reads the file through scan_annotations
+    sid, cid, area, _crowd = cols
+    if sid.shape[0] and ((area >= MAX_AREA) | (area <= -MAX_AREA)).any():
         return None
-    if not plain_segments_pass(iids, lens, arr[:, 0], arr[:, 1], categories):
+    if not plain_segments_pass(iids, lens, sid, cid, categories):
         return None
     offsets = np.zeros(len(lens) + 1, np.int64)
     np.cumsum(lens, out=offsets[1:])
-    return SegmentArrays(iids, names, offsets, *(np.ascontiguousarray(arr[:, k]) for k in range(4)))
+    return SegmentArrays(iids, names, offsets, *cols)
 
 
 def _fits(t: tuple[int, int, int, int]) -> bool:
@@ -269,6 +279,31 @@ def _checked_arrays(
     return SegmentArrays(iids, names, offsets, *(np.ascontiguousarray(arr[:, k]) for k in range(4)), exact=exact)
 
 
+#: a panoptic JSON at least this large is decoded by msgspec first (:mod:`.typed`); below
+#: it the orjson path is as quick and msgspec is not imported
+TYPED_BYTES = 256 * 1024
+
+
+def _typed_arrays(json_path: Any, check_categories: bool, areas: bool) -> tuple | None:
+    # the typed fast path of a large file, or None: the usual reader then reads it (and
+    # words any error, a file that cannot be read included)
+    size = file_size(json_path)
+    if size is None or size < TYPED_BYTES:
+        return None
+    try:
+        data = Path(json_path).read_bytes()
+    except OSError:
+        return None
+    from .typed import typed_columns  # msgspec: only for large files
+
+    got = typed_columns(data, json_path, areas)
+    if got is None:
+        return None
+    iids, names, lens, cols, images, cats = got
+    arrays = _checked_columns(iids, names, lens, cols, cats if check_categories else None)
+    return None if arrays is None else (arrays, images, cats)
+
+
 def load_panoptic_arrays(
     json_path: str | os.PathLike,
     png_dir: str | os.PathLike | None = None,
@@ -280,7 +315,9 @@ def load_panoptic_arrays(
 
     The checks and errors of :func:`load_panoptic` (file, image id, segment id), except
     that only ``area`` and ``iscrowd`` of an entry are read (bbox, score and relation are
-    not needed). Plain JSON takes a fast path (one pass, checks in numpy,
+    not needed). A file of :data:`TYPED_BYTES` or more is first decoded by msgspec into the
+    fields PQ reads (:mod:`rapkit.io.panoptic.typed`, a fast path that declines anything it
+    is not sure of); plain JSON otherwise takes a fast path (one pass, checks in numpy,
     :func:`~rapkit.io.panoptic.check.plain_segments_pass`); anything else goes through
     :func:`~rapkit.io.panoptic.check.scan_annotations`, which raises the first error. Without
     ``areas`` the ``area`` and ``iscrowd`` arrays are 0 (a prediction's are not needed).
@@ -289,6 +326,11 @@ def load_panoptic_arrays(
     >>> gt.segments.segments(0)[:1]                                         # doctest: +SKIP
     [(3226956, 1, 31083, 0)]
     """
+    typed = _typed_arrays(json_path, check_categories, areas)
+    if typed is not None:
+        arrays, images, cats = typed
+        png = Path(png_dir) if png_dir is not None else default_png_dir(json_path)
+        return PanopticArrays(Path(json_path), png, images, cats, arrays)
     anns_raw, images, cats, png = _open(json_path, png_dir)
     known = cats if check_categories else None
     arrays = _plain_arrays(anns_raw, images, known, areas)

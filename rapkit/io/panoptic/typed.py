@@ -1,0 +1,115 @@
+"""The typed fast path of :func:`rapkit.io.panoptic.read.load_panoptic_arrays`: a large
+panoptic JSON decoded by msgspec straight into what PQ reads.
+
+orjson turns a panoptic JSON into a dict per segment (about 60 ms for COCO-like 5 MB) and
+then a Python pass takes each segment's ids (about 35 ms), all holding the GIL while the
+kernels load. Here msgspec decodes the ``annotations`` into slotted, untracked structs with
+only the fields PQ reads (``image_id``, ``file_name``, ``segments_info``' ``id``,
+``category_id`` and, for a GT, ``area`` and ``iscrowd``), skipping the rest (bbox, score,
+relation) without building it: about 10 ms for a prediction, 30 ms for a GT.
+
+It is a fast path, not a second reader: :func:`typed_columns` returns None whenever it is
+not sure to give what the orjson path gives (the document is not strict JSON, a value is not
+a plain integer, an id does not fit int64...), and so does the reader's own check of the
+columns (an area reaching ``MAX_AREA``, a failed
+:func:`~rapkit.io.panoptic.check.plain_segments_pass`); the file is then read the usual
+way, which gives the same result or words the error. ``images`` and
+``categories`` are decoded as plain JSON values and parsed by the same functions as there.
+The two agree on every document the tests build (tests/io/test_panoptic_typed.py).
+
+>>> typed_columns(b'{"annotations": [{"image_id": 7, "segments_info": [{"id": 1, "category_id": 2}]}]}', "p.json", True)[:3]
+([7], ['000000000007.png'], [1])
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import numpy as np
+
+from ...types import Category, ImageInfo
+from .check import parse_categories, parse_images, png_file_name
+
+
+class _Segment(msgspec.Struct, gc=False):
+    id: int
+    category_id: int
+    area: int = 0
+    iscrowd: int = 0
+
+
+class _SegmentIds(msgspec.Struct, gc=False):  # a prediction's: area and iscrowd are not read
+    id: int
+    category_id: int
+
+
+class _Annotation(msgspec.Struct, gc=False):
+    image_id: int
+    segments_info: list[_Segment]
+    file_name: str = ""
+
+
+class _AnnotationIds(msgspec.Struct, gc=False):
+    image_id: int
+    segments_info: list[_SegmentIds]
+    file_name: str = ""
+
+
+class _Document(msgspec.Struct, gc=False):
+    annotations: list[_Annotation]
+    images: Any = msgspec.UNSET
+    categories: Any = msgspec.UNSET
+
+
+class _DocumentIds(msgspec.Struct, gc=False):
+    annotations: list[_AnnotationIds]
+    images: Any = msgspec.UNSET
+    categories: Any = msgspec.UNSET
+
+
+_DECODERS: dict[bool, Any] = {}
+
+
+def _decoder(full: bool) -> Any:
+    dec = _DECODERS.get(full)
+    if dec is None:
+        dec = _DECODERS[full] = msgspec.json.Decoder(_Document if full else _DocumentIds)
+    return dec
+
+
+def typed_columns(
+    data: bytes, file: Any, full: bool
+) -> tuple[list[int], list[str], list[int], list[np.ndarray], dict[int, ImageInfo], dict[int, Category]] | None:
+    """The panoptic JSON bytes ``data`` as ``(image_ids, png_names, segments_per_image,
+    [id, category_id, area, iscrowd] int64 columns, images, categories)``, or None (read it
+    the usual way). ``full``: read ``area`` and ``iscrowd`` (else 0). ``images`` and
+    ``categories`` are parsed (and their errors raised) as the usual reader does."""
+    try:
+        doc = _decoder(full).decode(data)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    images = parse_images({"images": doc.images}, file) if doc.images is not msgspec.UNSET else {}
+    cats = parse_categories(doc.categories, file) if doc.categories is not msgspec.UNSET else {}
+    anns = doc.annotations
+    iids = [a.image_id for a in anns]
+    lens = [len(a.segments_info) for a in anns]
+    names = [a.file_name or png_file_name({}, a.image_id, images) for a in anns]
+    segs = [s for a in anns for s in a.segments_info]
+    n = len(segs)
+    try:
+        np.fromiter(iids, np.int64, len(iids))  # image ids beyond int64: the usual reader
+        cols = [np.fromiter((s.id for s in segs), np.int64, n), np.fromiter((s.category_id for s in segs), np.int64, n)]
+        if full:
+            cols += [
+                np.fromiter((s.area for s in segs), np.int64, n),
+                np.fromiter((s.iscrowd for s in segs), np.int64, n),
+            ]
+        else:
+            cols += [np.zeros(n, np.int64), np.zeros(n, np.int64)]
+    except OverflowError:
+        return None
+    return iids, names, lens, cols, images, cats
+
+
+__all__ = ["typed_columns"]
