@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._runtime.ccall import borrow
 from .._runtime.jit import njit, trailing_zeros
 from .hashtable import EMPTY_KEY, compact, ensure_room, fold_pair_row, insert, new_table, pair_key, slot
 from .png import _avg3, _avg4, _check_raw, _ids3, _ids4, _paeth, _sub3, _sub4, _unfilter_row
@@ -438,6 +439,12 @@ def _readd_runs(counts: np.ndarray, slots: np.ndarray, rc: np.ndarray, n: np.int
 
 
 @njit
+def _alive(*arrays: np.ndarray) -> None:
+    """Nothing: called after the last use of the borrowed views of ``arrays``, so that numba
+    keeps the arrays (which own the memory) alive until then."""
+
+
+@njit
 def _pair_rows_kernel(
     raw_g: np.ndarray,
     raw_p: np.ndarray,
@@ -464,6 +471,11 @@ def _pair_rows_kernel(
     RC = np.zeros((2, w + 1), np.int64)
     SL = np.zeros((2, w + 1), np.uint64)
     k = np.zeros(2, np.int64)
+    # The loop works on unowned views (ccall.borrow): its many slices per row then cost no
+    # reference counting; the arrays themselves are kept alive by _alive below.
+    rg, rp = borrow(raw_g), borrow(raw_p)
+    b8, d8, d64, e8, e64, bmv = borrow(B8), borrow(D8), borrow(D), borrow(E8), borrow(E), borrow(bm)
+    rk, rc, sl = borrow(RK), borrow(RC), borrow(SL)
     q = 0
     n = 0
     rep = 0
@@ -472,45 +484,47 @@ def _pair_rows_kernel(
         off = y * (s + 1)
         zg = zp = False  # the row repeats the row above (Up, zero residuals)
         if y < h:
-            zg = y > 0 and raw_g[off] == 2 and _all_zero(raw_g[off + 1 : off + 1 + s])
-            zp = y > 0 and raw_p[off] == 2 and _all_zero(raw_p[off + 1 : off + 1 + s])
+            zg = y > 0 and rg[off] == 2 and _all_zero(rg[off + 1 : off + 1 + s])
+            zp = y > 0 and rp[off] == 2 and _all_zero(rp[off + 1 : off + 1 + s])
             if zg and zp:
                 rep += 1
                 continue
         if rep > 0:
-            _readd_runs(counts, SL[q], RC[q], n, rep)
+            _readd_runs(counts, sl[q], rc[q], n, rep)
             rep = 0
         if y == h:
             break
         for side in range(2):
             if zg if side == 0 else zp:
                 continue
-            raw = raw_g if side == 0 else raw_p
+            raw = rg if side == 0 else rp
             c = k[side]
             ok = _row(
                 np.int64(raw[off]),
                 raw[off + 1 : off + 1 + s],
                 w,
                 bpp,
-                E8,
-                E,
-                bm,
-                B8[side, c],
-                D8[side, c],
-                B8[side, 1 - c],
-                D8[side, 1 - c],
+                e8,
+                e64,
+                bmv,
+                b8[side, c],
+                d8[side, c],
+                b8[side, 1 - c],
+                d8[side, 1 - c],
             )
             if not ok:
+                _alive(raw_g, raw_p, B8, D8, D, E8, E, bm, RK, RC, SL)
                 return keys, counts, used, y, side
             k[side] = 1 - c
         q1 = 1 - q
-        n1 = _row_runs(B8[0, k[0]], B8[1, k[1]], D[0, k[0]], D[1, k[1]], bm, w, bpp, RK[q1], RC[q1])
+        n1 = _row_runs(b8[0, k[0]], b8[1, k[1]], d64[0, k[0]], d64[1, k[1]], bmv, w, bpp, rk[q1], rc[q1])
         cap = keys.shape[0]
         keys, counts = ensure_room(keys, counts, used, n1)
         pn = n if keys.shape[0] == cap else 0  # a grown table moved the slots
-        used += _add_runs(keys, counts, RK[q1], RC[q1], n1, SL[q1], RK[q], SL[q], pn)
+        used += _add_runs(keys, counts, rk[q1], rc[q1], n1, sl[q1], rk[q], sl[q], pn)
         q = q1
         n = n1
+    _alive(raw_g, raw_p, B8, D8, D, E8, E, bm, RK, RC, SL)
     return keys, counts, used, -1, 0
 
 

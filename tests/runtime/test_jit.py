@@ -16,6 +16,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import rapkit
@@ -207,3 +208,38 @@ def test_the_compile_options_are_part_of_the_cache_key():
     assert "nogil" in stamp(a)[2] and a.targetoptions["nogil"] is True
     for d in (a, b, c):  # not left among rapkit's kernels
         jit._KERNELS.remove(d)
+
+
+def test_borrow_gives_an_unowned_view_of_the_same_memory():
+    """The intrinsic the pair kernel's row loop slices through: same data, shape, strides and
+    type; its slices read and write the array itself; the view owns nothing (no meminfo),
+    so slicing it leaves the array's reference count alone."""
+    import numba
+    from numba import types
+
+    from rapkit._runtime.ccall import borrow
+
+    @numba.njit(cache=False)
+    def fill_rows(n, w):
+        a = np.zeros((n, w), np.int64)
+        v = borrow(a)
+        for i in range(n):
+            row = v[i, 1:]
+            row[:] = i
+        return a.copy()  # a used after the view: kept alive until here
+
+    got = fill_rows(40, 5)
+    want = np.repeat(np.arange(40)[:, None], 5, axis=1)
+    want[:, 0] = 0
+    assert (got == want).all()
+
+    @numba.njit(cache=False)
+    def same(a):
+        v = borrow(a)
+        return v.shape == a.shape and v.strides == a.strides and v.ctypes.data == a.ctypes.data
+
+    b = np.arange(12.0).reshape(3, 4)[:, ::2]
+    assert same(b) and same(np.frombuffer(b"abc", np.uint8))  # strided; read-only
+    sig, _ = borrow._defn(None, types.Array(types.uint8, 2, "A", readonly=True))
+    assert sig.return_type == sig.args[0]
+    assert borrow._defn(None, types.int64) is None
