@@ -18,10 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from .._runtime.pool import imap_ordered
+from .._runtime.pool import alongside, imap_ordered
 from ..core.relations import MATCHINGS, RULES, extract_relations, relations_of_packed
 from ..errors import ConfigError, InputError, RapkitError
 from ..io.coco import InstancesDataset, decode_instances, decode_instances_packed, load_instances
+from ..io.jsonio import file_size
 from ..io.panoptic import PanopticDataset, load_panoptic
 from ..io.png import read_id_map_fast
 from ..io.relations import TOTAL_KEYS, check_relations_outputs, write_relations_outputs
@@ -196,8 +197,9 @@ def extract_dataset_relations(
     if output is not None:
         check_relations_outputs(output, rap_instances, (instances, panoptic), force, authors_pickle)
     _check(theta, rule, matching)
-    ds = load_instances(instances)
-    pan = load_panoptic(panoptic, panoptic_dir)
+    with alongside(_kernel_preload(instances, matching)):  # numba and the kernels load while the JSON is read
+        ds = load_instances(instances)
+        pan = load_panoptic(panoptic, panoptic_dir)
     run = _extract(
         ds, pan, theta=theta, rule=rule, matching=matching, workers=workers, progress=progress, on_start=on_start
     )
@@ -217,6 +219,43 @@ def extract_dataset_relations(
             )
         )
     return run
+
+
+#: an instances JSON at least this large (about 100 images of COCO): the kernels load beside
+#: its parse; below it there is too little parse to hide anything behind
+PRELOAD_BYTES = 256 * 1024
+
+
+def load_pixel_kernels() -> None:
+    """Load the compiled kernels of the pixel matching (polygon fill, packed masks, PNG ids,
+    the relation histograms and matching) by running one made-up 8x8 image through the
+    functions ``rapkit extract-relations`` calls, with the argument types they pass it.
+
+    >>> load_pixel_kernels()
+    """
+    from ..kernels.png import decode_ids  # numba
+
+    square = [[1.0, 1.0, 6.0, 1.0, 6.0, 6.0, 1.0, 6.0]]
+    anns = [
+        {"id": 1, "category_id": 1, "iscrowd": 0, "segmentation": square},
+        {"id": 2, "category_id": 1, "iscrowd": 0, "segmentation": [[3.0, 3.0, 8.0, 3.0, 8.0, 8.0, 3.0, 8.0]]},
+    ]
+    boxes, offsets, flat, areas = decode_instances_packed(anns, 8, 8, [True, True])
+    rgb = np.zeros((8, 8, 3), np.uint8)
+    rgb[1:6, 1:6, 0] = 10
+    rgb[3:8, 3:8, 0] = 20  # segment 20 in front of segment 10
+    raw = np.concatenate([np.zeros((8, 1), np.uint8), rgb.reshape(8, 24)], axis=1).tobytes()
+    id_map = decode_ids(np.frombuffer(raw, np.uint8), 8, 8, 3)
+    segs = [Segment(10, 1, 16, (1, 1, 5, 5)), Segment(20, 1, 25, (3, 3, 5, 5))]
+    relations_of_packed(id_map, segs, [1, 2], np.array([1, 1], np.int64), areas, boxes, offsets, flat, 0.2, "paper")
+
+
+def _kernel_preload(instances: PathLike, matching: str) -> Callable[[], None] | None:
+    """What to load beside the JSON parse: the pixel matching's kernels for a large job."""
+    size = file_size(instances)
+    if matching != "pixels" or size is None or size < PRELOAD_BYTES:
+        return None
+    return load_pixel_kernels
 
 
 def _check(theta: float, rule: str, matching: str = "pixels") -> None:
