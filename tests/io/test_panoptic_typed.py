@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from rapkit.errors import InputError
 from rapkit.io.panoptic import read as panoptic_read
-from rapkit.io.panoptic.typed import typed_columns
+from rapkit.io.panoptic.typed import typed_columns, typed_panoptic
 
 SAMPLE = Path(__file__).resolve().parents[2] / "tests" / "data" / "panopticapi_sample"
 CATS = [{"id": 1, "name": "a", "isthing": 1}, {"id": 7, "name": "b", "isthing": 0}]
@@ -52,6 +52,24 @@ def _agree(path: Path, monkeypatch, **kw):
     return fast, cols
 
 
+def _load_full(path: Path, typed: bool, monkeypatch, **kw):
+    monkeypatch.setattr(panoptic_read, "TYPED_BYTES", 0 if typed else 1 << 62)
+    try:
+        return panoptic_read.load_panoptic(path, **kw)
+    except InputError as e:
+        return ("error", str(e))
+
+
+def _agree_full(path: Path, monkeypatch, **kw):
+    """load_panoptic (Segment objects): both paths give the same; the typed answer."""
+    fast = _load_full(path, True, monkeypatch, **kw)
+    assert fast == _load_full(path, False, monkeypatch, **kw)
+    try:
+        return typed_panoptic(path.read_bytes(), path, kw.get("check_categories", True))
+    except InputError:
+        return None
+
+
 def _write(tmp_path: Path, doc, name: str = "p.json") -> Path:
     p = tmp_path / name
     p.write_bytes(doc if isinstance(doc, bytes) else json.dumps(doc).encode())
@@ -69,12 +87,15 @@ def test_the_sample_and_a_synthetic_world_agree_and_take_the_typed_path(tmp_path
     for kw in ({}, {"check_categories": False, "areas": False}):
         _, cols = _agree(SAMPLE / "panoptic_examples.json", monkeypatch, **kw)
         assert cols is not None
+    assert _agree_full(SAMPLE / "panoptic_examples.json", monkeypatch) is not None
     from rapkit.synth import SynthConfig, make_world
 
     w = make_world(tmp_path / "w", SynthConfig(n_images=6, height=32, width=32, render_images=False))
     for kw in ({}, {"check_categories": False, "areas": False}):
         ds, cols = _agree(Path(w.panoptic), monkeypatch, **kw)
         assert cols is not None and len(ds.segments.image_ids) == 6
+    for kw in ({}, {"check_categories": False}):
+        assert _agree_full(Path(w.panoptic), monkeypatch, **kw) is not None
 
 
 PLAIN = {"id": 3, "category_id": 1, "area": 2, "iscrowd": 0}
@@ -118,8 +139,48 @@ PLAIN = {"id": 3, "category_id": 1, "area": 2, "iscrowd": 0}
     ],
 )
 def test_every_variation_agrees(tmp_path, monkeypatch, doc):
+    p = _write(tmp_path, doc)
     for kw in ({}, {"check_categories": False, "areas": False}):
-        _agree(_write(tmp_path, doc), monkeypatch, **kw)
+        _agree(p, monkeypatch, **kw)
+    for kw in ({}, {"check_categories": False}):
+        _agree_full(p, monkeypatch, **kw)
+
+
+SEGMENT_VALUES = [  # (extra fields of a segment, whether the typed path answers)
+    ({"bbox": [1.4, 2.5, 3.5, 4.6]}, True),
+    ({"bbox": [1, 2, 3, 4], "score": 1, "relation": 0.25}, True),
+    ({"bbox": []}, True),
+    ({"bbox": None, "score": None, "relation": None}, True),
+    ({"bbox": [1, 2]}, True),
+    ({"bbox": [1e30, -0.5, 0.5, 2.5], "score": 10**30, "relation": -(10**25)}, True),
+    ({"bbox": "1234"}, False),
+    ({"bbox": [True, 1, 1, 1]}, False),
+    ({"bbox": [1, 2, 3, None]}, False),
+    ({"score": "0.5"}, False),
+    ({"score": True}, False),
+    ({"relation": [0.5]}, False),
+    ({"area": 2.0}, False),
+    ({"iscrowd": 1}, True),
+    ({"iscrowd": 2}, True),
+    ({"area": 2**63 - 1, "iscrowd": -(2**63)}, True),
+    ({"area": 2**63}, False),  # beyond int64 (from 2**64 on orjson reads it as a float)
+    ({"iscrowd": -(2**63) - 1}, False),
+]
+
+
+@pytest.mark.parametrize(("extra", "answers"), SEGMENT_VALUES)
+def test_segment_values_agree(tmp_path, monkeypatch, extra, answers):
+    p = _write(tmp_path, _doc([{**PLAIN, **extra}, {"id": 4, "category_id": 7}]))
+    assert (_agree_full(p, monkeypatch) is not None) == answers
+
+
+def test_integers_orjson_reads_as_floats_are_declined(tmp_path, monkeypatch):
+    for images in ([{**IMAGES[0], "id": 2**64}], [{**IMAGES[0], "extra": {"n": [-(2**63) - 1]}}]):
+        p = _write(tmp_path, {**_doc([PLAIN]), "images": images})
+        assert typed_panoptic(p.read_bytes(), p, True) is None
+        assert typed_columns(p.read_bytes(), p, True) is None
+        _agree(p, monkeypatch)
+        _agree_full(p, monkeypatch)
 
 
 @pytest.mark.parametrize(
@@ -144,6 +205,7 @@ def test_every_variation_agrees(tmp_path, monkeypatch, doc):
 )
 def test_json_edge_cases_agree(tmp_path, monkeypatch, raw):
     _agree(_write(tmp_path, raw), monkeypatch)
+    _agree_full(_write(tmp_path, raw), monkeypatch)
 
 
 def test_a_file_that_cannot_be_read_is_worded_by_the_usual_reader(tmp_path, monkeypatch):
@@ -164,7 +226,10 @@ _ints = st.one_of(
     st.sampled_from([0, 1 << 52, -(1 << 52), 2**63 - 1, 2**63, -(2**63)]),
     st.sampled_from([True, 2.0, 2.5, "2", None]),
 )
-_seg = st.dictionaries(st.sampled_from(["id", "category_id", "area", "iscrowd", "bbox"]), _ints, max_size=5)
+_value = st.one_of(_ints, st.floats(allow_nan=False, allow_infinity=False), st.lists(_ints, max_size=4))
+_seg = st.dictionaries(
+    st.sampled_from(["id", "category_id", "area", "iscrowd", "bbox", "score", "relation"]), _value, max_size=7
+)
 _ann = st.fixed_dictionaries(
     {
         "image_id": st.one_of(st.integers(4, 7), st.sampled_from(["5", True, None])),
@@ -178,7 +243,9 @@ _ann = st.fixed_dictionaries(
 @given(anns=st.lists(_ann, max_size=4), areas=st.booleans(), cats=st.booleans())
 def test_generated_documents_agree(tmp_path, monkeypatch, anns, areas, cats):
     doc = {"images": IMAGES, "annotations": anns, "categories": CATS}
-    _agree(_write(tmp_path, doc), monkeypatch, areas=areas, check_categories=cats)
+    p = _write(tmp_path, doc)
+    _agree(p, monkeypatch, areas=areas, check_categories=cats)
+    _agree_full(p, monkeypatch, check_categories=cats)
 
 
 def test_columns_are_int64_and_contiguous():

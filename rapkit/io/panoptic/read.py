@@ -82,6 +82,23 @@ def _open(json_path: Any, png_dir: Any) -> tuple[list, dict[int, ImageInfo], dic
     return anns_raw, images, cats, Path(png_dir) if png_dir is not None else default_png_dir(json_path)
 
 
+#: a panoptic JSON at least this large is decoded by msgspec first (:mod:`.typed`); below
+#: it the orjson path is as quick and msgspec is not imported
+TYPED_BYTES = 256 * 1024
+
+
+def _large_file(json_path: Any) -> bytes | None:
+    # the bytes of a file of TYPED_BYTES or more (the typed fast path's input), or None: the
+    # usual reader then reads it (and words any error, a file that cannot be read included)
+    size = file_size(json_path)
+    if size is None or size < TYPED_BYTES:
+        return None
+    try:
+        return Path(json_path).read_bytes()
+    except OSError:
+        return None
+
+
 # --------------------------------------------------------------------------- Segment objects
 
 
@@ -111,9 +128,19 @@ def load_panoptic(
     Checks (:func:`~rapkit.io.panoptic.check.scan_annotations`, stopping at the first
     error): the JSON is panoptic COCO, segment ids are unique and non-zero within an image,
     categories are known (when the JSON lists categories and ``check_categories``), each
-    entry's area, bbox, iscrowd, score and relation are numbers. PQ reads the same files
-    with :func:`load_panoptic_arrays`.
+    entry's area, bbox, iscrowd, score and relation are numbers. A file of
+    :data:`TYPED_BYTES` or more is first decoded by msgspec
+    (:func:`rapkit.io.panoptic.typed.typed_panoptic`, which declines anything unusual or
+    wrong to the reading above). PQ reads the same files with :func:`load_panoptic_arrays`.
     """
+    png_path = Path(png_dir) if png_dir is not None else default_png_dir(json_path)
+    data = _large_file(json_path)
+    if data is not None:
+        from .typed import typed_panoptic  # msgspec: only for large files
+
+        typed = typed_panoptic(data, json_path, check_categories)
+        if typed is not None:
+            return PanopticDataset(Path(json_path), png_path, *typed)
     anns_raw, images, cats, png = _open(json_path, png_dir)
     anns: dict[int, PanopticImage] = {}
     for e in scan_annotations(anns_raw, json_path, images, cats if check_categories else None):
@@ -279,20 +306,10 @@ def _checked_arrays(
     return SegmentArrays(iids, names, offsets, *(np.ascontiguousarray(arr[:, k]) for k in range(4)), exact=exact)
 
 
-#: a panoptic JSON at least this large is decoded by msgspec first (:mod:`.typed`); below
-#: it the orjson path is as quick and msgspec is not imported
-TYPED_BYTES = 256 * 1024
-
-
 def _typed_arrays(json_path: Any, check_categories: bool, areas: bool) -> tuple | None:
-    # the typed fast path of a large file, or None: the usual reader then reads it (and
-    # words any error, a file that cannot be read included)
-    size = file_size(json_path)
-    if size is None or size < TYPED_BYTES:
-        return None
-    try:
-        data = Path(json_path).read_bytes()
-    except OSError:
+    # the typed fast path of load_panoptic_arrays, or None
+    data = _large_file(json_path)
+    if data is None:
         return None
     from .typed import typed_columns  # msgspec: only for large files
 

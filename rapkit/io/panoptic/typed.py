@@ -23,37 +23,74 @@ The two agree on every document the tests build (tests/io/test_panoptic_typed.py
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 import numpy as np
 
-from ...types import Category, ImageInfo
+from ...types import Category, ImageInfo, PanopticImage, Segment
 from .check import parse_categories, parse_images, png_file_name
+
+#: an integer the typed path takes: int64 (orjson reads integers outside [-2**63, 2**64) as
+#: floats, msgspec as exact ints; the typed path declines every integer beyond int64)
+_Int = Annotated[int, msgspec.Meta(ge=-(1 << 63), le=(1 << 63) - 1)]
+
+
+def _exact_ints(obj: Any) -> bool:
+    """No integer in the decoded JSON value ``obj`` that orjson would read as a float."""
+    if type(obj) is int:
+        return -(1 << 63) <= obj < 1 << 64
+    if type(obj) is list:
+        return all(map(_exact_ints, obj))
+    if type(obj) is dict:
+        return all(map(_exact_ints, obj.values()))
+    return True
 
 
 class _Segment(msgspec.Struct, gc=False):
-    id: int
-    category_id: int
-    area: int = 0
-    iscrowd: int = 0
+    id: _Int
+    category_id: _Int
+    area: _Int = 0
+    iscrowd: _Int = 0
 
 
 class _SegmentIds(msgspec.Struct, gc=False):  # a prediction's: area and iscrowd are not read
-    id: int
-    category_id: int
+    id: _Int
+    category_id: _Int
 
 
 class _Annotation(msgspec.Struct, gc=False):
-    image_id: int
+    image_id: _Int
     segments_info: list[_Segment]
     file_name: str = ""
 
 
 class _AnnotationIds(msgspec.Struct, gc=False):
-    image_id: int
+    image_id: _Int
     segments_info: list[_SegmentIds]
     file_name: str = ""
+
+
+class _SegmentFull(msgspec.Struct, gc=False):  # load_panoptic: every field a Segment keeps
+    id: _Int
+    category_id: _Int
+    area: _Int = 0
+    bbox: list[float] | None = None
+    iscrowd: _Int = 0
+    score: float | None = None
+    relation: float | None = None
+
+
+class _AnnotationFull(msgspec.Struct, gc=False):
+    image_id: _Int
+    segments_info: list[_SegmentFull]
+    file_name: str = ""
+
+
+class _DocumentFull(msgspec.Struct, gc=False):
+    annotations: list[_AnnotationFull]
+    images: Any = msgspec.UNSET
+    categories: Any = msgspec.UNSET
 
 
 class _Document(msgspec.Struct, gc=False):
@@ -68,14 +105,22 @@ class _DocumentIds(msgspec.Struct, gc=False):
     categories: Any = msgspec.UNSET
 
 
-_DECODERS: dict[bool, Any] = {}
+_DECODERS: dict[Any, Any] = {}
 
 
-def _decoder(full: bool) -> Any:
-    dec = _DECODERS.get(full)
+def _decoder(kind: Any) -> Any:
+    dec = _DECODERS.get(kind)
     if dec is None:
-        dec = _DECODERS[full] = msgspec.json.Decoder(_Document if full else _DocumentIds)
+        dec = _DECODERS[kind] = msgspec.json.Decoder(kind)
     return dec
+
+
+def _images_categories(doc: Any, file: Any) -> tuple[dict[int, ImageInfo], dict[int, Category]] | None:
+    if not (_exact_ints(doc.images) and _exact_ints(doc.categories)):
+        return None
+    images = parse_images({"images": doc.images}, file) if doc.images is not msgspec.UNSET else {}
+    cats = parse_categories(doc.categories, file) if doc.categories is not msgspec.UNSET else {}
+    return images, cats
 
 
 def typed_columns(
@@ -86,11 +131,13 @@ def typed_columns(
     the usual way). ``full``: read ``area`` and ``iscrowd`` (else 0). ``images`` and
     ``categories`` are parsed (and their errors raised) as the usual reader does."""
     try:
-        doc = _decoder(full).decode(data)
+        doc = _decoder(_Document if full else _DocumentIds).decode(data)
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
-    images = parse_images({"images": doc.images}, file) if doc.images is not msgspec.UNSET else {}
-    cats = parse_categories(doc.categories, file) if doc.categories is not msgspec.UNSET else {}
+    got = _images_categories(doc, file)
+    if got is None:
+        return None
+    images, cats = got
     anns = doc.annotations
     iids = [a.image_id for a in anns]
     lens = [len(a.segments_info) for a in anns]
@@ -112,4 +159,51 @@ def typed_columns(
     return iids, names, lens, cols, images, cats
 
 
-__all__ = ["typed_columns"]
+def typed_panoptic(
+    data: bytes, file: Any, check_categories: bool
+) -> tuple[dict[int, ImageInfo], dict[int, Category], dict[int, PanopticImage]] | None:
+    """The panoptic JSON bytes ``data`` as :func:`rapkit.io.panoptic.read.load_panoptic`
+    reads it: ``(images, categories, {image_id: PanopticImage})`` with every segment a
+    :class:`~rapkit.types.Segment`, or None (read it the usual way: a value that is not a
+    plain number, or anything :func:`~rapkit.io.panoptic.check.scan_annotations` would
+    stop at: one image twice, a segment id twice or 0, an unknown category)."""
+    try:
+        doc = _decoder(_DocumentFull).decode(data)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    got = _images_categories(doc, file)
+    if got is None:
+        return None
+    images, cats = got
+    known = cats if check_categories and cats else None
+    out: dict[int, PanopticImage] = {}
+    for a in doc.annotations:
+        iid = a.image_id
+        if iid in out:
+            return None
+        segs = []
+        seen: set[int] = set()
+        for s in a.segments_info:
+            sid = s.id
+            if sid in seen or sid == 0 or (known is not None and s.category_id not in known):
+                return None
+            seen.add(sid)
+            bbox = s.bbox
+            segs.append(
+                Segment(
+                    sid,
+                    s.category_id,
+                    s.area,
+                    tuple(map(round, bbox)) if bbox else (0, 0, 0, 0),
+                    s.iscrowd,
+                    s.score,
+                    s.relation,
+                )  # fmt: skip
+            )
+        info = images.get(iid)
+        name = a.file_name or png_file_name({}, iid, images)
+        out[iid] = PanopticImage(iid, name, segs, info.height if info else None, info.width if info else None)
+    return images, cats, out
+
+
+__all__ = ["typed_columns", "typed_panoptic"]
