@@ -62,6 +62,15 @@ def _is_int(v: Any) -> bool:
     return type(v) is int or (isinstance(v, numbers.Integral) and not isinstance(v, bool))
 
 
+def _plain_polygon(poly: Any, lim: float) -> bool:
+    """The JSON case of a valid polygon, checked without numpy: a list of at least 6 (an even
+    number of) floats, all finite (their sum is: a NaN or an infinity makes it not) and within
+    ``lim`` of the origin. False for anything else: the caller's full check then says why."""
+    if type(poly) is not list or len(poly) % 2 or len(poly) < 6 or set(map(type, poly)) != {float}:
+        return False
+    return math.isfinite(sum(poly)) and max(poly) <= lim and -min(poly) <= lim
+
+
 def validate_segmentation(
     seg: Any, height: int, width: int, *, file: Any = None, image_id: Any = None, ann_id: Any = None
 ) -> str:
@@ -78,7 +87,10 @@ def validate_segmentation(
     if isinstance(seg, list):
         if not seg:
             raise bad("empty segmentation (no polygon)")
-        for k, poly in enumerate(seg):
+        lim = _POLY_LIMIT * (max(height, width) + 1)
+        if all(_plain_polygon(poly, lim) for poly in seg):
+            return "polygons"
+        for k, poly in enumerate(seg):  # which polygon, and what is wrong with it
             try:
                 arr = np.asarray(poly) if isinstance(poly, list) else None
             except (ValueError, TypeError, OverflowError):  # ragged or nested lists
@@ -94,7 +106,6 @@ def validate_segmentation(
                 raise bad(f"polygon #{k} has a non-finite coordinate")
             # pycocotools rasterises at 5x in C ints: far-out points overflow it (crash) or
             # make it allocate per unit of perimeter (out of memory)
-            lim = _POLY_LIMIT * (max(height, width) + 1)
             far = max(mx, -mn)
             if far > lim:
                 raise bad(

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rapkit.errors import InputError
+from rapkit.io import coco
 from rapkit.io.coco import validate_segmentation
 
 OK = [[0, 0, 4, 0, 4, 4]]
@@ -49,3 +52,30 @@ def test_unchecked_polygons_name_the_bad_annotation(bad, message):
     ]
     with pytest.raises(InputError, match=f"annotation 2: cannot decode segmentation: .*{message}"):
         decode_instances(anns, 8, 8)
+
+
+_coord = st.one_of(
+    st.floats(-200, 200),
+    st.sampled_from([144.0, -144.0, 144.5, -144.0000001, float("nan"), float("inf"), -float("inf"), 1e308]),
+    st.integers(-150, 150),
+    st.booleans(),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(seg=st.lists(st.lists(_coord, max_size=9), min_size=1, max_size=3))
+def test_the_plain_polygon_check_agrees_with_the_full_one(seg):
+    """validate_segmentation's quick check of plain float polygons (no numpy) gives what the
+    full per-polygon check gives: the same kind, or the same error."""
+
+    def outcome(quick: bool):
+        real = coco._plain_polygon
+        coco._plain_polygon = real if quick else (lambda poly, lim: False)
+        try:
+            return coco.validate_segmentation(seg, 8, 8, file="i.json", image_id=1, ann_id=7)
+        except InputError as e:
+            return str(e)
+        finally:
+            coco._plain_polygon = real
+
+    assert outcome(True) == outcome(False)
