@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._runtime.ccall import borrow
 from .._runtime.jit import njit
 
 
@@ -253,8 +254,11 @@ def unfilter(raw: np.ndarray, h: int, w: int, bpp: int) -> np.ndarray:
 @njit
 def _ids_kernel(raw: np.ndarray, h: np.int64, w: np.int64, bpp: np.int64, out: np.ndarray) -> np.int64:
     stride = w * bpp
-    a = np.zeros(stride, np.uint8)
-    b = np.zeros(stride, np.uint8)
+    rows = np.zeros((2, stride), np.uint8)
+    # unowned views (rapkit._runtime.ccall.borrow): the slices of every row below skip
+    # numba's atomic reference count; raw and out are the caller's, rows is used at the end
+    raw, out = borrow(raw), borrow(out)
+    a, b = borrow(rows[0]), borrow(rows[1])
     for y in range(h):
         off = y * (stride + 1)
         src = raw[off + 1 : off + 1 + stride]
@@ -268,7 +272,7 @@ def _ids_kernel(raw: np.ndarray, h: np.int64, w: np.int64, bpp: np.int64, out: n
             _ids3(cur, out[y])
         else:
             _ids4(cur, out[y])
-    return -1
+    return -1 + 0 * rows.shape[0]  # rows alive until here
 
 
 def decode_ids(raw: np.ndarray, h: int, w: int, bpp: int) -> np.ndarray:

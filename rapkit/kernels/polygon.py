@@ -36,6 +36,7 @@ import itertools
 
 import numpy as np
 
+from .._runtime.ccall import borrow
 from .._runtime.jit import njit
 
 #: C's ``(int)NaN`` on x86 (cvttsd2si's "integer indefinite"): the y of a zero-length edge
@@ -219,6 +220,7 @@ def _decode_polygons(coords, poly_offs, ann_polys, h, w):
             boxes[a, 3] = y1 + 1
         offs[a + 1] = offs[a] + (boxes[a, 1] - boxes[a, 0]) * (boxes[a, 3] - boxes[a, 2])
     flat = np.zeros(offs[n], np.uint8)
+    fv = borrow(flat)  # its slices below skip numba's atomic reference count; flat is returned
     for a in range(n):
         x0 = boxes[a, 0]
         y0 = boxes[a, 2]
@@ -235,13 +237,13 @@ def _decode_polygons(coords, poly_offs, ann_polys, h, w):
                         xx = q // h
                         yy = q - xx * h
                         stop = min(e - q, h - yy)
-                        row = flat[base + (xx - x0) * bh + (yy - y0) : base + (xx - x0) * bh + (yy - y0) + stop]
+                        row = fv[base + (xx - x0) * bh + (yy - y0) : base + (xx - x0) * bh + (yy - y0) + stop]
                         for t in range(stop):
                             row[t] = 1
                         q += stop
                 s += c
         area = np.int64(0)
-        crop = flat[offs[a] : offs[a + 1]]
+        crop = fv[offs[a] : offs[a + 1]]
         for t in range(crop.shape[0]):
             area += crop[t]
         areas[a] = area
@@ -250,6 +252,9 @@ def _decode_polygons(coords, poly_offs, ann_polys, h, w):
 
 @njit
 def _gather_rows(boxes_a, offs_a, flat_a, boxes_b, offs_b, flat_b, src, idx):
+    # unowned views (the caller holds the arguments; flat is returned): picking a set and
+    # slicing a row skip numba's atomic reference count (rapkit._runtime.ccall.borrow)
+    boxes_a, flat_a, boxes_b, flat_b = borrow(boxes_a), borrow(flat_a), borrow(boxes_b), borrow(flat_b)
     n = src.shape[0]
     boxes = np.zeros((n, 4), np.int64)
     offsets = np.zeros(n + 1, np.int64)
@@ -262,6 +267,7 @@ def _gather_rows(boxes_a, offs_a, flat_a, boxes_b, offs_b, flat_b, src, idx):
         boxes[k, 3] = bx[i, 3]
         offsets[k + 1] = offsets[k] + (bx[i, 1] - bx[i, 0]) * (bx[i, 3] - bx[i, 2])
     flat = np.empty(offsets[n], np.uint8)
+    fv = borrow(flat)
     for k in range(n):
         i = idx[k]
         o = offs_a[i] if src[k] == 0 else offs_b[i]
@@ -270,7 +276,7 @@ def _gather_rows(boxes_a, offs_a, flat_a, boxes_b, offs_b, flat_b, src, idx):
         bh = boxes[k, 3] - boxes[k, 1]
         base = offsets[k]
         for yy in range(bh):
-            row = flat[base + yy * bw : base + (yy + 1) * bw]
+            row = fv[base + yy * bw : base + (yy + 1) * bw]
             for xx in range(bw):
                 row[xx] = fl[o + xx * bh + yy]
     return boxes, offsets, flat

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._runtime.ccall import borrow
 from .._runtime.jit import njit
 
 
@@ -43,6 +44,9 @@ def _image_histograms(id_map, seg_ids, boxes, offsets, masks):
     areas = np.zeros(n_lab, np.int64)
     hist = np.zeros((n, n_lab), np.int64)
     bad = np.int64(-1)
+    # unowned views of the arguments (the caller holds them): the slices below skip numba's
+    # atomic reference count (rapkit._runtime.ccall.borrow)
+    id_map, masks = borrow(id_map), borrow(masks)
     flat = id_map.reshape(-1)
     total = flat.shape[0]
     start = 0
@@ -96,6 +100,7 @@ def _image_histograms(id_map, seg_ids, boxes, offsets, masks):
 
 @njit
 def _pair_visibility(id_map, boxes, offsets, masks, own):
+    id_map, masks = borrow(id_map), borrow(masks)  # slices without reference counting
     n = boxes.shape[0]
     ov = np.zeros((n, n), np.int64)
     vis = np.zeros((n, n), np.int64)
