@@ -115,12 +115,18 @@ def _decoder(kind: Any) -> Any:
     return dec
 
 
-def _images_categories(doc: Any, file: Any) -> tuple[dict[int, ImageInfo], dict[int, Category]] | None:
+def _decode(kind: Any, data: bytes, file: Any) -> tuple[Any, dict[int, ImageInfo], dict[int, Category]] | None:
+    """``data`` decoded as the struct ``kind``, with its images and categories parsed (and
+    their errors raised) as the usual reader parses them; None where msgspec declines."""
+    try:
+        doc = _decoder(kind).decode(data)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
     if not (_exact_ints(doc.images) and _exact_ints(doc.categories)):
         return None
     images = parse_images({"images": doc.images}, file) if doc.images is not msgspec.UNSET else {}
     cats = parse_categories(doc.categories, file) if doc.categories is not msgspec.UNSET else {}
-    return images, cats
+    return doc, images, cats
 
 
 def typed_columns(
@@ -130,32 +136,22 @@ def typed_columns(
     [id, category_id, area, iscrowd] int64 columns, images, categories)``, or None (read it
     the usual way). ``full``: read ``area`` and ``iscrowd`` (else 0). ``images`` and
     ``categories`` are parsed (and their errors raised) as the usual reader does."""
-    try:
-        doc = _decoder(_Document if full else _DocumentIds).decode(data)
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        return None
-    got = _images_categories(doc, file)
+    got = _decode(_Document if full else _DocumentIds, data, file)
     if got is None:
         return None
-    images, cats = got
+    doc, images, cats = got
     anns = doc.annotations
     iids = [a.image_id for a in anns]
     lens = [len(a.segments_info) for a in anns]
     names = [a.file_name or png_file_name({}, a.image_id, images) for a in anns]
     segs = [s for a in anns for s in a.segments_info]
     n = len(segs)
-    try:
-        np.fromiter(iids, np.int64, len(iids))  # image ids beyond int64: the usual reader
-        cols = [np.fromiter((s.id for s in segs), np.int64, n), np.fromiter((s.category_id for s in segs), np.int64, n)]
-        if full:
-            cols += [
-                np.fromiter((s.area for s in segs), np.int64, n),
-                np.fromiter((s.iscrowd for s in segs), np.int64, n),
-            ]
-        else:
-            cols += [np.zeros(n, np.int64), np.zeros(n, np.int64)]
-    except OverflowError:
-        return None
+    # every integer is int64 (_Int): the columns take them as they are
+    cols = [np.fromiter((s.id for s in segs), np.int64, n), np.fromiter((s.category_id for s in segs), np.int64, n)]
+    if full:
+        cols += [np.fromiter((s.area for s in segs), np.int64, n), np.fromiter((s.iscrowd for s in segs), np.int64, n)]
+    else:
+        cols += [np.zeros(n, np.int64), np.zeros(n, np.int64)]
     return iids, names, lens, cols, images, cats
 
 
@@ -167,14 +163,10 @@ def typed_panoptic(
     :class:`~rapkit.types.Segment`, or None (read it the usual way: a value that is not a
     plain number, or anything :func:`~rapkit.io.panoptic.check.scan_annotations` would
     stop at: one image twice, a segment id twice or 0, an unknown category)."""
-    try:
-        doc = _decoder(_DocumentFull).decode(data)
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        return None
-    got = _images_categories(doc, file)
+    got = _decode(_DocumentFull, data, file)
     if got is None:
         return None
-    images, cats = got
+    doc, images, cats = got
     known = cats if check_categories and cats else None
     out: dict[int, PanopticImage] = {}
     for a in doc.annotations:
