@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -112,8 +112,10 @@ class FuseSummary:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        """The summary as plain data (without the per-image rows: :meth:`to_frame`)."""
-        d = asdict(self)
+        """The summary as plain data (without the per-image rows: :meth:`to_frame`). The rows
+        are left out before the copy (``asdict`` would deep-copy thousands of them only to
+        drop them: ~90 ms at 5000 images)."""
+        d = asdict(replace(self, per_image=[]))
         d.pop("per_image")
         d["void_share"] = self.void_share
         d["ms_per_image"] = self.stage_ms_per_image()
