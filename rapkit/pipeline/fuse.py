@@ -409,6 +409,7 @@ def fuse(
                 on_result=advance if progress else None,
                 name="rapkit-fuse",
             ):
+                out.pngs_written(r["file_name"] for r in rows)  # made durable while the rest is computed
                 annotations.extend(anns)  # annotations, or their JSON per run (packed)
                 summary.per_image.extend(rows)
                 summary.images += len(rows)
