@@ -26,9 +26,8 @@ The commit sequence:
 1. make the temporary durable (:func:`fsync_tree`): ``fsync`` every file of it, in up to
    :data:`FSYNC_THREADS` threads that are joined before the commit goes on (the filesystem
    commits fsyncs that wait together in one journal transaction), then every folder of it,
-   deepest first. Only rapkit's own files are flushed. Files handed to an
-   :class:`FsyncBehind` during the write were fsynced in the background then (the
-   commit waits for it and skips them). ``RAPKIT_SYNCFS=1`` asks for one
+   deepest first. Only rapkit's own files are flushed. Files handed to an :class:`FsyncBehind`
+   were fsynced in the background (the commit waits for it, skips them). ``RAPKIT_SYNCFS=1`` asks for one
    ``syncfs`` of the filesystem instead when the folder holds more than
    :data:`SYNCFS_MIN_FILES` files (Linux; per-file calls where it fails): faster still, but
    it also flushes every other process's dirty data on that filesystem, so it is off unless
@@ -341,9 +340,8 @@ class FsyncBehind:
             self._behind.put(path)
 
     def finish(self) -> None:
-        """Stop: wait for the files being fsynced, raise the first error. The files still
-        queued are left out of :attr:`done`: the commit's :func:`fsync_tree` does them, in
-        :data:`FSYNC_THREADS` threads at once, rather than these few threads one by one."""
+        """Wait for the files being fsynced, raise the first error; those still queued are
+        left to the commit's :func:`fsync_tree` (:data:`FSYNC_THREADS` threads at once)."""
         if self._behind is not None:
             self._behind.finish(drop=True)
 
@@ -653,9 +651,11 @@ def _atomic_path(path: str | os.PathLike, force: bool, directory: bool, behind: 
                 fsync_tree(tmp)
             _commit(tmp, p, directory)
         except BaseException:
-            if behind is not None:
-                behind.close()  # no fsync thread left on the files about to be removed
-            _remove(tmp)
+            try:
+                if behind is not None:
+                    behind.close()  # no fsync thread left on the files about to be removed
+            finally:
+                _remove(tmp)
             raise
     finally:
         lock.release()
