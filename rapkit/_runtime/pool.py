@@ -152,6 +152,7 @@ class Behind:
         self._threads: list[threading.Thread] = []
         self._error: BaseException | None = None
         self._dropping = False
+        self._stopping = False
 
     def _run(self) -> None:
         q, fn, stop = self._queue, self._fn, self._STOP
@@ -178,11 +179,14 @@ class Behind:
         self._queue.put(item)
 
     def _join(self) -> None:
-        threads, self._threads = self._threads, []
-        for _ in threads:
-            self._queue.put(self._STOP)
-        for t in threads:
+        if not self._stopping:  # once per set of threads, even if a join below is interrupted
+            self._stopping = True
+            for _ in self._threads:
+                self._queue.put(self._STOP)
+        for t in self._threads:  # an interrupted join (Ctrl-C) leaves them for close() to join
             t.join()
+        self._threads = []
+        self._stopping = False
 
     def finish(self, *, drop: bool = False) -> None:
         """Wait until every item put is done (``drop``: until those already started are

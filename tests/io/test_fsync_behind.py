@@ -56,6 +56,29 @@ def test_behind_error_raised_by_finish_and_close_drops():
     assert len(done) < 100 and set(threading.enumerate()) == before
 
 
+def test_behind_close_joins_after_an_interrupted_finish(monkeypatch):
+    """Ctrl-C while finish() waits: close() (what atomic_path calls next) still joins."""
+    gate = threading.Event()
+    before = set(threading.enumerate())
+    b = Behind(lambda i: gate.wait(5), threads=2)
+    for i in range(4):
+        b.put(i)
+    real_join = threading.Thread.join
+    calls = iter(range(10**6))
+
+    def join(self, *a, **k):
+        if next(calls) == 0:
+            raise KeyboardInterrupt
+        return real_join(self, *a, **k)
+
+    monkeypatch.setattr(threading.Thread, "join", join)
+    with pytest.raises(KeyboardInterrupt):
+        b.finish()
+    gate.set()
+    b.close()
+    assert set(threading.enumerate()) == before
+
+
 @pytest.fixture
 def synced(monkeypatch):
     """(path, thread name) of every fsync, in order; ``rename`` marks the commit's rename."""
