@@ -62,11 +62,13 @@ def run(tree: Path, world: Path, out: Path, workers: int) -> dict:
         [sys.executable, "-c", PROBE, *args], env=env, cwd="/", pass_fds=(w,), stdout=subprocess.DEVNULL
     )
     os.close(w)
-    data = os.read(r, 4096)
-    os.close(r)
-    if p.wait() != 0 or not data:
-        raise SystemExit(f"run failed in {tree}")
-    shutil.rmtree(out)
+    try:
+        data = os.read(r, 4096)
+        if p.wait() != 0 or not data:
+            raise SystemExit(f"run failed in {tree}")
+    finally:
+        os.close(r)
+        shutil.rmtree(out, ignore_errors=True)
     return json.loads(data)
 
 
