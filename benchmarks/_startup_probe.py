@@ -66,7 +66,8 @@ def main() -> None:
 
         times["in process: import the command, its pipeline and report"] = time.perf_counter() - t
         timed(pf, "load_proposals", "read the JSON files")
-        timed(pf, "load_images", "read the JSON files")
+        timed(pf, "load_proposals_packed_fast", "read the JSON files")
+        timed(pf, "load_images_fast", "read the JSON files")
         timed(pf, "load_categories", "read the JSON files")
         timed(pf, "_fuse_batch", "PNGs: decode, fuse, encode, write")
     timed(cmd, "emit", "report: render and print")

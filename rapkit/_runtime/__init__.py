@@ -24,7 +24,7 @@ False
 
 from __future__ import annotations
 
-from .pool import available_cores, imap_ordered, resolve_workers
+from .pool import Behind, available_cores, imap_ordered, resolve_workers
 from .settings import SETTINGS, setting
 
-__all__ = ["SETTINGS", "available_cores", "imap_ordered", "resolve_workers", "setting"]
+__all__ = ["SETTINGS", "Behind", "available_cores", "imap_ordered", "resolve_workers", "setting"]

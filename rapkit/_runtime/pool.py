@@ -19,6 +19,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import os
+import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, TypeVar
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 R = TypeVar("R")
 
-__all__ = ["alongside", "available_cores", "imap_ordered", "resolve_workers"]
+__all__ = ["Behind", "alongside", "available_cores", "imap_ordered", "resolve_workers"]
 
 
 def available_cores() -> int:
@@ -121,3 +122,86 @@ def alongside(fn: Callable[[], object] | None, name: str = "rapkit-preload") -> 
         yield
     finally:
         t.join()
+
+
+class Behind:
+    """``threads`` threads that call ``fn(item)`` on each item :meth:`put` to them, in any
+    order, while the caller goes on with its work (``rapkit fuse`` hands them the PNGs it has
+    written, to be made durable during the run rather than after it). The threads start with
+    the first item. :meth:`finish` waits for every item put and raises the first error of
+    ``fn``; :meth:`close` drops the items not started and joins. Either way no thread is
+    left; after an error the items still queued are dropped (the caller's :meth:`finish`
+    raises it).
+
+    >>> seen = []
+    >>> b = Behind(seen.append, threads=2)
+    >>> for i in range(5):
+    ...     b.put(i)
+    >>> b.finish()
+    >>> sorted(seen)
+    [0, 1, 2, 3, 4]
+    """
+
+    _STOP = object()
+
+    def __init__(self, fn: Callable[[T], object], threads: int = 1, *, name: str = "rapkit-behind") -> None:
+        self._fn = fn
+        self._n = max(1, threads)
+        self._name = name
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._error: BaseException | None = None
+        self._dropping = False
+        self._stopping = False
+
+    def _run(self) -> None:
+        q, fn, stop = self._queue, self._fn, self._STOP
+        while True:
+            item = q.get()
+            if item is stop:
+                return
+            if self._dropping:
+                continue
+            try:
+                fn(item)
+            except BaseException as e:  # noqa: BLE001 - raised by finish()
+                if self._error is None:
+                    self._error = e
+                self._dropping = True
+
+    def put(self, item: T) -> None:
+        """Hand ``item`` over (from the thread that owns this object)."""
+        if not self._threads:
+            for i in range(self._n):
+                t = threading.Thread(target=self._run, name=f"{self._name}_{i}", daemon=True)
+                t.start()
+                self._threads.append(t)
+        self._queue.put(item)
+
+    def _join(self) -> None:
+        if not self._stopping:  # once per set of threads, even if a join below is interrupted
+            self._stopping = True
+            for _ in self._threads:
+                self._queue.put(self._STOP)
+        for t in self._threads:  # an interrupted join (Ctrl-C) leaves them for close() to join
+            t.join()
+        self._threads = []
+        self._stopping = False
+
+    def finish(self, *, drop: bool = False) -> None:
+        """Wait until every item put is done (``drop``: until those already started are
+        done; the rest are dropped, left to the caller); raise the first error of ``fn``."""
+        if drop:
+            self._dropping = True
+        self._join()
+        self._dropping = False
+        if self._error is not None:
+            err, self._error = self._error, None
+            raise err
+
+    def close(self) -> None:
+        """Drop the items not started, wait for those running, and forget any error."""
+        self._dropping = True
+        self._join()
+        self._error = None
+        self._dropping = False

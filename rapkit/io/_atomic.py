@@ -26,7 +26,8 @@ The commit sequence:
 1. make the temporary durable (:func:`fsync_tree`): ``fsync`` every file of it, in up to
    :data:`FSYNC_THREADS` threads that are joined before the commit goes on (the filesystem
    commits fsyncs that wait together in one journal transaction), then every folder of it,
-   deepest first. Only rapkit's own files are flushed. ``RAPKIT_SYNCFS=1`` asks for one
+   deepest first. Only rapkit's own files are flushed. Files handed to an :class:`FsyncBehind`
+   were fsynced in the background (the commit waits for it, skips them). ``RAPKIT_SYNCFS=1`` asks for one
    ``syncfs`` of the filesystem instead when the folder holds more than
    :data:`SYNCFS_MIN_FILES` files (Linux; per-file calls where it fails): faster still, but
    it also flushes every other process's dirty data on that filesystem, so it is off unless
@@ -72,7 +73,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from .._runtime import imap_ordered, setting
+from .._runtime import Behind, imap_ordered, setting
 from ..errors import ConfigError
 
 try:  # POSIX advisory locks; absent on Windows (writes there are not locked)
@@ -280,12 +281,14 @@ def _syncfs(p: str) -> bool:
         os.close(fd)
 
 
-def fsync_tree(p: Path) -> None:
+def fsync_tree(p: Path, skip: set[str] | frozenset[str] = frozenset()) -> None:
     """Make file ``p``, or every file and folder under folder ``p``, durable: ``fsync`` each
     file (in up to :data:`FSYNC_THREADS` threads, joined before this returns), then each
     folder, deepest first. With ``RAPKIT_SYNCFS=1`` a folder of more than
     :data:`SYNCFS_MIN_FILES` files is made durable with one ``syncfs`` of its filesystem where
-    Linux offers it (per-file calls when it fails). ``RAPKIT_FSYNC=0``: nothing."""
+    Linux offers it (per-file calls when it fails). ``RAPKIT_FSYNC=0``: nothing. ``skip``:
+    files (paths as ``os.walk`` of ``p`` spells them) already fsynced after their last write
+    (:class:`FsyncBehind`); folders are always fsynced."""
     if not _fsync_enabled():
         return
     if p.is_symlink() or not p.is_dir():
@@ -295,8 +298,57 @@ def fsync_tree(p: Path) -> None:
     files = [fp for root, _dirs, names in walk for fp in (os.path.join(root, f) for f in names)]
     if setting("RAPKIT_SYNCFS") and len(files) > SYNCFS_MIN_FILES and _syncfs(str(p)):
         return
-    _fsync_all([fp for fp in files if not os.path.islink(fp)])
+    _fsync_all([fp for fp in files if fp not in skip and not os.path.islink(fp)])
     _fsync_all([root for root, _dirs, _names in walk], directory=True, threads=1)
+
+
+#: Threads of :class:`FsyncBehind`: they fsync the finished files of an output while the
+#: rest is still being computed (see ``benchmarks/fsync_behind.py`` for the count).
+BEHIND_THREADS = 4
+
+
+class FsyncBehind:
+    """Makes the finished files of an atomic folder output durable while the rest is still
+    being written, so that its commit is left with the folders and the last files only:
+    :meth:`put` hands over a file that will not be written again; :data:`BEHIND_THREADS`
+    threads ``fsync`` it and add it to :attr:`done`. Pass it to :func:`atomic_path`
+    (``behind=``), which waits for it before the commit (:meth:`finish`, raising the first
+    ``fsync`` error: the output is then not published), fsyncs every file not in
+    :attr:`done` and every folder as always, and stops it on a failure (:meth:`close`): no
+    thread is left either way. With ``RAPKIT_FSYNC=0`` (nothing is fsynced) or
+    ``RAPKIT_SYNCFS=1`` (one ``syncfs`` at the commit) it does nothing and starts no thread.
+
+    >>> b = FsyncBehind(threads=2)
+    >>> b.finish(); sorted(b.done)
+    []
+    """
+
+    def __init__(self, threads: int | None = None) -> None:
+        #: the files fsynced after their last write (paths as handed over)
+        self.done: set[str] = set()
+        on = _fsync_enabled() and not setting("RAPKIT_SYNCFS")
+        n = BEHIND_THREADS if threads is None else threads
+        self._behind = Behind(self._sync, n, name="rapkit-fsync-behind") if on and n > 0 else None
+
+    def _sync(self, path: str) -> None:
+        _fsync_path(path)
+        self.done.add(path)
+
+    def put(self, path: str) -> None:
+        """Make file ``path`` durable in the background (it must not be written again)."""
+        if self._behind is not None:
+            self._behind.put(path)
+
+    def finish(self) -> None:
+        """Wait for the files being fsynced, raise the first error; those still queued are
+        left to the commit's :func:`fsync_tree` (:data:`FSYNC_THREADS` threads at once)."""
+        if self._behind is not None:
+            self._behind.finish(drop=True)
+
+    def close(self) -> None:
+        """Stop: drop the files not yet started, wait for the running ones."""
+        if self._behind is not None:
+            self._behind.close()
 
 
 def fsync_dir(p: Path) -> None:
@@ -556,10 +608,25 @@ def check_writable(path: str | os.PathLike, force: bool) -> Path:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike, force: bool = False, *, directory: bool = False) -> Iterator[Path]:
+def atomic_path(
+    path: str | os.PathLike, force: bool = False, *, directory: bool = False, behind: FsyncBehind | None = None
+) -> Iterator[Path]:
     """Yield a temporary sibling of ``path`` (a file path, or a created folder when
     ``directory``); on success make it durable and put it in place of ``path``; on any
-    failure remove it. Raises ConfigError when another rapkit process is writing ``path``."""
+    failure remove it. Raises ConfigError when another rapkit process is writing ``path``.
+    ``behind``: an :class:`FsyncBehind` the block hands its finished files to; the commit
+    waits for it (its error fails the write) and skips the files it made durable; on a
+    failure it is stopped before the temporary is removed."""
+    try:
+        with _atomic_path(path, force, directory, behind) as tmp:
+            yield tmp
+    finally:
+        if behind is not None:
+            behind.close()
+
+
+@contextlib.contextmanager
+def _atomic_path(path: str | os.PathLike, force: bool, directory: bool, behind: FsyncBehind | None) -> Iterator[Path]:
     p = check_writable(path, force)
     parent = _parent(p)
     lock = _acquire(p)
@@ -577,10 +644,18 @@ def atomic_path(path: str | os.PathLike, force: bool = False, *, directory: bool
             os.chmod(tmp, 0o755 if directory else 0o644)
             if _lexists(p) and not force:  # appeared while we worked
                 raise ConfigError(f"{p}: output exists; pass --force to replace it")
-            fsync_tree(tmp)
+            if behind is not None:
+                behind.finish()
+                fsync_tree(tmp, skip=behind.done)
+            else:
+                fsync_tree(tmp)
             _commit(tmp, p, directory)
         except BaseException:
-            _remove(tmp)
+            try:
+                if behind is not None:
+                    behind.close()  # no fsync thread left on the files about to be removed
+            finally:
+                _remove(tmp)
             raise
     finally:
         lock.release()

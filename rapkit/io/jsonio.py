@@ -39,6 +39,23 @@ def load_json(path: str | os.PathLike, what: str = "JSON") -> Any:
     return loads_json(data, p, what)
 
 
+def is_utf8(data: bytes) -> bool:
+    r"""Whether ``data`` is strict UTF-8 text (ASCII checked first: a fast scan). The typed
+    decoders (msgspec) skip the fields they are not asked for without checking their text,
+    where :func:`loads_json` would reject a malformed file: they run only on text that passes.
+
+    >>> is_utf8(b'{"a": "\xc3\xa9"}'), is_utf8(b'{"a": "\xff"}')
+    (True, False)
+    """
+    if data.isascii():
+        return True
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def loads_json(data: bytes, file: Any = None, what: str = "JSON") -> Any:
     """Parse JSON bytes read from ``file`` (named in the :class:`InputError` when malformed).
 

@@ -168,9 +168,9 @@ class Os:
             pause("renamed")
 
 
-def fsync_tree(p, _real=A.fsync_tree):
+def fsync_tree(p, _real=A.fsync_tree, **kw):
     pause("temp-written")
-    _real(p)
+    _real(p, **kw)
     pause("synced")
 
 

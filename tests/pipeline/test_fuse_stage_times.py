@@ -69,3 +69,22 @@ def test_stages_in_every_format(world, tmp_path):
     assert float(total_row[2]) == pytest.approx(s.stage_ms_per_image()["total"], abs=1e-3)
     text = render(rep, "table")
     assert "time per stage" in text and "fusion kernel" in text and "ms per image" in text
+
+
+def test_to_dict_leaves_out_the_rows_without_copying_them(world, tmp_path):
+    """``to_dict`` is the dict it always was (``asdict`` less ``per_image``), built without
+    deep-copying the per-image rows; the summary itself is unchanged by it."""
+    from dataclasses import asdict
+
+    s = _fuse(world, tmp_path / "o")
+    old = asdict(s)
+    old.pop("per_image")
+    old["void_share"] = s.void_share
+    old["ms_per_image"] = s.stage_ms_per_image()
+    rows = s.per_image
+    assert len(rows) == 8
+    d = s.to_dict()
+    assert d == old and list(d) == list(old)
+    assert s.per_image is rows and len(s.per_image) == 8
+    d["dropped"]["score"] = -1  # a copy, as asdict made it
+    assert s.dropped.get("score") != -1

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ...types import Category, ImageInfo
-from .._atomic import atomic_path
+from .._atomic import FsyncBehind, atomic_path
 from ..folders import file_stem
 from ..jsonio import dumps
 
@@ -102,10 +102,19 @@ class PanopticOutput:
     :meth:`png_path` (any process may write them, e.g. with
     :func:`rapkit.io.png_write.write_id_map_png_fast`), the JSON through :meth:`write_json`."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, behind: FsyncBehind | None = None) -> None:
         self.root = Path(root)
         self.png_dir = self.root / PANOPTIC_DIR
         self._png_dir_str = str(self.png_dir)
+        self._behind = behind
+
+    def pngs_written(self, names: Iterable[str]) -> None:
+        """The PNGs ``names`` are complete (written and closed, not to be written again):
+        they are made durable in the background while the run goes on, instead of all at
+        the commit (:class:`rapkit.io._atomic.FsyncBehind`; nothing without it)."""
+        if self._behind is not None:
+            for name in names:
+                self._behind.put(os.path.join(self._png_dir_str, name))
 
     def png_path(self, name: str) -> Path:
         """Where the PNG ``name`` of this output goes."""
@@ -145,15 +154,18 @@ def panoptic_output(out_dir: str | os.PathLike, force: bool = False) -> Iterator
     """Write a COCO panoptic folder atomically: yields a :class:`PanopticOutput` in a
     temporary sibling of ``out_dir`` (its PNG folder created), renamed onto ``out_dir`` when
     the block ends without error; on any error (or Ctrl-C) nothing is left behind. An
-    existing ``out_dir`` is replaced only with ``force``.
+    existing ``out_dir`` is replaced only with ``force``. The PNGs announced through
+    :meth:`PanopticOutput.pngs_written` are fsynced while the block runs; the commit fsyncs
+    the rest and every folder (the same guarantee: all durable before the rename).
 
     >>> with panoptic_output("fused/") as out:                       # doctest: +SKIP
     ...     write_id_map_png_fast(out.png_path("1.png"), id_map)
     ...     out.write_json(images.values(), annotations, cats.values())
     """
 
-    with atomic_path(out_dir, force, directory=True) as tmp:
-        out = PanopticOutput(tmp)
+    behind = FsyncBehind()
+    with atomic_path(out_dir, force, directory=True, behind=behind) as tmp:
+        out = PanopticOutput(tmp, behind)
         out.png_dir.mkdir()
         yield out
 
