@@ -29,6 +29,7 @@ import msgspec
 import numpy as np
 
 from ...types import Category, ImageInfo, PanopticImage, Segment
+from ..jsonio import is_utf8
 from .check import parse_categories, parse_images, png_file_name
 
 #: an integer the typed path takes: int64 (orjson reads integers outside [-2**63, 2**64) as
@@ -118,6 +119,8 @@ def _decoder(kind: Any) -> Any:
 def _decode(kind: Any, data: bytes, file: Any) -> tuple[Any, dict[int, ImageInfo], dict[int, Category]] | None:
     """``data`` decoded as the struct ``kind``, with its images and categories parsed (and
     their errors raised) as the usual reader parses them; None where msgspec declines."""
+    if not is_utf8(data):  # msgspec skips the fields it is not asked for without checking their text
+        return None
     try:
         doc = _decoder(kind).decode(data)
     except (msgspec.DecodeError, msgspec.ValidationError):
