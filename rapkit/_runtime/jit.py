@@ -10,7 +10,10 @@ and an on-disk cache of rapkit's own (:class:`KernelCache`, a subclass of numba'
   so an edit there would leave the old machine code running. The cache of every kernel here
   is also keyed on a digest of every rapkit module its module imports, directly or
   through others (:func:`dependency_stamp`): after any such edit (``git pull`` on an editable
-  install, an upgrade in place) the kernel compiles again, once, and the new code runs.
+  install, an upgrade in place) the kernel compiles again, once, and the new code runs. A
+  dependency whose imported bytecode may be older than its source
+  (:func:`bytecode_may_be_stale`: a same-size edit within a second of the last import) keeps
+  the kernels that use it out of the cache in that process; its ``.pyc`` is removed.
 * **Light loads.** numba sets up its whole compiler (every typing and lowering registry:
   0.15-0.2 s once per process) before it loads a kernel from the cache, which a cached
   kernel does not need. :class:`KernelCache` only initialises numba's runtime and loads;
@@ -30,6 +33,7 @@ This module and its package are the only places in rapkit that touch numba's int
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import re
 import time
@@ -201,6 +205,55 @@ def _module_stamp(file: str) -> str:
     return dependency_stamp(file)
 
 
+def bytecode_may_be_stale(source: str | os.PathLike) -> bool:
+    """Whether Python may have imported an older text of ``source`` from its cached bytecode:
+    a timestamp ``.pyc`` written before the source's last change whose recorded mtime (whole
+    seconds) and size still match it. Python trusts such a ``.pyc``: a same-size edit within
+    a second of the last import runs the old code (Python's rule, for every module)."""
+    try:
+        st = os.stat(source)
+        pyc = importlib.util.cache_from_source(os.fspath(source))
+        if os.stat(pyc).st_mtime_ns >= st.st_mtime_ns:  # the usual case: written after the edit
+            return False
+        with open(pyc, "rb") as fh:
+            head = fh.read(16)
+    except (OSError, NotImplementedError, ValueError):
+        return False
+    if len(head) < 16 or head[:4] != importlib.util.MAGIC_NUMBER or int.from_bytes(head[4:8], "little"):
+        return False  # another Python's, or hash-based (checked by content)
+    mtime, size = int.from_bytes(head[8:12], "little"), int.from_bytes(head[12:16], "little")
+    return mtime == int(st.st_mtime) & 0xFFFFFFFF and size == st.st_size & 0xFFFFFFFF
+
+
+@cache
+def _stale_verdict(path: Path) -> bool:
+    # once per file and process: the .pyc a first verdict removes must not clear the file
+    # for the kernels of other modules that depend on it
+    return bytecode_may_be_stale(path)
+
+
+@cache
+def _stale_bytecode(file: str) -> tuple[Path, ...]:
+    """The dependencies of ``file`` whose imported code may be older than their source
+    (:func:`bytecode_may_be_stale`); their ``.pyc`` is removed, so the next process imports
+    the source (best effort: a read-only install keeps it)."""
+    stale = tuple(p for p in dependency_files(file) if _stale_verdict(p))
+    for p in stale:
+        try:
+            os.remove(importlib.util.cache_from_source(str(p)))
+        except OSError:
+            pass
+    if stale:
+        warnings.warn(
+            f"rapkit: {', '.join(p.name for p in stale)} changed within a second of its cached bytecode, "
+            "so this process may run its previous code (Python's rule); the kernels that use it are not "
+            "cached now, and the next run reads the new source",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+    return stale
+
+
 # --------------------------------------------------------------------------- the cache
 
 
@@ -262,6 +315,8 @@ def _enable_cache(disp: Any) -> None:
     # the options numba compiles with (nogil, inline...: the defaults are set here, in a file
     # outside the stamp) are part of the key too: changing them must not load the old code
     options = repr(sorted((k, repr(v)) for k, v in disp.targetoptions.items()))
+    if _stale_bytecode(source):  # compiled from code that may be older than the stamp says: not cached
+        return
     try:
         disp._cache = KernelCache(f, f"{_module_stamp(source)}:{options}")
     except RuntimeError:  # no writable cache folder: compile in every process (numba's own rule)

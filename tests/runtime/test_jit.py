@@ -8,6 +8,7 @@ module ``rapkit/kernels/_tiny.py`` that inlines a helper from another module
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -88,13 +89,46 @@ def _package(tmp_path: Path) -> Path:
     return root
 
 
-def _run(root: Path, cache: Path, mode: str = "plain", **env_extra: str) -> dict:
+def _run(root: Path, cache: Path, mode: str = "plain", pyc: bool = False, **env_extra: str) -> dict:
+    # no .pyc unless asked: Python checks a .pyc by the source's mtime in whole seconds and
+    # its size, so a same-size edit made within a second of the last run imports the old
+    # bytecode (Python's rule; test_a_helper_edited_within_a_second_of_its_bytecode...)
     env = dict(os.environ, NUMBA_CACHE_DIR=str(cache), PYTHONPATH=str(root), **env_extra)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    if not pyc:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
     r = subprocess.run(
         [sys.executable, str(root / "run.py"), mode], capture_output=True, text=True, env=env, timeout=600, cwd=root
     )
     assert r.returncode == 0, r.stderr
-    return json.loads(r.stdout.strip().splitlines()[-1])
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    if r.stderr:
+        out["stderr"] = r.stderr
+    return out
+
+
+def test_a_helper_edited_within_a_second_of_its_bytecode_is_never_cached_old(tmp_path):
+    """Python imports a .pyc whose recorded mtime (whole seconds) and size match the source,
+    even when the source changed after it was written: a same-size edit within a second of
+    the last run then runs the old code. The kernel cache must not keep that code under the
+    new source's stamp: the kernel is not cached in that process, the .pyc is removed, and
+    the next run compiles the new code."""
+    root = _package(tmp_path)
+    cache = tmp_path / "cache"
+    assert _run(root, cache, pyc=True)["value"] == 42
+    helper = root / "rapkit" / "kernels" / "_tiny_helper.py"
+    pyc = Path(importlib.util.cache_from_source(str(helper)))
+    second = int.from_bytes(pyc.read_bytes()[8:12], "little")  # the source mtime the .pyc recorded
+    helper.write_text(helper.read_text().replace("OFFSET = 1", "OFFSET = 2"))  # same size
+    os.utime(pyc, ns=(second * 10**9 + 10**8, second * 10**9 + 10**8))  # written, then the edit:
+    os.utime(helper, ns=(second * 10**9 + 9 * 10**8, second * 10**9 + 9 * 10**8))  # in one second
+    stale = _run(root, cache, pyc=True)
+    assert stale["value"] == 42 and stale["hits"] == 0  # Python ran the old bytecode...
+    assert "changed within a second of its cached bytecode" in stale.get("stderr", "")
+    assert not pyc.exists()  # ...which is gone now
+    fresh = _run(root, cache, pyc=True)
+    assert (fresh["value"], fresh["hits"], fresh["misses"]) == (44, 0, 1)  # nothing old was cached
+    assert _run(root, cache, pyc=True)["hits"] == 1 and "bytecode" not in fresh.get("stderr", "")
 
 
 def test_an_edited_helper_recompiles_the_kernel(tmp_path):
