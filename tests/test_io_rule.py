@@ -142,6 +142,11 @@ FRAME_PATH_KWARGS = frozenset({"path", "path_or_buf", "buf", "excel_writer", "fn
 ALLOWED: dict[tuple[str, str], str] = {
     ("_runtime/jit.py", ".read_text()"): "reads rapkit's own sources to find a kernel's dependencies (its cache key)",
     ("_runtime/jit.py", ".read_bytes()"): "hashes rapkit's own sources into a kernel's cache key",
+    ("_runtime/jit.py", "open"): "reads the 16-byte header of a kernel dependency's .pyc (is the imported code older?)",
+    (
+        "_runtime/jit.py",
+        "os.remove",
+    ): "removes a .pyc that may hold older code than its source (the next run imports it)",
 }
 
 
