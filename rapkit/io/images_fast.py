@@ -25,7 +25,7 @@ from typing import Any
 import msgspec
 
 from ..types import ImageInfo
-from .jsonio import is_utf8
+from .jsonio import exact_ints, is_utf8
 from .panoptic import load_images, parse_images
 
 __all__ = ["load_images_fast"]
@@ -44,9 +44,10 @@ def decode_images(data: bytes) -> list[dict] | None:
     if not is_utf8(data):  # the skipped fields' text is not checked by the decoder
         return None
     try:
-        return _DECODE(data).images
+        images = _DECODE(data).images
     except Exception:  # noqa: BLE001 - any doubt: the standard reader words the error
         return None
+    return images if exact_ints(images) else None  # an integer orjson would read as a float
 
 
 def load_images_fast(path: str | os.PathLike) -> dict[Any, ImageInfo]:

@@ -56,6 +56,23 @@ def is_utf8(data: bytes) -> bool:
     return True
 
 
+def exact_ints(obj: Any) -> bool:
+    """Whether every integer in the decoded JSON value ``obj`` reads the same with orjson,
+    which reads integers outside ``[-2**63, 2**64)`` as floats (msgspec and ``json`` keep them
+    exact): a typed decoder's generic values (dicts, lists) are taken only when this holds.
+
+    >>> exact_ints({"id": [1, -(2**63)]}), exact_ints([{"id": 2**64}])
+    (True, False)
+    """
+    if type(obj) is int:
+        return -(1 << 63) <= obj < 1 << 64
+    if type(obj) is list:
+        return all(map(exact_ints, obj))
+    if type(obj) is dict:
+        return all(map(exact_ints, obj.values()))
+    return True
+
+
 def loads_json(data: bytes, file: Any = None, what: str = "JSON") -> Any:
     """Parse JSON bytes read from ``file`` (named in the :class:`InputError` when malformed).
 

@@ -181,6 +181,7 @@ def test_missing_file_same_error(tmp_path):
         b'{"images": [{"id": 1, "height": 2, "width": 3}], "annotations": [NaN]}',
         b'{"images": [{"id": 1, "height": 2, "width": 3}, {"id": 1, "height": 2, "width": 3}]}',
         b'{"images": [{"id": 1, "height": 0, "width": 3}]}',
+        b'{"images": [{"id": 18446744073709551617, "height": 2, "width": 3}]}',  # orjson: a float
         b'{"images": [[1, 2, 3]]}',
         b'{"images": {"id": 1}}',
         b'{"annotations": []}',

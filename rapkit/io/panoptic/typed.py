@@ -29,23 +29,12 @@ import msgspec
 import numpy as np
 
 from ...types import Category, ImageInfo, PanopticImage, Segment
-from ..jsonio import is_utf8
+from ..jsonio import exact_ints, is_utf8
 from .check import parse_categories, parse_images, png_file_name
 
 #: an integer the typed path takes: int64 (orjson reads integers outside [-2**63, 2**64) as
 #: floats, msgspec as exact ints; the typed path declines every integer beyond int64)
 _Int = Annotated[int, msgspec.Meta(ge=-(1 << 63), le=(1 << 63) - 1)]
-
-
-def _exact_ints(obj: Any) -> bool:
-    """No integer in the decoded JSON value ``obj`` that orjson would read as a float."""
-    if type(obj) is int:
-        return -(1 << 63) <= obj < 1 << 64
-    if type(obj) is list:
-        return all(map(_exact_ints, obj))
-    if type(obj) is dict:
-        return all(map(_exact_ints, obj.values()))
-    return True
 
 
 class _Segment(msgspec.Struct, gc=False):
@@ -125,7 +114,7 @@ def _decode(kind: Any, data: bytes, file: Any) -> tuple[Any, dict[int, ImageInfo
         doc = _decoder(kind).decode(data)
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
-    if not (_exact_ints(doc.images) and _exact_ints(doc.categories)):
+    if not (exact_ints(doc.images) and exact_ints(doc.categories)):
         return None
     images = parse_images({"images": doc.images}, file) if doc.images is not msgspec.UNSET else {}
     cats = parse_categories(doc.categories, file) if doc.categories is not msgspec.UNSET else {}
