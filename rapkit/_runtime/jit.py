@@ -218,6 +218,8 @@ def bytecode_may_be_stale(source: str | os.PathLike) -> bool:
         with open(pyc, "rb") as fh:
             head = fh.read(16)
     except (OSError, NotImplementedError, ValueError):
+        # no .pyc (never imported, or PYTHONDONTWRITEBYTECODE), or no bytecode cache at all
+        # (sys.implementation.cache_tag None): Python imported the source itself
         return False
     if len(head) < 16 or head[:4] != importlib.util.MAGIC_NUMBER or int.from_bytes(head[4:8], "little"):
         return False  # another Python's, or hash-based (checked by content)
