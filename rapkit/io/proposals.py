@@ -288,6 +288,25 @@ class PackedProposals:
     char_offsets: np.ndarray
     source_index: np.ndarray
 
+    @classmethod
+    def of(cls, image_ids: list, start: np.ndarray, scores: Any, category_ids: Any, relations: Any,
+           counts: list[str], perm: np.ndarray) -> PackedProposals:  # fmt: skip
+        """The packed form of proposals given in file order (``scores``, ``category_ids``,
+        ``relations``), ``perm`` putting them in image order, ``counts`` already in that
+        order (ASCII RLE strings)."""
+        char_offsets = np.zeros(len(counts) + 1, np.int64)
+        np.cumsum(np.fromiter(map(len, counts), np.int64, len(counts)), out=char_offsets[1:])
+        return cls(
+            image_ids=image_ids,
+            start=start,
+            scores=np.asarray(scores, np.float64)[perm],
+            category_ids=np.asarray(category_ids, np.int64)[perm],
+            relations=np.asarray(relations, np.float64)[perm],
+            chars=np.frombuffer("".join(counts).encode("ascii"), np.uint8),
+            char_offsets=char_offsets,
+            source_index=perm,
+        )
+
 
 def parse_proposals_packed(
     raw: Any,
@@ -308,18 +327,7 @@ def parse_proposals_packed(
     ordered = [counts[k] for k in perm.tolist()]
     if not all(type(c) is str for c in ordered):  # uncompressed input became bytes (ASCII)
         ordered = [c if type(c) is str else bytes(c).decode("ascii") for c in ordered]
-    char_offsets = np.zeros(n + 1, np.int64)
-    np.cumsum(np.fromiter(map(len, ordered), np.int64, n), out=char_offsets[1:])
-    return PackedProposals(
-        image_ids=list(per),
-        start=start,
-        scores=np.array(scores, np.float64)[perm],
-        category_ids=np.array(cids, np.int64)[perm],
-        relations=np.array(rels, np.float64)[perm],
-        chars=np.frombuffer("".join(ordered).encode("ascii"), np.uint8),
-        char_offsets=char_offsets,
-        source_index=perm,
-    )
+    return PackedProposals.of(list(per), start, scores, cids, rels, ordered, perm)
 
 
 def load_proposals_packed(

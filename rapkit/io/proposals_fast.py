@@ -127,21 +127,9 @@ def _pack(
     else:
         perm = np.argsort(img, kind="stable").astype(np.int64, copy=False)
         ordered = [counts[k] for k in perm.tolist()]
-    joined = "".join(ordered)
-    if not joined.isascii():
+    if not all(map(str.isascii, ordered)):
         return None
-    char_offsets = np.zeros(n + 1, np.int64)
-    np.cumsum(np.fromiter(map(len, ordered), np.int64, n), out=char_offsets[1:])
-    return PackedProposals(
-        image_ids=list(images),
-        start=start,
-        scores=scores[perm],
-        category_ids=cids[perm],
-        relations=rels[perm],
-        chars=np.frombuffer(joined.encode("ascii"), np.uint8),
-        char_offsets=char_offsets,
-        source_index=perm,
-    )
+    return PackedProposals.of(list(images), start, scores, cids, rels, ordered, perm)
 
 
 def load_proposals_packed_fast(
